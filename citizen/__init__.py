@@ -1,0 +1,1 @@
+"""Photo My City: residents, their identity, and the street problems they report."""

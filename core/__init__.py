@@ -1,0 +1,1 @@
+"""Shared infrastructure: app factory, configuration, database, errors, auth, jobs, storage, admin shell."""

@@ -1,0 +1,197 @@
+"""The staff admin shell: sign-in, the layout other packages plug pages into, staff and audit pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from werkzeug.wrappers import Response
+
+from core import services
+from core.auth import ROLES, current_staff, log_in_staff, log_out_staff, require_staff_role
+from core.db import db
+from core.errors import AppError, Unauthorized
+from core.models import StaffAccount
+from core.pagination import paginate
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LOGIN_MESSAGES = {
+    "bad_credentials": "用户名或密码错误。",
+    "locked": "登录失败次数过多，账户已临时锁定，请稍后再试。",
+    "inactive": "该账户已停用，请联系系统管理员。",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    roles: tuple[str, ...]
+
+
+CORE_NAV = (
+    NavItem("admin.dashboard", "工作台", ()),
+    NavItem("admin.staff_list", "人员管理", ("admin",)),
+    NavItem("admin.audit_list", "操作日志", ("admin",)),
+)
+
+
+def register_nav(app: Flask, items: tuple[NavItem, ...]) -> None:
+    app.extensions.setdefault("admin_nav", []).extend(items)
+
+
+def actor() -> services.Actor:
+    staff = require_staff_role()
+    return services.Actor.of(staff, g.get("request_id"), request.remote_addr)
+
+
+@bp.before_request
+def _protect_forms() -> None:
+    if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        current_app.extensions["csrf"].protect()
+
+
+@bp.after_request
+def _no_framing(response: Response) -> Response:
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(Unauthorized)
+def _to_login(exc: Unauthorized) -> Response:
+    return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: dt.datetime | None) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+@bp.app_context_processor
+def _layout_context() -> dict[str, Any]:
+    if not request.path.startswith("/admin"):
+        return {}
+    staff = current_staff()
+    nav = [item for item in current_app.extensions.get("admin_nav", [])
+           if staff is not None and (not item.roles or staff.has_role(*item.roles))]
+    return {"current_staff": staff, "nav_items": nav, "role_names": ROLES}
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and not urlsplit(target).netloc:
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    if request.method == "GET":
+        if current_staff() is not None:
+            return redirect(url_for("admin.dashboard"))
+        return render_template("admin/login.html")
+    settings = current_app.config["APP_SETTINGS"]
+    try:
+        staff = services.authenticate_staff(
+            request.form.get("username", ""), request.form.get("password", ""),
+            max_failures=settings.staff_max_failed_logins, lockout_seconds=settings.staff_lockout_seconds,
+            ip_address=request.remote_addr, request_id=g.get("request_id"))
+    except services.LoginRefused as refused:
+        db.session.commit()
+        return render_template("admin/login.html", error=LOGIN_MESSAGES[refused.reason],
+                               username=request.form.get("username", "")), 401
+    db.session.commit()
+    log_in_staff(staff)
+    flash(f"欢迎，{staff.display_name}。", "success")
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    log_out_staff()
+    flash("您已退出登录。", "info")
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+def dashboard() -> str:
+    staff = require_staff_role()
+    recent = []
+    if staff.has_role("admin"):
+        recent = list(db.session.scalars(services.audit_query(services.AuditFilter()).limit(10)))
+    return render_template("admin/dashboard.html", recent_audit=recent)
+
+
+@bp.get("/staff")
+def staff_list() -> str:
+    require_staff_role("admin")
+    query = sa.select(StaffAccount).order_by(StaffAccount.username)
+    page = paginate(query, request.args.get("page", 1, type=int))
+    return render_template("admin/staff_list.html", page=page)
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+def staff_new() -> Response | str:
+    require_staff_role("admin")
+    if request.method == "POST":
+        try:
+            staff = services.create_staff(
+                actor(), username=request.form.get("username", ""), display_name=request.form.get("display_name", ""),
+                password=request.form.get("password", ""), roles=request.form.getlist("roles"))
+        except AppError as exc:
+            db.session.rollback()
+            return render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form), exc.status
+        db.session.commit()
+        flash(f"已创建账户 {staff.username}。", "success")
+        return redirect(url_for("admin.staff_list"))
+    return render_template("admin/staff_form.html", staff=None, form={})
+
+
+@bp.route("/staff/<int:staff_id>", methods=["GET", "POST"])
+def staff_edit(staff_id: int) -> Response | str:
+    require_staff_role("admin")
+    staff = db.session.get(StaffAccount, staff_id) or abort(404)
+    if request.method == "POST":
+        try:
+            services.update_staff(
+                actor(), staff, display_name=request.form.get("display_name", ""),
+                roles=request.form.getlist("roles"), is_active=request.form.get("is_active") == "on",
+                new_password=request.form.get("new_password") or None)
+        except AppError as exc:
+            db.session.rollback()
+            return render_template("admin/staff_form.html", staff=staff, error=exc.message, form=request.form), exc.status
+        db.session.commit()
+        flash(f"已保存账户 {staff.username}。", "success")
+        return redirect(url_for("admin.staff_list"))
+    return render_template("admin/staff_form.html", staff=staff, form={})
+
+
+def _parse_day(value: str | None, *, end: bool = False) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    if end:
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.timezone.utc)
+
+
+@bp.get("/audit")
+def audit_list() -> str:
+    require_staff_role("admin")
+    args = request.args
+    filters = services.AuditFilter(
+        actor_name=args.get("actor") or None, action=args.get("action") or None,
+        object_type=args.get("object_type") or None, object_id=args.get("object_id") or None,
+        since=_parse_day(args.get("since")), until=_parse_day(args.get("until"), end=True))
+    page = paginate(services.audit_query(filters), args.get("page", 1, type=int), per_page=50)
+    return render_template("admin/audit_list.html", page=page, filters=args)

@@ -1,0 +1,74 @@
+"""Operational endpoints: liveness, readiness, and signed links to locally stored media."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from core.db import db
+from core.errors import NotFound, error_response
+from core.storage import LocalDiskStorage, ObjectNotFound, check_key
+
+log = logging.getLogger(__name__)
+bp = Blueprint("core", __name__)
+files_bp = Blueprint("files", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver failure means "not ready", whatever its class
+        log.warning("readiness: database down", extra={"error": type(exc).__name__})
+        db.session.rollback()
+        checks["database"] = "down"
+    redis_connection = current_app.extensions["redis"]
+    if redis_connection is not None:
+        try:
+            redis_connection.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: redis down", extra={"error": type(exc).__name__})
+            checks["redis"] = "down"
+    try:
+        current_app.extensions["storage"].check()
+        checks["storage"] = "ok"
+    except Exception as exc:
+        log.warning("readiness: storage down", extra={"error": type(exc).__name__})
+        checks["storage"] = "down"
+    down = sorted(name for name, state in checks.items() if state != "ok")
+    if down:
+        return error_response(503, "not_ready", "服务尚未就绪：" + "、".join(down), {"checks": checks})
+    return jsonify({"status": "ready", "checks": checks})
+
+
+@files_bp.get("/files/<path:key>")
+def signed_file(key: str) -> Response:
+    """Serves a locally stored object to whoever holds an unexpired signed link to it."""
+    storage = current_app.extensions["storage"]
+    if not isinstance(storage, LocalDiskStorage):
+        raise NotFound("文件不存在。")
+    try:
+        check_key(key)
+        expires = int(request.args.get("expires", ""))
+    except ValueError:
+        raise NotFound("文件不存在。") from None
+    if not storage.signer.verify(key, expires, request.args.get("signature", "")):
+        return error_response(403, "link_expired_or_invalid", "链接无效或已过期。")
+    try:
+        data = storage.get(key)
+    except ObjectNotFound:
+        raise NotFound("文件不存在。") from None
+    response = Response(data, mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response

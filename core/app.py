@@ -1,0 +1,165 @@
+"""The application factory: configuration in, every extension, adapter and blueprint wired explicitly."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, g, request, send_from_directory
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.config import PROJECT_ROOT, Config
+from core.db import db, engine_options
+from core.errors import register_error_handlers
+from core.jobs import InlineQueue, RqQueue
+from core.logs import configure_logging, new_request_id, request_id_var
+from core.storage import LocalDiskStorage, S3Storage, UrlSigner
+from core.wechat import WeChatMiniProgram
+
+access_log = logging.getLogger("access")
+migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
+csrf = CSRFProtect()
+API_VERSION = "v1"
+# Every package whose models share the one schema and the one migration chain.
+DOMAIN_PACKAGES = ("core", "citizen")
+
+
+def import_models() -> None:
+    for package in DOMAIN_PACKAGES:
+        importlib.import_module(f"{package}.models")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config if config is not None else Config.from_env()
+    config.check_safe_for_production()
+    configure_logging(config.log_level)
+
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config.update(_flask_settings(config))
+    if config.trusted_proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count,  # type: ignore[method-assign]
+                                x_proto=config.trusted_proxy_count, x_host=config.trusted_proxy_count)
+
+    if config.uses_sqlite:
+        (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    _wire_adapters(app, config)
+
+    api = Api(app)
+    register_error_handlers(app)
+    _register_request_hooks(app)
+    _register_blueprints(app, api)
+    _register_cli(app)
+    return app
+
+
+def _flask_settings(config: Config) -> dict[str, Any]:
+    return {
+        "APP_SETTINGS": config,
+        "SECRET_KEY": config.secret_key,
+        "SQLALCHEMY_DATABASE_URI": config.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(config.database_url),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": config.is_production,
+        "SESSION_COOKIE_NAME": "qd_admin_session",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # CSRF is checked by the admin blueprint itself; the API authenticates by bearer token.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "JSON_AS_ASCII": False,
+        "API_TITLE": "点·靓青岛 citizen services API",
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        # Swagger UI's files come from the swagger-ui-bundle package, never from a CDN.
+        "OPENAPI_SWAGGER_UI_URL": "/api/swagger-ui/",
+        "API_SPEC_OPTIONS": {
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    }
+
+
+def _wire_adapters(app: Flask, config: Config) -> None:
+    redis_connection = None
+    if config.redis_url:
+        import redis
+
+        redis_connection = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    app.extensions["redis"] = redis_connection
+    app.extensions["job_queue"] = RqQueue(redis_connection) if redis_connection is not None else InlineQueue(app)
+
+    if config.media_backend == "s3":
+        app.extensions["storage"] = S3Storage.connect(
+            endpoint_url=config.s3_endpoint_url, bucket=config.s3_bucket or "", region=config.s3_region,
+            access_key_id=config.s3_access_key_id, secret_access_key=config.s3_secret_access_key)
+    else:
+        app.extensions["storage"] = LocalDiskStorage(config.media_root, UrlSigner(config.secret_key))
+
+    app.extensions["wechat"] = (
+        WeChatMiniProgram(config.wechat_app_id, config.wechat_app_secret or "", config.wechat_api_base_url,
+                          redis_connection)
+        if config.wechat_app_id else None
+    )
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start_request() -> None:
+        g.request_started = time.perf_counter()
+        g.request_id = new_request_id(request.headers.get("X-Request-Id"))
+        g.request_id_token = request_id_var.set(g.request_id)
+
+    @app.after_request
+    def _finish_request(response):  # noqa: ANN001, ANN202
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        started = g.get("request_started")
+        access_log.info(
+            "request", extra={"method": request.method, "path": request.path, "status": response.status_code,
+                              "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None})
+        return response
+
+    @app.teardown_request
+    def _forget_request_id(exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+
+def _register_blueprints(app: Flask, api: Api) -> None:
+    from citizen.api import blp as citizen_api
+    from citizen.api import dev_blp as citizen_dev_api
+    from core.admin import CORE_NAV, register_nav
+    from core.admin import bp as admin_pages
+    from core.api import bp as core_api
+    from core.api import files_bp
+
+    @app.route("/api/swagger-ui/<path:filename>")
+    def swagger_ui_files(filename: str):  # noqa: ANN202
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    app.register_blueprint(core_api)
+    app.register_blueprint(files_bp)
+    api.register_blueprint(citizen_api, url_prefix=f"/api/{API_VERSION}")
+    if app.config["APP_SETTINGS"].dev_login_enabled:
+        api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
+    app.register_blueprint(admin_pages)
+    register_nav(app, CORE_NAV)
+
+
+def _register_cli(app: Flask) -> None:
+    from core.cli import jobs_cli, create_staff_command
+
+    app.cli.add_command(create_staff_command)
+    app.cli.add_command(jobs_cli)

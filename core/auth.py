@@ -1,0 +1,109 @@
+"""Who is calling: residents by signed bearer token, staff by session cookie."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, request, session
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from core.db import db
+from core.errors import Forbidden, Unauthorized
+from core.models import StaffAccount
+
+ROLES = {
+    "admin": "系统管理员",
+    "moderator": "审核员",
+    "reward_officer": "奖励专员",
+    "signboard_reviewer": "招牌审核员",
+}
+_TOKEN_SALT = "resident-token-v1"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: dt.datetime
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
+
+
+def issue_resident_token(resident_id: int) -> IssuedToken:
+    settings = current_app.config["APP_SETTINGS"]
+    token = _serializer().dumps({"sub": resident_id})
+    expires_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(
+        seconds=settings.resident_token_ttl_seconds)
+    return IssuedToken(token=token, expires_at=expires_at)
+
+
+def resident_id_from_token(token: str) -> int:
+    settings = current_app.config["APP_SETTINGS"]
+    try:
+        payload = _serializer().loads(token, max_age=settings.resident_token_ttl_seconds)
+    except SignatureExpired:
+        raise Unauthorized("登录已过期，请重新登录。", code="token_expired") from None
+    except BadSignature:
+        raise Unauthorized("登录凭证无效，请重新登录。", code="invalid_token") from None
+    return int(payload["sub"])
+
+
+def current_resident_id() -> int:
+    """The resident making this API request; 401 without a valid bearer token."""
+    if "resident_id" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("需要登录。", code="missing_token")
+        g.resident_id = resident_id_from_token(token.strip())
+    return g.resident_id
+
+
+def resident_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_resident_id()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- staff -------------------------------------------------------------------------------
+
+def log_in_staff(staff: StaffAccount) -> None:
+    session.clear()
+    session["staff_id"] = staff.id
+    session["staff_session_version"] = staff.session_version
+    session.permanent = True
+
+
+def log_out_staff() -> None:
+    session.clear()
+
+
+def current_staff() -> StaffAccount | None:
+    if "staff" not in g:
+        staff = None
+        staff_id = session.get("staff_id")
+        if staff_id is not None:
+            staff = db.session.get(StaffAccount, staff_id)
+            if staff is None or not staff.is_active or staff.session_version != session.get("staff_session_version"):
+                session.clear()
+                staff = None
+        g.staff = staff
+    return g.staff
+
+
+def require_staff_role(*roles: str) -> StaffAccount:
+    staff = current_staff()
+    if staff is None:
+        raise Unauthorized("请先登录。", code="login_required")
+    if roles and not staff.has_role(*roles):
+        raise Forbidden("您的角色无权访问此页面。")
+    return staff

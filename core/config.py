@@ -1,0 +1,118 @@
+"""One typed configuration object, read from the environment only when the app is built."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+# A placeholder that must never reach production: create_app refuses it there.
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message says what to change."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    environment: str = "development"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'app.db'}"
+    redis_url: str | None = None
+
+    media_backend: str = "local"
+    media_root: Path = DEFAULT_VAR_DIR / "media"
+    allow_local_media_in_production: bool = False
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "ap-guangzhou"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    signed_url_ttl_seconds: int = 300
+
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_api_base_url: str = DEFAULT_WECHAT_API_BASE_URL
+    dev_login_enabled: bool = True
+
+    resident_token_ttl_seconds: int = 7 * 24 * 3600
+    staff_max_failed_logins: int = 5
+    staff_lockout_seconds: int = 15 * 60
+    log_level: str = "INFO"
+    # How many reverse proxies (nginx, a cloud load balancer) sit in front and set X-Forwarded-*.
+    trusted_proxy_count: int = 0
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        environment = env.get("APP_ENV", "development").strip().lower()
+        wechat_app_id = env.get("WECHAT_APP_ID") or None
+        s3_bucket = env.get("S3_BUCKET") or None
+        return cls(
+            environment=environment,
+            secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
+            database_url=_normalise_database_url(env.get("DATABASE_URL") or cls.database_url),
+            redis_url=env.get("REDIS_URL") or None,
+            media_backend=env.get("MEDIA_BACKEND") or ("s3" if s3_bucket else "local"),
+            media_root=Path(env.get("MEDIA_ROOT") or cls.media_root),
+            allow_local_media_in_production=_flag(env.get("ALLOW_LOCAL_MEDIA_IN_PRODUCTION")),
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_bucket=s3_bucket,
+            s3_region=env.get("S3_REGION") or cls.s3_region,
+            s3_access_key_id=env.get("S3_ACCESS_KEY_ID") or None,
+            s3_secret_access_key=env.get("S3_SECRET_ACCESS_KEY") or None,
+            signed_url_ttl_seconds=int(env.get("SIGNED_URL_TTL_SECONDS") or cls.signed_url_ttl_seconds),
+            wechat_app_id=wechat_app_id,
+            wechat_app_secret=env.get("WECHAT_APP_SECRET") or None,
+            wechat_api_base_url=env.get("WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL,
+            # The development login exists only where no real WeChat app is configured.
+            dev_login_enabled=_flag(env.get("DEV_LOGIN"), default=wechat_app_id is None and environment != "production"),
+            resident_token_ttl_seconds=int(env.get("RESIDENT_TOKEN_TTL_SECONDS") or cls.resident_token_ttl_seconds),
+            staff_max_failed_logins=int(env.get("STAFF_MAX_FAILED_LOGINS") or cls.staff_max_failed_logins),
+            staff_lockout_seconds=int(env.get("STAFF_LOCKOUT_SECONDS") or cls.staff_lockout_seconds),
+            log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
+            trusted_proxy_count=int(env.get("TRUSTED_PROXY_COUNT") or 0),
+        )
+
+    def check_safe_for_production(self) -> None:
+        """Refuse settings that are fine on a laptop and dangerous in front of residents."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.secret_key or self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if self.dev_login_enabled:
+            problems.append("DEV_LOGIN must be off in production")
+        if self.media_backend == "local" and not self.allow_local_media_in_production:
+            problems.append("media on the local disk needs ALLOW_LOCAL_MEDIA_IN_PRODUCTION=1 (or configure S3_BUCKET)")
+        if self.media_backend == "s3" and not self.s3_bucket:
+            problems.append("MEDIA_BACKEND=s3 needs S3_BUCKET")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def _normalise_database_url(url: str) -> str:
+    # PostgreSQL goes through psycopg 3; accept the URLs that hosting panels hand out.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

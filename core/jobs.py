@@ -1,0 +1,104 @@
+"""Background jobs: enqueued only after the database commits, run inline or on rq workers.
+
+Job functions live in each package's ``jobs.py`` and take ids, never objects, so the
+same function runs in-process (embedded default) or on an rq worker (production).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from core.db import db
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[..., Any]
+_PENDING_KEY = "jobs_pending_commit"
+DEFAULT_QUEUE = "default"
+
+
+class JobQueue(Protocol):
+    def enqueue(self, func: JobFunction, *args: Any, queue: str = DEFAULT_QUEUE) -> None: ...
+
+    def check(self) -> None:
+        """Raise when the queue's backend is unreachable."""
+
+
+class InlineQueue:
+    """Runs each job in-process, in a fresh application context, right after the commit."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def enqueue(self, func: JobFunction, *args: Any, queue: str = DEFAULT_QUEUE) -> None:
+        with self.app.app_context():
+            try:
+                func(*args)
+            except Exception:
+                log.exception("inline job failed", extra={"job": f"{func.__module__}.{func.__qualname__}"})
+                db.session.rollback()
+
+    def check(self) -> None:
+        return None
+
+
+class RqQueue:
+    def __init__(self, redis_connection: Any) -> None:
+        self.redis = redis_connection
+
+    def enqueue(self, func: JobFunction, *args: Any, queue: str = DEFAULT_QUEUE) -> None:
+        from rq import Queue, Retry
+
+        Queue(queue, connection=self.redis).enqueue(func, *args, retry=Retry(max=3, interval=[10, 60, 300]))
+
+    def check(self) -> None:
+        self.redis.ping()
+
+
+def job_queue() -> JobQueue:
+    return current_app.extensions["job_queue"]
+
+
+def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAULT_QUEUE) -> None:
+    """Queue ``func(*ids)`` to run once the current transaction commits; dropped on rollback."""
+    for value in ids:
+        if not isinstance(value, (int, str)):
+            raise TypeError("jobs take ids, not objects")
+    db.session.info.setdefault(_PENDING_KEY, []).append((job_queue(), func, ids, queue))
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _dispatch_pending_jobs(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, [])
+    for queue_backend, func, ids, queue in pending:
+        queue_backend.enqueue(func, *ids, queue=queue)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_jobs(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def make_worker(app: Flask, queues: list[str]) -> Any:
+    """An rq worker whose every job runs inside an application context of ``app``."""
+    from rq import Queue, Worker
+
+    class AppWorker(Worker):
+        def perform_job(self, job: Any, queue: Any) -> bool:
+            with app.app_context():
+                # A forked work-horse must not share the parent's pooled connections.
+                db.engine.dispose(close=False)
+                try:
+                    return super().perform_job(job, queue)
+                finally:
+                    db.session.remove()
+
+    redis_connection = app.extensions["redis"]
+    return AppWorker([Queue(name, connection=redis_connection) for name in queues], connection=redis_connection)

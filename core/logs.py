@@ -1,0 +1,72 @@
+"""Structured JSON logs with the request id, scrubbed of residents' identifiers and secrets."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import sys
+import uuid
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+_REQUEST_ID_SAFE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Mainland mobile numbers, bearer tokens and WeChat openids/unionids (28-char o… ids).
+_SCRUB_PATTERNS = [
+    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),
+    (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [token]"),
+    (re.compile(r"\bo[A-Za-z0-9_-]{26,}\b"), "[openid]"),
+]
+_SECRET_FIELDS = re.compile(r"(?i)(openid|unionid|session_key|token|secret|password|phone|authorization)")
+_STANDARD_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def identifier_digest(value: str) -> str:
+    """A stable, non-reversible handle for correlating one resident's log lines."""
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def new_request_id(incoming: str | None) -> str:
+    if incoming and _REQUEST_ID_SAFE.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _SCRUB_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+            "request_id": request_id_var.get(),
+        }
+        for key, value in vars(record).items():
+            if key in _STANDARD_RECORD_FIELDS or key.startswith("_"):
+                continue
+            entry[key] = "[redacted]" if _SECRET_FIELDS.search(key) else _scrub_value(value)
+        if record.exc_info:
+            entry["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _scrub_value(value: object) -> object:
+    return scrub(value) if isinstance(value, str) else value
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,53 @@
+"""Staff accounts and the append-only audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, TimestampMixin, utcnow
+
+
+class StaffAccount(TimestampMixin, Base):
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(64))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    last_login_at: Mapped[dt.datetime | None]
+    # Bumped on password change or deactivation so that existing sessions stop working.
+    session_version: Mapped[int] = mapped_column(default=1)
+
+    def has_role(self, *roles: str) -> bool:
+        return "admin" in self.roles or any(role in self.roles for role in roles)
+
+    def audit_view(self) -> dict[str, Any]:
+        return {"username": self.username, "display_name": self.display_name, "roles": sorted(self.roles),
+                "is_active": self.is_active}
+
+
+class AuditEntry(Base):
+    """One staff action. Rows are never updated or deleted (database triggers enforce it)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"), index=True)
+    actor_name: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(64))
+    object_id: Mapped[str | None] = mapped_column(sa.String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    ip_address: Mapped[str | None] = mapped_column(sa.String(45))

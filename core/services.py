@@ -1,0 +1,173 @@
+"""Staff accounts and the audit trail. No Flask here: callers pass who and where."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.db import db, utcnow
+from core.errors import Conflict, ValidationFailed
+from core.models import AuditEntry, StaffAccount
+
+ROLE_NAMES = ("admin", "moderator", "reward_officer", "signboard_reviewer")
+MIN_PASSWORD_LENGTH = 10
+_hasher = PasswordHasher()
+# Verifying against this keeps the timing of "no such user" equal to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who did something, and from where, for the audit log."""
+
+    staff_id: int | None
+    name: str
+    request_id: str | None = None
+    ip_address: str | None = None
+
+    @classmethod
+    def of(cls, staff: StaffAccount, request_id: str | None = None, ip_address: str | None = None) -> Actor:
+        return cls(staff.id, staff.username, request_id, ip_address)
+
+
+SYSTEM_ACTOR = Actor(staff_id=None, name="system")
+
+
+class LoginRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def record_audit(actor: Actor, action: str, object_type: str, object_id: Any = None,
+                 before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEntry:
+    entry = AuditEntry(actor_id=actor.staff_id, actor_name=actor.name, action=action, object_type=object_type,
+                       object_id=None if object_id is None else str(object_id), before=before, after=after,
+                       request_id=actor.request_id, ip_address=actor.ip_address)
+    db.session.add(entry)
+    return entry
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", code="weak_password",
+                               details={"fields": {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]}})
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    unknown = sorted(set(roles) - set(ROLE_NAMES))
+    if unknown or not roles:
+        raise ValidationFailed("角色无效。", code="invalid_roles", details={"fields": {"roles": unknown or ["required"]}})
+    return sorted(set(roles))
+
+
+def create_staff(actor: Actor, *, username: str, display_name: str, password: str, roles: list[str]) -> StaffAccount:
+    username = username.strip()
+    if not username:
+        raise ValidationFailed("用户名不能为空。", details={"fields": {"username": ["required"]}})
+    _check_password(password)
+    roles = _check_roles(roles)
+    if db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == username)) is not None:
+        raise Conflict("用户名已存在。", code="username_taken")
+    staff = StaffAccount(username=username, display_name=display_name.strip() or username,
+                         password_hash=_hasher.hash(password), roles=roles)
+    db.session.add(staff)
+    db.session.flush()
+    record_audit(actor, "staff.create", "staff_account", staff.id, after=staff.audit_view())
+    return staff
+
+
+def update_staff(actor: Actor, staff: StaffAccount, *, display_name: str, roles: list[str], is_active: bool,
+                 new_password: str | None = None) -> StaffAccount:
+    before = staff.audit_view()
+    roles = _check_roles(roles)
+    if actor.staff_id == staff.id and (not is_active or "admin" not in roles) and "admin" in staff.roles:
+        raise Conflict("不能停用自己或移除自己的管理员角色。", code="cannot_demote_self")
+    staff.display_name = display_name.strip() or staff.username
+    staff.roles = roles
+    if staff.is_active and not is_active:
+        staff.session_version += 1
+    staff.is_active = is_active
+    if new_password:
+        _check_password(new_password)
+        staff.password_hash = _hasher.hash(new_password)
+        staff.session_version += 1
+        staff.failed_login_count = 0
+        staff.locked_until = None
+    after = staff.audit_view()
+    if new_password:
+        after["password_changed"] = True
+    record_audit(actor, "staff.update", "staff_account", staff.id, before=before, after=after)
+    return staff
+
+
+def authenticate_staff(username: str, password: str, *, max_failures: int, lockout_seconds: int,
+                       ip_address: str | None = None, request_id: str | None = None,
+                       now: dt.datetime | None = None) -> StaffAccount:
+    """The staff account for these credentials, or LoginRefused; failures count toward a lockout."""
+    now = now or utcnow()
+    staff = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == username.strip()))
+    if staff is None:
+        _verify(_DUMMY_HASH, password)
+        raise LoginRefused("bad_credentials")
+    actor = Actor(staff.id, staff.username, request_id, ip_address)
+    if staff.locked_until is not None and staff.locked_until > now:
+        record_audit(actor, "staff.login_refused_locked", "staff_account", staff.id)
+        raise LoginRefused("locked")
+    if not _verify(staff.password_hash, password):
+        staff.failed_login_count += 1
+        after: dict[str, Any] = {"failed_login_count": staff.failed_login_count}
+        if staff.failed_login_count >= max_failures:
+            staff.locked_until = now + dt.timedelta(seconds=lockout_seconds)
+            staff.failed_login_count = 0
+            after["locked_until"] = staff.locked_until.isoformat()
+        record_audit(actor, "staff.login_failed", "staff_account", staff.id, after=after)
+        raise LoginRefused("locked" if "locked_until" in after else "bad_credentials")
+    if not staff.is_active:
+        raise LoginRefused("inactive")
+    if _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = _hasher.hash(password)
+    staff.failed_login_count = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+    record_audit(actor, "staff.login", "staff_account", staff.id)
+    return staff
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditFilter:
+    actor_name: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def audit_query(filters: AuditFilter) -> sa.Select[tuple[AuditEntry]]:
+    query = sa.select(AuditEntry)
+    if filters.actor_name:
+        query = query.where(AuditEntry.actor_name == filters.actor_name)
+    if filters.action:
+        query = query.where(AuditEntry.action.startswith(filters.action))
+    if filters.object_type:
+        query = query.where(AuditEntry.object_type == filters.object_type)
+    if filters.object_id:
+        query = query.where(AuditEntry.object_id == filters.object_id)
+    if filters.since:
+        query = query.where(AuditEntry.occurred_at >= filters.since)
+    if filters.until:
+        query = query.where(AuditEntry.occurred_at < filters.until)
+    return query.order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())

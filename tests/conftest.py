@@ -1,0 +1,158 @@
+"""Test harness: the app is built once per session on a migrated database; each test rolls back.
+
+``TEST_BACKENDS=embedded`` (default) runs the app as `make run` does: SQLite, inline jobs,
+local-disk media. ``TEST_BACKENDS=services`` runs it as production does: PostgreSQL from
+``DATABASE_URL``, rq on Redis from ``REDIS_URL``, S3 (a loopback S3 server). With
+``CI=true`` a missing service fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import upgrade
+
+from core.app import create_app
+from core.config import Config
+from core.db import db
+from tests.fakes.wechat import APP_ID, APP_SECRET, FakeWeChatServer
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = os.environ.get("TEST_BACKENDS", "embedded")
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+S3_BUCKET = "test-media"
+
+
+def require_service(name: str, value: str | None) -> str:
+    if value:
+        return value
+    message = f"{name} is not set; this test needs it"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: a missing service is a failure)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return require_service("REDIS_URL", os.environ.get("REDIS_URL"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return require_service("DATABASE_URL", os.environ.get("DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+def fake_wechat() -> Iterator[FakeWeChatServer]:
+    server = FakeWeChatServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def fresh_postgres_schema(url: str, schema: str) -> str:
+    """A URL for an emptied schema of the PostgreSQL database at ``url``."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def build_config(tmp_dir: Path, fake_wechat: FakeWeChatServer, *, database_url: str, **overrides: object) -> Config:
+    settings: dict[str, object] = dict(
+        environment="development",
+        secret_key=TEST_SECRET_KEY,
+        database_url=database_url,
+        media_root=tmp_dir / "media",
+        wechat_app_id=APP_ID,
+        wechat_app_secret=APP_SECRET,
+        wechat_api_base_url=fake_wechat.base_url,
+        dev_login_enabled=True,
+        log_level="INFO",
+    )
+    settings.update(overrides)
+    return dataclasses.replace(Config.from_env({}), **settings)
+
+
+def migrated_app(config: Config) -> Flask:
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer, request: pytest.FixtureRequest) -> Flask:
+    tmp_dir = tmp_path_factory.mktemp("app")
+    if BACKENDS == "services":
+        database_url = fresh_postgres_schema(
+            Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url, "test_suite")
+        redis = request.getfixturevalue("redis_url")
+        config = build_config(tmp_dir, fake_wechat, database_url=database_url, redis_url=redis,
+                              media_backend="s3", s3_bucket=S3_BUCKET,
+                              s3_endpoint_url=request.getfixturevalue("s3_endpoint"), s3_region="us-east-1",
+                              s3_access_key_id="testing", s3_secret_access_key="testing")
+    else:
+        config = build_config(tmp_dir, fake_wechat, database_url=f"sqlite:///{tmp_dir / 'test.db'}")
+    app = migrated_app(config)
+    if config.media_backend == "s3":
+        app.extensions["storage"].client.create_bucket(Bucket=S3_BUCKET)
+    if config.redis_url:
+        app.extensions["redis"].flushdb()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _rollback_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every session in the test shares one connection whose outer transaction is rolled back."""
+    if "app" not in request.fixturenames or request.node.get_closest_marker("live_database"):
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    engines = db._app_engines[app]
+    engine = engines[None]
+    connection = engine.connect()
+    outer = connection.begin()
+    engines[None] = connection  # Session.get_bind now hands out this connection.
+    db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        with app.app_context():
+            db.session.remove()
+        engines[None] = engine
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app: Flask):  # noqa: ANN201
+    return app.test_client()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[None]:
+    """For tests that call services directly. Requests made inside get this same context."""
+    with app.app_context():
+        yield

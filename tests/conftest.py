@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,7 +103,8 @@ def migrated_app(config: Config) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer, request: pytest.FixtureRequest) -> Flask:
+def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
+        request: pytest.FixtureRequest) -> Iterator[Flask]:
     tmp_dir = tmp_path_factory.mktemp("app")
     if BACKENDS == "services":
         database_url = fresh_postgres_schema(
@@ -120,7 +121,30 @@ def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
         app.extensions["storage"].client.create_bucket(Bucket=S3_BUCKET)
     if config.redis_url:
         app.extensions["redis"].flushdb()
-    return app
+    yield app
+    dispose(app)
+
+
+def dispose(app: Flask) -> None:
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+    if app.extensions["redis"] is not None:
+        app.extensions["redis"].close()
+
+
+@pytest.fixture
+def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Another app on the test's settings with some changed (an expired TTL, production mode…)."""
+    made: list[Flask] = []
+
+    def make(**overrides: object) -> Flask:
+        made.append(create_app(dataclasses.replace(app.config["APP_SETTINGS"], **overrides)))
+        return made[-1]
+
+    yield make
+    for other in made:
+        dispose(other)
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from core.app import create_app
 
 
 def test_unknown_api_path_gets_json_404(client):
@@ -77,11 +74,9 @@ def test_readyz_reports_every_configured_backend(app, client):
     assert set(response.json["checks"]) == expected
 
 
-def test_readyz_is_503_and_names_what_is_down(app):
-    broken = dataclasses.replace(app.config["APP_SETTINGS"],
-                                 database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
-                                 redis_url="redis://127.0.0.1:1/0")
-    response = create_app(broken).test_client().get("/readyz")
+def test_readyz_is_503_and_names_what_is_down(make_app):
+    broken = make_app(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", redis_url="redis://127.0.0.1:1/0")
+    response = broken.test_client().get("/readyz")
     assert response.status_code == 503
     error = response.json["error"]
     assert error["code"] == "not_ready"

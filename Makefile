@@ -1,0 +1,53 @@
+# Two set-up commands: `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test test-embedded test-services install migrate worker browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+run: migrate
+	@echo ""
+	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs   (OpenAPI: /api/openapi.json)"
+	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin"
+	@echo "  First admin account:  $(BIN)/flask create-staff --username admin --role admin"
+	@echo ""
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+worker: install
+	$(BIN)/flask jobs worker
+
+# The browser tests drive Debian's Chromium; Playwright's own browser download is never used.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: test-embedded test-services
+
+test-embedded: install browser
+	env -u DATABASE_URL TEST_BACKENDS=embedded $(BIN)/python -m pytest
+
+test-services: install browser
+	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+		TEST_BACKENDS=services $(BIN)/python -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI=true but DATABASE_URL / REDIS_URL are not set: the services pass cannot run" >&2; exit 1; \
+	else \
+		echo "DATABASE_URL / REDIS_URL not set: skipping the PostgreSQL + Redis pass"; \
+	fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -79,6 +79,13 @@ def fresh_postgres_schema(url: str, schema: str) -> str:
     return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
+def drop_postgres_schema(url: str, schema: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def build_config(tmp_dir: Path, fake_wechat: FakeWeChatServer, *, database_url: str, **overrides: object) -> Config:
     settings: dict[str, object] = dict(
         environment="development",
@@ -107,8 +114,10 @@ def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
         request: pytest.FixtureRequest) -> Iterator[Flask]:
     tmp_dir = tmp_path_factory.mktemp("app")
     if BACKENDS == "services":
+        # A schema of its own per run, so that runs side by side never meet.
         database_url = fresh_postgres_schema(
-            Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url, "test_suite")
+            Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url,
+            f"test_suite_{os.getpid()}")
         redis = request.getfixturevalue("redis_url")
         config = build_config(tmp_dir, fake_wechat, database_url=database_url, redis_url=redis,
                               media_backend="s3", s3_bucket=S3_BUCKET,
@@ -123,6 +132,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
         app.extensions["redis"].flushdb()
     yield app
     dispose(app)
+    if BACKENDS == "services":
+        drop_postgres_schema(config.database_url, f"test_suite_{os.getpid()}")
 
 
 def dispose(app: Flask) -> None:

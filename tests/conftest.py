@@ -191,3 +191,65 @@ def app_ctx(app: Flask) -> Iterator[None]:
     """For tests that call services directly. Requests made inside get this same context."""
     with app.app_context():
         yield
+
+
+# --- a live server and a real browser, for the admin pages ----------------------------------
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
+             request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """An app on a database of its own that really commits, served to a browser by a live server."""
+    tmp_dir = tmp_path_factory.mktemp("live")
+    schema = f"live_{os.getpid()}"
+    if BACKENDS == "services":
+        database_url = fresh_postgres_schema(
+            Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url, schema)
+    else:
+        database_url = f"sqlite:///{tmp_dir / 'live.db'}"
+    app = migrated_app(build_config(tmp_dir, fake_wechat, database_url=database_url))
+    yield app
+    dispose(app)
+    if BACKENDS == "services":
+        drop_postgres_schema(database_url, schema)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Flask) -> Iterator[str]:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, driven by Playwright (whose own browser download is never used)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = "/usr/bin/chromium"
+    if not Path(executable).exists():
+        message = "Debian's chromium is not installed (make test installs it)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # noqa: ANN001
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()

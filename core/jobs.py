@@ -70,7 +70,11 @@ def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAUL
     for value in ids:
         if not isinstance(value, (int, str)):
             raise TypeError("jobs take ids, not objects")
-    db.session.info.setdefault(_PENDING_KEY, []).append((job_queue(), func, ids, queue))
+    session = db.session()
+    if session.get_transaction() is None:
+        # Tie the job to a transaction now, so that a rollback before any other work drops it.
+        session.begin()
+    session.info.setdefault(_PENDING_KEY, []).append((job_queue(), func, ids, queue))
 
 
 @sa.event.listens_for(Session, "after_commit")
@@ -86,17 +90,24 @@ def _drop_pending_jobs(session: Session, previous_transaction: Any) -> None:
         session.info.pop(_PENDING_KEY, None)
 
 
-def make_worker(app: Flask, queues: list[str]) -> Any:
-    """An rq worker whose every job runs inside an application context of ``app``."""
-    from rq import Queue, Worker
+def make_worker(app: Flask, queues: list[str], *, fork: bool = True) -> Any:
+    """An rq worker whose every job runs inside an application context of ``app``.
 
-    class AppWorker(Worker):
-        def perform_job(self, job: Any, queue: Any) -> bool:
+    ``fork=False`` runs jobs in the worker's own process (rq's SimpleWorker), as tests do.
+    """
+    from rq import Queue, SimpleWorker, Worker
+
+    class AppWorker(Worker if fork else SimpleWorker):  # type: ignore[misc, valid-type]
+        def main_work_horse(self, *args: Any, **kwargs: Any) -> None:
+            # A forked work-horse must not reuse the parent's pooled database connections.
             with app.app_context():
-                # A forked work-horse must not share the parent's pooled connections.
                 db.engine.dispose(close=False)
+            super().main_work_horse(*args, **kwargs)
+
+        def perform_job(self, *args: Any, **kwargs: Any) -> bool:
+            with app.app_context():
                 try:
-                    return super().perform_job(job, queue)
+                    return super().perform_job(*args, **kwargs)
                 finally:
                     db.session.remove()
 

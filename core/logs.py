@@ -21,7 +21,7 @@ _SCRUB_PATTERNS = [
     (re.compile(r"\bo[A-Za-z0-9_-]{26,}\b"), "[openid]"),
 ]
 _SECRET_FIELDS = re.compile(r"(?i)(openid|unionid|session_key|token|secret|password|phone|authorization)")
-_STANDARD_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
 
 
 def identifier_digest(value: str) -> str:
@@ -48,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": scrub(record.getMessage()),
-            "request_id": request_id_var.get(),
+            "request_id": getattr(record, "request_id", None),
         }
         for key, value in vars(record).items():
             if key in _STANDARD_RECORD_FIELDS or key.startswith("_"):
@@ -63,7 +63,18 @@ def _scrub_value(value: object) -> object:
     return scrub(value) if isinstance(value, str) else value
 
 
+_default_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecord:
+    # Stamped when the record is made, so that handlers formatting later still see it.
+    record = _default_record_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
+
+
 def configure_logging(level: str) -> None:
+    logging.setLogRecordFactory(_record_with_request_id)
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)

@@ -1,0 +1,182 @@
+"""Staff accounts, roles, lockout, CSRF and the append-only audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from core.db import db
+from core.models import AuditEntry, StaffAccount
+from tests.core.admin_helpers import admin_login, admin_post, csrf_token
+from tests.factories import StaffFactory
+
+
+def staff_id(app, **fields) -> int:
+    # Made in a context of its own: requests must not share the test's app context (and its `g`).
+    with app.app_context():
+        return StaffFactory(**fields).id
+
+
+@pytest.fixture
+def admin(app):
+    return staff_id(app, username="chief", roles=["admin"])
+
+
+@pytest.fixture
+def moderator(app):
+    return staff_id(app, username="mod", roles=["moderator"])
+
+
+def audit_actions(object_id: int) -> list[str]:
+    query = sa.select(AuditEntry.action).where(AuditEntry.object_id == str(object_id)).order_by(AuditEntry.id)
+    return list(db.session.scalars(query))
+
+
+def test_admin_redirects_to_a_chinese_login_page(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "工作人员登录" in page
+
+
+def test_login_sets_an_httponly_samesite_session_cookie(client, moderator):
+    response = admin_login(client, "mod")
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "工作台" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_a_form_without_the_csrf_token_is_refused(client, moderator):
+    response = client.post("/admin/login", data={"username": "mod", "password": "x"})
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_token_from_another_session_is_refused(app, client, moderator):
+    foreign_token = csrf_token(app.test_client(), "/admin/login")
+    client.get("/admin/login")
+    response = client.post("/admin/login", data={"username": "mod", "password": "x", "csrf_token": foreign_token})
+    assert response.status_code == 400
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(app, client, moderator):
+    limit = app.config["APP_SETTINGS"].staff_max_failed_logins
+    for _ in range(limit):
+        assert admin_login(client, "mod", "wrong-password").status_code == 401
+    refused = admin_login(client, "mod")
+    assert refused.status_code == 401 and "已临时锁定" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert audit_actions(moderator)[-2:] == ["staff.login_failed", "staff.login_refused_locked"]
+
+
+def test_the_lock_expires(moderator, app_ctx):
+    from core import services
+    from tests.factories import STAFF_PASSWORD
+
+    db.session.get(StaffAccount, moderator).locked_until = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    db.session.commit()
+    staff = services.authenticate_staff("mod", STAFF_PASSWORD, max_failures=5, lockout_seconds=900)
+    assert staff.id == moderator and staff.locked_until is None
+
+
+def test_a_moderator_is_refused_staff_management_with_a_chinese_403(client, moderator):
+    admin_login(client, "mod")
+    response = client.get("/admin/staff")
+    assert response.status_code == 403 and "无权访问" in response.get_data(as_text=True)
+    assert client.get("/admin/audit").status_code == 403
+
+
+def test_an_admin_creates_staff_and_the_audit_log_records_it(app, client, admin):
+    admin_login(client, "chief")
+    response = admin_post(client, "/admin/staff/new", {"username": "reviewer1", "display_name": "审核员一",
+                                                       "password": "long-enough-pass", "roles": ["signboard_reviewer"]})
+    assert response.status_code == 302
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == "reviewer1"))
+        assert staff.roles == ["signboard_reviewer"]
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "staff.create"))
+        assert entry.actor_name == "chief" and entry.after["username"] == "reviewer1"
+        assert "password" not in str(entry.after)
+
+
+def test_creating_staff_with_a_weak_password_or_duplicate_name_explains_why(client, admin):
+    admin_login(client, "chief")
+    weak = admin_post(client, "/admin/staff/new", {"username": "x1", "password": "short", "roles": ["moderator"]})
+    assert weak.status_code == 422 and "密码至少需要" in weak.get_data(as_text=True)
+    taken = admin_post(client, "/admin/staff/new", {"username": "chief", "password": "long-enough-pass",
+                                                    "roles": ["moderator"]})
+    assert taken.status_code == 409 and "用户名已存在" in taken.get_data(as_text=True)
+
+
+def test_deactivating_staff_ends_their_session_and_is_audited(app, admin, moderator):
+    moderator_client, admin_client = app.test_client(), app.test_client()
+    admin_login(moderator_client, "mod")
+    assert moderator_client.get("/admin/").status_code == 200
+    admin_login(admin_client, "chief")
+    admin_post(admin_client, f"/admin/staff/{moderator}", {"display_name": "mod", "roles": ["moderator"]})
+    assert moderator_client.get("/admin/").status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "staff.update"))
+        assert entry.before["is_active"] is True and entry.after["is_active"] is False
+
+
+def test_an_admin_cannot_demote_themselves(client, admin):
+    admin_login(client, "chief")
+    response = admin_post(client, f"/admin/staff/{admin}", {"display_name": "chief", "roles": ["moderator"],
+                                                               "is_active": "on"})
+    assert response.status_code == 409
+
+
+def test_the_audit_page_filters_by_action_and_actor(app, client, admin, moderator):
+    admin_login(app.test_client(), "mod")
+    admin_login(client, "chief")
+    page = client.get("/admin/audit?action=staff.login&actor=mod").get_data(as_text=True)
+    assert "staff.login" in page and "<td>mod</td>" in page and "<td>chief</td>" not in page
+
+
+def test_audit_entries_cannot_be_changed_or_deleted(app_ctx):
+    from core import services
+
+    entry = services.record_audit(services.SYSTEM_ACTOR, "test.append_only", "thing", 1)
+    db.session.commit()
+    with pytest.raises(DBAPIError):
+        with db.session.begin_nested():
+            db.session.execute(sa.update(AuditEntry).where(AuditEntry.id == entry.id).values(action="forged"))
+    with pytest.raises(DBAPIError):
+        with db.session.begin_nested():
+            db.session.execute(sa.delete(AuditEntry).where(AuditEntry.id == entry.id))
+    assert db.session.get(AuditEntry, entry.id).action == "test.append_only"
+
+
+def test_logout_needs_the_csrf_token_and_ends_the_session(client, moderator):
+    admin_login(client, "mod")
+    assert client.post("/admin/logout").status_code == 400
+    admin_post(client, "/admin/logout", {}, form_page="/admin/")
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_login_redirect_never_leaves_the_admin(client, moderator):
+    client.get("/admin/login")
+    response = client.post("/admin/login?next=https://evil.example/", data={
+        "username": "mod", "password": "correct-horse-battery", "csrf_token": csrf_token(client, "/admin/login")})
+    assert response.location == "/admin/"
+
+
+def test_create_staff_command(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-staff", "--username", "cli_admin", "--role", "admin"],
+                           input="a-long-enough-password\na-long-enough-password\n")
+    assert result.exit_code == 0, result.output
+    assert "created staff account cli_admin" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(StaffAccount.roles).where(StaffAccount.username == "cli_admin")) == ["admin"]
+
+
+def test_create_staff_command_refuses_a_weak_password(app):
+    result = app.test_cli_runner().invoke(args=["create-staff", "--username", "weak", "--role", "admin"],
+                                          input="short\nshort\n")
+    assert result.exit_code != 0 and "密码至少需要" in result.output

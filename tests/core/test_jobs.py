@@ -1,0 +1,78 @@
+"""Jobs leave only after the commit, take ids, and run the same inline or on rq workers."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from core import services
+from core.db import db
+from core.jobs import DEFAULT_QUEUE, InlineQueue, RqQueue, enqueue_after_commit, make_worker
+from core.models import AuditEntry
+from tests.core.sample_jobs import record_job_run
+
+
+@dataclasses.dataclass
+class QueueUnderTest:
+    name: str
+    drain: Callable[[], None]
+
+
+@pytest.fixture(params=["inline", "rq"])
+def queue(request, app: Flask):
+    """Each backend installed on the app in turn; ``drain`` runs whatever the backend still holds."""
+    original = app.extensions["job_queue"]
+    if request.param == "inline":
+        app.extensions["job_queue"] = InlineQueue(app)
+        under_test = QueueUnderTest("inline", lambda: None)
+    else:
+        import redis
+
+        connection = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        connection.delete(f"rq:queue:{DEFAULT_QUEUE}")
+        app.extensions["job_queue"] = RqQueue(connection)
+        original_redis = app.extensions["redis"]
+        app.extensions["redis"] = connection
+
+        def drain() -> None:
+            make_worker(app, [DEFAULT_QUEUE], fork=False).work(burst=True)
+
+        under_test = QueueUnderTest("rq", drain)
+        request.addfinalizer(lambda: (app.extensions.__setitem__("redis", original_redis), connection.close()))
+    yield under_test
+    app.extensions["job_queue"] = original
+
+
+def job_runs(marker: int) -> int:
+    query = sa.select(sa.func.count()).where(AuditEntry.action == "test.job_ran", AuditEntry.object_id == str(marker))
+    return db.session.scalar(query)
+
+
+def test_a_job_runs_once_after_the_commit(app, queue):
+    with app.app_context():
+        services.record_audit(services.SYSTEM_ACTOR, "test.work", "job", 101)
+        enqueue_after_commit(record_job_run, 101)
+        assert job_runs(101) == 0
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(101) == 1
+
+
+def test_a_rolled_back_transaction_queues_nothing(app, queue):
+    with app.app_context():
+        enqueue_after_commit(record_job_run, 202)
+        db.session.rollback()
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(202) == 0
+
+
+def test_jobs_take_ids_not_objects(app_ctx):
+    with pytest.raises(TypeError, match="ids"):
+        enqueue_after_commit(record_job_run, object())

@@ -84,7 +84,7 @@ class Categories(MethodView):
     @blp.response(200, CategorySchema(many=True))
     def get(self):  # noqa: ANN201
         """The six business categories, each with its gallery picture"""
-        return services.catalogue().categories
+        return list(services.catalogue().categories)
 
 
 @blp.route("/signboard-categories/<code>/gallery.png", endpoint="gallery")
@@ -103,7 +103,7 @@ class Rules(MethodView):
     def get(self) -> dict:
         """The city's signboard rules (the published list of banned situations)"""
         rules = rule_set()
-        return {"city": rules.city, "version": rules.version, "rules": rules.rules,
+        return {"city": rules.city, "version": rules.version, "rules": list(rules.rules),
                 "mount_positions": MOUNT_POSITIONS, "building_kinds": BUILDING_KINDS}
 
 

@@ -282,7 +282,8 @@ def _event(application: SignboardApplication, actor_kind: str, actor_name: str, 
 def create_application(resident_id: int, data: dict[str, Any], rule_set: RuleSet) -> SignboardApplication:
     values = _normalised(data)
     _check_facade_photo(resident_id, values["facade_photo_media_id"])
-    application = SignboardApplication(resident_id=resident_id, status="draft", revision=1, checks=[])
+    application = SignboardApplication(resident_id=resident_id, status="draft", revision=1, checks=[],
+                                       rules_version="", **values)
     db.session.add(application)
     db.session.flush()
     return _apply(application, values, rule_set, "created")

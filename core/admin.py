@@ -195,3 +195,11 @@ def audit_list() -> str:
         since=_parse_day(args.get("since")), until=_parse_day(args.get("until"), end=True))
     page = paginate(services.audit_query(filters), args.get("page", 1, type=int), per_page=50)
     return render_template("admin/audit_list.html", page=page, filters=args)
+
+
+def guard(blueprint: Blueprint) -> Blueprint:
+    """Gives another package's admin blueprint the shell's CSRF check, framing ban and redirect to sign-in."""
+    blueprint.before_request(_protect_forms)
+    blueprint.after_request(_no_framing)
+    blueprint.register_error_handler(Unauthorized, _to_login)
+    return blueprint

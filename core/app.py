@@ -27,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen")
+DOMAIN_PACKAGES = ("core", "citizen", "signboard_templates")
 
 
 def import_models() -> None:
@@ -144,6 +144,10 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.admin import bp as admin_pages
     from core.api import bp as core_api
     from core.api import files_bp
+    from signboard_templates.admin import NAV as SIGNBOARD_NAV
+    from signboard_templates.admin import bp as signboard_admin_pages
+    from signboard_templates.api import blp as signboard_api
+    from signboard_templates.api import certificates_bp as signboard_certificate_pages
 
     @app.route("/api/swagger-ui/<path:filename>")
     def swagger_ui_files(filename: str):  # noqa: ANN202
@@ -156,6 +160,10 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(admin_pages)
     register_nav(app, CORE_NAV)
+    api.register_blueprint(signboard_api, url_prefix=f"/api/{API_VERSION}")
+    app.register_blueprint(signboard_certificate_pages)
+    app.register_blueprint(signboard_admin_pages)
+    register_nav(app, SIGNBOARD_NAV)
 
 
 def _register_cli(app: Flask) -> None:

@@ -52,6 +52,8 @@ class Config:
     log_level: str = "INFO"
     # How many reverse proxies (nginx, a cloud load balancer) sit in front and set X-Forwarded-*.
     trusted_proxy_count: int = 0
+    # A city's own signboard rule file; unset: the rules shipped in signboard_templates/data.
+    signboard_rules_file: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -91,6 +93,7 @@ class Config:
             staff_lockout_seconds=int(env.get("STAFF_LOCKOUT_SECONDS") or cls.staff_lockout_seconds),
             log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
             trusted_proxy_count=int(env.get("TRUSTED_PROXY_COUNT") or 0),
+            signboard_rules_file=Path(env["SIGNBOARD_RULES_FILE"]) if env.get("SIGNBOARD_RULES_FILE") else None,
         )
 
     def check_safe_for_production(self) -> None:

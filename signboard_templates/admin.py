@@ -1,0 +1,87 @@
+"""Admin pages for signboard reviewers: the queue, one application with its checks, decisions, verification."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from core.admin import NavItem, actor, guard
+from core.auth import require_staff_role
+from core.db import db
+from core.errors import AppError, NotFound
+from core.pagination import paginate
+from signboard_templates import services
+from signboard_templates.models import STATUSES
+from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
+from signboard_templates.schemas import certificate_url, preview_url
+
+bp = guard(Blueprint("signboard_admin", __name__, url_prefix="/admin/signboards", template_folder="templates"))
+REVIEWER = "signboard_reviewer"
+NAV = (
+    NavItem("signboard_admin.queue", "招牌审核", (REVIEWER,)),
+    NavItem("signboard_admin.verify", "核准证明查验", (REVIEWER,)),
+)
+DECISION_NAMES = {"approve": "批准", "request_changes": "要求修改", "reject": "不予通过"}
+ACTION_NAMES = {"created": "提交申请", "resubmitted": "修改后重新提交", **DECISION_NAMES}
+
+
+@bp.app_context_processor
+def _names() -> dict:
+    return {"signboard_statuses": STATUSES, "signboard_actions": ACTION_NAMES}
+
+
+@bp.get("/")
+def queue() -> str:
+    require_staff_role(REVIEWER)
+    status = request.args.get("status", "submitted")
+    page = paginate(services.review_queue(status if status in STATUSES else None), request.args.get("page", 1, type=int))
+    return render_template("signboard_templates/queue.html", page=page, status=status,
+                           categories={c.code: c.name for c in services.catalogue().categories})
+
+
+def _detail(application_id: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    application = services.get_application(application_id)
+    return render_template(
+        "signboard_templates/detail.html", application=application, error=error,
+        template=services.get_template(application.template_id),
+        category=services.get_category(application.category), photo=services.facade_photo_urls(application),
+        preview=preview_url(application.template_id, application.shop_name, application.sign_width_m,
+                            application.sign_height_m),
+        certificate=certificate_url(application.certificate_number) if application.certificate_number else None,
+        decisions=DECISION_NAMES, mount_positions=MOUNT_POSITIONS, building_kinds=BUILDING_KINDS), status
+
+
+@bp.get("/<int:application_id>")
+def detail(application_id: int) -> tuple[str, int]:
+    require_staff_role(REVIEWER)
+    return _detail(application_id)
+
+
+@bp.post("/<int:application_id>/decision")
+def decide(application_id: int) -> Response | tuple[str, int]:
+    require_staff_role(REVIEWER)
+    decision = request.form.get("decision", "")
+    try:
+        application = services.decide(actor(), application_id, decision, request.form.get("comment", ""))
+    except AppError as exc:
+        db.session.rollback()
+        return _detail(application_id, error=exc.message, status=exc.status)
+    db.session.commit()
+    message = f"已{DECISION_NAMES[decision]}申请 {application.id}。"
+    if application.certificate_number:
+        message += f"核准证明编号：{application.certificate_number}"
+    flash(message, "success")
+    return redirect(url_for("signboard_admin.detail", application_id=application.id))
+
+
+@bp.get("/certificates")
+def verify() -> tuple[str, int]:
+    require_staff_role(REVIEWER)
+    number = request.args.get("number", "").strip()
+    application, status = None, 200
+    if number:
+        try:
+            application = services.find_certificate(number)
+        except NotFound:
+            status = 404
+    return render_template("signboard_templates/verify.html", number=number, application=application), status

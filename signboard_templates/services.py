@@ -1,0 +1,376 @@
+"""Signboards: the catalogue, cached previews, and the pre-approval workflow. No Flask here."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import secrets
+import threading
+import unicodedata
+from typing import Any
+
+import sqlalchemy as sa
+from PIL import Image, ImageDraw
+
+from core.db import db, utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.services import Actor, record_audit
+from signboard_templates import credit_code, rendering
+from signboard_templates.catalogue import Catalogue, Category, Template, load_catalogue
+from signboard_templates.models import SignboardApplication, SignboardApplicationEvent
+from signboard_templates.rules import CheckResult, Proposal, RuleSet, run_checks
+
+MAX_NAME_LENGTH = 20
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+ACTIVE_STATUSES = ("submitted", "changes_requested", "approved")
+EDITABLE_STATUSES = ("draft", "changes_requested")
+DECISIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected"}
+CERTIFICATE_PREFIX = "QDZP"
+APPLICATION_FIELDS = (
+    "shop_name", "licence_name", "credit_code", "category", "address", "latitude", "longitude", "facade_width_m",
+    "facade_height_m", "facade_photo_media_id", "floor", "building_storeys", "pedestrian_street",
+    "single_owner_building", "building_kind", "template_id", "sign_width_m", "sign_height_m", "sign_thickness_m",
+    "protrusion_m", "mount_height_m", "mount_position")
+
+
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def get_template(template_id: str) -> Template:
+    template = catalogue().template(template_id)
+    if template is None:
+        raise NotFound("招牌模板不存在。", code="template_not_found")
+    return template
+
+
+def get_category(code: str) -> Category:
+    category = catalogue().category(code)
+    if category is None:
+        raise NotFound("业态分类不存在。", code="category_not_found")
+    return category
+
+
+def shop_name_problem(name: str) -> str | None:
+    """Why a shop name cannot go on a signboard, in plain Chinese; None when it can."""
+    name = unicodedata.normalize("NFC", name)
+    if not name.strip():
+        return "店名不能为空。"
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        return f"店名不能超过 {MAX_NAME_LENGTH} 个字符。"
+    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in name):
+        return "店名含有控制字符或不可见字符。"
+    return None
+
+
+def clean_shop_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).split())
+
+
+# --- previews -----------------------------------------------------------------------------
+
+class PngCache:
+    """The most recently used rendered images, by content key; shared by a process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+preview_cache = PngCache(512)
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewSpec:
+    template: Template
+    shop_name: str
+    width_m: float
+    height_m: float
+
+    @property
+    def etag(self) -> str:
+        return _content_key("preview", self.template.id, self.shop_name, f"{self.width_m:g}", f"{self.height_m:g}")
+
+
+def _content_key(*parts: str) -> str:
+    material = "\x1f".join((rendering.RENDERER_VERSION, catalogue().version, *parts))
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def preview_spec(template_id: str, shop_name: str, width_m: float | None = None,
+                 height_m: float | None = None) -> PreviewSpec:
+    template = get_template(template_id)
+    problem = shop_name_problem(shop_name)
+    if problem:
+        raise ValidationFailed(problem, code="invalid_shop_name", details={"fields": {"shop_name": [problem]}})
+    return PreviewSpec(template, clean_shop_name(shop_name), width_m or template.default_width_m,
+                       height_m or template.default_height_m)
+
+
+def preview_png(spec: PreviewSpec) -> bytes:
+    """The preview image, drawn once per distinct content and then served from the cache."""
+    cached = preview_cache.get(spec.etag)
+    if cached is None:
+        category = get_category(spec.template.category)
+        cached = rendering.png_bytes(rendering.render(spec.template, category, spec.shop_name, spec.width_m,
+                                                      spec.height_m))
+        preview_cache.put(spec.etag, cached)
+    return cached
+
+
+GALLERY_COLUMNS = 3
+GALLERY_CELL = (300, 210)
+GALLERY_BOARD = (280, 160)
+
+
+def gallery_etag(category_code: str, shop_name: str | None) -> str:
+    category = get_category(category_code)
+    return _content_key("gallery", category.code, shop_name or category.sample_name)
+
+
+def gallery_png(category_code: str, shop_name: str | None = None) -> bytes:
+    """One picture of every template in a category, numbered, for the mini-program's picker."""
+    key = gallery_etag(category_code, shop_name)
+    cached = preview_cache.get(key)
+    if cached is not None:
+        return cached
+    category = get_category(category_code)
+    name = clean_shop_name(shop_name) if shop_name else category.sample_name
+    templates = catalogue().in_category(category.code)
+    rows = -(-len(templates) // GALLERY_COLUMNS)
+    cell_w, cell_h = GALLERY_CELL
+    sheet = Image.new("RGB", (cell_w * GALLERY_COLUMNS, cell_h * rows), "#F4F6F9")
+    draw = ImageDraw.Draw(sheet)
+    label_font = rendering.font("regular", 16)
+    for index, template in enumerate(templates):
+        row, column = divmod(index, GALLERY_COLUMNS)
+        board = rendering.render(template, category, name, template.default_width_m, template.default_height_m,
+                                 long_side=480)
+        board.thumbnail(GALLERY_BOARD, Image.Resampling.LANCZOS)
+        x = column * cell_w + (cell_w - board.width) // 2
+        y = row * cell_h + 10 + (GALLERY_BOARD[1] - board.height) // 2
+        sheet.paste(board, (x, y))
+        draw.text((column * cell_w + cell_w / 2, row * cell_h + 10 + GALLERY_BOARD[1] + 18), f"{index + 1:02d} {template.name}",
+                  font=label_font, fill="#1F2933", anchor="mm")
+    png = rendering.png_bytes(sheet)
+    preview_cache.put(key, png)
+    return png
+
+
+# --- the media package, reached through this one seam ------------------------------------
+
+def media_gateway() -> Any:
+    """The media package's services (imported on first use, so that the catalogue works without it)."""
+    from media import services as media_services
+
+    return media_services
+
+
+def _check_facade_photo(resident_id: int, media_id: int) -> None:
+    owned = media_gateway().get_owned_media(resident_id, [media_id])
+    if not any(item.id == media_id and item.kind == "photo" for item in owned):
+        message = "门面照片不存在，或不是您上传的照片。"
+        raise ValidationFailed(message, code="invalid_facade_photo",
+                               details={"fields": {"facade_photo_media_id": [message]}})
+
+
+def facade_photo_urls(application: SignboardApplication) -> dict[str, str]:
+    return media_gateway().media_urls(application.facade_photo_media_id)
+
+
+# --- applications ------------------------------------------------------------------------
+
+def _normalised(data: dict[str, Any]) -> dict[str, Any]:
+    values = {field: data[field] for field in APPLICATION_FIELDS if field in data}
+    values["shop_name"] = clean_shop_name(values["shop_name"])
+    values["credit_code"] = credit_code.normalise(values["credit_code"])
+    values["address"] = " ".join(values["address"].split())
+    problems: dict[str, list[str]] = {}
+    for field, problem in (("shop_name", shop_name_problem(values["shop_name"])),
+                           ("credit_code", credit_code.problem(values["credit_code"]))):
+        if problem:
+            problems[field] = [problem]
+    template = catalogue().template(values["template_id"])
+    if template is None:
+        problems["template_id"] = ["招牌模板不存在。"]
+    elif template.category != values["category"]:
+        problems["template_id"] = ["所选模板不属于该业态分类。"]
+    if catalogue().category(values["category"]) is None:
+        problems["category"] = ["业态分类不存在。"]
+    if problems:
+        first = next(iter(problems.values()))[0]
+        raise ValidationFailed(first, details={"fields": problems})
+    return values
+
+
+def _other_active_signs(values: dict[str, Any], exclude_id: int | None) -> int:
+    query = sa.select(sa.func.count(SignboardApplication.id)).where(
+        SignboardApplication.credit_code == values["credit_code"],
+        SignboardApplication.address == values["address"],
+        SignboardApplication.status.in_(ACTIVE_STATUSES))
+    if exclude_id is not None:
+        query = query.where(SignboardApplication.id != exclude_id)
+    return db.session.scalar(query) or 0
+
+
+def check_proposal(rule_set: RuleSet, data: dict[str, Any], exclude_id: int | None = None) -> list[CheckResult]:
+    """The automatic checks for a proposed signboard, without saving anything."""
+    values = _normalised(data)
+    return _run(rule_set, values, exclude_id)
+
+
+def _run(rule_set: RuleSet, values: dict[str, Any], exclude_id: int | None) -> list[CheckResult]:
+    proposal = Proposal(
+        template=get_template(values["template_id"]), sign_text=values["shop_name"],
+        licence_name=values["licence_name"], facade_width_m=values["facade_width_m"],
+        facade_height_m=values["facade_height_m"], sign_width_m=values["sign_width_m"],
+        sign_height_m=values["sign_height_m"], sign_thickness_m=values["sign_thickness_m"],
+        protrusion_m=values["protrusion_m"], mount_height_m=values["mount_height_m"],
+        mount_position=values["mount_position"], floor=values["floor"], building_storeys=values["building_storeys"],
+        pedestrian_street=values["pedestrian_street"], single_owner_building=values["single_owner_building"],
+        building_kind=values["building_kind"], other_active_signs=_other_active_signs(values, exclude_id))
+    return run_checks(rule_set, proposal)
+
+
+def _apply(application: SignboardApplication, values: dict[str, Any], rule_set: RuleSet,
+           action: str) -> SignboardApplication:
+    """Stores the proposal and its checks; it reaches the reviewers only when no blocking rule fails."""
+    for field, value in values.items():
+        setattr(application, field, value)
+    results = _run(rule_set, values, application.id)
+    application.checks = [result.as_dict() for result in results]
+    application.rules_version = f"{rule_set.city} {rule_set.version}"
+    before = application.status
+    blocked = any(not r.passed and r.severity == "blocking" for r in results)
+    application.status = "draft" if blocked else "submitted"
+    if not blocked:
+        application.submitted_at = utcnow()
+    db.session.flush()
+    _event(application, "resident", "商户", action, before, None)
+    media_gateway().attach_media([application.facade_photo_media_id],
+                                 attached_to=f"signboard_application:{application.id}")
+    return application
+
+
+def _event(application: SignboardApplication, actor_kind: str, actor_name: str, action: str,
+           before: str | None, comment: str | None) -> None:
+    application.events.append(SignboardApplicationEvent(
+        actor_kind=actor_kind, actor_name=actor_name, action=action, from_status=before,
+        to_status=application.status, comment=comment))
+
+
+def create_application(resident_id: int, data: dict[str, Any], rule_set: RuleSet) -> SignboardApplication:
+    values = _normalised(data)
+    _check_facade_photo(resident_id, values["facade_photo_media_id"])
+    application = SignboardApplication(resident_id=resident_id, status="draft", revision=1, checks=[],
+                                       rules_version="", **values)
+    db.session.add(application)
+    db.session.flush()
+    return _apply(application, values, rule_set, "created")
+
+
+def update_application(resident_id: int, application_id: int, data: dict[str, Any],
+                       rule_set: RuleSet) -> SignboardApplication:
+    """The merchant's changes after the checks or the reviewer asked for them; checked again at once."""
+    application = get_own_application(resident_id, application_id, for_update=True)
+    if application.status not in EDITABLE_STATUSES:
+        raise Conflict(f"申请当前状态为“{application.status_label}”，不能修改。", code="not_editable")
+    values = _normalised(data)
+    _check_facade_photo(resident_id, values["facade_photo_media_id"])
+    application.revision += 1
+    return _apply(application, values, rule_set, "resubmitted")
+
+
+def my_applications(resident_id: int) -> list[SignboardApplication]:
+    return list(db.session.scalars(sa.select(SignboardApplication)
+                                   .where(SignboardApplication.resident_id == resident_id)
+                                   .order_by(SignboardApplication.id.desc())))
+
+
+def get_own_application(resident_id: int, application_id: int, *, for_update: bool = False) -> SignboardApplication:
+    application = db.session.get(SignboardApplication, application_id, with_for_update=for_update)
+    if application is None or application.resident_id != resident_id:
+        raise NotFound("申请不存在。", code="application_not_found")
+    return application
+
+
+def get_application(application_id: int, *, for_update: bool = False) -> SignboardApplication:
+    application = db.session.get(SignboardApplication, application_id, with_for_update=for_update)
+    if application is None:
+        raise NotFound("申请不存在。", code="application_not_found")
+    return application
+
+
+def review_queue(status: str | None) -> sa.Select[tuple[SignboardApplication]]:
+    query = sa.select(SignboardApplication)
+    if status:
+        query = query.where(SignboardApplication.status == status)
+    order = SignboardApplication.submitted_at.asc() if status == "submitted" else SignboardApplication.id.desc()
+    return query.order_by(order, SignboardApplication.id)
+
+
+def _approved_design(application: SignboardApplication) -> dict[str, Any]:
+    template = get_template(application.template_id)
+    return {"template_id": template.id, "template_name": template.name, "layout": template.layout,
+            "material": template.material, "lighting": template.lighting, "typeface_weight": template.typeface_weight,
+            "colours": {"background": template.background, "text": template.text_colour, "accent": template.accent},
+            "shop_name": application.shop_name, "width_m": application.sign_width_m,
+            "height_m": application.sign_height_m, "thickness_m": application.sign_thickness_m,
+            "catalogue_version": catalogue().version}
+
+
+def decide(actor: Actor, application_id: int, decision: str, comment: str) -> SignboardApplication:
+    """A reviewer approves, asks for changes or rejects a submitted application; approval issues the certificate."""
+    if decision not in DECISIONS:
+        raise ValidationFailed("审核结论无效。", details={"fields": {"decision": [decision]}})
+    comment = comment.strip()
+    if decision != "approve" and not comment:
+        raise ValidationFailed("要求修改或不予通过时，请填写审核意见。", code="comment_required",
+                               details={"fields": {"comment": ["required"]}})
+    application = get_application(application_id, for_update=True)
+    if application.status != "submitted":
+        raise Conflict(f"申请当前状态为“{application.status_label}”，不能审核。", code="not_reviewable")
+    before = application.audit_view()
+    previous = application.status
+    application.status = DECISIONS[decision]
+    application.reviewer_id = actor.staff_id
+    application.reviewer_comment = comment or None
+    application.decided_at = utcnow()
+    if decision == "approve":
+        application.approved_design = _approved_design(application)
+        application.certificate_number = (f"{CERTIFICATE_PREFIX}{application.decided_at.year}{application.id:06d}"
+                                          + "".join(secrets.choice(credit_code.ALPHABET[10:]) for _ in range(4)))
+    _event(application, "staff", actor.name, decision, previous, comment or None)
+    record_audit(actor, f"signboard.{decision}", "signboard_application", application.id, before=before,
+                 after=application.audit_view())
+    return application
+
+
+def find_certificate(number: str) -> SignboardApplication:
+    """The approved application behind a certificate number, for anyone who holds the number."""
+    number = "".join(number.split()).upper()
+    application = db.session.scalar(sa.select(SignboardApplication).where(
+        SignboardApplication.certificate_number == number, SignboardApplication.status == "approved")) if number else None
+    if application is None:
+        raise NotFound("未找到该编号的招牌核准证明。", code="certificate_not_found")
+    return application

@@ -1,0 +1,177 @@
+"""Pre-approval through the API: checks at once, resubmission, review in the admin, certificate, audit."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from core.db import db
+from core.models import AuditEntry
+from tests.factories import STAFF_PASSWORD, StaffFactory
+from tests.signboard_templates.conftest import application_body
+
+
+def resident(client, openid: str) -> tuple[dict, int]:  # noqa: ANN001
+    body = client.post("/api/v1/auth/dev", json={"openid": openid}).json
+    return {"Authorization": f"Bearer {body['token']}"}, body["resident"]["id"]
+
+
+@pytest.fixture
+def merchant(client, fake_media):  # noqa: ANN001, ANN201
+    headers, resident_id = resident(client, "oSignboardMerchant00000000001")
+    return headers, fake_media.add(resident_id)
+
+
+def staff_client(app, roles: list[str]):  # noqa: ANN001, ANN201
+    with app.app_context():
+        staff = StaffFactory(roles=roles)
+        username = staff.username
+    browser = app.test_client()
+    browser.post("/admin/login", data={"username": username, "password": STAFF_PASSWORD,
+                                       "csrf_token": _csrf_token(browser, "/admin/login")})
+    return browser, _csrf_token(browser, "/admin/")
+
+
+def _csrf_token(browser, path: str) -> str:  # noqa: ANN001
+    return re.search(r'name="csrf_token" value="([^"]+)"', browser.get(path).get_data(as_text=True))[1]
+
+
+def decide(browser, token: str, application_id: int, decision: str, comment: str = ""):  # noqa: ANN001, ANN201
+    return browser.post(f"/admin/signboards/{application_id}/decision",
+                        data={"decision": decision, "comment": comment, "csrf_token": token})
+
+
+def test_a_good_application_goes_straight_to_the_reviewers(client, merchant, fake_media):
+    headers, photo = merchant
+    response = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers)
+    assert response.status_code == 201
+    body = response.json
+    assert body["status"] == "submitted" and body["submitted_at"]
+    assert len(body["checks"]) == 15 and all(check["passed"] for check in body["checks"])
+    assert body["preview_url"].startswith("/api/v1/signboard-templates/catering-01/preview.png?")
+    assert client.get(body["preview_url"]).status_code == 200
+    assert fake_media.attached == [((photo,), f"signboard_application:{body['id']}")]
+    mine = client.get("/api/v1/signboard-applications/mine", headers=headers).json
+    assert [a["id"] for a in mine] == [body["id"]]
+
+
+def test_violations_come_back_at_once_and_the_merchant_fixes_them(client, merchant):
+    headers, photo = merchant
+    bad = application_body(photo, sign_height_m=1.4, mount_position="rooftop")
+    dry = client.post("/api/v1/signboard-applications/check", json=bad, headers=headers).json
+    assert dry["can_submit"] is False
+    created = client.post("/api/v1/signboard-applications", json=bad, headers=headers).json
+    assert created["status"] == "draft"
+    failed = {c["code"]: c["message"] for c in created["checks"] if not c["passed"]}
+    assert {"R04", "R08", "T01"} <= set(failed) and "屋顶" in failed["R04"]
+    fixed = client.put(f"/api/v1/signboard-applications/{created['id']}", json=application_body(photo),
+                       headers=headers).json
+    assert fixed["status"] == "submitted" and fixed["revision"] == 2
+    assert [e["action"] for e in fixed["events"]] == ["created", "resubmitted"]
+    again = client.put(f"/api/v1/signboard-applications/{created['id']}", json=application_body(photo),
+                       headers=headers)
+    assert again.status_code == 409 and again.json["error"]["code"] == "not_editable"
+
+
+def test_an_advisory_finding_does_not_hold_the_application_back(client, merchant):
+    headers, photo = merchant
+    body = client.post("/api/v1/signboard-applications", json=application_body(photo, shop_name="海鲜大王"),
+                       headers=headers).json
+    assert body["status"] == "submitted"
+    assert [c["code"] for c in body["checks"] if not c["passed"]] == ["R14"]
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"credit_code": "91370200163562681H"}, "credit_code"),
+    ({"shop_name": ""}, "shop_name"),
+    ({"shop_name": "一二三四五六七八九十一二三四五六七八九十一"}, "shop_name"),
+    ({"mount_position": "sky"}, "mount_position"),
+    ({"floor": 0}, "floor"),
+])
+def test_invalid_input_is_422_naming_the_field(client, merchant, changes, field):
+    headers, photo = merchant
+    response = client.post("/api/v1/signboard-applications", json=application_body(photo, **changes), headers=headers)
+    assert response.status_code == 422 and field in response.json["error"]["details"]["fields"]["json"]
+
+
+def test_a_template_from_another_category_or_someone_elses_photo_is_refused(client, merchant, fake_media):
+    headers, photo = merchant
+    wrong = client.post("/api/v1/signboard-applications", json=application_body(photo, template_id="retail-01"),
+                        headers=headers)
+    assert wrong.status_code == 422 and "template_id" in wrong.json["error"]["details"]["fields"]
+    _, other_resident = resident(client, "oSomeoneElse0000000000000001")
+    theirs = client.post("/api/v1/signboard-applications",
+                         json=application_body(fake_media.add(other_resident)), headers=headers)
+    assert theirs.status_code == 422 and theirs.json["error"]["code"] == "invalid_facade_photo"
+    video = client.post("/api/v1/signboard-applications",
+                        json=application_body(fake_media.add(other_resident, kind="video")), headers=headers)
+    assert video.status_code == 422
+
+
+def test_one_shop_one_sign(client, merchant):
+    headers, photo = merchant
+    client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers)
+    second = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
+    assert second["status"] == "draft"
+    assert [c["code"] for c in second["checks"] if not c["passed"]] == ["R01"]
+
+
+def test_applications_are_private_and_need_a_token(client, merchant):
+    headers, photo = merchant
+    created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
+    other, _ = resident(client, "oNosyNeighbour00000000000001")
+    assert client.get(f"/api/v1/signboard-applications/{created['id']}", headers=other).status_code == 404
+    assert client.get("/api/v1/signboard-applications/mine").status_code == 401
+
+
+def test_review_request_changes_then_approve_issues_a_verifiable_certificate(app, client, merchant):
+    headers, photo = merchant
+    created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
+    reviewer, token = staff_client(app, ["signboard_reviewer"])
+    queue = reviewer.get("/admin/signboards/").get_data(as_text=True)
+    assert "老王海鲜" in queue
+    page = reviewer.get(f"/admin/signboards/{created['id']}").get_data(as_text=True)
+    assert "门面照片" in page and "R01 一店一招" in page and created["preview_url"].replace("&", "&amp;") in page
+
+    refused = decide(reviewer, token, created["id"], "request_changes")
+    assert refused.status_code == 422 and "请填写审核意见" in refused.get_data(as_text=True)
+    assert decide(reviewer, token, created["id"], "request_changes", "请把招牌高度改为 0.8 米。").status_code == 302
+    seen = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
+    assert seen["status"] == "changes_requested" and seen["reviewer_comment"] == "请把招牌高度改为 0.8 米。"
+
+    client.put(f"/api/v1/signboard-applications/{created['id']}", json=application_body(photo, sign_height_m=0.8),
+               headers=headers)
+    assert decide(reviewer, token, created["id"], "approve").status_code == 302
+    approved = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
+    number = approved["certificate_number"]
+    assert approved["status"] == "approved" and re.fullmatch(r"QDZP\d{4}\d{6}[A-Z]{4}", number)
+    assert approved["approved_design"]["height_m"] == 0.8 and approved["approved_design"]["template_id"] == "catering-01"
+    assert approved["certificate_url"].endswith(f"/signboard-certificates/{number}")
+
+    certificate = client.get(f"/signboard-certificates/{number}")
+    assert certificate.status_code == 200 and "门头招牌设置核准证明" in certificate.get_data(as_text=True)
+    assert client.get("/signboard-certificates/QDZP2026000001AAAA").status_code == 404
+    verified = reviewer.get(f"/admin/signboards/certificates?number={number.lower()}")
+    assert verified.status_code == 200 and "有效" in verified.get_data(as_text=True)
+    assert decide(reviewer, token, created["id"], "reject", "晚了").status_code == 409
+
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEntry.action).where(
+            AuditEntry.object_type == "signboard_application", AuditEntry.object_id == str(created["id"]))).all()
+    assert sorted(actions) == ["signboard.approve", "signboard.request_changes"]
+
+
+def test_only_signboard_reviewers_see_the_review_pages(app, client):
+    moderator, _ = staff_client(app, ["moderator"])
+    assert moderator.get("/admin/signboards/").status_code == 403
+    anonymous = app.test_client().get("/admin/signboards/")
+    assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"]
+
+
+def test_a_decision_without_the_csrf_token_is_refused(app, client, merchant):
+    headers, photo = merchant
+    created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
+    reviewer, _ = staff_client(app, ["signboard_reviewer"])
+    assert decide(reviewer, "forged", created["id"], "approve").status_code == 400

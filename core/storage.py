@@ -265,3 +265,10 @@ class S3Storage:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"bucket {self.bucket} unreachable: {exc}") from exc
+
+
+def current_storage() -> ObjectStorage:
+    """The running app's storage backend (for services and jobs, which take no Flask objects)."""
+    from flask import current_app
+
+    return current_app.extensions["storage"]

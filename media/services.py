@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,7 +118,8 @@ def _probe(incoming: IncomingFile) -> dict[str, Any]:
 
 
 def _original_key(resident_id: int, media_id: int) -> str:
-    return f"media/{resident_id}/{media_id}/original"
+    # A random part, so that a key is never reused even where a database reuses a deleted row's id.
+    return f"media/{resident_id}/{media_id}-{secrets.token_hex(8)}/original"
 
 
 def find_by_hash(resident_id: int, sha256: str) -> Media | None:
@@ -222,9 +224,7 @@ def complete_direct_upload(resident_id: int, media_id: int) -> Media:
         if stored_size != media.size:
             raise MediaRejected(422, "size_mismatch", "上传文件大小与声明不符。",
                                 {"declared": media.size, "received": stored_size})
-        with _downloaded(media.original_key) as incoming:
-            if incoming.sha256 != media.sha256:
-                raise MediaRejected(422, "hash_mismatch", "上传文件的 SHA-256 与声明不符。")
+        with _downloaded(media.original_key, media.sha256) as incoming:
             columns = _probe(incoming)
         if columns["kind"] != media.kind:
             raise MediaRejected(422, "kind_mismatch", "文件类型与声明不符。",
@@ -240,14 +240,16 @@ def complete_direct_upload(resident_id: int, media_id: int) -> Media:
 
 
 @contextmanager
-def _downloaded(key: str) -> Iterator[IncomingFile]:
-    """The stored object in a temporary file, hashed and sniffed on the way."""
+def _downloaded(key: str, sha256: str) -> Iterator[IncomingFile]:
+    """The stored object in a temporary file, checked against its declared hash, then sniffed."""
     with tempfile.TemporaryDirectory(prefix="media-") as directory:
         path = Path(directory) / "original"
         with path.open("wb") as out:
             current_storage().download(key, out)
         with path.open("rb") as f:
-            size, sha256, head = hash_stream(f)
+            size, actual_sha256, head = hash_stream(f)
+        if actual_sha256 != sha256:
+            raise MediaRejected(422, "hash_mismatch", "上传文件的 SHA-256 与声明不符。")
         fmt = processing.sniff(head)
         if fmt is None:
             raise processing.unsupported()
@@ -288,7 +290,8 @@ def render_media(media_id: int) -> None:
 
 
 def _derivative_key(media: Media, name: str, extension: str) -> str:
-    return f"media/{media.owner_resident_id}/{media.id}/{name}.{extension}"
+    """Beside the original: ``media/<resident>/<id>-<random>/<name>.<extension>``."""
+    return f"{media.original_key.rsplit('/', 1)[0]}/{name}.{extension}"
 
 
 def _render_photo(media: Media, fmt: Format) -> None:

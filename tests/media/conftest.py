@@ -113,3 +113,16 @@ def media_file(tmp_path) -> Iterator[Callable[..., bytes]]:
                                metadata={"location": "+36.0671+120.3826/", "make": "Apple", "model": "iPhone 15"})
 
     yield make
+
+
+@pytest.fixture
+def send_direct(client) -> Callable[[dict, bytes], int]:
+    """POST a body to a signed direct upload, as wx.uploadFile would: the fields, then the file."""
+    def send(upload: dict, body: bytes) -> int:
+        if upload["url"].startswith("http://localhost/"):
+            data = {**upload["fields"], upload["file_field"]: (io.BytesIO(body), "video.mp4")}
+            return client.post(upload["url"], data=data, content_type="multipart/form-data").status_code
+        return requests.post(upload["url"], data=upload["fields"], files={upload["file_field"]: ("video.mp4", body)},
+                             timeout=10).status_code
+
+    return send

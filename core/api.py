@@ -1,16 +1,17 @@
-"""Operational endpoints: liveness, readiness, and signed links to locally stored media."""
+"""Operational endpoints: liveness, readiness, and signed links to (and uploads of) locally stored media."""
 
 from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.db import db
 from core.errors import NotFound, error_response
-from core.storage import LocalDiskStorage, ObjectNotFound, check_key
+from core.storage import UPLOAD_FILE_FIELD, LocalDiskStorage, ObjectNotFound, UploadRefused, check_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("core", __name__)
@@ -52,12 +53,17 @@ def readyz() -> Response:
     return jsonify({"status": "ready", "checks": checks})
 
 
-@files_bp.get("/files/<path:key>")
-def signed_file(key: str) -> Response:
-    """Serves a locally stored object to whoever holds an unexpired signed link to it."""
+def _local_storage() -> LocalDiskStorage:
     storage = current_app.extensions["storage"]
     if not isinstance(storage, LocalDiskStorage):
         raise NotFound("文件不存在。")
+    return storage
+
+
+@files_bp.get("/files/<path:key>")
+def signed_file(key: str) -> Response:
+    """Serves a locally stored object to whoever holds an unexpired signed link to it."""
+    storage = _local_storage()
     try:
         check_key(key)
         expires = int(request.args.get("expires", ""))
@@ -72,3 +78,30 @@ def signed_file(key: str) -> Response:
     response = Response(data, mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
+
+
+# Multipart framing around the one file part of a direct upload.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+@files_bp.post("/files/<path:key>")
+def signed_upload(key: str) -> Response:
+    """Receives a direct upload (the local stand-in for a presigned S3 POST) for an unexpired signed link."""
+    storage = _local_storage()
+    try:
+        size, content_type = storage.upload_terms(key, request.args.to_dict())
+    except UploadRefused as exc:
+        return error_response(exc.status, exc.code, "上传链接无效或已过期。")
+    # Checked while the body streams in: a larger body is refused with 413 before it is read.
+    request.max_content_length = size + _MULTIPART_OVERHEAD
+    upload = request.files.get(UPLOAD_FILE_FIELD)
+    if upload is None:
+        return error_response(400, "file_missing", f"缺少文件字段 {UPLOAD_FILE_FIELD}。")
+    stream = upload.stream
+    received = stream.seek(0, os.SEEK_END)
+    if received != size:
+        # As S3 does with a presigned POST's content-length-range.
+        return error_response(400, "size_mismatch", "上传文件大小与签名不符。", {"expected": size, "received": received})
+    stream.seek(0)
+    storage.put(key, stream, content_type)
+    return Response(status=204)

@@ -27,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "signboard_templates")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates")
 
 
 def import_models() -> None:
@@ -144,6 +144,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.admin import bp as admin_pages
     from core.api import bp as core_api
     from core.api import files_bp
+    from media.api import blp as media_api
     from signboard_templates.admin import NAV as SIGNBOARD_NAV
     from signboard_templates.admin import bp as signboard_admin_pages
     from signboard_templates.api import blp as signboard_api
@@ -158,6 +159,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(citizen_api, url_prefix=f"/api/{API_VERSION}")
     if app.config["APP_SETTINGS"].dev_login_enabled:
         api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
+    api.register_blueprint(media_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(admin_pages)
     register_nav(app, CORE_NAV)
     api.register_blueprint(signboard_api, url_prefix=f"/api/{API_VERSION}")
@@ -168,6 +170,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
+    from media.cli import media_cli
 
     app.cli.add_command(create_staff_command)
+    app.cli.add_command(media_cli)
     app.cli.add_command(jobs_cli)

@@ -40,6 +40,15 @@ class Config:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     signed_url_ttl_seconds: int = 300
+    # Media limits per kind, fitted to what the mini-program can send.
+    media_photo_max_bytes: int = 20 * 1024 * 1024
+    media_photo_max_pixels: int = 50_000_000
+    media_audio_max_bytes: int = 10 * 1024 * 1024
+    media_audio_max_seconds: int = 10 * 60
+    media_video_max_bytes: int = 100 * 1024 * 1024
+    media_video_max_seconds: int = 5 * 60
+    media_upload_ttl_seconds: int = 15 * 60
+    media_unattached_ttl_hours: int = 24
 
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
@@ -83,6 +92,7 @@ class Config:
             s3_access_key_id=env.get("S3_ACCESS_KEY_ID") or None,
             s3_secret_access_key=env.get("S3_SECRET_ACCESS_KEY") or None,
             signed_url_ttl_seconds=int(env.get("SIGNED_URL_TTL_SECONDS") or cls.signed_url_ttl_seconds),
+            **{name: int(env.get(name.upper()) or getattr(cls, name)) for name in _MEDIA_LIMITS},
             wechat_app_id=wechat_app_id,
             wechat_app_secret=env.get("WECHAT_APP_SECRET") or None,
             wechat_api_base_url=env.get("WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL,
@@ -111,6 +121,18 @@ class Config:
             problems.append("MEDIA_BACKEND=s3 needs S3_BUCKET")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+# Integer media settings, each read from the environment variable of its name in capitals.
+_MEDIA_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("media_")
+                      and field.type == "int")
+
+
+def current_config() -> Config:
+    """The running app's configuration (for code outside views, such as services and jobs)."""
+    from flask import current_app
+
+    return current_app.config["APP_SETTINGS"]
 
 
 def _normalise_database_url(url: str) -> str:

@@ -1,22 +1,30 @@
 """Private object storage: local disk (embedded default) or any S3-compatible service.
 
 Nothing stored is public. Readers get short-lived signed URLs: presigned S3 GETs, or
-for the local disk an HMAC-signed link served by this app.
+for the local disk an HMAC-signed link served by this app. Writers that should not pass
+through the app (large videos) get a signed direct upload: a presigned S3 POST, or for
+the local disk an HMAC-signed upload link served by this app. Either way the client
+sends one multipart/form-data POST: the returned ``fields`` plus the body in ``file``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import io
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$")
+UPLOAD_FILE_FIELD = "file"
+_COPY_CHUNK = 1024 * 1024
 
 
 class StorageError(RuntimeError):
@@ -27,16 +35,43 @@ class ObjectNotFound(StorageError):
     pass
 
 
+class UploadRefused(StorageError):
+    """A signed direct upload that must not be stored; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 def check_key(key: str) -> str:
     if not _KEY_PATTERN.match(key) or ".." in key.split("/") or "//" in key:
         raise ValueError(f"invalid storage key: {key!r}")
     return key
 
 
+@dataclasses.dataclass(frozen=True)
+class SignedUpload:
+    """POST ``fields`` and the body (field ``file``) as multipart/form-data to ``url`` before ``expires_at``."""
+
+    url: str
+    fields: dict[str, str]
+    expires_at: int
+
+
+Body = bytes | BinaryIO
+
+
 class ObjectStorage(Protocol):
-    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def put(self, key: str, body: Body, content_type: str) -> None:
+        """Store bytes, or stream a binary file object from its current position."""
 
     def get(self, key: str) -> bytes: ...
+
+    def download(self, key: str, out: BinaryIO) -> None:
+        """Stream the object into ``out`` without holding it in memory."""
+
+    def size(self, key: str) -> int: ...
 
     def exists(self, key: str) -> bool: ...
 
@@ -44,23 +79,31 @@ class ObjectStorage(Protocol):
 
     def signed_url(self, key: str, expires_in: int) -> str: ...
 
+    def signed_upload(self, key: str, *, content_type: str, size: int, expires_in: int) -> SignedUpload:
+        """A direct upload of exactly ``size`` bytes of ``content_type`` to ``key``."""
+
     def check(self) -> None:
         """Raise StorageError when the store cannot be reached."""
 
 
 class UrlSigner:
-    """Signs (key, expiry) pairs for links to locally stored objects."""
+    """Signs (key, expiry, context…) tuples for links to locally stored objects."""
 
     def __init__(self, secret_key: str) -> None:
         self._secret = hashlib.sha256(b"local-media-url:" + secret_key.encode()).digest()
 
-    def signature(self, key: str, expires: int) -> str:
-        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    def signature(self, key: str, expires: int, *context: str) -> str:
+        message = "\n".join((key, str(expires), *context))
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
-    def verify(self, key: str, expires: int, signature: str, now: float | None = None) -> bool:
+    def verify(self, key: str, expires: int, signature: str, *context: str, now: float | None = None) -> bool:
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self.signature(key, expires), signature)
+        return hmac.compare_digest(self.signature(key, expires, *context), signature)
+
+
+def _as_stream(body: Body) -> BinaryIO:
+    return io.BytesIO(body) if isinstance(body, bytes) else body
 
 
 class LocalDiskStorage:
@@ -72,14 +115,14 @@ class LocalDiskStorage:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def put(self, key: str, body: Body, content_type: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees half a file.
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(data)
+                shutil.copyfileobj(_as_stream(body), out, _COPY_CHUNK)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -88,6 +131,19 @@ class LocalDiskStorage:
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    def download(self, key: str, out: BinaryIO) -> None:
+        try:
+            with self._path(key).open("rb") as source:
+                shutil.copyfileobj(source, out, _COPY_CHUNK)
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
 
@@ -102,10 +158,32 @@ class LocalDiskStorage:
         query = urlencode({"expires": expires, "signature": self.signer.signature(check_key(key), expires)})
         return f"{self.url_prefix}{quote(key)}?{query}"
 
+    def signed_upload(self, key: str, *, content_type: str, size: int, expires_in: int) -> SignedUpload:
+        # The terms travel in the query string, so the app refuses a bad link before reading any body.
+        expires = int(time.time()) + expires_in
+        signature = self.signer.signature(check_key(key), expires, "upload", str(size), content_type)
+        query = urlencode({"expires": expires, "size": size, "content_type": content_type, "signature": signature})
+        return SignedUpload(url=f"{self.url_prefix}{quote(key)}?{query}", fields={}, expires_at=expires)
+
+    def upload_terms(self, key: str, query: dict[str, str]) -> tuple[int, str]:
+        """The (size, content type) that a signed upload link allows, or UploadRefused."""
+        try:
+            check_key(key)
+            expires, size = int(query.get("expires", "")), int(query.get("size", ""))
+        except ValueError:
+            raise UploadRefused(404, "not_found", "upload link is malformed") from None
+        content_type = query.get("content_type", "")
+        if not self.signer.verify(key, expires, query.get("signature", ""), "upload", str(size), content_type):
+            raise UploadRefused(403, "link_expired_or_invalid", "upload link is invalid or expired")
+        return size, content_type
+
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"media directory {self.root} is not writable")
+
+
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
 class S3Storage:
@@ -131,36 +209,54 @@ class S3Storage:
         )
         return cls(client, bucket)
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type)
-
-    def get(self, key: str) -> bytes:
+    def _call(self, method: str, key: str, **kwargs: Any) -> Any:
+        """One S3 call on ``key``; a missing object is ObjectNotFound, any other failure StorageError."""
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"].read()
+            return getattr(self.client, method)(Bucket=self.bucket, Key=check_key(key), **kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
                 raise ObjectNotFound(key) from exc
             raise StorageError(str(exc)) from exc
 
-    def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+    def put(self, key: str, body: Body, content_type: str) -> None:
+        if isinstance(body, bytes):
+            self._call("put_object", key, Body=body, ContentType=content_type)
+        else:
+            # Multipart for large bodies, a part at a time: never the whole body in memory.
+            self.client.upload_fileobj(body, self.bucket, check_key(key), ExtraArgs={"ContentType": content_type})
 
+    def get(self, key: str) -> bytes:
+        return self._call("get_object", key)["Body"].read()
+
+    def download(self, key: str, out: BinaryIO) -> None:
+        self._call("download_fileobj", key, Fileobj=out)
+
+    def size(self, key: str) -> int:
+        return int(self._call("head_object", key)["ContentLength"])
+
+    def exists(self, key: str) -> bool:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=check_key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
-                return False
-            raise StorageError(str(exc)) from exc
+            self.size(key)
+        except ObjectNotFound:
+            return False
         return True
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+        self._call("delete_object", key)
 
     def signed_url(self, key: str, expires_in: int) -> str:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": check_key(key)}, ExpiresIn=expires_in)
+
+    def signed_upload(self, key: str, *, content_type: str, size: int, expires_in: int) -> SignedUpload:
+        expires = int(time.time()) + expires_in
+        post = self.client.generate_presigned_post(
+            Bucket=self.bucket, Key=check_key(key), Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+            ExpiresIn=expires_in)
+        return SignedUpload(url=post["url"], fields=dict(post["fields"]), expires_at=expires)
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -169,3 +265,10 @@ class S3Storage:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"bucket {self.bucket} unreachable: {exc}") from exc
+
+
+def current_storage() -> ObjectStorage:
+    """The running app's storage backend (for services and jobs, which take no Flask objects)."""
+    from flask import current_app
+
+    return current_app.extensions["storage"]

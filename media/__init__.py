@@ -1,0 +1,1 @@
+"""Residents' photos, voice notes and videos: checked, stored privately, rendered for display."""

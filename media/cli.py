@@ -1,0 +1,17 @@
+"""`flask media delete-unattached`: the scheduled clean-up (cron, or an rq scheduler running the same job)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup, with_appcontext
+
+from media import jobs
+
+media_cli = AppGroup("media", help="Residents' media.")
+
+
+@media_cli.command("delete-unattached")
+@with_appcontext
+def delete_unattached_command() -> None:
+    """Delete media not attached to a report or application within MEDIA_UNATTACHED_TTL_HOURS."""
+    click.echo(f"deleted {jobs.delete_unattached_media()} unattached media")

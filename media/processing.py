@@ -1,0 +1,478 @@
+"""Reading and rendering media bytes: sniffing, probing, photo derivatives, metadata-free audio/video copies.
+
+Pure functions over bytes and files: no database, no storage, no Flask. The formats are
+told by the bytes themselves, never by a file name or a client's Content-Type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PIL import Image
+from pillow_heif import register_heif_opener
+
+from core.errors import AppError
+
+register_heif_opener()
+
+LARGE_EDGE = 1280
+THUMB_EDGE = 320
+JPEG_QUALITY = 82
+# Capture times without a UTC offset are local time where the photos are taken.
+CAMERA_TIMEZONE = ZoneInfo("Asia/Shanghai")
+SNIFF_BYTES = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    name: str
+    kind: str
+    content_type: str
+    extension: str
+    pillow_format: str | None = None
+
+
+FORMATS = {f.name: f for f in (
+    Format("jpeg", "photo", "image/jpeg", "jpg", "JPEG"),
+    Format("png", "photo", "image/png", "png", "PNG"),
+    Format("webp", "photo", "image/webp", "webp", "WEBP"),
+    Format("heif", "photo", "image/heic", "heic", "HEIF"),
+    Format("aac", "audio", "audio/aac", "aac"),
+    Format("mp3", "audio", "audio/mpeg", "mp3"),
+    Format("wav", "audio", "audio/wav", "wav"),
+    Format("m4a", "audio", "audio/mp4", "m4a"),
+    Format("mp4", "video", "video/mp4", "mp4"),
+    Format("mov", "video", "video/quicktime", "mov"),
+)}
+KINDS = ("photo", "audio", "video")
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"}
+_AUDIO_MP4_BRANDS = {b"M4A ", b"M4B "}
+_QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+
+
+class MediaRejected(AppError):
+    """Bytes that are not accepted; ``status`` and ``code`` are what the client is told."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, status=status, details=details)
+
+
+def unsupported() -> MediaRejected:
+    return MediaRejected(415, "unsupported_media_type",
+                         "不支持的文件格式：照片请用 JPEG/PNG/WebP/HEIC，语音请用 AAC/M4A/MP3/WAV，视频请用 MP4/MOV。")
+
+
+def corrupt(detail: str) -> MediaRejected:
+    return MediaRejected(422, "corrupt_media", "文件已损坏或不完整。", {"reason": detail})
+
+
+# --- sniffing ---------------------------------------------------------------------------------
+
+def sniff(head: bytes) -> Format | None:
+    """The format these first bytes announce; ISO media files with a generic brand count as video
+    until their tracks are read (an audio-only MP4 is then M4A)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return FORMATS["jpeg"]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return FORMATS["png"]
+    if head[:4] == b"RIFF" and head[8:12] in {b"WEBP", b"WAVE"}:
+        return FORMATS["webp" if head[8:12] == b"WEBP" else "wav"]
+    if head[4:8] == b"ftyp":
+        return _sniff_iso_brand(head)
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return FORMATS["mov"]
+    if head.startswith(b"ID3"):
+        return FORMATS["mp3"]
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:
+            return FORMATS["aac"]
+        if head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 3 == 1:
+            return FORMATS["mp3"]
+    return None
+
+
+def _sniff_iso_brand(head: bytes) -> Format | None:
+    box_size = struct.unpack(">I", head[:4])[0]
+    major = head[8:12]
+    compatible = {head[i:i + 4] for i in range(16, min(box_size, len(head)) - 3, 4)}
+    if major in _HEIF_BRANDS or (major in {b"mif1", b"msf1"} and compatible & _HEIF_BRANDS):
+        return FORMATS["heif"]
+    if major in {b"mif1", b"msf1", b"avif", b"avis"}:
+        return None
+    if major in _AUDIO_MP4_BRANDS:
+        return FORMATS["m4a"]
+    return FORMATS["mov" if major == b"qt  " else "mp4"]
+
+
+# --- structure checks (cheap: they read lengths, not pixels or samples) ---------------------------
+
+def check_structure(path: Path, fmt: Format) -> None:
+    """Refuse a file whose container is cut short or malformed."""
+    with path.open("rb") as f:
+        size = f.seek(0, io.SEEK_END)
+        f.seek(0)
+        if fmt.name == "jpeg":
+            if jpeg_scan_offset(f) is None or not _has_eoi_after(f):
+                raise corrupt("truncated_jpeg")
+        elif fmt.name == "png":
+            _check_png_chunks(f, size)
+        elif fmt.name in {"webp", "wav"}:
+            riff_size = struct.unpack("<I", f.read(8)[4:8])[0]
+            if riff_size + 8 > size:
+                raise corrupt("truncated_riff")
+        elif fmt.name in {"heif", "m4a", "mp4", "mov"}:
+            _check_iso_boxes(f, size)
+
+
+def jpeg_segments(data: io.BufferedIOBase | io.BytesIO) -> list[tuple[int, int, int]]:
+    """(marker, offset, length) of each header segment up to and including the first SOS; [] if malformed."""
+    segments = []
+    data.seek(2)
+    while True:
+        header = data.read(4)
+        if len(header) < 4 or header[0] != 0xFF:
+            return []
+        marker = header[1]
+        while marker == 0xFF:  # fill bytes
+            header = header[1:] + data.read(1)
+            marker = header[1]
+        length = struct.unpack(">H", header[2:4])[0]
+        offset = data.tell() - 4
+        segments.append((marker, offset, length + 2))
+        if marker == 0xDA:
+            return segments
+        data.seek(offset + length + 2)
+
+
+def jpeg_scan_offset(f: Any) -> int | None:
+    segments = jpeg_segments(f)
+    if not segments:
+        return None
+    marker, offset, length = segments[-1]
+    f.seek(offset + length)
+    return offset + length
+
+
+def _has_eoi_after(f: Any) -> bool:
+    """An end-of-image marker somewhere after the current position (a cut-off file has none)."""
+    tail = b""
+    while chunk := f.read(1024 * 1024):
+        if b"\xff\xd9" in tail[-1:] + chunk:
+            return True
+        tail = chunk
+    return False
+
+
+def _check_png_chunks(f: Any, size: int) -> None:
+    position = 8
+    while position + 8 <= size:
+        f.seek(position)
+        length, chunk_type = struct.unpack(">I4s", f.read(8))
+        position += 12 + length
+        if chunk_type == b"IEND":
+            return
+    raise corrupt("truncated_png")
+
+
+def _check_iso_boxes(f: Any, size: int) -> None:
+    position = 0
+    while position < size:
+        f.seek(position)
+        header = f.read(16)
+        if len(header) < 8:
+            raise corrupt("truncated_box")
+        box_size = struct.unpack(">I", header[:4])[0]
+        if box_size == 1:
+            box_size = struct.unpack(">Q", header[8:16])[0]
+        elif box_size == 0:  # runs to the end of the file
+            return
+        if box_size < 8 or position + box_size > size:
+            raise corrupt("truncated_box")
+        position += box_size
+
+
+# --- photos -------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class PhotoMeta:
+    width: int  # as displayed, after the EXIF orientation
+    height: int
+    orientation: int
+    gps: tuple[float, float] | None
+    taken_at: dt.datetime | None
+
+
+def open_photo(data: Any, fmt: Format, max_pixels: int) -> Image.Image:
+    """Open (headers only) a photo of the sniffed format, refusing more pixels than allowed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(data, formats=[fmt.pillow_format] if fmt.pillow_format else None)
+    except Image.DecompressionBombError:
+        raise MediaRejected(422, "too_many_pixels", "图片像素过多（疑似解压炸弹）。", {"max_pixels": max_pixels}) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise corrupt(type(exc).__name__) from None
+    pixels = image.width * image.height
+    if pixels > max_pixels:
+        image.close()
+        raise MediaRejected(422, "too_many_pixels", "图片像素过多（疑似解压炸弹）。",
+                            {"pixels": pixels, "max_pixels": max_pixels})
+    return image
+
+
+def photo_meta(image: Image.Image) -> PhotoMeta:
+    """Orientation, GPS and capture time from EXIF, without decoding a pixel."""
+    exif = image.getexif()
+    orientation = exif.get(0x0112, 1)
+    orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+    width, height = image.size
+    if orientation >= 5:
+        width, height = height, width
+    return PhotoMeta(width, height, orientation, _gps(exif), _taken_at(exif))
+
+
+def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+    try:
+        gps = exif.get_ifd(0x8825)
+        lat = _degrees(gps[2], gps.get(1, "N"), "S")
+        lng = _degrees(gps[4], gps.get(3, "E"), "W")
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
+        return None
+    return lat, lng
+
+
+def _degrees(parts: Any, ref: Any, negative_ref: str) -> float:
+    degrees, minutes, seconds = (float(part) for part in parts)
+    value = degrees + minutes / 60 + seconds / 3600
+    ref = ref.decode() if isinstance(ref, bytes) else str(ref)
+    return -value if ref.strip().upper() == negative_ref else value
+
+
+def _taken_at(exif: Image.Exif) -> dt.datetime | None:
+    details = exif.get_ifd(0x8769)
+    text = details.get(0x9003) or exif.get(0x0132)
+    try:
+        local = dt.datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = details.get(0x9011)
+    try:
+        zone = dt.datetime.strptime(str(offset).strip("\x00 "), "%z").tzinfo if offset else CAMERA_TIMEZONE
+    except ValueError:
+        zone = CAMERA_TIMEZONE
+    return local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoRendition:
+    meta: PhotoMeta
+    large: bytes
+    thumb: bytes
+    phash: str
+
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def render_photo(data: bytes, fmt: Format, max_pixels: int) -> PhotoRendition:
+    """The whole photo job: EXIF, orientation, both derivatives (metadata-free JPEG) and a perceptual hash.
+
+    JPEGs are decoded at the smallest DCT scale that still covers the large derivative
+    (Pillow's ``draft``), and the thumbnail is made from the large one, never from the original.
+    """
+    with open_photo(io.BytesIO(data), fmt, max_pixels) as image:
+        meta = photo_meta(image)
+        long_edge = max(image.size)
+        if fmt.name == "jpeg" and long_edge <= LARGE_EDGE and meta.orientation == 1 and image.mode in {"RGB", "L"}:
+            # Already small enough: the original's own pixels, minus every APP1–APP15 segment.
+            large_image = _decoded(image)
+            large = strip_jpeg_metadata(data)
+        else:
+            scale = min(1.0, LARGE_EDGE / long_edge)
+            target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            if fmt.name == "jpeg":
+                image.draft("RGB" if image.mode == "CMYK" else image.mode, target)
+            large_image = _flatten(_decoded(image))
+            if large_image.size != target:
+                large_image = large_image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            if meta.orientation in _TRANSPOSE:
+                large_image = large_image.transpose(_TRANSPOSE[meta.orientation])
+            large = encode_jpeg(large_image)
+    thumb_image = large_image.copy()
+    thumb_image.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.BICUBIC)
+    return PhotoRendition(meta, large, encode_jpeg(_flatten(thumb_image)), difference_hash(thumb_image))
+
+
+def _decoded(image: Image.Image) -> Image.Image:
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise corrupt(f"undecodable: {exc}") from None
+    return image
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB or grayscale without transparency (over white), which JPEG can hold."""
+    if image.mode in {"RGB", "L"}:
+        return image
+    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def encode_jpeg(image: Image.Image) -> bytes:
+    """A baseline JPEG with no EXIF, XMP, ICC or comment: nothing but pixels."""
+    out = io.BytesIO()
+    image.info = {}
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
+    return out.getvalue()
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The same JPEG without its APP1–APP15 and COM segments (EXIF, XMP, maker notes, ICC):
+    byte-identical compressed pixels."""
+    segments = jpeg_segments(io.BytesIO(data))
+    kept = [b"\xff\xd8"]
+    for marker, offset, length in segments[:-1]:
+        if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
+            kept.append(data[offset:offset + length])
+    kept.append(data[segments[-1][1]:])
+    return b"".join(kept)
+
+
+def difference_hash(image: Image.Image) -> str:
+    """A 64-bit perceptual hash (dHash): near-identical photos differ in few bits."""
+    small = image.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    pixels = small.tobytes()
+    bits = 0
+    for row in range(8):
+        for column in range(8):
+            bits = (bits << 1) | (pixels[row * 9 + column] > pixels[row * 9 + column + 1])
+    return f"{bits:016x}"
+
+
+def hash_distance(first: str, second: str) -> int:
+    return (int(first, 16) ^ int(second, 16)).bit_count()
+
+
+# --- audio and video ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StreamMeta:
+    format: Format
+    duration_s: float
+    width: int | None
+    height: int | None
+
+
+# FFmpeg's demuxer names for the audio formats that ID3 tags or frame headers can announce.
+_AV_FORMATS = {"aac": "aac", "mp3": "mp3", "wav": "wav"}
+
+
+def probe_stream(path: Path, fmt: Format) -> StreamMeta:
+    """Duration (and for video the frame size) from the container's headers."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            playable = _playable(container)
+            video = next((s for s in playable if s.type == "video"), None) if fmt.kind != "audio" else None
+            audio = next((s for s in playable if s.type == "audio"), None)
+            if video is None and audio is None:
+                raise corrupt("no_audio_or_video_track")
+            duration = _duration(container, video or audio)
+            container_name = container.format.name
+    except av.FFmpegError as exc:
+        raise corrupt(f"unreadable: {type(exc).__name__}") from None
+    if fmt.name in {"mp4", "mov", "m4a"}:
+        fmt = FORMATS[("mov" if fmt.name == "mov" else "mp4") if video is not None else "m4a"]
+    elif fmt.kind == "audio":
+        name = next((name for key, name in _AV_FORMATS.items() if key in container_name.split(",")), None)
+        if name is None:
+            raise unsupported()
+        fmt = FORMATS[name]
+    if video is not None:
+        return StreamMeta(fmt, duration, video.codec_context.width, video.codec_context.height)
+    return StreamMeta(fmt, duration, None, None)
+
+
+def _playable(container: Any) -> list[Any]:
+    """The audio and video streams; cover art (an "attached picture" stream) is not playable."""
+    from av.stream import Disposition
+
+    return [s for s in container.streams
+            if s.type in {"audio", "video"} and not s.disposition & Disposition.attached_pic]
+
+
+def _duration(container: Any, stream: Any) -> float:
+    if container.duration:
+        return round(container.duration / 1_000_000, 3)
+    if stream.duration and stream.time_base:
+        return round(float(stream.duration * stream.time_base), 3)
+    raise corrupt("unknown_duration")
+
+
+# The copy that is served: same codecs, no container or stream metadata (no location, no device).
+_PLAYBACK = {"mp4": ("mp4", "mp4", "video/mp4"), "mov": ("mp4", "mp4", "video/mp4"),
+             "m4a": ("ipod", "m4a", "audio/mp4"), "aac": ("adts", "aac", "audio/aac"),
+             "mp3": ("mp3", "mp3", "audio/mpeg"), "wav": ("wav", "wav", "audio/wav")}
+
+
+def playback_format(fmt: Format) -> tuple[str, str]:
+    """(file extension, content type) of the served copy of an audio or video original."""
+    _, extension, content_type = _PLAYBACK[fmt.name]
+    return extension, content_type
+
+
+def remux_without_metadata(source: Path, target: Path, fmt: Format) -> None:
+    """Copy the audio and video packets into a fresh container, leaving every metadata tag behind."""
+    import av
+
+    muxer = _PLAYBACK[fmt.name][0]
+    options = {"fflags": "+bitexact", "id3v2_version": "0", "write_id3v1": "0"} if muxer == "mp3" else {"fflags": "+bitexact"}
+    if muxer in {"mp4", "ipod"}:
+        options["movflags"] = "+faststart"
+    try:
+        with av.open(str(source), metadata_errors="ignore") as inp, \
+                av.open(str(target), "w", format=muxer, options=options) as out:
+            streams = _playable(inp)
+            mapping = {s.index: out.add_stream_from_template(s) for s in streams}
+            for stream in mapping.values():
+                stream.metadata.clear()
+            for packet in inp.demux(streams):
+                if packet.dts is None:
+                    continue
+                packet.stream = mapping[packet.stream.index]
+                out.mux(packet)
+    except av.FFmpegError as exc:
+        raise corrupt(f"unreadable: {type(exc).__name__}") from None
+
+
+def poster_frame(source: Path) -> bytes | None:
+    """A metadata-free JPEG thumbnail of the first video frame, or None when no frame decodes."""
+    import av
+
+    try:
+        with av.open(str(source), metadata_errors="ignore") as container:
+            frame = next(container.decode(video=0), None)
+            if frame is None:
+                return None
+            image = frame.to_image()
+    except av.FFmpegError:
+        return None
+    image.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.BICUBIC)
+    return encode_jpeg(_flatten(image))

@@ -1,0 +1,408 @@
+"""Media: accepting uploads, rendering them, signed links, attachment and expiry. No Flask here.
+
+Other packages use ``get_owned_media``, ``attach_media``, ``media_urls`` and ``media_info``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import re
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from core.config import Config, current_config
+from core.db import db, utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.jobs import enqueue_after_commit
+from core.storage import ObjectNotFound, SignedUpload, current_storage
+from media import processing
+from media.models import Media
+from media.processing import FORMATS, KINDS, Format, MediaRejected
+
+log = logging.getLogger(__name__)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HASH_CHUNK = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaInfo:
+    id: int
+    owner_resident_id: int
+    kind: str  # "photo" | "audio" | "video"
+    status: str  # "processing" | "ready" | "failed"
+    sha256: str
+    content_type: str
+    gps: tuple[float, float] | None  # (lat, lng) WGS-84 from EXIF, if any
+    taken_at: dt.datetime | None
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    perceptual_hash: str | None = None
+    attached_to: str | None = None
+
+
+def _info(media: Media) -> MediaInfo:
+    gps = (media.gps_lat, media.gps_lng) if media.gps_lat is not None and media.gps_lng is not None else None
+    return MediaInfo(media.id, media.owner_resident_id, media.kind, media.status, media.sha256, media.content_type,
+                     gps, media.taken_at, media.width, media.height, media.duration_s, media.perceptual_hash,
+                     media.attached_to)
+
+
+# --- limits -------------------------------------------------------------------------------------
+
+def max_bytes(kind: str, config: Config | None = None) -> int:
+    config = config or current_config()
+    return {"photo": config.media_photo_max_bytes, "audio": config.media_audio_max_bytes,
+            "video": config.media_video_max_bytes}[kind]
+
+
+def max_upload_bytes(config: Config | None = None) -> int:
+    """The largest body any kind may have."""
+    return max(max_bytes(kind, config) for kind in KINDS)
+
+
+def too_large(kind: str, limit: int) -> MediaRejected:
+    return MediaRejected(413, "payload_too_large", "文件过大。", {"kind": kind, "max_bytes": limit})
+
+
+def _check_size(kind: str, size: int) -> None:
+    limit = max_bytes(kind)
+    if size > limit:
+        raise too_large(kind, limit)
+
+
+# --- incoming files -------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class IncomingFile:
+    """A received body on local disk, with what was learnt while it streamed in."""
+
+    path: Path
+    size: int
+    sha256: str
+    format: Format
+
+
+def _probe(incoming: IncomingFile) -> dict[str, Any]:
+    """The columns a new media row gets from its bytes, or MediaRejected."""
+    fmt = incoming.format
+    _check_size(fmt.kind, incoming.size)
+    processing.check_structure(incoming.path, fmt)
+    config = current_config()
+    if fmt.kind == "photo":
+        with processing.open_photo(incoming.path, fmt, config.media_photo_max_pixels) as image:
+            meta = processing.photo_meta(image)
+        return {"kind": "photo", "format": fmt.name, "content_type": fmt.content_type, "width": meta.width,
+                "height": meta.height, "taken_at": meta.taken_at, "gps_lat": meta.gps[0] if meta.gps else None,
+                "gps_lng": meta.gps[1] if meta.gps else None, "duration_s": None}
+    stream = processing.probe_stream(incoming.path, fmt)
+    kind = stream.format.kind
+    _check_size(kind, incoming.size)
+    max_seconds = config.media_video_max_seconds if kind == "video" else config.media_audio_max_seconds
+    if stream.duration_s > max_seconds:
+        raise MediaRejected(422, "too_long", "时长超出限制。",
+                            {"duration_s": stream.duration_s, "max_seconds": max_seconds})
+    return {"kind": kind, "format": stream.format.name, "content_type": stream.format.content_type,
+            "width": stream.width, "height": stream.height, "duration_s": stream.duration_s, "taken_at": None,
+            "gps_lat": None, "gps_lng": None}
+
+
+def _original_key(resident_id: int, media_id: int) -> str:
+    # A random part, so that a key is never reused even where a database reuses a deleted row's id.
+    return f"media/{resident_id}/{media_id}-{secrets.token_hex(8)}/original"
+
+
+def find_by_hash(resident_id: int, sha256: str) -> Media | None:
+    return db.session.scalar(sa.select(Media).where(Media.owner_resident_id == resident_id,
+                                                    Media.sha256 == sha256))
+
+
+def accept_upload(resident_id: int, incoming: IncomingFile) -> Media:
+    """Store a file the app received itself; the same resident's same bytes give the same media. Commits."""
+    existing = find_by_hash(resident_id, incoming.sha256)
+    if existing is not None and existing.status != "awaiting_upload":
+        return existing
+    columns = _probe(incoming)
+    media = existing or Media(owner_resident_id=resident_id, sha256=incoming.sha256, original_key="")
+    _apply(media, columns, size=incoming.size)
+    try:
+        db.session.add(media)
+        db.session.flush()
+        media.original_key = media.original_key or _original_key(resident_id, media.id)
+        with incoming.path.open("rb") as body:
+            current_storage().put(media.original_key, body, media.content_type)
+        _queue_processing(media)
+        db.session.commit()
+    except IntegrityError:
+        # The same bytes arrived twice at once; the first one to commit wins.
+        _discard_original(media.original_key)
+        winner = find_by_hash(resident_id, incoming.sha256)
+        if winner is None:
+            raise
+        return winner
+    except BaseException:
+        _discard_original(media.original_key)
+        raise
+    return media
+
+
+def _apply(media: Media, columns: dict[str, Any], *, size: int) -> None:
+    for name, value in columns.items():
+        setattr(media, name, value)
+    media.size = size
+    media.status = "processing"
+    media.upload_expires_at = None
+
+
+def _discard_original(key: str) -> None:
+    db.session.rollback()
+    if key:
+        current_storage().delete(key)
+
+
+def _queue_processing(media: Media) -> None:
+    from media.jobs import process_media
+
+    enqueue_after_commit(process_media, media.id)
+
+
+# --- direct uploads -------------------------------------------------------------------------------
+
+# What a client may announce for a direct upload: (kind, Content-Type) -> format until the bytes are checked.
+_DECLARABLE = {(fmt.kind, fmt.content_type): fmt.name for fmt in FORMATS.values()} | {
+    ("audio", "audio/x-m4a"): "m4a", ("audio", "audio/mp3"): "mp3", ("audio", "audio/x-wav"): "wav"}
+
+
+def start_direct_upload(resident_id: int, *, kind: str, content_type: str, size: int,
+                        sha256: str) -> tuple[Media, SignedUpload | None]:
+    """A media row awaiting its bytes and a short-lived signed upload for them (None: already have them). Commits."""
+    sha256 = sha256.lower()
+    if not _SHA256.match(sha256):
+        raise ValidationFailed("sha256 须为 64 位十六进制。", details={"fields": {"sha256": ["not a SHA-256 hex digest"]}})
+    if (kind, content_type) not in _DECLARABLE:
+        raise processing.unsupported()
+    _check_size(kind, size)
+    config = current_config()
+    media = find_by_hash(resident_id, sha256)
+    if media is not None and media.status != "awaiting_upload":
+        return media, None
+    if media is None:
+        media = Media(owner_resident_id=resident_id, sha256=sha256, original_key="")
+        db.session.add(media)
+    media.kind, media.format, media.content_type = kind, _DECLARABLE[(kind, content_type)], content_type
+    media.size, media.status = size, "awaiting_upload"
+    media.upload_expires_at = utcnow() + dt.timedelta(seconds=config.media_upload_ttl_seconds)
+    db.session.flush()
+    media.original_key = _original_key(resident_id, media.id)
+    upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,
+                                             expires_in=config.media_upload_ttl_seconds)
+    db.session.commit()
+    return media, upload
+
+
+def complete_direct_upload(resident_id: int, media_id: int) -> Media:
+    """Check a direct upload's size, hash and type; on success it counts, on failure nothing is kept. Commits."""
+    media = owned_media(resident_id, media_id)
+    if media.status != "awaiting_upload":
+        return media
+    storage = current_storage()
+    try:
+        stored_size = storage.size(media.original_key)
+    except ObjectNotFound:
+        raise Conflict("文件尚未上传。", code="upload_missing") from None
+    try:
+        if stored_size != media.size:
+            raise MediaRejected(422, "size_mismatch", "上传文件大小与声明不符。",
+                                {"declared": media.size, "received": stored_size})
+        with _downloaded(media.original_key, media.sha256) as incoming:
+            columns = _probe(incoming)
+        if columns["kind"] != media.kind:
+            raise MediaRejected(422, "kind_mismatch", "文件类型与声明不符。",
+                                {"declared": media.kind, "detected": columns["kind"]})
+    except MediaRejected:
+        _forget(media)
+        db.session.commit()
+        raise
+    _apply(media, columns, size=stored_size)
+    _queue_processing(media)
+    db.session.commit()
+    return media
+
+
+@contextmanager
+def _downloaded(key: str, sha256: str) -> Iterator[IncomingFile]:
+    """The stored object in a temporary file, checked against its declared hash, then sniffed."""
+    with tempfile.TemporaryDirectory(prefix="media-") as directory:
+        path = Path(directory) / "original"
+        with path.open("wb") as out:
+            current_storage().download(key, out)
+        with path.open("rb") as f:
+            size, actual_sha256, head = hash_stream(f)
+        if actual_sha256 != sha256:
+            raise MediaRejected(422, "hash_mismatch", "上传文件的 SHA-256 与声明不符。")
+        fmt = processing.sniff(head)
+        if fmt is None:
+            raise processing.unsupported()
+        yield IncomingFile(path, size, sha256, fmt)
+
+
+def hash_stream(stream: BinaryIO) -> tuple[int, str, bytes]:
+    """(size, SHA-256 hex, first bytes) of a stream read to its end."""
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    while chunk := stream.read(_HASH_CHUNK):
+        if len(head) < processing.SNIFF_BYTES:
+            head += chunk[:processing.SNIFF_BYTES - len(head)]
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest(), head
+
+
+# --- processing (the job's work) -------------------------------------------------------------------
+
+def render_media(media_id: int) -> None:
+    """Make the served derivatives of one accepted media; a file that cannot be rendered is marked failed."""
+    media = db.session.get(Media, media_id)
+    if media is None or media.status != "processing":
+        return
+    fmt = FORMATS[media.format]
+    try:
+        if media.kind == "photo":
+            _render_photo(media, fmt)
+        else:
+            _render_stream(media, fmt)
+    except MediaRejected as exc:
+        log.warning("media could not be rendered", extra={"media_id": media.id, "reason": exc.code})
+        media.status, media.failure_code = "failed", exc.code
+        return
+    media.status, media.failure_code = "ready", None
+
+
+def _derivative_key(media: Media, name: str, extension: str) -> str:
+    """Beside the original: ``media/<resident>/<id>-<random>/<name>.<extension>``."""
+    return f"{media.original_key.rsplit('/', 1)[0]}/{name}.{extension}"
+
+
+def _render_photo(media: Media, fmt: Format) -> None:
+    storage = current_storage()
+    rendition = processing.render_photo(storage.get(media.original_key), fmt, current_config().media_photo_max_pixels)
+    media.large_key = _derivative_key(media, "large", "jpg")
+    media.thumb_key = _derivative_key(media, "thumb", "jpg")
+    storage.put(media.large_key, rendition.large, "image/jpeg")
+    storage.put(media.thumb_key, rendition.thumb, "image/jpeg")
+    media.perceptual_hash = rendition.phash
+
+
+def _render_stream(media: Media, fmt: Format) -> None:
+    storage = current_storage()
+    extension, content_type = processing.playback_format(fmt)
+    with tempfile.TemporaryDirectory(prefix="media-") as directory:
+        source, target = Path(directory) / "original", Path(directory) / f"large.{extension}"
+        with source.open("wb") as out:
+            storage.download(media.original_key, out)
+        processing.remux_without_metadata(source, target, fmt)
+        media.large_key = _derivative_key(media, "large", extension)
+        with target.open("rb") as body:
+            storage.put(media.large_key, body, content_type)
+        poster = processing.poster_frame(source) if media.kind == "video" else None
+        if poster is not None:
+            media.thumb_key = _derivative_key(media, "thumb", "jpg")
+            storage.put(media.thumb_key, poster, "image/jpeg")
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+def owned_media(resident_id: int, media_id: int) -> Media:
+    """The resident's own media; anyone else's is as absent as a missing one."""
+    media = db.session.get(Media, media_id)
+    if media is None or media.owner_resident_id != resident_id:
+        raise NotFound("媒体文件不存在。")
+    return media
+
+
+def get_owned_media(resident_id: int, media_ids: list[int]) -> list[MediaInfo]:
+    """The subset of ``media_ids`` that exist, belong to the resident and have their bytes."""
+    if not media_ids:
+        return []
+    rows = db.session.scalars(sa.select(Media).where(Media.id.in_(set(media_ids)),
+                                                     Media.owner_resident_id == resident_id,
+                                                     Media.status != "awaiting_upload")).all()
+    by_id = {media.id: media for media in rows}
+    return [_info(by_id[media_id]) for media_id in dict.fromkeys(media_ids) if media_id in by_id]
+
+
+def attach_media(media_ids: list[int], *, attached_to: str) -> None:
+    """Mark media as belonging to something (``"report:17"``), so the clean-up keeps it. The caller commits."""
+    if media_ids:
+        db.session.execute(sa.update(Media).where(Media.id.in_(set(media_ids)))
+                           .values(attached_to=attached_to, attached_at=utcnow()))
+
+
+def media_info(media_id: int) -> MediaInfo:
+    media = db.session.get(Media, media_id)
+    if media is None:
+        raise NotFound("媒体文件不存在。")
+    return _info(media)
+
+
+def media_urls(media_id: int, *, include_original: bool = False) -> dict[str, str]:
+    """Short-lived signed links: "large" and "thumb" once rendered, and for staff the "original" evidence."""
+    media = db.session.get(Media, media_id)
+    if media is None:
+        raise NotFound("媒体文件不存在。")
+    return _urls(media, include_original=include_original)
+
+
+def _urls(media: Media, *, include_original: bool = False) -> dict[str, str]:
+    storage, ttl = current_storage(), current_config().signed_url_ttl_seconds
+    keys = {"large": media.large_key, "thumb": media.thumb_key}
+    if include_original and media.status != "awaiting_upload":
+        keys["original"] = media.original_key
+    return {name: storage.signed_url(key, ttl) for name, key in keys.items() if key}
+
+
+def describe(media: Media) -> dict[str, Any]:
+    """What the owner's API shows of one media."""
+    info = _info(media)
+    view = dataclasses.asdict(info)
+    view["gps"] = {"lat": info.gps[0], "lng": info.gps[1]} if info.gps else None
+    view["size"] = media.size
+    view["urls"] = _urls(media)
+    return view
+
+
+# --- expiry -----------------------------------------------------------------------------------------
+
+def delete_unattached_media(now: dt.datetime | None = None, batch_size: int = 200) -> int:
+    """Delete media (rows and stored objects) left unattached longer than the configured hours. Commits."""
+    cutoff = (now or utcnow()) - dt.timedelta(hours=current_config().media_unattached_ttl_hours)
+    deleted = 0
+    while True:
+        batch = db.session.scalars(sa.select(Media).where(Media.attached_to.is_(None), Media.created_at < cutoff)
+                                   .order_by(Media.id).limit(batch_size)).all()
+        if not batch:
+            return deleted
+        for media in batch:
+            _forget(media)
+        db.session.commit()
+        deleted += len(batch)
+
+
+def _forget(media: Media) -> None:
+    """Delete the media's stored objects, then its row. Stored objects go first: a retry finds the row again."""
+    storage = current_storage()
+    for key in (media.original_key, media.large_key, media.thumb_key):
+        if key:
+            storage.delete(key)
+    db.session.delete(media)

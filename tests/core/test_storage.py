@@ -1,0 +1,163 @@
+"""One contract for every storage backend: local disk, and S3 through a real S3 HTTP server on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from core.storage import UPLOAD_FILE_FIELD, ObjectNotFound, ObjectStorage, SignedUpload
+
+PLAIN = "text/plain"
+
+
+@dataclasses.dataclass
+class Backend:
+    storage: ObjectStorage
+    fetch: Callable[[str], tuple[int, bytes]]
+    post: Callable[[SignedUpload, bytes], int]
+
+
+def _local_backend(make_app, tmp_path) -> Backend:
+    client = make_app(media_backend="local", media_root=tmp_path / "media").test_client()
+
+    def fetch(url: str) -> tuple[int, bytes]:
+        response = client.get(url)
+        return response.status_code, response.get_data()
+
+    def post(upload: SignedUpload, body: bytes) -> int:
+        data = {**upload.fields, UPLOAD_FILE_FIELD: (io.BytesIO(body), "upload.bin")}
+        return client.post(upload.url, data=data, content_type="multipart/form-data").status_code
+
+    return Backend(client.application.extensions["storage"], fetch, post)
+
+
+def _s3_backend(make_app, s3_endpoint: str) -> Backend:
+    app = make_app(media_backend="s3", s3_bucket=f"contract-{uuid.uuid4().hex[:12]}", s3_endpoint_url=s3_endpoint,
+                   s3_region="us-east-1", s3_access_key_id="testing", s3_secret_access_key="testing")
+    storage = app.extensions["storage"]
+    storage.client.create_bucket(Bucket=storage.bucket)
+
+    def fetch(url: str) -> tuple[int, bytes]:
+        response = requests.get(url, timeout=10)
+        return response.status_code, response.content
+
+    def post(upload: SignedUpload, body: bytes) -> int:
+        return requests.post(upload.url, data=upload.fields, files={UPLOAD_FILE_FIELD: ("upload.bin", body)},
+                             timeout=10).status_code
+
+    return Backend(storage, fetch, post)
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request: pytest.FixtureRequest, make_app, tmp_path) -> Iterator[Backend]:
+    if request.param == "local":
+        yield _local_backend(make_app, tmp_path)
+    else:
+        yield _s3_backend(make_app, request.getfixturevalue("s3_endpoint"))
+
+
+def _unsigned(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+
+
+def test_bytes_round_trip(backend):
+    backend.storage.put("media/1/a.txt", b"hello", PLAIN)
+    assert backend.storage.get("media/1/a.txt") == b"hello"
+    assert backend.storage.exists("media/1/a.txt")
+    assert backend.storage.size("media/1/a.txt") == 5
+
+
+def test_overwrite_replaces_the_object(backend):
+    backend.storage.put("media/1/a.txt", b"first", PLAIN)
+    backend.storage.put("media/1/a.txt", b"second", PLAIN)
+    assert backend.storage.get("media/1/a.txt") == b"second"
+
+
+def test_missing_object(backend):
+    assert not backend.storage.exists("media/none")
+    with pytest.raises(ObjectNotFound):
+        backend.storage.get("media/none")
+    with pytest.raises(ObjectNotFound):
+        backend.storage.size("media/none")
+    with pytest.raises(ObjectNotFound):
+        backend.storage.download("media/none", io.BytesIO())
+
+
+def test_delete_is_idempotent(backend):
+    backend.storage.put("media/2/b.bin", b"x", PLAIN)
+    backend.storage.delete("media/2/b.bin")
+    backend.storage.delete("media/2/b.bin")
+    assert not backend.storage.exists("media/2/b.bin")
+
+
+def test_large_body_streams_in_and_out(backend, tmp_path):
+    # Larger than boto3's multipart threshold, so S3 takes it in parts.
+    body = os.urandom(9 * 1024 * 1024)
+    source = tmp_path / "big.bin"
+    source.write_bytes(body)
+    with source.open("rb") as stream:
+        backend.storage.put("media/3/big.bin", stream, "application/octet-stream")
+    target = tmp_path / "copy.bin"
+    with target.open("wb") as out:
+        backend.storage.download("media/3/big.bin", out)
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(body).digest()
+    assert backend.storage.size("media/3/big.bin") == len(body)
+
+
+def test_signed_url_serves_the_object_and_the_bare_url_does_not(backend):
+    backend.storage.put("media/4/c.jpg", b"\xff\xd8jpeg", "image/jpeg")
+    url = backend.storage.signed_url("media/4/c.jpg", 60)
+    assert backend.fetch(url) == (200, b"\xff\xd8jpeg")
+    status, _ = backend.fetch(_unsigned(url))
+    assert status in {403, 404}
+
+
+def test_signed_upload_stores_the_body(backend):
+    upload = backend.storage.signed_upload("media/5/video", content_type="video/mp4", size=11, expires_in=60)
+    assert upload.expires_at > 0
+    assert backend.post(upload, b"hello video") in {200, 201, 204}
+    assert backend.storage.get("media/5/video") == b"hello video"
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", "a/../b", "", "spaces are bad"])
+def test_unsafe_keys_are_refused(backend, key):
+    with pytest.raises(ValueError):
+        backend.storage.put(key, b"x", PLAIN)
+
+
+# --- the local disk's own signing (S3 signs and checks its links itself) ----------------------
+
+@pytest.fixture
+def local(make_app, tmp_path) -> Backend:
+    return _local_backend(make_app, tmp_path)
+
+
+def test_local_link_with_a_changed_signature_or_past_expiry_is_refused(local):
+    local.storage.put("media/6/d.jpg", b"jpeg", "image/jpeg")
+    assert local.fetch(local.storage.signed_url("media/6/d.jpg", 60).replace("signature=", "signature=0"))[0] == 403
+    assert local.fetch(local.storage.signed_url("media/6/d.jpg", -1))[0] == 403
+
+
+def test_local_upload_link_refuses_tampering_expiry_and_a_different_size(local):
+    good = local.storage.signed_upload("media/7/e", content_type="video/mp4", size=4, expires_in=60)
+    enlarged = dataclasses.replace(good, url=good.url.replace("size=4", "size=400"))
+    expired = local.storage.signed_upload("media/7/e", content_type="video/mp4", size=4, expires_in=-1)
+    assert local.post(enlarged, b"x" * 400) == 403
+    assert local.post(expired, b"abcd") == 403
+    assert local.post(good, b"abcde") == 400
+    assert not local.storage.exists("media/7/e")
+
+
+def test_local_upload_refuses_an_oversized_body_while_streaming(local):
+    upload = local.storage.signed_upload("media/8/f", content_type="video/mp4", size=10, expires_in=60)
+    assert local.post(upload, b"x" * (200 * 1024)) == 413
+    assert not local.storage.exists("media/8/f")

@@ -1,0 +1,102 @@
+"""Real media files made on the spot: photos with EXIF, voice notes and videos encoded through FFmpeg."""
+
+from __future__ import annotations
+
+import io
+import math
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from PIL import Image, ImageDraw
+from PIL.TiffImagePlugin import IFDRational
+
+# 36°4'1.23456"N 120°22'57.654321"E: the May Fourth Square, Qingdao.
+LAT = 36 + 4 / 60 + 1.23456 / 3600
+LNG = 120 + 22 / 60 + 57.654321 / 3600
+TAKEN = "2026:05:04 09:30:15"  # local time; the EXIF offset says +08:00
+
+
+def picture(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """A picture with structure, so that derivatives and hashes mean something."""
+    image = Image.new("RGB", (width, height), (90, 140, 200))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, height // 2, width, height), fill=(60, 120, 50))
+    draw.ellipse((width // 10, height // 10, width // 3, height // 3), fill=(250, 220, 60))
+    draw.rectangle((width // 2, height // 3, width // 2 + width // 6, height - height // 8), fill=(180, 40, 40))
+    return image.convert(mode)
+
+
+def camera_exif(orientation: int = 1, gps: bool = True) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "Huawei"
+    exif[0x0110] = "SerialSecret-X9"
+    exif[0x0112] = orientation
+    exif[0x8769] = {0x9003: TAKEN, 0x9011: "+08:00", 0x927C: b"MAKERNOTE-SECRET" * 4}
+    if gps:
+        exif[0x8825] = {1: "N", 2: (IFDRational(36, 1), IFDRational(4, 1), IFDRational(123456, 100000)),
+                        3: "E", 4: (IFDRational(120, 1), IFDRational(22, 1), IFDRational(57654321, 1000000))}
+    return exif
+
+
+def jpeg(width: int = 1600, height: int = 1200, *, orientation: int = 1, gps: bool = True, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    picture(width, height).save(out, "JPEG", quality=quality, exif=camera_exif(orientation, gps),
+                                icc_profile=b"ICC-PROFILE-WITH-DEVICE-NAME")
+    return out.getvalue()
+
+
+def photo(fmt: str, width: int = 800, height: int = 600) -> bytes:
+    """PNG, WebP or HEIF, each carrying the camera's EXIF."""
+    out = io.BytesIO()
+    mode = "RGBA" if fmt == "PNG" else "RGB"
+    picture(width, height, mode).save(out, fmt, exif=camera_exif())
+    return out.getvalue()
+
+
+def svg() -> bytes:
+    return b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def tone(start: int, count: int) -> bytes:
+    """Signed 16-bit mono samples of a sine tone."""
+    return b"".join(int(8000 * math.sin(i / 8)).to_bytes(2, "little", signed=True) for i in range(start, start + count))
+
+
+def wav(seconds: float = 1.5, rate: int = 16000) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(tone(0, int(seconds * rate)))
+    return out.getvalue()
+
+
+def encoded(path: Path, muxer: str, *, audio_codec: str | None = None, video_codec: str | None = None,
+            seconds: float = 2.0, size: tuple[int, int] = (320, 240), metadata: dict[str, str] | None = None) -> bytes:
+    """A real file of ``seconds`` through FFmpeg: a tone and/or moving colour bars."""
+    rate, fps = 44100, 10
+    with av.open(str(path), "w", format=muxer) as out:
+        out.metadata.update(metadata or {})
+        video = out.add_stream(video_codec, rate=fps) if video_codec else None
+        if video is not None:
+            video.width, video.height = size
+            video.pix_fmt = "yuv420p"
+        audio = out.add_stream(audio_codec, rate=rate) if audio_codec else None
+        if video is not None:
+            for index in range(int(seconds * fps)):
+                frame = av.VideoFrame.from_image(picture(*size).rotate(index * 7))
+                frame.pts, frame.time_base = index, Fraction(1, fps)
+                out.mux(video.encode(frame))
+            out.mux(video.encode(None))
+        if audio is not None:
+            frame_size = 1152
+            for start in range(0, int(seconds * rate), frame_size):
+                frame = av.AudioFrame(format="s16", layout="mono", samples=frame_size)
+                frame.planes[0].update(tone(start, frame_size))
+                frame.sample_rate, frame.pts = rate, start
+                out.mux(audio.encode(frame))
+            out.mux(audio.encode(None))
+    return path.read_bytes()

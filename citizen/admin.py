@@ -90,7 +90,7 @@ def report_page(report_id: int) -> str:
 
 def _first_photo_url(report: Any) -> str | None:
     photo = next((item for item in report.media if item.kind == "photo"), None)
-    return media_services.media_urls(photo.media_id)["thumb"] if photo else None
+    return media_services.media_urls(photo.media_id).get("thumb") if photo else None
 
 
 def _act(report_id: int, action: Any, success: str, **kwargs: Any) -> Response:

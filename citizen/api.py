@@ -48,9 +48,9 @@ class WeChatLogin(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
+    @resident_required
     @blp.response(200, ResidentSchema)
     @blp.doc(security=[{"bearerAuth": []}])
-    @resident_required
     def get(self):  # noqa: ANN201
         """The signed-in resident"""
         return services.get_resident(current_resident_id())
@@ -99,6 +99,7 @@ def present_report(report: Report) -> dict[str, Any]:
 
 @blp.route("/reports")
 class Reports(MethodView):
+    @resident_required
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(ReportCreateSchema)
     @blp.response(201, ReportSchema)
@@ -106,7 +107,6 @@ class Reports(MethodView):
     @blp.alt_response(422, description="invalid_category / outside_service_area / invalid_media")
     @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.doc(security=RESIDENT_AUTH)
-    @resident_required
     def post(self, headers: dict, body: dict) -> Any:
         """Report a street problem. Retrying with the same Idempotency-Key returns the same report."""
         location = body["location"]
@@ -123,10 +123,10 @@ class Reports(MethodView):
 
 @blp.route("/reports/mine")
 class MyReports(MethodView):
+    @resident_required
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, ReportPageSchema)
     @blp.doc(security=RESIDENT_AUTH)
-    @resident_required
     def get(self, args: dict) -> dict:
         """My reports, newest first; pass next_cursor back as cursor for the next page"""
         before = int(args["cursor"]) if args["cursor"] else None
@@ -137,10 +137,10 @@ class MyReports(MethodView):
 
 @blp.route("/reports/nearby")
 class NearbyReports(MethodView):
+    @resident_required
     @blp.arguments(NearbyArgsSchema, location="query")
     @blp.response(200, NearbySchema)
     @blp.doc(security=RESIDENT_AUTH)
-    @resident_required
     def get(self, args: dict) -> dict:
         """Known open problems near a point, anonymised, so residents need not report them again"""
         lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
@@ -155,7 +155,7 @@ class NearbyReports(MethodView):
                 "status_name": services.STATUS_NAMES[report.status],
                 "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": args["coord_type"]},
                 "distance_m": round(distance, -1),
-                "thumbnail_url": media_services.media_urls(photo.media_id)["thumb"] if photo else None,
+                "thumbnail_url": media_services.media_urls(photo.media_id).get("thumb") if photo else None,
                 "reported_on": report.created_at.date(),
             })
         return {"items": items}
@@ -163,9 +163,9 @@ class NearbyReports(MethodView):
 
 @blp.route("/reports/<int:report_id>")
 class ReportDetail(MethodView):
+    @resident_required
     @blp.response(200, ReportSchema)
     @blp.doc(security=RESIDENT_AUTH)
-    @resident_required
     def get(self, report_id: int) -> dict:
         """One of my reports with its status timeline"""
         return present_report(services.get_resident_report(current_resident_id(), report_id))
@@ -173,10 +173,10 @@ class ReportDetail(MethodView):
 
 @blp.route("/reports/<int:report_id>/withdraw")
 class WithdrawReport(MethodView):
+    @resident_required
     @blp.response(200, ReportSchema)
     @blp.alt_response(409, description="illegal_transition: already reviewed")
     @blp.doc(security=RESIDENT_AUTH)
-    @resident_required
     def post(self, report_id: int) -> dict:
         """Withdraw a report that has not been reviewed yet"""
         return present_report(services.withdraw_report(current_resident_id(), report_id))
@@ -184,11 +184,11 @@ class WithdrawReport(MethodView):
 
 @blp.route("/reports/<int:report_id>/rating")
 class RateReport(MethodView):
+    @resident_required
     @blp.arguments(RatingSchema)
     @blp.response(200, ReportSchema)
     @blp.alt_response(409, description="not_resolved / already_rated")
     @blp.doc(security=RESIDENT_AUTH)
-    @resident_required
     def post(self, body: dict, report_id: int) -> dict:
         """Rate how a resolved report was handled (1–5), once"""
         report = services.rate_report(current_resident_id(), report_id, rating=body["rating"], comment=body["comment"])

@@ -124,8 +124,14 @@ class NearbyArgsSchema(Schema):
     coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
 
 
+class CategoryBriefSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    name = fields.String(required=True)
+
+
 class NearbyReportSchema(Schema):
-    category = fields.Nested(CategorySchema(only=("id", "name", "kind")), required=True)
+    category = fields.Nested(CategoryBriefSchema, required=True)
     status = fields.String(required=True)
     status_name = fields.String(required=True)
     location = fields.Dict(required=True, metadata={"description": "Rounded to about 100 m, in the requested coordinates"})

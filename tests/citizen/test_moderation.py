@@ -98,13 +98,14 @@ def test_marking_a_duplicate_points_at_the_original(app, client, resident):
         assert services.get_report(copy).duplicate_of_id == original
 
 
-def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app, client, resident):
+def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app, client, resident, run_jobs):
     far = new_report(client, resident, location=metres_north(120))["id"]
     forty = new_report(client, resident, location=metres_north(40))["id"]
     ten = new_report(client, resident, location=metres_north(10))["id"]
     other_kind = new_report(client, resident, location=metres_north(5), category="S0104")["id"]
     old = new_report(client, resident, location=metres_north(2))["id"]
     subject = new_report(client, resident)["id"]
+    run_jobs()
     with app.app_context():
         db.session.get(Report, old).created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
         db.session.commit()
@@ -114,33 +115,36 @@ def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app,
     assert far not in ranked and other_kind not in ranked and old not in ranked
 
 
-def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resident):
+def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resident, run_jobs):
     picture = photo_bytes(4242)
     similar = new_report(client, resident, location=metres_north(30),
                          media_ids=[upload_photo(client, resident, data=picture)])["id"]
     nearer = new_report(client, resident, location=metres_north(20))["id"]
     subject = new_report(client, resident, media_ids=[upload_photo(client, resident, data=reencoded(picture))])["id"]
+    run_jobs()
     with app.app_context():
         candidates = services.duplicate_candidates(services.get_report(subject), app.config["APP_SETTINGS"])
         assert [c.report.id for c in candidates] == [similar, nearer]
         assert candidates[0].photo_distance <= 2 < candidates[1].photo_distance
 
 
-def test_the_same_photo_on_another_report_is_flagged(app, client, resident):
+def test_the_same_photo_on_another_report_is_flagged(app, client, resident, run_jobs):
     picture = photo_bytes(777)
     first = new_report(client, resident, location=metres_north(500), media_ids=[upload_photo(client, resident, data=picture)])
     neighbour = sign_in(client, "oNeighbour")
     second = new_report(client, neighbour, media_ids=[upload_photo(client, neighbour, data=picture)])
+    run_jobs()
     with app.app_context():
         report = services.get_report(second["id"])
         assert "photo_seen_before" in report.flags
         assert report.checks["photo_seen_before"][0]["report_id"] == first["id"]
 
 
-def test_evidence_far_from_the_point_or_old_is_flagged(app, client, resident):
+def test_evidence_far_from_the_point_or_old_is_flagged(app, client, resident, run_jobs):
     taken = dt.datetime.now() - dt.timedelta(days=5)
     photo = upload_photo(client, resident, gps=metres_north(2000), taken_at=taken)
     report_id = new_report(client, resident, media_ids=[photo])["id"]
+    run_jobs()
     with app.app_context():
         report = services.get_report(report_id)
         assert {"evidence_far_away", "evidence_old"} <= set(report.flags)
@@ -148,17 +152,19 @@ def test_evidence_far_from_the_point_or_old_is_flagged(app, client, resident):
         assert evidence["distance_m"] == pytest.approx(2000, rel=0.01)
 
 
-def test_evidence_taken_here_and_now_raises_no_flag(app, client, resident):
+def test_evidence_taken_here_and_now_raises_no_flag(app, client, resident, run_jobs):
     photo = upload_photo(client, resident, gps=metres_north(30), taken_at=dt.datetime.now())
     report_id = new_report(client, resident, media_ids=[photo])["id"]
+    run_jobs()
     with app.app_context():
         assert services.get_report(report_id).flags == []
 
 
-def test_risky_text_is_flagged_not_blocked(app, client, resident, fake_wechat):
+def test_risky_text_is_flagged_not_blocked(app, client, resident, fake_wechat, run_jobs):
     fake_wechat.wechat.risky_words.add("违禁")
     report = new_report(client, resident, description="这里有违禁内容")
     assert report["status"] == "pending_review"
+    run_jobs()
     with app.app_context():
         assert "text_flagged" in services.get_report(report["id"]).flags
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from citizen import services
@@ -200,9 +198,8 @@ def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resi
     assert "oResidentA" not in response.get_data(as_text=True)
 
 
-def test_too_many_reports_in_an_hour_get_429_with_retry_after(app, client, resident, monkeypatch):
-    settings = dataclasses.replace(app.config["APP_SETTINGS"], reports_per_resident_per_hour=2)
-    monkeypatch.setitem(app.config, "APP_SETTINGS", settings)
+def test_too_many_reports_in_an_hour_get_429_with_retry_after(client, resident, override_settings):
+    override_settings(reports_per_resident_per_hour=2)
     new_report(client, resident)
     new_report(client, resident)
     response = submit(client, resident, report_body([upload_photo(client, resident)]))

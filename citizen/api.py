@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from typing import Any
+
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from citizen import services
-from citizen.schemas import DevLoginSchema, ResidentSchema, SessionSchema, WeChatLoginSchema
+from citizen.models import Report
+from citizen.schemas import (CategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
+                             NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
+                             ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
 from core.auth import current_resident_id, issue_resident_token, resident_required
 from core.errors import UpstreamUnavailable
+from core.geo import to_wgs84, wgs84_to_gcj02
 from core.wechat import WeChatIdentity
+from media import services as media_services
 
-blp = Blueprint("citizen", __name__, description="Residents: sign-in and profile")
+blp = Blueprint("citizen", __name__, description="Residents: sign-in, problem categories and reports (我拍我城)")
+RESIDENT_AUTH = [{"bearerAuth": []}]
 dev_blp = Blueprint("citizen_dev", __name__, description="Development-only sign-in (absent in production)")
 
 
@@ -40,9 +48,9 @@ class WeChatLogin(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
+    @resident_required
     @blp.response(200, ResidentSchema)
     @blp.doc(security=[{"bearerAuth": []}])
-    @resident_required
     def get(self):  # noqa: ANN201
         """The signed-in resident"""
         return services.get_resident(current_resident_id())
@@ -55,3 +63,133 @@ class DevLogin(MethodView):
     def post(self, body: dict) -> dict:
         """Sign in as any openid (local development only)"""
         return _session_for(WeChatIdentity(openid=body["openid"], unionid=None))
+
+
+@blp.route("/categories")
+class Categories(MethodView):
+    @blp.response(200, CategoryTreeSchema)
+    def get(self) -> dict:
+        """The problem categories residents can choose, by kind and class"""
+        classes: dict[tuple[str, str], dict[str, Any]] = {}
+        for category in services.list_categories():
+            group = classes.setdefault((category.kind, category.class_code), {
+                "kind": category.kind, "class_code": category.class_code, "name": category.class_name,
+                "categories": []})
+            group["categories"].append(category)
+        return {"classes": list(classes.values())}
+
+
+def _location(lat: float, lng: float) -> dict[str, dict[str, float]]:
+    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
+    return {"wgs84": {"lat": lat, "lng": lng}, "gcj02": {"lat": round(gcj_lat, 7), "lng": round(gcj_lng, 7)}}
+
+
+def present_report(report: Report) -> dict[str, Any]:
+    return {
+        "id": report.id, "status": report.status, "status_name": services.STATUS_NAMES[report.status],
+        "category": report.category, "description": report.description, "address": report.address,
+        "district": report.district, "location": _location(report.lat, report.lng), "created_at": report.created_at,
+        "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose,
+                   "urls": media_services.media_urls(item.media_id)} for item in report.media],
+        "timeline": [{"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status],
+                      "at": event.occurred_at, "note": event.note} for event in services.timeline(report)],
+        "reject_reason": report.reject_reason, "rating": report.rating, "rating_comment": report.rating_comment,
+    }
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @resident_required
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(ReportCreateSchema)
+    @blp.response(201, ReportSchema)
+    @blp.alt_response(409, description="idempotency_key_reused")
+    @blp.alt_response(422, description="invalid_category / outside_service_area / invalid_media")
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
+    @blp.doc(security=RESIDENT_AUTH)
+    def post(self, headers: dict, body: dict) -> Any:
+        """Report a street problem. Retrying with the same Idempotency-Key returns the same report."""
+        location = body["location"]
+        draft = services.ReportDraft(
+            category_id=body["category_code"], description=body["description"], lat=location["lat"],
+            lng=location["lng"], coord_type=location["coord_type"], address=body["address"],
+            media_ids=tuple(body["media_ids"]))
+        submission = services.submit_report(
+            current_resident_id(), draft, idempotency_key=headers["idempotency_key"],
+            ip_address=request.remote_addr, settings=current_app.config["APP_SETTINGS"])
+        replay_headers = {} if submission.created else {"Idempotent-Replayed": "true"}
+        return present_report(submission.report), 201, replay_headers
+
+
+@blp.route("/reports/mine")
+class MyReports(MethodView):
+    @resident_required
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ReportPageSchema)
+    @blp.doc(security=RESIDENT_AUTH)
+    def get(self, args: dict) -> dict:
+        """My reports, newest first; pass next_cursor back as cursor for the next page"""
+        before = int(args["cursor"]) if args["cursor"] else None
+        reports = services.resident_reports(current_resident_id(), before_id=before, limit=args["limit"])
+        next_cursor = str(reports[-1].id) if len(reports) == args["limit"] else None
+        return {"items": [present_report(report) for report in reports], "next_cursor": next_cursor}
+
+
+@blp.route("/reports/nearby")
+class NearbyReports(MethodView):
+    @resident_required
+    @blp.arguments(NearbyArgsSchema, location="query")
+    @blp.response(200, NearbySchema)
+    @blp.doc(security=RESIDENT_AUTH)
+    def get(self, args: dict) -> dict:
+        """Known open problems near a point, anonymised, so residents need not report them again"""
+        lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
+        settings = current_app.config["APP_SETTINGS"]
+        items = []
+        for report, distance in services.nearby_open_reports(lat, lng, radius_m=settings.nearby_radius_m):
+            shown_lat, shown_lng = (wgs84_to_gcj02(report.lat, report.lng) if args["coord_type"] == "gcj02"
+                                    else (report.lat, report.lng))
+            photo = next((item for item in report.media if item.kind == "photo"), None)
+            items.append({
+                "category": report.category, "status": report.status,
+                "status_name": services.STATUS_NAMES[report.status],
+                "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": args["coord_type"]},
+                "distance_m": round(distance, -1),
+                "thumbnail_url": media_services.media_urls(photo.media_id).get("thumb") if photo else None,
+                "reported_on": report.created_at.date(),
+            })
+        return {"items": items}
+
+
+@blp.route("/reports/<int:report_id>")
+class ReportDetail(MethodView):
+    @resident_required
+    @blp.response(200, ReportSchema)
+    @blp.doc(security=RESIDENT_AUTH)
+    def get(self, report_id: int) -> dict:
+        """One of my reports with its status timeline"""
+        return present_report(services.get_resident_report(current_resident_id(), report_id))
+
+
+@blp.route("/reports/<int:report_id>/withdraw")
+class WithdrawReport(MethodView):
+    @resident_required
+    @blp.response(200, ReportSchema)
+    @blp.alt_response(409, description="illegal_transition: already reviewed")
+    @blp.doc(security=RESIDENT_AUTH)
+    def post(self, report_id: int) -> dict:
+        """Withdraw a report that has not been reviewed yet"""
+        return present_report(services.withdraw_report(current_resident_id(), report_id))
+
+
+@blp.route("/reports/<int:report_id>/rating")
+class RateReport(MethodView):
+    @resident_required
+    @blp.arguments(RatingSchema)
+    @blp.response(200, ReportSchema)
+    @blp.alt_response(409, description="not_resolved / already_rated")
+    @blp.doc(security=RESIDENT_AUTH)
+    def post(self, body: dict, report_id: int) -> dict:
+        """Rate how a resolved report was handled (1–5), once"""
+        report = services.rate_report(current_resident_id(), report_id, rating=body["rating"], comment=body["comment"])
+        return present_report(report)

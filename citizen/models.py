@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, TimestampMixin
+from core.db import Base, TimestampMixin, utcnow
 
 
 class Resident(TimestampMixin, Base):
@@ -18,3 +19,108 @@ class Resident(TimestampMixin, Base):
     unionid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     is_blocked: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[dt.datetime | None]
+
+
+class Category(Base):
+    """A problem type of the national classification: a component (部件) or an event (事件)."""
+
+    __tablename__ = "categories"
+    __table_args__ = (sa.UniqueConstraint("kind", "code"),)
+
+    # Kind letter + 4-digit standard code ("B0301" 公共厕所, "S0101" 私搭乱建): the bare codes of
+    # components and events overlap.
+    id: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    class_code: Mapped[str] = mapped_column(sa.String(2))
+    class_name: Mapped[str] = mapped_column(sa.String(32))
+    code: Mapped[str] = mapped_column(sa.String(4))
+    name: Mapped[str] = mapped_column(sa.String(64))
+    hint: Mapped[str] = mapped_column(sa.String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Report(TimestampMixin, Base):
+    """A street problem reported by a resident (我拍我城)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        sa.UniqueConstraint("resident_id", "idempotency_key"),
+        sa.Index("ix_reports_queue", "status", "created_at", "id"),
+        sa.Index("ix_reports_category_recent", "category_id", "created_at"),
+        sa.Index("ix_reports_location", "lat", "lng"),
+        sa.Index("ix_reports_resident_recent", "resident_id", "created_at"),
+        sa.Index("ix_reports_ip_recent", "submitted_ip", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"))
+    category_id: Mapped[str] = mapped_column(sa.ForeignKey("categories.id"))
+    description: Mapped[str] = mapped_column(sa.String(500))
+    # WGS-84; GCJ-02 is derived at the edges.
+    lat: Mapped[float]
+    lng: Mapped[float]
+    address: Mapped[str] = mapped_column(sa.String(200))
+    district: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64))
+    request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    submitted_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    checks: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reports.id"))
+    reject_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    reviewed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    reviewed_at: Mapped[dt.datetime | None]
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(sa.String(500))
+    rated_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    category: Mapped[Category] = relationship(lazy="joined")
+    media: Mapped[list[ReportMedia]] = relationship(order_by="ReportMedia.position", cascade="all, delete-orphan")
+    events: Mapped[list[ReportEvent]] = relationship(order_by="ReportEvent.id", cascade="all, delete-orphan")
+
+    # Concurrent moderators: the second UPDATE matches no row and fails instead of applying twice.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ReportMedia(Base):
+    __tablename__ = "report_media"
+
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), primary_key=True)
+    # The media package's id; packages share no tables, so no foreign key.
+    media_id: Mapped[int] = mapped_column(primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    position: Mapped[int] = mapped_column(default=0)
+    purpose: Mapped[str] = mapped_column(sa.String(12), default="evidence")
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # 64-bit difference hash of the photo, hex: equal hashes are near-identical pictures.
+    phash: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+
+
+class ReportEvent(Base):
+    """One step of a report's timeline, with a note the resident can read."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(sa.String(20))
+    to_status: Mapped[str] = mapped_column(sa.String(20))
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))
+    actor_name: Mapped[str | None] = mapped_column(sa.String(64))
+    note: Mapped[str] = mapped_column(sa.String(500))
+
+
+class RejectionTemplate(Base):
+    """Reasons moderators pick when rejecting; admins edit them."""
+
+    __tablename__ = "rejection_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(64))
+    text: Mapped[str] = mapped_column(sa.String(500))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)

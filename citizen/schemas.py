@@ -21,3 +21,124 @@ class SessionSchema(Schema):
     token = fields.String(required=True, metadata={"description": "Send as `Authorization: Bearer <token>`"})
     expires_at = fields.DateTime(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
+
+
+class CategorySchema(Schema):
+    id = fields.String(required=True, metadata={"description": "Kind letter + 4-digit code: B0301, S0101"})
+    code = fields.String(required=True, metadata={"description": "The 4-digit standard code"})
+    kind = fields.String(required=True, metadata={"description": "component (部件) or event (事件)"})
+    class_code = fields.String(required=True)
+    class_name = fields.String(required=True)
+    name = fields.String(required=True)
+    hint = fields.String(required=True)
+
+
+class CategoryClassSchema(Schema):
+    kind = fields.String(required=True)
+    class_code = fields.String(required=True)
+    name = fields.String(required=True)
+    categories = fields.List(fields.Nested(CategorySchema), required=True)
+
+
+class CategoryTreeSchema(Schema):
+    classes = fields.List(fields.Nested(CategoryClassSchema), required=True)
+
+
+COORD_TYPES = ("gcj02", "wgs84")
+
+
+class LocationInSchema(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_type = fields.String(required=True, validate=validate.OneOf(COORD_TYPES))
+
+
+class ReportCreateSchema(Schema):
+    category_code = fields.String(required=True, validate=validate.Length(min=1, max=8))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    location = fields.Nested(LocationInSchema, required=True)
+    address = fields.String(load_default="", validate=validate.Length(max=200))
+    media_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=11))
+
+
+class IdempotencyHeaderSchema(Schema):
+    idempotency_key = fields.String(required=True, data_key="Idempotency-Key",
+                                    validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$"),
+                                    metadata={"description": "A fresh random key per report (8–64 characters)"})
+
+
+class LocationOutSchema(Schema):
+    wgs84 = fields.Dict(required=True)
+    gcj02 = fields.Dict(required=True)
+
+
+class TimelineEntrySchema(Schema):
+    status = fields.String(required=True)
+    status_name = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    note = fields.String(required=True)
+
+
+class ReportMediaSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    purpose = fields.String(required=True)
+    urls = fields.Dict(required=True)
+
+
+class ReportSchema(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    status_name = fields.String(required=True)
+    category = fields.Nested(CategorySchema, required=True)
+    description = fields.String(required=True)
+    address = fields.String(required=True)
+    district = fields.String(allow_none=True)
+    location = fields.Nested(LocationOutSchema, required=True)
+    created_at = fields.DateTime(required=True)
+    media = fields.List(fields.Nested(ReportMediaSchema), required=True)
+    timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)
+    reject_reason = fields.String(allow_none=True)
+    rating = fields.Integer(allow_none=True)
+    rating_comment = fields.String(allow_none=True)
+
+
+class ReportPageSchema(Schema):
+    items = fields.List(fields.Nested(ReportSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class PageArgsSchema(Schema):
+    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^\d{1,12}$"))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+
+
+class RatingSchema(Schema):
+    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class NearbyArgsSchema(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
+
+
+class CategoryBriefSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class NearbyReportSchema(Schema):
+    category = fields.Nested(CategoryBriefSchema, required=True)
+    status = fields.String(required=True)
+    status_name = fields.String(required=True)
+    location = fields.Dict(required=True, metadata={"description": "Rounded to about 100 m, in the requested coordinates"})
+    distance_m = fields.Integer(required=True)
+    thumbnail_url = fields.String(allow_none=True)
+    reported_on = fields.Date(required=True)
+
+
+class NearbySchema(Schema):
+    items = fields.List(fields.Nested(NearbyReportSchema), required=True)

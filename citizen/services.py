@@ -1,17 +1,66 @@
-"""Resident identity. No Flask here."""
+"""Residents and their reports: sign-in, categories, submission, lifecycle, moderation. No Flask here."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
 import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from citizen.models import Resident
+from citizen import jobs as citizen_jobs
+from citizen.models import Category, RejectionTemplate, Report, ReportEvent, ReportMedia, Resident
+from core.config import Config
 from core.db import db, utcnow
-from core.errors import Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from core.geo import haversine_m, point_in_polygon, to_wgs84
+from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
+from core.services import Actor, record_audit
 from core.wechat import WeChatIdentity
+from media import services as media_services
+from media.services import MediaInfo
+
+log = logging.getLogger(__name__)
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MAX_PHOTOS = 9
+
+PENDING_REVIEW, ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "pending_review", "accepted", "rejected", "duplicate", "withdrawn"
+FORWARDED, IN_PROGRESS, RESOLVED, CLOSED = "forwarded", "in_progress", "resolved", "closed"
+STATUS_NAMES = {
+    PENDING_REVIEW: "待审核", ACCEPTED: "已受理", REJECTED: "未受理", DUPLICATE: "重复反映", WITHDRAWN: "已撤回",
+    FORWARDED: "已转办", IN_PROGRESS: "处置中", RESOLVED: "已处置", CLOSED: "已结案",
+}
+TRANSITIONS = {
+    PENDING_REVIEW: {ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN},
+    ACCEPTED: {FORWARDED},
+    FORWARDED: {IN_PROGRESS, RESOLVED},
+    IN_PROGRESS: {RESOLVED},
+    RESOLVED: {CLOSED, IN_PROGRESS},
+}
+RESIDENT_NOTES = {
+    PENDING_REVIEW: "您的反映已提交，正在等待审核。",
+    ACCEPTED: "您的反映已受理，将转交城市管理部门处理。",
+    REJECTED: "很抱歉，您的反映未被受理。",
+    DUPLICATE: "该问题已有其他市民反映，将合并处理，感谢您的关注。",
+    WITHDRAWN: "您已撤回该反映。",
+    FORWARDED: "已转交城市管理部门立案处理。",
+    IN_PROGRESS: "责任单位正在处置。",
+    RESOLVED: "问题已处置完毕，欢迎您评价。",
+    CLOSED: "已结案，感谢您对城市管理的支持。",
+}
+# Shown to other residents near the point: known problems not yet finished.
+PUBLICLY_OPEN = (ACCEPTED, FORWARDED, IN_PROGRESS)
+CLOSED_FOR_DUPLICATES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +97,476 @@ def get_resident(resident_id: int) -> Resident:
 
 def _find_by_openid(openid: str) -> Resident | None:
     return db.session.scalar(sa.select(Resident).where(Resident.openid == openid))
+
+
+# --- categories ----------------------------------------------------------------------------
+
+def list_categories(*, include_inactive: bool = False) -> list[Category]:
+    query = sa.select(Category).order_by(Category.sort_order)
+    if not include_inactive:
+        query = query.where(Category.is_active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def update_category(actor: Actor, category_id: str, *, name: str, hint: str, is_active: bool) -> Category:
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise NotFound("类别不存在。")
+    name, hint = name.strip(), hint.strip()
+    if not name or len(name) > 64 or len(hint) > 200:
+        raise ValidationFailed("名称不能为空且不超过 64 字，提示不超过 200 字。",
+                               details={"fields": {"name": ["1–64 characters"], "hint": ["≤ 200 characters"]}})
+    before = {"name": category.name, "hint": category.hint, "is_active": category.is_active}
+    category.name, category.hint, category.is_active = name, hint, is_active
+    record_audit(actor, "category.update", "category", category.id, before=before,
+                 after={"name": name, "hint": hint, "is_active": is_active})
+    return category
+
+
+# --- submitting a report -------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ReportDraft:
+    category_id: str
+    description: str
+    lat: float
+    lng: float
+    coord_type: str
+    address: str
+    media_ids: tuple[int, ...]
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    report: Report
+    created: bool
+
+
+def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str, ip_address: str | None,
+                  settings: Config) -> Submission:
+    """File a report once per idempotency key: a retry gets the same report, a different body a 409."""
+    fingerprint = draft.fingerprint()
+    existing = _report_for_key(resident_id, idempotency_key)
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    category = db.session.get(Category, draft.category_id)
+    if category is None or not category.is_active:
+        raise ValidationFailed("问题类别不存在或已停用。", code="invalid_category",
+                               details={"fields": {"category_code": ["unknown or disabled category"]}})
+    lat, lng = to_wgs84(draft.lat, draft.lng, draft.coord_type)
+    if not point_in_polygon(lat, lng, list(settings.service_area)):
+        raise ValidationFailed("该位置不在本市服务范围内。", code="outside_service_area",
+                               details={"location": {"lat": draft.lat, "lng": draft.lng}})
+    _check_submission_rate(resident_id, ip_address, settings)
+    attachments = _check_report_media(resident_id, draft.media_ids)
+
+    report = Report(resident_id=resident_id, category_id=category.id, description=draft.description.strip(),
+                    lat=lat, lng=lng, address=draft.address.strip(), district=district_of(lat, lng),
+                    status=PENDING_REVIEW, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+                    submitted_ip=ip_address, flags=[], checks={})
+    report.media = [ReportMedia(media_id=item.id, kind=item.kind, position=position, sha256=item.sha256)
+                    for position, item in enumerate(attachments)]
+    report.events = [ReportEvent(from_status=None, to_status=PENDING_REVIEW, actor_kind="resident",
+                                 note=RESIDENT_NOTES[PENDING_REVIEW])]
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: answer with its report.
+        winner = _report_for_key(resident_id, idempotency_key)
+        if winner is None:
+            raise
+        return _replay(winner, fingerprint)
+    media_services.attach_media([item.id for item in attachments], attached_to=f"report:{report.id}")
+    enqueue_after_commit(citizen_jobs.check_report, report.id)
+    db.session.commit()
+    return Submission(report, created=True)
+
+
+def _report_for_key(resident_id: int, idempotency_key: str) -> Report | None:
+    return db.session.scalar(sa.select(Report).where(Report.resident_id == resident_id,
+                                                     Report.idempotency_key == idempotency_key))
+
+
+def _replay(report: Report, fingerprint: str) -> Submission:
+    if report.request_fingerprint != fingerprint:
+        raise Conflict("该幂等键已用于另一次不同的提交。", code="idempotency_key_reused")
+    return Submission(report, created=False)
+
+
+def _check_submission_rate(resident_id: int, ip_address: str | None, settings: Config) -> None:
+    window_start = utcnow() - dt.timedelta(hours=1)
+    limits = [(Report.resident_id == resident_id, settings.reports_per_resident_per_hour)]
+    if ip_address:
+        limits.append((Report.submitted_ip == ip_address, settings.reports_per_ip_per_hour))
+    for condition, limit in limits:
+        recent = list(db.session.scalars(
+            sa.select(Report.created_at).where(condition, Report.created_at >= window_start)
+            .order_by(Report.created_at.desc()).limit(limit)))
+        if len(recent) >= limit:
+            # The window frees up when the oldest of the last `limit` reports turns an hour old.
+            retry_after = max(1, math.ceil((recent[-1] + dt.timedelta(hours=1) - utcnow()).total_seconds()))
+            raise RateLimited("提交过于频繁，请稍后再试。", retry_after_seconds=retry_after,
+                              details={"limit_per_hour": limit})
+
+
+def _check_report_media(resident_id: int, media_ids: tuple[int, ...]) -> list[MediaInfo]:
+    owned = {item.id: item for item in media_services.get_owned_media(resident_id, list(media_ids))}
+    unknown = [media_id for media_id in media_ids if media_id not in owned]
+    if unknown:
+        raise ValidationFailed("部分媒体文件不存在或不属于您。", code="invalid_media", details={"media_ids": unknown})
+    if len(set(media_ids)) != len(media_ids):
+        raise ValidationFailed("媒体文件重复。", code="invalid_media",
+                               details={"media_ids": sorted({m for m in media_ids if media_ids.count(m) > 1})})
+    items = [owned[media_id] for media_id in media_ids]
+    by_kind: dict[str, list[int]] = {"photo": [], "video": [], "audio": []}
+    for item in items:
+        by_kind[item.kind].append(item.id)
+    problems = {}
+    if not 1 <= len(by_kind["photo"]) <= MAX_PHOTOS:
+        problems["photo"] = f"需要 1–{MAX_PHOTOS} 张照片"
+    if len(by_kind["video"]) > 1:
+        problems["video"] = "最多一个视频"
+    if len(by_kind["audio"]) > 1:
+        problems["audio"] = "最多一条语音"
+    if problems:
+        raise ValidationFailed("照片、视频或语音的数量不符合要求：" + "；".join(problems.values()) + "。",
+                               code="invalid_media", details={"media_ids": list(media_ids), "kinds": problems})
+    return items
+
+
+def district_of(lat: float, lng: float) -> str:
+    return min(_district_seats(), key=lambda seat: haversine_m(lat, lng, seat["lat"], seat["lng"]))["name"]
+
+
+def district_names() -> list[str]:
+    return [seat["name"] for seat in _district_seats()]
+
+
+@functools.cache
+def _district_seats() -> list[dict[str, Any]]:
+    return json.loads((DATA_DIR / "districts.json").read_text(encoding="utf-8"))["districts"]
+
+
+# --- the lifecycle -------------------------------------------------------------------------
+
+def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: str | None = None,
+               note: str | None = None, expected_version: int | None = None) -> ReportEvent:
+    """Move a report along its lifecycle; anything the lifecycle does not allow is refused here."""
+    if expected_version is not None and report.version != expected_version:
+        raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed",
+                       details={"status": report.status})
+    if to_status not in TRANSITIONS.get(report.status, set()):
+        raise Conflict(f"当前状态（{STATUS_NAMES[report.status]}）不能变更为{STATUS_NAMES[to_status]}。",
+                       code="illegal_transition", details={"from": report.status, "to": to_status})
+    event = ReportEvent(from_status=report.status, to_status=to_status, actor_kind=actor_kind,
+                        actor_name=actor_name, note=note or RESIDENT_NOTES[to_status])
+    report.status = to_status
+    report.events.append(event)
+    return event
+
+
+def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: str, action: str,
+              note: str | None = None, **changes: Any) -> Report:
+    report = _get_report(report_id)
+    before = {"status": report.status}
+    transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
+               expected_version=expected_version)
+    for field, value in changes.items():
+        setattr(report, field, value)
+    report.reviewed_by, report.reviewed_at = actor.name, utcnow()
+    record_audit(actor, action, "report", report.id, before=before,
+                 after={"status": to_status, **{k: v for k, v in changes.items()}})
+    _commit_moderation()
+    return report
+
+
+def _commit_moderation() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("该反映已被其他审核员处理，请刷新后查看。", code="report_changed") from None
+
+
+def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Report:
+    return _moderate(actor, report_id, expected_version, ACCEPTED, "report.accept")
+
+
+def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason: str) -> Report:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("请填写或选择驳回理由。", code="reason_required")
+    return _moderate(actor, report_id, expected_version, REJECTED, "report.reject",
+                     note=f"很抱歉，您的反映未被受理：{reason}", reject_reason=reason[:500])
+
+
+def mark_duplicate(actor: Actor, report_id: int, *, expected_version: int, duplicate_of_id: int) -> Report:
+    original = db.session.get(Report, duplicate_of_id)
+    if original is None or duplicate_of_id == report_id:
+        raise ValidationFailed("请选择另一条有效的反映作为原始反映。", code="invalid_duplicate_of")
+    if original.status in {REJECTED, WITHDRAWN, DUPLICATE}:
+        raise ValidationFailed("原始反映已被驳回、撤回或本身是重复反映。", code="invalid_duplicate_of")
+    return _moderate(actor, report_id, expected_version, DUPLICATE, "report.mark_duplicate",
+                     duplicate_of_id=duplicate_of_id)
+
+
+def request_more_information(actor: Actor, report_id: int, *, expected_version: int, message: str) -> Report:
+    """Ask the resident for more; the report stays in review and the request shows on its timeline."""
+    report = _get_report(report_id)
+    if report.version != expected_version:
+        raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed")
+    if report.status != PENDING_REVIEW or not message.strip():
+        raise Conflict("只能对待审核的反映补充询问，且需填写说明。", code="illegal_transition")
+    report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
+                                     actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
+    report.flags = sorted({*report.flags, "info_requested"})
+    record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
+    _commit_moderation()
+    return report
+
+
+def withdraw_report(resident_id: int, report_id: int) -> Report:
+    report = get_resident_report(resident_id, report_id)
+    transition(report, WITHDRAWN, actor_kind="resident")
+    db.session.commit()
+    return report
+
+
+def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) -> Report:
+    report = get_resident_report(resident_id, report_id)
+    if report.status not in {RESOLVED, CLOSED}:
+        raise Conflict("问题处置完成后才能评价。", code="not_resolved", details={"status": report.status})
+    if report.rating is not None:
+        raise Conflict("您已评价过该反映。", code="already_rated")
+    report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
+    db.session.commit()
+    return report
+
+
+# --- reading reports -----------------------------------------------------------------------
+
+def _get_report(report_id: int) -> Report:
+    report = db.session.get(Report, report_id)
+    if report is None:
+        raise NotFound("反映不存在。")
+    return report
+
+
+def get_report(report_id: int) -> Report:
+    return _get_report(report_id)
+
+
+def get_resident_report(resident_id: int, report_id: int) -> Report:
+    report = db.session.get(Report, report_id)
+    if report is None or report.resident_id != resident_id:
+        raise NotFound("反映不存在。")
+    return report
+
+
+def resident_reports(resident_id: int, *, before_id: int | None, limit: int) -> list[Report]:
+    """Newest first; the cursor is the last id seen."""
+    query = sa.select(Report).where(Report.resident_id == resident_id)
+    if before_id is not None:
+        query = query.where(Report.id < before_id)
+    return list(db.session.scalars(query.order_by(Report.id.desc()).limit(limit)))
+
+
+def nearby_open_reports(lat: float, lng: float, *, radius_m: float, limit: int = 50) -> list[tuple[Report, float]]:
+    lat_span, lng_span = _degree_box(lat, radius_m)
+    candidates = db.session.scalars(
+        sa.select(Report).where(Report.status.in_(PUBLICLY_OPEN),
+                                Report.lat.between(lat - lat_span, lat + lat_span),
+                                Report.lng.between(lng - lng_span, lng + lng_span)))
+    ranked = sorted(((report, haversine_m(lat, lng, report.lat, report.lng)) for report in candidates),
+                    key=lambda pair: pair[1])
+    return [pair for pair in ranked if pair[1] <= radius_m][:limit]
+
+
+def _degree_box(lat: float, radius_m: float) -> tuple[float, float]:
+    lat_span = radius_m / 111_320.0
+    return lat_span, radius_m / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+
+
+def timeline(report: Report) -> list[ReportEvent]:
+    return list(report.events)
+
+
+def resident_history(resident_id: int) -> dict[str, int]:
+    rows = db.session.execute(sa.select(Report.status, sa.func.count()).where(Report.resident_id == resident_id)
+                              .group_by(Report.status))
+    return {status: count for status, count in rows}
+
+
+# --- the moderation queue ------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class QueueFilter:
+    status: str | None = PENDING_REVIEW
+    category_id: str | None = None
+    district: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    flag: str | None = None
+
+
+def _filtered(query: sa.Select[Any], filters: QueueFilter, *, with_status: bool = True) -> sa.Select[Any]:
+    if with_status and filters.status:
+        query = query.where(Report.status == filters.status)
+    if filters.category_id:
+        query = query.where(Report.category_id == filters.category_id)
+    if filters.district:
+        query = query.where(Report.district == filters.district)
+    if filters.since:
+        query = query.where(Report.created_at >= filters.since)
+    if filters.until:
+        query = query.where(Report.created_at < filters.until)
+    return query
+
+
+def moderation_queue(filters: QueueFilter, *, after: tuple[dt.datetime, int] | None, limit: int = 50,
+                     ) -> list[Report]:
+    """Oldest first, keyset-paginated on (created_at, id) so that page 1,000 costs what page 1 does."""
+    query = _filtered(sa.select(Report), filters)
+    if after is not None:
+        query = query.where(sa.tuple_(Report.created_at, Report.id) > sa.tuple_(*after))
+    query = query.order_by(Report.created_at, Report.id).limit(limit if not filters.flag else limit * 20)
+    reports = list(db.session.scalars(query))
+    if filters.flag:
+        reports = [report for report in reports if filters.flag in report.flags][:limit]
+    return reports
+
+
+def status_counts(filters: QueueFilter) -> dict[str, int]:
+    rows = db.session.execute(_filtered(sa.select(Report.status, sa.func.count()), filters, with_status=False)
+                              .group_by(Report.status))
+    counts = dict.fromkeys(STATUS_NAMES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def rejection_templates(*, include_inactive: bool = False) -> list[RejectionTemplate]:
+    query = sa.select(RejectionTemplate).order_by(RejectionTemplate.sort_order, RejectionTemplate.id)
+    if not include_inactive:
+        query = query.where(RejectionTemplate.is_active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def save_rejection_template(actor: Actor, *, template_id: int | None, title: str, text: str,
+                            is_active: bool) -> RejectionTemplate:
+    title, text = title.strip(), text.strip()
+    if not title or not text or len(title) > 64 or len(text) > 500:
+        raise ValidationFailed("标题（≤ 64 字）和理由（≤ 500 字）都不能为空。", code="invalid_template")
+    template = db.session.get(RejectionTemplate, template_id) if template_id else None
+    if template_id and template is None:
+        raise NotFound("驳回理由不存在。")
+    before = None
+    if template is None:
+        template = RejectionTemplate(title=title, text=text, is_active=is_active, sort_order=100)
+        db.session.add(template)
+        db.session.flush()
+    else:
+        before = {"title": template.title, "text": template.text, "is_active": template.is_active}
+        template.title, template.text, template.is_active = title, text, is_active
+    record_audit(actor, "rejection_template.save", "rejection_template", template.id, before=before,
+                 after={"title": title, "text": text, "is_active": is_active})
+    return template
+
+
+# --- automatic checks (flags for staff, never a silent rejection) --------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DuplicateCandidate:
+    report: Report
+    distance_m: float
+    photo_distance: int | None  # Hamming distance of the closest pair of photo hashes (0–64)
+
+
+def duplicate_candidates(report: Report, settings: Config, limit: int = 10) -> list[DuplicateCandidate]:
+    """Open reports of the same category nearby and recent, nearest and most alike first."""
+    since = report.created_at - dt.timedelta(days=settings.duplicate_window_days)
+    lat_span, lng_span = _degree_box(report.lat, settings.duplicate_radius_m)
+    nearby = db.session.scalars(sa.select(Report).where(
+        Report.id != report.id, Report.category_id == report.category_id, Report.created_at >= since,
+        Report.status.notin_(CLOSED_FOR_DUPLICATES),
+        Report.lat.between(report.lat - lat_span, report.lat + lat_span),
+        Report.lng.between(report.lng - lng_span, report.lng + lng_span)))
+    own_hashes = _photo_hashes(report)
+    candidates = []
+    for other in nearby:
+        distance = haversine_m(report.lat, report.lng, other.lat, other.lng)
+        if distance <= settings.duplicate_radius_m:
+            candidates.append(DuplicateCandidate(other, distance, _closest_hash_distance(own_hashes, _photo_hashes(other))))
+    candidates.sort(key=lambda c: (c.distance_m / settings.duplicate_radius_m
+                                   + (c.photo_distance if c.photo_distance is not None else 32) / 64))
+    return candidates[:limit]
+
+
+def _photo_hashes(report: Report) -> list[str]:
+    return [item.phash for item in report.media if item.kind == "photo" and item.phash]
+
+
+def _closest_hash_distance(ours: list[str], theirs: list[str]) -> int | None:
+    pairs = [(int(a, 16) ^ int(b, 16)).bit_count() for a in ours for b in theirs]
+    return min(pairs) if pairs else None
+
+
+def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bool] | None = None) -> Report:
+    """Flags for the moderator: possible duplicates, reused photos, evidence far away or old, risky text.
+
+    ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text.
+    """
+    report = _get_report(report_id)
+    flags: set[str] = set(report.flags) & {"info_requested"}
+    checks: dict[str, Any] = {}
+    media = {item.media_id: media_services.media_info(item.media_id) for item in report.media}
+    for item in report.media:
+        item.phash = media[item.media_id].perceptual_hash
+
+    candidates = duplicate_candidates(report, settings)
+    if candidates:
+        flags.add("possible_duplicate")
+        checks["duplicates"] = [{"report_id": c.report.id, "distance_m": round(c.distance_m, 1),
+                                 "photo_distance": c.photo_distance} for c in candidates]
+    reused = _reused_photos(report)
+    if reused:
+        flags.add("photo_seen_before")
+        checks["photo_seen_before"] = reused
+
+    evidence = []
+    for info in media.values():
+        entry: dict[str, Any] = {"media_id": info.id}
+        if info.gps is not None:
+            entry["distance_m"] = round(haversine_m(report.lat, report.lng, *info.gps), 1)
+            if entry["distance_m"] > settings.evidence_max_distance_m:
+                flags.add("evidence_far_away")
+        if info.taken_at is not None:
+            entry["age_hours"] = round((report.created_at - info.taken_at).total_seconds() / 3600, 1)
+            if entry["age_hours"] > settings.evidence_max_age_days * 24:
+                flags.add("evidence_old")
+        if len(entry) > 1:
+            evidence.append(entry)
+    if evidence:
+        checks["evidence"] = evidence
+
+    if screen_text is not None and screen_text(report.description):
+        flags.add("text_flagged")
+    report.flags, report.checks = sorted(flags), checks
+    db.session.commit()
+    return report
+
+
+def _reused_photos(report: Report) -> list[dict[str, Any]]:
+    """The same bytes, or a near-identical picture, already on another report."""
+    photos = [item for item in report.media if item.kind == "photo"]
+    same = sa.or_(ReportMedia.sha256.in_({item.sha256 for item in photos}),
+                  ReportMedia.phash.in_({item.phash for item in photos if item.phash}))
+    rows = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.media_id, ReportMedia.sha256)
+                              .where(same, ReportMedia.report_id != report.id).limit(20))
+    own_bytes = {item.sha256 for item in photos}
+    return [{"report_id": other, "media_id": media_id, "match": "identical" if sha256 in own_bytes else "similar"}
+            for other, media_id, sha256 in rows]

@@ -20,7 +20,6 @@ from core.errors import AppError, Unauthorized
 from core.models import StaffAccount
 from core.pagination import paginate
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOGIN_MESSAGES = {
     "bad_credentials": "用户名或密码错误。",
@@ -52,22 +51,30 @@ def actor() -> services.Actor:
     return services.Actor.of(staff, g.get("request_id"), request.remote_addr)
 
 
-@bp.before_request
-def _protect_forms() -> None:
-    if request.method not in {"GET", "HEAD", "OPTIONS"}:
-        current_app.extensions["csrf"].protect()
+def admin_blueprint(name: str, import_name: str, url_prefix: str = "/admin") -> Blueprint:
+    """A blueprint of admin pages: CSRF-checked, never framed or cached, sign-in on 401."""
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix, template_folder="templates",
+                          static_folder="static", static_url_path=f"/static/{name}")
+
+    @blueprint.before_request
+    def _protect_forms() -> None:
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            current_app.extensions["csrf"].protect()
+
+    @blueprint.after_request
+    def _no_framing(response: Response) -> Response:
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @blueprint.errorhandler(Unauthorized)
+    def _to_login(exc: Unauthorized) -> Response:
+        return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+
+    return blueprint
 
 
-@bp.after_request
-def _no_framing(response: Response) -> Response:
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-@bp.errorhandler(Unauthorized)
-def _to_login(exc: Unauthorized) -> Response:
-    return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+bp = admin_blueprint("admin", __name__)
 
 
 @bp.app_template_filter("local_time")
@@ -173,7 +180,8 @@ def staff_edit(staff_id: int) -> Response | str:
     return render_template("admin/staff_form.html", staff=staff, form={})
 
 
-def _parse_day(value: str | None, *, end: bool = False) -> dt.datetime | None:
+def parse_day(value: str | None, *, end: bool = False) -> dt.datetime | None:
+    """A date typed in the admin (Asia/Shanghai) as the UTC instant it starts (or, with end, ends)."""
     if not value:
         return None
     try:
@@ -192,14 +200,6 @@ def audit_list() -> str:
     filters = services.AuditFilter(
         actor_name=args.get("actor") or None, action=args.get("action") or None,
         object_type=args.get("object_type") or None, object_id=args.get("object_id") or None,
-        since=_parse_day(args.get("since")), until=_parse_day(args.get("until"), end=True))
+        since=parse_day(args.get("since")), until=parse_day(args.get("until"), end=True))
     page = paginate(services.audit_query(filters), args.get("page", 1, type=int), per_page=50)
     return render_template("admin/audit_list.html", page=page, filters=args)
-
-
-def guard(blueprint: Blueprint) -> Blueprint:
-    """Gives another package's admin blueprint the shell's CSRF check, framing ban and redirect to sign-in."""
-    blueprint.before_request(_protect_forms)
-    blueprint.after_request(_no_framing)
-    blueprint.register_error_handler(Unauthorized, _to_login)
-    return blueprint

@@ -138,6 +138,8 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:
+    from citizen.admin import NAV as CITIZEN_NAV
+    from citizen.admin import bp as citizen_admin_pages
     from citizen.api import blp as citizen_api
     from citizen.api import dev_blp as citizen_dev_api
     from core.admin import CORE_NAV, register_nav
@@ -160,12 +162,12 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     if app.config["APP_SETTINGS"].dev_login_enabled:
         api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
     api.register_blueprint(media_api, url_prefix=f"/api/{API_VERSION}")
-    app.register_blueprint(admin_pages)
-    register_nav(app, CORE_NAV)
     api.register_blueprint(signboard_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(signboard_certificate_pages)
+    app.register_blueprint(admin_pages)
+    app.register_blueprint(citizen_admin_pages)
     app.register_blueprint(signboard_admin_pages)
-    register_nav(app, SIGNBOARD_NAV)
+    register_nav(app, CORE_NAV + CITIZEN_NAV + SIGNBOARD_NAV)
 
 
 def _register_cli(app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,14 @@ DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 # A placeholder that must never reach production: create_app refuses it there.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
 DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
+AMAP_TILE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+
+
+# Qingdao's administrative extent, roughly, as (lat, lng) WGS-84 vertices.
+QINGDAO_SERVICE_AREA: tuple[tuple[float, float], ...] = (
+    (35.57, 119.48), (35.57, 120.30), (35.90, 120.60), (36.05, 120.98), (36.45, 121.05),
+    (36.95, 120.95), (37.15, 120.60), (37.15, 119.85), (36.75, 119.48),
+)
 
 
 class ConfigError(RuntimeError):
@@ -59,6 +68,17 @@ class Config:
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 15 * 60
     log_level: str = "INFO"
+    # Photo My City: where reports are accepted, and the thresholds of the automatic checks.
+    service_area: tuple[tuple[float, float], ...] = QINGDAO_SERVICE_AREA
+    duplicate_radius_m: float = 50.0
+    duplicate_window_days: int = 7
+    evidence_max_distance_m: float = 500.0
+    evidence_max_age_days: int = 3
+    reports_per_resident_per_hour: int = 20
+    reports_per_ip_per_hour: int = 60
+    nearby_radius_m: float = 500.0
+    # Map tiles for the admin view's maps; AMap's tiles are GCJ-02. Empty: a map without tiles.
+    map_tile_url: str = AMAP_TILE_URL
     # How many reverse proxies (nginx, a cloud load balancer) sit in front and set X-Forwarded-*.
     trusted_proxy_count: int = 0
     # A city's own signboard rule file; unset: the rules shipped in signboard_templates/data.
@@ -104,6 +124,16 @@ class Config:
             log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
             trusted_proxy_count=int(env.get("TRUSTED_PROXY_COUNT") or 0),
             signboard_rules_file=Path(env["SIGNBOARD_RULES_FILE"]) if env.get("SIGNBOARD_RULES_FILE") else None,
+            service_area=_polygon(env.get("SERVICE_AREA_POLYGON")) or QINGDAO_SERVICE_AREA,
+            duplicate_radius_m=float(env.get("DUPLICATE_RADIUS_M") or cls.duplicate_radius_m),
+            duplicate_window_days=int(env.get("DUPLICATE_WINDOW_DAYS") or cls.duplicate_window_days),
+            evidence_max_distance_m=float(env.get("EVIDENCE_MAX_DISTANCE_M") or cls.evidence_max_distance_m),
+            evidence_max_age_days=int(env.get("EVIDENCE_MAX_AGE_DAYS") or cls.evidence_max_age_days),
+            reports_per_resident_per_hour=int(env.get("REPORTS_PER_RESIDENT_PER_HOUR")
+                                              or cls.reports_per_resident_per_hour),
+            reports_per_ip_per_hour=int(env.get("REPORTS_PER_IP_PER_HOUR") or cls.reports_per_ip_per_hour),
+            nearby_radius_m=float(env.get("NEARBY_RADIUS_M") or cls.nearby_radius_m),
+            map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
         )
 
     def check_safe_for_production(self) -> None:
@@ -133,6 +163,14 @@ def current_config() -> Config:
     from flask import current_app
 
     return current_app.config["APP_SETTINGS"]
+def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:
+    """SERVICE_AREA_POLYGON: a JSON list of [lat, lng] WGS-84 vertices."""
+    if not value:
+        return None
+    vertices = tuple((float(lat), float(lng)) for lat, lng in json.loads(value))
+    if len(vertices) < 3:
+        raise ConfigError("SERVICE_AREA_POLYGON needs at least three [lat, lng] vertices")
+    return vertices
 
 
 def _normalise_database_url(url: str) -> str:

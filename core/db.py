@@ -78,4 +78,7 @@ def _sqlite_connection_setup(dbapi_connection, connection_record) -> None:  # no
 @sa.event.listens_for(sa.engine.Engine, "begin")
 def _sqlite_begin(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes fails at once (SQLITE_BUSY_SNAPSHOT) when another writer got in between,
+        # whereas waiting for the lock is what busy_timeout handles.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -34,9 +34,10 @@ class AppError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+                 details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
         if code is not None:
             self.code = code
         if status is not None:
@@ -67,6 +68,15 @@ class Conflict(AppError):
 class ValidationFailed(AppError):
     status = 422
     code = "validation_error"
+
+
+class RateLimited(AppError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={**(details or {}), "retry_after_seconds": retry_after_seconds},
+                         headers={"Retry-After": str(retry_after_seconds)})
 
 
 class UpstreamUnavailable(AppError):
@@ -117,7 +127,9 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_html():
             return Response(render_template("admin/error.html", status=exc.status, message=exc.message),
                             status=exc.status)
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     app.register_error_handler(HTTPException, _http_exception_response)
 

@@ -25,6 +25,7 @@ _LOGIN_ERRORS = {
     -1: (503, "wechat_busy", "微信服务繁忙，请稍后再试。"),
 }
 HTTP_TIMEOUT_SECONDS = 5
+RISKY_CONTENT_ERRCODE = 87014
 
 
 class WeChatError(AppError):
@@ -93,6 +94,19 @@ class WeChatMiniProgram:
             log.warning("wechat unreachable during login")
             raise WeChatError("暂时无法连接微信服务，请稍后再试。", code="wechat_unreachable", status=503) from None
         return WeChatIdentity(openid=result["openid"], unionid=result.get("unionid") or None)
+
+    def text_is_risky(self, text: str) -> bool:
+        """WeChat's content check (msg_sec_check); errcode 87014 means risky. Fails open: it only flags."""
+        try:
+            self.client.post("wxa/msg_sec_check", data={"content": text},
+                             api_base_url=self.client.base_url)
+        except WeChatClientException as exc:
+            if exc.errcode == RISKY_CONTENT_ERRCODE:
+                return True
+            log.warning("wechat content check unavailable", extra={"wechat_errcode": exc.errcode})
+        except requests.RequestException:
+            log.warning("wechat content check unreachable")
+        return False
 
 
 def _login_error(errcode: int | None) -> WeChatError:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core.admin import NavItem, actor, guard
+from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
 from core.db import db
 from core.errors import AppError, NotFound
@@ -15,7 +15,7 @@ from signboard_templates.models import STATUSES
 from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
 from signboard_templates.schemas import certificate_url, preview_url
 
-bp = guard(Blueprint("signboard_admin", __name__, url_prefix="/admin/signboards", template_folder="templates"))
+bp = admin_blueprint("signboard_admin", __name__, url_prefix="/admin/signboards")
 REVIEWER = "signboard_reviewer"
 NAV = (
     NavItem("signboard_admin.queue", "招牌审核", (REVIEWER,)),

@@ -21,6 +21,7 @@ from flask_migrate import upgrade
 from core.app import create_app
 from core.config import Config
 from core.db import db
+from core.jobs import DEFAULT_QUEUE, make_worker
 from tests.fakes.wechat import APP_ID, APP_SECRET, FakeWeChatServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -145,8 +146,38 @@ def dispose(app: Flask) -> None:
 
 
 @pytest.fixture
+def run_jobs(app: Flask) -> Callable[[], None]:
+    """Runs the queued jobs now: inline jobs already ran at commit; rq jobs run in a burst worker."""
+
+    def run() -> None:
+        if app.extensions["redis"] is not None:
+            from rq import Queue
+
+            queues = [queue.name for queue in Queue.all(connection=app.extensions["redis"])]
+            make_worker(app, queues or [DEFAULT_QUEUE], fork=False).work(burst=True)
+
+    return run
+
+
+@pytest.fixture
+def override_settings(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Config]:
+    """Change settings read at request time (limits, TTLs, thresholds) for one test."""
+
+    def override(**changes: object) -> Config:
+        settings = dataclasses.replace(app.config["APP_SETTINGS"], **changes)
+        monkeypatch.setitem(app.config, "APP_SETTINGS", settings)
+        return settings
+
+    return override
+
+
+@pytest.fixture
 def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
-    """Another app on the test's settings with some changed (an expired TTL, production mode…)."""
+    """Another app on the test's settings with some changed at build time (production mode, endpoints…).
+
+    It has its own connections, outside the test's transaction: use it for what it builds, not to
+    write to the shared database.
+    """
     made: list[Flask] = []
 
     def make(**overrides: object) -> Flask:

@@ -97,8 +97,8 @@ def test_a_token_signed_with_another_key_is_refused(make_app, client):
     assert response.status_code == 401
 
 
-def test_an_expired_token_is_refused(make_app, fake_wechat):
-    client = make_app(resident_token_ttl_seconds=1).test_client()
+def test_an_expired_token_is_refused(client, fake_wechat, override_settings):
+    override_settings(resident_token_ttl_seconds=1)
     token = sign_in(client, fake_wechat, "code-expire", "oExpiringResident000000000001").json["token"]
     time.sleep(2.1)
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})

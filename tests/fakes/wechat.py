@@ -21,6 +21,7 @@ class FakeWeChat:
     codes: dict[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
     errors: dict[str, int] = dataclasses.field(default_factory=dict)
     used_codes: set[str] = dataclasses.field(default_factory=set)
+    risky_words: set[str] = dataclasses.field(default_factory=set)
     token_requests: int = 0
     issued_tokens: set[str] = dataclasses.field(default_factory=set)
     _counter: itertools.count = dataclasses.field(default_factory=itertools.count)
@@ -38,6 +39,7 @@ class FakeWeChat:
             "/cgi-bin/stable_token": self._stable_token,
             "/cgi-bin/token": self._token,
             "/sns/jscode2session": self._jscode2session,
+            "/wxa/msg_sec_check": self._msg_sec_check,
         }.get(request.path)
         body = handler(request) if handler else {"errcode": 404, "errmsg": "not found"}
         response = Response(json.dumps(body), content_type="application/json")
@@ -60,6 +62,14 @@ class FakeWeChat:
         if request.args.get("appid") != APP_ID or request.args.get("secret") != APP_SECRET:
             return {"errcode": 40013, "errmsg": "invalid appid"}
         return self._new_token()
+
+    def _msg_sec_check(self, request: Request) -> dict:
+        if request.args.get("access_token") not in self.issued_tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        content = (request.get_json(force=True, silent=True) or {}).get("content", "")
+        if any(word in content for word in self.risky_words):
+            return {"errcode": 87014, "errmsg": "risky content"}
+        return {"errcode": 0, "errmsg": "ok"}
 
     def _jscode2session(self, request: Request) -> dict:
         args = request.args

@@ -1,0 +1,173 @@
+"""Moderation pages: the report queue, a report with its checks, and the category and reason lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import xstatic.pkg.leaflet
+from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from werkzeug.wrappers import Response
+
+from citizen import services
+from citizen.models import RejectionTemplate
+from core.admin import NavItem, actor, admin_blueprint, parse_day
+from core.auth import require_staff_role
+from core.db import db
+from core.errors import AppError
+from core.geo import wgs84_to_gcj02
+from media import services as media_services
+
+bp = admin_blueprint("citizen_admin", __name__)
+NAV = (
+    NavItem("citizen_admin.queue", "反映审核", ("moderator",)),
+    NavItem("citizen_admin.categories", "问题类别", ("admin",)),
+    NavItem("citizen_admin.rejection_templates", "驳回理由", ("admin",)),
+)
+QUEUE_PAGE_SIZE = 50
+FLAG_NAMES = {
+    "possible_duplicate": "疑似重复", "photo_seen_before": "照片曾出现", "evidence_far_away": "拍摄地点偏远",
+    "evidence_old": "照片时间较早", "text_flagged": "文本需复核", "info_requested": "已要求补充",
+}
+
+
+@bp.app_context_processor
+def _moderation_names() -> dict[str, Any]:
+    return {"status_names": services.STATUS_NAMES, "flag_names": FLAG_NAMES}
+
+
+@bp.get("/vendor/leaflet/<path:filename>")
+def leaflet_files(filename: str) -> Response:
+    # Leaflet comes with the Python install (XStatic-Leaflet), never from a CDN.
+    return send_from_directory(xstatic.pkg.leaflet.BASE_DIR, filename)
+
+
+def _queue_filter() -> services.QueueFilter:
+    args = request.args
+    return services.QueueFilter(
+        status=args.get("status", services.PENDING_REVIEW) or None, category_id=args.get("category") or None,
+        district=args.get("district") or None, since=parse_day(args.get("since")),
+        until=parse_day(args.get("until"), end=True), flag=args.get("flag") or None)
+
+
+def _cursor(value: str | None) -> tuple[dt.datetime, int] | None:
+    if not value:
+        return None
+    stamp, _, report_id = value.rpartition("_")
+    try:
+        return dt.datetime.fromisoformat(stamp), int(report_id)
+    except ValueError:
+        abort(400)
+
+
+@bp.get("/reports")
+def queue() -> str:
+    require_staff_role("moderator")
+    filters = _queue_filter()
+    reports = services.moderation_queue(filters, after=_cursor(request.args.get("after")), limit=QUEUE_PAGE_SIZE)
+    next_after = (f"{reports[-1].created_at.isoformat()}_{reports[-1].id}"
+                  if len(reports) == QUEUE_PAGE_SIZE else None)
+    return render_template("citizen/queue.html", reports=reports, filters=request.args, next_after=next_after,
+                           counts=services.status_counts(filters), categories=services.list_categories(),
+                           districts=services.district_names())
+
+
+@bp.get("/reports/<int:report_id>")
+def report_page(report_id: int) -> str:
+    require_staff_role("moderator")
+    report = services.get_report(report_id)
+    settings = current_app.config["APP_SETTINGS"]
+    media = [{"item": item, "info": media_services.media_info(item.media_id),
+              "urls": media_services.media_urls(item.media_id, include_original=True)} for item in report.media]
+    candidates = [{"candidate": candidate, "photo": _first_photo_url(candidate.report)}
+                  for candidate in services.duplicate_candidates(report, settings)]
+    gcj_lat, gcj_lng = wgs84_to_gcj02(report.lat, report.lng)
+    return render_template(
+        "citizen/report.html", report=report, media=media, candidates=candidates, gcj=(gcj_lat, gcj_lng),
+        history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
+        tile_url=settings.map_tile_url)
+
+
+def _first_photo_url(report: Any) -> str | None:
+    photo = next((item for item in report.media if item.kind == "photo"), None)
+    return media_services.media_urls(photo.media_id).get("thumb") if photo else None
+
+
+def _act(report_id: int, action: Any, success: str, **kwargs: Any) -> Response:
+    require_staff_role("moderator")
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+    try:
+        action(actor(), report_id, expected_version=version, **kwargs)
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("citizen_admin.report_page", report_id=report_id))
+    flash(success, "success")
+    return redirect(url_for("citizen_admin.report_page", report_id=report_id))
+
+
+@bp.post("/reports/<int:report_id>/accept")
+def accept(report_id: int) -> Response:
+    return _act(report_id, services.accept_report, f"已受理反映 #{report_id}。")
+
+
+@bp.post("/reports/<int:report_id>/reject")
+def reject(report_id: int) -> Response:
+    template = db.session.get(RejectionTemplate, request.form.get("template_id", type=int) or 0)
+    reason = request.form.get("reason", "").strip() or (template.text if template else "")
+    return _act(report_id, services.reject_report, f"已驳回反映 #{report_id}。", reason=reason)
+
+
+@bp.post("/reports/<int:report_id>/duplicate")
+def duplicate(report_id: int) -> Response:
+    original = request.form.get("duplicate_of_id", type=int)
+    if original is None:
+        flash("请填写原始反映编号。", "error")
+        return redirect(url_for("citizen_admin.report_page", report_id=report_id))
+    return _act(report_id, services.mark_duplicate, f"已将反映 #{report_id} 合并到 #{original}。",
+                duplicate_of_id=original)
+
+
+@bp.post("/reports/<int:report_id>/request-info")
+def request_info(report_id: int) -> Response:
+    return _act(report_id, services.request_more_information, "已通知市民补充信息。",
+                message=request.form.get("message", ""))
+
+
+@bp.route("/categories", methods=["GET", "POST"])
+def categories() -> Response | str:
+    require_staff_role("admin")
+    if request.method == "POST":
+        try:
+            services.update_category(actor(), request.form.get("id", ""), name=request.form.get("name", ""),
+                                     hint=request.form.get("hint", ""), is_active=request.form.get("is_active") == "on")
+        except AppError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash("已保存类别。", "success")
+        return redirect(url_for("citizen_admin.categories", _anchor=request.form.get("id", "")))
+    return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True))
+
+
+@bp.route("/rejection-templates", methods=["GET", "POST"])
+def rejection_templates() -> Response | str:
+    require_staff_role("admin")
+    if request.method == "POST":
+        try:
+            services.save_rejection_template(
+                actor(), template_id=request.form.get("id", type=int), title=request.form.get("title", ""),
+                text=request.form.get("text", ""), is_active=request.form.get("is_active") == "on")
+        except AppError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash("已保存驳回理由。", "success")
+        return redirect(url_for("citizen_admin.rejection_templates"))
+    return render_template("citizen/rejection_templates.html",
+                           templates=services.rejection_templates(include_inactive=True))

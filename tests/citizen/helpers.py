@@ -1,0 +1,45 @@
+"""Acting as a resident through the API: sign in, upload photos, submit reports."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import uuid
+
+from tests.media_files import photo_bytes
+
+# A street corner in 市南区 (WGS-84), and far outside Qingdao (Beijing).
+QINGDAO = (36.0671, 120.3826)
+BEIJING = (39.9042, 116.4074)
+_seeds = itertools.count(1000)
+
+
+def sign_in(client, openid: str) -> dict[str, str]:
+    token = client.post("/api/v1/auth/dev", json={"openid": openid}).json["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload_photo(client, auth: dict[str, str], *, data: bytes | None = None, **photo_options) -> int:
+    body = data if data is not None else photo_bytes(next(_seeds), **photo_options)
+    response = client.post("/api/v1/media", headers=auth, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(body), "photo.jpg")})
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def report_body(media_ids: list[int], *, location: tuple[float, float] = QINGDAO, coord_type: str = "wgs84",
+                category: str = "S0102", description: str = "路边有一堆暴露垃圾，无人清理。") -> dict:
+    return {"category_code": category, "description": description, "address": "青岛市市南区香港中路 1 号",
+            "location": {"lat": location[0], "lng": location[1], "coord_type": coord_type}, "media_ids": media_ids}
+
+
+def submit(client, auth: dict[str, str], body: dict, *, key: str | None = None):
+    return client.post("/api/v1/reports", json=body, headers={**auth, "Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def new_report(client, auth: dict[str, str], **body_options) -> dict:
+    """A submitted report (one fresh photo unless media_ids are given)."""
+    media_ids = body_options.pop("media_ids", None) or [upload_photo(client, auth)]
+    response = submit(client, auth, report_body(media_ids, **body_options))
+    assert response.status_code == 201, response.json
+    return response.json

@@ -1,0 +1,180 @@
+"""The lifecycle rules, the automatic checks, and moderators acting at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from citizen import services
+from citizen.models import Report
+from core.db import db
+from core.errors import Conflict
+from core.models import AuditEntry
+from core.services import Actor
+from tests.citizen.helpers import QINGDAO, new_report, sign_in, upload_photo
+from tests.media_files import photo_bytes, reencoded
+
+FIRST, SECOND = Actor(None, "moderator-1"), Actor(None, "moderator-2")
+
+
+def metres_north(metres: float) -> tuple[float, float]:
+    return QINGDAO[0] + metres / 111_320.0, QINGDAO[1]
+
+
+@pytest.fixture
+def resident(client):
+    return sign_in(client, "oModeratedResident")
+
+
+def version_of(report_id: int) -> int:
+    return db.session.get(Report, report_id).version
+
+
+@pytest.mark.parametrize(("path", "refused"), [
+    (["accepted"], "in_progress"),
+    (["rejected"], "accepted"),
+    (["withdrawn"], "accepted"),
+    (["duplicate"], "forwarded"),
+    (["accepted", "forwarded", "in_progress", "resolved", "closed"], "in_progress"),
+])
+def test_illegal_transitions_are_refused_by_the_service(app, client, resident, path, refused):
+    report_id = new_report(client, resident)["id"]
+    with app.app_context():
+        report = services.get_report(report_id)
+        for status in path:
+            services.transition(report, status, actor_kind="system")
+        with pytest.raises(Conflict) as refusal:
+            services.transition(report, refused, actor_kind="system")
+        assert refusal.value.code == "illegal_transition"
+        assert [event.to_status for event in report.events] == ["pending_review", *path]
+
+
+def test_accepting_records_the_moderator_and_audits(app, client, resident):
+    report_id = new_report(client, resident)["id"]
+    with app.app_context():
+        services.accept_report(FIRST, report_id, expected_version=version_of(report_id))
+        report = services.get_report(report_id)
+        assert report.status == "accepted" and report.reviewed_by == "moderator-1"
+        assert report.events[-1].actor_name == "moderator-1"
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "report.accept"))
+        assert entry.object_id == str(report_id) and entry.before == {"status": "pending_review"}
+
+
+def test_the_second_of_two_moderators_gets_a_conflict_and_nothing_applies_twice(app, client, resident):
+    report_id = new_report(client, resident)["id"]
+    with app.app_context():
+        seen_by_both = version_of(report_id)
+        services.accept_report(FIRST, report_id, expected_version=seen_by_both)
+        with pytest.raises(Conflict) as second:
+            services.reject_report(SECOND, report_id, expected_version=seen_by_both, reason="不属于城市管理范围")
+        assert second.value.code == "report_changed"
+        db.session.rollback()
+        assert services.get_report(report_id).status == "accepted"
+        actions = db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_id == str(report_id)))
+        assert list(actions) == ["report.accept"]
+
+
+def test_rejecting_needs_a_reason_that_the_resident_sees(app, client, resident):
+    report_id = new_report(client, resident)["id"]
+    with app.app_context():
+        with pytest.raises(Exception, match="驳回理由"):
+            services.reject_report(FIRST, report_id, expected_version=version_of(report_id), reason=" ")
+        db.session.rollback()
+        services.reject_report(FIRST, report_id, expected_version=version_of(report_id), reason="照片无法反映问题")
+    detail = client.get(f"/api/v1/reports/{report_id}", headers=resident).json
+    assert detail["status"] == "rejected" and detail["reject_reason"] == "照片无法反映问题"
+    assert "照片无法反映问题" in detail["timeline"][-1]["note"]
+
+
+def test_marking_a_duplicate_points_at_the_original(app, client, resident):
+    original, copy = new_report(client, resident)["id"], new_report(client, resident)["id"]
+    with app.app_context():
+        with pytest.raises(Exception):
+            services.mark_duplicate(FIRST, copy, expected_version=version_of(copy), duplicate_of_id=copy)
+        db.session.rollback()
+        services.mark_duplicate(FIRST, copy, expected_version=version_of(copy), duplicate_of_id=original)
+        assert services.get_report(copy).duplicate_of_id == original
+
+
+def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app, client, resident, run_jobs):
+    far = new_report(client, resident, location=metres_north(120))["id"]
+    forty = new_report(client, resident, location=metres_north(40))["id"]
+    ten = new_report(client, resident, location=metres_north(10))["id"]
+    other_kind = new_report(client, resident, location=metres_north(5), category="S0104")["id"]
+    old = new_report(client, resident, location=metres_north(2))["id"]
+    subject = new_report(client, resident)["id"]
+    run_jobs()
+    with app.app_context():
+        db.session.get(Report, old).created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
+        db.session.commit()
+        settings = app.config["APP_SETTINGS"]
+        ranked = [c.report.id for c in services.duplicate_candidates(services.get_report(subject), settings)]
+    assert ranked == [ten, forty]
+    assert far not in ranked and other_kind not in ranked and old not in ranked
+
+
+def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resident, run_jobs):
+    picture = photo_bytes(4242)
+    similar = new_report(client, resident, location=metres_north(30),
+                         media_ids=[upload_photo(client, resident, data=picture)])["id"]
+    nearer = new_report(client, resident, location=metres_north(20))["id"]
+    subject = new_report(client, resident, media_ids=[upload_photo(client, resident, data=reencoded(picture))])["id"]
+    run_jobs()
+    with app.app_context():
+        candidates = services.duplicate_candidates(services.get_report(subject), app.config["APP_SETTINGS"])
+        assert [c.report.id for c in candidates] == [similar, nearer]
+        assert candidates[0].photo_distance <= 2 < candidates[1].photo_distance
+
+
+def test_the_same_photo_on_another_report_is_flagged(app, client, resident, run_jobs):
+    picture = photo_bytes(777)
+    first = new_report(client, resident, location=metres_north(500), media_ids=[upload_photo(client, resident, data=picture)])
+    neighbour = sign_in(client, "oNeighbour")
+    second = new_report(client, neighbour, media_ids=[upload_photo(client, neighbour, data=picture)])
+    run_jobs()
+    with app.app_context():
+        report = services.get_report(second["id"])
+        assert "photo_seen_before" in report.flags
+        assert report.checks["photo_seen_before"][0]["report_id"] == first["id"]
+
+
+def test_evidence_far_from_the_point_or_old_is_flagged(app, client, resident, run_jobs):
+    taken = dt.datetime.now() - dt.timedelta(days=5)
+    photo = upload_photo(client, resident, gps=metres_north(2000), taken_at=taken)
+    report_id = new_report(client, resident, media_ids=[photo])["id"]
+    run_jobs()
+    with app.app_context():
+        report = services.get_report(report_id)
+        assert {"evidence_far_away", "evidence_old"} <= set(report.flags)
+        evidence = report.checks["evidence"][0]
+        assert evidence["distance_m"] == pytest.approx(2000, rel=0.01)
+
+
+def test_evidence_taken_here_and_now_raises_no_flag(app, client, resident, run_jobs):
+    photo = upload_photo(client, resident, gps=metres_north(30), taken_at=dt.datetime.now())
+    report_id = new_report(client, resident, media_ids=[photo])["id"]
+    run_jobs()
+    with app.app_context():
+        assert services.get_report(report_id).flags == []
+
+
+def test_risky_text_is_flagged_not_blocked(app, client, resident, fake_wechat, run_jobs):
+    fake_wechat.wechat.risky_words.add("违禁")
+    report = new_report(client, resident, description="这里有违禁内容")
+    assert report["status"] == "pending_review"
+    run_jobs()
+    with app.app_context():
+        assert "text_flagged" in services.get_report(report["id"]).flags
+
+
+def test_the_queue_is_oldest_first_with_a_keyset_cursor_and_counts(app, client, resident):
+    ids = [new_report(client, resident)["id"] for _ in range(3)]
+    with app.app_context():
+        filters = services.QueueFilter()
+        first_page = services.moderation_queue(filters, after=None, limit=2)
+        assert [r.id for r in first_page] == ids[:2]
+        cursor = (first_page[-1].created_at, first_page[-1].id)
+        assert [r.id for r in services.moderation_queue(filters, after=cursor, limit=2)] == ids[2:]
+        assert services.status_counts(filters)["pending_review"] == 3

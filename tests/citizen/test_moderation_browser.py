@@ -1,0 +1,63 @@
+"""A moderator works the queue in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core import services as core_services
+from core.db import db
+from tests.citizen.helpers import new_report, sign_in
+from tests.core.test_admin_browser import log_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def queue(live_app):
+    with live_app.app_context():
+        core_services.create_staff(core_services.SYSTEM_ACTOR, username="browser_queue_mod", display_name="审核员",
+                                   password="correct-horse-battery", roles=["moderator"])
+        db.session.commit()
+    client = live_app.test_client()
+    resident = sign_in(client, "oBrowserResident")
+    return {
+        "garbage": new_report(client, resident, description="浏览器测试：暴露垃圾"),
+        "advert": new_report(client, resident, description="浏览器测试：小广告", category="S0201"),
+        "original": new_report(client, resident, description="浏览器测试：原始反映"),
+        "copy": new_report(client, resident, description="浏览器测试：重复反映"),
+    }
+
+
+def open_report(page, report_id: int) -> None:
+    page.get_by_role("link", name=f"#{report_id}", exact=True).click()
+    page.wait_for_url(re.compile(rf"/admin/reports/{report_id}$"))
+
+
+def test_a_moderator_filters_accepts_rejects_and_merges(page, live_server, queue):
+    log_in(page, live_server, "browser_queue_mod")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="反映审核").click()
+
+    page.get_by_label("类别").select_option("S0201")
+    page.get_by_role("button", name="筛选").click()
+    assert page.get_by_role("link", name=f"#{queue['advert']['id']}", exact=True).is_visible()
+    assert page.get_by_role("link", name=f"#{queue['garbage']['id']}", exact=True).count() == 0
+
+    open_report(page, queue["advert"]["id"])
+    page.get_by_label("驳回理由模板").select_option(label="照片无法反映问题")
+    page.get_by_role("button", name="驳回").click()
+    assert page.get_by_text(f"已驳回反映 #{queue['advert']['id']}。").is_visible()
+    assert page.get_by_role("heading", name=re.compile("未受理")).is_visible()
+
+    page.goto(f"{live_server}/admin/reports")
+    open_report(page, queue["garbage"]["id"])
+    assert page.locator("#report-map[data-ready=true]").count() == 1
+    assert page.get_by_role("img", name="反映照片 1").is_visible()
+    page.get_by_role("button", name="受理").click()
+    assert page.get_by_text(f"已受理反映 #{queue['garbage']['id']}。").is_visible()
+
+    page.goto(f"{live_server}/admin/reports/{queue['copy']['id']}")
+    page.get_by_role("button", name=f"合并到 #{queue['original']['id']}").click()
+    assert page.get_by_text(f"已将反映 #{queue['copy']['id']} 合并到 #{queue['original']['id']}。").is_visible()
+    assert page.get_by_role("heading", name=re.compile("重复反映")).is_visible()

@@ -1,0 +1,100 @@
+"""The moderation pages through the test client: queue, report page, actions, conflicts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from citizen.models import Report
+from core.db import db
+from core.models import AuditEntry
+from tests.citizen.helpers import new_report, sign_in
+from tests.core.admin_helpers import admin_login, admin_post
+from tests.factories import StaffFactory
+
+
+@pytest.fixture
+def moderator_client(app):
+    with app.app_context():
+        StaffFactory(username="queue_mod", roles=["moderator"])
+    client = app.test_client()
+    admin_login(client, "queue_mod")
+    return client
+
+
+@pytest.fixture
+def reports(client):
+    resident = sign_in(client, "oQueueResident")
+    return [new_report(client, resident, description=f"第{n}个问题") for n in range(3)]
+
+
+def version_field(page: str) -> str:
+    return re.search(r'name="version" value="(\d+)"', page).group(1)
+
+
+def test_the_queue_lists_pending_reports_with_counts(moderator_client, reports):
+    page = moderator_client.get("/admin/reports").get_data(as_text=True)
+    assert all(f"#{r['id']}" in page for r in reports)
+    assert "待审核 <strong>3</strong>" in page
+
+
+def test_the_queue_filters_by_category(moderator_client, reports):
+    page = moderator_client.get("/admin/reports?status=pending_review&category=S0104").get_data(as_text=True)
+    assert "没有符合条件的反映" in page
+
+
+def test_accepting_from_the_report_page(app, moderator_client, reports):
+    report_id = reports[0]["id"]
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    assert "反映 #" in page and "受理" in page
+    response = admin_post(moderator_client, f"/admin/reports/{report_id}/accept", {"version": version_field(page)},
+                          form_page=f"/admin/reports/{report_id}")
+    assert response.status_code == 302
+    assert "已受理反映" in moderator_client.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == "accepted"
+
+
+def test_a_stale_form_gets_a_clear_conflict_message(app, moderator_client, reports):
+    report_id = reports[1]["id"]
+    stale_version = version_field(moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True))
+    admin_post(moderator_client, f"/admin/reports/{report_id}/accept", {"version": stale_version},
+               form_page=f"/admin/reports/{report_id}")
+    second = admin_post(moderator_client, f"/admin/reports/{report_id}/reject",
+                        {"version": stale_version, "reason": "不属于城市管理范围"}, form_page="/admin/reports")
+    assert "已被其他人处理" in moderator_client.get(second.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == "accepted"
+        assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "report.reject")) == 0
+
+
+def test_rejecting_with_a_template_uses_its_text(app, moderator_client, reports):
+    report_id = reports[2]["id"]
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    template_id = re.search(r'<option value="(\d+)">照片无法反映问题</option>', page).group(1)
+    admin_post(moderator_client, f"/admin/reports/{report_id}/reject",
+               {"version": version_field(page), "template_id": template_id}, form_page=f"/admin/reports/{report_id}")
+    with app.app_context():
+        assert db.session.get(Report, report_id).reject_reason.startswith("上传的照片无法清楚反映问题")
+
+
+def test_moderation_is_for_moderators(app, client, reports):
+    with app.app_context():
+        StaffFactory(username="just_rewards", roles=["reward_officer"])
+    admin_login(client, "just_rewards")
+    assert client.get("/admin/reports").status_code == 403
+    assert client.get(f"/admin/reports/{reports[0]['id']}").status_code == 403
+
+
+def test_an_admin_edits_a_category_and_it_is_audited(app, client):
+    with app.app_context():
+        StaffFactory(username="cat_admin", roles=["admin"])
+    admin_login(client, "cat_admin")
+    admin_post(client, "/admin/categories", {"id": "S0102", "name": "暴露垃圾", "hint": "新的提示", "is_active": "on"})
+    categories = client.get("/api/v1/categories").json["classes"]
+    hints = {c["id"]: c["hint"] for group in categories for c in group["categories"]}
+    assert hints["S0102"] == "新的提示"
+    with app.app_context():
+        assert db.session.scalar(sa.select(AuditEntry.after).where(AuditEntry.action == "category.update"))["hint"] == "新的提示"

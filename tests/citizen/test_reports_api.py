@@ -1,0 +1,212 @@
+"""Residents report street problems: categories, submission, idempotency, their own reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from citizen import services
+from core.db import db
+from core.geo import wgs84_to_gcj02
+from core.services import Actor
+from tests.citizen.helpers import BEIJING, QINGDAO, new_report, report_body, sign_in, submit, upload_photo
+
+MODERATOR = Actor(staff_id=None, name="test-moderator")
+
+
+def move(app, report_id: int, *statuses: str) -> None:
+    """Walk a report along the lifecycle, as moderators and the case system would."""
+    with app.app_context():
+        report = services.get_report(report_id)
+        for status in statuses:
+            services.transition(report, status, actor_kind="staff", actor_name="tester")
+        db.session.commit()
+
+
+@pytest.fixture
+def resident(client):
+    return sign_in(client, "oResidentA")
+
+
+@pytest.fixture
+def other_resident(client):
+    return sign_in(client, "oResidentB")
+
+
+def test_categories_follow_the_national_classification(client):
+    classes = client.get("/api/v1/categories").json["classes"]
+    components = [c for c in classes if c["kind"] == "component"]
+    events = [c for c in classes if c["kind"] == "event"]
+    assert [c["class_code"] for c in components] == ["01", "02", "03", "04", "05", "06"]
+    assert [c["class_code"] for c in events] == ["01", "02", "03", "04", "05"]
+    every = [category for group in classes for category in group["categories"]]
+    assert len({category["id"] for category in every}) == len(every)
+    assert all(len(category["code"]) == 4 and category["code"].isdigit() and category["hint"] for category in every)
+    assert all(any(c["code"].endswith("99") for c in group["categories"]) for group in classes)
+    toilets = next(c for c in every if c["id"] == "B0301")
+    assert toilets["name"] == "公共厕所" and toilets["kind"] == "component"
+
+
+def test_a_resident_submits_a_report(client, resident):
+    photo = upload_photo(client, resident)
+    response = submit(client, resident, report_body([photo]))
+    assert response.status_code == 201
+    report = response.json
+    assert report["status"] == "pending_review"
+    assert report["category"]["id"] == "S0102"
+    assert report["district"] == "市南区"
+    assert [m["id"] for m in report["media"]] == [photo]
+    assert report["timeline"][0]["status"] == "pending_review" and report["timeline"][0]["note"]
+
+
+def test_gcj02_locations_are_stored_as_wgs84_and_shown_in_both(client, resident):
+    gcj = wgs84_to_gcj02(*QINGDAO)
+    report = new_report(client, resident, location=gcj, coord_type="gcj02")
+    assert report["location"]["wgs84"]["lat"] == pytest.approx(QINGDAO[0], abs=1e-6)
+    assert report["location"]["wgs84"]["lng"] == pytest.approx(QINGDAO[1], abs=1e-6)
+    assert report["location"]["gcj02"]["lat"] == pytest.approx(gcj[0], abs=1e-6)
+
+
+def test_the_same_idempotency_key_returns_the_same_report(client, resident):
+    body = report_body([upload_photo(client, resident)])
+    first = submit(client, resident, body, key="retry-key-0001")
+    again = submit(client, resident, body, key="retry-key-0001")
+    assert first.status_code == again.status_code == 201
+    assert again.json["id"] == first.json["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(client.get("/api/v1/reports/mine", headers=resident).json["items"]) == 1
+
+
+def test_the_same_key_with_a_different_body_is_a_conflict(client, resident):
+    body = report_body([upload_photo(client, resident)])
+    submit(client, resident, body, key="retry-key-0002")
+    changed = submit(client, resident, {**body, "description": "另一个问题"}, key="retry-key-0002")
+    assert changed.status_code == 409 and changed.json["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_missing_idempotency_key_is_named(client, resident):
+    response = client.post("/api/v1/reports", json=report_body([1]), headers=resident)
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json["error"]["details"]["fields"]["headers"]
+
+
+def test_a_point_outside_the_city_is_refused(client, resident):
+    response = submit(client, resident, report_body([upload_photo(client, resident)], location=BEIJING))
+    assert response.status_code == 422 and response.json["error"]["code"] == "outside_service_area"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"location": {"lat": 200, "lng": 120.38, "coord_type": "wgs84"}}, "location"),
+    ({"location": {"lat": 36.06, "lng": 120.38, "coord_type": "bd09"}}, "location"),
+    ({"description": "长" * 501}, "description"),
+    ({"description": ""}, "description"),
+    ({"media_ids": []}, "media_ids"),
+    ({"media_ids": ["1"]}, "media_ids"),
+])
+def test_malformed_fields_are_named(client, resident, change, field):
+    response = submit(client, resident, {**report_body([1]), **change})
+    assert response.status_code == 422
+    assert field in response.json["error"]["details"]["fields"]["json"]
+
+
+def test_an_unknown_or_disabled_category_is_refused(app, client, resident):
+    photo = upload_photo(client, resident)
+    unknown = submit(client, resident, report_body([photo], category="S9999"))
+    assert unknown.status_code == 422 and unknown.json["error"]["code"] == "invalid_category"
+    with app.app_context():
+        services.update_category(MODERATOR, "S0102", name="暴露垃圾", hint="h", is_active=False)
+        db.session.commit()
+    disabled = submit(client, resident, report_body([photo], category="S0102"))
+    assert disabled.status_code == 422 and disabled.json["error"]["code"] == "invalid_category"
+
+
+def test_someone_elses_media_is_refused_naming_the_ids(client, resident, other_resident):
+    mine, theirs = upload_photo(client, resident), upload_photo(client, other_resident)
+    response = submit(client, resident, report_body([mine, theirs, 987654]))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_media"
+    assert response.json["error"]["details"]["media_ids"] == [theirs, 987654]
+
+
+def test_ten_photos_are_too_many(client, resident):
+    photos = [upload_photo(client, resident) for _ in range(10)]
+    response = submit(client, resident, report_body(photos))
+    assert response.status_code == 422 and response.json["error"]["details"]["kinds"]["photo"]
+
+
+def test_my_reports_page_newest_first_with_a_cursor(client, resident):
+    ids = [new_report(client, resident)["id"] for _ in range(3)]
+    first = client.get("/api/v1/reports/mine?limit=2", headers=resident).json
+    assert [r["id"] for r in first["items"]] == [ids[2], ids[1]]
+    second = client.get(f"/api/v1/reports/mine?limit=2&cursor={first['next_cursor']}", headers=resident).json
+    assert [r["id"] for r in second["items"]] == [ids[0]] and second["next_cursor"] is None
+
+
+def test_a_report_is_visible_to_its_owner_only(client, resident, other_resident):
+    report = new_report(client, resident)
+    assert client.get(f"/api/v1/reports/{report['id']}", headers=resident).status_code == 200
+    stranger = client.get(f"/api/v1/reports/{report['id']}", headers=other_resident)
+    assert stranger.status_code == 404
+    assert client.post(f"/api/v1/reports/{report['id']}/withdraw", headers=other_resident).status_code == 404
+
+
+def test_withdrawing_is_possible_only_before_review(app, client, resident):
+    waiting, reviewed = new_report(client, resident), new_report(client, resident)
+    withdrawn = client.post(f"/api/v1/reports/{waiting['id']}/withdraw", headers=resident)
+    assert withdrawn.status_code == 200 and withdrawn.json["status"] == "withdrawn"
+    move(app, reviewed["id"], "accepted")
+    refused = client.post(f"/api/v1/reports/{reviewed['id']}/withdraw", headers=resident)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "illegal_transition"
+
+
+def test_rating_once_after_resolution(app, client, resident):
+    report = new_report(client, resident)
+    too_early = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 5}, headers=resident)
+    assert too_early.status_code == 409 and too_early.json["error"]["code"] == "not_resolved"
+    move(app, report["id"], "accepted", "forwarded", "in_progress", "resolved")
+    rated = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 4, "comment": "很快"}, headers=resident)
+    assert rated.status_code == 200 and rated.json["rating"] == 4
+    again = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 1}, headers=resident)
+    assert again.status_code == 409 and again.json["error"]["code"] == "already_rated"
+    assert [step["status"] for step in rated.json["timeline"]] == [
+        "pending_review", "accepted", "forwarded", "in_progress", "resolved"]
+
+
+def test_a_withdrawn_report_cannot_be_rated(client, resident):
+    report = new_report(client, resident)
+    client.post(f"/api/v1/reports/{report['id']}/withdraw", headers=resident)
+    response = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 5}, headers=resident)
+    assert response.status_code == 409
+
+
+def test_an_out_of_range_rating_is_refused(client, resident):
+    report = new_report(client, resident)
+    response = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 6}, headers=resident)
+    assert response.status_code == 422
+
+
+def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resident, other_resident):
+    known = new_report(client, resident)
+    new_report(client, resident)  # still in review: not shown
+    move(app, known["id"], "accepted")
+    gcj = wgs84_to_gcj02(QINGDAO[0] + 0.001, QINGDAO[1])
+    response = client.get(f"/api/v1/reports/nearby?lat={gcj[0]}&lng={gcj[1]}&coord_type=gcj02", headers=other_resident)
+    items = response.json["items"]
+    assert len(items) == 1
+    assert items[0]["status"] == "accepted" and 100 <= items[0]["distance_m"] <= 120
+    assert set(items[0]) == {"category", "status", "status_name", "location", "distance_m", "thumbnail_url",
+                             "reported_on"}
+    assert "oResidentA" not in response.get_data(as_text=True)
+
+
+def test_too_many_reports_in_an_hour_get_429_with_retry_after(client, resident, override_settings):
+    override_settings(reports_per_resident_per_hour=2)
+    new_report(client, resident)
+    new_report(client, resident)
+    response = submit(client, resident, report_body([upload_photo(client, resident)]))
+    assert response.status_code == 429 and response.json["error"]["code"] == "rate_limited"
+    assert 3500 <= int(response.headers["Retry-After"]) <= 3600
+
+
+def test_reports_need_a_resident_token(client):
+    assert client.post("/api/v1/reports", json={}).status_code == 401
+    assert client.get("/api/v1/reports/mine").status_code == 401

@@ -77,6 +77,9 @@ class ObjectStorage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def copy(self, source_key: str, target_key: str) -> None:
+        """Copy an object within the store (server-side on S3: the bytes never pass through the app)."""
+
     def signed_url(self, key: str, expires_in: int) -> str: ...
 
     def signed_upload(self, key: str, *, content_type: str, size: int, expires_in: int) -> SignedUpload:
@@ -152,6 +155,13 @@ class LocalDiskStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        try:
+            with self._path(source_key).open("rb") as source:
+                self.put(target_key, source, "application/octet-stream")
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(source_key) from exc
 
     def signed_url(self, key: str, expires_in: int) -> str:
         expires = int(time.time()) + expires_in
@@ -245,6 +255,10 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self._call("delete_object", key)
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        self._call("copy_object", target_key, CopySource={"Bucket": self.bucket, "Key": check_key(source_key)},
+                   MetadataDirective="COPY")
 
     def signed_url(self, key: str, expires_in: int) -> str:
         return self.client.generate_presigned_url(

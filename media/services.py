@@ -117,9 +117,9 @@ def _probe(incoming: IncomingFile) -> dict[str, Any]:
             "gps_lat": None, "gps_lng": None}
 
 
-def _original_key(resident_id: int, media_id: int) -> str:
+def _original_key(resident_id: int, media_id: int, area: str = "media") -> str:
     # A random part, so that a key is never reused even where a database reuses a deleted row's id.
-    return f"media/{resident_id}/{media_id}-{secrets.token_hex(8)}/original"
+    return f"{area}/{resident_id}/{media_id}-{secrets.token_hex(8)}/original"
 
 
 def find_by_hash(resident_id: int, sha256: str) -> Media | None:
@@ -134,13 +134,15 @@ def accept_upload(resident_id: int, incoming: IncomingFile) -> Media:
         return existing
     columns = _probe(incoming)
     media = existing or Media(owner_resident_id=resident_id, sha256=incoming.sha256, original_key="")
+    staging_key = media.original_key
     _apply(media, columns, size=incoming.size)
+    storage = current_storage()
     try:
         db.session.add(media)
         db.session.flush()
-        media.original_key = media.original_key or _original_key(resident_id, media.id)
+        media.original_key = _original_key(resident_id, media.id)
         with incoming.path.open("rb") as body:
-            current_storage().put(media.original_key, body, media.content_type)
+            storage.put(media.original_key, body, media.content_type)
         _queue_processing(media)
         db.session.commit()
     except IntegrityError:
@@ -153,6 +155,8 @@ def accept_upload(resident_id: int, incoming: IncomingFile) -> Media:
     except BaseException:
         _discard_original(media.original_key)
         raise
+    if staging_key:
+        storage.delete(staging_key)
     return media
 
 
@@ -203,7 +207,8 @@ def start_direct_upload(resident_id: int, *, kind: str, content_type: str, size:
     media.size, media.status = size, "awaiting_upload"
     media.upload_expires_at = utcnow() + dt.timedelta(seconds=config.media_upload_ttl_seconds)
     db.session.flush()
-    media.original_key = _original_key(resident_id, media.id)
+    # Uploaded to a staging key: once checked, the bytes are copied where the signed link cannot reach.
+    media.original_key = _original_key(resident_id, media.id, area="uploads")
     upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,
                                              expires_in=config.media_upload_ttl_seconds)
     db.session.commit()
@@ -211,31 +216,44 @@ def start_direct_upload(resident_id: int, *, kind: str, content_type: str, size:
 
 
 def complete_direct_upload(resident_id: int, media_id: int) -> Media:
-    """Check a direct upload's size, hash and type; on success it counts, on failure nothing is kept. Commits."""
+    """Check a direct upload's size, hash and type; on success it counts, on failure nothing is kept. Commits.
+
+    The bytes are first copied from the staging key (which the signed link can still overwrite)
+    to their final key, and it is the final copy that is checked and kept.
+    """
     media = owned_media(resident_id, media_id)
     if media.status != "awaiting_upload":
         return media
     storage = current_storage()
+    staging_key, final_key = media.original_key, _original_key(resident_id, media.id)
     try:
-        stored_size = storage.size(media.original_key)
+        stored_size = storage.size(staging_key)
     except ObjectNotFound:
         raise Conflict("文件尚未上传。", code="upload_missing") from None
     try:
         if stored_size != media.size:
             raise MediaRejected(422, "size_mismatch", "上传文件大小与声明不符。",
                                 {"declared": media.size, "received": stored_size})
-        with _downloaded(media.original_key, media.sha256) as incoming:
+        storage.copy(staging_key, final_key)
+        with _downloaded(final_key, media.sha256) as incoming:
             columns = _probe(incoming)
         if columns["kind"] != media.kind:
             raise MediaRejected(422, "kind_mismatch", "文件类型与声明不符。",
                                 {"declared": media.kind, "detected": columns["kind"]})
     except MediaRejected:
+        storage.delete(final_key)
         _forget(media)
         db.session.commit()
         raise
     _apply(media, columns, size=stored_size)
+    media.original_key = final_key
     _queue_processing(media)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except BaseException:
+        _discard_original(final_key)
+        raise
+    storage.delete(staging_key)
     return media
 
 

@@ -113,6 +113,14 @@ def test_large_body_streams_in_and_out(backend, tmp_path):
     assert backend.storage.size("media/3/big.bin") == len(body)
 
 
+def test_copy_within_the_store(backend):
+    backend.storage.put("uploads/9/a", b"evidence", "video/mp4")
+    backend.storage.copy("uploads/9/a", "media/9/a")
+    assert backend.storage.get("media/9/a") == b"evidence" and backend.storage.exists("uploads/9/a")
+    with pytest.raises(ObjectNotFound):
+        backend.storage.copy("uploads/9/none", "media/9/b")
+
+
 def test_signed_url_serves_the_object_and_the_bare_url_does_not(backend):
     backend.storage.put("media/4/c.jpg", b"\xff\xd8jpeg", "image/jpeg")
     url = backend.storage.signed_url("media/4/c.jpg", 60)

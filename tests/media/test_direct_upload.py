@@ -77,3 +77,17 @@ def test_someone_elses_upload_cannot_be_completed(client, resident, sign_in):
     media = start(client, resident, samples.jpeg(100, 100), kind="photo", content_type="image/jpeg").json["media"]
     stranger = sign_in("oStrangerResident000000000002")
     assert client.post(f"/api/v1/media/{media['id']}/complete", headers=stranger).status_code == 404
+
+
+def test_a_body_of_another_size_is_refused(app, client, resident, stored_keys):
+    from core.db import db
+    from media.models import Media
+
+    media = start(client, resident, b"x" * 1000).json["media"]
+    with app.app_context():
+        staging_key = db.session.get(Media, media["id"]).original_key
+        # What a store that does not enforce the signed length (moto, a misconfigured gateway) may hold.
+        app.extensions["storage"].put(staging_key, b"x" * 999, "video/mp4")
+    response = client.post(f"/api/v1/media/{media['id']}/complete", headers=resident)
+    assert response.status_code == 422 and response.json["error"]["details"] == {"declared": 1000, "received": 999}
+    assert staging_key not in stored_keys()

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from citizen import services
 from citizen.models import Report
-from citizen.schemas import (CategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
+from citizen.schemas import (ProblemCategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
                              NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
                              ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
 from core.auth import current_resident_id, issue_resident_token, resident_required
@@ -67,7 +67,7 @@ class DevLogin(MethodView):
 
 @blp.route("/categories")
 class Categories(MethodView):
-    @blp.response(200, CategoryTreeSchema)
+    @blp.response(200, ProblemCategoryTreeSchema)
     def get(self) -> dict:
         """The problem categories residents can choose, by kind and class"""
         classes: dict[tuple[str, str], dict[str, Any]] = {}

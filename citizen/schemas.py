@@ -23,7 +23,7 @@ class SessionSchema(Schema):
     resident = fields.Nested(ResidentSchema, required=True)
 
 
-class CategorySchema(Schema):
+class ProblemCategorySchema(Schema):
     id = fields.String(required=True, metadata={"description": "Kind letter + 4-digit code: B0301, S0101"})
     code = fields.String(required=True, metadata={"description": "The 4-digit standard code"})
     kind = fields.String(required=True, metadata={"description": "component (部件) or event (事件)"})
@@ -33,15 +33,15 @@ class CategorySchema(Schema):
     hint = fields.String(required=True)
 
 
-class CategoryClassSchema(Schema):
+class ProblemCategoryClassSchema(Schema):
     kind = fields.String(required=True)
     class_code = fields.String(required=True)
     name = fields.String(required=True)
-    categories = fields.List(fields.Nested(CategorySchema), required=True)
+    categories = fields.List(fields.Nested(ProblemCategorySchema), required=True)
 
 
-class CategoryTreeSchema(Schema):
-    classes = fields.List(fields.Nested(CategoryClassSchema), required=True)
+class ProblemCategoryTreeSchema(Schema):
+    classes = fields.List(fields.Nested(ProblemCategoryClassSchema), required=True)
 
 
 COORD_TYPES = ("gcj02", "wgs84")
@@ -90,7 +90,7 @@ class ReportSchema(Schema):
     id = fields.Integer(required=True)
     status = fields.String(required=True)
     status_name = fields.String(required=True)
-    category = fields.Nested(CategorySchema, required=True)
+    category = fields.Nested(ProblemCategorySchema, required=True)
     description = fields.String(required=True)
     address = fields.String(required=True)
     district = fields.String(allow_none=True)
@@ -124,14 +124,14 @@ class NearbyArgsSchema(Schema):
     coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
 
 
-class CategoryBriefSchema(Schema):
+class ProblemCategoryBriefSchema(Schema):
     id = fields.String(required=True)
     kind = fields.String(required=True)
     name = fields.String(required=True)
 
 
 class NearbyReportSchema(Schema):
-    category = fields.Nested(CategoryBriefSchema, required=True)
+    category = fields.Nested(ProblemCategoryBriefSchema, required=True)
     status = fields.String(required=True)
     status_name = fields.String(required=True)
     location = fields.Dict(required=True, metadata={"description": "Rounded to about 100 m, in the requested coordinates"})

@@ -21,6 +21,7 @@ from citizen import jobs as citizen_jobs
 from citizen.models import Category, RejectionTemplate, Report, ReportEvent, ReportMedia, Resident
 from core.config import Config
 from core.db import db, utcnow
+from core.events import REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
@@ -267,6 +268,7 @@ def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: s
                         actor_name=actor_name, note=note or RESIDENT_NOTES[to_status])
     report.status = to_status
     report.events.append(event)
+    publish(REPORT_STATUS_CHANGED, report.id)
     return event
 
 

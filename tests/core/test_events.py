@@ -1,0 +1,33 @@
+"""Events reach every subscribed listener as a job after the commit, and never on rollback."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core import services
+from core.db import db
+from core.events import publish, subscribe
+from core.models import AuditEntry
+from tests.core.sample_jobs import record_job_run
+
+
+def test_listeners_run_after_commit_and_not_after_rollback(app, run_jobs):
+    subscribe(app, "test.something_happened", record_job_run)
+    try:
+        with app.app_context():
+            publish("test.something_happened", 31)
+            db.session.rollback()
+            publish("test.something_happened", 32)
+            db.session.commit()
+        run_jobs()
+        with app.app_context():
+            ran = set(db.session.scalars(sa.select(AuditEntry.object_id).where(AuditEntry.action == "test.job_ran")))
+        assert ran == {"32"}
+    finally:
+        app.extensions["event_listeners"]["test.something_happened"].remove(record_job_run)
+
+
+def test_an_event_without_listeners_is_fine(app_ctx):
+    publish("test.nobody_listens", 1)
+    services.record_audit(services.SYSTEM_ACTOR, "test.noop", "thing")
+    db.session.commit()

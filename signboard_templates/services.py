@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.services import Actor, record_audit
+from media import services as media_services
 from signboard_templates import credit_code, rendering
 from signboard_templates.catalogue import Catalogue, Category, Template, load_catalogue
 from signboard_templates.models import SignboardApplication, SignboardApplicationEvent
@@ -179,15 +180,8 @@ def gallery_png(category_code: str, shop_name: str | None = None) -> bytes:
 
 # --- the media package, reached through this one seam ------------------------------------
 
-def media_gateway() -> Any:
-    """The media package's services (imported on first use, so that the catalogue works without it)."""
-    from media import services as media_services
-
-    return media_services
-
-
 def _check_facade_photo(resident_id: int, media_id: int) -> None:
-    owned = media_gateway().get_owned_media(resident_id, [media_id])
+    owned = media_services.get_owned_media(resident_id, [media_id])
     if not any(item.id == media_id and item.kind == "photo" for item in owned):
         message = "门面照片不存在，或不是您上传的照片。"
         raise ValidationFailed(message, code="invalid_facade_photo",
@@ -195,7 +189,7 @@ def _check_facade_photo(resident_id: int, media_id: int) -> None:
 
 
 def facade_photo_urls(application: SignboardApplication) -> dict[str, str]:
-    return media_gateway().media_urls(application.facade_photo_media_id)
+    return media_services.media_urls(application.facade_photo_media_id)
 
 
 # --- applications ------------------------------------------------------------------------
@@ -267,7 +261,7 @@ def _apply(application: SignboardApplication, values: dict[str, Any], rule_set: 
         application.submitted_at = utcnow()
     db.session.flush()
     _event(application, "resident", "商户", action, before, None)
-    media_gateway().attach_media([application.facade_photo_media_id],
+    media_services.attach_media([application.facade_photo_media_id],
                                  attached_to=f"signboard_application:{application.id}")
     return application
 

@@ -1,21 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from signboard_templates import services
-from tests.fakes.media import FakeMedia
 
 VALID_CREDIT_CODE = "91370200163562681G"
-
-
-@pytest.fixture
-def fake_media(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMedia]:
-    """Stands in for media.services behind the signboard package's one seam to it."""
-    media = FakeMedia()
-    monkeypatch.setattr(services, "media_gateway", lambda: media)
-    yield media
 
 
 def application_body(photo_id: int, **changes: object) -> dict:

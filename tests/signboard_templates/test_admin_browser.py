@@ -8,23 +8,22 @@ import pytest
 
 from core import services as core_services
 from core.db import db
+from tests.citizen.helpers import sign_in, upload_photo
 from tests.core.test_admin_browser import log_in, make_staff
 from tests.signboard_templates.conftest import application_body
 
 pytestmark = pytest.mark.browser
 
 
-def submit(live_app, fake_media, openid: str, **changes: object) -> dict:  # noqa: ANN001
+def submit(live_app, openid: str, **changes: object) -> dict:  # noqa: ANN001
     api = live_app.test_client()
-    signed_in = api.post("/api/v1/auth/dev", json={"openid": openid}).json
-    headers = {"Authorization": f"Bearer {signed_in['token']}"}
-    photo = fake_media.add(signed_in["resident"]["id"])
+    headers = sign_in(api, openid)
+    photo = upload_photo(api, headers)
     return api.post("/api/v1/signboard-applications", json=application_body(photo, **changes), headers=headers).json
 
 
-def test_a_reviewer_asks_for_changes_then_approves_and_the_certificate_verifies(page, live_app, live_server,
-                                                                                fake_media):
-    created = submit(live_app, fake_media, "oBrowserMerchant0000000000001", shop_name="青岛湾渔家",
+def test_a_reviewer_asks_for_changes_then_approves_and_the_certificate_verifies(page, live_app, live_server):
+    created = submit(live_app, "oBrowserMerchant0000000000001", shop_name="青岛湾渔家",
                      licence_name="青岛市市北区青岛湾渔家餐饮店", credit_code="91440300708461136T")
     assert created["status"] == "submitted"
     make_staff(live_app, "browser_signboards", ["signboard_reviewer"])

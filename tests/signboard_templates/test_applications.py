@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -9,6 +10,9 @@ import sqlalchemy as sa
 
 from core.db import db
 from core.models import AuditEntry
+from media import services as media_services
+from tests.citizen.helpers import upload_photo
+from tests.media import samples
 from tests.factories import STAFF_PASSWORD, StaffFactory
 from tests.signboard_templates.conftest import application_body
 
@@ -19,9 +23,9 @@ def resident(client, openid: str) -> tuple[dict, int]:  # noqa: ANN001
 
 
 @pytest.fixture
-def merchant(client, fake_media):  # noqa: ANN001, ANN201
-    headers, resident_id = resident(client, "oSignboardMerchant00000000001")
-    return headers, fake_media.add(resident_id)
+def merchant(client):  # noqa: ANN001, ANN201
+    headers, _ = resident(client, "oSignboardMerchant00000000001")
+    return headers, upload_photo(client, headers)
 
 
 def staff_client(app, roles: list[str]):  # noqa: ANN001, ANN201
@@ -43,7 +47,7 @@ def decide(browser, token: str, application_id: int, decision: str, comment: str
                         data={"decision": decision, "comment": comment, "csrf_token": token})
 
 
-def test_a_good_application_goes_straight_to_the_reviewers(client, merchant, fake_media):
+def test_a_good_application_goes_straight_to_the_reviewers(app, client, merchant):
     headers, photo = merchant
     response = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers)
     assert response.status_code == 201
@@ -52,7 +56,8 @@ def test_a_good_application_goes_straight_to_the_reviewers(client, merchant, fak
     assert len(body["checks"]) == 15 and all(check["passed"] for check in body["checks"])
     assert body["preview_url"].startswith("/api/v1/signboard-templates/catering-01/preview.png?")
     assert client.get(body["preview_url"]).status_code == 200
-    assert fake_media.attached == [((photo,), f"signboard_application:{body['id']}")]
+    with app.app_context():
+        assert media_services.media_info(photo).attached_to == f"signboard_application:{body['id']}"
     mine = client.get("/api/v1/signboard-applications/mine", headers=headers).json
     assert [a["id"] for a in mine] == [body["id"]]
 
@@ -96,18 +101,19 @@ def test_invalid_input_is_422_naming_the_field(client, merchant, changes, field)
     assert response.status_code == 422 and field in response.json["error"]["details"]["fields"]["json"]
 
 
-def test_a_template_from_another_category_or_someone_elses_photo_is_refused(client, merchant, fake_media):
+def test_a_template_from_another_category_or_someone_elses_photo_is_refused(client, merchant):
     headers, photo = merchant
     wrong = client.post("/api/v1/signboard-applications", json=application_body(photo, template_id="retail-01"),
                         headers=headers)
     assert wrong.status_code == 422 and "template_id" in wrong.json["error"]["details"]["fields"]
-    _, other_resident = resident(client, "oSomeoneElse0000000000000001")
+    someone_else, _ = resident(client, "oSomeoneElse0000000000000001")
     theirs = client.post("/api/v1/signboard-applications",
-                         json=application_body(fake_media.add(other_resident)), headers=headers)
+                         json=application_body(upload_photo(client, someone_else)), headers=headers)
     assert theirs.status_code == 422 and theirs.json["error"]["code"] == "invalid_facade_photo"
-    video = client.post("/api/v1/signboard-applications",
-                        json=application_body(fake_media.add(other_resident, kind="video")), headers=headers)
-    assert video.status_code == 422
+    voice = client.post("/api/v1/media", headers=headers, content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(samples.wav()), "voice.wav")}).json["id"]
+    not_a_photo = client.post("/api/v1/signboard-applications", json=application_body(voice), headers=headers)
+    assert not_a_photo.status_code == 422 and not_a_photo.json["error"]["code"] == "invalid_facade_photo"
 
 
 def test_one_shop_one_sign(client, merchant):

@@ -11,10 +11,9 @@ from werkzeug.wrappers import Response
 
 from citizen import services
 from citizen.models import RejectionTemplate
-from core.admin import NavItem, actor, admin_blueprint, parse_day
+from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
 from core.db import db
-from core.errors import AppError
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
 
@@ -99,13 +98,7 @@ def _act(report_id: int, action: Any, success: str, **kwargs: Any) -> Response:
         version = int(request.form.get("version", ""))
     except ValueError:
         abort(400)
-    try:
-        action(actor(), report_id, expected_version=version, **kwargs)
-    except AppError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("citizen_admin.report_page", report_id=report_id))
-    flash(success, "success")
+    perform(lambda: action(actor(), report_id, expected_version=version, **kwargs), success)
     return redirect(url_for("citizen_admin.report_page", report_id=report_id))
 
 
@@ -141,15 +134,10 @@ def request_info(report_id: int) -> Response:
 def categories() -> Response | str:
     require_staff_role("admin")
     if request.method == "POST":
-        try:
-            services.update_category(actor(), request.form.get("id", ""), name=request.form.get("name", ""),
-                                     hint=request.form.get("hint", ""), is_active=request.form.get("is_active") == "on")
-        except AppError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash("已保存类别。", "success")
+        form = request.form
+        perform(lambda: services.update_category(actor(), form.get("id", ""), name=form.get("name", ""),
+                                                 hint=form.get("hint", ""), is_active=form.get("is_active") == "on"),
+                "已保存类别。")
         return redirect(url_for("citizen_admin.categories", _anchor=request.form.get("id", "")))
     return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True))
 
@@ -158,16 +146,10 @@ def categories() -> Response | str:
 def rejection_templates() -> Response | str:
     require_staff_role("admin")
     if request.method == "POST":
-        try:
-            services.save_rejection_template(
-                actor(), template_id=request.form.get("id", type=int), title=request.form.get("title", ""),
-                text=request.form.get("text", ""), is_active=request.form.get("is_active") == "on")
-        except AppError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash("已保存驳回理由。", "success")
+        form = request.form
+        perform(lambda: services.save_rejection_template(
+            actor(), template_id=form.get("id", type=int), title=form.get("title", ""), text=form.get("text", ""),
+            is_active=form.get("is_active") == "on"), "已保存驳回理由。")
         return redirect(url_for("citizen_admin.rejection_templates"))
     return render_template("citizen/rejection_templates.html",
                            templates=services.rejection_templates(include_inactive=True))

@@ -26,7 +26,7 @@ from core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFa
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
-from core.services import Actor, record_audit
+from core.services import Actor, change_audited, record_audit
 from core.wechat import WeChatIdentity
 from media import services as media_services
 from media.services import MediaInfo
@@ -117,10 +117,7 @@ def update_category(actor: Actor, category_id: str, *, name: str, hint: str, is_
     if not name or len(name) > 64 or len(hint) > 200:
         raise ValidationFailed("名称不能为空且不超过 64 字，提示不超过 200 字。",
                                details={"fields": {"name": ["1–64 characters"], "hint": ["≤ 200 characters"]}})
-    before = {"name": category.name, "hint": category.hint, "is_active": category.is_active}
-    category.name, category.hint, category.is_active = name, hint, is_active
-    record_audit(actor, "category.update", "category", category.id, before=before,
-                 after={"name": name, "hint": hint, "is_active": is_active})
+    change_audited(actor, "category.update", "category", category, name=name, hint=hint, is_active=is_active)
     return category
 
 
@@ -466,16 +463,12 @@ def save_rejection_template(actor: Actor, *, template_id: int | None, title: str
     template = db.session.get(RejectionTemplate, template_id) if template_id else None
     if template_id and template is None:
         raise NotFound("驳回理由不存在。")
-    before = None
     if template is None:
-        template = RejectionTemplate(title=title, text=text, is_active=is_active, sort_order=100)
+        template = RejectionTemplate(sort_order=100)
         db.session.add(template)
         db.session.flush()
-    else:
-        before = {"title": template.title, "text": template.text, "is_active": template.is_active}
-        template.title, template.text, template.is_active = title, text, is_active
-    record_audit(actor, "rejection_template.save", "rejection_template", template.id, before=before,
-                 after={"title": title, "text": text, "is_active": is_active})
+    change_audited(actor, "rejection_template.save", "rejection_template", template, title=title, text=text,
+                   is_active=is_active)
     return template
 
 

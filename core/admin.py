@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -44,6 +45,19 @@ CORE_NAV = (
 
 def register_nav(app: Flask, items: tuple[NavItem, ...]) -> None:
     app.extensions.setdefault("admin_nav", []).extend(items)
+
+
+def perform(action: Callable[[], Any], success: str) -> bool:
+    """Run a staff action: commit and flash ``success``, or roll back and flash why it was refused."""
+    try:
+        action()
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return False
+    db.session.commit()
+    flash(success, "success")
+    return True
 
 
 def actor() -> services.Actor:

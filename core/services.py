@@ -53,6 +53,14 @@ def record_audit(actor: Actor, action: str, object_type: str, object_id: Any = N
     return entry
 
 
+def change_audited(actor: Actor, action: str, object_type: str, target: Any, **changes: Any) -> None:
+    """Set attributes on ``target`` and audit their values before and after."""
+    before = {field: getattr(target, field) for field in changes}
+    for field, value in changes.items():
+        setattr(target, field, value)
+    record_audit(actor, action, object_type, target.id, before=before, after=changes)
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", code="weak_password",

@@ -485,20 +485,33 @@ def duplicate_candidates(report: Report, settings: Config, limit: int = 10) -> l
     """Open reports of the same category nearby and recent, nearest and most alike first."""
     since = report.created_at - dt.timedelta(days=settings.duplicate_window_days)
     lat_span, lng_span = _degree_box(report.lat, settings.duplicate_radius_m)
-    nearby = db.session.scalars(sa.select(Report).where(
+    nearby = db.session.execute(sa.select(Report.id, Report.lat, Report.lng).where(
         Report.id != report.id, Report.category_id == report.category_id, Report.created_at >= since,
         Report.status.notin_(CLOSED_FOR_DUPLICATES),
         Report.lat.between(report.lat - lat_span, report.lat + lat_span),
         Report.lng.between(report.lng - lng_span, report.lng + lng_span)))
+    distances = {other_id: distance for other_id, lat, lng in nearby
+                 if (distance := haversine_m(report.lat, report.lng, lat, lng)) <= settings.duplicate_radius_m}
+    their_hashes: dict[int, list[str]] = {}
+    if distances:
+        rows = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.phash).where(
+            ReportMedia.report_id.in_(distances), ReportMedia.kind == "photo", ReportMedia.phash.is_not(None)))
+        for other_id, phash in rows:
+            their_hashes.setdefault(other_id, []).append(phash)
     own_hashes = _photo_hashes(report)
-    candidates = []
-    for other in nearby:
-        distance = haversine_m(report.lat, report.lng, other.lat, other.lng)
-        if distance <= settings.duplicate_radius_m:
-            candidates.append(DuplicateCandidate(other, distance, _closest_hash_distance(own_hashes, _photo_hashes(other))))
-    candidates.sort(key=lambda c: (c.distance_m / settings.duplicate_radius_m
-                                   + (c.photo_distance if c.photo_distance is not None else 32) / 64))
-    return candidates[:limit]
+    photo_distances = {other_id: _closest_hash_distance(own_hashes, their_hashes.get(other_id, []))
+                       for other_id in distances}
+
+    def score(other_id: int) -> float:
+        photo_distance = photo_distances[other_id]
+        return (distances[other_id] / settings.duplicate_radius_m
+                + (photo_distance if photo_distance is not None else 32) / 64)
+
+    best = sorted(distances, key=score)[:limit]
+    if not best:
+        return []
+    reports = {other.id: other for other in db.session.scalars(sa.select(Report).where(Report.id.in_(best)))}
+    return [DuplicateCandidate(reports[other_id], distances[other_id], photo_distances[other_id]) for other_id in best]
 
 
 def _photo_hashes(report: Report) -> list[str]:

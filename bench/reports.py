@@ -1,0 +1,301 @@
+"""Report submission benchmark: submissions per second against gunicorn, next to a plain insert.
+
+    .venv/bin/python bench/reports.py                      # both databases, 1 million existing reports
+    .venv/bin/python bench/reports.py --database sqlite --existing 100000 --seconds 10
+
+For each database (the embedded SQLite default, and PostgreSQL at BENCH_POSTGRES_URL, default
+postgresql://postgres@127.0.0.1:5432/test, in a schema of its own) it:
+1. migrates an empty database and loads ``--existing`` reports spread over the city and 90 days;
+2. serves the app with gunicorn (jobs inline, so duplicate detection runs inside each submission);
+3. runs ``--clients`` concurrent clients, alternating in rounds between the reference endpoint of the
+   same app — one plain INSERT and commit, added only here — and ``POST /api/v1/reports``;
+4. times the moderation queue's first page (``GET /admin/reports``) as a signed-in moderator.
+
+It prints requests per second, p50/p99 latency, the ratio of submission to reference throughput
+(target ≥ 0.5), and the queue's p95 (target < 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import io
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from core.config import Config  # noqa: E402
+
+QINGDAO_CENTRE = (36.0671, 120.3826)
+MODERATOR = ("bench_moderator", "bench-moderator-password")
+BENCH_SECRET = "bench-secret-key-0123456789-0123456789-abcdef"
+
+
+def reference_app():  # noqa: ANN201
+    """The app as served, plus the reference route: one plain insert and commit."""
+    from flask import jsonify
+
+    from core import services
+    from core.app import create_app
+    from core.db import db
+
+    app = create_app()
+
+    @app.post("/bench/plain-insert")
+    def plain_insert():  # noqa: ANN202
+        services.record_audit(services.SYSTEM_ACTOR, "bench.insert", "bench")
+        db.session.commit()
+        return jsonify({"ok": True}), 201
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _photo(seed: int) -> bytes:
+    rng = random.Random(seed)
+    image = Image.new("RGB", (800, 600), tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(10):
+        x, y = rng.randrange(800), rng.randrange(600)
+        draw.rectangle((x, y, x + 200, y + 150), fill=tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def prepare_database(env: dict[str, str], existing: int) -> None:
+    """Migrate, then load existing reports in bulk (they are the table a new report lands in)."""
+    from flask_migrate import upgrade
+
+    from core import services
+    from core.app import create_app
+    from core.db import db
+
+    app = create_app(Config.from_env(env))
+    with app.app_context():
+        upgrade()
+        services.create_staff(services.SYSTEM_ACTOR, username=MODERATOR[0], display_name="bench",
+                              password=MODERATOR[1], roles=["moderator"])
+        db.session.commit()
+        categories = list(db.session.scalars(sa.text("SELECT id FROM categories WHERE is_active")))
+        residents = 2000
+        db.session.execute(sa.text("INSERT INTO residents (openid, is_blocked, created_at, updated_at) "
+                                   "VALUES (:openid, false, :now, :now)"),
+                           [{"openid": f"bench-existing-{n}", "now": dt.datetime.now(dt.timezone.utc)}
+                            for n in range(residents)])
+        db.session.commit()
+        first_resident = db.session.scalar(sa.text("SELECT min(id) FROM residents"))
+        rng = random.Random(7)
+        statuses = ["pending_review"] * 2 + ["accepted", "forwarded", "in_progress", "resolved", "closed"] * 3 + [
+            "rejected", "duplicate"]
+        now = dt.datetime.now(dt.timezone.utc)
+        insert = sa.text(
+            "INSERT INTO reports (resident_id, category_id, description, lat, lng, address, district, status, "
+            "idempotency_key, request_fingerprint, flags, checks, version, created_at, updated_at) VALUES "
+            "(:resident_id, :category_id, :description, :lat, :lng, :address, :district, :status, :key, :fp, "
+            "'[]', '{}', 1, :created_at, :created_at)")
+        started = time.perf_counter()
+        batch = []
+        for n in range(existing):
+            batch.append({
+                "resident_id": first_resident + rng.randrange(residents), "category_id": rng.choice(categories),
+                "description": "既有反映", "lat": QINGDAO_CENTRE[0] + rng.uniform(-0.25, 0.25),
+                "lng": QINGDAO_CENTRE[1] + rng.uniform(-0.3, 0.3), "address": "青岛市", "district": "市南区",
+                "status": rng.choice(statuses), "key": f"seed-{n}", "fp": "seed",
+                "created_at": now - dt.timedelta(seconds=rng.randrange(90 * 86400)),
+            })
+            if len(batch) == 20_000:
+                db.session.execute(insert, batch)
+                db.session.commit()
+                batch.clear()
+        if batch:
+            db.session.execute(insert, batch)
+            db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text("ANALYZE"))
+            db.session.commit()
+        print(f"  loaded {existing:,} existing reports in {time.perf_counter() - started:.1f} s", flush=True)
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+             "--pythonpath", f"{ROOT / 'bench'},{ROOT}", "--log-level", "warning", "reports:reference_app()"],
+            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+class Client:
+    """One mini-program user: a signed-in resident with one uploaded photo."""
+
+    def __init__(self, url: str, number: int) -> None:
+        self.url = url
+        self.session = requests.Session()
+        token = self.session.post(f"{url}/api/v1/auth/dev", json={"openid": f"bench-client-{number}"},
+                                  timeout=30).json()["token"]
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        upload = self.session.post(f"{url}/api/v1/media", files={"file": ("photo.jpg", _photo(number), "image/jpeg")},
+                                   timeout=60)
+        self.photo_id = upload.json()["id"]
+        self.rng = random.Random(number)
+
+    def submit(self) -> int:
+        lat = QINGDAO_CENTRE[0] + self.rng.uniform(-0.2, 0.2)
+        lng = QINGDAO_CENTRE[1] + self.rng.uniform(-0.2, 0.2)
+        body = {"category_code": "S0102", "description": "路边有暴露垃圾", "address": "青岛市市南区",
+                "location": {"lat": lat, "lng": lng, "coord_type": "wgs84"}, "media_ids": [self.photo_id]}
+        return self.session.post(f"{self.url}/api/v1/reports", json=body, timeout=30,
+                                 headers={"Idempotency-Key": uuid.uuid4().hex}).status_code
+
+    def plain_insert(self) -> int:
+        return self.session.post(f"{self.url}/bench/plain-insert", timeout=30).status_code
+
+
+def run_round(clients: list[Client], operation: str, seconds: float, expected: int) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def loop(client: Client) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status = getattr(client, operation)()
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                errors += status != expected
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        list(pool.map(loop, clients))
+    return latencies, errors
+
+
+def queue_page_times(url: str, repeats: int = 60) -> list[float]:
+    session = requests.Session()
+    login_page = session.get(f"{url}/admin/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login_page).group(1)
+    session.post(f"{url}/admin/login", data={"username": MODERATOR[0], "password": MODERATOR[1], "csrf_token": token},
+                 timeout=30)
+    session.get(f"{url}/admin/reports", timeout=30)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        response = session.get(f"{url}/admin/reports", timeout=30)
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200 and "反映审核" in response.text
+    return times
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
+    print(f"\n== {name} ==", flush=True)
+    prepare_database(env, args.existing)
+    server = Gunicorn(env, args.workers)
+    try:
+        clients = [Client(server.url, n) for n in range(args.clients)]
+        results = {"plain_insert": ([], 0, 0.0), "submit": ([], 0, 0.0)}
+        for _ in range(args.rounds):
+            for operation, expected in (("plain_insert", 201), ("submit", 201)):
+                latencies, errors = run_round(clients, operation, args.seconds / args.rounds, expected)
+                previous = results[operation]
+                results[operation] = (previous[0] + latencies, previous[1] + errors,
+                                      previous[2] + args.seconds / args.rounds)
+        queue = queue_page_times(server.url)
+    finally:
+        server.stop()
+    rates = {}
+    print(f"  {'request':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for operation, label in (("plain_insert", "reference: plain insert"), ("submit", "POST /api/v1/reports")):
+        latencies, errors, seconds = results[operation]
+        rates[operation] = len(latencies) / seconds
+        print(f"  {label:<28}{rates[operation]:>9.1f}{statistics.median(latencies) * 1000:>9.1f}"
+              f"{percentile(latencies, 0.99) * 1000:>9.1f}{errors:>8}")
+    print(f"  submission / reference throughput: {rates['submit'] / rates['plain_insert']:.2f}  (target ≥ 0.50)")
+    print(f"  moderation queue first page: p50 {statistics.median(queue) * 1000:.1f} ms, "
+          f"p95 {percentile(queue, 0.95) * 1000:.1f} ms  (target p95 < 50 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--existing", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per operation, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+    base_env = {"SECRET_KEY": BENCH_SECRET, "MEDIA_ROOT": str(workdir / "media"), "DEV_LOGIN": "1",
+                "REPORTS_PER_RESIDENT_PER_HOUR": "100000000", "REPORTS_PER_IP_PER_HOUR": "100000000",
+                "LOG_LEVEL": "WARNING", "REDIS_URL": ""}
+    try:
+        if args.database in ("sqlite", "both"):
+            bench("embedded default (SQLite)", {**base_env, "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"},
+                  args)
+        if args.database in ("postgres", "both"):
+            url = Config.from_env({"DATABASE_URL": os.environ.get(
+                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")}).database_url
+            engine = sa.create_engine(url)
+            with engine.begin() as connection:
+                connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
+                connection.execute(sa.text("CREATE SCHEMA bench_reports"))
+            try:
+                bench("PostgreSQL", {**base_env, "DATABASE_URL": f"{url}?options=-csearch_path%3Dbench_reports"}, args)
+            finally:
+                with engine.begin() as connection:
+                    connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
+                engine.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -42,6 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config.update(_flask_settings(config))
+    app.json.ensure_ascii = False  # Chinese text as itself, not \u escapes
     if config.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count,  # type: ignore[method-assign]
                                 x_proto=config.trusted_proxy_count, x_host=config.trusted_proxy_count)
@@ -75,7 +76,6 @@ def _flask_settings(config: Config) -> dict[str, Any]:
         # CSRF is checked by the admin blueprint itself; the API authenticates by bearer token.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-        "JSON_AS_ASCII": False,
         "API_TITLE": "点·靓青岛 citizen services API",
         "API_VERSION": API_VERSION,
         "OPENAPI_VERSION": "3.0.3",

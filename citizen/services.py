@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from cases import services as case_services
 from citizen import jobs as citizen_jobs
 from citizen.models import Category, RejectionTemplate, Report, ReportEvent, ReportMedia, Resident
 from core.config import Config
@@ -622,3 +621,8 @@ def _reused_photos(report: Report) -> list[dict[str, Any]]:
     own_bytes = {item.sha256 for item in photos}
     return [{"report_id": other, "media_id": media_id, "match": "identical" if sha256 in own_bytes else "similar"}
             for other, media_id, sha256 in rows]
+
+
+# Imported last: the cases package reads this module's lifecycle when it loads, and accepting a
+# report writes its forwarding record through cases.services.open_delivery.
+from cases import services as case_services  # noqa: E402

@@ -210,8 +210,13 @@ def deliveries(status: str | None, *, limit: int = 200) -> list[CaseDelivery]:
 
 
 def delivery_counts() -> dict[str, int]:
-    counts = dict.fromkeys(OUTBOX_STATUS_NAMES, 0)
-    counts.update(dict(db.session.execute(sa.select(CaseDelivery.status, sa.func.count()).group_by(CaseDelivery.status))))
+    return _counts(CaseDelivery.status, OUTBOX_STATUS_NAMES)
+
+
+def _counts(column: Any, names: dict[str, str]) -> dict[str, int]:
+    counts = dict.fromkeys(names, 0)
+    counts.update({value: count for value, count in db.session.execute(sa.select(column, sa.func.count())
+                                                                       .group_by(column))})
     return counts
 
 
@@ -466,9 +471,7 @@ def desk_queue(step: str | None, *, limit: int = 200) -> list[DeskCase]:
 
 
 def desk_counts() -> dict[str, int]:
-    counts = dict.fromkeys(DESK_STEP_NAMES, 0)
-    counts.update(dict(db.session.execute(sa.select(DeskCase.step, sa.func.count()).group_by(DeskCase.step))))
-    return counts
+    return _counts(DeskCase.step, DESK_STEP_NAMES)
 
 
 def get_desk_case(case_id: int) -> DeskCase:

@@ -193,6 +193,10 @@ def sweep(now: dt.datetime | None = None) -> SweepResult:
         ids = _due(model, now, settings)
         if ids:
             db.session.execute(sa.update(model).where(model.id.in_(ids)).values(enqueued_at=now))
+            # An attempt whose lease ran out died with its worker: it may be tried again.
+            db.session.execute(sa.update(model).where(model.id.in_(ids), model.status == WORKING,
+                                                      model.lease_until <= now)
+                               .values(status=RETRYING, lease_until=None))
         for row_id in ids:
             enqueue_after_commit(job, row_id)
         found[model] = len(ids)

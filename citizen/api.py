@@ -92,7 +92,9 @@ def present_report(report: Report) -> dict[str, Any]:
         "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose,
                    "urls": media_services.media_urls(item.media_id)} for item in report.media],
         "timeline": [{"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status],
-                      "at": event.occurred_at, "note": event.note} for event in services.timeline(report)],
+                      "at": event.occurred_at, "note": event.note,
+                      "photos": [media_services.media_urls(item.media_id) for item in report.media
+                                 if item.event_id == event.id]} for event in services.timeline(report)],
         "reject_reason": report.reject_reason, "rating": report.rating, "rating_comment": report.rating_comment,
     }
 

@@ -94,6 +94,8 @@ class ReportMedia(Base):
     kind: Mapped[str] = mapped_column(sa.String(8))
     position: Mapped[int] = mapped_column(default=0)
     purpose: Mapped[str] = mapped_column(sa.String(12), default="evidence")
+    # The timeline step it illustrates (a case system's resolution photo); None for the resident's evidence.
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_events.id"))
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     # 64-bit difference hash of the photo, hex: equal hashes are near-identical pictures.
     phash: Mapped[str | None] = mapped_column(sa.String(16), index=True)

@@ -77,6 +77,8 @@ class TimelineEntrySchema(Schema):
     status_name = fields.String(required=True)
     at = fields.DateTime(required=True)
     note = fields.String(required=True)
+    photos = fields.List(fields.Dict(), required=True,
+                         metadata={"description": "Signed links of the case system's photos for this step (resolution)"})
 
 
 class ReportMediaSchema(Schema):

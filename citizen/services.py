@@ -270,7 +270,8 @@ def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: s
 
 
 def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: str, action: str,
-              note: str | None = None, **changes: Any) -> Report:
+              note: str | None = None, in_same_transaction: Callable[[int], Any] | None = None,
+              **changes: Any) -> Report:
     report = _get_report(report_id)
     before = {"status": report.status}
     transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
@@ -280,6 +281,8 @@ def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: st
     report.reviewed_by, report.reviewed_at = actor.name, utcnow()
     record_audit(actor, action, "report", report.id, before=before,
                  after={"status": to_status, **{k: v for k, v in changes.items()}})
+    if in_same_transaction is not None:
+        in_same_transaction(report.id)
     _commit_moderation()
     return report
 
@@ -293,7 +296,9 @@ def _commit_moderation() -> None:
 
 
 def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Report:
-    return _moderate(actor, report_id, expected_version, ACCEPTED, "report.accept")
+    # The forwarding record (the cases package's outbox) commits with the acceptance or not at all.
+    return _moderate(actor, report_id, expected_version, ACCEPTED, "report.accept",
+                     in_same_transaction=case_services.open_delivery)
 
 
 def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason: str) -> Report:
@@ -327,6 +332,28 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
     record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
     _commit_moderation()
     return report
+
+
+def record_case_progress(report: Report, note: str, *, actor_name: str | None) -> ReportEvent:
+    """A step of the case system that leaves the status as it is (立案, 核查…), on the resident's timeline."""
+    event = ReportEvent(from_status=report.status, to_status=report.status, actor_kind="case_system",
+                        actor_name=actor_name, note=note[:500])
+    report.events.append(event)
+    return event
+
+
+def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) -> None:
+    """The case system's photos (a resolution photo) on the timeline step they illustrate. The caller commits."""
+    if event.id is None:
+        db.session.flush()
+    known = {item.media_id for item in report.media}
+    position = len(report.media)
+    for item in media:
+        if item.id not in known:
+            report.media.append(ReportMedia(media_id=item.id, kind=item.kind, position=position, purpose="resolution",
+                                            sha256=item.sha256, event_id=event.id))
+            position += 1
+    media_services.attach_media([item.id for item in media], attached_to=f"report:{report.id}")
 
 
 def withdraw_report(resident_id: int, report_id: int) -> Report:
@@ -393,6 +420,28 @@ def _degree_box(lat: float, radius_m: float) -> tuple[float, float]:
 
 def timeline(report: Report) -> list[ReportEvent]:
     return list(report.events)
+
+
+def find_reports(*, ids: list[int] | None = None, category_ids: list[str] | None = None,
+                 statuses: tuple[str, ...] | None = None, since: dt.datetime | None = None,
+                 until: dt.datetime | None = None, limit: int = 1000) -> list[Report]:
+    """Reports matching every given filter, newest first (for the Open311 server)."""
+    query = sa.select(Report)
+    if ids is not None:
+        query = query.where(Report.id.in_(ids))
+    if category_ids:
+        query = query.where(Report.category_id.in_(category_ids))
+    if statuses is not None:
+        query = query.where(Report.status.in_(statuses))
+    if since is not None:
+        query = query.where(Report.created_at >= since)
+    if until is not None:
+        query = query.where(Report.created_at < until)
+    return list(db.session.scalars(query.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)))
+
+
+def report_for_key(resident_id: int, idempotency_key: str) -> Report | None:
+    return _report_for_key(resident_id, idempotency_key)
 
 
 def resident_history(resident_id: int) -> dict[str, int]:
@@ -578,3 +627,8 @@ def _reused_photos(report: Report) -> list[dict[str, Any]]:
     own_bytes = {item.sha256 for item in photos}
     return [{"report_id": other, "media_id": media_id, "match": "identical" if sha256 in own_bytes else "similar"}
             for other, media_id, sha256 in rows]
+
+
+# Imported last: the cases package reads this module's lifecycle when it loads, and accepting a
+# report writes its forwarding record through cases.services.open_delivery.
+from cases import services as case_services  # noqa: E402

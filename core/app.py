@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.config import PROJECT_ROOT, Config
 from core.db import db, engine_options
 from core.errors import register_error_handlers
+from core.events import REPORT_STATUS_CHANGED, subscribe
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
@@ -27,7 +28,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases")
 
 
 def import_models() -> None:
@@ -85,7 +86,9 @@ def _flask_settings(config: Config) -> dict[str, Any]:
         # Swagger UI's files come from the swagger-ui-bundle package, never from a CDN.
         "OPENAPI_SWAGGER_UI_URL": "/api/swagger-ui/",
         "API_SPEC_OPTIONS": {
-            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "caseSignature": {"type": "apiKey", "in": "header", "name": "X-Case-Signature"}}},
         },
     }
 
@@ -138,6 +141,11 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:
+    from cases.admin import NAV as CASES_NAV
+    from cases.admin import bp as cases_admin_pages
+    from cases.api import blp as cases_api
+    from cases.jobs import queue_notifications
+    from cases.open311 import bp as open311_server
     from citizen.admin import NAV as CITIZEN_NAV
     from citizen.admin import bp as citizen_admin_pages
     from citizen.api import blp as citizen_api
@@ -167,13 +175,19 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     app.register_blueprint(citizen_admin_pages)
     app.register_blueprint(signboard_admin_pages)
-    register_nav(app, CORE_NAV + CITIZEN_NAV + SIGNBOARD_NAV)
+    api.register_blueprint(cases_api, url_prefix=f"/api/{API_VERSION}")
+    app.register_blueprint(open311_server)
+    app.register_blueprint(cases_admin_pages)
+    subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
+    register_nav(app, CORE_NAV + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV)
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
+    from cases.cli import cases_cli
     from media.cli import media_cli
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(media_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(cases_cli)

@@ -20,6 +20,7 @@ ROLES = {
     "moderator": "审核员",
     "reward_officer": "奖励专员",
     "signboard_reviewer": "招牌审核员",
+    "dispatcher": "案件调度员",
 }
 _TOKEN_SALT = "resident-token-v1"
 F = TypeVar("F", bound=Callable[..., Any])

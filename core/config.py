@@ -85,6 +85,44 @@ class Config:
     # A city's own signboard rule file; unset: the rules shipped in signboard_templates/data.
     signboard_rules_file: Path | None = None
 
+    # The city's case system (cases package): "desk" (built in), "open311" or "webhook".
+    case_system: str = "desk"
+    open311_endpoint: str | None = None
+    open311_api_key: str | None = None
+    open311_jurisdiction_id: str | None = None
+    # Our category id -> the case system's service_code; unmapped categories send their own id.
+    open311_service_codes: tuple[tuple[str, str], ...] = ()
+    # Poll the GeoReport "servicerequestupdates" extension instead of requests.json.
+    open311_updates_extension: bool = False
+    case_webhook_url: str | None = None
+    case_webhook_secret: str | None = None
+    # Shared secret of POST /api/v1/case-updates (HMAC-SHA256), and how old its timestamp may be.
+    case_updates_secret: str | None = None
+    case_updates_max_skew_seconds: int = 300
+    case_http_timeout_seconds: float = 10.0
+    case_delivery_max_attempts: int = 12
+    case_delivery_backoff_base_seconds: int = 30
+    case_delivery_backoff_max_seconds: int = 6 * 3600
+    # An attempt still "delivering" after this is taken to be lost with its worker.
+    case_delivery_lease_seconds: int = 120
+    # A queued delivery not started after this is taken to be lost with Redis.
+    case_delivery_requeue_after_seconds: int = 300
+    # Hosts whose photos we fetch (resolution photos of case updates, Open311 media_url).
+    case_media_hosts: tuple[str, ...] = ()
+    case_media_max_bytes: int = 10 * 1024 * 1024
+    # Lifetime of the photo link handed to a case system (S3 presigned links last at most 7 days).
+    case_media_url_ttl_seconds: int = 7 * 24 * 3600
+    # This app's public origin, for links handed to others ("https://api.example.cn").
+    public_base_url: str | None = None
+    # Our Open311 server: api_key -> client name, each client filing as a resident of its own.
+    open311_server_api_keys: tuple[tuple[str, str], ...] = ()
+    # WeChat subscribe messages on report status changes: template id, data keys -> our values, page.
+    wechat_status_template_id: str | None = None
+    wechat_status_template_fields: tuple[tuple[str, str], ...] = (
+        ("character_string1", "report_no"), ("thing2", "category"), ("phrase3", "status"),
+        ("time4", "time"), ("thing5", "note"))
+    wechat_status_page: str = "pages/report/detail"
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -136,6 +174,7 @@ class Config:
             nearby_radius_m=float(env.get("NEARBY_RADIUS_M") or cls.nearby_radius_m),
             queue_counts_ttl_seconds=float(env.get("QUEUE_COUNTS_TTL_SECONDS") or cls.queue_counts_ttl_seconds),
             map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
+            **_case_settings(env),
         )
 
     def check_safe_for_production(self) -> None:
@@ -151,6 +190,10 @@ class Config:
             problems.append("media on the local disk needs ALLOW_LOCAL_MEDIA_IN_PRODUCTION=1 (or configure S3_BUCKET)")
         if self.media_backend == "s3" and not self.s3_bucket:
             problems.append("MEDIA_BACKEND=s3 needs S3_BUCKET")
+        if self.case_system == "open311" and not (self.open311_endpoint and self.open311_api_key):
+            problems.append("CASE_SYSTEM=open311 needs OPEN311_ENDPOINT and OPEN311_API_KEY")
+        if self.case_system == "webhook" and not (self.case_webhook_url and self.case_webhook_secret):
+            problems.append("CASE_SYSTEM=webhook needs CASE_WEBHOOK_URL and CASE_WEBHOOK_SECRET")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
 
@@ -165,6 +208,45 @@ def current_config() -> Config:
     from flask import current_app
 
     return current_app.config["APP_SETTINGS"]
+def _case_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The cases package's settings (case system, status updates, notifications, Open311 server)."""
+    ints = ("case_updates_max_skew_seconds", "case_delivery_max_attempts", "case_delivery_backoff_base_seconds",
+            "case_delivery_backoff_max_seconds", "case_delivery_lease_seconds",
+            "case_delivery_requeue_after_seconds", "case_media_max_bytes", "case_media_url_ttl_seconds")
+    texts = ("open311_endpoint", "open311_api_key", "open311_jurisdiction_id", "case_webhook_url",
+             "case_webhook_secret", "case_updates_secret", "public_base_url", "wechat_status_template_id")
+    settings: dict[str, object] = {name: int(env.get(name.upper()) or getattr(Config, name)) for name in ints}
+    settings.update({name: env.get(name.upper()) or None for name in texts})
+    settings.update(
+        case_system=(env.get("CASE_SYSTEM") or Config.case_system).strip().lower(),
+        open311_service_codes=_pairs(env.get("OPEN311_SERVICE_CODES")),
+        open311_updates_extension=_flag(env.get("OPEN311_UPDATES_EXTENSION")),
+        case_http_timeout_seconds=float(env.get("CASE_HTTP_TIMEOUT_SECONDS") or Config.case_http_timeout_seconds),
+        case_media_hosts=tuple(host.strip().lower() for host in (env.get("CASE_MEDIA_HOSTS") or "").split(",")
+                               if host.strip()),
+        open311_server_api_keys=_pairs(env.get("OPEN311_SERVER_API_KEYS")),
+        wechat_status_template_fields=(_pairs(env.get("WECHAT_STATUS_TEMPLATE_FIELDS"))
+                                       or Config.wechat_status_template_fields),
+        wechat_status_page=env.get("WECHAT_STATUS_PAGE") or Config.wechat_status_page,
+    )
+    if settings["case_system"] not in CASE_SYSTEMS:
+        raise ConfigError(f"CASE_SYSTEM must be one of {', '.join(CASE_SYSTEMS)}")
+    return settings
+
+
+CASE_SYSTEMS = ("desk", "open311", "webhook")
+
+
+def _pairs(value: str | None) -> tuple[tuple[str, str], ...]:
+    """A JSON object of strings ('{"S0102": "garbage"}') as sorted (key, value) pairs."""
+    if not value:
+        return ()
+    mapping = json.loads(value)
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ConfigError(f"expected a JSON object of strings, got {value[:40]!r}")
+    return tuple(sorted((str(key), text) for key, text in mapping.items()))
+
+
 def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:
     """SERVICE_AREA_POLYGON: a JSON list of [lat, lng] WGS-84 vertices."""
     if not value:

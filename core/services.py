@@ -14,7 +14,7 @@ from core.db import db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry, StaffAccount
 
-ROLE_NAMES = ("admin", "moderator", "reward_officer", "signboard_reviewer")
+ROLE_NAMES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher")
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" equal to "wrong password".

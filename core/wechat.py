@@ -95,6 +95,10 @@ class WeChatMiniProgram:
             raise WeChatError("暂时无法连接微信服务，请稍后再试。", code="wechat_unreachable", status=503) from None
         return WeChatIdentity(openid=result["openid"], unionid=result.get("unionid") or None)
 
+    def send_subscribe_message(self, openid: str, template_id: str, data: dict[str, Any], page: str) -> None:
+        """A subscribe message (订阅消息); raises WeChatClientException or requests' errors for the caller to retry."""
+        self.client.wxa.send_subscribe_message(openid, template_id, data, page=page)
+
     def text_is_risky(self, text: str) -> bool:
         """WeChat's content check (msg_sec_check); errcode 87014 means risky. Fails open: it only flags."""
         try:

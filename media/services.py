@@ -160,6 +160,16 @@ def accept_upload(resident_id: int, incoming: IncomingFile) -> Media:
     return media
 
 
+def accept_local_file(resident_id: int, path: Path) -> Media:
+    """Store a file the server fetched itself (a case system's photo) as the resident's media. Commits."""
+    with path.open("rb") as f:
+        size, sha256, head = hash_stream(f)
+    fmt = processing.sniff(head)
+    if fmt is None:
+        raise processing.unsupported()
+    return accept_upload(resident_id, IncomingFile(path, size, sha256, fmt))
+
+
 def _apply(media: Media, columns: dict[str, Any], *, size: int) -> None:
     for name, value in columns.items():
         setattr(media, name, value)
@@ -374,16 +384,19 @@ def media_info(media_id: int) -> MediaInfo:
     return _info(media)
 
 
-def media_urls(media_id: int, *, include_original: bool = False) -> dict[str, str]:
-    """Short-lived signed links: "large" and "thumb" once rendered, and for staff the "original" evidence."""
+def media_urls(media_id: int, *, include_original: bool = False, ttl_seconds: int | None = None) -> dict[str, str]:
+    """Signed links: "large" and "thumb" once rendered, and for staff the "original" evidence.
+
+    Short-lived unless ``ttl_seconds`` says otherwise (a case system keeps the link it is given).
+    """
     media = db.session.get(Media, media_id)
     if media is None:
         raise NotFound("媒体文件不存在。")
-    return _urls(media, include_original=include_original)
+    return _urls(media, include_original=include_original, ttl_seconds=ttl_seconds)
 
 
-def _urls(media: Media, *, include_original: bool = False) -> dict[str, str]:
-    storage, ttl = current_storage(), current_config().signed_url_ttl_seconds
+def _urls(media: Media, *, include_original: bool = False, ttl_seconds: int | None = None) -> dict[str, str]:
+    storage, ttl = current_storage(), ttl_seconds or current_config().signed_url_ttl_seconds
     keys = {"large": media.large_key, "thumb": media.thumb_key}
     if include_original and media.status != "awaiting_upload":
         keys["original"] = media.original_key

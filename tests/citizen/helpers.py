@@ -12,6 +12,8 @@ from tests.media_files import photo_bytes
 QINGDAO = (36.0671, 120.3826)
 BEIJING = (39.9042, 116.4074)
 _seeds = itertools.count(1000)
+# An accepted report, or one already forwarded where the delivery job ran inline on the built-in case desk.
+ACCEPTED = ("accepted", "forwarded")
 
 
 def sign_in(client, openid: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from citizen.models import Report
 from core.db import db
 from core.models import AuditEntry
-from tests.citizen.helpers import new_report, sign_in
+from tests.citizen.helpers import ACCEPTED, new_report, sign_in
 from tests.core.admin_helpers import admin_login, admin_post
 from tests.factories import StaffFactory
 
@@ -54,7 +54,7 @@ def test_accepting_from_the_report_page(app, moderator_client, reports):
     assert response.status_code == 302
     assert "已受理反映" in moderator_client.get(response.location).get_data(as_text=True)
     with app.app_context():
-        assert db.session.get(Report, report_id).status == "accepted"
+        assert db.session.get(Report, report_id).status in ACCEPTED
 
 
 def test_a_stale_form_gets_a_clear_conflict_message(app, moderator_client, reports):
@@ -66,7 +66,7 @@ def test_a_stale_form_gets_a_clear_conflict_message(app, moderator_client, repor
                         {"version": stale_version, "reason": "不属于城市管理范围"}, form_page="/admin/reports")
     assert "已被其他人处理" in moderator_client.get(second.location).get_data(as_text=True)
     with app.app_context():
-        assert db.session.get(Report, report_id).status == "accepted"
+        assert db.session.get(Report, report_id).status in ACCEPTED
         assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "report.reject")) == 0
 
 

@@ -23,6 +23,9 @@ class FakeWeChat:
     used_codes: set[str] = dataclasses.field(default_factory=set)
     risky_words: set[str] = dataclasses.field(default_factory=set)
     token_requests: int = 0
+    # Subscribe messages received, and errcodes to answer the next sends with.
+    subscribe_messages: list[dict] = dataclasses.field(default_factory=list)
+    subscribe_failures: list[int] = dataclasses.field(default_factory=list)
     issued_tokens: set[str] = dataclasses.field(default_factory=set)
     _counter: itertools.count = dataclasses.field(default_factory=itertools.count)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -40,6 +43,7 @@ class FakeWeChat:
             "/cgi-bin/token": self._token,
             "/sns/jscode2session": self._jscode2session,
             "/wxa/msg_sec_check": self._msg_sec_check,
+            "/cgi-bin/message/subscribe/send": self._subscribe_send,
         }.get(request.path)
         body = handler(request) if handler else {"errcode": 404, "errmsg": "not found"}
         response = Response(json.dumps(body), content_type="application/json")
@@ -70,6 +74,20 @@ class FakeWeChat:
         if any(word in content for word in self.risky_words):
             return {"errcode": 87014, "errmsg": "risky content"}
         return {"errcode": 0, "errmsg": "ok"}
+
+    def _subscribe_send(self, request: Request) -> dict:
+        if request.args.get("access_token") not in self.issued_tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        body = request.get_json(force=True, silent=True) or {}
+        with self._lock:
+            if self.subscribe_failures:
+                errcode = self.subscribe_failures.pop(0)
+                return {"errcode": errcode, "errmsg": "fake failure"}
+        if not body.get("touser") or not body.get("template_id") or not isinstance(body.get("data"), dict):
+            return {"errcode": 47003, "errmsg": "argument invalid"}
+        with self._lock:
+            self.subscribe_messages.append(body)
+        return {"errcode": 0, "errmsg": "ok", "msgid": len(self.subscribe_messages)}
 
     def _jscode2session(self, request: Request) -> dict:
         args = request.args

@@ -1,0 +1,27 @@
+"""`flask cases sweep` (cron every minute, or ``--every`` as a loop) and `flask cases poll`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import AppGroup, with_appcontext
+
+from cases import services
+
+cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
+
+
+@cases_cli.command("sweep")
+@click.option("--every", type=int, default=0, help="Repeat every N seconds instead of once (for a container).")
+@with_appcontext
+def sweep_command(every: int) -> None:
+    """Queue deliveries and notifications that are due or were lost, then poll an Open311 case system."""
+    while True:
+        result = services.sweep()
+        applied = services.poll_case_system()
+        click.echo(f"queued {result.deliveries} deliveries, {result.notifications} notifications; "
+                   f"applied {applied} polled updates")
+        if every <= 0:
+            return
+        time.sleep(every)

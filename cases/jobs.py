@@ -1,0 +1,31 @@
+"""Case jobs (ids in, inline or on rq): delivering, the sweep and poll, photos of updates, notifications."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from cases import services
+
+
+def deliver(delivery_id: int) -> str | None:
+    """One attempt at forwarding a report; failures are recorded and retried by the sweep, never raised."""
+    return services.deliver(delivery_id)
+
+
+def sweep() -> None:
+    """Scheduled (cron or an rq scheduler, every minute): re-queue what is due or was lost, then poll."""
+    services.sweep()
+    services.poll_case_system()
+
+
+def fetch_update_photos(update_record_id: int) -> None:
+    services.fetch_update_photos(update_record_id)
+
+
+def queue_notifications(report_id: int) -> None:
+    """Listens to report.status_changed: queues the resident's subscribe messages."""
+    services.queue_notifications(report_id)
+
+
+def send_notification(notification_id: int) -> None:
+    services.send_notification(notification_id, current_app.extensions["wechat"])

@@ -1,0 +1,141 @@
+"""Forwarding reports to the city's case system and hearing back: the outbox, updates, the built-in desk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, TimestampMixin, utcnow
+
+
+class OutboxMixin(TimestampMixin):
+    """Work a job does at least once: claimed under a lease, retried with backoff, swept up when lost.
+
+    pending → working → done | retrying (→ working …) | failed; "skipped" when there is nothing to do.
+    """
+
+    status: Mapped[str] = mapped_column(sa.String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When a job was last queued for it, and until when the attempt under way owns it.
+    enqueued_at: Mapped[dt.datetime | None]
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class CaseDelivery(OutboxMixin, Base):
+    """The outbox: one row per accepted report, written in the acceptance's own transaction."""
+
+    __tablename__ = "case_deliveries"
+    __table_args__ = (sa.Index("ix_case_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The citizen package's report id (packages share no tables, so no foreign key); also the idempotency key.
+    report_id: Mapped[int] = mapped_column(unique=True)
+    case_system: Mapped[str] = mapped_column(sa.String(16))
+    delivered_at: Mapped[dt.datetime | None]
+    external_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    external_token: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+
+    attempt_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.id",
+                                                              cascade="all, delete-orphan")
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "case_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("case_deliveries.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # delivered | retry | failed
+    detail: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class CaseUpdate(Base):
+    """A status change heard from the case system, kept once per (source, update id): a repeat is a no-op."""
+
+    __tablename__ = "case_updates"
+    __table_args__ = (sa.UniqueConstraint("source", "update_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(16))  # push | poll | desk
+    update_id: Mapped[str] = mapped_column(sa.String(128))
+    body_digest: Mapped[str] = mapped_column(sa.String(64))
+    report_id: Mapped[int] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    photo_urls: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The citizen timeline event it made, once applied; None when it changed nothing.
+    report_event_id: Mapped[int | None]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeskCase(TimestampMixin, Base):
+    """A case on the built-in case desk (立案 → 派遣 → 处置 → 核查 → 结案)."""
+
+    __tablename__ = "desk_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(unique=True)
+    step: Mapped[str] = mapped_column(sa.String(16), index=True)
+    department: Mapped[str | None] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(default=1)
+
+    steps: Mapped[list[DeskCaseStep]] = relationship(order_by="DeskCaseStep.id", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class DeskCaseStep(Base):
+    __tablename__ = "desk_case_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("desk_cases.id"), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(sa.String(16))
+    step: Mapped[str] = mapped_column(sa.String(16))
+    actor_name: Mapped[str] = mapped_column(sa.String(64))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+
+
+class SubscribeGrant(TimestampMixin, Base):
+    """How many more subscribe messages of a template a resident allowed (each tap in wx.requestSubscribeMessage allows one)."""
+
+    __tablename__ = "subscribe_grants"
+    __table_args__ = (sa.UniqueConstraint("resident_id", "template_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(index=True)
+    template_id: Mapped[str] = mapped_column(sa.String(64))
+    remaining: Mapped[int] = mapped_column(default=0)
+
+
+class Notification(OutboxMixin, Base):
+    """One subscribe message for one status change of a report, sent by a job and retried until it goes."""
+
+    __tablename__ = "case_notifications"
+    __table_args__ = (sa.Index("ix_case_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_event_id: Mapped[int] = mapped_column(unique=True)
+    report_id: Mapped[int] = mapped_column(index=True)
+    resident_id: Mapped[int]
+    template_id: Mapped[str] = mapped_column(sa.String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class Open311Request(Base):
+    """A request filed through our Open311 server: its token, until moderation gives it a public id."""
+
+    __tablename__ = "open311_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    client: Mapped[str] = mapped_column(sa.String(64))
+    report_id: Mapped[int] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,114 @@
+"""Our Open311 GeoReport v2 server (JSON and XML), so that any Open311 client can report and look up.
+
+Requests are residents' reports: POST files one as ``pending_review`` through the same service code
+path as the mini-program and answers with a token; a report is public (and gets its
+``service_request_id``) once a moderator has accepted it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+from xml.etree import ElementTree
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from cases import services as service
+from core.errors import AppError
+
+bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FORMAT = "<any(json, xml):fmt>"
+# How list items are named in the XML format.
+_XML_ITEMS = {"services": "service", "service_requests": "request", "endpoints": "endpoint", "formats": "format",
+              "attributes": "attribute", "values": "value", "errors": "error"}
+
+
+def _element(tag: str, value: Any) -> ElementTree.Element:
+    element = ElementTree.Element(tag)
+    if isinstance(value, dict):
+        element.extend(_element(key, item) for key, item in value.items())
+    elif isinstance(value, list):
+        element.extend(_element(_XML_ITEMS.get(tag, "item"), item) for item in value)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif value is not None:
+        element.text = str(value)
+    return element
+
+
+def _answer(body: Any, fmt: str, xml_root: str, status: int = 200) -> Response:
+    if fmt == "xml":
+        xml = ElementTree.tostring(_element(xml_root, body), encoding="utf-8", xml_declaration=True)
+        return Response(xml, status=status, content_type="text/xml; charset=utf-8")
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _error(status: int, description: str) -> Response:
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    return _answer([{"code": status, "description": description}], fmt, "errors", status)
+
+
+@bp.errorhandler(AppError)
+def _app_error(exc: AppError) -> Response:
+    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400.
+    return _error(exc.status if exc.status in (403, 404) else 400, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    return _error(status if status in (400, 403, 404, 405) else 500, exc.description or exc.name)
+
+
+@bp.get("/discovery.<any(json, xml):fmt>")
+def discovery(fmt: str) -> Response:
+    changeset = service.CHANGESET
+    endpoint = {"specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": url_for("open311.discovery", fmt="json", _external=True).rsplit("/", 1)[0],
+                "changeset": changeset, "type": "production", "formats": ["application/json", "text/xml"]}
+    body = {"changeset": changeset, "contact": "点·靓青岛 城市管理", "key_service": "向城市管理部门申请 api_key",
+            "endpoints": [endpoint]}
+    return _answer(body, fmt, "discovery")
+
+
+@bp.get(f"/services.{FORMAT}")
+def services_list(fmt: str) -> Response:
+    return _answer(service.service_list(), fmt, "services")
+
+
+@bp.get(f"/services/<code>.{FORMAT}")
+def service_definition(code: str, fmt: str) -> Response:
+    return _answer(service.service_definition(code), fmt, "service_definition")
+
+
+@bp.post(f"/requests.{FORMAT}")
+def create_request(fmt: str) -> Response:
+    form = request.form
+    settings = current_app.config["APP_SETTINGS"]
+    client = dict(settings.open311_server_api_keys).get(form.get("api_key", ""))
+    if client is None:
+        return _error(403, "api_key is missing or not valid")
+    fields = {key: value for key, value in form.items() if key != "api_key"}
+    token = "t" + hashlib.sha256(repr((client, sorted(fields.items()))).encode()).hexdigest()[:40]
+    answer = service.file_request(client, fields, token=token, ip_address=request.remote_addr, settings=settings)
+    return _answer([answer], fmt, "service_requests", 201)
+
+
+@bp.get(f"/requests.{FORMAT}")
+def requests_list(fmt: str) -> Response:
+    return _answer(service.find_requests(request.args, now=dt.datetime.now(dt.timezone.utc)), fmt,
+                   "service_requests")
+
+
+@bp.get(f"/requests/<int:request_id>.{FORMAT}")
+def request_detail(request_id: int, fmt: str) -> Response:
+    return _answer([service.public_request(request_id)], fmt, "service_requests")
+
+
+@bp.get(f"/tokens/<token>.{FORMAT}")
+def token_lookup(token: str, fmt: str) -> Response:
+    return _answer([service.token_answer(token)], fmt, "service_requests")

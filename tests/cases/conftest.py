@@ -1,0 +1,94 @@
+"""Fixtures for the case system: a loopback Open311/webhook case system and helpers to act on reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from cases import signing
+from cases.models import CaseDelivery
+from citizen import services as citizen_services
+from citizen.models import Report
+from core.db import db
+from core.services import Actor
+from tests.citizen.helpers import new_report, sign_in
+from tests.fakes.case_system import API_KEY, WEBHOOK_SECRET, FakeCaseSystem, FakeCaseSystemServer
+
+UPDATES_SECRET = "case-updates-secret-0123456789"
+MODERATOR = Actor(None, "moderator-cases")
+
+
+@pytest.fixture(scope="session")
+def case_server() -> Iterator[FakeCaseSystemServer]:
+    server = FakeCaseSystemServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def case_system(case_server) -> Iterator[FakeCaseSystem]:
+    case_server.system.reset()
+    yield case_server.system
+    case_server.system.reset()
+
+
+def case_settings(case_server: FakeCaseSystemServer, system: str = "desk", **changes: object) -> dict[str, object]:
+    return {"case_system": system, "open311_endpoint": f"{case_server.base_url}/open311", "open311_api_key": API_KEY,
+            "case_webhook_url": f"{case_server.base_url}/webhook", "case_webhook_secret": WEBHOOK_SECRET,
+            "case_updates_secret": UPDATES_SECRET, "case_media_hosts": ("127.0.0.1",),
+            "public_base_url": "http://testserver", "wechat_status_template_id": "TMPL_STATUS", **changes}
+
+
+@pytest.fixture
+def use_case_system(override_settings, case_server, case_system):
+    """Switch the app to a case system for this test: use_case_system("open311", **more_settings)."""
+
+    def use(system: str = "desk", **changes: object):
+        return override_settings(**case_settings(case_server, system, **changes))
+
+    return use
+
+
+@pytest.fixture
+def resident(client):
+    return sign_in(client, "oCasesResident0000000001")
+
+
+def accept(app, report_id: int) -> None:
+    with app.app_context():
+        version = db.session.get(Report, report_id).version
+        citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+
+
+def accepted_report(app, client, resident, run_jobs, **body) -> int:
+    """A report submitted by the resident and accepted by a moderator, its delivery job run."""
+    report_id = new_report(client, resident, **body)["id"]
+    run_jobs()
+    accept(app, report_id)
+    run_jobs()
+    return report_id
+
+
+def delivery_of(app, report_id: int) -> CaseDelivery:
+    with app.app_context():
+        delivery = db.session.scalar(sa.select(CaseDelivery).where(CaseDelivery.report_id == report_id))
+        assert delivery is not None
+        list(delivery.attempt_log)
+        db.session.expunge(delivery)
+        return delivery
+
+
+def report_status(app, report_id: int) -> str:
+    with app.app_context():
+        return db.session.get(Report, report_id).status
+
+
+def signed_update(client, body: dict, *, secret: str = UPDATES_SECRET, timestamp: int | None = None,
+                  raw: bytes | None = None):
+    data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
+    headers = signing.signed_headers(secret, int(time.time()) if timestamp is None else timestamp, data)
+    return client.post("/api/v1/case-updates", data=data, headers=headers, content_type="application/json")

@@ -1,0 +1,100 @@
+"""The built-in case desk through its admin pages: 立案, 派遣, 处置 (with a photo), 核查, 退回, 结案."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from cases.models import DeskCase
+from core.db import db
+from core.models import AuditEntry
+from tests.cases.conftest import accepted_report, report_status
+from tests.core.admin_helpers import admin_login, csrf_token
+from tests.factories import StaffFactory
+from tests.media_files import photo_bytes
+
+
+@pytest.fixture
+def dispatcher(app):
+    with app.app_context():
+        StaffFactory(username="desk-dispatcher", roles=["dispatcher"])
+    staff = app.test_client()
+    admin_login(staff, "desk-dispatcher")
+    return staff
+
+
+def desk_case_id(app, report_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(DeskCase.id).where(DeskCase.report_id == report_id))
+
+
+def act(staff, case_id: int, action: str, **form):
+    page = staff.get(f"/admin/desk/{case_id}").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    data = {"csrf_token": csrf_token(staff, f"/admin/desk/{case_id}"), "version": version, **form}
+    response = staff.post(f"/admin/desk/{case_id}/{action}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    return staff.get(response.location).get_data(as_text=True)
+
+
+def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, resident, run_jobs,
+                                                                  use_case_system, dispatcher):
+    use_case_system("desk")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_id = desk_case_id(app, report_id)
+    assert f"案件 #{case_id}" in dispatcher.get("/admin/desk").get_data(as_text=True)
+
+    assert "已立案" in act(dispatcher, case_id, "register")
+    assert report_status(app, report_id) == "forwarded"
+    act(dispatcher, case_id, "dispatch", department="市南区环卫所")
+    assert report_status(app, report_id) == "in_progress"
+    page = act(dispatcher, case_id, "handle", note="已清运垃圾。", photo=(io.BytesIO(photo_bytes(5)), "fixed.jpg"))
+    assert "已处置" in page
+    run_jobs()
+    assert report_status(app, report_id) == "resolved"
+    page = act(dispatcher, case_id, "send_back", note="仍有残留，请重新处置。")
+    assert report_status(app, report_id) == "in_progress"
+    act(dispatcher, case_id, "handle", note="残留已清除。")
+    act(dispatcher, case_id, "verify")
+    page = act(dispatcher, case_id, "close")
+    assert "案件已结案" in page and report_status(app, report_id) == "closed"
+
+    report = client.get(f"/api/v1/reports/{report_id}", headers=resident).json
+    notes = [entry["note"] for entry in report["timeline"]]
+    assert "城市管理监督指挥中心已立案。" in notes and "已派遣至市南区环卫所处置。" in notes
+    assert "已清运垃圾。" in notes and "仍有残留，请重新处置。" in notes
+    handled = next(entry for entry in report["timeline"] if entry["note"] == "已清运垃圾。")
+    assert handled["status"] == "resolved" and len(handled["photos"]) == 1
+    with app.app_context():
+        actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_type == "desk_case")
+                                          .order_by(AuditEntry.id)))
+    assert actions == ["desk_case.register", "desk_case.dispatch", "desk_case.handle", "desk_case.send_back",
+                       "desk_case.handle", "desk_case.verify", "desk_case.close"]
+
+
+def test_out_of_order_and_incomplete_steps_are_refused(app, client, resident, run_jobs, use_case_system, dispatcher):
+    use_case_system("desk")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_id = desk_case_id(app, report_id)
+    page = dispatcher.get(f"/admin/desk/{case_id}").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    token = csrf_token(dispatcher, f"/admin/desk/{case_id}")
+    response = dispatcher.post(f"/admin/desk/{case_id}/close", data={"csrf_token": token, "version": version})
+    assert "不能结案" in dispatcher.get(response.location).get_data(as_text=True)
+    act(dispatcher, case_id, "register")
+    assert "请填写处置部门" in act(dispatcher, case_id, "dispatch", department=" ")
+    stale = dispatcher.post(f"/admin/desk/{case_id}/dispatch",
+                            data={"csrf_token": token, "version": version, "department": "市北区"})
+    assert "已被其他人处理" in dispatcher.get(stale.location).get_data(as_text=True)
+    assert report_status(app, report_id) == "forwarded"
+
+
+def test_the_desk_needs_a_dispatcher(app):
+    with app.app_context():
+        StaffFactory(username="not-a-dispatcher", roles=["moderator"])
+    staff = app.test_client()
+    admin_login(staff, "not-a-dispatcher")
+    assert staff.get("/admin/desk").status_code == 403

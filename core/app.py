@@ -27,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen")
+DOMAIN_PACKAGES = ("core", "citizen", "facilities")
 
 
 def import_models() -> None:
@@ -144,6 +144,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.admin import bp as admin_pages
     from core.api import bp as core_api
     from core.api import files_bp
+    from facilities.admin import NAV as FACILITIES_NAV
+    from facilities.admin import bp as facilities_admin_pages
+    from facilities.api import blp as facilities_api
 
     @app.route("/api/swagger-ui/<path:filename>")
     def swagger_ui_files(filename: str):  # noqa: ANN202
@@ -154,12 +157,17 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(citizen_api, url_prefix=f"/api/{API_VERSION}")
     if app.config["APP_SETTINGS"].dev_login_enabled:
         api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
+    api.register_blueprint(facilities_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(admin_pages)
+    app.register_blueprint(facilities_admin_pages)
     register_nav(app, CORE_NAV)
+    register_nav(app, FACILITIES_NAV)
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
+    from facilities.cli import facilities_cli
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(facilities_cli)

@@ -14,8 +14,9 @@ COORD_TYPES = ("wgs84", "gcj02")
 # GCJ-02 works on the Krasovsky 1940 ellipsoid.
 _KRASOVSKY_A = 6_378_245.0
 _KRASOVSKY_EE = 0.00669342162296594323
-# One centimetre, in degrees of latitude: the inverse transform iterates until it is this close.
-_INVERSE_TOLERANCE_DEG = 0.01 / (math.pi * EARTH_RADIUS_M / 180.0)
+# One millimetre, in degrees of latitude: the inverse transform iterates until the forward image
+# is this close on each axis, which keeps the answer well under a centimetre from the true point.
+_INVERSE_TOLERANCE_DEG = 0.001 / (math.pi * EARTH_RADIUS_M / 180.0)
 _INVERSE_MAX_ITERATIONS = 30
 
 

@@ -83,7 +83,7 @@ _snapshots: dict[str, KindSnapshot] = {}
 
 
 def kind_snapshot(*, refresh: bool = False) -> KindSnapshot:
-    key = str(db.engine.url)
+    key = str(db.session.get_bind().engine.url)
     snapshot = _snapshots.get(key)
     if refresh or snapshot is None or time.monotonic() - snapshot.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
         kinds = {kind.code: KindInfo.of(kind) for kind in db.session.scalars(sa.select(FacilityKind))}

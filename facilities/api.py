@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from core.geo import to_wgs84
 from facilities import services
@@ -24,7 +25,7 @@ class FacilityKinds(MethodView):
 
 @blp.route("/facilities/nearest")
 class NearestFacilities(MethodView):
-    @blp.arguments(NearestQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(NearestQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, NearestResponseSchema)
     def get(self, lat: float, lng: float, coord_type: str, kind: str | None, limit: int, radius_m: float,
             open_now: bool) -> dict:
@@ -39,7 +40,7 @@ class NearestFacilities(MethodView):
 
 @blp.route("/facilities")
 class FacilityMap(MethodView):
-    @blp.arguments(MapQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(MapQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, MapResponseSchema)
     def get(self, bbox: tuple[float, float, float, float], coord_type: str, kind: str | None):  # noqa: ANN201
         """Facilities in a map window; grid-clustered counts when there are too many to draw"""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_dump, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from core.db import utcnow
 from core.geo import COORD_TYPES, wgs84_to_gcj02
@@ -23,9 +23,6 @@ class KindSchema(Schema):
 
 
 class NearestQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
     lat = fields.Float(required=True, validate=validate.Range(-90, 90))
     lng = fields.Float(required=True, validate=validate.Range(-180, 180))
     coord_type = fields.String(**COORD_TYPE_FIELD)
@@ -51,9 +48,6 @@ class BBoxField(fields.String):
 
 
 class MapQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
     bbox = BBoxField(required=True, metadata={"description": "minLng,minLat,maxLng,maxLat"})
     coord_type = fields.String(**{**COORD_TYPE_FIELD, "load_default": "gcj02",
                                   "metadata": {"description": "Datum of bbox and of nothing else (default gcj02)"}})

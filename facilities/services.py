@@ -202,13 +202,15 @@ def _candidate_params(kind_code: str | None, ranges: Sequence[tuple[int, int]], 
 
 
 def _candidate_fetcher(kind_code: str | None, with_hours: bool) -> spatial.Fetch:
-    connection = db.session.connection()
+    # The DBAPI cursor of the session's connection: the search is a few small, hot statements.
+    cursor = db.session.connection().connection.cursor()
     placeholder = _placeholder()
     columns = "id, lat, lng, opening_hours" if with_hours else "id, lat, lng, NULL"
 
     def fetch(ranges: list[tuple[int, int]], box: spatial.SearchBox) -> Iterable[spatial.Candidate]:
         sql = _candidate_sql(placeholder, len(ranges), kind_code is not None, columns)
-        return connection.exec_driver_sql(sql, tuple(_candidate_params(kind_code, ranges, box))).fetchall()
+        cursor.execute(sql, _candidate_params(kind_code, ranges, box))
+        return cursor.fetchall()
 
     return fetch
 
@@ -433,7 +435,7 @@ def _boolean(value: Any) -> bool | None:
 
 def _attributes(value: Any) -> dict[str, Any]:
     """Known attributes in a fixed order: free, accessible, baby_changing (yes/no), genders (a list)."""
-    if value is None:
+    if not value:
         return {}
     if not isinstance(value, dict):
         raise ValueError("attributes must be an object")

@@ -6,7 +6,7 @@ level L is then ONE contiguous range of codes, so a block of cells around a poin
 index range scans on an ordinary B-tree (SQLite and PostgreSQL alike).
 
 The search picks a level whose cells suit the expected density of what is searched, fetches
-the 3x3 block of cells around the point, then widens ring by ring. It stops as soon as the
+the 3x3 block of cells around the point, then the 3x3 blocks of ever coarser levels. It stops as soon as the
 k-th best great-circle distance is below a proven lower bound of the distance to anything
 outside the searched block, so its answer is exactly the brute-force answer. (The grid does
 not wrap at the antimeridian: a search within its radius of longitude ±180° is not supported.)
@@ -25,8 +25,8 @@ MAX_LEVEL = 24
 GRID_SIZE = 1 << MAX_LEVEL
 CELL_DEGREES = 360.0 / GRID_SIZE
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
-# Rings fetched at one level before the search moves to a four-times coarser one.
-MAX_RINGS_PER_LEVEL = 3
+# The first block assumes this many times the average density (see nearest()).
+DENSE_FACTOR = 16.0
 # Cells no smaller than this (metres): below it, index descents cost more than rows.
 MIN_CELL_M = 60.0
 # Floating-point slack for the proofs below, in metres and degrees.
@@ -155,6 +155,23 @@ class Hit:
     lng: float
 
 
+def subtract_ranges(ranges: list[tuple[int, int]], done: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merged ``ranges`` minus the merged ``done`` (both sorted, half-open)."""
+    result: list[tuple[int, int]] = []
+    for start, end in ranges:
+        for done_start, done_end in done:
+            if done_end <= start or done_start >= end:
+                continue
+            if done_start > start:
+                result.append((start, done_start))
+            start = max(start, done_end)
+            if start >= end:
+                break
+        if start < end:
+            result.append((start, end))
+    return result
+
+
 def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_m2: float, fetch: Fetch,
             accept: Callable[[object], bool] | None = None) -> tuple[list[Hit], int]:
     """The ``limit`` nearest points within ``radius_m``, nearest first (ties by id).
@@ -162,41 +179,39 @@ def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_
     ``fetch(ranges, box)`` returns the points whose cell is in one of the half-open ``ranges``
     and which lie inside ``box``; ``accept(extra)`` filters them further (e.g. open now).
     Returns the hits and the number of fetch rounds.
+
+    The first block is sized for DENSE_FACTOR times the average density (city centres are
+    much denser than the average); while it cannot prove the answer, the next round fetches
+    the 3x3 block of the next coarser level minus what was already fetched.
     """
-    wanted = max(limit / density_per_m2, 0.0) ** 0.5 if density_per_m2 > 0 else radius_m
+    wanted = (limit / (density_per_m2 * DENSE_FACTOR)) ** 0.5 if density_per_m2 > 0 else radius_m
     level = level_for(min(max(wanted, MIN_CELL_M), radius_m), lat)
     box = SearchBox.around(lat, lng, radius_m)
     best: list[tuple[float, int, Hit]] = []  # a max-heap by (distance, id), negated
-    seen: set[int] = set()
-    fetched: set[tuple[int, int, int]] = set()
+    done: list[tuple[int, int]] = []
+    x, y = grid_xy(lat, lng)
     rounds = 0
     while True:
         shift = MAX_LEVEL - level
-        x, y = grid_xy(lat, lng)
         cx, cy = x >> shift, y >> shift
-        for rings in range(1, MAX_RINGS_PER_LEVEL + 1):
-            cells = [cell for ring in range(rings + 1) if rings == 1 or ring == rings
-                     for cell in _ring_cells(level, cx, cy, ring)]
-            ranges = [cell_range(level, *cell) for cell in cells if (level, *cell) not in fetched]
-            fetched.update((level, *cell) for cell in cells)
-            if ranges:
-                rounds += 1
-                for point_id, p_lat, p_lng, extra in fetch(merge_ranges(ranges), box):
-                    if point_id in seen:
-                        continue
-                    seen.add(point_id)
-                    if accept is not None and not accept(extra):
-                        continue
-                    distance = haversine_m(lat, lng, p_lat, p_lng)
-                    if distance > radius_m:
-                        continue
-                    item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng))
-                    if len(best) < limit:
-                        heapq.heappush(best, item)
-                    elif (distance, point_id) < (-best[0][0], -best[0][1]):
-                        heapq.heapreplace(best, item)
-            outside = _distance_outside_m(lat, lng, level, cx, cy, rings)
-            if outside >= radius_m or (len(best) == limit and -best[0][0] < outside):
-                hits = sorted((item[2] for item in best), key=lambda hit: (hit.distance_m, hit.id))
-                return hits, rounds
-        level = max(level - 2, 0)
+        block = merge_ranges(cell_range(level, *cell) for ring in (0, 1) for cell in _ring_cells(level, cx, cy, ring))
+        ranges = subtract_ranges(block, done)
+        if ranges:
+            rounds += 1
+            done = merge_ranges(done + ranges)
+            for point_id, p_lat, p_lng, extra in fetch(ranges, box):
+                if accept is not None and not accept(extra):
+                    continue
+                distance = haversine_m(lat, lng, p_lat, p_lng)
+                if distance > radius_m:
+                    continue
+                item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng))
+                if len(best) < limit:
+                    heapq.heappush(best, item)
+                elif (distance, point_id) < (-best[0][0], -best[0][1]):
+                    heapq.heapreplace(best, item)
+        outside = _distance_outside_m(lat, lng, level, cx, cy, 1)
+        if outside >= radius_m or (len(best) == limit and -best[0][0] < outside) or level == 0:
+            hits = sorted((item[2] for item in best), key=lambda hit: (hit.distance_m, hit.id))
+            return hits, rounds
+        level -= 1

@@ -26,6 +26,7 @@ run: migrate
 	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin"
 	@echo "  First admin account:  $(BIN)/flask create-staff --username admin --role admin"
 	@echo ""
+	$(BIN)/flask facilities sample
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 worker: install

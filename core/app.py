@@ -28,7 +28,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities")
 
 
 def import_models() -> None:
@@ -159,6 +159,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from signboard_templates.admin import bp as signboard_admin_pages
     from signboard_templates.api import blp as signboard_api
     from signboard_templates.api import certificates_bp as signboard_certificate_pages
+    from facilities.admin import NAV as FACILITIES_NAV
+    from facilities.admin import bp as facilities_admin_pages
+    from facilities.api import blp as facilities_api
 
     @app.route("/api/swagger-ui/<path:filename>")
     def swagger_ui_files(filename: str):  # noqa: ANN202
@@ -179,15 +182,19 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(open311_server)
     app.register_blueprint(cases_admin_pages)
     subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
-    register_nav(app, CORE_NAV + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV)
+    api.register_blueprint(facilities_api, url_prefix=f"/api/{API_VERSION}")
+    app.register_blueprint(facilities_admin_pages)
+    register_nav(app, CORE_NAV + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV + FACILITIES_NAV)
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
     from cases.cli import cases_cli
     from media.cli import media_cli
+    from facilities.cli import facilities_cli
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(media_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(cases_cli)
+    app.cli.add_command(facilities_cli)

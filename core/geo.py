@@ -1,13 +1,23 @@
-"""Coordinates: WGS-84 is stored; GCJ-02 ("Mars coordinates", used by Chinese maps) is converted at the edges."""
+"""Coordinates: WGS-84 <-> GCJ-02 ("Mars coordinates") and great-circle distance.
+
+Everything is stored as WGS-84; the mini-program's maps speak GCJ-02, so conversion happens at
+the edges. Arguments are always ``(lat, lng)`` in degrees.
+"""
 
 from __future__ import annotations
 
 import math
 
-EARTH_RADIUS_M = 6_371_008.8
-# Krasovsky 1940 ellipsoid, as the GCJ-02 obfuscation uses (6378137.0 here would be wrong).
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), used for every great-circle distance
+COORD_TYPES = ("wgs84", "gcj02")
+
+# GCJ-02 works on the Krasovsky 1940 ellipsoid.
 _KRASOVSKY_A = 6_378_245.0
 _KRASOVSKY_EE = 0.00669342162296594323
+# One millimetre, in degrees of latitude: the inverse transform iterates until the forward image
+# is this close on each axis, which keeps the answer well under a centimetre from the true point.
+_INVERSE_TOLERANCE_DEG = 0.001 / (math.pi * EARTH_RADIUS_M / 180.0)
+_INVERSE_MAX_ITERATIONS = 30
 
 
 def in_mainland_china(lat: float, lng: float) -> bool:
@@ -15,60 +25,66 @@ def in_mainland_china(lat: float, lng: float) -> bool:
     return 72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271
 
 
-def _offsets(lat: float, lng: float) -> tuple[float, float]:
-    x, y = lng - 105.0, lat - 35.0
-    d_lat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-             + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-             + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-             + (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
-    d_lng = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-             + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-             + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-             + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
-    rad_lat = lat / 180.0 * math.pi
-    magic = 1 - _KRASOVSKY_EE * math.sin(rad_lat) ** 2
-    sqrt_magic = math.sqrt(magic)
-    d_lat = (d_lat * 180.0) / ((_KRASOVSKY_A * (1 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * math.pi)
-    d_lng = (d_lng * 180.0) / (_KRASOVSKY_A / sqrt_magic * math.cos(rad_lat) * math.pi)
-    return d_lat, d_lng
+def _lat_offset(x: float, y: float) -> float:
+    ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    ret += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    ret += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    ret += (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    return ret
+
+
+def _lng_offset(x: float, y: float) -> float:
+    ret = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    ret += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    ret += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    ret += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    return ret
 
 
 def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
     if not in_mainland_china(lat, lng):
         return lat, lng
-    d_lat, d_lng = _offsets(lat, lng)
+    x, y = lng - 105.0, lat - 35.0
+    rad_lat = lat / 180.0 * math.pi
+    magic = 1.0 - _KRASOVSKY_EE * math.sin(rad_lat) ** 2
+    sqrt_magic = math.sqrt(magic)
+    d_lat = (_lat_offset(x, y) * 180.0) / ((_KRASOVSKY_A * (1.0 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * math.pi)
+    d_lng = (_lng_offset(x, y) * 180.0) / (_KRASOVSKY_A / sqrt_magic * math.cos(rad_lat) * math.pi)
     return lat + d_lat, lng + d_lng
 
 
 def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
-    """The inverse has no closed form: iterate the forward transform until within a centimetre."""
+    """The WGS-84 point whose GCJ-02 image is within a centimetre of (lat, lng)."""
     if not in_mainland_china(lat, lng):
         return lat, lng
     wgs_lat, wgs_lng = lat, lng
-    for _ in range(30):
+    for _ in range(_INVERSE_MAX_ITERATIONS):
         gcj_lat, gcj_lng = wgs84_to_gcj02(wgs_lat, wgs_lng)
-        error_lat, error_lng = gcj_lat - lat, gcj_lng - lng
-        wgs_lat -= error_lat
-        wgs_lng -= error_lng
-        if abs(error_lat) < 1e-9 and abs(error_lng) < 1e-9:
+        err_lat, err_lng = gcj_lat - lat, gcj_lng - lng
+        if abs(err_lat) < _INVERSE_TOLERANCE_DEG and abs(err_lng) < _INVERSE_TOLERANCE_DEG:
             break
+        wgs_lat -= err_lat
+        wgs_lng -= err_lng
     return wgs_lat, wgs_lng
 
 
 def to_wgs84(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
+    """A point given in ``coord_type`` ("wgs84" or "gcj02") as WGS-84."""
     if coord_type == "wgs84":
         return lat, lng
     if coord_type == "gcj02":
         return gcj02_to_wgs84(lat, lng)
-    raise ValueError(f"unknown coordinate type {coord_type!r}")
+    raise ValueError(f"unknown coordinate type {coord_type!r}; expected one of {', '.join(COORD_TYPES)}")
 
 
 def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    d_phi, d_lambda = phi2 - phi1, math.radians(lng2 - lng1)
-    a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+    """Great-circle distance in metres on the mean-radius sphere."""
+    phi1 = math.radians(lat1)
+    phi2 = math.radians(lat2)
+    half_d_phi = (phi2 - phi1) * 0.5
+    half_d_lambda = math.radians(lng2 - lng1) * 0.5
+    h = math.sin(half_d_phi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_d_lambda) ** 2
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
 
 
 def point_in_polygon(lat: float, lng: float, polygon: list[tuple[float, float]]) -> bool:

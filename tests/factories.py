@@ -9,6 +9,8 @@ from citizen.models import Resident
 from core.db import db
 from core.models import StaffAccount
 from core.services import _hasher
+from facilities.models import Facility
+from facilities.spatial import cell_of
 
 STAFF_PASSWORD = "correct-horse-battery"
 _STAFF_PASSWORD_HASH = _hasher.hash(STAFF_PASSWORD)
@@ -36,3 +38,18 @@ class StaffFactory(BaseFactory):
     display_name = factory.Sequence(lambda n: f"工作人员{n}")
     password_hash = _STAFF_PASSWORD_HASH
     roles = factory.LazyFunction(lambda: ["moderator"])
+
+
+class FacilityFactory(BaseFactory):
+    class Meta:
+        model = Facility
+
+    source_id = factory.Sequence(lambda n: f"test-facility-{n}")
+    kind_code = "0301"
+    name = factory.Sequence(lambda n: f"测试公厕{n}号")
+    lat = 36.07
+    lng = 120.38
+    cell = factory.LazyAttribute(lambda f: cell_of(f.lat, f.lng))
+    address = "香港中路 1 号"
+    district = "市南区"
+    attributes = factory.LazyFunction(lambda: {"free": True, "accessible": True})

@@ -1,0 +1,317 @@
+"""Nearest-facility benchmark: our grid search against PostGIS KNN, checked against brute force.
+
+    .venv/bin/pip install -e '.[bench]'      # numpy, for the brute-force reference
+    .venv/bin/python bench/facilities.py [--rows 3120000] [--queries 1000] [--databases sqlite,postgresql]
+
+Generates facilities over Qingdao's bounding box (114 kinds, ~2,000 public toilets), imports them
+through `facilities.imports` (the code behind `flask facilities import`), then runs random
+nearest-5 queries within 2 km, one kind (0301) and any kind, through the service layer and
+through HTTP (a real socket), on SQLite and on PostgreSQL. PostGIS KNN (`ORDER BY geom <-> point
+LIMIT 5` on a GiST index, through psycopg) is measured in the same run when PostGIS is installed.
+Every answer is compared with an exact brute-force scan. Prints median and p99 µs per query,
+the ratio to PostGIS, load time and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import http.client
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.app import create_app  # noqa: E402
+from core.config import Config  # noqa: E402
+from core.db import db  # noqa: E402
+from core.geo import EARTH_RADIUS_M, haversine_m  # noqa: E402
+from facilities import imports, services  # noqa: E402
+from facilities.models import FacilityKind  # noqa: E402
+
+CITY_BOX = (35.58, 37.15, 119.50, 121.00)  # Qingdao, WGS-84: lat min/max, lng min/max
+CENTRES = ((36.07, 120.38, 0.05), (36.30, 120.40, 0.04), (35.96, 120.18, 0.05), (36.78, 119.95, 0.04),
+           (36.38, 120.70, 0.03))  # urban districts: lat, lng, spread in degrees
+TOILETS = 2_000
+RADIUS_M = 2_000.0
+LIMIT = 5
+SEED = 20240601
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Write the CSV; return lat, lng and kind index arrays in row order (row n gets id n + 1)."""
+    rng = np.random.default_rng(SEED)
+    urban = rng.random(rows) < 0.6
+    centre = rng.integers(0, len(CENTRES), rows)
+    spread = np.array([c[2] for c in CENTRES])[centre]
+    lat = np.where(urban, np.array([c[0] for c in CENTRES])[centre] + rng.normal(0, 1, rows) * spread,
+                   rng.uniform(CITY_BOX[0], CITY_BOX[1], rows))
+    lng = np.where(urban, np.array([c[1] for c in CENTRES])[centre] + rng.normal(0, 1, rows) * spread,
+                   rng.uniform(CITY_BOX[2], CITY_BOX[3], rows))
+    lat = np.clip(lat, CITY_BOX[0], CITY_BOX[1])
+    lng = np.clip(lng, CITY_BOX[2], CITY_BOX[3])
+    others = [k for k in kinds if k != "0301"]
+    weights = 1.0 / np.arange(1, len(others) + 1) ** 0.8  # a few very common kinds, a long tail
+    kind = rng.choice(np.array([kinds.index(k) for k in others]), rows, p=weights / weights.sum())
+    toilet_rows = rng.choice(rows, min(TOILETS, rows), replace=False)
+    kind[toilet_rows] = kinds.index("0301")
+    hours = ("", "06:00-22:00", "00:00-24:00", "22:00-06:00")
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["source_id", "kind", "name", "lat", "lng", "district", "opening_hours"])
+        for n in range(rows):
+            code = kinds[kind[n]]
+            writer.writerow([f"b{n}", code, f"设施{n}", repr(float(lat[n])), repr(float(lng[n])), "青岛",
+                             hours[n % 4] if code == "0301" else ""])
+    return lat, lng, kind
+
+
+class BruteForce:
+    """Exact reference: every point measured (numpy), the few near the limit re-measured with haversine_m."""
+
+    def __init__(self, lat: np.ndarray, lng: np.ndarray, kind: np.ndarray) -> None:
+        self.lat, self.lng, self.kind = lat, lng, kind
+        self.rad_lat, self.rad_lng = np.radians(lat), np.radians(lng)
+        self.cos_lat = np.cos(self.rad_lat)
+
+    def nearest(self, lat: float, lng: float, kind_index: int | None) -> list[tuple[int, float]]:
+        rows = np.arange(len(self.lat)) if kind_index is None else np.flatnonzero(self.kind == kind_index)
+        phi = np.radians(lat)
+        h = (np.sin((self.rad_lat[rows] - phi) / 2) ** 2
+             + np.cos(phi) * self.cos_lat[rows] * np.sin((self.rad_lng[rows] - np.radians(lng)) / 2) ** 2)
+        d = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+        close = rows[d <= RADIUS_M + 1.0]
+        exact = sorted((haversine_m(lat, lng, float(self.lat[r]), float(self.lng[r])), int(r) + 1) for r in close)
+        return [(point_id, distance) for distance, point_id in exact if distance <= RADIUS_M][:LIMIT]
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Timing:
+    label: str
+    micros: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.micros)
+
+    @property
+    def p99(self) -> float:
+        return sorted(self.micros)[max(0, int(len(self.micros) * 0.99) - 1)]
+
+
+def timed(label: str, queries: list, run) -> Timing:  # noqa: ANN001
+    for query in queries[:30]:
+        run(query)  # warm caches and prepared statements
+    micros = []
+    for query in queries:
+        started = time.perf_counter()
+        run(query)
+        micros.append((time.perf_counter() - started) * 1e6)
+    return Timing(label, micros)
+
+
+def query_points(count: int, seed: int) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    points = []
+    for n in range(count):
+        if n % 2:
+            c = CENTRES[n % len(CENTRES)]
+            points.append((rng.gauss(c[0], c[2]), rng.gauss(c[1], c[2])))
+        else:
+            points.append((rng.uniform(CITY_BOX[0], CITY_BOX[1]), rng.uniform(CITY_BOX[2], CITY_BOX[3])))
+    return points
+
+
+def serve(app) -> tuple[str, int, object]:  # noqa: ANN001
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return "127.0.0.1", server.server_port, server
+
+
+def run_database(name: str, url: str, csv_path: Path,
+                 points: list[tuple[float, float]], expected: dict) -> dict:
+    config = dataclasses.replace(Config.from_env({}), database_url=url, log_level="WARNING")
+    app = create_app(config)
+    results: dict = {"database": name}
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.session.execute(sa.update(FacilityKind).values(shown_to_residents=True))  # "any kind" = all 114
+        db.session.commit()
+        log(f"[{name}] importing {csv_path.stat().st_size / 1e6:,.0f} MB ...")
+        started = time.perf_counter()
+        record = imports.import_file(csv_path, "csv", batch_size=10_000)
+        results["load_s"] = time.perf_counter() - started
+        results["rows"] = record.rows_accepted
+        if name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE facilities")
+            results["db_mb"] = db.session.scalar(sa.text("SELECT pg_total_relation_size('facilities')")) / 1e6
+        else:
+            results["db_mb"] = Path(url.removeprefix("sqlite:///")).stat().st_size / 1e6
+        ids = db.session.execute(sa.text("SELECT min(id), max(id), count(*) FROM facilities")).one()
+        assert tuple(ids) == (1, record.rows_accepted, record.rows_accepted), "ids are not row order"
+        log(f"[{name}] loaded {record.rows_accepted:,} rows in {results['load_s']:.0f} s; querying ...")
+
+        mismatches = 0
+        for mode, kind in (("one kind", "0301"), ("any kind", None)):
+            def service(point, kind=kind):  # noqa: ANN001, ANN202
+                return services.nearest(point[0], point[1], kind=kind, limit=LIMIT, radius_m=RADIUS_M)
+
+            for point in points:
+                got = [(r.facility.id, r.distance_m) for r in service(point)]
+                mismatches += got != expected[(mode, point)]
+            results[f"service {mode}"] = timed(f"service {mode}", points, service)
+            results[f"hits {mode}"] = timed(f"hits {mode}", points, lambda p, kind=kind: services.nearest_hits(
+                p[0], p[1], kind=kind, limit=LIMIT, radius_m=RADIUS_M))
+        results["mismatches"] = mismatches
+        db.session.remove()
+
+    host, port, server = serve(app)
+    connection = http.client.HTTPConnection(host, port)
+    for mode, kind in (("one kind", "0301"), ("any kind", None)):
+        def http_query(point, kind=kind):  # noqa: ANN001, ANN202
+            params = {"lat": point[0], "lng": point[1], "limit": LIMIT, "radius_m": RADIUS_M}
+            if kind:
+                params["kind"] = kind
+            connection.request("GET", "/api/v1/facilities/nearest?" + urlencode(params))
+            response = connection.getresponse()
+            assert response.status == 200, response.read()
+            response.read()
+
+        results[f"http {mode}"] = timed(f"http {mode}", points, http_query)
+    connection.close()
+    server.shutdown()  # type: ignore[attr-defined]
+    if name == "postgresql":
+        results.update(postgis_reference(url, points))
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+    return results
+
+
+def postgis_reference(url: str, points: list[tuple[float, float]]) -> dict:
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        try:
+            connection.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            connection.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        except psycopg.Error as exc:
+            log(f"PostGIS is not available ({exc.__class__.__name__}): no KNN reference")
+            return {}
+        log("[postgresql] building the PostGIS reference table ...")
+        connection.execute("DROP TABLE IF EXISTS knn_reference")
+        connection.execute("CREATE TABLE knn_reference AS SELECT id, kind_code, "
+                           "ST_SetSRID(ST_MakePoint(lng, lat), 4326) AS geom FROM facilities "
+                           "WHERE status = 'in_service' AND shown")
+        connection.execute("CREATE INDEX knn_reference_kind_geom ON knn_reference USING gist (kind_code, geom)")
+        connection.execute("CREATE INDEX knn_reference_geom ON knn_reference USING gist (geom)")
+        connection.execute("VACUUM ANALYZE knn_reference")
+        results = {}
+        for mode, where in (("one kind", "WHERE kind_code = '0301' "), ("any kind", "")):
+            sql = (f"SELECT id FROM knn_reference {where}"
+                   "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) LIMIT 5")
+            results[f"postgis {mode}"] = timed(
+                f"postgis {mode}", points, lambda p, sql=sql: connection.execute(sql, (p[1], p[0]), prepare=True).fetchall())
+        connection.execute("DROP TABLE knn_reference")
+        return results
+
+
+def fresh_postgres_database(base_url: str, name: str) -> str:
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return str(sa.make_url(base_url).set(database=name).render_as_string(hide_password=False))
+
+
+def drop_postgres_database(base_url: str, name: str) -> None:
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def report(all_results: list[dict]) -> None:
+    postgis = next((r for r in all_results if "postgis one kind" in r), {})
+    print(f"\n{'database':<11} {'path':<18} {'median µs':>10} {'p99 µs':>10} {'PostGIS median / ours':>22}")
+    for results in all_results:
+        for key in ("service one kind", "service any kind", "hits one kind", "hits any kind", "http one kind",
+                    "http any kind", "postgis one kind", "postgis any kind"):
+            if key not in results:
+                continue
+            timing = results[key]
+            mode = key.split(" ", 1)[1]
+            reference = postgis.get(f"postgis {mode}")
+            ratio = f"{reference.median / timing.median:.2f}x" if reference and not key.startswith("postgis") else ""
+            print(f"{results['database']:<11} {key:<18} {timing.median:>10,.0f} {timing.p99:>10,.0f} {ratio:>22}")
+    print()
+    for results in all_results:
+        print(f"{results['database']}: loaded {results['rows']:,} rows in {results['load_s']:.0f} s "
+              f"({results['rows'] / results['load_s']:,.0f} rows/s), table + indexes {results['db_mb']:,.0f} MB, "
+              f"answers differing from brute force: {results['mismatches']}")
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=3_120_000)
+    parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
+                                                                 "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-facilities-") as tmp:
+        tmp_dir = Path(tmp)
+        csv_path = tmp_dir / "facilities.csv"
+        kinds = [row["code"] for row in csv.DictReader((Path(services.__file__).parent / "data" / "kinds.csv").open())]
+        log(f"generating {args.rows:,} facilities over {len(kinds)} kinds ...")
+        brute = BruteForce(*generate(csv_path, args.rows, kinds))
+        points = query_points(args.queries, SEED)
+        log("brute force ...")
+        expected = {}
+        for mode, kind in (("one kind", "0301"), ("any kind", None)):
+            for point in points:
+                expected[(mode, point)] = brute.nearest(point[0], point[1], None if kind is None else kinds.index(kind))
+        all_results = []
+        for name in args.databases.split(","):
+            if name == "sqlite":
+                all_results.append(run_database(name, f"sqlite:///{tmp_dir / 'bench.db'}", csv_path,
+                                                points, expected))
+            else:
+                url = fresh_postgres_database(args.postgres_url, "bench_facilities")
+                try:
+                    all_results.append(run_database(name, url, csv_path, points, expected))
+                finally:
+                    drop_postgres_database(args.postgres_url, "bench_facilities")
+        report(all_results)
+
+
+if __name__ == "__main__":
+    main()

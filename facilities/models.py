@@ -1,0 +1,94 @@
+"""Facility kinds (the city's component classification), facilities, and import history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, TimestampMixin, utcnow
+
+FACILITY_STATUSES = ("in_service", "under_repair", "removed")
+# Only facilities in service are found by the nearest query; the two partial indexes below
+# hold exactly those rows and cover every column the search reads (SQLite 3.40 needs the
+# predicate's columns in the index too), so the search never visits the table.
+NEAREST_PREDICATE = "status = 'in_service'"
+NEAREST_SHOWN_PREDICATE = "status = 'in_service' AND shown"
+
+
+class FacilityKind(Base):
+    """A kind of mapped component: the 85 standard subclasses plus the city's extension kinds.
+
+    The code is the component's report-category code (class + subclass), e.g. 0301 公共厕所.
+    """
+
+    __tablename__ = "facility_kinds"
+
+    code: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    class_name: Mapped[str] = mapped_column(sa.String(32))
+    shown_to_residents: Mapped[bool] = mapped_column(default=False)
+    is_extension: Mapped[bool] = mapped_column(default=False)
+    # Statistics of the kind's facilities in service, refreshed after every import and edit.
+    # They only steer the nearest query's choice of grid level, never its answer.
+    facility_count: Mapped[int] = mapped_column(default=0)
+    min_lat: Mapped[float | None]
+    max_lat: Mapped[float | None]
+    min_lng: Mapped[float | None]
+    max_lng: Mapped[float | None]
+
+
+class Facility(TimestampMixin, Base):
+    __tablename__ = "facilities"
+    __table_args__ = (
+        sa.Index("ix_facilities_nearest_kind", "kind_code", "cell", "lat", "lng", "id", "status",
+                 sqlite_where=sa.text(NEAREST_PREDICATE), postgresql_where=sa.text(NEAREST_PREDICATE)),
+        sa.Index("ix_facilities_nearest_any", "cell", "lat", "lng", "id", "status", "shown",
+                 sqlite_where=sa.text(NEAREST_SHOWN_PREDICATE), postgresql_where=sa.text(NEAREST_SHOWN_PREDICATE)),
+        sa.CheckConstraint("status IN ('in_service', 'under_repair', 'removed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind_code: Mapped[str] = mapped_column(sa.ForeignKey("facility_kinds.code"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    # WGS-84 degrees; GCJ-02 is computed at the edges.
+    lat: Mapped[float]
+    lng: Mapped[float]
+    # Z-order (Morton) code of the point on the 2^24 x 2^24 grid, see facilities.spatial.
+    cell: Mapped[int] = mapped_column(sa.BigInteger)
+    address: Mapped[str] = mapped_column(sa.String(255), default="")
+    district: Mapped[str] = mapped_column(sa.String(32), default="")
+    # "HH:MM-HH:MM[,HH:MM-HH:MM…]" in Beijing time, a range may cross midnight; NULL: no restricted hours.
+    opening_hours: Mapped[str | None] = mapped_column(sa.String(64))
+    # Kind-specific attributes, e.g. for toilets: free, accessible, baby_changing, genders.
+    attributes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default="in_service")
+    # Copy of the kind's shown_to_residents, so the any-kind index holds only what residents see.
+    shown: Mapped[bool] = mapped_column(default=True)
+    is_sample: Mapped[bool] = mapped_column(default=False)
+
+    kind: Mapped[FacilityKind] = relationship(lazy="joined", innerjoin=True)
+
+
+class FacilityImport(Base):
+    """One run of `flask facilities import`, with the rows it rejected."""
+
+    __tablename__ = "facility_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    file_format: Mapped[str] = mapped_column(sa.String(16))
+    kind_override: Mapped[str | None] = mapped_column(sa.String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    rows_read: Mapped[int] = mapped_column(default=0)
+    rows_accepted: Mapped[int] = mapped_column(default=0)
+    rows_inserted: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    # The first rejections, [{"line": n, "source_id": …, "reason": …}]; the CLI prints them all.
+    rejections: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    actor_name: Mapped[str] = mapped_column(sa.String(64), default="system")

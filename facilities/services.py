@@ -1,0 +1,468 @@
+"""Facility lookup: the nearest query, the map view, edits, import and export. No Flask here."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from core.db import db, utcnow
+from core.errors import NotFound, ValidationFailed
+from core.geo import haversine_m, wgs84_to_gcj02
+from core.services import Actor, record_audit
+from facilities import spatial
+from facilities.models import (FACILITY_STATUSES, NEAREST_PREDICATE, NEAREST_SHOWN_PREDICATE, Facility,
+                               FacilityImport, FacilityKind)
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+MAX_NEAREST_LIMIT = 50
+MAX_RADIUS_M = 10_000
+MAX_MAP_POINTS = 300
+MAP_CLUSTER_GRID = 8  # about this many clusters across the map's wider side
+KIND_SNAPSHOT_TTL_SECONDS = 30.0
+# A kind's facilities are assumed to spread over at least this square when estimating density.
+_MIN_EXTENT_M = 1_000.0
+_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+# --- facility kinds ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class KindInfo:
+    code: str
+    name: str
+    shown_to_residents: bool
+    facility_count: int
+    extent: tuple[float, float, float, float] | None  # min_lat, max_lat, min_lng, max_lng
+
+    @classmethod
+    def of(cls, kind: FacilityKind) -> KindInfo:
+        extent = None
+        if kind.facility_count and kind.min_lat is not None:
+            extent = (kind.min_lat, kind.max_lat or kind.min_lat, kind.min_lng or 0.0, kind.max_lng or 0.0)
+        return cls(kind.code, kind.name, kind.shown_to_residents, kind.facility_count, extent)
+
+
+def _extent_area_m2(extent: tuple[float, float, float, float]) -> float:
+    min_lat, max_lat, min_lng, max_lng = extent
+    height = max((max_lat - min_lat) * spatial.METRES_PER_DEGREE, _MIN_EXTENT_M)
+    width = max((max_lng - min_lng) * spatial.METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2)),
+                _MIN_EXTENT_M)
+    return height * width
+
+
+@dataclasses.dataclass(frozen=True)
+class KindSnapshot:
+    """The kinds as this process last read them: used to validate and to estimate densities."""
+
+    kinds: dict[str, KindInfo]
+    loaded_at: float
+
+    def density_per_m2(self, kind_code: str | None) -> float:
+        chosen = [self.kinds[kind_code]] if kind_code else [k for k in self.kinds.values() if k.shown_to_residents]
+        extents = [k.extent for k in chosen if k.extent is not None]
+        count = sum(k.facility_count for k in chosen)
+        if not extents or not count:
+            return 0.0
+        union = (min(e[0] for e in extents), max(e[1] for e in extents),
+                 min(e[2] for e in extents), max(e[3] for e in extents))
+        return count / _extent_area_m2(union)
+
+
+_snapshot_lock = threading.Lock()
+_snapshots: dict[str, KindSnapshot] = {}
+
+
+def kind_snapshot(*, refresh: bool = False) -> KindSnapshot:
+    key = str(db.session.get_bind().engine.url)
+    snapshot = _snapshots.get(key)
+    if refresh or snapshot is None or time.monotonic() - snapshot.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
+        kinds = {kind.code: KindInfo.of(kind) for kind in db.session.scalars(sa.select(FacilityKind))}
+        snapshot = KindSnapshot(kinds, time.monotonic())
+        with _snapshot_lock:
+            _snapshots[key] = snapshot
+    return snapshot
+
+
+def list_kinds() -> list[FacilityKind]:
+    return list(db.session.scalars(sa.select(FacilityKind).order_by(FacilityKind.code)))
+
+
+def resident_kind(code: str | None) -> str | None:
+    """``code`` if residents may search that kind; ValidationFailed names the parameter otherwise."""
+    if code is None:
+        return None
+    snapshot = kind_snapshot()
+    if code not in snapshot.kinds:
+        snapshot = kind_snapshot(refresh=True)
+    kind = snapshot.kinds.get(code)
+    if kind is None or not kind.shown_to_residents:
+        raise ValidationFailed("设施类型不存在。", code="unknown_kind",
+                               details={"fields": {"query": {"kind": ["unknown or not offered to residents"]}}})
+    return code
+
+
+def set_kind_shown(actor: Actor, code: str, shown: bool) -> FacilityKind:
+    kind = db.session.get(FacilityKind, code)
+    if kind is None:
+        raise NotFound("设施类型不存在。")
+    before = kind.shown_to_residents
+    kind.shown_to_residents = shown
+    db.session.execute(sa.update(Facility).where(Facility.kind_code == code).values(shown=shown))
+    record_audit(actor, "facility_kind.update", "facility_kind", code,
+                 before={"shown_to_residents": before}, after={"shown_to_residents": shown})
+    return kind
+
+
+def refresh_kind_stats(codes: Iterable[str] | None = None) -> None:
+    """Recount the facilities in service per kind (all kinds, or only ``codes``)."""
+    in_service = Facility.status == "in_service"
+    query = sa.select(Facility.kind_code, sa.func.count(), sa.func.min(Facility.lat), sa.func.max(Facility.lat),
+                      sa.func.min(Facility.lng), sa.func.max(Facility.lng)).where(in_service)
+    targets = None if codes is None else sorted(set(codes))
+    if targets is not None:
+        query = query.where(Facility.kind_code.in_(targets))
+    stats = {row[0]: row[1:] for row in db.session.execute(query.group_by(Facility.kind_code))}
+    kinds = db.session.scalars(sa.select(FacilityKind) if targets is None
+                               else sa.select(FacilityKind).where(FacilityKind.code.in_(targets)))
+    for kind in kinds:
+        count, min_lat, max_lat, min_lng, max_lng = stats.get(kind.code, (0, None, None, None, None))
+        kind.facility_count, kind.min_lat, kind.max_lat, kind.min_lng, kind.max_lng = (
+            count, min_lat, max_lat, min_lng, max_lng)
+
+
+# --- opening hours ------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=4096)
+def parse_opening_hours(text: str) -> tuple[tuple[int, int], ...]:
+    """"06:00-22:00,22:30-23:30" -> minute ranges; a range whose end is before its start crosses midnight."""
+    ranges = []
+    for part in text.replace("，", ",").split(","):
+        match = _HOURS_RE.match(part.strip())
+        if match is None:
+            raise ValueError(f"opening hours {text!r}: expected HH:MM-HH:MM, comma-separated")
+        start = int(match[1]) * 60 + int(match[2])
+        end = int(match[3]) * 60 + int(match[4])
+        if end > 24 * 60 or start == end:
+            raise ValueError(f"opening hours {text!r}: empty or impossible range {part.strip()!r}")
+        ranges.append((start, end))
+    return tuple(ranges)
+
+
+def is_open(opening_hours: str | None, at: dt.datetime) -> bool:
+    """Open at ``at`` (any timezone; judged in Beijing time). No hours recorded means no restriction."""
+    if not opening_hours:
+        return True
+    local = at.astimezone(BEIJING)
+    minute = local.hour * 60 + local.minute
+    for start, end in parse_opening_hours(opening_hours):
+        if (start <= minute < end) if start < end else (minute >= start or minute < end):
+            return True
+    return False
+
+
+# --- the nearest query --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class NearestResult:
+    facility: Facility
+    distance_m: float
+
+
+def _placeholder() -> str:
+    return "?" if db.session.get_bind().dialect.paramstyle == "qmark" else "%s"
+
+
+@functools.lru_cache(maxsize=512)
+def _candidate_sql(placeholder: str, range_count: int, by_kind: bool, columns: str) -> str:
+    """Candidates in ``range_count`` cell ranges inside a box: one index range scan each."""
+    p = placeholder
+    where = f"{NEAREST_PREDICATE} AND kind_code = {p}" if by_kind else NEAREST_SHOWN_PREDICATE
+    one = (f"SELECT {columns} FROM facilities WHERE {where} AND cell >= {p} AND cell < {p}"
+           f" AND lat BETWEEN {p} AND {p} AND lng BETWEEN {p} AND {p}")
+    return " UNION ALL ".join([one] * range_count)
+
+
+def _candidate_params(kind_code: str | None, ranges: Sequence[tuple[int, int]], box: spatial.SearchBox) -> list:
+    params: list = []
+    for start, end in ranges:
+        if kind_code is not None:
+            params.append(kind_code)
+        params += [start, end, box.min_lat, box.max_lat, box.min_lng, box.max_lng]
+    return params
+
+
+def _candidate_fetcher(kind_code: str | None, with_hours: bool) -> spatial.Fetch:
+    # The DBAPI cursor of the session's connection: the search is a few small, hot statements.
+    cursor = db.session.connection().connection.cursor()
+    placeholder = _placeholder()
+    columns = "id, lat, lng, opening_hours" if with_hours else "id, lat, lng, NULL"
+
+    def fetch(ranges: list[tuple[int, int]], box: spatial.SearchBox) -> Iterable[spatial.Candidate]:
+        sql = _candidate_sql(placeholder, len(ranges), kind_code is not None, columns)
+        cursor.execute(sql, _candidate_params(kind_code, ranges, box))
+        return cursor.fetchall()
+
+    return fetch
+
+
+def nearest_hits(lat: float, lng: float, *, kind: str | None = None, limit: int = 5, radius_m: float = 2_000,
+                 open_now: bool = False, now: dt.datetime | None = None) -> list[spatial.Hit]:
+    """Ids and great-circle distances of the nearest facilities in service (WGS-84 in), nearest first.
+
+    ``kind`` None means every kind shown to residents. Exact: the same ranking as a brute-force scan.
+    """
+    snapshot = kind_snapshot()
+    at = now or utcnow()
+    hits, _ = spatial.nearest(
+        lat, lng, limit=limit, radius_m=radius_m, density_per_m2=snapshot.density_per_m2(kind),
+        fetch=_candidate_fetcher(kind, open_now),
+        accept=(lambda hours: is_open(hours, at)) if open_now else None)  # type: ignore[arg-type]
+    return hits
+
+
+def nearest(lat: float, lng: float, **options: Any) -> list[NearestResult]:
+    """The nearest facilities themselves, with their distances; options as for ``nearest_hits``."""
+    hits = nearest_hits(lat, lng, **options)
+    if not hits:
+        return []
+    by_id = {f.id: f for f in db.session.scalars(sa.select(Facility).where(Facility.id.in_([h.id for h in hits])))}
+    return [NearestResult(by_id[hit.id], hit.distance_m) for hit in hits if hit.id in by_id]
+
+
+def brute_force_nearest(lat: float, lng: float, *, kind: str | None = None, limit: int = 5,
+                        radius_m: float = 2_000, open_now: bool = False,
+                        now: dt.datetime | None = None) -> list[spatial.Hit]:
+    """The reference answer: every facility in service measured, no index. For tests and the benchmark."""
+    at = now or utcnow()
+    query = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.opening_hours).where(
+        Facility.status == "in_service")
+    query = query.where(Facility.kind_code == kind) if kind else query.where(Facility.shown.is_(True))
+    hits = [spatial.Hit(row.id, haversine_m(lat, lng, row.lat, row.lng), row.lat, row.lng)
+            for row in db.session.execute(query) if not open_now or is_open(row.opening_hours, at)]
+    hits = [hit for hit in hits if hit.distance_m <= radius_m]
+    return sorted(hits, key=lambda hit: (hit.distance_m, hit.id))[:limit]
+
+
+# --- the map view -------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    lat: float
+    lng: float
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MapView:
+    facilities: list[Facility]
+    clusters: list[Cluster]
+    total: int
+
+
+def _covering_ranges(box: spatial.SearchBox, cells_across: int) -> tuple[int, list[tuple[int, int]]]:
+    """The finest level at which at most ``cells_across``² cells cover the box, and their ranges."""
+    (x0, y0), (x1, y1) = spatial.grid_xy(box.min_lat, box.min_lng), spatial.grid_xy(box.max_lat, box.max_lng)
+    level = spatial.MAX_LEVEL
+    while level > 0:
+        shift = spatial.MAX_LEVEL - level
+        if ((x1 >> shift) - (x0 >> shift) + 1) * ((y1 >> shift) - (y0 >> shift) + 1) <= cells_across ** 2:
+            break
+        level -= 1
+    shift = spatial.MAX_LEVEL - level
+    cells = [(cx, cy) for cx in range(x0 >> shift, (x1 >> shift) + 1) for cy in range(y0 >> shift, (y1 >> shift) + 1)]
+    return level, spatial.merge_ranges(spatial.cell_range(level, cx, cy) for cx, cy in cells)
+
+
+def map_view(box: spatial.SearchBox, *, kind: str | None = None, max_points: int = MAX_MAP_POINTS) -> MapView:
+    """The facilities in service inside a WGS-84 box, or grid-clustered counts when there are too many."""
+    _, ranges = _covering_ranges(box, 4)
+    placeholder = _placeholder()
+    connection = db.session.connection()
+    params = tuple(_candidate_params(kind, ranges, box))
+    ids_sql = _candidate_sql(placeholder, len(ranges), kind is not None, "id")
+    ids = [row[0] for row in connection.exec_driver_sql(f"{ids_sql} LIMIT {max_points + 1}", params)]
+    if len(ids) <= max_points:
+        facilities = list(db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids)).order_by(Facility.id)))
+        return MapView(facilities, [], len(facilities))
+    cluster_level, _ = _covering_ranges(box, MAP_CLUSTER_GRID)
+    shift = 2 * (spatial.MAX_LEVEL - cluster_level)
+    inner = _candidate_sql(placeholder, len(ranges), kind is not None, f"cell / {1 << shift} AS grp, lat, lng")
+    rows = connection.exec_driver_sql(
+        f"SELECT count(*), avg(lat), avg(lng) FROM ({inner}) AS candidates GROUP BY grp", params)
+    clusters = [Cluster(lat, lng, count) for count, lat, lng in rows]
+    return MapView([], clusters, sum(cluster.count for cluster in clusters))
+
+
+# --- single facilities and edits ----------------------------------------------------------------
+
+def get_facility(facility_id: int, *, for_residents: bool = True) -> Facility:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None or (for_residents and (not facility.shown or facility.status == "removed")):
+        raise NotFound("设施不存在。")
+    return facility
+
+
+def gcj02_of(facility: Facility) -> tuple[float, float]:
+    return wgs84_to_gcj02(facility.lat, facility.lng)
+
+
+def report_prefill(facility: Facility) -> dict[str, Any]:
+    """What a problem report about this facility starts from: its id, category and place."""
+    gcj_lat, gcj_lng = gcj02_of(facility)
+    return {"facility_id": facility.id, "category_code": facility.kind_code, "category_name": facility.kind.name,
+            "lat": gcj_lat, "lng": gcj_lng, "coord_type": "gcj02", "address": facility.address,
+            "district": facility.district}
+
+
+EDITABLE_FIELDS = ("name", "address", "district", "opening_hours", "status", "attributes")
+
+
+def _audit_view(facility: Facility) -> dict[str, Any]:
+    return {name: getattr(facility, name) for name in EDITABLE_FIELDS}
+
+
+def update_facility(actor: Actor, facility: Facility, **changes: Any) -> Facility:
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed("不可修改的字段。", details={"fields": {name: ["not editable"] for name in sorted(unknown)}})
+    values = _validated_fields(changes)
+    before = _audit_view(facility)
+    for name, value in values.items():
+        setattr(facility, name, value)
+    after = _audit_view(facility)
+    if after != before:
+        db.session.flush()
+        refresh_kind_stats([facility.kind_code])
+        record_audit(actor, "facility.update", "facility", facility.id,
+                     before={k: v for k, v in before.items() if after[k] != v},
+                     after={k: v for k, v in after.items() if before[k] != v})
+    return facility
+
+
+def disable_facility(actor: Actor, facility: Facility) -> Facility:
+    return update_facility(actor, facility, status="removed")
+
+
+def _validated_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        try:
+            values[name] = FIELD_CHECKS[name](value)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    if errors:
+        raise ValidationFailed("提交的数据未通过校验。", details={"fields": errors})
+    return values
+
+
+def facility_query(*, text: str | None = None, kind: str | None = None, status: str | None = None,
+                   sample: bool | None = None) -> sa.Select[tuple[Facility]]:
+    query = sa.select(Facility).order_by(Facility.id.desc())
+    if text:
+        pattern = f"%{text}%"
+        query = query.where(sa.or_(Facility.name.like(pattern), Facility.source_id == text,
+                                   Facility.address.like(pattern)))
+    if kind:
+        query = query.where(Facility.kind_code == kind)
+    if status:
+        query = query.where(Facility.status == status)
+    if sample is not None:
+        query = query.where(Facility.is_sample.is_(sample))
+    return query
+
+
+def import_history_query() -> sa.Select[tuple[FacilityImport]]:
+    return sa.select(FacilityImport).order_by(FacilityImport.id.desc())
+
+
+# --- row validation (imports and edits) ---------------------------------------------------------
+
+def _text(limit: int, *, required: bool = False) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = "" if value is None else str(value).strip()
+        if required and not text:
+            raise ValueError("required")
+        if len(text) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        return text
+    return check
+
+
+def _opening_hours(value: Any) -> str | None:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    parse_opening_hours(text)
+    return text
+
+
+def _status(value: Any) -> str:
+    text = str(value or "in_service").strip()
+    if text not in FACILITY_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(FACILITY_STATUSES)}")
+    return text
+
+
+_TRUE = {"1", "true", "yes", "y", "是", "有"}
+_FALSE = {"0", "false", "no", "n", "否", "无"}
+GENDER_FACILITIES = ("male", "female", "family", "unisex")
+BOOLEAN_ATTRIBUTES = ("free", "accessible", "baby_changing")
+
+
+def _boolean(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text == "":
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not yes/no")
+
+
+def _attributes(value: Any) -> dict[str, Any]:
+    """Known attributes in a fixed order: free, accessible, baby_changing (yes/no), genders (a list)."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("attributes must be an object")
+    unknown = set(value) - set(BOOLEAN_ATTRIBUTES) - {"genders"}
+    if unknown:
+        raise ValueError(f"unknown attributes: {', '.join(sorted(unknown))}")
+    result: dict[str, Any] = {}
+    for name in BOOLEAN_ATTRIBUTES:
+        flag = _boolean(value.get(name))
+        if flag is not None:
+            result[name] = flag
+    genders = value.get("genders")
+    if isinstance(genders, str):
+        genders = [g for g in re.split(r"[;,、\s]+", genders) if g]
+    if genders:
+        if not isinstance(genders, list) or not all(isinstance(g, str) for g in genders) \
+                or not set(genders) <= set(GENDER_FACILITIES):
+            raise ValueError(f"genders must be among {', '.join(GENDER_FACILITIES)}")
+        result["genders"] = [g for g in GENDER_FACILITIES if g in genders]
+    return result
+
+
+FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": _text(128, required=True),
+    "address": _text(255),
+    "district": _text(32),
+    "opening_hours": _opening_hours,
+    "status": _status,
+    "attributes": _attributes,
+}

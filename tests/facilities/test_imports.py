@@ -1,0 +1,160 @@
+"""Streaming import with rejected rows, idempotent re-import, GeoJSON export, the sample."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from core.db import db
+from core.geo import haversine_m, wgs84_to_gcj02
+from facilities import imports, services
+from facilities.models import Facility, FacilityImport
+
+GOOD_AND_BAD_CSV = """\
+source_id,kind,name,lat,lng,address,district,status,opening_hours,free,accessible,baby_changing,genders
+qd-0001,0301,中山路公厕,36.0660,120.3200,中山路 1 号,市南区,in_service,22:00-06:00,是,yes,0,male;female
+qd-0002,0301,栈桥公厕,36.0610,120.3190,太平路,市南区,,,,,,
+,0301,没有编号,36.06,120.32,,,,,,,,
+qd-0004,9999,未知类型,36.06,120.32,,,,,,,,
+qd-0005,0301,纬度越界,96.06,120.32,,,,,,,,
+qd-0006,0301,坐标缺失,,120.32,,,,,,,,
+qd-0007,0301,时间错误,36.06,120.32,,,,25:00-01:00,,,,
+qd-0008,0301,状态错误,36.06,120.32,,,closed,,,,,
+qd-0009,0301,属性错误,36.06,120.32,,,,,maybe,,,
+qd-0010,0203,公交站,36.0700,120.3300,,市北区,,,,,,,,,extra
+qd-0011,0203,"多行
+名称",36.0710,120.3310,,市北区,,,,,,
+"""
+
+
+def _rejections(path, **options):
+    rejected: list[tuple[int, str, str]] = []
+    record = imports.import_file(path, options.pop("file_format", "csv"),
+                                 on_reject=lambda *item: rejected.append(item), **options)
+    return record, rejected
+
+
+def test_a_csv_import_keeps_good_rows_and_reports_each_bad_one_with_its_line(app_ctx, tmp_path):
+    path = tmp_path / "toilets.csv"
+    path.write_text(GOOD_AND_BAD_CSV, encoding="utf-8")
+    record, rejected = _rejections(path, batch_size=2)
+    assert [(line, reason.split(" ")[0]) for line, _, reason in rejected] == [
+        (4, "source_id"), (5, "unknown"), (6, "lat"), (7, "lat"), (8, "opening_hours:"), (9, "status:"),
+        (10, "attributes:"), (11, "more")]
+    assert (record.status, record.rows_read, record.rows_accepted, record.rows_rejected, record.rows_inserted) == (
+        "finished", 11, 3, 8, 3)
+    assert record.rejections[0] == {"line": 4, "source_id": "", "reason": "source_id is missing or longer than 64 characters"}
+    toilet = db.session.scalar(sa.select(Facility).where(Facility.source_id == "qd-0001"))
+    assert (toilet.name, toilet.opening_hours, toilet.status, toilet.shown) == ("中山路公厕", "22:00-06:00", "in_service", True)
+    assert toilet.attributes == {"free": True, "accessible": True, "baby_changing": False, "genders": ["male", "female"]}
+    assert db.session.scalar(sa.select(Facility.name).where(Facility.source_id == "qd-0011")) == "多行\n名称"
+    assert db.session.get(services.FacilityKind, "0301").facility_count == 2
+
+
+def test_reimporting_the_same_file_changes_nothing_and_a_changed_row_is_updated(app_ctx, tmp_path):
+    path = tmp_path / "toilets.csv"
+    path.write_text(GOOD_AND_BAD_CSV, encoding="utf-8")
+    imports.import_file(path, "csv")
+    before = {f.source_id: (f.id, f.name, f.updated_at) for f in db.session.scalars(sa.select(Facility))}
+    again = imports.import_file(path, "csv")
+    db.session.expire_all()
+    assert {f.source_id: (f.id, f.name, f.updated_at) for f in db.session.scalars(sa.select(Facility))} == before
+    assert (again.rows_inserted, again.rows_accepted) == (0, 3)
+
+    path.write_text(GOOD_AND_BAD_CSV.replace("栈桥公厕", "栈桥公厕（新）"), encoding="utf-8")
+    imports.import_file(path, "csv")
+    db.session.expire_all()
+    changed = db.session.scalar(sa.select(Facility).where(Facility.source_id == "qd-0002"))
+    assert changed.name == "栈桥公厕（新）" and changed.id == before["qd-0002"][0]
+    assert changed.updated_at > before["qd-0002"][2]
+    assert db.session.scalar(sa.select(Facility.updated_at).where(Facility.source_id == "qd-0001")) == before["qd-0001"][2]
+
+
+def _feature(source_id, lng, lat, **properties):
+    return {"type": "Feature", "id": source_id, "geometry": {"type": "Point", "coordinates": [lng, lat]},
+            "properties": properties}
+
+
+def test_a_geojson_import_streams_features_with_line_numbers_kind_override_and_gcj02(app_ctx, tmp_path):
+    gcj_lat, gcj_lng = wgs84_to_gcj02(36.0671, 120.3826)
+    features = [
+        _feature("g-1", gcj_lng, gcj_lat, name="五四广场公厕", opening_hours="06:00-22:00", accessible=True),
+        {"type": "Feature", "id": "g-2", "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]},
+         "properties": {"name": "不是点"}},
+        _feature("g-3", gcj_lng, gcj_lat, name=""),
+        "not a feature",
+        _feature("g-5", gcj_lng + 0.001, gcj_lat, name="音乐广场公厕", attributes={"genders": ["family"]}),
+    ]
+    # The preamble is long enough to push "features" across the reader's first chunk.
+    text = '{"type": "FeatureCollection",\n"name": "' + "x" * (imports._READ_CHUNK - 40) + '",\n"features": [\n'
+    text += ",\n".join(json.dumps(f, ensure_ascii=False, indent=1 if n == 0 else None) for n, f in enumerate(features))
+    text += "\n]}\n"
+    path = tmp_path / "toilets.geojson"
+    path.write_text(text, encoding="utf-8")
+    record, rejected = _rejections(path, file_format="geojson", kind_override="0301", coord_type="gcj02")
+    lines = [text[:text.index(marker)].count("\n") + 1 for marker in ('{"type": "Feature", "id": "g-2"',
+                                                                       '{"type": "Feature", "id": "g-3"',
+                                                                       '"not a feature"')]
+    assert [line for line, _, _ in rejected] == lines
+    assert [reason for _, _, reason in rejected] == ["geometry is not a Point", "name: required", "not a GeoJSON Feature"]
+    assert record.rows_accepted == 2
+    square = db.session.scalar(sa.select(Facility).where(Facility.source_id == "g-1"))
+    assert square.kind_code == "0301" and haversine_m(square.lat, square.lng, 36.0671, 120.3826) < 0.01
+    assert db.session.scalar(sa.select(Facility.attributes).where(Facility.source_id == "g-5")) == {"genders": ["family"]}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": ', "malformed JSON"),
+    ('{"type": "FeatureCollection"}', "no \"features\" array"),
+    ('{"type": "FeatureCollection", "features": {}}', "not followed by an array"),
+    ('{"type": "FeatureCollection", "features": [', "ends inside"),
+])
+def test_an_unreadable_geojson_file_fails_as_a_whole_and_is_recorded(app_ctx, tmp_path, text, message):
+    path = tmp_path / "broken.geojson"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(imports.ImportFailed, match=message):
+        imports.import_file(path, "geojson")
+    assert db.session.scalar(sa.select(FacilityImport.status).order_by(FacilityImport.id.desc())) == "failed"
+
+
+def test_export_writes_geojson_that_imports_back_unchanged(app_ctx, scatter, tmp_path):
+    scatter(30, opening_hours="08:00-20:00")
+    path = tmp_path / "export.geojson"
+    with path.open("w", encoding="utf-8") as out:
+        assert imports.export_geojson(out) == 30
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["type"] == "FeatureCollection" and len(document["features"]) == 30
+    before = {f.source_id: (f.lat, f.lng, f.updated_at) for f in db.session.scalars(sa.select(Facility))}
+    record = imports.import_file(path, "geojson")
+    assert (record.rows_accepted, record.rows_rejected, record.rows_inserted) == (30, 0, 0)
+    db.session.expire_all()
+    assert {f.source_id: (f.lat, f.lng, f.updated_at) for f in db.session.scalars(sa.select(Facility))} == before
+
+
+def test_the_cli_imports_with_progress_and_rejections_and_exports(app, tmp_path):
+    path = tmp_path / "toilets.csv"
+    path.write_text(GOOD_AND_BAD_CSV, encoding="utf-8")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["facilities", "import", str(path), "--format", "csv", "--batch-size", "100"])
+    assert result.exit_code == 0, result.output
+    assert "line 5: rejected qd-0004: unknown kind '9999'" in result.stderr
+    assert "11 rows read, 3 accepted (3 new), 8 rejected" in result.stdout and "rows/s" in result.stdout
+    result = runner.invoke(args=["facilities", "export", "--kind", "0203"])
+    assert result.exit_code == 0
+    assert [f["id"] for f in json.loads(result.stdout)["features"]] == ["qd-0011"]
+    bad = runner.invoke(args=["facilities", "import", str(path), "--format", "csv", "--kind", "7777"])
+    assert bad.exit_code != 0 and "unknown kind" in bad.output
+
+
+def test_the_sample_is_labelled_rerunnable_and_refused_in_production(app, make_app):
+    runner = app.test_cli_runner()
+    assert "sample facilities loaded: 400" in runner.invoke(args=["facilities", "sample"]).output
+    assert runner.invoke(args=["facilities", "sample"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).where(Facility.is_sample.is_(True))) == 400
+        assert services.nearest(36.07, 120.38, kind="0301")[0].facility.name.startswith("【示例】")
+    production = make_app(environment="production", dev_login_enabled=False, allow_local_media_in_production=True)
+    result = production.test_cli_runner().invoke(args=["facilities", "sample"])
+    assert result.exit_code != 0 and "production never loads it" in result.output

@@ -27,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "rewards")
 
 
 def import_models() -> None:
@@ -57,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_handlers(app)
     _register_request_hooks(app)
     _register_blueprints(app, api)
+    _subscribe_listeners(app)
     _register_cli(app)
     return app
 
@@ -111,6 +112,16 @@ def _wire_adapters(app: Flask, config: Config) -> None:
                           redis_connection)
         if config.wechat_app_id else None
     )
+    from rewards.wechatpay import WeChatPayGateway
+
+    app.extensions["wechatpay"] = WeChatPayGateway.from_config(config) if config.wechatpay_payouts_enabled else None
+
+
+def _subscribe_listeners(app: Flask) -> None:
+    from core.events import REPORT_STATUS_CHANGED, subscribe
+    from rewards.jobs import on_report_status_changed
+
+    subscribe(app, REPORT_STATUS_CHANGED, on_report_status_changed)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -147,6 +158,10 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.api import bp as core_api
     from core.api import files_bp
     from media.api import blp as media_api
+    from rewards.admin import NAV as REWARDS_NAV
+    from rewards.admin import bp as rewards_admin_pages
+    from rewards.api import blp as rewards_api
+    from rewards.api import wechatpay_blp as wechatpay_notify_api
     from signboard_templates.admin import NAV as SIGNBOARD_NAV
     from signboard_templates.admin import bp as signboard_admin_pages
     from signboard_templates.api import blp as signboard_api
@@ -163,17 +178,22 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
     api.register_blueprint(media_api, url_prefix=f"/api/{API_VERSION}")
     api.register_blueprint(signboard_api, url_prefix=f"/api/{API_VERSION}")
+    api.register_blueprint(rewards_api, url_prefix=f"/api/{API_VERSION}")
+    api.register_blueprint(wechatpay_notify_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(signboard_certificate_pages)
     app.register_blueprint(admin_pages)
     app.register_blueprint(citizen_admin_pages)
     app.register_blueprint(signboard_admin_pages)
-    register_nav(app, CORE_NAV + CITIZEN_NAV + SIGNBOARD_NAV)
+    app.register_blueprint(rewards_admin_pages)
+    register_nav(app, CORE_NAV + CITIZEN_NAV + SIGNBOARD_NAV + REWARDS_NAV)
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
     from media.cli import media_cli
+    from rewards.cli import rewards_cli
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(media_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(rewards_cli)

@@ -16,8 +16,8 @@ from rewards.jobs import gateway
 from rewards.models import Reward
 from rewards.schemas import ClaimSchema, CurrentCampaignSchema, MyRewardsSchema, NotificationAnswerSchema
 
-blp = Blueprint("rewards", __name__, url_prefix="/rewards", description="Rewarded snapshots (有奖随手拍)")
-wechatpay_blp = Blueprint("wechatpay", __name__, url_prefix="/wechatpay",
+blp = Blueprint("rewards", __name__, description="Rewarded snapshots (有奖随手拍)")
+wechatpay_blp = Blueprint("wechatpay", __name__,
                           description="WeChat Pay notifications (called by WeChat Pay, not by the mini-program)")
 RESIDENT_AUTH = [{"bearerAuth": []}]
 
@@ -30,7 +30,7 @@ def _category_names() -> dict[str, str]:
     return names
 
 
-@blp.route("/campaigns/current")
+@blp.route("/rewards/campaigns/current")
 class CurrentCampaign(MethodView):
     @blp.response(200, CurrentCampaignSchema)
     def get(self) -> dict:
@@ -62,7 +62,7 @@ def _present(reward: Reward, campaign_names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-@blp.route("/mine")
+@blp.route("/rewards/mine")
 class MyRewards(MethodView):
     @resident_required
     @blp.response(200, MyRewardsSchema)
@@ -75,7 +75,7 @@ class MyRewards(MethodView):
                 "totals": services.resident_totals(resident_id)}
 
 
-@blp.route("/<int:reward_id>/claim")
+@blp.route("/rewards/<int:reward_id>/claim")
 class Claim(MethodView):
     @resident_required
     @blp.response(200, ClaimSchema)
@@ -96,7 +96,7 @@ class Claim(MethodView):
         return answer
 
 
-@wechatpay_blp.route("/notify")
+@wechatpay_blp.route("/wechatpay/notify")
 class Notify(MethodView):
     @wechatpay_blp.response(200, NotificationAnswerSchema)
     @wechatpay_blp.alt_response(401, description="notification_refused: bad signature or stale timestamp")

@@ -771,8 +771,11 @@ def _reconcile_reward(reward: Reward, sums: dict[str, tuple[int, int]], payouts:
         differences.append(Difference(subject, "both paid and reversed"))
     if count(L_PAYOUT_REQUESTED) != len(payouts):
         differences.append(Difference(subject, f"{count(L_PAYOUT_REQUESTED)} payout requests, {len(payouts)} bills"))
-    if sum(payout.state == SUCCESS for payout in payouts) > 1:
+    successful = sum(payout.state == SUCCESS for payout in payouts)
+    if successful > 1:
         differences.append(Difference(subject, "more than one successful bill"))
+    if paid[0] != successful:
+        differences.append(Difference(subject, f"paid {paid[0]}x in the ledger, {successful} successful bill(s)"))
     if sum(payout.state not in FINAL_BILL_STATES for payout in payouts) > 1:
         differences.append(Difference(subject, "more than one open bill"))
     for payout in payouts:

@@ -242,6 +242,16 @@ def resume() -> BaseResponse:
 
 # --- residents and the export ---------------------------------------------------------------
 
+@bp.get("/residents")
+def resident_lookup() -> BaseResponse:
+    require_staff_role(ROLE)
+    resident_id = request.args.get("resident", type=int)
+    if resident_id is None:
+        flash("请输入市民编号。", "error")
+        return redirect(url_for("rewards_admin.review"))
+    return redirect(url_for("rewards_admin.resident", resident_id=resident_id))
+
+
 @bp.get("/residents/<int:resident_id>")
 def resident(resident_id: int) -> str:
     require_staff_role(ROLE)

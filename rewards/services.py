@@ -535,14 +535,18 @@ def pay(reward_id: int, gateway: TransferGateway) -> Payout | None:
     if open_alert() is not None:
         return None
     payout = start_payout(reward_id)
-    db.session.commit()
     if payout is None:
+        db.session.commit()
         return None
-    payout = _lock(Payout, payout.id)
-    if payout.state != UNSENT:
-        _refresh(payout, gateway)
-    elif payout.create_attempts == 0 or _refresh(payout, gateway) == "not_found":
-        _create(payout, gateway)
+    if payout.state == UNSENT and payout.create_attempts == 0:
+        _create(payout, gateway)  # commits the new request together with its first attempt, then calls
+    else:
+        db.session.commit()
+        payout = _lock(Payout, payout.id)
+        if payout.state != UNSENT:
+            _refresh(payout, gateway)
+        elif _refresh(payout, gateway) == "not_found":
+            _create(payout, gateway)
     db.session.commit()
     return payout
 

@@ -27,7 +27,7 @@ def wechatpay_settings(fake_wechatpay_server, tmp_path_factory) -> dict[str, obj
                 wechatpay_apiv3_key=APIV3_KEY, wechatpay_public_key_path=public_key,
                 wechatpay_public_key_id=PUBLIC_KEY_ID, wechatpay_api_base_url=fake_wechatpay_server.base_url,
                 wechatpay_notify_url="https://example.invalid/api/v1/wechatpay/notify",
-                wechatpay_timeout_seconds=2.0)
+                wechatpay_timeout_seconds=5.0)
 
 
 def enable_payouts(app, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> None:

@@ -120,7 +120,7 @@ def test_system_error_means_query_then_retry_the_same_out_bill_no(app, client, r
 
 
 def test_a_timeout_after_wechat_accepted_is_resolved_by_querying(app, client, run_jobs, resident, wechatpay):
-    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, delay_seconds=3))  # client gives up at 2 s
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, delay_seconds=8))  # client gives up at 5 s
     reward_id = approved_reward(app, client, run_jobs, resident)
     [payout] = payouts_of(app, reward_id)
     assert payout.state == "WAIT_USER_CONFIRM"

@@ -629,6 +629,48 @@ def _reused_photos(report: Report) -> list[dict[str, Any]]:
             for other, media_id, sha256 in rows]
 
 
+# --- read-only facts for other packages -----------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ReportFacts:
+    """What the rewards package may know about a report, without reading citizen's tables."""
+
+    report_id: int
+    resident_id: int
+    resident_blocked: bool
+    status: str
+    category_id: str
+    class_key: str  # kind letter + class code: "S01" for every S01xx category
+    district: str | None
+    created_at: dt.datetime
+    flags: tuple[str, ...]
+    other_residents_same_photo: int  # residents other than the reporter with identical or near-identical photos
+    reports_from_same_ip: int  # reports from the report's IP in the window before it, itself included
+    reports_from_same_resident: int  # the reporter's reports in that window, itself included
+
+
+def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
+    report = _get_report(report_id)
+    resident = get_resident(report.resident_id)
+    photos = [item for item in report.media if item.kind == "photo"]
+    same_photo = sa.or_(ReportMedia.sha256.in_({item.sha256 for item in photos}),
+                        ReportMedia.phash.in_({item.phash for item in photos if item.phash}))
+    other_residents = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
+        .where(same_photo, Report.resident_id != report.resident_id)) if photos else 0
+    window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)
+    from_ip = db.session.scalar(sa.select(sa.func.count()).where(
+        Report.submitted_ip == report.submitted_ip, *window)) if report.submitted_ip else 1
+    from_resident = db.session.scalar(sa.select(sa.func.count()).where(
+        Report.resident_id == report.resident_id, *window))
+    return ReportFacts(
+        report_id=report.id, resident_id=report.resident_id, resident_blocked=resident.is_blocked,
+        status=report.status, category_id=report.category_id, class_key=report.category_id[:3],
+        district=report.district, created_at=report.created_at, flags=tuple(report.flags),
+        other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,
+        reports_from_same_resident=from_resident or 0)
+
+
 # Imported last: the cases package reads this module's lifecycle when it loads, and accepting a
 # report writes its forwarding record through cases.services.open_delivery.
 from cases import services as case_services  # noqa: E402

@@ -17,7 +17,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.config import PROJECT_ROOT, Config
 from core.db import db, engine_options
 from core.errors import register_error_handlers
-from core.events import REPORT_STATUS_CHANGED, subscribe
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
@@ -28,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards")
 
 
 def import_models() -> None:
@@ -59,6 +58,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_handlers(app)
     _register_request_hooks(app)
     _register_blueprints(app, api)
+    _subscribe_listeners(app)
     _register_cli(app)
     return app
 
@@ -114,6 +114,18 @@ def _wire_adapters(app: Flask, config: Config) -> None:
                           redis_connection)
         if config.wechat_app_id else None
     )
+    from rewards.wechatpay import WeChatPayGateway
+
+    app.extensions["wechatpay"] = WeChatPayGateway.from_config(config) if config.wechatpay_payouts_enabled else None
+
+
+def _subscribe_listeners(app: Flask) -> None:
+    from core.events import REPORT_STATUS_CHANGED, subscribe
+    from cases.jobs import queue_notifications
+    from rewards.jobs import on_report_status_changed
+
+    subscribe(app, REPORT_STATUS_CHANGED, on_report_status_changed)
+    subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -144,7 +156,6 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from cases.admin import NAV as CASES_NAV
     from cases.admin import bp as cases_admin_pages
     from cases.api import blp as cases_api
-    from cases.jobs import queue_notifications
     from cases.open311 import bp as open311_server
     from citizen.admin import NAV as CITIZEN_NAV
     from citizen.admin import bp as citizen_admin_pages
@@ -155,6 +166,10 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.api import bp as core_api
     from core.api import files_bp
     from media.api import blp as media_api
+    from rewards.admin import NAV as REWARDS_NAV
+    from rewards.admin import bp as rewards_admin_pages
+    from rewards.api import blp as rewards_api
+    from rewards.api import wechatpay_blp as wechatpay_notify_api
     from signboard_templates.admin import NAV as SIGNBOARD_NAV
     from signboard_templates.admin import bp as signboard_admin_pages
     from signboard_templates.api import blp as signboard_api
@@ -174,6 +189,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
     api.register_blueprint(media_api, url_prefix=f"/api/{API_VERSION}")
     api.register_blueprint(signboard_api, url_prefix=f"/api/{API_VERSION}")
+    api.register_blueprint(rewards_api, url_prefix=f"/api/{API_VERSION}")
+    api.register_blueprint(wechatpay_notify_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(signboard_certificate_pages)
     app.register_blueprint(admin_pages)
     app.register_blueprint(citizen_admin_pages)
@@ -181,10 +198,10 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(cases_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(open311_server)
     app.register_blueprint(cases_admin_pages)
-    subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
     api.register_blueprint(facilities_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(facilities_admin_pages)
-    register_nav(app, CORE_NAV + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV + FACILITIES_NAV)
+    app.register_blueprint(rewards_admin_pages)
+    register_nav(app, CORE_NAV + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV + FACILITIES_NAV + REWARDS_NAV)
 
 
 def _register_cli(app: Flask) -> None:
@@ -192,9 +209,11 @@ def _register_cli(app: Flask) -> None:
     from cases.cli import cases_cli
     from media.cli import media_cli
     from facilities.cli import facilities_cli
+    from rewards.cli import rewards_cli
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(media_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(facilities_cli)
+    app.cli.add_command(rewards_cli)

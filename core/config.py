@@ -13,6 +13,7 @@ DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 # A placeholder that must never reach production: create_app refuses it there.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
 DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
+DEFAULT_WECHATPAY_API_BASE_URL = "https://api.mch.weixin.qq.com"
 AMAP_TILE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
 
 
@@ -84,6 +85,25 @@ class Config:
     trusted_proxy_count: int = 0
     # A city's own signboard rule file; unset: the rules shipped in signboard_templates/data.
     signboard_rules_file: Path | None = None
+    # Rewarded snapshots: WeChat Pay 商家转账 (API v3) payouts, and the reward abuse signals.
+    wechatpay_payouts_enabled: bool = False
+    wechatpay_mch_id: str | None = None
+    wechatpay_app_id: str | None = None
+    wechatpay_private_key_path: Path | None = None
+    wechatpay_cert_serial_no: str | None = None
+    wechatpay_apiv3_key: str | None = None
+    wechatpay_public_key_path: Path | None = None
+    wechatpay_public_key_id: str | None = None
+    wechatpay_api_base_url: str = DEFAULT_WECHATPAY_API_BASE_URL
+    wechatpay_notify_url: str | None = None
+    wechatpay_transfer_scene_id: str = "1000"
+    wechatpay_timeout_seconds: float = 10.0
+    wechatpay_notify_window_seconds: int = 300
+    wechatpay_max_transfer_fen: int = 20_000
+    reward_payout_query_after_minutes: int = 10
+    reward_burst_window_minutes: int = 60
+    reward_burst_reports_per_ip: int = 10
+    reward_burst_reports_per_resident: int = 6
 
     # The city's case system (cases package): "desk" (built in), "open311" or "webhook".
     case_system: str = "desk"
@@ -175,6 +195,7 @@ class Config:
             queue_counts_ttl_seconds=float(env.get("QUEUE_COUNTS_TTL_SECONDS") or cls.queue_counts_ttl_seconds),
             map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
             **_case_settings(env),
+            **_wechatpay_settings(env, wechat_app_id),
         )
 
     def check_safe_for_production(self) -> None:
@@ -194,8 +215,25 @@ class Config:
             problems.append("CASE_SYSTEM=open311 needs OPEN311_ENDPOINT and OPEN311_API_KEY")
         if self.case_system == "webhook" and not (self.case_webhook_url and self.case_webhook_secret):
             problems.append("CASE_SYSTEM=webhook needs CASE_WEBHOOK_URL and CASE_WEBHOOK_SECRET")
+        problems.extend(self._payout_problems())
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+    def _payout_problems(self) -> list[str]:
+        if not self.wechatpay_payouts_enabled:
+            return []
+        missing = [name.upper() for name in ("wechatpay_mch_id", "wechatpay_cert_serial_no", "wechatpay_public_key_id",
+                                             "wechatpay_notify_url") if not getattr(self, name)]
+        if not (self.wechatpay_app_id or self.wechat_app_id):
+            missing.append("WECHATPAY_APP_ID (or WECHAT_APP_ID)")
+        if not self.wechatpay_apiv3_key or len(self.wechatpay_apiv3_key) != 32:
+            missing.append("WECHATPAY_APIV3_KEY (32 characters)")
+        for name in ("wechatpay_private_key_path", "wechatpay_public_key_path"):
+            path = getattr(self, name)
+            if path is None or not path.is_file():
+                missing.append(f"{name.upper()} (a readable PEM file)")
+        return [f"WECHATPAY_PAYOUTS_ENABLED needs {', '.join(missing)}"] if missing else []
 
 
 # Integer media settings, each read from the environment variable of its name in capitals.
@@ -245,6 +283,31 @@ def _pairs(value: str | None) -> tuple[tuple[str, str], ...]:
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise ConfigError(f"expected a JSON object of strings, got {value[:40]!r}")
     return tuple(sorted((str(key), text) for key, text in mapping.items()))
+_WECHATPAY_INTEGERS = ("wechatpay_notify_window_seconds", "wechatpay_max_transfer_fen",
+                       "reward_payout_query_after_minutes", "reward_burst_window_minutes",
+                       "reward_burst_reports_per_ip", "reward_burst_reports_per_resident")
+
+
+def _wechatpay_settings(env: Mapping[str, str], wechat_app_id: str | None) -> dict[str, object]:
+    """WECHATPAY_* and REWARD_* settings, each from the environment variable of its name in capitals."""
+    def path(name: str) -> Path | None:
+        return Path(env[name]) if env.get(name) else None
+
+    return {
+        "wechatpay_payouts_enabled": _flag(env.get("WECHATPAY_PAYOUTS_ENABLED")),
+        "wechatpay_mch_id": env.get("WECHATPAY_MCH_ID") or None,
+        "wechatpay_app_id": env.get("WECHATPAY_APP_ID") or wechat_app_id,
+        "wechatpay_private_key_path": path("WECHATPAY_PRIVATE_KEY_PATH"),
+        "wechatpay_cert_serial_no": env.get("WECHATPAY_CERT_SERIAL_NO") or None,
+        "wechatpay_apiv3_key": env.get("WECHATPAY_APIV3_KEY") or None,
+        "wechatpay_public_key_path": path("WECHATPAY_PUBLIC_KEY_PATH"),
+        "wechatpay_public_key_id": env.get("WECHATPAY_PUBLIC_KEY_ID") or None,
+        "wechatpay_api_base_url": env.get("WECHATPAY_API_BASE_URL") or DEFAULT_WECHATPAY_API_BASE_URL,
+        "wechatpay_notify_url": env.get("WECHATPAY_NOTIFY_URL") or None,
+        "wechatpay_transfer_scene_id": env.get("WECHATPAY_TRANSFER_SCENE_ID") or Config.wechatpay_transfer_scene_id,
+        "wechatpay_timeout_seconds": float(env.get("WECHATPAY_TIMEOUT_SECONDS") or Config.wechatpay_timeout_seconds),
+        **{name: int(env.get(name.upper()) or getattr(Config, name)) for name in _WECHATPAY_INTEGERS},
+    }
 
 
 def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:

@@ -1,0 +1,298 @@
+"""Reward officers' pages: campaigns, approvals and holds, payouts, residents' histories, the finance export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from citizen import services as citizen_services
+from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
+from core.auth import require_staff_role
+from core.db import db
+from core.errors import AppError, ValidationFailed
+from core.pagination import paginate
+from core.services import record_audit
+from rewards import services
+from rewards.jobs import gateway
+from rewards.models import Campaign, ExcludedResident
+
+bp = admin_blueprint("rewards_admin", __name__, url_prefix="/admin/rewards")
+ROLE = "reward_officer"
+NAV = (
+    NavItem("rewards_admin.campaigns", "奖励活动", (ROLE,)),
+    NavItem("rewards_admin.review", "奖励审批", (ROLE,)),
+    NavItem("rewards_admin.payouts", "奖励转账", (ROLE,)),
+)
+CHART_WIDTH, CHART_HEIGHT = 640, 220
+
+
+@bp.app_template_filter("yuan")
+def yuan_filter(fen: int | None) -> str:
+    return "" if fen is None else services.yuan(fen)
+
+
+@bp.app_context_processor
+def _reward_names() -> dict[str, Any]:
+    if not request.path.startswith("/admin/rewards"):
+        return {}
+    return {"reward_state_names": services.STATE_NAMES, "bill_state_names": services.BILL_STATE_NAMES,
+            "reason_texts": services.REASONS, "signal_names": services.HOLD_SIGNAL_NAMES,
+            "ledger_kind_names": services.LEDGER_KIND_NAMES, "payout_alert": services.open_alert()}
+
+
+def _attempt(action: Callable[[], Any], success: str, target: str, **target_args: Any) -> BaseResponse:
+    """Run a staff action; commit and flash on success, roll back and flash the refusal otherwise."""
+    try:
+        action()
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return redirect(url_for(target, **target_args))
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+def _fen(value: str | None, field: str, *, optional: bool = False) -> int | None:
+    text = (value or "").strip()
+    if not text and optional:
+        return None
+    try:
+        amount = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        amount = decimal.Decimal("NaN")
+    if not amount.is_finite() or amount != amount.quantize(decimal.Decimal("0.01")):
+        raise ValidationFailed(f"金额格式不正确：{value}（以元为单位，最多两位小数）。", details={"fields": {field: ["yuan"]}})
+    return int(amount * 100)
+
+
+def _date(value: str | None, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value or "")
+    except ValueError:
+        raise ValidationFailed("请填写正确的日期。", details={"fields": {field: ["YYYY-MM-DD"]}}) from None
+
+
+def _amount_lines(text: str) -> dict[str, int]:
+    amounts = {}
+    for line in text.splitlines():
+        if line.strip():
+            key, _, value = line.partition("=")
+            amounts[key.strip()] = _fen(value, "amounts") or 0
+    return amounts
+
+
+def _campaign_form(form: Any) -> services.CampaignForm:
+    return services.CampaignForm(
+        name=form.get("name", ""), description=form.get("description", ""),
+        starts_on=_date(form.get("starts_on"), "starts_on"), ends_on=_date(form.get("ends_on"), "ends_on"),
+        budget_fen=_fen(form.get("budget_yuan"), "budget_fen") or 0,
+        default_amount_fen=_fen(form.get("default_amount_yuan"), "default_amount_fen") or 0,
+        daily_cap_fen=_fen(form.get("daily_cap_yuan"), "daily_cap_fen") or 0,
+        monthly_cap_fen=_fen(form.get("monthly_cap_yuan"), "monthly_cap_fen") or 0,
+        amounts=_amount_lines(form.get("amounts", "")),
+        eligible_categories=tuple(key.strip() for key in form.get("eligible_categories", "").replace("，", ",")
+                                  .split(",") if key.strip()),
+        eligible_districts=tuple(form.getlist("eligible_districts")), earn_on=form.get("earn_on", "accepted"),
+        second_approval_above_fen=_fen(form.get("second_approval_above_yuan"), "second_approval_above_fen",
+                                       optional=True),
+        is_active=form.get("is_active") == "on")
+
+
+@bp.get("/campaigns")
+def campaigns() -> str:
+    require_staff_role(ROLE)
+    rows = [(campaign, services.budget_used(campaign.id)) for campaign in services.campaigns()]
+    return render_template("rewards/campaigns.html", rows=rows)
+
+
+def _budget_chart(campaign: Campaign) -> dict[str, Any]:
+    """Cumulative budget use per day as SVG points (server-rendered: no chart library, no CDN)."""
+    days = services.daily_budget_use(campaign.id)
+    span = max(1, (campaign.ends_on - campaign.starts_on).days)
+    total, points = 0, [(0.0, float(CHART_HEIGHT))]
+    for day, amount in days:
+        total += amount
+        x = CHART_WIDTH * min(span, max(0, (day - campaign.starts_on).days + 1)) / span
+        points.append((round(x, 1), round(CHART_HEIGHT * (1 - min(1.0, total / campaign.budget_fen)), 1)))
+    return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "points": " ".join(f"{x},{y}" for x, y in points),
+            "used": total, "days": days}
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@bp.route("/campaigns/<int:campaign_id>", methods=["GET", "POST"])
+def campaign_edit(campaign_id: int | None = None) -> BaseResponse | str:
+    require_staff_role(ROLE)
+    campaign = services.get_campaign(campaign_id) if campaign_id is not None else None
+    error = None
+    if request.method == "POST":
+        try:
+            saved = services.save_campaign(actor(), _campaign_form(request.form), campaign_id=campaign_id,
+                                           max_transfer_fen=current_app.config["APP_SETTINGS"].wechatpay_max_transfer_fen)
+        except AppError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash(f"已保存活动“{saved.name}”。", "success")
+            return redirect(url_for("rewards_admin.campaign_edit", campaign_id=saved.id))
+    return render_template("rewards/campaign_form.html", campaign=campaign, error=error,
+                           form=request.form if request.method == "POST" else None,
+                           districts=citizen_services.district_names(),
+                           chart=_budget_chart(campaign) if campaign else None,
+                           used=services.budget_used(campaign.id) if campaign else 0), (422 if error else 200)
+
+
+# --- approvals and holds ----------------------------------------------------------------------
+
+@bp.get("/review")
+def review() -> str:
+    require_staff_role(ROLE)
+    granted = services.rewards_in(services.GRANTED)
+    campaigns = {campaign.id: campaign for campaign in services.campaigns()}
+    return render_template(
+        "rewards/review.html", held=services.rewards_in(services.HELD), campaigns=campaigns,
+        granted=[(reward, services.approvers(reward.id),
+                  services.approvals_needed(reward, campaigns[reward.campaign_id])) for reward in granted],
+        unpaid=services.rewards_in(services.UNPAID))
+
+
+@bp.post("/review/approve")
+def approve() -> BaseResponse:
+    require_staff_role(ROLE)
+    ids = [int(value) for value in request.form.getlist("reward_id") if value.isdigit()]
+    result = services.approve_rewards(actor(), ids)
+    db.session.commit()
+    if result.approved:
+        flash(f"已审批 {len(result.approved)} 笔奖励，将发起转账。", "success")
+    if result.awaiting_second:
+        flash(f"{len(result.awaiting_second)} 笔奖励金额较高，已记录您的审批，还需另一位奖励专员复核。", "info")
+    for reward_id, reason in result.skipped.items():
+        flash(f"奖励 #{reward_id} 未审批：{reason}。", "error")
+    return redirect(url_for("rewards_admin.review"))
+
+
+@bp.post("/rewards/<int:reward_id>/release")
+def release(reward_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.release_held(actor(), reward_id, current_app.config["APP_SETTINGS"]),
+                    f"已复核奖励 #{reward_id}。", "rewards_admin.review")
+
+
+@bp.post("/rewards/<int:reward_id>/refuse")
+def refuse(reward_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.refuse_held(actor(), reward_id), f"已不予奖励 #{reward_id}。",
+                    "rewards_admin.review")
+
+
+@bp.post("/rewards/<int:reward_id>/reverse")
+def reverse(reward_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.reverse_reward(actor(), reward_id, note=request.form.get("note", "")),
+                    f"已撤销奖励 #{reward_id}，金额已退回预算。", "rewards_admin.review")
+
+
+@bp.post("/rewards/<int:reward_id>/retry")
+def retry(reward_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.retry_payout(actor(), reward_id), f"已重新发起奖励 #{reward_id} 的转账。",
+                    "rewards_admin.payouts")
+
+
+# --- payouts ------------------------------------------------------------------------------------
+
+@bp.get("/payouts")
+def payouts() -> str:
+    require_staff_role(ROLE)
+    state = request.args.get("state") or None
+    page = paginate(services.payouts_query(state), request.args.get("page", 1, type=int), per_page=50)
+    return render_template("rewards/payouts.html", page=page, state=state, counts=services.payout_state_counts(),
+                           payouts_enabled=gateway() is not None)
+
+
+@bp.post("/payouts/<int:payout_id>/cancel")
+def cancel(payout_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    client = gateway()
+
+    def cancel_now() -> None:
+        if client is None:
+            raise services.PayoutsDisabled("未启用微信支付转账。")
+        services.cancel_payout(actor(), payout_id, client)
+
+    return _attempt(cancel_now, "已申请撤销该笔转账。", "rewards_admin.payouts")
+
+
+@bp.post("/payouts/resume")
+def resume() -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.resume_payouts(actor()), "已恢复转账，等待中的奖励将继续发放。",
+                    "rewards_admin.payouts")
+
+
+# --- residents and the export ---------------------------------------------------------------
+
+@bp.get("/residents")
+def resident_lookup() -> BaseResponse:
+    require_staff_role(ROLE)
+    resident_id = request.args.get("resident", type=int)
+    if resident_id is None:
+        flash("请输入市民编号。", "error")
+        return redirect(url_for("rewards_admin.review"))
+    return redirect(url_for("rewards_admin.resident", resident_id=resident_id))
+
+
+@bp.get("/residents/<int:resident_id>")
+def resident(resident_id: int) -> str:
+    require_staff_role(ROLE)
+    citizen_services.get_resident(resident_id)
+    return render_template("rewards/resident.html", resident_id=resident_id,
+                           rewards=services.resident_rewards(resident_id),
+                           ledger=services.ledger_for(resident_id=resident_id),
+                           totals=services.resident_totals(resident_id),
+                           excluded=db.session.get(ExcludedResident, resident_id))
+
+
+@bp.post("/residents/<int:resident_id>/exclude")
+def exclude(resident_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.exclude_resident(actor(), resident_id, reason=request.form.get("reason", "staff"),
+                                                      note=request.form.get("note", "")),
+                    "该市民今后不再获得奖励。", "rewards_admin.resident", resident_id=resident_id)
+
+
+@bp.get("/export.csv")
+def export() -> Response:
+    staff = require_staff_role(ROLE)
+    record_audit(actor(), "reward_ledger.export", "reward_ledger", after={"by": staff.username})
+    db.session.commit()
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")  # a byte-order mark, so that spreadsheet programs read the Chinese as UTF-8
+        writer.writerow(["流水号", "时间（北京时间）", "活动", "奖励", "反映", "市民", "类型", "金额（元）",
+                         "商户单号", "经办", "备注"])
+        for entry, out_bill_no, report_id in services.ledger_export_rows():
+            writer.writerow([entry.id, entry.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+                             entry.campaign_id, entry.reward_id, report_id, entry.resident_id,
+                             services.LEDGER_KIND_NAMES[entry.kind], services.yuan(entry.amount_fen),
+                             out_bill_no or "", entry.actor_name, entry.note])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    response = Response(stream_with_context(rows()), mimetype="text/csv; charset=utf-8")
+    stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d")
+    response.headers["Content-Disposition"] = f"attachment; filename=reward-ledger-{stamp}.csv"
+    return response

@@ -1,0 +1,35 @@
+"""Reward jobs, run inline or on rq; each takes ids and reads the current state itself."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from rewards.wechatpay import TransferGateway
+
+
+def gateway() -> TransferGateway | None:
+    """The WeChat Pay client, or None where payouts are not enabled."""
+    return current_app.extensions.get("wechatpay")
+
+
+def on_report_status_changed(report_id: int) -> None:
+    """Listener for ``report.status_changed``: grant, hold, refuse or wait, as the report now stands."""
+    from rewards import services
+
+    services.consider_report(report_id, current_app.config["APP_SETTINGS"])
+
+
+def pay_reward(reward_id: int) -> None:
+    from rewards import services
+
+    client = gateway()
+    if client is not None:
+        services.pay(reward_id, client)
+
+
+def sweep_payouts() -> int:
+    """Scheduled (cron: `flask rewards sweep-payouts`): bills not final after a while, approvals without a bill."""
+    from rewards import services
+
+    client = gateway()
+    return services.sweep_payouts(client, current_app.config["APP_SETTINGS"]) if client is not None else 0

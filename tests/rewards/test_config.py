@@ -1,0 +1,49 @@
+"""Payout settings: production refuses to start with payouts enabled and keys missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.app import create_app
+from core.config import Config, ConfigError
+from tests.core.test_config import SAFE_PRODUCTION
+
+
+def payout_settings(tmp_path) -> dict[str, str]:
+    private_key, public_key = tmp_path / "apiclient_key.pem", tmp_path / "pub_key.pem"
+    private_key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    public_key.write_text("-----BEGIN PUBLIC KEY-----\n")
+    return {"WECHATPAY_PAYOUTS_ENABLED": "1", "WECHATPAY_MCH_ID": "1900000109", "WECHATPAY_CERT_SERIAL_NO": "5157F0",
+            "WECHATPAY_APIV3_KEY": "k" * 32, "WECHATPAY_PRIVATE_KEY_PATH": str(private_key),
+            "WECHATPAY_PUBLIC_KEY_PATH": str(public_key), "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_01",
+            "WECHATPAY_NOTIFY_URL": "https://city.example/api/v1/wechatpay/notify"}
+
+
+def test_payouts_are_off_by_default_and_settings_come_from_the_environment(tmp_path):
+    assert not Config.from_env({}).wechatpay_payouts_enabled
+    config = Config.from_env({**payout_settings(tmp_path), "WECHAT_APP_ID": "wx1", "WECHATPAY_MAX_TRANSFER_FEN": "5000",
+                              "WECHATPAY_TRANSFER_SCENE_ID": "1005"})
+    assert config.wechatpay_payouts_enabled and config.wechatpay_app_id == "wx1"
+    assert config.wechatpay_max_transfer_fen == 5000 and config.wechatpay_transfer_scene_id == "1005"
+
+
+def test_production_with_payouts_and_every_key_passes_the_check(tmp_path):
+    Config.from_env({**SAFE_PRODUCTION, **payout_settings(tmp_path)}).check_safe_for_production()
+
+
+@pytest.mark.parametrize(("missing", "complaint"), [
+    ("WECHATPAY_APIV3_KEY", "WECHATPAY_APIV3_KEY"),
+    ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PRIVATE_KEY_PATH"),
+    ("WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_PUBLIC_KEY_ID"),
+    ("WECHATPAY_MCH_ID", "WECHATPAY_MCH_ID"),
+])
+def test_production_refuses_payouts_with_a_key_missing(tmp_path, missing, complaint):
+    settings = {**SAFE_PRODUCTION, **payout_settings(tmp_path), missing: ""}
+    with pytest.raises(ConfigError, match=complaint):
+        create_app(Config.from_env(settings))
+
+
+def test_a_key_file_that_is_not_there_is_refused(tmp_path):
+    settings = {**SAFE_PRODUCTION, **payout_settings(tmp_path), "WECHATPAY_PRIVATE_KEY_PATH": str(tmp_path / "no.pem")}
+    with pytest.raises(ConfigError, match="readable PEM"):
+        create_app(Config.from_env(settings))

@@ -1,0 +1,214 @@
+"""Eligibility, holds, caps and approvals, through real reports and real moderation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DatabaseError
+
+from citizen.models import Resident
+from core.db import db
+from core.errors import Conflict
+from core.models import AuditEntry
+from rewards import services
+from rewards.models import LedgerEntry, Reward
+from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
+from tests.media_files import photo_bytes
+from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
+                                   reward_of)
+
+
+@pytest.fixture
+def resident(client):
+    return sign_in(client, "oRewardedResident")
+
+
+def ledger(app, reward_id: int) -> list[tuple[str, int, str]]:
+    with app.app_context():
+        return [(entry.kind, entry.amount_fen, entry.actor_name) for entry in db.session.scalars(
+            sa.select(LedgerEntry).where(LedgerEntry.reward_id == reward_id).order_by(LedgerEntry.id))]
+
+
+def test_an_accepted_report_in_a_campaign_earns_its_category_amount(app, client, run_jobs, resident):
+    campaign_id = make_campaign(app, amounts={"S0102": 800, "S02": 300})
+    reward = reward_of(app, accepted_report(app, client, run_jobs, resident, category="S0102"))
+    assert (reward.state, reward.amount_fen, reward.campaign_id) == ("granted", 800, campaign_id)
+    assert ledger(app, reward.id) == [("granted", 800, "system")]
+    assert budget_used(app, campaign_id) == 800
+    by_class = reward_of(app, accepted_report(app, client, run_jobs, resident, category="S0201"))
+    assert by_class.amount_fen == 300
+
+
+def test_without_a_campaign_nothing_is_recorded(app, client, run_jobs, resident):
+    assert reward_of(app, accepted_report(app, client, run_jobs, resident)) is None
+
+
+def test_a_repeated_status_event_grants_once(app, client, run_jobs, resident):
+    make_campaign(app)
+    report_id = accepted_report(app, client, run_jobs, resident)
+    moderate(app, run_jobs, report_id, "forwarded", "in_progress")
+    with app.app_context():
+        services.consider_report(report_id, app.config["APP_SETTINGS"])
+        reward = services._reward_for_report(report_id)
+        assert [entry.kind for entry in services.ledger_for(resident_id=reward.resident_id)] == ["granted"]
+
+
+@pytest.mark.parametrize(("step", "reason"), [("rejected", "report_rejected"), ("withdrawn", "report_withdrawn")])
+def test_rejected_and_withdrawn_reports_earn_nothing_and_say_why(app, client, run_jobs, resident, step, reason):
+    make_campaign(app)
+    report_id = new_report(client, resident)["id"]
+    if step == "withdrawn":
+        assert client.post(f"/api/v1/reports/{report_id}/withdraw", headers=resident).status_code == 200
+        run_jobs()
+    else:
+        moderate(app, run_jobs, report_id, step)
+    reward = reward_of(app, report_id)
+    assert (reward.state, reward.reason) == ("refused", reason)
+    mine = client.get("/api/v1/rewards/mine", headers=resident).json
+    assert mine["rewards"][0]["explanation"] == services.REASONS[reason]
+    assert mine["rewards"][0]["amount_fen"] == 0
+
+
+def test_a_duplicate_earns_nothing_and_the_first_report_earns(app, client, run_jobs, resident):
+    make_campaign(app)
+    first = accepted_report(app, client, run_jobs, resident)
+    other = sign_in(client, "oSecondReporter")
+    copy = new_report(client, other)["id"]
+    run_jobs()
+    with app.app_context():
+        from citizen import services as citizen_services
+        from citizen.models import Report
+        citizen_services.mark_duplicate(OFFICER, copy, expected_version=db.session.get(Report, copy).version,
+                                        duplicate_of_id=first)
+    run_jobs()
+    assert reward_of(app, first).state == "granted"
+    assert (reward_of(app, copy).state, reward_of(app, copy).reason) == ("refused", "report_duplicate")
+
+
+def test_a_campaign_paying_on_close_waits_for_the_case_to_close(app, client, run_jobs, resident):
+    make_campaign(app, earn_on="closed")
+    report_id = accepted_report(app, client, run_jobs, resident)
+    assert (reward_of(app, report_id).state, reward_of(app, report_id).reason) == ("pending", "awaiting_close")
+    moderate(app, run_jobs, report_id, "forwarded", "resolved")
+    assert reward_of(app, report_id).state == "pending"
+    moderate(app, run_jobs, report_id, "closed")
+    assert reward_of(app, report_id).state == "granted"
+
+
+def test_categories_and_districts_outside_the_campaign_earn_nothing(app, client, run_jobs, resident):
+    make_campaign(app, eligible_categories=("S02",), eligible_districts=("市南区",))
+    assert reward_of(app, accepted_report(app, client, run_jobs, resident, category="S0102")).reason \
+        == "category_not_eligible"
+    assert reward_of(app, accepted_report(app, client, run_jobs, resident, category="S0201")).state == "granted"
+
+
+def test_blocked_and_excluded_residents_earn_nothing(app, client, run_jobs, resident):
+    make_campaign(app)
+    staff_member = sign_in(client, "oStaffMembersOwnWeChat")
+    with app.app_context():
+        staff_id = db.session.scalar(sa.select(Resident.id).where(Resident.openid == "oStaffMembersOwnWeChat"))
+        services.exclude_resident(OFFICER, staff_id, reason="staff", note="城管局工作人员")
+        db.session.commit()
+    assert reward_of(app, accepted_report(app, client, run_jobs, staff_member)).reason == "resident_excluded"
+    report_id = new_report(client, resident)["id"]
+    with app.app_context():
+        db.session.scalar(sa.select(Resident).where(Resident.openid == "oRewardedResident")).is_blocked = True
+        db.session.commit()
+    moderate(app, run_jobs, report_id, "accepted")
+    assert reward_of(app, report_id).reason == "resident_blocked"
+
+
+def test_a_photo_taken_elsewhere_holds_the_reward_until_an_officer_releases_it(app, client, run_jobs, resident):
+    make_campaign(app)
+    far_photo = upload_photo(client, resident, gps=BEIJING, taken_at=dt.datetime.now())
+    report_id = accepted_report(app, client, run_jobs, resident, media_ids=[far_photo])
+    reward = reward_of(app, report_id)
+    assert (reward.state, reward.hold_signals) == ("held", ["evidence_far_away"])
+    with app.app_context():
+        services.release_held(OFFICER, reward.id, app.config["APP_SETTINGS"])
+        db.session.commit()
+    assert reward_of(app, report_id).state == "granted"
+    assert ledger(app, reward.id) == [("granted", 500, "officer-1")]
+
+
+def test_the_same_photo_from_two_residents_is_held_and_can_be_refused(app, client, run_jobs, resident):
+    make_campaign(app)
+    picture = photo_bytes(4242, gps=QINGDAO)
+    accepted_report(app, client, run_jobs, resident, media_ids=[upload_photo(client, resident, data=picture)])
+    other = sign_in(client, "oPhotoBorrower")
+    copied = accepted_report(app, client, run_jobs, other, media_ids=[upload_photo(client, other, data=picture)],
+                             category="S0201")
+    reward = reward_of(app, copied)
+    assert reward.state == "held" and "photo_shared" in reward.hold_signals
+    with app.app_context():
+        services.refuse_held(OFFICER, reward.id)
+        db.session.commit()
+        assert services._reward_for_report(copied).reason == "refused_by_officer"
+
+
+def test_bursts_from_one_network_are_held(app, client, run_jobs, resident, override_settings):
+    override_settings(reward_burst_reports_per_ip=2, reward_burst_reports_per_resident=100)
+    make_campaign(app)
+    states = [reward_of(app, accepted_report(app, client, run_jobs, resident)).state for _ in range(3)]
+    assert states == ["granted", "granted", "held"]
+    assert reward_of(app, accepted_report(app, client, run_jobs, resident)).hold_signals == ["ip_burst"]
+
+
+def test_the_daily_cap_and_the_budget_are_enforced_when_granting(app, client, run_jobs, resident):
+    campaign_id = make_campaign(app, default_amount_fen=500, daily_cap_fen=1000, budget_fen=1500)
+    first, second, third = (reward_of(app, accepted_report(app, client, run_jobs, resident)) for _ in range(3))
+    assert [first.state, second.state] == ["granted", "granted"]
+    assert (third.state, third.reason) == ("refused", "daily_cap")
+    other = sign_in(client, "oLateResident")
+    assert reward_of(app, accepted_report(app, client, run_jobs, other)).state == "granted"
+    last = reward_of(app, accepted_report(app, client, run_jobs, other))
+    assert (last.state, last.reason) == ("refused", "budget_exhausted")
+    assert budget_used(app, campaign_id) == 1500
+
+
+def test_a_reversal_returns_the_fen_to_the_budget(app, client, run_jobs, resident):
+    campaign_id = make_campaign(app)
+    reward = reward_of(app, accepted_report(app, client, run_jobs, resident))
+    with app.app_context():
+        with pytest.raises(Exception, match="撤销原因"):
+            services.reverse_reward(OFFICER, reward.id, note=" ")
+        db.session.rollback()
+        services.reverse_reward(OFFICER, reward.id, note="重复领取")
+        db.session.commit()
+    assert budget_used(app, campaign_id) == 0
+    assert ledger(app, reward.id) == [("granted", 500, "system"), ("reversed", 500, "officer-1")]
+
+
+def test_rewards_above_the_threshold_need_two_different_officers(app, client, run_jobs, resident):
+    make_campaign(app, default_amount_fen=5000, second_approval_above_fen=2000)
+    reward = reward_of(app, accepted_report(app, client, run_jobs, resident))
+    with app.app_context():
+        first = services.approve_rewards(OFFICER, [reward.id])
+        again = services.approve_rewards(OFFICER, [reward.id])
+        db.session.commit()
+        assert first.awaiting_second == [reward.id] and reward.id in again.skipped
+        assert db.session.get(Reward, reward.id).state == "granted"
+        second = services.approve_rewards(SECOND_OFFICER, [reward.id])
+        db.session.commit()
+        assert second.approved == [reward.id]
+        assert db.session.get(Reward, reward.id).state == "approved"
+        audited = db.session.scalars(sa.select(AuditEntry.actor_name).where(AuditEntry.action == "reward.approve"))
+        assert sorted(audited) == ["officer-1", "officer-2"]
+
+
+def test_the_ledger_refuses_updates_and_deletes(app, client, run_jobs, resident):
+    make_campaign(app)
+    reward = reward_of(app, accepted_report(app, client, run_jobs, resident))
+    with app.app_context():
+        for statement in (sa.update(LedgerEntry).values(amount_fen=1), sa.delete(LedgerEntry)):
+            with pytest.raises(DatabaseError, match="append-only"):
+                with db.session.begin_nested():
+                    db.session.execute(statement.where(LedgerEntry.reward_id == reward.id))
+
+
+def test_overlapping_active_campaigns_are_refused(app):
+    make_campaign(app)
+    with pytest.raises(Conflict):
+        make_campaign(app, name="另一个活动")

@@ -27,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "insight")
 
 
 def import_models() -> None:
@@ -59,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     _register_request_hooks(app)
     _register_blueprints(app, api)
     _register_cli(app)
+    _subscribe_listeners(app)
     return app
 
 
@@ -146,6 +147,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.admin import bp as admin_pages
     from core.api import bp as core_api
     from core.api import files_bp
+    from insight.admin import NAV as INSIGHT_NAV
+    from insight.admin import bp as insight_admin_pages
     from media.api import blp as media_api
     from signboard_templates.admin import NAV as SIGNBOARD_NAV
     from signboard_templates.admin import bp as signboard_admin_pages
@@ -167,13 +170,25 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     app.register_blueprint(citizen_admin_pages)
     app.register_blueprint(signboard_admin_pages)
-    register_nav(app, CORE_NAV + CITIZEN_NAV + SIGNBOARD_NAV)
+    app.register_blueprint(insight_admin_pages)
+    # The data dashboard comes right after the home page.
+    register_nav(app, CORE_NAV[:1] + INSIGHT_NAV + CORE_NAV[1:] + CITIZEN_NAV + SIGNBOARD_NAV)
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
+    from insight.cli import insight_cli
     from media.cli import media_cli
 
     app.cli.add_command(create_staff_command)
     app.cli.add_command(media_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(insight_cli)
+
+
+def _subscribe_listeners(app: Flask) -> None:
+    from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
+    from insight.jobs import refresh_report
+
+    subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
+    subscribe(app, REPORT_RATED, refresh_report)

@@ -83,6 +83,13 @@ class Config:
     trusted_proxy_count: int = 0
     # A city's own signboard rule file; unset: the rules shipped in signboard_templates/data.
     signboard_rules_file: Path | None = None
+    # Insight: hot-spot grid cell size, the time limit for disposal, the district score's weights,
+    # the Chromium that prints monthly reports to PDF, and where the command writes them.
+    insight_grid_m: int = 500
+    insight_close_limit_hours: int = 72
+    insight_ranking_weights: tuple[tuple[str, float], ...] = (("handled", 0.4), ("speed", 0.3), ("satisfaction", 0.3))
+    insight_chromium: str = "chromium"
+    insight_output_dir: Path = DEFAULT_VAR_DIR / "reports"
 
     @property
     def is_production(self) -> bool:
@@ -134,6 +141,11 @@ class Config:
             reports_per_ip_per_hour=int(env.get("REPORTS_PER_IP_PER_HOUR") or cls.reports_per_ip_per_hour),
             nearby_radius_m=float(env.get("NEARBY_RADIUS_M") or cls.nearby_radius_m),
             map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
+            insight_grid_m=int(env.get("INSIGHT_GRID_M") or cls.insight_grid_m),
+            insight_close_limit_hours=int(env.get("INSIGHT_CLOSE_LIMIT_HOURS") or cls.insight_close_limit_hours),
+            insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
+            insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
+            insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
         )
 
     def check_safe_for_production(self) -> None:
@@ -171,6 +183,24 @@ def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:
     if len(vertices) < 3:
         raise ConfigError("SERVICE_AREA_POLYGON needs at least three [lat, lng] vertices")
     return vertices
+
+
+RANKING_MEASURES = ("handled", "speed", "satisfaction")
+
+
+def _weights(value: str | None) -> tuple[tuple[str, float], ...] | None:
+    """INSIGHT_RANKING_WEIGHTS: "handled=0.4,speed=0.3,satisfaction=0.3" (measures left out weigh 0)."""
+    if not value:
+        return None
+    weights = dict.fromkeys(RANKING_MEASURES, 0.0)
+    for part in value.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in weights:
+            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r}; use {', '.join(RANKING_MEASURES)}")
+        weights[name.strip()] = float(weight)
+    if any(weight < 0 for weight in weights.values()) or sum(weights.values()) <= 0:
+        raise ConfigError("INSIGHT_RANKING_WEIGHTS: weights are ≥ 0 and not all 0")
+    return tuple(weights.items())
 
 
 def _normalise_database_url(url: str) -> str:

@@ -437,13 +437,7 @@ def _snapshot_query() -> sa.Select[Any]:
 
 
 def _snapshot(row: sa.Row[Any]) -> ReportSnapshot:
-    # Correlated subqueries come back as plain datetimes on SQLite: make them aware UTC like the columns.
-    closed_at = row.closed_at
-    if isinstance(closed_at, str):
-        closed_at = dt.datetime.fromisoformat(closed_at)
-    if closed_at is not None and closed_at.tzinfo is None:
-        closed_at = closed_at.replace(tzinfo=dt.timezone.utc)
-    return ReportSnapshot(**{**row._asdict(), "closed_at": closed_at})
+    return ReportSnapshot(*row)
 
 
 def report_snapshot(report_id: int) -> ReportSnapshot | None:

@@ -152,13 +152,13 @@ def rebuild(settings: Config) -> int:
     after_id, counted = 0, 0
     while batch := citizen_services.report_snapshots(after_id=after_id, limit=REBUILD_BATCH):
         facts = [_fact_values(snapshot, settings.insight_grid_m) for snapshot in batch]
-        db.session.execute(sa.insert(ReportFact), facts)
+        db.session.execute(sa.insert(ReportFact.__table__), facts)
         for values in facts:
             totals.update(_contributions(values))
         after_id, counted = batch[-1].id, counted + len(batch)
     items = list(totals.items())
     for start in range(0, len(items), REBUILD_BATCH):
-        db.session.execute(sa.insert(DailyCount), [
+        db.session.execute(sa.insert(DailyCount.__table__), [
             {"metric": metric, "day": day, "category_id": category_id, "district": district, "key": key,
              "count": count} for (metric, day, category_id, district, key), count in items[start:start + REBUILD_BATCH]])
     db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import xstatic.pkg.leaflet
@@ -49,6 +50,20 @@ def _queue_filter() -> services.QueueFilter:
         until=parse_day(args.get("until"), end=True), flag=args.get("flag") or None)
 
 
+_counts_cache: dict[services.QueueFilter, tuple[float, dict[str, int]]] = {}
+
+
+def _status_counts(filters: services.QueueFilter) -> dict[str, int]:
+    """Counts per status, at most a few seconds old: counting a million rows on every page is wasteful."""
+    now = time.monotonic()
+    cached = _counts_cache.get(filters)
+    if cached is None or now - cached[0] >= current_app.config["APP_SETTINGS"].queue_counts_ttl_seconds:
+        if len(_counts_cache) > 256:
+            _counts_cache.clear()
+        cached = _counts_cache[filters] = (now, services.status_counts(filters))
+    return cached[1]
+
+
 def _cursor(value: str | None) -> tuple[dt.datetime, int] | None:
     if not value:
         return None
@@ -67,7 +82,7 @@ def queue() -> str:
     next_after = (f"{reports[-1].created_at.isoformat()}_{reports[-1].id}"
                   if len(reports) == QUEUE_PAGE_SIZE else None)
     return render_template("citizen/queue.html", reports=reports, filters=request.args, next_after=next_after,
-                           counts=services.status_counts(filters), categories=services.list_categories(),
+                           counts=_status_counts(filters), categories=services.list_categories(),
                            districts=services.district_names())
 
 

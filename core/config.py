@@ -77,6 +77,7 @@ class Config:
     reports_per_resident_per_hour: int = 20
     reports_per_ip_per_hour: int = 60
     nearby_radius_m: float = 500.0
+    queue_counts_ttl_seconds: float = 10.0
     # Map tiles for the admin view's maps; AMap's tiles are GCJ-02. Empty: a map without tiles.
     map_tile_url: str = AMAP_TILE_URL
     # How many reverse proxies (nginx, a cloud load balancer) sit in front and set X-Forwarded-*.
@@ -140,6 +141,7 @@ class Config:
                                               or cls.reports_per_resident_per_hour),
             reports_per_ip_per_hour=int(env.get("REPORTS_PER_IP_PER_HOUR") or cls.reports_per_ip_per_hour),
             nearby_radius_m=float(env.get("NEARBY_RADIUS_M") or cls.nearby_radius_m),
+            queue_counts_ttl_seconds=float(env.get("QUEUE_COUNTS_TTL_SECONDS") or cls.queue_counts_ttl_seconds),
             map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
             insight_grid_m=int(env.get("INSIGHT_GRID_M") or cls.insight_grid_m),
             insight_close_limit_hours=int(env.get("INSIGHT_CLOSE_LIMIT_HOURS") or cls.insight_close_limit_hours),

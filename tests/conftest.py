@@ -98,6 +98,8 @@ def build_config(tmp_dir: Path, fake_wechat: FakeWeChatServer, *, database_url: 
         wechat_api_base_url=fake_wechat.base_url,
         dev_login_enabled=True,
         log_level="INFO",
+        # Every test sees its own data in the moderation counts.
+        queue_counts_ttl_seconds=0,
     )
     settings.update(overrides)
     return dataclasses.replace(Config.from_env({}), **settings)

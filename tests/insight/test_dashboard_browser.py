@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from core import services as core_services
 from core.db import db, utcnow
@@ -27,10 +30,12 @@ def test_the_dashboard_loads_without_console_errors(page, live_app, live_server)
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="数据看板").click()
-    assert page.get_by_role("heading", name="数据看板").is_visible()
-    assert page.get_by_role("img", name="每日反映量（近 30 天）").is_visible()
-    assert page.get_by_role("img", name="问题热点网格（近 30 天）").is_visible()
+    expect(page.get_by_role("heading", name="数据看板")).to_be_visible()
+    expect(page.get_by_role("img", name="每日反映量（近 30 天）")).to_be_visible()
+    expect(page.get_by_role("img", name="问题热点网格（近 30 天）")).to_be_visible()
     page.get_by_label("时段").select_option("7")
     page.get_by_role("button", name="查看", exact=True).click()
-    assert page.get_by_role("img", name="问题热点网格（近 7 天）").is_visible()
+    page.wait_for_url(re.compile(r"days=7"))
+    expect(page.get_by_role("img", name="问题热点网格（近 7 天）")).to_be_visible()
+    page.wait_for_load_state("load")
     assert problems == []

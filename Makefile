@@ -33,8 +33,10 @@ worker: install
 	$(BIN)/flask jobs worker
 
 # The browser tests drive Debian's Chromium; Playwright's own browser download is never used.
+# Chromium also prints the monthly report to PDF; poppler-utils' pdftoppm renders its pages in the tests.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; }
 
 test: test-embedded test-services
 

@@ -21,7 +21,7 @@ from citizen import jobs as citizen_jobs
 from citizen.models import Category, RejectionTemplate, Report, ReportEvent, ReportMedia, Resident
 from core.config import Config
 from core.db import db, utcnow
-from core.events import REPORT_STATUS_CHANGED, publish
+from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
@@ -181,6 +181,8 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
         return _replay(winner, fingerprint)
     media_services.attach_media([item.id for item in attachments], attached_to=f"report:{report.id}")
     enqueue_after_commit(citizen_jobs.check_report, report.id)
+    # Entering its first status is a status change too: listeners count the new report.
+    publish(REPORT_STATUS_CHANGED, report.id)
     db.session.commit()
     return Submission(report, created=True)
 
@@ -243,6 +245,11 @@ def district_of(lat: float, lng: float) -> str:
 
 def district_names() -> list[str]:
     return [seat["name"] for seat in _district_seats()]
+
+
+def district_seats() -> list[tuple[str, float, float]]:
+    """(name, lat, lng) of each district's government seat, WGS-84."""
+    return [(seat["name"], seat["lat"], seat["lng"]) for seat in _district_seats()]
 
 
 @functools.cache
@@ -370,6 +377,7 @@ def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) 
     if report.rating is not None:
         raise Conflict("您已评价过该反映。", code="already_rated")
     report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
+    publish(REPORT_RATED, report.id)
     db.session.commit()
     return report
 
@@ -448,6 +456,48 @@ def resident_history(resident_id: int) -> dict[str, int]:
     rows = db.session.execute(sa.select(Report.status, sa.func.count()).where(Report.resident_id == resident_id)
                               .group_by(Report.status))
     return {status: count for status, count in rows}
+
+
+# --- figures for other packages (read-only) -----------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ReportSnapshot:
+    """What a report looks like now, for statistics: no resident, no text, no media."""
+
+    id: int
+    created_at: dt.datetime
+    category_id: str
+    district: str | None
+    status: str
+    lat: float
+    lng: float
+    closed_at: dt.datetime | None
+    rating: int | None
+    rated_at: dt.datetime | None
+
+
+def _snapshot_query() -> sa.Select[Any]:
+    closed_at = (sa.select(sa.func.max(ReportEvent.occurred_at))
+                 .where(ReportEvent.report_id == Report.id, ReportEvent.to_status == CLOSED)
+                 .correlate(Report).scalar_subquery())
+    return sa.select(Report.id, Report.created_at, Report.category_id, Report.district, Report.status, Report.lat,
+                     Report.lng, sa.case((Report.status == CLOSED, closed_at)).label("closed_at"), Report.rating,
+                     Report.rated_at)
+
+
+def _snapshot(row: sa.Row[Any]) -> ReportSnapshot:
+    return ReportSnapshot(*row)
+
+
+def report_snapshot(report_id: int) -> ReportSnapshot | None:
+    row = db.session.execute(_snapshot_query().where(Report.id == report_id)).one_or_none()
+    return _snapshot(row) if row is not None else None
+
+
+def report_snapshots(*, after_id: int, limit: int) -> list[ReportSnapshot]:
+    """Every report in id order, a batch at a time (the cursor is the last id seen)."""
+    rows = db.session.execute(_snapshot_query().where(Report.id > after_id).order_by(Report.id).limit(limit))
+    return [_snapshot(row) for row in rows]
 
 
 # --- the moderation queue ------------------------------------------------------------------

@@ -27,7 +27,7 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards")
+DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards", "insight")
 
 
 def import_models() -> None:
@@ -120,12 +120,15 @@ def _wire_adapters(app: Flask, config: Config) -> None:
 
 
 def _subscribe_listeners(app: Flask) -> None:
-    from core.events import REPORT_STATUS_CHANGED, subscribe
     from cases.jobs import queue_notifications
+    from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
+    from insight.jobs import refresh_report
     from rewards.jobs import on_report_status_changed
 
     subscribe(app, REPORT_STATUS_CHANGED, on_report_status_changed)
     subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
+    subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
+    subscribe(app, REPORT_RATED, refresh_report)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -165,6 +168,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from core.admin import bp as admin_pages
     from core.api import bp as core_api
     from core.api import files_bp
+    from insight.admin import NAV as INSIGHT_NAV
+    from insight.admin import bp as insight_admin_pages
     from media.api import blp as media_api
     from rewards.admin import NAV as REWARDS_NAV
     from rewards.admin import bp as rewards_admin_pages
@@ -201,12 +206,16 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(facilities_api, url_prefix=f"/api/{API_VERSION}")
     app.register_blueprint(facilities_admin_pages)
     app.register_blueprint(rewards_admin_pages)
-    register_nav(app, CORE_NAV + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV + FACILITIES_NAV + REWARDS_NAV)
+    app.register_blueprint(insight_admin_pages)
+    # The data dashboard comes right after the home page.
+    register_nav(app, CORE_NAV[:1] + INSIGHT_NAV + CORE_NAV[1:] + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV
+                 + FACILITIES_NAV + REWARDS_NAV)
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import jobs_cli, create_staff_command
     from cases.cli import cases_cli
+    from insight.cli import insight_cli
     from media.cli import media_cli
     from facilities.cli import facilities_cli
     from rewards.cli import rewards_cli
@@ -217,3 +226,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(cases_cli)
     app.cli.add_command(facilities_cli)
     app.cli.add_command(rewards_cli)
+    app.cli.add_command(insight_cli)

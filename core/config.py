@@ -142,6 +142,13 @@ class Config:
         ("character_string1", "report_no"), ("thing2", "category"), ("phrase3", "status"),
         ("time4", "time"), ("thing5", "note"))
     wechat_status_page: str = "pages/report/detail"
+    # Insight: hot-spot grid cell size, the time limit for disposal, the district score's weights,
+    # the Chromium that prints monthly reports to PDF, and where the command writes them.
+    insight_grid_m: int = 500
+    insight_close_limit_hours: int = 72
+    insight_ranking_weights: tuple[tuple[str, float], ...] = (("handled", 0.4), ("speed", 0.3), ("satisfaction", 0.3))
+    insight_chromium: str = "chromium"
+    insight_output_dir: Path = DEFAULT_VAR_DIR / "reports"
 
     @property
     def is_production(self) -> bool:
@@ -196,6 +203,11 @@ class Config:
             map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
             **_case_settings(env),
             **_wechatpay_settings(env, wechat_app_id),
+            insight_grid_m=int(env.get("INSIGHT_GRID_M") or cls.insight_grid_m),
+            insight_close_limit_hours=int(env.get("INSIGHT_CLOSE_LIMIT_HOURS") or cls.insight_close_limit_hours),
+            insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
+            insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
+            insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
         )
 
     def check_safe_for_production(self) -> None:
@@ -318,6 +330,24 @@ def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:
     if len(vertices) < 3:
         raise ConfigError("SERVICE_AREA_POLYGON needs at least three [lat, lng] vertices")
     return vertices
+
+
+RANKING_MEASURES = ("handled", "speed", "satisfaction")
+
+
+def _weights(value: str | None) -> tuple[tuple[str, float], ...] | None:
+    """INSIGHT_RANKING_WEIGHTS: "handled=0.4,speed=0.3,satisfaction=0.3" (measures left out weigh 0)."""
+    if not value:
+        return None
+    weights = dict.fromkeys(RANKING_MEASURES, 0.0)
+    for part in value.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in weights:
+            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r}; use {', '.join(RANKING_MEASURES)}")
+        weights[name.strip()] = float(weight)
+    if any(weight < 0 for weight in weights.values()) or sum(weights.values()) <= 0:
+        raise ConfigError("INSIGHT_RANKING_WEIGHTS: weights are ≥ 0 and not all 0")
+    return tuple(weights.items())
 
 
 def _normalise_database_url(url: str) -> str:

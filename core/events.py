@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from core.jobs import JobFunction, enqueue_after_commit
 
 REPORT_STATUS_CHANGED = "report.status_changed"
+REPORT_RATED = "report.rated"
 
 
 def subscribe(app: Flask, event: str, listener: JobFunction) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import hashlib
 import secrets
 import threading
@@ -19,7 +20,7 @@ from core.services import Actor, record_audit
 from media import services as media_services
 from signboard_templates import credit_code, rendering
 from signboard_templates.catalogue import Catalogue, Category, Template, load_catalogue
-from signboard_templates.models import SignboardApplication, SignboardApplicationEvent
+from signboard_templates.models import STATUSES, SignboardApplication, SignboardApplicationEvent
 from signboard_templates.rules import CheckResult, Proposal, RuleSet, run_checks
 
 MAX_NAME_LENGTH = 20
@@ -321,6 +322,18 @@ def review_queue(status: str | None) -> sa.Select[tuple[SignboardApplication]]:
         query = query.where(SignboardApplication.status == status)
     order = SignboardApplication.submitted_at.asc() if status == "submitted" else SignboardApplication.id.desc()
     return query.order_by(order, SignboardApplication.id)
+
+
+def applications_by_status(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict[str, int]:
+    """How many applications are in each state, of those created in [since, until) (read-only, for figures)."""
+    query = sa.select(SignboardApplication.status, sa.func.count()).group_by(SignboardApplication.status)
+    if since is not None:
+        query = query.where(SignboardApplication.created_at >= since)
+    if until is not None:
+        query = query.where(SignboardApplication.created_at < until)
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: count for status, count in db.session.execute(query)})
+    return counts
 
 
 def _approved_design(application: SignboardApplication) -> dict[str, Any]:

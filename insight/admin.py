@@ -1,0 +1,87 @@
+"""The data dashboard (数据看板) and the monthly report in the admin view."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, abort, current_app, render_template, request
+
+from citizen import services as citizen_services
+from core.admin import NavItem, admin_blueprint
+from core.auth import require_staff_role
+from insight import report as report_pages
+from insight import services
+
+bp = admin_blueprint("insight_admin", __name__)
+NAV = (NavItem("insight_admin.dashboard", "数据看板", ()),)
+FIGURE_FORMATS = {"count": "{:d}", "rate": "{:.1%}", "hours": "{:d} 小时", "score": "{:.2f}"}
+
+
+@bp.app_template_filter("figure")
+def figure(value: Any, kind: str = "count") -> str:
+    return "—" if value is None else FIGURE_FORMATS[kind].format(value)
+
+
+@bp.app_template_filter("percent")
+def percent(value: float | None) -> str:
+    return figure(value, "rate")
+
+
+@bp.app_template_filter("hours")
+def hours(value: int | None) -> str:
+    return figure(value, "hours")
+
+
+@bp.app_template_filter("change")
+def change(now: Any, before: Any, kind: str = "count") -> str:
+    """Month on month: points for rates, per cent for counts, the difference for hours and scores."""
+    if now is None or before is None:
+        return "—"
+    if kind == "rate":
+        return f"{(now - before) * 100:+.1f} 个百分点"
+    if kind == "count":
+        return f"{(now - before) / before:+.1%}" if before else "—"
+    return f"{now - before:+d} 小时" if kind == "hours" else f"{now - before:+.2f}"
+
+
+@bp.get("/insight")
+def dashboard() -> str:
+    require_staff_role()
+    settings = current_app.config["APP_SETTINGS"]
+    days = request.args.get("days", 30, type=int)
+    if days not in services.DASHBOARD_PERIODS:
+        days = 30
+    category = request.args.get("category") or None
+    board = services.dashboard(settings, hot_spot_days=days, hot_spot_category=category)
+    hot_spots = report_pages.hot_spot_chart(
+        "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{'，' + board.category_names.get(category, category) if category else ''}）",
+        board, settings)
+    last_month = services.previous_month(services.last_days(1))
+    return render_template(
+        "insight/dashboard.html", board=board, hot_spots=hot_spots, hot_days=days, hot_category=category,
+        recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
+        periods=services.DASHBOARD_PERIODS, signboard_statuses=report_pages.SIGNBOARD_STATUSES, districts=citizen_services.district_names(),
+        default_month=last_month.first.strftime("%Y-%m"))
+
+
+@bp.get("/insight/monthly")
+def monthly() -> Response:
+    require_staff_role()
+    settings = current_app.config["APP_SETTINGS"]
+    district = request.args.get("district") or None
+    try:
+        period = services.parse_month(request.args.get("month", ""))
+        report = services.monthly_report(period, settings, district=district)
+    except ValueError:
+        abort(400)
+    name = f"insight-{period.first:%Y-%m}{'-' + district if district else ''}"
+    if request.args.get("format") == "pdf":
+        try:
+            pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings, embed_fonts=True), settings)
+        except report_pages.PdfFailed as exc:
+            current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
+            abort(503)
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"})
+    return Response(report_pages.render_monthly_html(report, settings), mimetype="text/html")

@@ -1,0 +1,142 @@
+"""Charts drawn on the server as SVG, each with the numbers behind it for a table beside it.
+
+One definition serves the dashboard and the monthly report (HTML and PDF alike): no script, no CDN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+from insight.services import HotSpotGrid, grid_steps
+
+PALETTE = ("#1f5fa8", "#3d8fd1", "#6fb1e4", "#e08a2e", "#c0392b")
+HEAT = ("#fde7c8", "#fbbf77", "#f28c38", "#d9531e", "#a11d12")
+FONT = "font-family=\"'Noto Sans CJK SC','Noto Sans CJK TC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif\""
+
+
+@dataclasses.dataclass(frozen=True)
+class Chart:
+    """An SVG chart and its numbers: ``headers`` name the columns of ``rows``."""
+
+    slug: str
+    title: str
+    svg: Markup
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
+def _svg(slug: str, title: str, width: int, height: int, body: Sequence[str]) -> Markup:
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-labelledby="chart-{slug}-title" {FONT} font-size="12">'
+        f'<title id="chart-{slug}-title">{escape(title)}</title>{"".join(body)}</svg>')
+
+
+def _nice_ceiling(value: int) -> int:
+    if value <= 5:
+        return 5
+    magnitude = 10 ** int(math.log10(value))
+    return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= value)
+
+
+def bar_chart(slug: str, title: str, rows: Sequence[tuple[str, int]], *, unit: str = "件",
+              label_width: int = 110) -> Chart:
+    """Horizontal bars, largest first as given."""
+    width, bar_height, gap, top = 560, 18, 6, 8
+    height = top * 2 + max(1, len(rows)) * (bar_height + gap)
+    scale = (width - label_width - 60) / _nice_ceiling(max((value for _, value in rows), default=0))
+    body = []
+    for index, (label, value) in enumerate(rows):
+        y = top + index * (bar_height + gap)
+        length = value * scale
+        body.append(
+            f'<text x="{label_width - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_height}" fill="{PALETTE[0]}"/>'
+            f'<text x="{label_width + length + 4:.1f}" y="{y + 13}">{value}</text>')
+    if not rows:
+        body.append(f'<text x="{width / 2}" y="{top + 13}" text-anchor="middle" fill="#666">暂无数据</text>')
+    return Chart(slug, title, _svg(slug, title, width, height, body), ("项目", f"数量（{unit}）"),
+                 [(label, str(value)) for label, value in rows])
+
+
+def column_chart(slug: str, title: str, rows: Sequence[tuple[str, int]], *, unit: str = "件",
+                 label_every: int = 5) -> Chart:
+    """Vertical columns in order (a series over days), with every ``label_every``-th label shown."""
+    width, height, left, bottom, top = 560, 200, 40, 30, 10
+    ceiling = _nice_ceiling(max((value for _, value in rows), default=0))
+    plot_height = height - top - bottom
+    step = (width - left - 10) / max(1, len(rows))
+    body = [f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>']
+    for tick in (0, ceiling // 2, ceiling):
+        y = height - bottom - plot_height * tick / ceiling
+        body.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#666">{tick}</text>'
+                    f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#eee"/>')
+    for index, (label, value) in enumerate(rows):
+        x = left + index * step
+        column = plot_height * value / ceiling
+        body.append(f'<rect x="{x + step * 0.15:.1f}" y="{height - bottom - column:.1f}" width="{step * 0.7:.1f}" '
+                    f'height="{column:.1f}" fill="{PALETTE[1]}"/>')
+        if index % label_every == 0:
+            body.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                        f'fill="#444">{escape(label)}</text>')
+    return Chart(slug, title, _svg(slug, title, width, height, body), ("项目", f"数量（{unit}）"),
+                 [(label, str(value)) for label, value in rows])
+
+
+def heat_colour(count: int, most: int) -> str:
+    """Five steps on a logarithmic scale from 1 to the busiest cell."""
+    if most <= 1:
+        return HEAT[-1]
+    return HEAT[min(len(HEAT) - 1, int(len(HEAT) * math.log(count) / math.log(most)))]
+
+
+def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tuple[float, float]],
+             places: Sequence[tuple[str, float, float]], top: int = 10) -> Chart:
+    """The cells with reports, coloured by count, over the city's outline and its district seats.
+
+    The view fits the cells with reports (or the whole outline when there are none); north is up.
+    """
+    lat_step, lng_step = grid_steps(grid.grid_m)
+    cells = [(*(int(part) for part in cell.split(":")), count) for cell, count in grid.cells.items()]
+    if cells:
+        lats = [row * lat_step for row, _, _ in cells] + [(row + 1) * lat_step for row, _, _ in cells]
+        lngs = [col * lng_step for _, col, _ in cells] + [(col + 1) * lng_step for _, col, _ in cells]
+    else:
+        lats, lngs = [lat for lat, _ in outline], [lng for _, lng in outline]
+    pad_lat, pad_lng = (max(lats) - min(lats)) * 0.08 + lat_step, (max(lngs) - min(lngs)) * 0.08 + lng_step
+    south, north, west, east = min(lats) - pad_lat, max(lats) + pad_lat, min(lngs) - pad_lng, max(lngs) + pad_lng
+    width = 560
+    # Equal metres in both directions: a degree of longitude is cos(lat) of a degree of latitude.
+    aspect = (north - south) / ((east - west) * math.cos(math.radians((north + south) / 2)))
+    height = max(200, min(700, round(width * aspect)))
+
+    def x(lng: float) -> float:
+        return (lng - west) / (east - west) * width
+
+    def y(lat: float) -> float:
+        return (north - lat) / (north - south) * height
+
+    most = max((count for _, _, count in cells), default=0)
+    points = " ".join(f"{x(lng):.1f},{y(lat):.1f}" for lat, lng in outline)
+    body = [f'<rect width="{width}" height="{height}" fill="#f4f7fa"/>',
+            f'<polygon points="{points}" fill="#fff" stroke="#8aa" stroke-width="1"/>']
+    for row, col, count in cells:
+        left, upper = x(col * lng_step), y((row + 1) * lat_step)
+        body.append(f'<rect x="{left:.1f}" y="{upper:.1f}" width="{max(1.5, x((col + 1) * lng_step) - left):.1f}" '
+                    f'height="{max(1.5, y(row * lat_step) - upper):.1f}" fill="{heat_colour(count, most)}"/>')
+    for name, lat, lng in places:
+        if south <= lat <= north and west <= lng <= east:
+            body.append(f'<circle cx="{x(lng):.1f}" cy="{y(lat):.1f}" r="3" fill="#234"/>'
+                        f'<text x="{x(lng) + 5:.1f}" y="{y(lat) - 4:.1f}" fill="#234">{escape(name)}</text>')
+    for rank, spot in enumerate(grid.top(top), start=1):
+        body.append(f'<text x="{x(spot.lng):.1f}" y="{y(spot.lat) + 4:.1f}" text-anchor="middle" font-weight="bold" '
+                    f'fill="#000">{rank}</text>')
+    body.append(f'<text x="6" y="{height - 6}" fill="#555">网格 {grid.grid_m} 米 · 最多 {most} 件/格</text>')
+    return Chart(slug, title, _svg(slug, title, width, height, body),
+                 ("排名", "网格中心（纬度, 经度）", "所在区（市）", "数量（件）"),
+                 [(str(rank), f"{spot.lat:.4f}, {spot.lng:.4f}", spot.district, str(spot.count))
+                  for rank, spot in enumerate(grid.top(top), start=1)])

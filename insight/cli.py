@@ -1,0 +1,46 @@
+"""`flask insight rebuild` and `flask insight monthly --month 2026-10 [--district 市南区]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from insight import report as report_pages
+from insight import services
+
+insight_cli = AppGroup("insight", help="City insight: counters and the monthly report.")
+
+
+@insight_cli.command("rebuild")
+@with_appcontext
+def rebuild_command() -> None:
+    """Count every report afresh (first install, or after INSIGHT_GRID_M changed)."""
+    click.echo(f"counted {services.rebuild(current_app.config['APP_SETTINGS'])} reports")
+
+
+@insight_cli.command("monthly")
+@click.option("--month", "month_text", required=True, help="YYYY-MM, e.g. 2026-10")
+@click.option("--district", default=None, help="one district, e.g. 市南区 (default: the whole city)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="directory for the HTML and PDF (default: INSIGHT_OUTPUT_DIR)")
+@with_appcontext
+def monthly_command(month_text: str, district: str | None, out_dir: Path | None) -> None:
+    """Write the month's analysis report as HTML and PDF."""
+    settings = current_app.config["APP_SETTINGS"]
+    try:
+        report = services.monthly_report(services.parse_month(month_text), settings, district=district)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    directory = out_dir or settings.insight_output_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = directory / f"insight-{report.period.first:%Y-%m}{'-' + district if district else ''}"
+    stem.with_suffix(".html").write_text(report_pages.render_monthly_html(report, settings), encoding="utf-8")
+    try:
+        pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings, embed_fonts=True), settings)
+    except report_pages.PdfFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    stem.with_suffix(".pdf").write_bytes(pdf)
+    click.echo(f"wrote {stem}.html and {stem}.pdf")

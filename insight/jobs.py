@@ -1,0 +1,12 @@
+"""Insight's listeners: each takes a report id and brings the counters in line with that report."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+
+def refresh_report(report_id: int) -> None:
+    """Subscribed to report.status_changed and report.rated."""
+    from insight import services
+
+    services.refresh_report(report_id, current_app.config["APP_SETTINGS"])

@@ -1,0 +1,467 @@
+"""City insight: the one query layer behind the dashboard and the monthly report. No Flask here.
+
+Figures are read from daily counters (``insight.models``) kept in step with every report by
+``refresh_report`` — run as a listener of the report events — and rebuilt in bulk by ``rebuild``.
+Sections: keeping the counters; periods; report figures; hot spots; districts ranked; signboard
+applications; the dashboard and the monthly report, which only combine the sections above.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import itertools
+import math
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from citizen import services as citizen_services
+from citizen.services import ReportSnapshot
+from core.config import Config
+from core.db import db, utcnow
+from insight.models import DailyCount, ReportFact
+from signboard_templates import services as signboard_services
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SUBMITTED, CLOSED, RATED, CELL = "submitted", "closed", "rated", "cell"
+# Reports staff took on, and those they turned away; acceptance rate = taken on / (taken on + turned away).
+TAKEN_ON = ("accepted", "forwarded", "in_progress", "resolved", "closed")
+TURNED_AWAY = ("rejected", "duplicate")
+SATISFIED_FROM = 4
+METRES_PER_DEGREE = 111_320.0
+# Grid columns are a fixed width in degrees of longitude, measured at Qingdao's latitude.
+GRID_REFERENCE_LAT = 36.0
+REBUILD_BATCH = 5000
+Key = tuple[str, dt.date, str, str, str]
+
+
+# --- keeping the counters -------------------------------------------------------------------
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+def grid_steps(grid_m: int) -> tuple[float, float]:
+    """The size of a grid cell in degrees of latitude and of longitude."""
+    return (grid_m / METRES_PER_DEGREE,
+            grid_m / (METRES_PER_DEGREE * math.cos(math.radians(GRID_REFERENCE_LAT))))
+
+
+def cell_of(lat: float, lng: float, grid_m: int) -> str:
+    lat_step, lng_step = grid_steps(grid_m)
+    return f"{math.floor(lat / lat_step)}:{math.floor(lng / lng_step)}"
+
+
+def cell_centre(cell: str, grid_m: int) -> tuple[float, float]:
+    row, col = (int(part) for part in cell.split(":"))
+    lat_step, lng_step = grid_steps(grid_m)
+    return (row + 0.5) * lat_step, (col + 0.5) * lng_step
+
+
+def _fact_values(snapshot: ReportSnapshot, grid_m: int) -> dict[str, Any]:
+    closed = snapshot.closed_at is not None
+    return {
+        "report_id": snapshot.id,
+        "created_day": local_day(snapshot.created_at),
+        "category_id": snapshot.category_id,
+        "district": snapshot.district or "",
+        "status": snapshot.status,
+        "cell": cell_of(snapshot.lat, snapshot.lng, grid_m),
+        "closed_day": local_day(snapshot.closed_at) if closed else None,
+        "close_hours": int((snapshot.closed_at - snapshot.created_at).total_seconds() // 3600) if closed else None,
+        "rated_day": local_day(snapshot.rated_at) if snapshot.rating is not None and snapshot.rated_at else None,
+        "rating": snapshot.rating,
+    }
+
+
+def _contributions(values: dict[str, Any]) -> list[Key]:
+    """The counters one report adds 1 to."""
+    where = (values["category_id"], values["district"])
+    keys = [(SUBMITTED, values["created_day"], *where, values["status"]),
+            (CELL, values["created_day"], *where, values["cell"])]
+    if values["closed_day"] is not None:
+        keys.append((CLOSED, values["closed_day"], *where, str(values["close_hours"])))
+    if values["rated_day"] is not None:
+        keys.append((RATED, values["rated_day"], *where, str(values["rating"])))
+    return keys
+
+
+def _fact_as_values(fact: ReportFact) -> dict[str, Any]:
+    return {column.key: getattr(fact, column.key) for column in sa.inspect(ReportFact).columns}
+
+
+def _add_counts(changes: collections.Counter[Key]) -> None:
+    rows = [{"metric": metric, "day": day, "category_id": category_id, "district": district, "key": key,
+             "count": delta} for (metric, day, category_id, district, key), delta in changes.items() if delta]
+    if not rows:
+        return
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(DailyCount)
+    statement = statement.on_conflict_do_update(
+        index_elements=["metric", "day", "category_id", "district", "key"],
+        set_={"count": DailyCount.count + statement.excluded["count"]})
+    db.session.execute(statement, rows)
+
+
+def refresh_report(report_id: int, settings: Config) -> None:
+    """Bring the counters in line with the report as it is now; running it again changes nothing."""
+    for attempt in range(2):
+        try:
+            with db.session.begin_nested():
+                _refresh(report_id, settings.insight_grid_m)
+            break
+        except IntegrityError:
+            # Another worker counted this report's first version at the same moment: start over from it.
+            if attempt:
+                raise
+    db.session.commit()
+
+
+def _refresh(report_id: int, grid_m: int) -> None:
+    snapshot = citizen_services.report_snapshot(report_id)
+    fact = db.session.get(ReportFact, report_id, with_for_update=True)
+    changes: collections.Counter[Key] = collections.Counter()
+    if fact is not None:
+        changes.subtract(_contributions(_fact_as_values(fact)))
+    if snapshot is None:
+        if fact is not None:
+            db.session.delete(fact)
+    else:
+        values = _fact_values(snapshot, grid_m)
+        changes.update(_contributions(values))
+        if fact is None:
+            db.session.add(ReportFact(**values))
+        else:
+            for name, value in values.items():
+                setattr(fact, name, value)
+    db.session.flush()
+    _add_counts(changes)
+
+
+def rebuild(settings: Config) -> int:
+    """Count every report afresh (the first time, or after the grid size changed). Returns how many."""
+    db.session.execute(sa.delete(DailyCount))
+    db.session.execute(sa.delete(ReportFact))
+    totals: collections.Counter[Key] = collections.Counter()
+    after_id, counted = 0, 0
+    while batch := citizen_services.report_snapshots(after_id=after_id, limit=REBUILD_BATCH):
+        facts = [_fact_values(snapshot, settings.insight_grid_m) for snapshot in batch]
+        db.session.execute(sa.insert(ReportFact.__table__), facts)
+        for values in facts:
+            totals.update(_contributions(values))
+        after_id, counted = batch[-1].id, counted + len(batch)
+    items = list(totals.items())
+    for start in range(0, len(items), REBUILD_BATCH):
+        db.session.execute(sa.insert(DailyCount.__table__), [
+            {"metric": metric, "day": day, "category_id": category_id, "district": district, "key": key,
+             "count": count} for (metric, day, category_id, district, key), count in items[start:start + REBUILD_BATCH]])
+    db.session.commit()
+    return counted
+
+
+# --- periods --------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """Calendar days in Asia/Shanghai, both ends included."""
+
+    first: dt.date
+    last: dt.date
+    label: str
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    @property
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The period as [start, end) instants."""
+        start = dt.datetime.combine(self.first, dt.time(), SHANGHAI)
+        return start, dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), SHANGHAI)
+
+
+def today() -> dt.date:
+    return local_day(utcnow())
+
+
+def last_days(count: int, *, until: dt.date | None = None) -> Period:
+    last = until or today()
+    return Period(last - dt.timedelta(days=count - 1), last, "今日" if count == 1 else f"近 {count} 天")
+
+
+def month(year: int, number: int) -> Period:
+    first = dt.date(year, number, 1)
+    following = dt.date(year + number // 12, number % 12 + 1, 1)
+    return Period(first, following - dt.timedelta(days=1), f"{year} 年 {number} 月")
+
+
+def parse_month(text: str) -> Period:
+    """"2026-10" → October 2026; anything else is a ValueError."""
+    year, _, number = text.partition("-")
+    if len(year) != 4 or not 1 <= len(number) <= 2:
+        raise ValueError(f"not a month: {text!r} (expected YYYY-MM)")
+    return month(int(year), int(number))
+
+
+def previous_month(period: Period) -> Period:
+    before = period.first - dt.timedelta(days=1)
+    return month(before.year, before.month)
+
+
+# --- report figures -------------------------------------------------------------------------
+
+def _counts(metric: str, period: Period, group_by: Iterable[sa.ColumnElement[Any]], *,
+            district: str | None = None, category_id: str | None = None) -> list[tuple[Any, ...]]:
+    columns = list(group_by)
+    query = (sa.select(*columns, sa.func.sum(DailyCount.count))
+             .where(DailyCount.metric == metric, DailyCount.day.between(period.first, period.last))
+             .group_by(*columns))
+    if district:
+        query = query.where(DailyCount.district == district)
+    if category_id:
+        query = query.where(DailyCount.category_id == category_id)
+    return [tuple(row) for row in db.session.execute(query) if row[-1]]
+
+
+def percentile(histogram: dict[int, int], fraction: float) -> int | None:
+    """Nearest-rank percentile of whole hours: the smallest h with at least ⌈fraction·n⌉ values ≤ h."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(fraction * total))
+    hours = sorted(histogram)
+    running = itertools.accumulate(histogram[h] for h in hours)
+    return next(h for h, seen in zip(hours, running) if seen >= rank)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclasses.dataclass(frozen=True)
+class CloseFigures:
+    closed: int
+    median_hours: int | None
+    p90_hours: int | None
+    within_limit: int
+    limit_hours: int
+    histogram: dict[int, int]
+
+    @property
+    def disposal_rate(self) -> float | None:
+        return _ratio(self.within_limit, self.closed)
+
+    @classmethod
+    def of(cls, histogram: dict[int, int], limit_hours: int) -> CloseFigures:
+        return cls(closed=sum(histogram.values()), median_hours=percentile(histogram, 0.5),
+                   p90_hours=percentile(histogram, 0.9), limit_hours=limit_hours, histogram=histogram,
+                   within_limit=sum(count for hours, count in histogram.items() if hours < limit_hours))
+
+
+@dataclasses.dataclass(frozen=True)
+class Satisfaction:
+    ratings: dict[int, int]
+
+    @property
+    def rated(self) -> int:
+        return sum(self.ratings.values())
+
+    @property
+    def average(self) -> float | None:
+        return _ratio(sum(rating * count for rating, count in self.ratings.items()), self.rated)
+
+    @property
+    def satisfied_rate(self) -> float | None:
+        return _ratio(sum(count for rating, count in self.ratings.items() if rating >= SATISFIED_FROM), self.rated)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFigures:
+    period: Period
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    by_district: dict[str, int]
+    by_day: dict[dt.date, int]
+    closing: CloseFigures
+    satisfaction: Satisfaction
+
+    @property
+    def submitted(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def taken_on(self) -> int:
+        return sum(self.by_status.get(status, 0) for status in TAKEN_ON)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return _ratio(self.taken_on, self.taken_on + sum(self.by_status.get(status, 0) for status in TURNED_AWAY))
+
+
+def report_figures(period: Period, settings: Config, *, district: str | None = None) -> ReportFigures:
+    def grouped(metric: str, column: sa.ColumnElement[Any]) -> dict[Any, int]:
+        return {value: int(count) for value, count in _counts(metric, period, [column], district=district)}
+
+    by_status = dict.fromkeys(citizen_services.STATUS_NAMES, 0)
+    by_status.update(grouped(SUBMITTED, DailyCount.key))
+    by_category = grouped(SUBMITTED, DailyCount.category_id)
+    by_district = grouped(SUBMITTED, DailyCount.district)
+    by_day = dict.fromkeys(period.days, 0)
+    by_day.update(grouped(SUBMITTED, DailyCount.day))
+    closing = {int(hours): count for hours, count in grouped(CLOSED, DailyCount.key).items()}
+    ratings = {int(rating): count for rating, count in grouped(RATED, DailyCount.key).items()}
+    return ReportFigures(period=period, by_status=by_status,
+                         by_category=dict(sorted(by_category.items(), key=lambda item: (-item[1], item[0]))),
+                         by_district=dict(sorted(by_district.items(), key=lambda item: (-item[1], item[0]))),
+                         by_day=by_day, closing=CloseFigures.of(closing, settings.insight_close_limit_hours),
+                         satisfaction=Satisfaction(ratings))
+
+
+def category_names() -> dict[str, str]:
+    return {category.id: category.name for category in citizen_services.list_categories(include_inactive=True)}
+
+
+# --- hot spots ------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class HotSpot:
+    cell: str
+    lat: float
+    lng: float
+    count: int
+    district: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HotSpotGrid:
+    grid_m: int
+    cells: dict[str, int]
+
+    def top(self, limit: int) -> list[HotSpot]:
+        ranked = sorted(self.cells.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [HotSpot(cell, *cell_centre(cell, self.grid_m), count=count,
+                        district=citizen_services.district_of(*cell_centre(cell, self.grid_m)))
+                for cell, count in ranked]
+
+
+def hot_spot_grid(period: Period, settings: Config, *, category_id: str | None = None,
+                  district: str | None = None) -> HotSpotGrid:
+    rows = _counts(CELL, period, [DailyCount.key], district=district, category_id=category_id)
+    return HotSpotGrid(settings.insight_grid_m, {cell: int(count) for cell, count in rows})
+
+
+# --- districts ranked -----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DistrictScore:
+    district: str
+    handled: int
+    median_hours: int | None
+    average_rating: float | None
+    measures: dict[str, float]
+    score: float
+    rank: int
+
+
+def district_ranking(period: Period, settings: Config) -> list[DistrictScore]:
+    """Each district scored 0–100 on the reports it closed in the period.
+
+    Measures, each 0–1: ``handled`` = closed / the most any district closed; ``speed`` = (fastest
+    median hours + 1) / (own median hours + 1); ``satisfaction`` = average rating / 5. A district
+    with nothing closed or rated scores 0 on that measure. The score is the weighted mean × 100.
+    """
+    closing: dict[str, dict[int, int]] = collections.defaultdict(dict)
+    for district, hours, count in _counts(CLOSED, period, [DailyCount.district, DailyCount.key]):
+        closing[district][int(hours)] = int(count)
+    ratings: dict[str, dict[int, int]] = collections.defaultdict(dict)
+    for district, rating, count in _counts(RATED, period, [DailyCount.district, DailyCount.key]):
+        ratings[district][int(rating)] = int(count)
+    names = citizen_services.district_names()
+    handled = {name: sum(closing[name].values()) for name in names}
+    medians = {name: percentile(closing[name], 0.5) for name in names}
+    averages = {name: Satisfaction(ratings[name]).average for name in names}
+    most = max(handled.values(), default=0)
+    fastest = min((median for median in medians.values() if median is not None), default=None)
+    weights = dict(settings.insight_ranking_weights)
+    scored = []
+    for name in names:
+        measures = {
+            "handled": handled[name] / most if most else 0.0,
+            "speed": (fastest + 1) / (medians[name] + 1) if medians[name] is not None and fastest is not None else 0.0,
+            "satisfaction": averages[name] / 5 if averages[name] is not None else 0.0,
+        }
+        score = 100 * sum(weights[m] * value for m, value in measures.items()) / sum(weights.values())
+        scored.append((name, measures, round(score, 1)))
+    scored.sort(key=lambda item: (-item[2], names.index(item[0])))
+    return [DistrictScore(district=name, handled=handled[name], median_hours=medians[name],
+                          average_rating=averages[name], measures=measures, score=score, rank=position)
+            for position, (name, measures, score) in enumerate(scored, start=1)]
+
+
+# --- signboard applications -----------------------------------------------------------------
+
+def signboard_figures(period: Period) -> dict[str, int]:
+    since, until = period.bounds
+    return signboard_services.applications_by_status(since=since, until=until)
+
+
+# --- the dashboard and the monthly report ---------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class PeriodFigures:
+    reports: ReportFigures
+    signboards: dict[str, int]
+
+
+def period_figures(period: Period, settings: Config, *, district: str | None = None) -> PeriodFigures:
+    return PeriodFigures(reports=report_figures(period, settings, district=district),
+                         signboards=signboard_figures(period))
+
+
+@dataclasses.dataclass(frozen=True)
+class Dashboard:
+    today: PeriodFigures
+    recent: PeriodFigures
+    hot_spots: HotSpotGrid
+    hot_spot_period: Period
+    category_names: dict[str, str]
+
+
+DASHBOARD_PERIODS = (1, 7, 30, 90)
+
+
+def dashboard(settings: Config, *, hot_spot_days: int = 30, hot_spot_category: str | None = None) -> Dashboard:
+    hot_spot_period = last_days(hot_spot_days)
+    return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(last_days(30), settings),
+                     hot_spots=hot_spot_grid(hot_spot_period, settings, category_id=hot_spot_category),
+                     hot_spot_period=hot_spot_period, category_names=category_names())
+
+
+@dataclasses.dataclass(frozen=True)
+class MonthlyReport:
+    period: Period
+    district: str | None
+    current: PeriodFigures
+    previous: PeriodFigures
+    hot_spots: HotSpotGrid
+    ranking: list[DistrictScore]
+    category_names: dict[str, str]
+    weights: dict[str, float]
+    generated_at: dt.datetime
+
+
+def monthly_report(period: Period, settings: Config, *, district: str | None = None) -> MonthlyReport:
+    if district is not None and district not in citizen_services.district_names():
+        raise ValueError(f"unknown district: {district}")
+    return MonthlyReport(period=period, district=district,
+                         current=period_figures(period, settings, district=district),
+                         previous=period_figures(previous_month(period), settings, district=district),
+                         hot_spots=hot_spot_grid(period, settings, district=district),
+                         ranking=district_ranking(period, settings), category_names=category_names(),
+                         weights=dict(settings.insight_ranking_weights), generated_at=utcnow())

@@ -1,0 +1,151 @@
+"""Every figure of the query layer on hand-built reports whose right answers are worked out by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from core.config import ConfigError, Config
+from core.db import db
+from insight import services
+from insight.models import DailyCount, ReportFact
+from tests.insight.helpers import SEATS, make_report, seed_october
+
+OCTOBER = services.month(2026, 10)
+
+
+@pytest.fixture
+def october(app, app_ctx):
+    seed_october()
+    services.rebuild(app.config["APP_SETTINGS"])
+    return app.config["APP_SETTINGS"]
+
+
+def test_report_figures_of_october(october):
+    figures = services.report_figures(OCTOBER, october)
+    # Eight reports from 1 October 00:00 to 31 October 23:59 Beijing time (not 30 Sept, not 1 Nov 00:30).
+    assert figures.submitted == 8
+    assert {status: n for status, n in figures.by_status.items() if n} == {
+        "closed": 3, "rejected": 1, "duplicate": 1, "pending_review": 1, "accepted": 1, "in_progress": 1}
+    assert figures.by_district == {"市南区": 3, "市北区": 2, "李沧区": 2, "崂山区": 1}
+    assert figures.by_category == {"S0102": 7, "B0301": 1}
+    assert figures.by_day[dt.date(2026, 10, 1)] == 2 and figures.by_day[dt.date(2026, 10, 31)] == 1
+    assert len(figures.by_day) == 31 and sum(figures.by_day.values()) == 8
+    # Taken on: 3 closed + accepted + in progress; turned away: rejected + duplicate.
+    assert figures.acceptance_rate == pytest.approx(5 / 7)
+
+
+def test_time_to_close_and_disposal_count_the_reports_closed_in_the_period(october):
+    closing = services.report_figures(OCTOBER, october).closing
+    # Closed in October: 50 h (reported 30 Sept), 10 h, 30.5 h (counted as 30), 80 h.
+    assert closing.histogram == {50: 1, 10: 1, 30: 1, 80: 1}
+    assert (closing.closed, closing.median_hours, closing.p90_hours) == (4, 30, 80)
+    assert closing.within_limit == 3 and closing.disposal_rate == pytest.approx(0.75)
+
+
+def test_satisfaction_from_the_ratings_given_in_the_period(october):
+    satisfaction = services.report_figures(OCTOBER, october).satisfaction
+    assert satisfaction.rated == 3
+    assert satisfaction.average == pytest.approx(11 / 3)
+    assert satisfaction.satisfied_rate == pytest.approx(2 / 3)
+
+
+def test_one_district_only(october):
+    figures = services.report_figures(OCTOBER, october, district="市北区")
+    assert figures.submitted == 2 and figures.acceptance_rate == pytest.approx(1 / 2)
+    assert figures.closing.histogram == {80: 1}
+
+
+def test_an_empty_period_has_no_rates():
+    empty = services.Satisfaction({})
+    assert empty.average is None and empty.satisfied_rate is None
+    assert services.CloseFigures.of({}, 72).median_hours is None
+
+
+def test_percentile_is_the_nearest_rank():
+    assert services.percentile({1: 1, 2: 1, 3: 1, 4: 1}, 0.5) == 2
+    assert services.percentile({1: 9, 100: 1}, 0.9) == 1
+    assert services.percentile({1: 9, 100: 1}, 0.91) == 100
+
+
+def test_hot_spots_count_reports_per_grid_cell(october):
+    grid = services.hot_spot_grid(OCTOBER, october)
+    top = grid.top(3)
+    # 市南区's three October reports share one spot; 市北区 and 李沧区 have two each.
+    assert top[0].count == 3 and top[0].district == "市南区"
+    assert abs(top[0].lat - SEATS["市南区"][0]) < 0.005 and abs(top[0].lng - SEATS["市南区"][1]) < 0.005
+    assert sorted(spot.count for spot in top) == [2, 2, 3]
+    only_toilets = services.hot_spot_grid(OCTOBER, october, category_id="B0301")
+    assert list(only_toilets.cells.values()) == [1]
+    assert services.hot_spot_grid(OCTOBER, october, district="崂山区").cells == {
+        services.cell_of(*SEATS["崂山区"], october.insight_grid_m): 1}
+
+
+def test_grid_cells_are_the_configured_size():
+    lat_step, lng_step = services.grid_steps(500)
+    assert lat_step * 111_320 == pytest.approx(500)
+    a, b = services.cell_of(36.0, 120.0, 500), services.cell_of(36.0 + lat_step * 1.01, 120.0, 500)
+    assert a != b and services.cell_of(36.0 + lat_step * 0.1, 120.0 + lng_step * 0.1, 500) == a
+
+
+def test_districts_ranked_by_the_weighted_score(october):
+    ranking = services.district_ranking(OCTOBER, october)
+    first, second = ranking[0], ranking[1]
+    # 市南区 closed 3 (median 30 h, ratings 5 and 4); 市北区 closed 1 (80 h, rating 2).
+    assert (first.district, first.handled, first.median_hours, first.average_rating) == ("市南区", 3, 30, 4.5)
+    assert first.score == pytest.approx(100 * (0.4 * 1 + 0.3 * 1 + 0.3 * 0.9), abs=0.05)
+    assert second.district == "市北区"
+    assert second.score == pytest.approx(100 * (0.4 / 3 + 0.3 * 31 / 81 + 0.3 * 0.4), abs=0.05)
+    assert [row.score for row in ranking[2:]] == [0.0] * 8 and [row.rank for row in ranking] == list(range(1, 11))
+
+
+def test_ranking_weights_are_configurable(october):
+    only_volume = dataclasses.replace(october, insight_ranking_weights=(("handled", 1.0), ("speed", 0.0),
+                                                                        ("satisfaction", 0.0)))
+    ranking = services.district_ranking(OCTOBER, only_volume)
+    assert [(row.district, row.score) for row in ranking[:2]] == [("市南区", 100.0), ("市北区", 33.3)]
+    assert Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=2,satisfaction=1"}).insight_ranking_weights == (
+        ("handled", 0.0), ("speed", 2.0), ("satisfaction", 1.0))
+    with pytest.raises(ConfigError):
+        Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=1,beauty=2"})
+
+
+def test_monthly_report_compares_with_the_previous_month(october):
+    report = services.monthly_report(services.parse_month("2026-10"), october)
+    assert report.previous.reports.period == services.month(2026, 9)
+    assert report.previous.reports.submitted == 2 and report.current.reports.submitted == 8
+    assert report.previous.reports.closing.closed == 0
+    assert services.parse_month("2026-12").last == dt.date(2026, 12, 31)
+    for bad in ("2026", "2026-13", "10-2026"):
+        with pytest.raises(ValueError):
+            services.parse_month(bad)
+    with pytest.raises(ValueError):
+        services.monthly_report(OCTOBER, october, district="北京")
+
+
+def test_refreshing_follows_a_report_and_matches_a_rebuild(october):
+    report = make_report(dt.datetime(2026, 10, 20, 4, tzinfo=dt.timezone.utc), district="李沧区")
+    db.session.commit()
+    services.refresh_report(report.id, october)
+    services.refresh_report(report.id, october)  # a second delivery changes nothing
+    assert services.report_figures(OCTOBER, october).submitted == 9
+    report.status, report.rating, report.rated_at = "rejected", None, None
+    db.session.commit()
+    services.refresh_report(report.id, october)
+    incremental = _counters()
+    services.rebuild(october)
+    assert incremental == _counters()
+    db.session.delete(report)
+    db.session.commit()
+    services.refresh_report(report.id, october)
+    assert db.session.get(ReportFact, report.id) is None
+    assert services.report_figures(OCTOBER, october).submitted == 8
+
+
+def _counters() -> dict[tuple, int]:
+    rows = db.session.execute(sa.select(DailyCount.metric, DailyCount.day, DailyCount.category_id, DailyCount.district,
+                                        DailyCount.key, DailyCount.count).where(DailyCount.count != 0))
+    return {tuple(row[:-1]): row[-1] for row in rows}

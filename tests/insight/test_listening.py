@@ -1,0 +1,41 @@
+"""The counters follow real reports through the citizen package's events, with no rebuild."""
+
+from __future__ import annotations
+
+from citizen import services as citizen_services
+from core.db import db
+from core.services import Actor
+from insight import services
+from insight.models import ReportFact
+from tests.citizen.helpers import new_report, sign_in
+
+MODERATOR = Actor(None, "moderator-1")
+
+
+def test_a_report_is_counted_when_submitted_moved_along_and_rated(app, client, run_jobs):
+    settings = app.config["APP_SETTINGS"]
+    resident = sign_in(client, "oInsightResident")
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(ReportFact, report_id).status == "pending_review"
+        version = citizen_services.get_report(report_id).version
+        citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+    run_jobs()  # the built-in case desk may take (forward) the report at once
+    with app.app_context():
+        report = citizen_services.get_report(report_id)
+        for status in ("forwarded", "in_progress", "resolved", "closed"):
+            if report.status != status:
+                citizen_services.transition(report, status, actor_kind="staff")
+        db.session.commit()
+    run_jobs()
+    response = client.post(f"/api/v1/reports/{report_id}/rating", json={"rating": 5}, headers=resident)
+    assert response.status_code == 200, response.json
+    run_jobs()
+    with app.app_context():
+        fact = db.session.get(ReportFact, report_id)
+        assert (fact.status, fact.close_hours, fact.rating) == ("closed", 0, 5)
+        figures = services.report_figures(services.last_days(1), settings)
+        assert figures.by_status["closed"] == 1 and figures.submitted == 1
+        assert figures.closing.closed == 1 and figures.satisfaction.average == 5
+        assert figures.acceptance_rate == 1.0

@@ -1,0 +1,131 @@
+"""The dashboard and the monthly report: the same figures on both, the report as HTML and as a PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from citizen.models import Report
+from core.db import db
+from insight import charts, services
+from tests.core.admin_helpers import admin_login
+from tests.factories import StaffFactory
+from tests.insight.helpers import local, make_report, seed_october
+
+SUMMARY = re.compile(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>")
+CHANGE_ROW = re.compile(r'<tr><th scope="row">([^<]+)</th><td class="num">([^<]+)</td>')
+
+
+@pytest.fixture
+def signed_in(app, client):
+    with app.app_context():
+        StaffFactory(username="insight_viewer", roles=["moderator"])
+    admin_login(client, "insight_viewer")
+    return client
+
+
+def _seed_recent_and_pin_today(monkeypatch, app) -> None:
+    """Reports on 5–25 October; "today" is 31 October, so the last 30 days hold all of October's figures."""
+    monkeypatch.setattr(services, "today", lambda: dt.date(2026, 10, 31))
+    with app.app_context():
+        for day, status, hours, rating in [(5, "closed", 5, 5), (6, "closed", 40, 3), (9, "closed", 100, 4),
+                                           (12, "rejected", None, None), (20, "accepted", None, None),
+                                           (25, "pending_review", None, None)]:
+            make_report(local(2026, 10, day), status=status, closed_after_hours=hours, rating=rating,
+                        rated_at=local(2026, 10, day + 4) if rating else None, offset_m=day * 600)
+        db.session.commit()
+        services.rebuild(app.config["APP_SETTINGS"])
+
+
+def test_the_dashboard_and_the_monthly_report_show_the_same_figures(app, signed_in, monkeypatch):
+    _seed_recent_and_pin_today(monkeypatch, app)
+    dashboard = signed_in.get("/admin/insight").get_data(as_text=True)
+    recent = dashboard[dashboard.index('id="recent-title"'):]
+    shown = dict(SUMMARY.findall(recent[:recent.index("</dl>")]))
+    monthly = signed_in.get("/admin/insight/monthly?month=2026-10&format=html").get_data(as_text=True)
+    in_report = dict(CHANGE_ROW.findall(monthly))
+    assert shown["反映总数"] == in_report["反映总数"] == "6"
+    assert shown["受理率"] == in_report["受理率"] == "80.0%"
+    assert shown["结案数"] == in_report["结案数"] == "3"
+    assert shown["结案用时中位数"] == in_report["结案用时中位数"] == "40 小时"
+    assert shown["结案用时 90 分位"] == in_report["结案用时 90 分位"] == "100 小时"
+    assert shown["按时处置率（72 小时内）"] == in_report["按时处置率（72 小时内）"] == "66.7%"
+    assert shown["市民满意度（平均评分）"] == f"{in_report['市民平均评分']} / 5" == "4.00 / 5"
+
+
+def test_the_dashboard_has_every_chart_with_its_table_and_filters_hot_spots(app, signed_in, monkeypatch):
+    _seed_recent_and_pin_today(monkeypatch, app)
+    page = signed_in.get("/admin/insight").get_data(as_text=True)
+    for slug in ("recent-daily", "recent-status", "recent-category", "recent-district", "recent-close", "hot-spots"):
+        figure = page[page.index(f'id="chart-{slug}"'):]
+        figure = figure[:figure.index("</figure>")]
+        assert "<svg" in figure and 'role="img"' in figure and '<table class="numbers">' in figure
+    assert "门头招牌申请" in page and "<script" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from another site
+    only_old = signed_in.get("/admin/insight?days=1&category=S0102").get_data(as_text=True)
+    hot = only_old[only_old.index('id="chart-hot-spots"'):]
+    assert "暂无数据" in hot[:hot.index("</figure>")]
+
+
+def test_the_dashboard_needs_a_signed_in_staff_member(client):
+    assert client.get("/admin/insight").status_code == 302
+    assert client.get("/admin/insight/monthly?month=2026-10").status_code == 302
+
+
+def test_a_bad_month_is_refused(signed_in):
+    assert signed_in.get("/admin/insight/monthly?month=2026-13").status_code == 400
+    assert signed_in.get("/admin/insight/monthly?month=2026-10&district=北京").status_code == 400
+
+
+def test_the_heat_scale_and_an_empty_map():
+    assert charts.heat_colour(1, 1) == charts.HEAT[-1]
+    assert charts.heat_colour(1, 1000) == charts.HEAT[0] and charts.heat_colour(1000, 1000) == charts.HEAT[-1]
+    empty = charts.grid_map("m", "空", services.HotSpotGrid(500, {}), outline=[(36, 120), (36.5, 120), (36.5, 121)],
+                            places=[])
+    assert empty.rows == [] and "<polygon" in empty.svg
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed (make test installs it)")
+def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(app, app_ctx, tmp_path):
+    seed_october()
+    services.rebuild(app.config["APP_SETTINGS"])
+    result = app.test_cli_runner().invoke(args=["insight", "monthly", "--month", "2026-10", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "insight-2026-10.html").read_text(encoding="utf-8")
+    assert "青岛市城市管理月度分析报告" in html and html.count("<svg") == 6
+    pdf = tmp_path / "insight-2026-10.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # every font embedded
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区"):
+        assert heading in text
+
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert pages
+    colours = set()
+    for path in pages:
+        with Image.open(path) as image:
+            colours |= {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20)}
+    for chart_colour in (charts.PALETTE[0], charts.PALETTE[1], charts.HEAT[-1]):
+        wanted = tuple(int(chart_colour[i:i + 2], 16) for i in (1, 3, 5))
+        assert any(sum(abs(a - b) for a, b in zip(rgb, wanted)) < 12 for rgb in colours), chart_colour
+
+
+def test_the_monthly_command_refuses_a_bad_month(app):
+    result = app.test_cli_runner().invoke(args=["insight", "monthly", "--month", "October"])
+    assert result.exit_code != 0 and "YYYY-MM" in result.output
+
+
+def test_the_rebuild_command_counts_every_report(app, app_ctx):
+    make_report(local(2026, 10, 5))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["insight", "rebuild"])
+    assert result.exit_code == 0 and f"counted {db.session.query(Report).count()} reports" in result.output

@@ -23,11 +23,11 @@ from core.db import db, utcnow
 from core.jobs import DEFAULT_QUEUE, make_worker
 from tests.cases.conftest import MODERATOR, case_settings
 from tests.citizen.helpers import new_report, sign_in
-from tests.conftest import BACKENDS, build_config, dispose, drop_postgres_schema, fresh_postgres_schema, migrated_app
+from tests.conftest import build_config, dispose, drop_postgres_schema, fresh_postgres_schema, migrated_app
 
 pytestmark = [
     pytest.mark.live_database,
-    pytest.mark.skipif(BACKENDS != "services", reason="runs against real PostgreSQL and Redis (TEST_BACKENDS=services)"),
+    pytest.mark.services_only,
 ]
 
 

@@ -11,10 +11,12 @@ from flask_smorest import Blueprint
 from citizen import services
 from citizen.models import Report
 from citizen.schemas import (ProblemCategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
-                             NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
+                             ExportSchema, NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
                              ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
 from core.auth import current_resident_id, issue_resident_token, resident_required
 from core.errors import UpstreamUnavailable
+from core.privacy import absolute_links
+from core.ratelimit import rate_limit
 from core.geo import to_wgs84, wgs84_to_gcj02
 from core.wechat import WeChatIdentity
 from media import services as media_services
@@ -54,6 +56,26 @@ class Me(MethodView):
     def get(self):  # noqa: ANN201
         """The signed-in resident"""
         return services.get_resident(current_resident_id())
+
+    @resident_required
+    @blp.response(204)
+    @blp.doc(security=RESIDENT_AUTH)
+    def delete(self) -> None:
+        """Delete my account and my media; reports that became city cases stay, anonymised"""
+        services.forget_resident_everywhere(current_resident_id())
+
+
+@blp.route("/me/export")
+class MyData(MethodView):
+    @resident_required
+    @blp.response(200, ExportSchema)
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
+    @blp.doc(security=RESIDENT_AUTH)
+    def get(self) -> dict:
+        """Everything held about me, as one JSON document with short-lived links to my media"""
+        resident_id = current_resident_id()
+        rate_limit("export", str(resident_id))
+        return absolute_links(services.export_resident(resident_id), request.host_url)
 
 
 @dev_blp.route("/auth/dev")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from typing import Any
+
 from flask import current_app
+
+log = logging.getLogger(__name__)
 
 
 def check_report(report_id: int) -> None:
@@ -12,3 +18,12 @@ def check_report(report_id: int) -> None:
     wechat = current_app.extensions["wechat"]
     services.run_checks(report_id, current_app.config["APP_SETTINGS"],
                         screen_text=wechat.text_is_risky if wechat is not None else None)
+
+
+def enforce_retention() -> Any:
+    """Scheduled daily (cron running `flask privacy enforce-retention`, or an rq scheduler running this)."""
+    from citizen import services
+
+    outcome = services.enforce_retention(current_app.config["APP_SETTINGS"])
+    log.info("retention enforced", extra=dataclasses.asdict(outcome))
+    return outcome

@@ -144,3 +144,11 @@ class NearbyReportSchema(Schema):
 
 class NearbySchema(Schema):
     items = fields.List(fields.Nested(NearbyReportSchema), required=True)
+
+
+class ExportSchema(Schema):
+    exported_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    resident = fields.Dict(required=True, metadata={"description": "The account as stored"})
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
+                       metadata={"description": "By package: the resident's reports, media (with signed links), "
+                                                "signboard applications…"})

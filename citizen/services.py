@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ from citizen.models import Category, RejectionTemplate, Report, ReportEvent, Rep
 from core.config import Config
 from core.db import db, utcnow
 from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, publish
-from core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
+from core import privacy
+from core.privacy import row_dict
 from core.services import Actor, change_audited, record_audit
 from core.wechat import WeChatIdentity
 from media import services as media_services
@@ -719,6 +722,115 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
         district=report.district, created_at=report.created_at, flags=tuple(report.flags),
         other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,
         reports_from_same_resident=from_resident or 0)
+
+
+# --- residents' data rights (PIPL) ---------------------------------------------------------
+
+FORGOTTEN_OPENID_PREFIX = "forgotten:"
+# Reports that became the city's cases are kept, anonymised; the rest go with the resident.
+CASE_STATUSES = (ACCEPTED, FORWARDED, IN_PROGRESS, RESOLVED, CLOSED)
+FINISHED_STATUSES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
+# Mainland mobile numbers a resident may have typed into free text.
+_PHONE_NUMBER = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+
+
+def is_forgotten(resident: Resident) -> bool:
+    return resident.openid.startswith(FORGOTTEN_OPENID_PREFIX)
+
+
+def check_resident_may_act(resident_id: int) -> None:
+    """For core.auth: a token stops working once its resident is blocked or forgotten."""
+    resident = db.session.get(Resident, resident_id)
+    if resident is None or is_forgotten(resident):
+        raise Unauthorized("登录凭证无效，请重新登录。", code="invalid_token")
+    if resident.is_blocked:
+        raise Forbidden("该账号已被停用。", code="resident_blocked")
+
+
+def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
+    """The resident's reports with their timelines and the ids of their media."""
+    reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id).order_by(Report.id))
+    return [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags", "reviewed_by")),
+             "category_name": report.category.name,
+             "media": [row_dict(item, exclude=("report_id", "phash")) for item in report.media],
+             "timeline": [row_dict(event, exclude=("report_id", "actor_name")) for event in report.events]}
+            for report in reports]
+
+
+def export_resident(resident_id: int) -> dict[str, Any]:
+    """Everything every package holds about the resident, as one JSON document."""
+    resident = get_resident(resident_id)
+    return {
+        "exported_at": utcnow().isoformat(),
+        "resident": row_dict(resident, exclude=("is_blocked",)),
+        "data": {package: services.export_resident_data(resident_id) for package, services in privacy.data_holders()},
+    }
+
+
+def forget_resident(resident_id: int) -> None:
+    """Reports that never became cases go; cases stay without the resident's photos, IP address, phone
+    numbers in the text or comment. The caller commits."""
+    reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id)).all()
+    gone = [report.id for report in reports if report.status not in CASE_STATUSES]
+    if gone:
+        # Other reports marked as duplicates of one that goes lose the link, not their own record.
+        db.session.execute(sa.update(Report).where(Report.duplicate_of_id.in_(gone), Report.id.notin_(gone))
+                           .values(duplicate_of_id=None))
+    for report in reports:
+        if report.id in gone:
+            db.session.delete(report)
+            continue
+        report.media = []
+        report.description = _PHONE_NUMBER.sub("[已删除]", report.description)
+        report.submitted_ip, report.rating_comment = None, None
+        report.events.append(ReportEvent(from_status=report.status, to_status=report.status, actor_kind="system",
+                                         note="反映人已注销账户，个人信息已删除。"))
+    resident = get_resident(resident_id)
+    resident.openid, resident.unionid = f"{FORGOTTEN_OPENID_PREFIX}{resident.id}", None
+    resident.last_login_at = None
+
+
+def forget_resident_everywhere(resident_id: int) -> None:
+    """``DELETE /api/v1/me``: every package forgets the resident; this package's own records go last. Commits."""
+    get_resident(resident_id)
+    for package, services in privacy.data_holders():
+        if package != "citizen":
+            services.forget_resident(resident_id)
+    forget_resident(resident_id)
+    db.session.commit()
+    log.info("resident forgotten", extra={"resident_id": resident_id})
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionOutcome:
+    residents_forgotten: int
+    ip_addresses_cleared: int
+    report_media_deleted: int
+
+
+def enforce_retention(settings: Config, now: dt.datetime | None = None) -> RetentionOutcome:
+    """What the retention periods say must go, goes: IP addresses of old reports, media of long-finished
+    reports, and residents who have not signed in for the configured time. Commits."""
+    now = now or utcnow()
+    cleared = db.session.execute(
+        sa.update(Report).where(Report.submitted_ip.is_not(None),
+                                Report.created_at < now - dt.timedelta(days=settings.retention_report_ip_days))
+        .values(submitted_ip=None).execution_options(synchronize_session=False)).rowcount
+    media_cutoff = now - dt.timedelta(days=settings.retention_finished_report_media_days)
+    expired = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.media_id).join(Report).where(
+        Report.status.in_(FINISHED_STATUSES), Report.updated_at < media_cutoff)).all()
+    media_services.delete_media([media_id for _, media_id in expired])
+    for report_id, media_id in expired:
+        db.session.execute(sa.delete(ReportMedia).where(ReportMedia.report_id == report_id,
+                                                        ReportMedia.media_id == media_id))
+    db.session.commit()
+    inactive_cutoff = now - dt.timedelta(days=settings.retention_inactive_resident_days)
+    inactive = db.session.scalars(sa.select(Resident.id).where(
+        Resident.openid.not_like(f"{FORGOTTEN_OPENID_PREFIX}%"),
+        sa.func.coalesce(Resident.last_login_at, Resident.created_at) < inactive_cutoff)).all()
+    for resident_id in inactive:
+        forget_resident_everywhere(resident_id)
+    return RetentionOutcome(len(inactive), cleared, len(expired))
 
 
 # Imported last: the cases package reads this module's lifecycle when it loads, and accepting a

@@ -16,10 +16,12 @@ from werkzeug.wrappers import Response
 
 from core import services
 from core.auth import ROLES, current_staff, log_in_staff, log_out_staff, require_staff_role
+from core.crypto import mask
 from core.db import db
-from core.errors import AppError, Unauthorized
+from core.errors import AppError, RateLimited, Unauthorized
 from core.models import StaffAccount
 from core.pagination import paginate
+from core.ratelimit import rate_limit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOGIN_MESSAGES = {
@@ -66,7 +68,7 @@ def actor() -> services.Actor:
 
 
 def admin_blueprint(name: str, import_name: str, url_prefix: str = "/admin") -> Blueprint:
-    """A blueprint of admin pages: CSRF-checked, never framed or cached, sign-in on 401."""
+    """A blueprint of admin pages: CSRF-checked, never cached, sign-in on 401."""
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix, template_folder="templates",
                           static_folder="static", static_url_path=f"/static/{name}")
 
@@ -76,8 +78,8 @@ def admin_blueprint(name: str, import_name: str, url_prefix: str = "/admin") -> 
             current_app.extensions["csrf"].protect()
 
     @blueprint.after_request
-    def _no_framing(response: Response) -> Response:
-        response.headers.setdefault("X-Frame-Options", "DENY")
+    def _no_caching(response: Response) -> Response:
+        # Framing is refused app-wide (core.security).
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -94,6 +96,11 @@ bp = admin_blueprint("admin", __name__)
 @bp.app_template_filter("local_time")
 def local_time(value: dt.datetime | None) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+@bp.app_template_filter("masked")
+def masked(value: str | None) -> str:
+    return mask(value)
 
 
 @bp.app_context_processor
@@ -119,6 +126,12 @@ def login() -> Response | str:
             return redirect(url_for("admin.dashboard"))
         return render_template("admin/login.html")
     settings = current_app.config["APP_SETTINGS"]
+    try:
+        # Per address, across usernames: the per-account lockout does not stop password spraying.
+        rate_limit("login", request.remote_addr or "")
+    except RateLimited as limited:
+        return render_template("admin/login.html", error=limited.message, username=request.form.get("username", "")
+                               ), 429, limited.headers
     try:
         staff = services.authenticate_staff(
             request.form.get("username", ""), request.form.get("password", ""),

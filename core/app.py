@@ -19,6 +19,8 @@ from core.db import db, engine_options
 from core.errors import register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
+from core.ratelimit import make_rate_limiter
+from core.security import register_security_headers
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
 from core.wechat import WeChatMiniProgram
 
@@ -57,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     api = Api(app)
     register_error_handlers(app)
     _register_request_hooks(app)
+    register_security_headers(app, config)
     _register_blueprints(app, api)
     _subscribe_listeners(app)
     _register_cli(app)
@@ -100,6 +103,7 @@ def _wire_adapters(app: Flask, config: Config) -> None:
 
         redis_connection = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
     app.extensions["redis"] = redis_connection
+    app.extensions["rate_limiter"] = make_rate_limiter(redis_connection)
     app.extensions["job_queue"] = RqQueue(redis_connection) if redis_connection is not None else InlineQueue(app)
 
     if config.media_backend == "s3":
@@ -141,7 +145,6 @@ def _register_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish_request(response):  # noqa: ANN001, ANN202
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         started = g.get("request_started")
         access_log.info(
             "request", extra={"method": request.method, "path": request.path, "status": response.status_code,
@@ -164,6 +167,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from citizen.admin import bp as citizen_admin_pages
     from citizen.api import blp as citizen_api
     from citizen.api import dev_blp as citizen_dev_api
+    from citizen.services import check_resident_may_act
     from core.admin import CORE_NAV, register_nav
     from core.admin import bp as admin_pages
     from core.api import bp as core_api
@@ -187,6 +191,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     def swagger_ui_files(filename: str):  # noqa: ANN202
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
+    # Tokens of blocked or forgotten residents stop working at once, not when they expire.
+    app.extensions["resident_gate"] = check_resident_may_act
     app.register_blueprint(core_api)
     app.register_blueprint(files_bp)
     api.register_blueprint(citizen_api, url_prefix=f"/api/{API_VERSION}")
@@ -213,6 +219,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from citizen.cli import privacy_cli
     from core.cli import jobs_cli, create_staff_command
     from cases.cli import cases_cli
     from insight.cli import insight_cli
@@ -227,3 +234,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(facilities_cli)
     app.cli.add_command(rewards_cli)
     app.cli.add_command(insight_cli)
+    app.cli.add_command(privacy_cli)

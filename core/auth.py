@@ -62,7 +62,11 @@ def current_resident_id() -> int:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("需要登录。", code="missing_token")
-        g.resident_id = resident_id_from_token(token.strip())
+        resident_id = resident_id_from_token(token.strip())
+        gate = current_app.extensions.get("resident_gate")
+        if gate is not None:
+            gate(resident_id)
+        g.resident_id = resident_id
     return g.resident_id
 
 

@@ -149,6 +149,23 @@ class Config:
     insight_ranking_weights: tuple[tuple[str, float], ...] = (("handled", 0.4), ("speed", 0.3), ("satisfaction", 0.3))
     insight_chromium: str = "chromium"
     insight_output_dir: Path = DEFAULT_VAR_DIR / "reports"
+    # Rate limits as (requests, per seconds): staff sign-in attempts per IP, uploads per resident,
+    # preview renderings (not cached answers) per IP, data exports per resident. 0 requests: no limit.
+    rate_limit_login: tuple[int, int] = (20, 300)
+    rate_limit_upload: tuple[int, int] = (120, 3600)
+    rate_limit_preview: tuple[int, int] = (120, 60)
+    rate_limit_export: tuple[int, int] = (10, 3600)
+    # Key for sensitive fields at rest (32 bytes, URL-safe base64); unset: derived from SECRET_KEY (not in production).
+    field_encryption_key: str | None = None
+    # Retention (days): report IP addresses, media of finished reports, residents who no longer sign in.
+    retention_report_ip_days: int = 90
+    retention_finished_report_media_days: int = 730
+    retention_inactive_resident_days: int = 1095
+
+    @property
+    def rate_limits(self) -> dict[str, tuple[int, int]]:
+        return {"login": self.rate_limit_login, "upload": self.rate_limit_upload,
+                "preview": self.rate_limit_preview, "export": self.rate_limit_export}
 
     @property
     def is_production(self) -> bool:
@@ -208,6 +225,9 @@ class Config:
             insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
             insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
             insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
+            **{name: _rate(env.get(name.upper()), getattr(cls, name)) for name in _RATE_LIMITS},
+            field_encryption_key=env.get("FIELD_ENCRYPTION_KEY") or None,
+            **{name: int(env.get(name.upper()) or getattr(cls, name)) for name in _RETENTION},
         )
 
     def check_safe_for_production(self) -> None:
@@ -221,6 +241,8 @@ class Config:
             problems.append("DEV_LOGIN must be off in production")
         if self.media_backend == "local" and not self.allow_local_media_in_production:
             problems.append("media on the local disk needs ALLOW_LOCAL_MEDIA_IN_PRODUCTION=1 (or configure S3_BUCKET)")
+        if not self.field_encryption_key:
+            problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, URL-safe base64)")
         if self.media_backend == "s3" and not self.s3_bucket:
             problems.append("MEDIA_BACKEND=s3 needs S3_BUCKET")
         if self.case_system == "open311" and not (self.open311_endpoint and self.open311_api_key):
@@ -251,6 +273,20 @@ class Config:
 # Integer media settings, each read from the environment variable of its name in capitals.
 _MEDIA_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("media_")
                       and field.type == "int")
+
+_RATE_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("rate_limit_"))
+_RETENTION = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("retention_"))
+
+
+def _rate(value: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """A rate limit written "20/300": 20 requests per 300 seconds."""
+    if not value:
+        return default
+    count, _, seconds = value.partition("/")
+    try:
+        return int(count), int(seconds)
+    except ValueError:
+        raise ConfigError(f"a rate limit is written as requests/seconds, e.g. 20/300, not {value!r}") from None
 
 
 def current_config() -> Config:

@@ -126,7 +126,7 @@ def register_error_handlers(app: Flask) -> None:
     def _app_error(exc: AppError) -> Response:
         if _wants_html():
             return Response(render_template("admin/error.html", status=exc.status, message=exc.message),
-                            status=exc.status)
+                            status=exc.status, headers=exc.headers)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         response.headers.update(exc.headers)
         return response

@@ -61,6 +61,13 @@ def change_audited(actor: Actor, action: str, object_type: str, target: Any, **c
     record_audit(actor, action, object_type, target.id, before=before, after=changes)
 
 
+def reveal_sensitive(actor: Actor, object_type: str, object_id: Any, field: str, value: str) -> str:
+    """A sensitive value shown in the clear to a staff member whose role needs it: audited, never silent.
+    Everyone else sees ``core.crypto.mask(value)`` (the ``masked`` template filter). The caller commits."""
+    record_audit(actor, "sensitive.reveal", object_type, object_id, after={"field": field})
+    return value
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", code="weak_password",

@@ -17,6 +17,7 @@ from werkzeug.formparser import parse_form_data
 
 from core.auth import current_resident_id, resident_required
 from core.errors import ValidationFailed
+from core.ratelimit import rate_limit
 from core.storage import UPLOAD_FILE_FIELD
 from media import processing, services
 from media.models import Media
@@ -118,11 +119,13 @@ class MediaUpload(MethodView):
     @blp.response(201, MediaSchema, description="Stored (200 with the same media when these bytes were sent before)")
     @blp.alt_response(413, description="payload_too_large")
     @blp.alt_response(415, description="unsupported_media_type")
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.alt_response(422, description="corrupt_media / too_many_pixels / too_long / empty_file / file_missing")
     @resident_required
     def post(self) -> tuple[dict[str, Any], int]:
         """Upload a photo, voice note or video (multipart field `file`, as wx.uploadFile sends it)"""
         resident_id = current_resident_id()
+        rate_limit("upload", str(resident_id))
         with _received_file() as incoming:
             known = services.find_by_hash(resident_id, incoming.sha256)
             media = services.accept_upload(resident_id, incoming)
@@ -146,9 +149,11 @@ class DirectUploads(MethodView):
     @blp.response(201, DirectUploadSchema)
     @blp.alt_response(413, description="payload_too_large")
     @blp.alt_response(415, description="unsupported_media_type")
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @resident_required
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a direct upload to storage (large videos): POST the returned fields and `file` to the URL"""
+        rate_limit("upload", str(current_resident_id()))
         media, upload = services.start_direct_upload(current_resident_id(), **body)
         signed = None if upload is None else {
             "url": _absolute(upload.url), "method": "POST", "fields": upload.fields, "file_field": UPLOAD_FILE_FIELD,

@@ -24,6 +24,7 @@ from core.config import Config, current_config
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
+from core.privacy import row_dict
 from core.storage import ObjectNotFound, SignedUpload, current_storage
 from media import processing
 from media.models import Media
@@ -437,3 +438,25 @@ def _forget(media: Media) -> None:
         if key:
             storage.delete(key)
     db.session.delete(media)
+
+
+# --- residents' data rights --------------------------------------------------------------------------
+
+def delete_media(media_ids: list[int]) -> None:
+    """Delete media (stored objects and rows), e.g. when their retention ends. The caller commits."""
+    if media_ids:
+        for media in db.session.scalars(sa.select(Media).where(Media.id.in_(set(media_ids)))).all():
+            _forget(media)
+
+
+def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
+    """Every media the resident uploaded, with short-lived links to the files, the original included."""
+    rows = db.session.scalars(sa.select(Media).where(Media.owner_resident_id == resident_id).order_by(Media.id))
+    return [{**row_dict(media, exclude=("original_key", "large_key", "thumb_key", "owner_resident_id")),
+             "urls": _urls(media, include_original=True)} for media in rows]
+
+
+def forget_resident(resident_id: int) -> None:
+    """Delete all of the resident's media, files included: photos may show the person. The caller commits."""
+    for media in db.session.scalars(sa.select(Media).where(Media.owner_resident_id == resident_id)).all():
+        _forget(media)

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from core.auth import current_resident_id, resident_required
 from core.db import db
 from core.errors import NotFound
+from core.ratelimit import rate_limit
 from signboard_templates import services
 from signboard_templates.rules import BUILDING_KINDS, DEFAULT_RULES_FILE, MOUNT_POSITIONS, RuleSet, load_rule_set
 from signboard_templates.schemas import (ApplicationInputSchema, ApplicationSchema, CategorySchema,
@@ -39,10 +40,15 @@ def _check_rules_at_start(state) -> None:  # noqa: ANN001
 
 
 def _png(etag: str, render: Callable[[], bytes]) -> Response:
-    """A PNG named by its content: a repeat with If-None-Match gets 304 without any drawing."""
+    """A PNG named by its content: a repeat with If-None-Match gets 304 without any drawing.
+
+    Only drawing is rate-limited: cached pictures and 304s cost next to nothing.
+    """
     if etag in request.if_none_match:
         response = Response(status=304)
     else:
+        if services.preview_cache.get(etag) is None:
+            rate_limit("preview", request.remote_addr or "")
         response = Response(render(), mimetype="image/png")
     response.set_etag(etag)
     response.headers["Cache-Control"] = IMAGE_CACHE_CONTROL
@@ -73,6 +79,7 @@ class TemplateDetail(MethodView):
 class TemplatePreview(MethodView):
     @blp.arguments(PreviewQuerySchema, location="query")
     @blp.response(200, content_type="image/png", description="The template with the shop's name, as PNG")
+    @blp.alt_response(429, description="rate_limited: too many renderings (with Retry-After)")
     def get(self, query: dict, template_id: str) -> Response:
         """Preview a template with the shop's name at the board's size (ETag-cached)"""
         spec = services.preview_spec(template_id, query["shop_name"], query.get("width_m"), query.get("height_m"))
@@ -91,6 +98,7 @@ class Categories(MethodView):
 class CategoryGallery(MethodView):
     @blp.arguments(GalleryQuerySchema, location="query")
     @blp.response(200, content_type="image/png", description="All templates of a category, numbered, as PNG")
+    @blp.alt_response(429, description="rate_limited: too many renderings (with Retry-After)")
     def get(self, query: dict, code: str) -> Response:
         """A thumbnail gallery of a category's templates for the picker"""
         name = query.get("shop_name")

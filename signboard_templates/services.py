@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.privacy import row_dict
 from core.services import Actor, record_audit
 from media import services as media_services
 from signboard_templates import credit_code, rendering
@@ -190,7 +191,11 @@ def _check_facade_photo(resident_id: int, media_id: int) -> None:
 
 
 def facade_photo_urls(application: SignboardApplication) -> dict[str, str]:
-    return media_services.media_urls(application.facade_photo_media_id)
+    """Links to the facade photo; none once it is gone (the applicant asked to be forgotten)."""
+    try:
+        return media_services.media_urls(application.facade_photo_media_id)
+    except NotFound:
+        return {}
 
 
 # --- applications ------------------------------------------------------------------------
@@ -381,3 +386,20 @@ def find_certificate(number: str) -> SignboardApplication:
     if application is None:
         raise NotFound("未找到该编号的招牌核准证明。", code="certificate_not_found")
     return application
+
+
+# --- residents' data rights --------------------------------------------------------------------
+
+def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
+    """The merchant's applications with their history."""
+    return [{**row_dict(application, exclude=("resident_id", "reviewer_id")),
+             "events": [row_dict(event, exclude=("application_id",)) for event in application.events]}
+            for application in my_applications(resident_id)]
+
+
+def forget_resident(resident_id: int) -> None:
+    """Approved applications stay (a certificate anyone may verify is a public record) without the facade
+    photo, which the media package deletes; every other application goes. The caller commits."""
+    for application in my_applications(resident_id):
+        if application.status != "approved":
+            db.session.delete(application)

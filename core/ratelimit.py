@@ -1,0 +1,110 @@
+"""Request rate limits: a sliding window per (limit name, key), shared through Redis when configured.
+
+The embedded default (one process, `make run`) counts in process memory; with ``REDIS_URL`` every
+gunicorn process and host counts in the same Redis. A refusal is ``RateLimited`` (429 with
+``Retry-After``, in the JSON error shape).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import math
+import threading
+import time
+import uuid
+from typing import Any
+
+from core.errors import RateLimited
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    per_seconds: int
+
+
+class MemoryRateLimiter:
+    """Timestamps of the recent hits per key, in this process (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: Limit, now: float) -> float | None:
+        """Count a hit; None when within the limit, else the seconds until one is allowed again."""
+        with self._lock:
+            window = self._hits.setdefault(key, collections.deque())
+            while window and window[0] <= now - limit.per_seconds:
+                window.popleft()
+            if len(window) >= limit.count:
+                return window[0] + limit.per_seconds - now
+            window.append(now)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+# Sliding window in one round trip: drop hits older than the window, refuse when full, else add this one.
+_SLIDING_WINDOW = """
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, math.ceil(window * 1000))
+return false
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding window in a Redis sorted set per key, shared by every process."""
+
+    prefix = "ratelimit:"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self._script = connection.register_script(_SLIDING_WINDOW)
+
+    def hit(self, key: str, limit: Limit, now: float) -> float | None:
+        wait = self._script(keys=[self.prefix + key], args=[now, limit.per_seconds, limit.count, uuid.uuid4().hex])
+        return None if wait is None else float(wait)
+
+    def reset(self) -> None:
+        for key in self.connection.scan_iter(match=self.prefix + "*"):
+            self.connection.delete(key)
+
+
+RateLimiter = MemoryRateLimiter | RedisRateLimiter
+
+
+def make_rate_limiter(redis_connection: Any) -> RateLimiter:
+    return RedisRateLimiter(redis_connection) if redis_connection is not None else MemoryRateLimiter()
+
+
+def check(limiter: RateLimiter, limit: Limit, who: str, *, now: float | None = None) -> None:
+    """Count one request by ``who`` (an IP address, a resident id…) against ``limit``; 429 past it."""
+    if limit.count <= 0:
+        return
+    # Keys never hold an identifier in the clear.
+    digest = hashlib.sha256(who.encode()).hexdigest()[:24]
+    wait = limiter.hit(f"{limit.name}:{digest}", limit, time.time() if now is None else now)
+    if wait is not None:
+        retry_after = max(1, math.ceil(wait))
+        raise RateLimited("请求过于频繁，请稍后再试。", retry_after_seconds=retry_after,
+                          details={"limit": limit.name, "per_seconds": limit.per_seconds, "count": limit.count})
+
+
+def rate_limit(name: str, who: str) -> None:
+    """Apply the configured limit ``name`` (``login``, ``upload``, ``preview``) to ``who`` in this request."""
+    from flask import current_app
+
+    settings = current_app.config["APP_SETTINGS"]
+    count, per_seconds = settings.rate_limits[name]
+    check(current_app.extensions["rate_limiter"], Limit(name, count, per_seconds), who)

@@ -224,6 +224,14 @@ def _rollback_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
         connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Rate-limit counts live outside the database: each test starts from none."""
+    yield
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").extensions["rate_limiter"].reset()
+
+
 @pytest.fixture
 def client(app: Flask):  # noqa: ANN201
     return app.test_client()

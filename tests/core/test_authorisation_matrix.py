@@ -1,0 +1,206 @@
+"""Who may do what: every API operation and every admin page of the URL map, against anonymous callers,
+each staff role, and residents A and B. Nobody reads or changes what is not theirs.
+
+A new endpoint must be classified here (the tests fail on an unknown one), so that its access rule is
+a decision, not an accident.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.citizen.helpers import new_report, sign_in, upload_photo
+from tests.core.admin_helpers import admin_login, csrf_token
+from tests.factories import StaffFactory
+from tests.signboard_templates.conftest import application_body
+
+ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer")
+PUBLIC, ANY_STAFF = "public", "any staff"
+# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role it needs (admins have every role).
+ADMIN_ACCESS = {
+    "admin.login": PUBLIC, "admin.static": PUBLIC, "citizen_admin.static": PUBLIC,
+    "signboard_admin.static": PUBLIC, "citizen_admin.leaflet_files": PUBLIC,
+    "admin.logout": ANY_STAFF, "admin.dashboard": ANY_STAFF,
+    "admin.staff_list": "admin", "admin.staff_new": "admin", "admin.staff_edit": "admin", "admin.audit_list": "admin",
+    "citizen_admin.queue": "moderator", "citizen_admin.report_page": "moderator", "citizen_admin.accept": "moderator",
+    "citizen_admin.reject": "moderator", "citizen_admin.duplicate": "moderator",
+    "citizen_admin.request_info": "moderator",
+    "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
+    "signboard_admin.queue": "signboard_reviewer", "signboard_admin.detail": "signboard_reviewer",
+    "signboard_admin.decide": "signboard_reviewer", "signboard_admin.verify": "signboard_reviewer",
+}
+# Neither API nor admin: public by design (signed links check their own signature).
+OTHER_PUBLIC = {"static", "core.healthz", "core.readyz", "files.signed_file", "files.signed_upload",
+                "swagger_ui_files", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
+                "signboard_certificates.certificate"}
+# API operations anyone may call (no bearer token).
+PUBLIC_API = {
+    ("post", "/api/v1/auth/wechat"), ("post", "/api/v1/auth/dev"), ("get", "/api/v1/categories"),
+    ("get", "/api/v1/signboard-templates"), ("get", "/api/v1/signboard-templates/{template_id}"),
+    ("get", "/api/v1/signboard-templates/{template_id}/preview.png"), ("get", "/api/v1/signboard-categories"),
+    ("get", "/api/v1/signboard-categories/{code}/gallery.png"), ("get", "/api/v1/signboard-rules"),
+}
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture
+def world(app, client):
+    """Resident A with a report, a media file and a signboard application; resident B with nothing."""
+    a, b = sign_in(client, "oMatrixResidentA"), sign_in(client, "oMatrixResidentB")
+    report = new_report(client, a)
+    photo = upload_photo(client, a)
+    application = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=a).json
+    with app.app_context():
+        staff = {role: StaffFactory(username=f"matrix_{role}", roles=[role]).id for role in ROLES}
+    return {"a": a, "b": b, "b_photo": upload_photo(client, b), "staff": staff,
+            "owned": {"report_id": report["id"], "media_id": photo, "application_id": application["id"]},
+            "a_application": application}
+
+
+def operations(client) -> list[tuple[str, str, dict]]:
+    spec = client.get("/api/openapi.json").json
+    return [(method, path, operation) for path, item in spec["paths"].items()
+            for method, operation in item.items() if method in HTTP_METHODS]
+
+
+def staff_client(app, username: str | None):
+    browser = app.test_client()
+    if username:
+        admin_login(browser, username)
+    return browser
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+def test_every_api_operation_is_either_public_or_needs_a_resident_token(client, world):
+    assert len(operations(client)) >= 20
+    staff = staff_client(client.application, "matrix_admin")
+    for method, path, operation in operations(client):
+        url = path.format(**world["owned"], template_id="catering-01", code="catering")
+        if (method, path) in PUBLIC_API:
+            assert not operation.get("security"), (method, path)
+            continue
+        assert operation.get("security") == [{"bearerAuth": []}], f"{method} {path} is not classified"
+        for headers, who in (({}, "anonymous"), ({"Authorization": "Bearer forged"}, "forged token"),
+                             ({"Authorization": "Basic eDp5"}, "other scheme")):
+            response = client.open(url, method=method.upper(), headers=headers, json={})
+            assert response.status_code == 401, (method, path, who, response.status_code)
+            assert response.json["error"]["code"] in {"missing_token", "invalid_token"}
+        # A staff session cookie is no resident token.
+        assert staff.open(url, method=method.upper(), json={}).status_code == 401, (method, path)
+
+
+def test_resident_b_can_neither_read_nor_change_what_is_a_s(client, world):
+    a, b = world["a"], world["b"]
+    bodies = {("post", "/api/v1/reports/{report_id}/rating"): {"rating": 5, "comment": ""},
+              ("put", "/api/v1/signboard-applications/{application_id}"): application_body(world["b_photo"])}
+    checked = 0
+    for method, path, _ in operations(client):
+        names = re.findall(r"{(\w+)}", path)
+        if not names or (method, path) in PUBLIC_API:
+            continue
+        assert all(name in world["owned"] for name in names), f"{method} {path}: whose is {names}?"
+        url = path.format(**world["owned"])
+        before = client.get(url, headers=a).json if method != "get" else None
+        response = client.open(url, method=method.upper(), headers={**b, "Idempotency-Key": "k"},
+                               json=bodies.get((method, path), {}))
+        assert response.status_code == 404, (method, path, response.status_code)
+        if before is not None:
+            assert client.get(url, headers=a).json == _without_links(before, client.get(url, headers=a).json)
+        checked += 1
+    assert checked >= 6
+
+
+def _without_links(before: dict, after: dict) -> dict:
+    """Signed links are fresh on every read; everything else must be as it was."""
+    if isinstance(before, dict):
+        return {key: after.get(key) if key in {"urls", "thumbnail_url", "preview_url"} else
+                _without_links(value, after.get(key) if isinstance(after, dict) else None)
+                for key, value in before.items()}
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [_without_links(x, y) for x, y in zip(before, after)]
+    return before
+
+
+def test_b_cannot_use_a_s_media_in_a_report_or_application(client, world):
+    from tests.citizen.helpers import report_body, submit
+
+    theirs = world["owned"]["media_id"]
+    response = submit(client, world["b"], report_body([theirs]))
+    assert response.status_code == 422 and response.json["error"]["code"] == "invalid_media"
+    response = client.post("/api/v1/signboard-applications", json=application_body(theirs), headers=world["b"])
+    assert response.status_code == 422
+
+
+def test_lists_and_the_export_hold_only_one_s_own(client, world):
+    b = world["b"]
+    assert client.get("/api/v1/reports/mine", headers=b).json["items"] == []
+    assert client.get("/api/v1/signboard-applications/mine", headers=b).json == []
+    exported = client.get("/api/v1/me/export", headers=b).json
+    assert exported["data"]["citizen"] == [] and exported["data"]["signboard_templates"] == []
+    assert [item["id"] for item in exported["data"]["media"]] == [world["b_photo"]]
+
+
+# --- the admin -------------------------------------------------------------------------------
+
+def admin_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in OTHER_PUBLIC or rule.rule.startswith("/api/v1/"):
+            continue
+        assert rule.endpoint in ADMIN_ACCESS, f"{rule.endpoint} ({rule.rule}) is not classified"
+        yield rule
+
+
+def _url(rule, world) -> str:
+    values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", **world["owned"]}
+    path = rule.rule
+    for argument in rule.arguments:
+        path = re.sub(rf"<(?:\w+:)?{argument}>", str(values[argument]), path)
+    return path
+
+
+def _expected(access: str, role: str | None) -> set[int]:
+    if access == PUBLIC:
+        return {200, 302, 400, 401, 404, 409, 422}
+    if role is None:
+        return {302}
+    if access == ANY_STAFF or role == "admin" or role == access:
+        return {200, 302, 400, 404, 409, 422}
+    return {403}
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_every_admin_page_and_action_by_role(app, world, role):
+    browser = staff_client(app, f"matrix_{role}" if role else None)
+    token = csrf_token(browser, "/admin/login" if role is None else "/admin/")
+    for rule in admin_rules(app):
+        access = ADMIN_ACCESS[rule.endpoint]
+        url = _url(rule, world)
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            if method == "POST" and (access == PUBLIC or (role and _expected(access, role) != {403})):
+                continue  # allowed actions are tested with their effects in each package's tests
+            response = browser.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code in _expected(access, role), (role, method, url, response.status_code)
+            if role is None and access != PUBLIC:
+                assert "/admin/login" in response.location
+
+
+def test_a_resident_token_opens_no_admin_page(app, client, world):
+    for rule in admin_rules(app):
+        if ADMIN_ACCESS[rule.endpoint] != PUBLIC and "GET" in (rule.methods or set()):
+            response = client.get(_url(rule, world), headers=world["a"])
+            assert response.status_code == 302 and "/admin/login" in response.location, rule.rule
+
+
+def test_signed_file_links_need_their_signature(client, world):
+    report = client.get(f"/api/v1/reports/{world['owned']['report_id']}", headers=world["a"]).json
+    url = report["media"][0]["urls"]["large"]
+    if not url.startswith("/files/"):
+        pytest.skip("media are on S3: the bucket checks its own presigned links")
+    assert client.get(url).status_code == 200
+    bare = url.split("?")[0]
+    assert client.get(bare).status_code == 404
+    tampered = re.sub(r"signature=\w+", "signature=" + "0" * 64, url)
+    assert client.get(tampered).status_code == 403

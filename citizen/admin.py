@@ -124,6 +124,7 @@ def accept(report_id: int) -> Response:
 
 @bp.post("/reports/<int:report_id>/reject")
 def reject(report_id: int) -> Response:
+    require_staff_role("moderator")
     template = db.session.get(RejectionTemplate, request.form.get("template_id", type=int) or 0)
     reason = request.form.get("reason", "").strip() or (template.text if template else "")
     return _act(report_id, services.reject_report, f"已驳回反映 #{report_id}。", reason=reason)
@@ -131,6 +132,7 @@ def reject(report_id: int) -> Response:
 
 @bp.post("/reports/<int:report_id>/duplicate")
 def duplicate(report_id: int) -> Response:
+    require_staff_role("moderator")
     original = request.form.get("duplicate_of_id", type=int)
     if original is None:
         flash("请填写原始反映编号。", "error")

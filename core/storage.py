@@ -102,7 +102,8 @@ class UrlSigner:
     def verify(self, key: str, expires: int, signature: str, *context: str, now: float | None = None) -> bool:
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self.signature(key, expires, *context), signature)
+        # Bytes: compare_digest refuses str with non-ASCII characters (a hostile link would be a 500).
+        return hmac.compare_digest(self.signature(key, expires, *context).encode(), signature.encode(errors="replace"))
 
 
 def _as_stream(body: Body) -> BinaryIO:

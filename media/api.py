@@ -114,6 +114,7 @@ def _view(media: Media) -> dict[str, Any]:
 
 @blp.route("/media")
 class MediaUpload(MethodView):
+    @resident_required
     @blp.doc(security=_BEARER, requestBody={"required": True, "content": {"multipart/form-data": {
         "schema": UploadFormSchema}}})
     @blp.response(201, MediaSchema, description="Stored (200 with the same media when these bytes were sent before)")
@@ -121,7 +122,6 @@ class MediaUpload(MethodView):
     @blp.alt_response(415, description="unsupported_media_type")
     @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.alt_response(422, description="corrupt_media / too_many_pixels / too_long / empty_file / file_missing")
-    @resident_required
     def post(self) -> tuple[dict[str, Any], int]:
         """Upload a photo, voice note or video (multipart field `file`, as wx.uploadFile sends it)"""
         resident_id = current_resident_id()
@@ -134,9 +134,9 @@ class MediaUpload(MethodView):
 
 @blp.route("/media/<int:media_id>")
 class MediaItem(MethodView):
+    @resident_required
     @blp.doc(security=_BEARER)
     @blp.response(200, MediaSchema)
-    @resident_required
     def get(self, media_id: int) -> dict[str, Any]:
         """One of the resident's own media (404 for anyone else's)"""
         return _view(services.owned_media(current_resident_id(), media_id))
@@ -144,13 +144,13 @@ class MediaItem(MethodView):
 
 @blp.route("/media/uploads")
 class DirectUploads(MethodView):
+    @resident_required
     @blp.doc(security=_BEARER)
     @blp.arguments(DirectUploadRequestSchema)
     @blp.response(201, DirectUploadSchema)
     @blp.alt_response(413, description="payload_too_large")
     @blp.alt_response(415, description="unsupported_media_type")
     @blp.alt_response(429, description="rate_limited (with Retry-After)")
-    @resident_required
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a direct upload to storage (large videos): POST the returned fields and `file` to the URL"""
         rate_limit("upload", str(current_resident_id()))
@@ -163,11 +163,11 @@ class DirectUploads(MethodView):
 
 @blp.route("/media/<int:media_id>/complete")
 class CompleteUpload(MethodView):
+    @resident_required
     @blp.doc(security=_BEARER)
     @blp.response(200, MediaSchema)
     @blp.alt_response(409, description="upload_missing")
     @blp.alt_response(422, description="size_mismatch / hash_mismatch / kind_mismatch / corrupt_media")
-    @resident_required
     def post(self, media_id: int) -> dict[str, Any]:
         """Finish a direct upload: size, hash and type are checked before the media counts"""
         return _view(services.complete_direct_upload(current_resident_id(), media_id))

@@ -142,6 +142,8 @@ def jpeg_segments(data: io.BufferedIOBase | io.BytesIO) -> list[tuple[int, int, 
         marker = header[1]
         while marker == 0xFF:  # fill bytes
             header = header[1:] + data.read(1)
+            if len(header) < 4:  # nothing but fill bytes to the end
+                return []
             marker = header[1]
         length = struct.unpack(">H", header[2:4])[0]
         offset = data.tell() - 4
@@ -190,6 +192,8 @@ def _check_iso_boxes(f: Any, size: int) -> None:
             raise corrupt("truncated_box")
         box_size = struct.unpack(">I", header[:4])[0]
         if box_size == 1:
+            if len(header) < 16:  # a 64-bit size announced, and cut off
+                raise corrupt("truncated_box")
             box_size = struct.unpack(">Q", header[8:16])[0]
         elif box_size == 0:  # runs to the end of the file
             return
@@ -269,7 +273,10 @@ def _taken_at(exif: Image.Exif) -> dt.datetime | None:
         zone = dt.datetime.strptime(str(offset).strip("\x00 "), "%z").tzinfo if offset else CAMERA_TIMEZONE
     except ValueError:
         zone = CAMERA_TIMEZONE
-    return local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+    try:
+        return local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+    except OverflowError:  # "0001:01:01 00:00:00" east of UTC is before the year 1 in UTC
+        return None
 
 
 @dataclasses.dataclass(frozen=True)

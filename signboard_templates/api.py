@@ -117,10 +117,10 @@ class Rules(MethodView):
 
 @blp.route("/signboard-applications/check")
 class ApplicationCheck(MethodView):
+    @resident_required
     @blp.arguments(ApplicationInputSchema)
     @blp.response(200, CheckResultSchema)
     @blp.doc(security=RESIDENT)
-    @resident_required
     def post(self, body: dict) -> dict:
         """Run the automatic checks on a proposal without saving it"""
         results = services.check_proposal(rule_set(), body)
@@ -129,10 +129,10 @@ class ApplicationCheck(MethodView):
 
 @blp.route("/signboard-applications")
 class Applications(MethodView):
+    @resident_required
     @blp.arguments(ApplicationInputSchema)
     @blp.response(201, ApplicationSchema)
     @blp.doc(security=RESIDENT)
-    @resident_required
     def post(self, body: dict):  # noqa: ANN201
         """Apply for a signboard; the checks come back at once (status draft until they pass)"""
         application = services.create_application(current_resident_id(), body, rule_set())
@@ -142,9 +142,9 @@ class Applications(MethodView):
 
 @blp.route("/signboard-applications/mine")
 class MyApplications(MethodView):
+    @resident_required
     @blp.response(200, ApplicationSchema(many=True))
     @blp.doc(security=RESIDENT)
-    @resident_required
     def get(self):  # noqa: ANN201
         """The signed-in merchant's applications, newest first"""
         return services.my_applications(current_resident_id())
@@ -152,18 +152,18 @@ class MyApplications(MethodView):
 
 @blp.route("/signboard-applications/<int:application_id>")
 class ApplicationDetail(MethodView):
+    @resident_required
     @blp.response(200, ApplicationSchema)
     @blp.doc(security=RESIDENT)
-    @resident_required
     def get(self, application_id: int):  # noqa: ANN201
         """One of the merchant's applications: status, checks, reviewer's comments, approved design"""
         return services.get_own_application(current_resident_id(), application_id)
 
+    @resident_required
     @blp.arguments(ApplicationInputSchema)
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(409, description="not_editable")
     @blp.doc(security=RESIDENT)
-    @resident_required
     def put(self, body: dict, application_id: int):  # noqa: ANN201
         """Resubmit after changes (allowed while draft or changes requested)"""
         application = services.update_application(current_resident_id(), application_id, body, rule_set())

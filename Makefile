@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services install migrate worker browser clean
+.PHONY: run test test-embedded test-services fuzz install migrate worker browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ test-services: install browser
 	else \
 		echo "DATABASE_URL / REDIS_URL not set: skipping the PostgreSQL + Redis pass"; \
 	fi
+
+# The long runs of the property and API fuzzing that `make test` runs briefly (fixed seeds both ways).
+fuzz: install
+	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 $(BIN)/python -m pytest -q \
+		tests/core/test_api_fuzz.py tests/core/test_geo_properties.py tests/core/test_signature_properties.py \
+		tests/core/test_crypto.py tests/media/test_properties.py tests/signboard_templates/test_credit_code_properties.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

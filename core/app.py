@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import PROJECT_ROOT, Config
 from core.db import db, engine_options
-from core.errors import register_error_handlers
+from core.errors import ErrorSchema, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
 from core.ratelimit import make_rate_limiter
@@ -30,6 +30,12 @@ csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
 DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards", "insight")
+
+
+class DocumentedApi(Api):
+    """flask-smorest's Api, documenting our error shape instead of its own."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def import_models() -> None:
@@ -56,7 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     _wire_adapters(app, config)
 
-    api = Api(app)
+    api = DocumentedApi(app)
     register_error_handlers(app)
     _register_request_hooks(app)
     register_security_headers(app, config)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,18 @@ class RateLimited(AppError):
 class UpstreamUnavailable(AppError):
     status = 503
     code = "upstream_unavailable"
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "A stable code clients can act on"})
+    message = fields.String(required=True, metadata={"description": "What went wrong, in Chinese, for people"})
+    details = fields.Dict(required=True, metadata={"description": "fields (validation), retry_after_seconds…"})
+
+
+class ErrorSchema(Schema):
+    """The one error shape, as the OpenAPI document states it for every error answer."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:

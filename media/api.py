@@ -118,6 +118,7 @@ class MediaUpload(MethodView):
     @blp.doc(security=_BEARER, requestBody={"required": True, "content": {"multipart/form-data": {
         "schema": UploadFormSchema}}})
     @blp.response(201, MediaSchema, description="Stored (200 with the same media when these bytes were sent before)")
+    @blp.alt_response(200, schema=MediaSchema, success=True, description="These bytes were sent before: the same media")
     @blp.alt_response(413, description="payload_too_large")
     @blp.alt_response(415, description="unsupported_media_type")
     @blp.alt_response(429, description="rate_limited (with Retry-After)")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
+
+from core.db import MAX_DATABASE_ID
 
 
 class WeChatLoginSchema(Schema):
@@ -110,8 +112,14 @@ class ReportPageSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
+def _within_database_ids(value: str) -> None:
+    if int(value) > MAX_DATABASE_ID:
+        raise ValidationError(f"at most {MAX_DATABASE_ID}")
+
+
 class PageArgsSchema(Schema):
-    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^\d{1,12}$"))
+    # Ids are 32-bit in the database: a longer cursor would be a 500 on PostgreSQL, not a 422.
+    cursor = fields.String(load_default=None, validate=[validate.Regexp(r"^\d{1,10}$"), _within_database_ids])
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 
 

@@ -13,9 +13,10 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, Config
-from core.db import db, engine_options
+from core.db import MAX_DATABASE_ID, db, engine_options
 from core.errors import ErrorSchema, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
@@ -30,6 +31,14 @@ csrf = CSRFProtect()
 API_VERSION = "v1"
 # Every package whose models share the one schema and the one migration chain.
 DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards", "insight")
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: no larger than a database id, so /reports/99999999999 is a 404, not a 500."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        kwargs.setdefault("max", MAX_DATABASE_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class DocumentedApi(Api):
@@ -49,6 +58,7 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(config.log_level)
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(_flask_settings(config))
     app.json.ensure_ascii = False  # Chinese text as itself, not \u escapes
     if config.trusted_proxy_count:

@@ -47,6 +47,10 @@ class Base(DeclarativeBase):
                         type_annotation_map={dt.datetime: UTCDateTime()})
 
 
+# Primary keys are 32-bit integers (PostgreSQL's serial): a larger id in a URL or a cursor is absent, not an error.
+MAX_DATABASE_ID = 2**31 - 1
+
+
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -118,7 +118,7 @@ def test_dev_login_signs_in_any_openid_in_development(client):
 
 def test_dev_login_is_absent_in_production(make_app):
     client = make_app(environment="production", dev_login_enabled=False, allow_local_media_in_production=True,
-                      media_backend="local").test_client()
+                      media_backend="local", field_encryption_key="A" * 43).test_client()
     assert client.post("/api/v1/auth/dev", json={"openid": "oIntruder"}).status_code == 404
     assert "/api/v1/auth/dev" not in client.get("/api/openapi.json").json["paths"]
 

@@ -51,3 +51,11 @@ def test_the_api_keeps_its_documented_promises(api_schema, resident):
             exercise()
         except Exception as failure:
             raise AssertionError(f"{operation.label}: {failure}") from failure
+
+
+def test_ids_beyond_the_database_range_are_absent_not_a_server_error(client, resident):
+    """Found by the run above on PostgreSQL (integer out of range): now a 404 or a 422 on every backend."""
+    assert client.get("/api/v1/reports/99999999999", headers=resident).status_code == 404
+    assert client.get("/api/v1/media/2147483648", headers=resident).status_code == 404
+    response = client.get("/api/v1/reports/mine?cursor=5954529496", headers=resident)
+    assert response.status_code == 422 and "cursor" in response.json["error"]["details"]["fields"]["query"]

@@ -12,6 +12,7 @@ SAFE_PRODUCTION = {
     "SECRET_KEY": "k" * 48,
     "WECHAT_APP_ID": "wx123",
     "S3_BUCKET": "media",
+    "FIELD_ENCRYPTION_KEY": "A" * 43,
 }
 
 
@@ -45,6 +46,7 @@ def test_safe_production_settings_start():
     ({"SECRET_KEY": "short"}, "SECRET_KEY"),
     ({"DEV_LOGIN": "1"}, "DEV_LOGIN"),
     ({"S3_BUCKET": ""}, "ALLOW_LOCAL_MEDIA_IN_PRODUCTION"),
+    ({"FIELD_ENCRYPTION_KEY": ""}, "FIELD_ENCRYPTION_KEY"),
 ])
 def test_production_refuses_unsafe_settings(change, complaint):
     with pytest.raises(ConfigError, match=complaint):
@@ -60,3 +62,11 @@ def test_production_session_cookies_are_secure():
     app = create_app(Config.from_env(SAFE_PRODUCTION))
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_rate_limits_and_retention_come_from_the_environment():
+    config = Config.from_env({"RATE_LIMIT_LOGIN": "5/60", "RETENTION_REPORT_IP_DAYS": "30"})
+    assert config.rate_limits["login"] == (5, 60) and config.rate_limits["upload"] == Config.rate_limit_upload
+    assert config.retention_report_ip_days == 30
+    with pytest.raises(ConfigError, match="requests/seconds"):
+        Config.from_env({"RATE_LIMIT_PREVIEW": "many"})

@@ -35,6 +35,7 @@ from core.config import Config, current_config
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
+from core.privacy import row_dict
 from core.services import Actor, record_audit
 from core.wechat import WeChatIdentity
 from media import services as media_services
@@ -775,3 +776,22 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
     db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
     db.session.commit()
     return {"token": token, "service_notice": "已提交，审核受理后可按 token 查询 service_request_id。"}
+
+
+# --- residents' data rights ---------------------------------------------------------------------
+
+def export_resident_data(resident_id: int) -> dict[str, Any]:
+    """The resident's subscribe-message consents and the messages sent or due about their reports."""
+    grants = db.session.scalars(sa.select(SubscribeGrant).where(SubscribeGrant.resident_id == resident_id))
+    notifications = db.session.scalars(sa.select(Notification).where(Notification.resident_id == resident_id)
+                                       .order_by(Notification.id))
+    return {"subscriptions": [row_dict(grant, exclude=("id", "resident_id")) for grant in grants],
+            "notifications": [row_dict(item, exclude=("resident_id", "lease_until", "enqueued_at", "last_error"))
+                              for item in notifications]}
+
+
+def forget_resident(resident_id: int) -> None:
+    """Consents and messages go. The city's case records hold only report ids: what they show of a report
+    is read from the citizen package, which anonymises it. The caller commits."""
+    for model in (SubscribeGrant, Notification):
+        db.session.execute(sa.delete(model).where(model.resident_id == resident_id))

@@ -19,6 +19,10 @@ NOTHING_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; f
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
                "frame-ancestors 'none'")
+# A report meant to be saved and mailed as one file carries its own stylesheet: it may style itself
+# and show embedded pictures and fonts, and nothing else (no script at all).
+DOCUMENT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+                   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, render_template, request
 from citizen import services as citizen_services
 from core.admin import NavItem, admin_blueprint
 from core.auth import require_staff_role
+from core.security import DOCUMENT_POLICY
 from insight import report as report_pages
 from insight import services
 
@@ -84,4 +85,5 @@ def monthly() -> Response:
             abort(503)
         return Response(pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"})
-    return Response(report_pages.render_monthly_html(report, settings), mimetype="text/html")
+    return Response(report_pages.render_monthly_html(report, settings), mimetype="text/html",
+                    headers={"Content-Security-Policy": DOCUMENT_POLICY})

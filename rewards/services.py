@@ -23,7 +23,8 @@ from core.config import Config
 from core.db import db, utcnow
 from core.errors import AppError, Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
-from core.services import Actor, record_audit
+from core.privacy import row_dict
+from core.services import SYSTEM_ACTOR, Actor, record_audit
 from rewards.models import (Campaign, ExcludedResident, LedgerEntry, Payout, PayoutAlert, PayoutNotification,
                             Reward)
 from rewards.wechatpay import TRANSFER_FINISHED_EVENT, BillAnswer, GatewayUnreachable, TransferBill, TransferGateway
@@ -813,6 +814,25 @@ def ledger_for(*, resident_id: int | None = None) -> list[LedgerEntry]:
     if resident_id is not None:
         query = query.where(LedgerEntry.resident_id == resident_id)
     return list(db.session.scalars(query))
+
+
+def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
+    """The resident's rewards, each with its money events."""
+    entries = ledger_for(resident_id=resident_id)
+    return [{**row_dict(reward, exclude=("resident_id", "hold_signals", "released_by")),
+             "ledger": [row_dict(entry, exclude=("resident_id", "reward_id", "campaign_id", "actor_name", "dedupe_key"))
+                        for entry in entries if entry.reward_id == reward.id]}
+            for reward in resident_rewards(resident_id)]
+
+
+def forget_resident(resident_id: int) -> None:
+    """Rewards and ledger entries keep their amounts (a campaign's accounts must still add up) and point at
+    an account that no longer holds an openid; grants not yet sent are taken back, since nobody can receive
+    them. The caller commits."""
+    for reward in resident_rewards(resident_id):
+        if reward.state in {GRANTED, APPROVED, UNPAID}:
+            reverse_reward(SYSTEM_ACTOR, reward.id, note="反映人已注销账户")
+    db.session.execute(sa.delete(ExcludedResident).where(ExcludedResident.resident_id == resident_id))
 
 
 def ledger_export_rows() -> Iterable[tuple[LedgerEntry, str | None, int]]:

@@ -15,7 +15,7 @@ from core.storage import ObjectNotFound, current_storage
 from media.models import Media
 from signboard_templates import services as signboard_services
 from signboard_templates.models import SignboardApplication
-from tests.citizen.helpers import new_report, sign_in, upload_photo
+from tests.citizen.helpers import ACCEPTED, new_report, sign_in, upload_photo
 from tests.signboard_templates.conftest import application_body
 
 OPENID = "oDataRightsResident000000001"
@@ -51,7 +51,8 @@ def test_the_export_holds_everything_with_working_links(client, holdings):
     reports = {report["id"]: report for report in document["data"]["citizen"]}
     assert set(reports) == {holdings["case"], holdings["pending"]}
     assert reports[holdings["case"]]["description"] == PHONE_TEXT
-    assert [step["to_status"] for step in reports[holdings["case"]]["timeline"]] == ["pending_review", "accepted"]
+    # The built-in case desk may have taken the accepted report already (jobs run inline when embedded).
+    assert [step["to_status"] for step in reports[holdings["case"]]["timeline"]][:2] == ["pending_review", "accepted"]
     assert {item["id"] for item in document["data"]["signboard_templates"]} == {holdings["approved"],
                                                                                   holdings["draft"]}
     media = document["data"]["media"]
@@ -74,7 +75,7 @@ def test_deleting_the_account_keeps_cases_anonymised_and_nothing_else(app, clien
     assert client.get("/api/v1/me", headers=holdings["auth"]).status_code == 401
     with app.app_context():
         case = db.session.get(Report, holdings["case"])
-        assert case.status == "accepted" and case.media == [] and case.submitted_ip is None
+        assert case.status in ACCEPTED and case.media == [] and case.submitted_ip is None
         assert "138" not in case.description and "井盖丢失" in case.description
         assert case.events[-1].actor_kind == "system"
         resident = db.session.get(Resident, case.resident_id)
@@ -90,7 +91,8 @@ def test_deleting_the_account_keeps_cases_anonymised_and_nothing_else(app, clien
     # Signing in again is a new account with nothing in it.
     again = sign_in(client, OPENID)
     assert client.get("/api/v1/me/export", headers=again).json["data"] == {
-        "citizen": [], "media": [], "signboard_templates": []}
+        "citizen": [], "media": [], "signboard_templates": [], "rewards": [],
+        "cases": {"subscriptions": [], "notifications": []}}
 
 
 def test_the_admin_pages_of_anonymised_records_still_open(app, client, holdings):

@@ -25,7 +25,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def api_schema(app):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     # Deleting the account ends every later call's session; it has its own tests (tests/citizen/test_data_rights.py).
-    return schema.exclude(method="DELETE", path="/api/v1/me")
+    # WeChat Pay's and the case system's callbacks are not residents' endpoints: they answer only signed
+    # calls of those systems (503 where the system is not configured) and are tested with their signatures.
+    return (schema.exclude(method="DELETE", path="/api/v1/me")
+            .exclude(path=["/api/v1/wechatpay/notify", "/api/v1/case-updates"]))
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ import pytest
 
 from tests.citizen.helpers import new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_login, csrf_token
+from tests.rewards.helpers import accepted_report, make_campaign, reward_of
 from tests.factories import StaffFactory
 from tests.signboard_templates.conftest import application_body
 
-ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer")
+ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher")
 PUBLIC, ANY_STAFF = "public", "any staff"
 # Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role it needs (admins have every role).
 ADMIN_ACCESS = {
@@ -30,32 +31,53 @@ ADMIN_ACCESS = {
     "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
     "signboard_admin.queue": "signboard_reviewer", "signboard_admin.detail": "signboard_reviewer",
     "signboard_admin.decide": "signboard_reviewer", "signboard_admin.verify": "signboard_reviewer",
+    "cases_admin.static": PUBLIC, "cases_admin.deliveries": "dispatcher", "cases_admin.retry_deliveries": "dispatcher",
+    "cases_admin.desk": "dispatcher", "cases_admin.desk_case": "dispatcher", "cases_admin.desk_act": "dispatcher",
+    "facilities_admin.static": PUBLIC, "facilities_admin.facility_list": "admin",
+    "facilities_admin.facility_edit": "admin", "facilities_admin.facility_disable": "admin",
+    "facilities_admin.kind_list": "admin", "facilities_admin.kind_update": "admin",
+    "facilities_admin.import_list": "admin",
+    "insight_admin.static": PUBLIC, "insight_admin.dashboard": ANY_STAFF, "insight_admin.monthly": ANY_STAFF,
+    "rewards_admin.static": PUBLIC, **{f"rewards_admin.{name}": "reward_officer" for name in (
+        "campaigns", "campaign_edit", "review", "approve", "release", "refuse", "reverse", "retry", "payouts",
+        "cancel", "resume", "resident_lookup", "resident", "exclude", "export")},
 }
 # Neither API nor admin: public by design (signed links check their own signature).
 OTHER_PUBLIC = {"static", "core.healthz", "core.readyz", "files.signed_file", "files.signed_upload",
                 "swagger_ui_files", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
                 "signboard_certificates.certificate"}
+# Open311 GeoReport v2 server: reading is public by the standard; filing needs a client's api_key
+# (tests/cases/test_open311_server.py).
+OTHER_PUBLIC |= {f"open311.{name}" for name in ("discovery", "services_list", "service_definition", "create_request",
+                                                "requests_list", "request_detail", "token_lookup")}
 # API operations anyone may call (no bearer token).
 PUBLIC_API = {
     ("post", "/api/v1/auth/wechat"), ("post", "/api/v1/auth/dev"), ("get", "/api/v1/categories"),
     ("get", "/api/v1/signboard-templates"), ("get", "/api/v1/signboard-templates/{template_id}"),
     ("get", "/api/v1/signboard-templates/{template_id}/preview.png"), ("get", "/api/v1/signboard-categories"),
     ("get", "/api/v1/signboard-categories/{code}/gallery.png"), ("get", "/api/v1/signboard-rules"),
+    ("get", "/api/v1/rewards/campaigns/current"), ("get", "/api/v1/facility-kinds"),
+    ("get", "/api/v1/facilities/nearest"), ("get", "/api/v1/facilities"), ("get", "/api/v1/facilities/{facility_id}"),
 }
+# Called by other systems, each authenticated by its own signature (tested in their packages).
+SIGNED_API = {("post", "/api/v1/wechatpay/notify"): None, ("post", "/api/v1/case-updates"): [{"caseSignature": []}]}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
 @pytest.fixture
-def world(app, client):
-    """Resident A with a report, a media file and a signboard application; resident B with nothing."""
+def world(app, client, run_jobs):
+    """Resident A with a report, a reward, a media file and a signboard application; resident B with nothing."""
     a, b = sign_in(client, "oMatrixResidentA"), sign_in(client, "oMatrixResidentB")
+    make_campaign(app)
+    reward = reward_of(app, accepted_report(app, client, run_jobs, a))
     report = new_report(client, a)
     photo = upload_photo(client, a)
     application = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=a).json
     with app.app_context():
         staff = {role: StaffFactory(username=f"matrix_{role}", roles=[role]).id for role in ROLES}
     return {"a": a, "b": b, "b_photo": upload_photo(client, b), "staff": staff,
-            "owned": {"report_id": report["id"], "media_id": photo, "application_id": application["id"]},
+            "owned": {"report_id": report["id"], "media_id": photo, "application_id": application["id"],
+                      "reward_id": reward.id},
             "a_application": application}
 
 
@@ -78,10 +100,13 @@ def test_every_api_operation_is_either_public_or_needs_a_resident_token(client, 
     assert len(operations(client)) >= 20
     staff = staff_client(client.application, "matrix_admin")
     for method, path, operation in operations(client):
-        url = path.format(**world["owned"], template_id="catering-01", code="catering")
         if (method, path) in PUBLIC_API:
             assert not operation.get("security"), (method, path)
             continue
+        if (method, path) in SIGNED_API:
+            assert operation.get("security") == SIGNED_API[(method, path)], (method, path)
+            continue
+        url = path.format(**world["owned"])
         assert operation.get("security") == [{"bearerAuth": []}], f"{method} {path} is not classified"
         for headers, who in (({}, "anonymous"), ({"Authorization": "Bearer forged"}, "forged token"),
                              ({"Authorization": "Basic eDp5"}, "other scheme")):
@@ -99,7 +124,7 @@ def test_resident_b_can_neither_read_nor_change_what_is_a_s(client, world):
     checked = 0
     for method, path, _ in operations(client):
         names = re.findall(r"{(\w+)}", path)
-        if not names or (method, path) in PUBLIC_API:
+        if not names or (method, path) in PUBLIC_API or (method, path) in SIGNED_API:
             continue
         assert all(name in world["owned"] for name in names), f"{method} {path}: whose is {names}?"
         url = path.format(**world["owned"])
@@ -154,7 +179,9 @@ def admin_rules(app):
 
 
 def _url(rule, world) -> str:
-    values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", **world["owned"]}
+    # Ids of nothing in particular: what is checked is who may reach the page, not what it finds.
+    values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", "case_id": 1, "action": "dispatch",
+              "facility_id": 1, "code": "0301", "campaign_id": 1, "payout_id": 1, "resident_id": 1, **world["owned"]}
     path = rule.rule
     for argument in rule.arguments:
         path = re.sub(rf"<(?:\w+:)?{argument}>", str(values[argument]), path)

@@ -77,6 +77,8 @@ def test_production_adds_strict_transport_security(make_app):
     assert client.get("/healthz").headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
+# Saved and mailed as one file, so styled from within; served under DOCUMENT_POLICY (below).
+STANDALONE_DOCUMENTS = {"insight/monthly.html"}
 _INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE)
 
 
@@ -90,4 +92,15 @@ def test_no_template_has_inline_script_style_or_handlers(app):
             if filename and filename.startswith(str(PROJECT_ROOT)) and ".venv" not in filename}
     assert len(ours) > 10
     for name, source in ours.items():
+        if name in STANDALONE_DOCUMENTS:
+            assert "<script" not in source.lower(), name
+            continue
         assert not _INLINE.search(source), name
+
+
+def test_the_standalone_monthly_report_may_style_itself_but_run_nothing(admin_client):
+    response = admin_client.get("/admin/insight/monthly?month=2026-10")
+    assert response.status_code == 200
+    policy = directives(response.headers["Content-Security-Policy"])
+    assert policy["style-src"] == ["'unsafe-inline'"] and policy["default-src"] == ["'none'"]
+    assert "script-src" not in policy

@@ -12,18 +12,13 @@ from cases.models import DeskCase
 from core.db import db
 from core.models import AuditEntry
 from tests.cases.conftest import accepted_report, report_status
-from tests.core.admin_helpers import admin_login, csrf_token
-from tests.factories import StaffFactory
+from tests.core.admin_helpers import csrf_token, signed_in_staff
 from tests.media_files import photo_bytes
 
 
 @pytest.fixture
 def dispatcher(app):
-    with app.app_context():
-        StaffFactory(username="desk-dispatcher", roles=["dispatcher"])
-    staff = app.test_client()
-    admin_login(staff, "desk-dispatcher")
-    return staff
+    return signed_in_staff(app, "desk-dispatcher", "dispatcher")
 
 
 def desk_case_id(app, report_id: int) -> int:
@@ -93,8 +88,5 @@ def test_out_of_order_and_incomplete_steps_are_refused(app, client, resident, ru
 
 
 def test_the_desk_needs_a_dispatcher(app):
-    with app.app_context():
-        StaffFactory(username="not-a-dispatcher", roles=["moderator"])
-    staff = app.test_client()
-    admin_login(staff, "not-a-dispatcher")
+    staff = signed_in_staff(app, "not-a-dispatcher", "moderator")
     assert staff.get("/admin/desk").status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.factories import STAFF_PASSWORD
+from tests.factories import STAFF_PASSWORD, StaffFactory
 
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -22,3 +22,12 @@ def admin_post(client, path: str, data: dict, *, form_page: str | None = None):
 
 def admin_login(client, username: str, password: str = STAFF_PASSWORD):
     return admin_post(client, "/admin/login", {"username": username, "password": password})
+
+
+def signed_in_staff(app, username: str, *roles: str):
+    """A test client signed in as a new staff member with these roles."""
+    with app.app_context():
+        StaffFactory(username=username, roles=list(roles))
+    client = app.test_client()
+    admin_login(client, username)
+    return client

@@ -10,8 +10,7 @@ from jinja2 import Environment
 from core.config import PROJECT_ROOT
 
 from tests.citizen.helpers import new_report, sign_in
-from tests.core.admin_helpers import admin_login
-from tests.factories import StaffFactory
+from tests.core.admin_helpers import signed_in_staff
 
 COMMON = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 
@@ -22,11 +21,7 @@ def directives(policy: str) -> dict[str, list[str]]:
 
 @pytest.fixture
 def admin_client(app):
-    with app.app_context():
-        StaffFactory(username="headers_admin", roles=["admin"])
-    client = app.test_client()
-    admin_login(client, "headers_admin")
-    return client
+    return signed_in_staff(app, "headers_admin", "admin")
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/categories", "/api/v1/nope", "/api/openapi.json",

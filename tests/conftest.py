@@ -31,13 +31,12 @@ S3_BUCKET = "test-media"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The embedded pass leaves out what only the services pass can prove (deselected, not skipped)."""
-    if BACKENDS == "services":
-        return
-    deselected = [item for item in items if item.get_closest_marker("services_only")]
+    """Each pass leaves out what only the other pass can prove (deselected, not skipped)."""
+    other_pass_only = "embedded_only" if BACKENDS == "services" else "services_only"
+    deselected = [item for item in items if item.get_closest_marker(other_pass_only)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("services_only")]
+        items[:] = [item for item in items if not item.get_closest_marker(other_pass_only)]
 
 
 def require_service(name: str, value: str | None) -> str:

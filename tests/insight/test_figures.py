@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from core.config import ConfigError, Config
 from core.db import db
 from insight import services
-from insight.models import DailyCount, ReportFact
+from insight.models import ROLLUPS, ReportFact
 from tests.insight.helpers import SEATS, make_report, seed_october
 
 OCTOBER = services.month(2026, 10)
@@ -146,6 +146,9 @@ def test_refreshing_follows_a_report_and_matches_a_rebuild(october):
 
 
 def _counters() -> dict[tuple, int]:
-    rows = db.session.execute(sa.select(DailyCount.metric, DailyCount.day, DailyCount.category_id, DailyCount.district,
-                                        DailyCount.key, DailyCount.count).where(DailyCount.count != 0))
-    return {tuple(row[:-1]): row[-1] for row in rows}
+    counters = {}
+    for rollup in ROLLUPS:
+        keys = [column for column in rollup.__table__.primary_key.columns]
+        for row in db.session.execute(sa.select(*keys, rollup.count).where(rollup.count != 0)):
+            counters[(rollup.__tablename__, *row[:-1])] = row[-1]
+    return counters

@@ -213,15 +213,36 @@ def deliveries(status: str | None, *, limit: int = 200) -> list[CaseDelivery]:
     return list(db.session.scalars(query.order_by(CaseDelivery.next_attempt_at, CaseDelivery.id).limit(limit)))
 
 
-def delivery_counts() -> dict[str, int]:
-    return _counts(CaseDelivery.status, OUTBOX_STATUS_NAMES)
+def delivery_counts(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict[str, int]:
+    """Deliveries by status now; with ``since``/``until``, only those opened (report accepted) in [since, until)."""
+    window = [CaseDelivery.created_at >= since] if since is not None else []
+    window += [CaseDelivery.created_at < until] if until is not None else []
+    return _counts(CaseDelivery.status, OUTBOX_STATUS_NAMES, *window)
 
 
-def _counts(column: Any, names: dict[str, str]) -> dict[str, int]:
+def _counts(column: Any, names: dict[str, str], *conditions: Any) -> dict[str, int]:
     counts = dict.fromkeys(names, 0)
     counts.update({value: count for value, count in db.session.execute(sa.select(column, sa.func.count())
-                                                                       .group_by(column))})
+                                                                       .where(*conditions).group_by(column))})
     return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Backlog:
+    """Accepted reports not yet delivered to the case system, now (read-only, for figures)."""
+
+    waiting: int  # pending, being sent, or waiting to retry
+    failed: int  # given up after the attempts allowed: staff retry them
+    oldest_opened_at: dt.datetime | None  # when the longest-waiting of them was accepted
+
+
+def forwarding_backlog() -> Backlog:
+    rows = db.session.execute(sa.select(CaseDelivery.status, sa.func.count(), sa.func.min(CaseDelivery.created_at))
+                              .where(CaseDelivery.status.in_((PENDING, WORKING, RETRYING, FAILED)))
+                              .group_by(CaseDelivery.status)).all()
+    counts = {status: count for status, count, _ in rows}
+    return Backlog(waiting=sum(counts.get(status, 0) for status in (PENDING, WORKING, RETRYING)),
+                   failed=counts.get(FAILED, 0), oldest_opened_at=min((oldest for *_, oldest in rows), default=None))
 
 
 def get_delivery(delivery_id: int) -> CaseDelivery:

@@ -1,9 +1,10 @@
 """City insight: the one query layer behind the dashboard and the monthly report. No Flask here.
 
-Figures are read from daily counters (``insight.models``) kept in step with every report by
+Report figures are read from small rollups (``insight.models``) kept in step with every report by
 ``refresh_report`` — run as a listener of the report events — and rebuilt in bulk by ``rebuild``.
-Sections: keeping the counters; periods; report figures; hot spots; districts ranked; signboard
-applications; the dashboard and the monthly report, which only combine the sections above.
+Sections: keeping the counters; periods; report figures; hot spots; districts ranked; other packages'
+figures (signboard applications, forwarding, rewards — through their services); the dashboard and the
+monthly report, which only combine the sections above.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from cases import services as cases_services
 from citizen import services as citizen_services
 from citizen.services import ReportSnapshot
 from core.config import Config
 from core.db import db, utcnow
 from insight.models import (ROLLUPS, CategoryDay, CategoryMonth, CellCategoryDay, CellDay, CellMonth, CloseDay,
                             CloseMonth, RatingDay, ReportFact, Rollup, StatusDay)
+from rewards import services as rewards_services
 from signboard_templates import services as signboard_services
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -455,11 +458,25 @@ def district_ranking(period: Period, settings: Config) -> list[DistrictScore]:
             for position, (name, measures, score) in enumerate(scored, start=1)]
 
 
-# --- signboard applications -----------------------------------------------------------------
+# --- other packages' figures: signboard applications, forwarding, rewards ----------------------
 
 def signboard_figures(period: Period) -> dict[str, int]:
     since, until = period.bounds
     return signboard_services.applications_by_status(since=since, until=until)
+
+
+def forwarding_figures(period: Period) -> dict[str, int]:
+    """Reports accepted in the period (their deliveries opened), by where their delivery stands now."""
+    since, until = period.bounds
+    return cases_services.delivery_counts(since=since, until=until)
+
+
+def forwarding_backlog() -> cases_services.Backlog:
+    return cases_services.forwarding_backlog()
+
+
+def reward_figures(period: Period) -> list[rewards_services.CampaignFigures]:
+    return rewards_services.campaign_figures(period.first, period.last)
 
 
 # --- the dashboard and the monthly report ---------------------------------------------------
@@ -468,11 +485,15 @@ def signboard_figures(period: Period) -> dict[str, int]:
 class PeriodFigures:
     reports: ReportFigures
     signboards: dict[str, int]
+    forwarding: dict[str, int]
+    rewards: list[rewards_services.CampaignFigures]
 
 
 def period_figures(period: Period, settings: Config, *, district: str | None = None) -> PeriodFigures:
+    """The period's figures; signboards, forwarding and rewards are the whole city's, even for one district."""
     return PeriodFigures(reports=report_figures(period, settings, district=district),
-                         signboards=signboard_figures(period))
+                         signboards=signboard_figures(period), forwarding=forwarding_figures(period),
+                         rewards=reward_figures(period))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -481,6 +502,7 @@ class Dashboard:
     recent: PeriodFigures
     hot_spots: HotSpotGrid
     hot_spot_period: Period
+    backlog: cases_services.Backlog
     category_names: dict[str, str]
 
 
@@ -491,7 +513,7 @@ def dashboard(settings: Config, *, hot_spot_days: int = 30, hot_spot_category: s
     hot_spot_period = last_days(hot_spot_days)
     return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(last_days(30), settings),
                      hot_spots=hot_spot_grid(hot_spot_period, settings, category_id=hot_spot_category),
-                     hot_spot_period=hot_spot_period, category_names=category_names())
+                     hot_spot_period=hot_spot_period, backlog=forwarding_backlog(), category_names=category_names())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -502,6 +524,7 @@ class MonthlyReport:
     previous: PeriodFigures
     hot_spots: HotSpotGrid
     ranking: list[DistrictScore]
+    backlog: cases_services.Backlog
     category_names: dict[str, str]
     weights: dict[str, float]
     generated_at: dt.datetime
@@ -514,5 +537,6 @@ def monthly_report(period: Period, settings: Config, *, district: str | None = N
                          current=period_figures(period, settings, district=district),
                          previous=period_figures(previous_month(period), settings, district=district),
                          hot_spots=hot_spot_grid(period, settings, district=district),
-                         ranking=district_ranking(period, settings), category_names=category_names(),
+                         ranking=district_ranking(period, settings), backlog=forwarding_backlog(),
+                         category_names=category_names(),
                          weights=dict(settings.insight_ranking_weights), generated_at=utcnow())

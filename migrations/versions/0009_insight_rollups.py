@@ -1,4 +1,5 @@
-"""insight rollups: small per-day and per-month tables instead of one fine-grained counter table
+"""insight rollups: small per-day and per-month tables instead of one fine-grained counter table;
+indexes for the figures insight reads from cases and rewards
 
 The new tables start empty, and so do the report facts: run `flask insight rebuild` after upgrading
 (and after downgrading), which counts every report afresh.
@@ -43,9 +44,20 @@ def upgrade():
         op.create_table(name, *(sa.Column(column, kind(), nullable=False, autoincrement=False) for column, kind in keys),
                         sa.Column('count', sa.Integer(), nullable=False),
                         sa.PrimaryKeyConstraint(*(column for column, _ in keys), name=op.f(f'pk_{name}')))
+    op.create_index('ix_case_deliveries_opened', 'case_deliveries', ['created_at', 'status'], unique=False)
+    op.create_index('ix_rewards_campaign_created', 'rewards', ['campaign_id', 'created_at'], unique=False)
+    op.drop_index('ix_reward_ledger_campaign_kind', table_name='reward_ledger')
+    op.create_index('ix_reward_ledger_campaign_kind', 'reward_ledger', ['campaign_id', 'kind', 'earned_on', 'amount_fen'],
+                    unique=False)
+    op.create_index('ix_reward_ledger_kind_time', 'reward_ledger', ['kind', 'occurred_at'], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_reward_ledger_kind_time', table_name='reward_ledger')
+    op.drop_index('ix_reward_ledger_campaign_kind', table_name='reward_ledger')
+    op.create_index('ix_reward_ledger_campaign_kind', 'reward_ledger', ['campaign_id', 'kind'], unique=False)
+    op.drop_index('ix_rewards_campaign_created', table_name='rewards')
+    op.drop_index('ix_case_deliveries_opened', table_name='case_deliveries')
     for name in reversed(ROLLUPS):
         op.drop_table(name)
     op.execute('DELETE FROM insight_report_facts')

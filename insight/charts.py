@@ -132,11 +132,12 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
         if south <= lat <= north and west <= lng <= east:
             body.append(f'<circle cx="{x(lng):.1f}" cy="{y(lat):.1f}" r="3" fill="#234"/>'
                         f'<text x="{x(lng) + 5:.1f}" y="{y(lat) - 4:.1f}" fill="#234">{escape(name)}</text>')
-    for rank, spot in enumerate(grid.top(top), start=1):
+    spots = grid.top(top)
+    for rank, spot in enumerate(spots, start=1):
         body.append(f'<text x="{x(spot.lng):.1f}" y="{y(spot.lat) + 4:.1f}" text-anchor="middle" font-weight="bold" '
                     f'fill="#000">{rank}</text>')
     body.append(f'<text x="6" y="{height - 6}" fill="#555">网格 {grid.grid_m} 米 · 最多 {most} 件/格</text>')
     return Chart(slug, title, _svg(slug, title, width, height, body),
                  ("排名", "网格中心（纬度, 经度）", "所在区（市）", "数量（件）"),
                  [(str(rank), f"{spot.lat:.4f}, {spot.lng:.4f}", spot.district, str(spot.count))
-                  for rank, spot in enumerate(grid.top(top), start=1)])
+                  for rank, spot in enumerate(spots, start=1)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import heapq
 import itertools
 import math
 from collections.abc import Iterable
@@ -390,7 +391,7 @@ class HotSpotGrid:
     cells: dict[str, int]
 
     def top(self, limit: int) -> list[HotSpot]:
-        ranked = sorted(self.cells.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        ranked = heapq.nsmallest(limit, self.cells.items(), key=lambda item: (-item[1], item[0]))
         return [HotSpot(cell, *cell_centre(cell, self.grid_m), count=count,
                         district=citizen_services.district_of(*cell_centre(cell, self.grid_m)))
                 for cell, count in ranked]

@@ -76,9 +76,11 @@ def test_the_dashboard_and_the_monthly_report_show_the_same_figures(app, signed_
     assert {name: cells[1] for name, cells in forwarding.items()} == {
         name: cells[0] for name, cells in forwarding_in_report.items()} == {
         "待发送": "1", "发送中": "0", "已送达": "2", "等待重试": "1", "失败": "1", "无需发送": "0"}
-    # The campaign bulletin: reports, rewards, fen granted, paid, fen paid, residents paid, budget, used, rate, paid to date.
+    # The campaign bulletin, one column per campaign.
     assert table(dashboard, "rewards-recent") == table(monthly, "rewards-month") == {
-        "金秋随手拍": ["4", "3", "20.00", "2", "15.00", "2", "1000.00", "20.00", "2.0%", "15.00"]}
+        "参与反映（件）": ["4"], "发放奖励（笔）": ["3"], "发放金额（元）": ["20.00"], "到账（笔）": ["2"],
+        "到账金额（元）": ["15.00"], "到账市民（人）": ["2"], "预算（元）": ["1000.00"], "累计已用（元）": ["20.00"],
+        "预算使用率": ["2.0%"], "累计到账（元）": ["15.00"]}
     backlog = dict(SUMMARY.findall(dashboard[dashboard.index('id="forwarding-backlog"'):]))
     assert backlog["待转办（含发送中、等待重试）"] == "2" and backlog["转办失败，待人工重试"] == "1"
 
@@ -129,7 +131,7 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # every font embedded
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区"):
+    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况", "有奖随手拍活动简报"):
         assert heading in text
 
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)

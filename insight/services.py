@@ -183,13 +183,13 @@ def rebuild(settings: Config) -> int:
         db.session.execute(sa.insert(ReportFact.__table__),
                            [_fact_values(snapshot, settings.insight_grid_m) for snapshot in batch])
         after_id, counted = batch[-1].id, counted + len(batch)
-    # Each rollup in one statement over the facts just written.
+    # Each rollup in one statement over the facts just written, in key order: a period's rows lie together.
     for rollup, sources in SOURCES.items():
         keys = [_month_start(getattr(ReportFact, fact)) if column == "month" else getattr(ReportFact, fact)
                 for column, fact in sources.items()]
         select = (sa.select(*keys, sa.func.count())
                   .where(*(getattr(ReportFact, fact).is_not(None) for fact in sources.values()))
-                  .group_by(*keys))
+                  .group_by(*keys).order_by(*keys))
         db.session.execute(sa.insert(rollup).from_select([*sources, "count"], select))
     db.session.commit()
     return counted

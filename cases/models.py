@@ -31,8 +31,8 @@ class CaseDelivery(OutboxMixin, Base):
 
     __tablename__ = "case_deliveries"
     __table_args__ = (sa.Index("ix_case_deliveries_due", "status", "next_attempt_at"),
-                      # Figures: deliveries opened in a period, by status.
-                      sa.Index("ix_case_deliveries_opened", "created_at", "status"))
+                      # Figures: the reports accepted in a period and not yet delivered, by status.
+                      sa.Index("ix_case_deliveries_backlog", "status", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The citizen package's report id (packages share no tables, so no foreign key); also the idempotency key.

@@ -213,36 +213,46 @@ def deliveries(status: str | None, *, limit: int = 200) -> list[CaseDelivery]:
     return list(db.session.scalars(query.order_by(CaseDelivery.next_attempt_at, CaseDelivery.id).limit(limit)))
 
 
-def delivery_counts(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict[str, int]:
-    """Deliveries by status now; with ``since``/``until``, only those opened (report accepted) in [since, until)."""
-    window = [CaseDelivery.created_at >= since] if since is not None else []
-    window += [CaseDelivery.created_at < until] if until is not None else []
-    return _counts(CaseDelivery.status, OUTBOX_STATUS_NAMES, *window)
+def delivery_counts() -> dict[str, int]:
+    return _counts(CaseDelivery.status, OUTBOX_STATUS_NAMES)
 
 
-def _counts(column: Any, names: dict[str, str], *conditions: Any) -> dict[str, int]:
+def _counts(column: Any, names: dict[str, str]) -> dict[str, int]:
     counts = dict.fromkeys(names, 0)
     counts.update({value: count for value, count in db.session.execute(sa.select(column, sa.func.count())
-                                                                       .where(*conditions).group_by(column))})
+                                                                       .group_by(column))})
     return counts
+
+
+UNDELIVERED = (PENDING, WORKING, RETRYING, FAILED)
 
 
 @dataclasses.dataclass(frozen=True)
 class Backlog:
     """Accepted reports not yet delivered to the case system, now (read-only, for figures)."""
 
-    waiting: int  # pending, being sent, or waiting to retry
-    failed: int  # given up after the attempts allowed: staff retry them
+    by_status: dict[str, int]  # pending, working (being sent), retrying (waiting to retry), failed (staff retry them)
     oldest_opened_at: dt.datetime | None  # when the longest-waiting of them was accepted
 
+    @property
+    def waiting(self) -> int:
+        return self.by_status[PENDING] + self.by_status[WORKING] + self.by_status[RETRYING]
 
-def forwarding_backlog() -> Backlog:
+    @property
+    def failed(self) -> int:
+        return self.by_status[FAILED]
+
+
+def forwarding_backlog(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> Backlog:
+    """The backlog now; with ``since``/``until``, only the reports accepted in [since, until)."""
+    window = [CaseDelivery.created_at >= since] if since is not None else []
+    window += [CaseDelivery.created_at < until] if until is not None else []
     rows = db.session.execute(sa.select(CaseDelivery.status, sa.func.count(), sa.func.min(CaseDelivery.created_at))
-                              .where(CaseDelivery.status.in_((PENDING, WORKING, RETRYING, FAILED)))
+                              .where(CaseDelivery.status.in_(UNDELIVERED), *window)
                               .group_by(CaseDelivery.status)).all()
-    counts = {status: count for status, count, _ in rows}
-    return Backlog(waiting=sum(counts.get(status, 0) for status in (PENDING, WORKING, RETRYING)),
-                   failed=counts.get(FAILED, 0), oldest_opened_at=min((oldest for *_, oldest in rows), default=None))
+    by_status = dict.fromkeys(UNDELIVERED, 0)
+    by_status.update({status: count for status, count, _ in rows})
+    return Backlog(by_status=by_status, oldest_opened_at=min((oldest for *_, oldest in rows), default=None))
 
 
 def get_delivery(delivery_id: int) -> CaseDelivery:

@@ -466,14 +466,10 @@ def signboard_figures(period: Period) -> dict[str, int]:
     return signboard_services.applications_by_status(since=since, until=until)
 
 
-def forwarding_figures(period: Period) -> dict[str, int]:
-    """Reports accepted in the period (their deliveries opened), by where their delivery stands now."""
-    since, until = period.bounds
-    return cases_services.delivery_counts(since=since, until=until)
-
-
-def forwarding_backlog() -> cases_services.Backlog:
-    return cases_services.forwarding_backlog()
+def forwarding_backlog(period: Period | None = None) -> cases_services.Backlog:
+    """Accepted reports not yet delivered to the case system now: all, or those accepted in the period."""
+    since, until = period.bounds if period is not None else (None, None)
+    return cases_services.forwarding_backlog(since=since, until=until)
 
 
 def reward_figures(period: Period) -> list[rewards_services.CampaignFigures]:
@@ -486,15 +482,13 @@ def reward_figures(period: Period) -> list[rewards_services.CampaignFigures]:
 class PeriodFigures:
     reports: ReportFigures
     signboards: dict[str, int]
-    forwarding: dict[str, int]
-    rewards: list[rewards_services.CampaignFigures]
+    forwarding: cases_services.Backlog  # of the reports accepted in the period
 
 
 def period_figures(period: Period, settings: Config, *, district: str | None = None) -> PeriodFigures:
-    """The period's figures; signboards, forwarding and rewards are the whole city's, even for one district."""
+    """The period's figures; signboards and forwarding are the whole city's, even for one district."""
     return PeriodFigures(reports=report_figures(period, settings, district=district),
-                         signboards=signboard_figures(period), forwarding=forwarding_figures(period),
-                         rewards=reward_figures(period))
+                         signboards=signboard_figures(period), forwarding=forwarding_backlog(period))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -504,6 +498,7 @@ class Dashboard:
     hot_spots: HotSpotGrid
     hot_spot_period: Period
     backlog: cases_services.Backlog
+    rewards: list[rewards_services.CampaignFigures]  # of the last 30 days
     category_names: dict[str, str]
 
 
@@ -511,10 +506,11 @@ DASHBOARD_PERIODS = (1, 7, 30, 90)
 
 
 def dashboard(settings: Config, *, hot_spot_days: int = 30, hot_spot_category: str | None = None) -> Dashboard:
-    hot_spot_period = last_days(hot_spot_days)
-    return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(last_days(30), settings),
+    hot_spot_period, recent = last_days(hot_spot_days), last_days(30)
+    return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(recent, settings),
                      hot_spots=hot_spot_grid(hot_spot_period, settings, category_id=hot_spot_category),
-                     hot_spot_period=hot_spot_period, backlog=forwarding_backlog(), category_names=category_names())
+                     hot_spot_period=hot_spot_period, backlog=forwarding_backlog(), rewards=reward_figures(recent),
+                     category_names=category_names())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -526,6 +522,7 @@ class MonthlyReport:
     hot_spots: HotSpotGrid
     ranking: list[DistrictScore]
     backlog: cases_services.Backlog
+    rewards: list[rewards_services.CampaignFigures]
     category_names: dict[str, str]
     weights: dict[str, float]
     generated_at: dt.datetime
@@ -539,5 +536,5 @@ def monthly_report(period: Period, settings: Config, *, district: str | None = N
                          previous=period_figures(previous_month(period), settings, district=district),
                          hot_spots=hot_spot_grid(period, settings, district=district),
                          ranking=district_ranking(period, settings), backlog=forwarding_backlog(),
-                         category_names=category_names(),
+                         rewards=reward_figures(period), category_names=category_names(),
                          weights=dict(settings.insight_ranking_weights), generated_at=utcnow())

@@ -44,7 +44,7 @@ def upgrade():
         op.create_table(name, *(sa.Column(column, kind(), nullable=False, autoincrement=False) for column, kind in keys),
                         sa.Column('count', sa.Integer(), nullable=False),
                         sa.PrimaryKeyConstraint(*(column for column, _ in keys), name=op.f(f'pk_{name}')))
-    op.create_index('ix_case_deliveries_opened', 'case_deliveries', ['created_at', 'status'], unique=False)
+    op.create_index('ix_case_deliveries_backlog', 'case_deliveries', ['status', 'created_at'], unique=False)
     op.create_index('ix_rewards_campaign_created', 'rewards', ['campaign_id', 'created_at'], unique=False)
     op.drop_index('ix_reward_ledger_campaign_kind', table_name='reward_ledger')
     op.create_index('ix_reward_ledger_campaign_kind', 'reward_ledger', ['campaign_id', 'kind', 'earned_on', 'amount_fen'],
@@ -57,7 +57,7 @@ def downgrade():
     op.drop_index('ix_reward_ledger_campaign_kind', table_name='reward_ledger')
     op.create_index('ix_reward_ledger_campaign_kind', 'reward_ledger', ['campaign_id', 'kind'], unique=False)
     op.drop_index('ix_rewards_campaign_created', table_name='rewards')
-    op.drop_index('ix_case_deliveries_opened', table_name='case_deliveries')
+    op.drop_index('ix_case_deliveries_backlog', table_name='case_deliveries')
     for name in reversed(ROLLUPS):
         op.drop_table(name)
     op.execute('DELETE FROM insight_report_facts')

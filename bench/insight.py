@@ -191,6 +191,15 @@ def raw_scan(period) -> dict[str, object]:  # noqa: ANN001
     return figures
 
 
+def rows_read(period) -> dict[str, int]:  # noqa: ANN001
+    """How many rollup rows each day rollup holds for the period: what the period's figures read."""
+    from core.db import db
+    from insight.models import ROLLUPS
+
+    return {rollup.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(rollup).where(
+        rollup.day.between(period.first, period.last))) for rollup in ROLLUPS if hasattr(rollup, "day")}
+
+
 def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
     from flask_migrate import upgrade
 
@@ -229,6 +238,10 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
                     connection.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
 
         month = services.previous_month(services.last_days(1))
+        read = rows_read(services.last_days(30))
+        print("  rollup rows in the last 30 days: " + ", ".join(f"{table} {rows:,}" for table, rows in read.items())
+              + " (the hot-spot map reads insight_cell_days; a category's map, its share of insight_cell_category_days)",
+              flush=True)
         figures_ms = median_ms(lambda: services.dashboard(settings), args.runs)
         monthly_ms = median_ms(lambda: services.monthly_report(month, settings), args.runs)
         report = services.monthly_report(month, settings)

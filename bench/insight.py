@@ -20,6 +20,7 @@ ratio to the raw scan.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import os
 import random
@@ -53,55 +54,117 @@ def median_ms(action, runs: int) -> float:  # noqa: ANN001
     return statistics.median(timings)
 
 
+def bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """PostgreSQL: COPY; SQLite: one multi-row executemany. The bench seeds; the app never writes like this."""
+    from core.db import db
+
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join(f":{column}" for column in columns)
+        connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"),
+                           [dict(zip(columns, row)) for row in rows])
+
+
+REPORT_COLUMNS = ("id", "resident_id", "category_id", "description", "lat", "lng", "address", "district", "status",
+                  "idempotency_key", "request_fingerprint", "flags", "checks", "rating", "rated_at", "version",
+                  "created_at", "updated_at")
+EVENT_COLUMNS = ("report_id", "occurred_at", "from_status", "to_status", "actor_kind", "note")
+DELIVERY_COLUMNS = ("report_id", "case_system", "status", "attempts", "next_attempt_at", "delivered_at", "last_error",
+                    "created_at", "updated_at")
+REWARD_COLUMNS = ("id", "campaign_id", "report_id", "resident_id", "amount_fen", "state", "hold_signals", "granted_on",
+                  "created_at", "updated_at")
+LEDGER_COLUMNS = ("occurred_at", "reward_id", "campaign_id", "resident_id", "kind", "amount_fen", "earned_on",
+                  "actor_name", "note", "dedupe_key")
+TAKEN_ON = {"accepted", "forwarded", "in_progress", "resolved", "closed"}
+# The forwarding backlog: reports accepted in the last two days and not yet forwarded, and a few older ones
+# stuck (the case system refused them); every other delivery is done.
+WAITING = ["pending", "retrying", "retrying", "failed", "working"]
+STUCK_SHARE = 0.002
+REWARDED_SHARE = 0.05  # a campaign's budget pays for a small share of the reports
+
+
 def load_reports(count: int) -> None:
-    """A year of reports in bulk, through plain INSERTs (the bench seeds; the app never writes like this)."""
+    """A year of reports with their closing events, forwarding records and a year-long rewards campaign."""
     from citizen import services as citizen_services
     from core.db import db
 
     seats = citizen_services.district_seats()
     categories = list(db.session.scalars(sa.text("SELECT id FROM categories WHERE is_active")))
     now = dt.datetime.now(dt.timezone.utc)
-    db.session.execute(sa.text("INSERT INTO residents (id, openid, is_blocked, created_at, updated_at) "
-                               "VALUES (1, 'bench-resident', false, :now, :now)"), {"now": now})
+    residents = 2000
+    bulk_insert("residents", ("id", "openid", "is_blocked", "created_at", "updated_at"),
+                [(number, f"bench-resident-{number}", False, now, now) for number in range(1, residents + 1)])
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    db.session.execute(sa.text(
+        "INSERT INTO reward_campaigns (id, name, description, starts_on, ends_on, budget_fen, default_amount_fen, "
+        "amounts, eligible_categories, eligible_districts, daily_cap_fen, monthly_cap_fen, earn_on, is_active, "
+        "created_at, updated_at) VALUES (1, '有奖随手拍', '', :starts, :ends, 60000000, 1000, '{}', '[]', '[]', 5000, "
+        "50000, 'accepted', true, :now, :now)"),
+        {"starts": (now - dt.timedelta(days=366)).astimezone(shanghai).date(),
+         "ends": (now + dt.timedelta(days=30)).astimezone(shanghai).date(), "now": now})
     rng = random.Random(9)
     # Hot spots: a few hundred busy corners, and everything else scattered around the district seats.
     corners = [(name, lat + rng.gauss(0, 0.03), lng + rng.gauss(0, 0.03)) for name, lat, lng in seats for _ in range(30)]
-    report_sql = sa.text(
-        "INSERT INTO reports (id, resident_id, category_id, description, lat, lng, address, district, status, "
-        "idempotency_key, request_fingerprint, flags, checks, rating, rated_at, version, created_at, updated_at) "
-        "VALUES (:id, 1, :category_id, '基准反映', :lat, :lng, '青岛市', :district, :status, :key, 'bench', '[]', '{}', "
-        ":rating, :rated_at, 1, :created_at, :created_at)")
-    event_sql = sa.text("INSERT INTO report_events (report_id, occurred_at, from_status, to_status, actor_kind, note) "
-                        "VALUES (:report_id, :occurred_at, 'resolved', 'closed', 'staff', '结案')")
     started = time.perf_counter()
-    reports, events = [], []
+    reports, events, deliveries, rewards, ledger = [], [], [], [], []
+    loaded = collections.Counter()
+
+    def flush() -> None:
+        for table, columns, rows in (("reports", REPORT_COLUMNS, reports), ("report_events", EVENT_COLUMNS, events),
+                                     ("case_deliveries", DELIVERY_COLUMNS, deliveries),
+                                     ("rewards", REWARD_COLUMNS, rewards), ("reward_ledger", LEDGER_COLUMNS, ledger)):
+            if rows:
+                bulk_insert(table, columns, rows)
+                loaded[table] += len(rows)
+            rows.clear()
+        db.session.commit()
+
     for number in range(1, count + 1):
         district, lat, lng = rng.choice(corners) if rng.random() < 0.3 else rng.choice(seats)
         spread = 0.002 if rng.random() < 0.3 else 0.04
         created = now - dt.timedelta(seconds=rng.randrange(365 * 86400))
         status = rng.choice(STATUSES)
+        if status == "accepted" and now - created > dt.timedelta(days=2):
+            status = "forwarded"
+        resident = rng.randrange(1, residents + 1)
         closed = created + dt.timedelta(hours=rng.lognormvariate(3.5, 0.9)) if status == "closed" else None
         if closed is not None and closed > now:
             closed = now
         rated = closed is not None and rng.random() < 0.5
-        reports.append({"id": number, "category_id": rng.choice(categories), "lat": lat + rng.gauss(0, spread),
-                        "lng": lng + rng.gauss(0, spread), "district": district, "status": status,
-                        "key": f"bench-{number}", "created_at": created,
-                        "rating": rng.choice([5, 5, 4, 4, 3, 2, 1]) if rated else None,
-                        "rated_at": closed + dt.timedelta(hours=6) if rated else None})
+        reports.append((number, resident, rng.choice(categories), "基准反映", lat + rng.gauss(0, spread),
+                        lng + rng.gauss(0, spread), "青岛市", district, status, f"bench-{number}", "bench", "[]", "{}",
+                        rng.choice([5, 5, 4, 4, 3, 2, 1]) if rated else None,
+                        closed + dt.timedelta(hours=6) if rated else None, 1, created, created))
         if closed is not None:
-            events.append({"report_id": number, "occurred_at": closed})
-        if len(reports) == 20_000:
-            db.session.execute(report_sql, reports)
-            db.session.execute(event_sql, events)
-            db.session.commit()
-            reports.clear()
-            events.clear()
-    if reports:
-        db.session.execute(report_sql, reports)
-        db.session.execute(event_sql, events)
-    db.session.commit()
-    print(f"  loaded {count:,} reports in {time.perf_counter() - started:.1f} s", flush=True)
+            events.append((number, closed, "resolved", "closed", "staff", "结案"))
+        if status in TAKEN_ON:
+            accepted = created + dt.timedelta(minutes=rng.randrange(10, 600))
+            if status == "accepted" and now - accepted < dt.timedelta(days=2) or rng.random() < STUCK_SHARE:
+                deliveries.append((number, "desk", rng.choice(WAITING), 1, accepted, None, None, accepted, accepted))
+            else:
+                delivered = accepted + dt.timedelta(seconds=rng.randrange(1, 300))
+                deliveries.append((number, "desk", "done", 1, accepted, delivered, None, accepted, delivered))
+            if rng.random() < REWARDED_SHARE:
+                amount = rng.choice([500, 1000, 1000, 2000])
+                earned_on = accepted.astimezone(shanghai).date()
+                paid = accepted + dt.timedelta(hours=rng.randrange(2, 72))
+                state = "paid" if paid < now else "approved"
+                rewards.append((number, 1, number, resident, amount, state, "[]", earned_on, accepted, accepted))
+                steps = [("granted", accepted), ("approved", accepted + dt.timedelta(hours=1))]
+                if state == "paid":
+                    steps += [("payout_requested", accepted + dt.timedelta(hours=1, minutes=1)), ("paid", paid)]
+                ledger.extend((moment, number, 1, resident, kind, amount, earned_on, "bench", "", f"{kind}-{number}")
+                              for kind, moment in steps)
+        if len(reports) == 50_000:
+            flush()
+    flush()
+    print(f"  loaded in {time.perf_counter() - started:.1f} s: "
+          + ", ".join(f"{rows:,} {table}" for table, rows in loaded.items()), flush=True)
 
 
 def raw_scan(period) -> dict[str, object]:  # noqa: ANN001
@@ -128,12 +191,22 @@ def raw_scan(period) -> dict[str, object]:  # noqa: ANN001
     return figures
 
 
+def rows_read(period) -> dict[str, int]:  # noqa: ANN001
+    """How many rollup rows each day rollup holds for the period: what the period's figures read."""
+    from core.db import db
+    from insight.models import ROLLUPS
+
+    return {rollup.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(rollup).where(
+        rollup.day.between(period.first, period.last))) for rollup in ROLLUPS if hasattr(rollup, "day")}
+
+
 def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
     from flask_migrate import upgrade
 
     from core import services as core_services
     from core.app import create_app
     from core.db import db
+    from core.models import StaffAccount
     from insight import report as report_pages
     from insight import services
 
@@ -142,18 +215,33 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
     settings = app.config["APP_SETTINGS"]
     with app.app_context():
         upgrade()
-        core_services.create_staff(core_services.SYSTEM_ACTOR, username=VIEWER[0], display_name="bench",
-                                   password=VIEWER[1], roles=["moderator"])
-        db.session.commit()
-        load_reports(args.reports)
-        started = time.perf_counter()
-        services.rebuild(settings)
-        print(f"  counted them (flask insight rebuild) in {time.perf_counter() - started:.1f} s", flush=True)
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(sa.text("ANALYZE"))
+        if not db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == VIEWER[0])):
+            core_services.create_staff(core_services.SYSTEM_ACTOR, username=VIEWER[0], display_name="bench",
+                                       password=VIEWER[1], roles=["moderator"])
             db.session.commit()
+        if db.session.scalar(sa.text("SELECT count(*) FROM reports")):
+            print("  reusing the reports already loaded (--keep)", flush=True)
+        else:
+            load_reports(args.reports)
+        if args.keep and db.session.scalar(sa.text("SELECT count(*) FROM insight_report_facts")):
+            print("  reusing their counts (--keep)", flush=True)
+        else:
+            started = time.perf_counter()
+            services.rebuild(settings)
+            print(f"  counted them (flask insight rebuild) in {time.perf_counter() - started:.1f} s", flush=True)
+        if db.engine.dialect.name == "postgresql":
+            # Statistics and the visibility map (index-only scans) for this schema's tables, as autovacuum would.
+            tables = list(db.session.scalars(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
+            db.session.commit()
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                for table in tables:
+                    connection.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
 
         month = services.previous_month(services.last_days(1))
+        read = rows_read(services.last_days(30))
+        print("  rollup rows in the last 30 days: " + ", ".join(f"{table} {rows:,}" for table, rows in read.items())
+              + " (the hot-spot map reads insight_cell_days; a category's map, its share of insight_cell_category_days)",
+              flush=True)
         figures_ms = median_ms(lambda: services.dashboard(settings), args.runs)
         monthly_ms = median_ms(lambda: services.monthly_report(month, settings), args.runs)
         report = services.monthly_report(month, settings)
@@ -192,6 +280,8 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-pdf", dest="pdf", action="store_false", help="skip printing the PDF with Chromium")
+    parser.add_argument("--keep", action="store_true",
+                        help="PostgreSQL: keep the bench schema afterwards, and reuse the reports and counts it holds")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-insight-"))
@@ -205,13 +295,15 @@ def main() -> None:
                 "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")}).database_url
             engine = sa.create_engine(url)
             with engine.begin() as connection:
-                connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-                connection.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
+                if not args.keep:
+                    connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+                connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
             try:
                 bench("PostgreSQL", {**base_env, "DATABASE_URL": f"{url}?options=-csearch_path%3D{SCHEMA}"}, args)
             finally:
-                with engine.begin() as connection:
-                    connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+                if not args.keep:
+                    with engine.begin() as connection:
+                        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
                 engine.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

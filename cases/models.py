@@ -30,7 +30,9 @@ class CaseDelivery(OutboxMixin, Base):
     """The outbox: one row per accepted report, written in the acceptance's own transaction."""
 
     __tablename__ = "case_deliveries"
-    __table_args__ = (sa.Index("ix_case_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (sa.Index("ix_case_deliveries_due", "status", "next_attempt_at"),
+                      # Figures: the reports accepted in a period and not yet delivered, by status.
+                      sa.Index("ix_case_deliveries_backlog", "status", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The citizen package's report id (packages share no tables, so no foreign key); also the idempotency key.

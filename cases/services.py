@@ -225,6 +225,37 @@ def _counts(column: Any, names: dict[str, str]) -> dict[str, int]:
     return counts
 
 
+UNDELIVERED = (PENDING, WORKING, RETRYING, FAILED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Backlog:
+    """Accepted reports not yet delivered to the case system, now (read-only, for figures)."""
+
+    by_status: dict[str, int]  # pending, working (being sent), retrying (waiting to retry), failed (staff retry them)
+    oldest_opened_at: dt.datetime | None  # when the longest-waiting of them was accepted
+
+    @property
+    def waiting(self) -> int:
+        return self.by_status[PENDING] + self.by_status[WORKING] + self.by_status[RETRYING]
+
+    @property
+    def failed(self) -> int:
+        return self.by_status[FAILED]
+
+
+def forwarding_backlog(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> Backlog:
+    """The backlog now; with ``since``/``until``, only the reports accepted in [since, until)."""
+    window = [CaseDelivery.created_at >= since] if since is not None else []
+    window += [CaseDelivery.created_at < until] if until is not None else []
+    rows = db.session.execute(sa.select(CaseDelivery.status, sa.func.count(), sa.func.min(CaseDelivery.created_at))
+                              .where(CaseDelivery.status.in_(UNDELIVERED), *window)
+                              .group_by(CaseDelivery.status)).all()
+    by_status = dict.fromkeys(UNDELIVERED, 0)
+    by_status.update({status: count for status, count, _ in rows})
+    return Backlog(by_status=by_status, oldest_opened_at=min((oldest for *_, oldest in rows), default=None))
+
+
 def get_delivery(delivery_id: int) -> CaseDelivery:
     delivery = db.session.get(CaseDelivery, delivery_id)
     if delivery is None:

@@ -62,7 +62,8 @@ def dashboard() -> str:
     return render_template(
         "insight/dashboard.html", board=board, hot_spots=hot_spots, hot_days=days, hot_category=category,
         recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
-        periods=services.DASHBOARD_PERIODS, signboard_statuses=report_pages.SIGNBOARD_STATUSES, districts=citizen_services.district_names(),
+        periods=services.DASHBOARD_PERIODS, signboard_statuses=report_pages.SIGNBOARD_STATUSES,
+        delivery_statuses=report_pages.DELIVERY_STATUSES, districts=citizen_services.district_names(),
         default_month=last_month.first.strftime("%Y-%m"))
 
 

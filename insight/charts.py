@@ -5,11 +5,14 @@ One definition serves the dashboard and the monthly report (HTML and PDF alike):
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import io
 import math
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
+from PIL import Image, ImageDraw
 
 from insight.services import HotSpotGrid, grid_steps
 
@@ -87,11 +90,43 @@ def column_chart(slug: str, title: str, rows: Sequence[tuple[str, int]], *, unit
                  [(label, str(value)) for label, value in rows])
 
 
-def heat_colour(count: int, most: int) -> str:
-    """Five steps on a logarithmic scale from 1 to the busiest cell."""
+def heat_step(count: int, most: int) -> int:
+    """Five steps (0–4) on a logarithmic scale from 1 to the busiest cell."""
     if most <= 1:
-        return HEAT[-1]
-    return HEAT[min(len(HEAT) - 1, int(len(HEAT) * math.log(count) / math.log(most)))]
+        return len(HEAT) - 1
+    return min(len(HEAT) - 1, int(len(HEAT) * math.log(count) / math.log(most)))
+
+
+def heat_colour(count: int, most: int) -> str:
+    return HEAT[heat_step(count, most)]
+
+
+def _heat_layer(cells: Sequence[tuple[int, int, int]], most: int, grid_m: int,
+                view: tuple[float, float, float, float], width: int, height: int) -> str:
+    """The coloured cells as one PNG image in the SVG: a city's thousands of cells stay one element.
+
+    Drawn at twice the chart's size, each cell at least 3 pixels (1.5 chart units) across.
+    """
+    scale = 2
+    south, north, west, east = view
+    lat_step, lng_step = grid_steps(grid_m)
+    # Pixels per cell, and where cell (0, 0) would lie.
+    across, down = lng_step / (east - west) * width * scale, lat_step / (north - south) * height * scale
+    left0, top0 = -west / (east - west) * width * scale, north / (north - south) * height * scale
+    image = Image.new("P", (width * scale, height * scale), 0)
+    image.putpalette([0, 0, 0] + [int(colour[i:i + 2], 16) for colour in HEAT for i in (1, 3, 5)])
+    draw = ImageDraw.Draw(image)
+    steps: dict[int, int] = {}
+    for row, col, count in cells:
+        left, top = round(left0 + col * across), round(top0 - (row + 1) * down)
+        right, bottom = max(left + 3, round(left0 + (col + 1) * across)), max(top + 3, round(top0 - row * down))
+        if count not in steps:
+            steps[count] = 1 + heat_step(count, most)
+        draw.rectangle((left, top, right - 1, bottom - 1), fill=steps[count])
+    png = io.BytesIO()
+    image.save(png, "PNG", transparency=0)
+    return (f'<image x="0" y="0" width="{width}" height="{height}" preserveAspectRatio="none" '
+            f'href="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}"/>')
 
 
 def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tuple[float, float]],
@@ -101,10 +136,13 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
     The view fits the cells with reports (or the whole outline when there are none); north is up.
     """
     lat_step, lng_step = grid_steps(grid.grid_m)
-    cells = [(*(int(part) for part in cell.split(":")), count) for cell, count in grid.cells.items()]
+    cells = []
+    for cell, count in grid.cells.items():
+        row, _, col = cell.partition(":")
+        cells.append((int(row), int(col), count))
     if cells:
-        lats = [row * lat_step for row, _, _ in cells] + [(row + 1) * lat_step for row, _, _ in cells]
-        lngs = [col * lng_step for _, col, _ in cells] + [(col + 1) * lng_step for _, col, _ in cells]
+        rows, cols = [row for row, _, _ in cells], [col for _, col, _ in cells]
+        lats, lngs = [min(rows) * lat_step, (max(rows) + 1) * lat_step], [min(cols) * lng_step, (max(cols) + 1) * lng_step]
     else:
         lats, lngs = [lat for lat, _ in outline], [lng for _, lng in outline]
     pad_lat, pad_lng = (max(lats) - min(lats)) * 0.08 + lat_step, (max(lngs) - min(lngs)) * 0.08 + lng_step
@@ -124,19 +162,18 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
     points = " ".join(f"{x(lng):.1f},{y(lat):.1f}" for lat, lng in outline)
     body = [f'<rect width="{width}" height="{height}" fill="#f4f7fa"/>',
             f'<polygon points="{points}" fill="#fff" stroke="#8aa" stroke-width="1"/>']
-    for row, col, count in cells:
-        left, upper = x(col * lng_step), y((row + 1) * lat_step)
-        body.append(f'<rect x="{left:.1f}" y="{upper:.1f}" width="{max(1.5, x((col + 1) * lng_step) - left):.1f}" '
-                    f'height="{max(1.5, y(row * lat_step) - upper):.1f}" fill="{heat_colour(count, most)}"/>')
+    if cells:
+        body.append(_heat_layer(cells, most, grid.grid_m, (south, north, west, east), width, height))
     for name, lat, lng in places:
         if south <= lat <= north and west <= lng <= east:
             body.append(f'<circle cx="{x(lng):.1f}" cy="{y(lat):.1f}" r="3" fill="#234"/>'
                         f'<text x="{x(lng) + 5:.1f}" y="{y(lat) - 4:.1f}" fill="#234">{escape(name)}</text>')
-    for rank, spot in enumerate(grid.top(top), start=1):
+    spots = grid.top(top)
+    for rank, spot in enumerate(spots, start=1):
         body.append(f'<text x="{x(spot.lng):.1f}" y="{y(spot.lat) + 4:.1f}" text-anchor="middle" font-weight="bold" '
                     f'fill="#000">{rank}</text>')
     body.append(f'<text x="6" y="{height - 6}" fill="#555">网格 {grid.grid_m} 米 · 最多 {most} 件/格</text>')
     return Chart(slug, title, _svg(slug, title, width, height, body),
                  ("排名", "网格中心（纬度, 经度）", "所在区（市）", "数量（件）"),
                  [(str(rank), f"{spot.lat:.4f}, {spot.lng:.4f}", spot.district, str(spot.count))
-                  for rank, spot in enumerate(grid.top(top), start=1)])
+                  for rank, spot in enumerate(spots, start=1)])

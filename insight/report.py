@@ -12,6 +12,7 @@ import cvttf_NotoSansCJK_Bold
 import cvttf_NotoSansCJK_Regular
 from flask import current_app
 
+from cases.services import OUTBOX_STATUS_NAMES as DELIVERY_STATUSES
 from citizen import services as citizen_services
 from core.config import Config
 from insight import charts
@@ -67,7 +68,7 @@ def render_monthly_html(report: MonthlyReport, settings: Config, *, embed_fonts:
     title = f"青岛市城市管理{report.district or ''}月度分析报告 · {report.period.label}"
     # Straight from the template: the command has no request, and the page needs nothing of one.
     return current_app.jinja_env.get_template("insight/monthly.html").render(
-        report=report, title=title, signboard_statuses=SIGNBOARD_STATUSES,
+        report=report, title=title, signboard_statuses=SIGNBOARD_STATUSES, delivery_statuses=DELIVERY_STATUSES,
         charts=figure_charts("month", report.current, report.category_names),
         hot_spots=hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, settings),
         font_files={weight: Path(path).as_uri() for weight, path in FONT_FILES.items()} if embed_fonts else None)

@@ -1,9 +1,10 @@
 """City insight: the one query layer behind the dashboard and the monthly report. No Flask here.
 
-Figures are read from daily counters (``insight.models``) kept in step with every report by
+Report figures are read from small rollups (``insight.models``) kept in step with every report by
 ``refresh_report`` — run as a listener of the report events — and rebuilt in bulk by ``rebuild``.
-Sections: keeping the counters; periods; report figures; hot spots; districts ranked; signboard
-applications; the dashboard and the monthly report, which only combine the sections above.
+Sections: keeping the counters; periods; report figures; hot spots; districts ranked; other packages'
+figures (signboard applications, forwarding, rewards — through their services); the dashboard and the
+monthly report, which only combine the sections above.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import heapq
 import itertools
 import math
 from collections.abc import Iterable
@@ -21,15 +23,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from cases import services as cases_services
 from citizen import services as citizen_services
 from citizen.services import ReportSnapshot
 from core.config import Config
 from core.db import db, utcnow
-from insight.models import DailyCount, ReportFact
+from insight.models import (ROLLUPS, CategoryDay, CategoryMonth, CellCategoryDay, CellDay, CellMonth, CloseDay,
+                            CloseMonth, RatingDay, ReportFact, Rollup, StatusDay)
+from rewards import services as rewards_services
 from signboard_templates import services as signboard_services
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-SUBMITTED, CLOSED, RATED, CELL = "submitted", "closed", "rated", "cell"
 # Reports staff took on, and those they turned away; acceptance rate = taken on / (taken on + turned away).
 TAKEN_ON = ("accepted", "forwarded", "in_progress", "resolved", "closed")
 TURNED_AWAY = ("rejected", "duplicate")
@@ -38,7 +42,7 @@ METRES_PER_DEGREE = 111_320.0
 # Grid columns are a fixed width in degrees of longitude, measured at Qingdao's latitude.
 GRID_REFERENCE_LAT = 36.0
 REBUILD_BATCH = 5000
-Key = tuple[str, dt.date, str, str, str]
+Key = tuple[type[Rollup], tuple[Any, ...]]
 
 
 # --- keeping the counters -------------------------------------------------------------------
@@ -80,15 +84,30 @@ def _fact_values(snapshot: ReportSnapshot, grid_m: int) -> dict[str, Any]:
     }
 
 
+# Each rollup's key columns and the fact each is read from; "month" is the first day of that day's month.
+# A report adds 1 to a rollup when all those facts are known (closed reports to the close rollups …).
+SOURCES: dict[type[Rollup], dict[str, str]] = {
+    StatusDay: {"day": "created_day", "district": "district", "status": "status"},
+    CategoryDay: {"day": "created_day", "category_id": "category_id"},
+    CategoryMonth: {"month": "created_day", "district": "district", "category_id": "category_id"},
+    CloseDay: {"day": "closed_day", "hours": "close_hours"},
+    CloseMonth: {"month": "closed_day", "district": "district", "hours": "close_hours"},
+    RatingDay: {"day": "rated_day", "district": "district", "rating": "rating"},
+    CellDay: {"day": "created_day", "cell": "cell"},
+    CellCategoryDay: {"category_id": "category_id", "day": "created_day", "cell": "cell"},
+    CellMonth: {"month": "created_day", "district": "district", "cell": "cell"},
+}
+assert set(SOURCES) == set(ROLLUPS)
+
+
 def _contributions(values: dict[str, Any]) -> list[Key]:
-    """The counters one report adds 1 to."""
-    where = (values["category_id"], values["district"])
-    keys = [(SUBMITTED, values["created_day"], *where, values["status"]),
-            (CELL, values["created_day"], *where, values["cell"])]
-    if values["closed_day"] is not None:
-        keys.append((CLOSED, values["closed_day"], *where, str(values["close_hours"])))
-    if values["rated_day"] is not None:
-        keys.append((RATED, values["rated_day"], *where, str(values["rating"])))
+    """The rollup rows one report adds 1 to."""
+    keys = []
+    for rollup, sources in SOURCES.items():
+        key = tuple(values[fact] for fact in sources.values())
+        if None not in key:
+            keys.append((rollup, tuple(value.replace(day=1) if column == "month" else value
+                                       for column, value in zip(sources, key))))
     return keys
 
 
@@ -96,17 +115,21 @@ def _fact_as_values(fact: ReportFact) -> dict[str, Any]:
     return {column.key: getattr(fact, column.key) for column in sa.inspect(ReportFact).columns}
 
 
-def _add_counts(changes: collections.Counter[Key]) -> None:
-    rows = [{"metric": metric, "day": day, "category_id": category_id, "district": district, "key": key,
-             "count": delta} for (metric, day, category_id, district, key), delta in changes.items() if delta]
-    if not rows:
-        return
+def _upsert(rollup: type[Rollup], rows: list[dict[str, Any]]) -> None:
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(DailyCount)
-    statement = statement.on_conflict_do_update(
-        index_elements=["metric", "day", "category_id", "district", "key"],
-        set_={"count": DailyCount.count + statement.excluded["count"]})
+    statement = dialect.insert(rollup)
+    statement = statement.on_conflict_do_update(index_elements=list(SOURCES[rollup]),
+                                                set_={"count": rollup.count + statement.excluded["count"]})
     db.session.execute(statement, rows)
+
+
+def _add_counts(changes: collections.Counter[Key]) -> None:
+    by_rollup: dict[type[Rollup], list[dict[str, Any]]] = collections.defaultdict(list)
+    for (rollup, key), delta in sorted(changes.items(), key=lambda item: (item[0][0].__tablename__, item[0][1])):
+        if delta:
+            by_rollup[rollup].append({**dict(zip(SOURCES[rollup], key)), "count": delta})
+    for rollup, rows in by_rollup.items():
+        _upsert(rollup, rows)
 
 
 def refresh_report(report_id: int, settings: Config) -> None:
@@ -144,23 +167,30 @@ def _refresh(report_id: int, grid_m: int) -> None:
     _add_counts(changes)
 
 
+def _month_start(column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[Any]:
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.date_trunc("month", column), sa.Date)
+    return sa.func.date(column, "start of month")
+
+
 def rebuild(settings: Config) -> int:
     """Count every report afresh (the first time, or after the grid size changed). Returns how many."""
-    db.session.execute(sa.delete(DailyCount))
+    for rollup in ROLLUPS:
+        db.session.execute(sa.delete(rollup))
     db.session.execute(sa.delete(ReportFact))
-    totals: collections.Counter[Key] = collections.Counter()
     after_id, counted = 0, 0
     while batch := citizen_services.report_snapshots(after_id=after_id, limit=REBUILD_BATCH):
-        facts = [_fact_values(snapshot, settings.insight_grid_m) for snapshot in batch]
-        db.session.execute(sa.insert(ReportFact.__table__), facts)
-        for values in facts:
-            totals.update(_contributions(values))
+        db.session.execute(sa.insert(ReportFact.__table__),
+                           [_fact_values(snapshot, settings.insight_grid_m) for snapshot in batch])
         after_id, counted = batch[-1].id, counted + len(batch)
-    items = list(totals.items())
-    for start in range(0, len(items), REBUILD_BATCH):
-        db.session.execute(sa.insert(DailyCount.__table__), [
-            {"metric": metric, "day": day, "category_id": category_id, "district": district, "key": key,
-             "count": count} for (metric, day, category_id, district, key), count in items[start:start + REBUILD_BATCH]])
+    # Each rollup in one statement over the facts just written, in key order: a period's rows lie together.
+    for rollup, sources in SOURCES.items():
+        keys = [_month_start(getattr(ReportFact, fact)) if column == "month" else getattr(ReportFact, fact)
+                for column, fact in sources.items()]
+        select = (sa.select(*keys, sa.func.count())
+                  .where(*(getattr(ReportFact, fact).is_not(None) for fact in sources.values()))
+                  .group_by(*keys).order_by(*keys))
+        db.session.execute(sa.insert(rollup).from_select([*sources, "count"], select))
     db.session.commit()
     return counted
 
@@ -184,6 +214,10 @@ class Period:
         """The period as [start, end) instants."""
         start = dt.datetime.combine(self.first, dt.time(), SHANGHAI)
         return start, dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), SHANGHAI)
+
+    @property
+    def whole_months(self) -> bool:
+        return self.first.day == 1 and (self.last + dt.timedelta(days=1)).day == 1
 
 
 def today() -> dt.date:
@@ -216,17 +250,26 @@ def previous_month(period: Period) -> Period:
 
 # --- report figures -------------------------------------------------------------------------
 
-def _counts(metric: str, period: Period, group_by: Iterable[sa.ColumnElement[Any]], *,
-            district: str | None = None, category_id: str | None = None) -> list[tuple[Any, ...]]:
-    columns = list(group_by)
-    query = (sa.select(*columns, sa.func.sum(DailyCount.count))
-             .where(DailyCount.metric == metric, DailyCount.day.between(period.first, period.last))
+def _sum(rollup: type[Rollup], period: Period, group_by: Iterable[str], **filters: str) -> list[tuple[Any, ...]]:
+    """The rollup's counts in the period, summed by the ``group_by`` columns; rows summing to 0 left out.
+
+    Month rollups answer whole months only.
+    """
+    if hasattr(rollup, "day"):
+        in_period = rollup.day.between(period.first, period.last)
+    elif period.whole_months:
+        in_period = rollup.month.between(period.first, period.last)
+    else:
+        raise ValueError(f"{rollup.__tablename__} counts whole months, not {period.first}–{period.last}")
+    columns = [getattr(rollup, name) for name in group_by]
+    query = (sa.select(*columns, sa.func.sum(rollup.count)).where(in_period)
+             .where(*(getattr(rollup, name) == value for name, value in filters.items()))
              .group_by(*columns))
-    if district:
-        query = query.where(DailyCount.district == district)
-    if category_id:
-        query = query.where(DailyCount.category_id == category_id)
     return [tuple(row) for row in db.session.execute(query) if row[-1]]
+
+
+def _grouped(rollup: type[Rollup], period: Period, column: str, **filters: str) -> dict[Any, int]:
+    return {value: int(count) for value, count in _sum(rollup, period, [column], **filters)}
 
 
 def percentile(histogram: dict[int, int], fraction: float) -> int | None:
@@ -305,17 +348,21 @@ class ReportFigures:
 
 
 def report_figures(period: Period, settings: Config, *, district: str | None = None) -> ReportFigures:
-    def grouped(metric: str, column: sa.ColumnElement[Any]) -> dict[Any, int]:
-        return {value: int(count) for value, count in _counts(metric, period, [column], district=district)}
-
+    """The period's report figures; for one district, whole months only (its rollups are monthly)."""
+    in_district = {"district": district} if district else {}
     by_status = dict.fromkeys(citizen_services.STATUS_NAMES, 0)
-    by_status.update(grouped(SUBMITTED, DailyCount.key))
-    by_category = grouped(SUBMITTED, DailyCount.category_id)
-    by_district = grouped(SUBMITTED, DailyCount.district)
+    by_district: collections.Counter[str] = collections.Counter()
     by_day = dict.fromkeys(period.days, 0)
-    by_day.update(grouped(SUBMITTED, DailyCount.day))
-    closing = {int(hours): count for hours, count in grouped(CLOSED, DailyCount.key).items()}
-    ratings = {int(rating): count for rating, count in grouped(RATED, DailyCount.key).items()}
+    for day, where, status, count in _sum(StatusDay, period, ["day", "district", "status"], **in_district):
+        by_status[status] = by_status.get(status, 0) + int(count)
+        by_district[where] += int(count)
+        by_day[day] += int(count)
+    if district:
+        by_category = _grouped(CategoryMonth, period, "category_id", district=district)
+        closing = _grouped(CloseMonth, period, "hours", district=district)
+    else:
+        by_category, closing = _grouped(CategoryDay, period, "category_id"), _grouped(CloseDay, period, "hours")
+    ratings = _grouped(RatingDay, period, "rating", **in_district)
     return ReportFigures(period=period, by_status=by_status,
                          by_category=dict(sorted(by_category.items(), key=lambda item: (-item[1], item[0]))),
                          by_district=dict(sorted(by_district.items(), key=lambda item: (-item[1], item[0]))),
@@ -344,7 +391,7 @@ class HotSpotGrid:
     cells: dict[str, int]
 
     def top(self, limit: int) -> list[HotSpot]:
-        ranked = sorted(self.cells.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        ranked = heapq.nsmallest(limit, self.cells.items(), key=lambda item: (-item[1], item[0]))
         return [HotSpot(cell, *cell_centre(cell, self.grid_m), count=count,
                         district=citizen_services.district_of(*cell_centre(cell, self.grid_m)))
                 for cell, count in ranked]
@@ -352,8 +399,16 @@ class HotSpotGrid:
 
 def hot_spot_grid(period: Period, settings: Config, *, category_id: str | None = None,
                   district: str | None = None) -> HotSpotGrid:
-    rows = _counts(CELL, period, [DailyCount.key], district=district, category_id=category_id)
-    return HotSpotGrid(settings.insight_grid_m, {cell: int(count) for cell, count in rows})
+    """Reports per grid cell: of one category, or of one district (whole months), or of all."""
+    if category_id and district:
+        raise ValueError("hot spots are filtered by a category or by a district, not both")
+    if category_id:
+        cells = _grouped(CellCategoryDay, period, "cell", category_id=category_id)
+    elif district:
+        cells = _grouped(CellMonth, period, "cell", district=district)
+    else:
+        cells = _grouped(CellDay, period, "cell")
+    return HotSpotGrid(settings.insight_grid_m, cells)
 
 
 # --- districts ranked -----------------------------------------------------------------------
@@ -370,18 +425,18 @@ class DistrictScore:
 
 
 def district_ranking(period: Period, settings: Config) -> list[DistrictScore]:
-    """Each district scored 0–100 on the reports it closed in the period.
+    """Each district scored 0–100 on the reports it closed in the period (whole months).
 
     Measures, each 0–1: ``handled`` = closed / the most any district closed; ``speed`` = (fastest
     median hours + 1) / (own median hours + 1); ``satisfaction`` = average rating / 5. A district
     with nothing closed or rated scores 0 on that measure. The score is the weighted mean × 100.
     """
     closing: dict[str, dict[int, int]] = collections.defaultdict(dict)
-    for district, hours, count in _counts(CLOSED, period, [DailyCount.district, DailyCount.key]):
-        closing[district][int(hours)] = int(count)
+    for district, hours, count in _sum(CloseMonth, period, ["district", "hours"]):
+        closing[district][hours] = int(count)
     ratings: dict[str, dict[int, int]] = collections.defaultdict(dict)
-    for district, rating, count in _counts(RATED, period, [DailyCount.district, DailyCount.key]):
-        ratings[district][int(rating)] = int(count)
+    for district, rating, count in _sum(RatingDay, period, ["district", "rating"]):
+        ratings[district][rating] = int(count)
     names = citizen_services.district_names()
     handled = {name: sum(closing[name].values()) for name in names}
     medians = {name: percentile(closing[name], 0.5) for name in names}
@@ -404,11 +459,21 @@ def district_ranking(period: Period, settings: Config) -> list[DistrictScore]:
             for position, (name, measures, score) in enumerate(scored, start=1)]
 
 
-# --- signboard applications -----------------------------------------------------------------
+# --- other packages' figures: signboard applications, forwarding, rewards ----------------------
 
 def signboard_figures(period: Period) -> dict[str, int]:
     since, until = period.bounds
     return signboard_services.applications_by_status(since=since, until=until)
+
+
+def forwarding_backlog(period: Period | None = None) -> cases_services.Backlog:
+    """Accepted reports not yet delivered to the case system now: all, or those accepted in the period."""
+    since, until = period.bounds if period is not None else (None, None)
+    return cases_services.forwarding_backlog(since=since, until=until)
+
+
+def reward_figures(period: Period) -> list[rewards_services.CampaignFigures]:
+    return rewards_services.campaign_figures(period.first, period.last)
 
 
 # --- the dashboard and the monthly report ---------------------------------------------------
@@ -417,11 +482,13 @@ def signboard_figures(period: Period) -> dict[str, int]:
 class PeriodFigures:
     reports: ReportFigures
     signboards: dict[str, int]
+    forwarding: cases_services.Backlog  # of the reports accepted in the period
 
 
 def period_figures(period: Period, settings: Config, *, district: str | None = None) -> PeriodFigures:
+    """The period's figures; signboards and forwarding are the whole city's, even for one district."""
     return PeriodFigures(reports=report_figures(period, settings, district=district),
-                         signboards=signboard_figures(period))
+                         signboards=signboard_figures(period), forwarding=forwarding_backlog(period))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -430,6 +497,8 @@ class Dashboard:
     recent: PeriodFigures
     hot_spots: HotSpotGrid
     hot_spot_period: Period
+    backlog: cases_services.Backlog
+    rewards: list[rewards_services.CampaignFigures]  # of the last 30 days
     category_names: dict[str, str]
 
 
@@ -437,10 +506,11 @@ DASHBOARD_PERIODS = (1, 7, 30, 90)
 
 
 def dashboard(settings: Config, *, hot_spot_days: int = 30, hot_spot_category: str | None = None) -> Dashboard:
-    hot_spot_period = last_days(hot_spot_days)
-    return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(last_days(30), settings),
+    hot_spot_period, recent = last_days(hot_spot_days), last_days(30)
+    return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(recent, settings),
                      hot_spots=hot_spot_grid(hot_spot_period, settings, category_id=hot_spot_category),
-                     hot_spot_period=hot_spot_period, category_names=category_names())
+                     hot_spot_period=hot_spot_period, backlog=forwarding_backlog(), rewards=reward_figures(recent),
+                     category_names=category_names())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -451,6 +521,8 @@ class MonthlyReport:
     previous: PeriodFigures
     hot_spots: HotSpotGrid
     ranking: list[DistrictScore]
+    backlog: cases_services.Backlog
+    rewards: list[rewards_services.CampaignFigures]
     category_names: dict[str, str]
     weights: dict[str, float]
     generated_at: dt.datetime
@@ -463,5 +535,6 @@ def monthly_report(period: Period, settings: Config, *, district: str | None = N
                          current=period_figures(period, settings, district=district),
                          previous=period_figures(previous_month(period), settings, district=district),
                          hot_spots=hot_spot_grid(period, settings, district=district),
-                         ranking=district_ranking(period, settings), category_names=category_names(),
+                         ranking=district_ranking(period, settings), backlog=forwarding_backlog(),
+                         rewards=reward_figures(period), category_names=category_names(),
                          weights=dict(settings.insight_ranking_weights), generated_at=utcnow())

@@ -53,7 +53,9 @@ class Reward(TimestampMixin, Base):
     """What one report earns (or why it earns nothing). One per report, so a report can never earn twice."""
 
     __tablename__ = "rewards"
-    __table_args__ = (sa.Index("ix_rewards_state", "state", "id"),)
+    __table_args__ = (sa.Index("ix_rewards_state", "state", "id"),
+                      # Figures: the reports a campaign looked at in a period.
+                      sa.Index("ix_rewards_campaign_created", "campaign_id", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("reward_campaigns.id"), index=True)
@@ -77,7 +79,9 @@ class LedgerEntry(Base):
     """
 
     __tablename__ = "reward_ledger"
-    __table_args__ = (sa.Index("ix_reward_ledger_campaign_kind", "campaign_id", "kind"),
+    # Budget sums and the figures of a period read the ledger's indexes only (amounts included).
+    __table_args__ = (sa.Index("ix_reward_ledger_campaign_kind", "campaign_id", "kind", "earned_on", "amount_fen"),
+                      sa.Index("ix_reward_ledger_kind_time", "kind", "occurred_at"),
                       sa.Index("ix_reward_ledger_resident_day", "resident_id", "earned_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

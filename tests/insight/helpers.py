@@ -1,4 +1,4 @@
-"""Hand-built reports with known times, so that every figure has a known right answer."""
+"""Hand-built reports, forwarding records and rewards with known times, so that every figure has a known right answer."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import itertools
 import uuid
 from zoneinfo import ZoneInfo
 
+from cases.models import CaseDelivery
 from citizen import services as citizen_services
 from citizen.models import Report, ReportEvent
 from core.db import db
+from rewards.models import Campaign, LedgerEntry, Reward
 from tests.factories import ResidentFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -56,3 +58,41 @@ def seed_october() -> None:
     make_report(local(2026, 10, 31, 23, 30), district="崂山区", status="in_progress")
     make_report(local(2026, 11, 1, 0, 30), district="崂山区")
     db.session.commit()
+
+
+def make_delivery(opened: dt.datetime, status: str) -> CaseDelivery:
+    """A report's forwarding record as the cases package keeps it, opened when the report was accepted."""
+    delivery = CaseDelivery(report_id=next(_numbers) + 1_000_000, case_system="desk", status=status, attempts=1,
+                            next_attempt_at=opened, created_at=opened, updated_at=opened,
+                            delivered_at=opened + dt.timedelta(minutes=1) if status == "done" else None)
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def make_campaign_row(name: str, starts_on: dt.date, ends_on: dt.date, budget_fen: int) -> Campaign:
+    campaign = Campaign(name=name, starts_on=starts_on, ends_on=ends_on, budget_fen=budget_fen, default_amount_fen=500,
+                        daily_cap_fen=10_000, monthly_cap_fen=50_000)
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def make_reward(campaign: Campaign, considered: dt.datetime, *, resident_id: int, amount_fen: int = 0,
+                paid_at: dt.datetime | None = None, reversed_at: dt.datetime | None = None) -> Reward:
+    """A reward as the rewards package keeps it: granted on the day considered when it has an amount (else
+    refused), then paid or reversed, each a ledger entry."""
+    earned_on = considered.astimezone(SHANGHAI).date() if amount_fen else None
+    state = "refused" if not amount_fen else "reversed" if reversed_at else "paid" if paid_at else "granted"
+    reward = Reward(campaign_id=campaign.id, report_id=next(_numbers) + 1_000_000, resident_id=resident_id,
+                    amount_fen=amount_fen, state=state, granted_on=earned_on, created_at=considered,
+                    updated_at=considered)
+    db.session.add(reward)
+    db.session.flush()
+    for kind, moment in (("granted", considered if amount_fen else None), ("paid", paid_at), ("reversed", reversed_at)):
+        if moment is not None:
+            db.session.add(LedgerEntry(occurred_at=moment, reward_id=reward.id, campaign_id=campaign.id,
+                                       resident_id=resident_id, kind=kind, amount_fen=amount_fen, earned_on=earned_on,
+                                       actor_name="test", dedupe_key=f"{kind}-{reward.id}"))
+    db.session.flush()
+    return reward

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from core.config import ConfigError, Config
 from core.db import db
 from insight import services
-from insight.models import DailyCount, ReportFact
+from insight.models import ROLLUPS, ReportFact
 from tests.insight.helpers import SEATS, make_report, seed_october
 
 OCTOBER = services.month(2026, 10)
@@ -146,6 +146,42 @@ def test_refreshing_follows_a_report_and_matches_a_rebuild(october):
 
 
 def _counters() -> dict[tuple, int]:
-    rows = db.session.execute(sa.select(DailyCount.metric, DailyCount.day, DailyCount.category_id, DailyCount.district,
-                                        DailyCount.key, DailyCount.count).where(DailyCount.count != 0))
-    return {tuple(row[:-1]): row[-1] for row in rows}
+    counters = {}
+    for rollup in ROLLUPS:
+        keys = [column for column in rollup.__table__.primary_key.columns]
+        for row in db.session.execute(sa.select(*keys, rollup.count).where(rollup.count != 0)):
+            counters[(rollup.__tablename__, *row[:-1])] = row[-1]
+    return counters
+
+
+def test_one_district_needs_whole_months(october):
+    assert OCTOBER.whole_months and services.month(2026, 2).whole_months
+    assert not services.last_days(30, until=dt.date(2026, 10, 31)).whole_months
+    with pytest.raises(ValueError):
+        services.report_figures(services.last_days(30, until=dt.date(2026, 10, 31)), october, district="市南区")
+    with pytest.raises(ValueError):
+        services.hot_spot_grid(OCTOBER, october, category_id="S0102", district="市南区")
+    # Two whole months at once: September and October.
+    autumn = services.Period(dt.date(2026, 9, 1), dt.date(2026, 10, 31), "秋")
+    assert services.report_figures(autumn, october, district="市南区").by_category == {"S0102": 5}
+
+
+def test_every_rollup_agrees_with_the_facts_after_moving_a_report_between_days_and_districts(october):
+    report = make_report(dt.datetime(2026, 10, 31, 15, 30, tzinfo=dt.timezone.utc),
+                         district="崂山区", status="closed", closed_after_hours=1, rating=3,
+                         rated_at=dt.datetime(2026, 11, 1, 1, tzinfo=dt.timezone.utc))
+    db.session.commit()
+    services.refresh_report(report.id, october)
+    # 31 Oct 23:30 Beijing time: an October report, closed and rated in November.
+    assert services.report_figures(OCTOBER, october, district="崂山区").by_category == {"S0102": 2}
+    november = services.month(2026, 11)
+    assert services.report_figures(november, october, district="崂山区").closing.histogram == {1: 1}
+    assert services.report_figures(november, october).satisfaction.ratings == {3: 1}
+    report.district = "黄岛区"
+    db.session.commit()
+    services.refresh_report(report.id, october)
+    assert services.report_figures(OCTOBER, october, district="崂山区").by_category == {"S0102": 1}
+    assert services.report_figures(november, october, district="黄岛区").closing.histogram == {1: 1}
+    incremental = _counters()
+    services.rebuild(october)
+    assert incremental == _counters()

@@ -15,10 +15,18 @@ from core.db import db
 from insight import charts, services
 from tests.core.admin_helpers import admin_login
 from tests.factories import StaffFactory
-from tests.insight.helpers import local, make_report, seed_october
+from tests.insight.helpers import local, make_campaign_row, make_delivery, make_report, make_reward, seed_october
 
 SUMMARY = re.compile(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>")
 CHANGE_ROW = re.compile(r'<tr><th scope="row">([^<]+)</th><td class="num">([^<]+)</td>')
+TABLE_ROW = re.compile(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', re.S)
+CELL = re.compile(r'<td class="num">([^<]*)</td>')
+
+
+def table(page: str, table_id: str) -> dict[str, list[str]]:
+    """A table's rows by their heading: the cells' text."""
+    html = page[page.index(f'<table id="{table_id}">'):]
+    return {name: CELL.findall(cells) for name, cells in TABLE_ROW.findall(html[:html.index("</table>")])}
 
 
 @pytest.fixture
@@ -38,6 +46,13 @@ def _seed_recent_and_pin_today(monkeypatch, app) -> None:
                                            (25, "pending_review", None, None)]:
             make_report(local(2026, 10, day), status=status, closed_after_hours=hours, rating=rating,
                         rated_at=local(2026, 10, day + 4) if rating else None, offset_m=day * 600)
+        for day, delivery_status in [(5, "done"), (6, "done"), (9, "failed"), (20, "pending"), (21, "retrying")]:
+            make_delivery(local(2026, 10, day, 9), delivery_status)
+        campaign = make_campaign_row("金秋随手拍", dt.date(2026, 10, 1), dt.date(2026, 12, 31), budget_fen=100_000)
+        make_reward(campaign, local(2026, 10, 5, 9), resident_id=1, amount_fen=1000, paid_at=local(2026, 10, 6))
+        make_reward(campaign, local(2026, 10, 6, 9), resident_id=2, amount_fen=500, paid_at=local(2026, 10, 7))
+        make_reward(campaign, local(2026, 10, 9, 9), resident_id=1, amount_fen=500)
+        make_reward(campaign, local(2026, 10, 20, 9), resident_id=3)
         db.session.commit()
         services.rebuild(app.config["APP_SETTINGS"])
 
@@ -56,6 +71,18 @@ def test_the_dashboard_and_the_monthly_report_show_the_same_figures(app, signed_
     assert shown["结案用时 90 分位"] == in_report["结案用时 90 分位"] == "100 小时"
     assert shown["按时处置率（72 小时内）"] == in_report["按时处置率（72 小时内）"] == "66.7%"
     assert shown["市民满意度（平均评分）"] == f"{in_report['市民平均评分']} / 5" == "4.00 / 5"
+    # Forwarding: columns today, 30 days, all on the dashboard; this month, last month, all in the report.
+    forwarding, forwarding_in_report = table(dashboard, "forwarding-recent"), table(monthly, "forwarding-month")
+    assert {name: cells[1:] for name, cells in forwarding.items()} == {
+        name: cells[::2] for name, cells in forwarding_in_report.items()} == {
+        "待发送": ["1", "1"], "发送中": ["0", "0"], "等待重试": ["1", "1"], "失败": ["1", "1"]}
+    # The campaign bulletin, one column per campaign.
+    assert table(dashboard, "rewards-recent") == table(monthly, "rewards-month") == {
+        "参与反映（件）": ["4"], "发放奖励（笔）": ["3"], "发放金额（元）": ["20.00"], "到账（笔）": ["2"],
+        "到账金额（元）": ["15.00"], "到账市民（人）": ["2"], "预算（元）": ["1000.00"], "累计已用（元）": ["20.00"],
+        "预算使用率": ["2.0%"], "累计到账（元）": ["15.00"]}
+    backlog = dict(SUMMARY.findall(dashboard[dashboard.index('id="forwarding-backlog"'):]))
+    assert backlog["待转办（含发送中、等待重试）"] == "2" and backlog["转办失败，待人工重试"] == "1"
 
 
 def test_the_dashboard_has_every_chart_with_its_table_and_filters_hot_spots(app, signed_in, monkeypatch):
@@ -104,7 +131,7 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # every font embedded
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区"):
+    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况", "有奖随手拍活动简报"):
         assert heading in text
 
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)

@@ -195,8 +195,19 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
         enqueue_after_commit(citizen_jobs.check_report, report.id)
     # Entering its first status is a status change too: listeners count the new report.
     publish(REPORT_STATUS_CHANGED, report.id)
-    db.session.commit()
+    _commit_keeping_loaded()
     return Submission(report, created=True)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the caller shows the report it has just
+    written, which reloading (the report, its category, media and timeline) would only read back."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _report_for_key(resident_id: int, idempotency_key: str) -> Report | None:

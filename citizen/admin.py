@@ -11,10 +11,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from citizen import services
-from citizen.models import RejectionTemplate
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
-from core.db import db
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
 
@@ -54,7 +52,10 @@ _counts_cache: dict[services.QueueFilter, tuple[float, dict[str, int]]] = {}
 
 
 def _status_counts(filters: services.QueueFilter) -> dict[str, int]:
-    """Counts per status, at most a few seconds old: counting a million rows on every page is wasteful."""
+    """Counts per status. With filters beyond the status they are counted, so at most a few seconds old:
+    counting a million rows on every page is wasteful. Without, they are read from the kept totals."""
+    if not filters.narrows_counts:
+        return services.status_counts(filters)
     now = time.monotonic()
     cached = _counts_cache.get(filters)
     if cached is None or now - cached[0] >= current_app.config["APP_SETTINGS"].queue_counts_ttl_seconds:
@@ -69,9 +70,12 @@ def _cursor(value: str | None) -> tuple[dt.datetime, int] | None:
         return None
     stamp, _, report_id = value.rpartition("_")
     try:
-        return dt.datetime.fromisoformat(stamp), int(report_id)
+        after = dt.datetime.fromisoformat(stamp), int(report_id)
     except ValueError:
         abort(400)
+    if not 0 <= after[1] <= services.MAX_ID:
+        abort(400)
+    return after
 
 
 @bp.get("/reports")
@@ -125,9 +129,8 @@ def accept(report_id: int) -> Response:
 @bp.post("/reports/<int:report_id>/reject")
 def reject(report_id: int) -> Response:
     require_staff_role("moderator")
-    template = db.session.get(RejectionTemplate, request.form.get("template_id", type=int) or 0)
-    reason = request.form.get("reason", "").strip() or (template.text if template else "")
-    return _act(report_id, services.reject_report, f"已驳回反映 #{report_id}。", reason=reason)
+    return _act(report_id, services.reject_report, f"已驳回反映 #{report_id}。",
+                reason=request.form.get("reason", ""), template_id=request.form.get("template_id", type=int))
 
 
 @bp.post("/reports/<int:report_id>/duplicate")

@@ -140,7 +140,8 @@ class Reports(MethodView):
             media_ids=tuple(body["media_ids"]))
         submission = services.submit_report(
             current_resident_id(), draft, idempotency_key=headers["idempotency_key"],
-            ip_address=request.remote_addr, settings=current_app.config["APP_SETTINGS"])
+            ip_address=request.remote_addr, settings=current_app.config["APP_SETTINGS"],
+            screen_text_later=current_app.extensions["wechat"] is not None)
         replay_headers = {} if submission.created else {"Idempotent-Replayed": "true"}
         return present_report(submission.report), 201, replay_headers
 

@@ -66,6 +66,7 @@ class Report(TimestampMixin, Base):
     idempotency_key: Mapped[str] = mapped_column(sa.String(64))
     request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
     submitted_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    # What the checks flagged, as shown; ReportFlag rows hold the same flags for the queue's filter.
     flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     checks: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reports.id"))
@@ -80,9 +81,35 @@ class Report(TimestampMixin, Base):
     category: Mapped[Category] = relationship(lazy="joined")
     media: Mapped[list[ReportMedia]] = relationship(order_by="ReportMedia.position", cascade="all, delete-orphan")
     events: Mapped[list[ReportEvent]] = relationship(order_by="ReportEvent.id", cascade="all, delete-orphan")
+    flag_rows: Mapped[list[ReportFlag]] = relationship(cascade="all, delete-orphan")
 
     # Concurrent moderators: the second UPDATE matches no row and fails instead of applying twice.
     __mapper_args__ = {"version_id_col": version}
+
+
+class ReportFlag(Base):
+    """One flag of one report, so that the moderation queue filters on flags in SQL."""
+
+    __tablename__ = "report_flags"
+
+    flag: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), primary_key=True, index=True)
+
+
+class ReportStatusCount(Base):
+    """How many reports are in each status, kept by database triggers (migration 0011) on every insert,
+    status change and delete, so that the queue's counts cost a few rows instead of a million.
+
+    Each status is spread over a few shards (the report id modulo SHARDS) so that concurrent
+    submissions on PostgreSQL do not all wait for the same row.
+    """
+
+    __tablename__ = "report_status_counts"
+    SHARDS = 8
+
+    status: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    total: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class ReportMedia(Base):

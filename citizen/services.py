@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from citizen import jobs as citizen_jobs
-from citizen.models import Category, RejectionTemplate, Report, ReportEvent, ReportMedia, Resident
+from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
+                            ReportStatusCount, Resident)
 from core.config import Config
 from core.db import db, utcnow
 from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, publish
@@ -37,6 +38,8 @@ from media.services import MediaInfo
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MAX_PHOTOS = 9
+# Ids are 32-bit integers (PostgreSQL's serial): a larger id typed into a form is absent, not a database error.
+MAX_ID = 2**31 - 1
 
 PENDING_REVIEW, ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "pending_review", "accepted", "rejected", "duplicate", "withdrawn"
 FORWARDED, IN_PROGRESS, RESOLVED, CLOSED = "forwarded", "in_progress", "resolved", "closed"
@@ -148,8 +151,13 @@ class Submission:
 
 
 def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str, ip_address: str | None,
-                  settings: Config) -> Submission:
-    """File a report once per idempotency key: a retry gets the same report, a different body a 409."""
+                  settings: Config, screen_text_later: bool = False) -> Submission:
+    """File a report once per idempotency key: a retry gets the same report, a different body a 409.
+
+    The checks run here, in the submission's own transaction, on what the submission has already
+    read; the ``check_report`` job runs them again later only when a photo is still being processed
+    (its hashes and EXIF are not known yet) or ``screen_text_later`` (an outside text check) asks for it.
+    """
     fingerprint = draft.fingerprint()
     existing = _report_for_key(resident_id, idempotency_key)
     if existing is not None:
@@ -165,29 +173,44 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
     _check_submission_rate(resident_id, ip_address, settings)
     attachments = _check_report_media(resident_id, draft.media_ids)
 
-    report = Report(resident_id=resident_id, category_id=category.id, description=draft.description.strip(),
+    report = Report(resident_id=resident_id, category=category, description=draft.description.strip(),
                     lat=lat, lng=lng, address=draft.address.strip(), district=district_of(lat, lng),
                     status=PENDING_REVIEW, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-                    submitted_ip=ip_address, flags=[], checks={})
-    report.media = [ReportMedia(media_id=item.id, kind=item.kind, position=position, sha256=item.sha256)
-                    for position, item in enumerate(attachments)]
+                    submitted_ip=ip_address, flags=[], checks={}, created_at=utcnow())
+    report.media = [ReportMedia(media_id=item.id, kind=item.kind, position=position, sha256=item.sha256,
+                                phash=item.perceptual_hash) for position, item in enumerate(attachments)]
     report.events = [ReportEvent(from_status=None, to_status=PENDING_REVIEW, actor_kind="resident",
                                  note=RESIDENT_NOTES[PENDING_REVIEW])]
+    _apply_checks(report, attachments, settings)
+    db.session.add(report)
     try:
-        with db.session.begin_nested():
-            db.session.add(report)
+        db.session.flush()
     except IntegrityError:
-        # A concurrent retry with the same key won the race: answer with its report.
+        # A concurrent retry with the same key won the race: answer with its report. Nothing but
+        # reads came before the insert, so the whole transaction goes (no savepoint needed).
+        db.session.rollback()
         winner = _report_for_key(resident_id, idempotency_key)
         if winner is None:
             raise
         return _replay(winner, fingerprint)
     media_services.attach_media([item.id for item in attachments], attached_to=f"report:{report.id}")
-    enqueue_after_commit(citizen_jobs.check_report, report.id)
+    if screen_text_later or any(item.status == "processing" for item in attachments):
+        enqueue_after_commit(citizen_jobs.check_report, report.id)
     # Entering its first status is a status change too: listeners count the new report.
     publish(REPORT_STATUS_CHANGED, report.id)
-    db.session.commit()
+    _commit_keeping_loaded()
     return Submission(report, created=True)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the caller shows the report it has just
+    written, which reloading (the report, its category, media and timeline) would only read back."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _report_for_key(resident_id: int, idempotency_key: str) -> Report | None:
@@ -206,13 +229,18 @@ def _check_submission_rate(resident_id: int, ip_address: str | None, settings: C
     limits = [(Report.resident_id == resident_id, settings.reports_per_resident_per_hour)]
     if ip_address:
         limits.append((Report.submitted_ip == ip_address, settings.reports_per_ip_per_hour))
-    for condition, limit in limits:
-        recent = list(db.session.scalars(
-            sa.select(Report.created_at).where(condition, Report.created_at >= window_start)
-            .order_by(Report.created_at.desc()).limit(limit)))
-        if len(recent) >= limit:
+    # One statement counts every window, each up to its limit.
+    counts = db.session.execute(sa.select(*(
+        sa.select(sa.func.count()).select_from(
+            sa.select(Report.id).where(condition, Report.created_at >= window_start).limit(limit).subquery())
+        .scalar_subquery() for condition, limit in limits))).one()
+    for (condition, limit), count in zip(limits, counts):
+        if count >= limit:
             # The window frees up when the oldest of the last `limit` reports turns an hour old.
-            retry_after = max(1, math.ceil((recent[-1] + dt.timedelta(hours=1) - utcnow()).total_seconds()))
+            oldest = db.session.scalar(
+                sa.select(Report.created_at).where(condition, Report.created_at >= window_start)
+                .order_by(Report.created_at.desc()).offset(limit - 1).limit(1))
+            retry_after = max(1, math.ceil((oldest + dt.timedelta(hours=1) - utcnow()).total_seconds()))
             raise RateLimited("提交过于频繁，请稍后再试。", retry_after_seconds=retry_after,
                               details={"limit_per_hour": limit})
 
@@ -311,8 +339,16 @@ def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Rep
                      in_same_transaction=case_services.open_delivery)
 
 
-def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason: str) -> Report:
+def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason: str,
+                  template_id: int | None = None) -> Report:
+    """Reject with ``reason``, or when it is blank with the text of the rejection template ``template_id``."""
     reason = reason.strip()
+    if not reason and template_id is not None:
+        template = _get_by_id(RejectionTemplate, template_id)
+        if template is None:
+            raise ValidationFailed("所选驳回理由不存在，请重新选择。", code="unknown_template",
+                                   details={"template_id": template_id})
+        reason = template.text
     if not reason:
         raise ValidationFailed("请填写或选择驳回理由。", code="reason_required")
     return _moderate(actor, report_id, expected_version, REJECTED, "report.reject",
@@ -320,7 +356,7 @@ def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason
 
 
 def mark_duplicate(actor: Actor, report_id: int, *, expected_version: int, duplicate_of_id: int) -> Report:
-    original = db.session.get(Report, duplicate_of_id)
+    original = _get_by_id(Report, duplicate_of_id)
     if original is None or duplicate_of_id == report_id:
         raise ValidationFailed("请选择另一条有效的反映作为原始反映。", code="invalid_duplicate_of")
     if original.status in {REJECTED, WITHDRAWN, DUPLICATE}:
@@ -338,7 +374,7 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
         raise Conflict("只能对待审核的反映补充询问，且需填写说明。", code="illegal_transition")
     report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
                                      actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
-    report.flags = sorted({*report.flags, "info_requested"})
+    _set_flags(report, {*report.flags, "info_requested"})
     record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
     _commit_moderation()
     return report
@@ -392,6 +428,11 @@ def _get_report(report_id: int) -> Report:
     if report is None:
         raise NotFound("反映不存在。")
     return report
+
+
+def _get_by_id(model: type[Any], object_id: int) -> Any:
+    """The row, or None when absent, including for ids no database id can be (beyond 32 bits)."""
+    return db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
 
 
 def get_report(report_id: int) -> Report:
@@ -514,6 +555,11 @@ class QueueFilter:
     until: dt.datetime | None = None
     flag: str | None = None
 
+    @property
+    def narrows_counts(self) -> bool:
+        """Whether a filter other than the status applies (the counts are per status)."""
+        return any((self.category_id, self.district, self.since, self.until, self.flag))
+
 
 def _filtered(query: sa.Select[Any], filters: QueueFilter, *, with_status: bool = True) -> sa.Select[Any]:
     if with_status and filters.status:
@@ -526,6 +572,8 @@ def _filtered(query: sa.Select[Any], filters: QueueFilter, *, with_status: bool 
         query = query.where(Report.created_at >= filters.since)
     if filters.until:
         query = query.where(Report.created_at < filters.until)
+    if filters.flag:
+        query = query.where(Report.id.in_(sa.select(ReportFlag.report_id).where(ReportFlag.flag == filters.flag)))
     return query
 
 
@@ -535,18 +583,19 @@ def moderation_queue(filters: QueueFilter, *, after: tuple[dt.datetime, int] | N
     query = _filtered(sa.select(Report), filters)
     if after is not None:
         query = query.where(sa.tuple_(Report.created_at, Report.id) > sa.tuple_(*after))
-    query = query.order_by(Report.created_at, Report.id).limit(limit if not filters.flag else limit * 20)
-    reports = list(db.session.scalars(query))
-    if filters.flag:
-        reports = [report for report in reports if filters.flag in report.flags][:limit]
-    return reports
+    return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
 
 
 def status_counts(filters: QueueFilter) -> dict[str, int]:
-    rows = db.session.execute(_filtered(sa.select(Report.status, sa.func.count()), filters, with_status=False)
-                              .group_by(Report.status))
+    """Reports per status: without other filters from the kept totals (a few rows), else counted."""
+    if filters.narrows_counts:
+        rows = db.session.execute(_filtered(sa.select(Report.status, sa.func.count()), filters, with_status=False)
+                                  .group_by(Report.status))
+    else:
+        rows = db.session.execute(sa.select(ReportStatusCount.status, sa.func.sum(ReportStatusCount.total))
+                                  .group_by(ReportStatusCount.status))
     counts = dict.fromkeys(STATUS_NAMES, 0)
-    counts.update({status: count for status, count in rows})
+    counts.update({status: int(count) for status, count in rows})
     return counts
 
 
@@ -562,7 +611,7 @@ def save_rejection_template(actor: Actor, *, template_id: int | None, title: str
     title, text = title.strip(), text.strip()
     if not title or not text or len(title) > 64 or len(text) > 500:
         raise ValidationFailed("标题（≤ 64 字）和理由（≤ 500 字）都不能为空。", code="invalid_template")
-    template = db.session.get(RejectionTemplate, template_id) if template_id else None
+    template = _get_by_id(RejectionTemplate, template_id) if template_id else None
     if template_id and template is None:
         raise NotFound("驳回理由不存在。")
     if template is None:
@@ -631,11 +680,23 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
     ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text.
     """
     report = _get_report(report_id)
+    media = [media_services.media_info(item.media_id) for item in report.media]
+    _apply_checks(report, media, settings,
+                  text_flagged=screen_text is not None and screen_text(report.description))
+    db.session.commit()
+    return report
+
+
+def _apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, text_flagged: bool = False) -> None:
+    """Set the report's flags and checks from its media and the reports already filed (no commit).
+
+    Works on a report not yet added to the session too: the id it lacks excludes nothing.
+    """
     flags: set[str] = set(report.flags) & {"info_requested"}
     checks: dict[str, Any] = {}
-    media = {item.media_id: media_services.media_info(item.media_id) for item in report.media}
+    hashes = {info.id: info.perceptual_hash for info in media}
     for item in report.media:
-        item.phash = media[item.media_id].perceptual_hash
+        item.phash = hashes.get(item.media_id)
 
     candidates = duplicate_candidates(report, settings)
     if candidates:
@@ -648,7 +709,7 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
         checks["photo_seen_before"] = reused
 
     evidence = []
-    for info in media.values():
+    for info in media:
         entry: dict[str, Any] = {"media_id": info.id}
         if info.gps is not None:
             entry["distance_m"] = round(haversine_m(report.lat, report.lng, *info.gps), 1)
@@ -663,11 +724,18 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
     if evidence:
         checks["evidence"] = evidence
 
-    if screen_text is not None and screen_text(report.description):
+    if text_flagged:
         flags.add("text_flagged")
-    report.flags, report.checks = sorted(flags), checks
-    db.session.commit()
-    return report
+    report.checks = checks
+    _set_flags(report, flags)
+
+
+def _set_flags(report: Report, flags: set[str]) -> None:
+    """The flags as shown (report.flags) and as the queue filters on them (ReportFlag rows), together."""
+    report.flags = sorted(flags)
+    kept = [row for row in report.flag_rows if row.flag in flags]
+    report.flag_rows = kept + [ReportFlag(flag=flag) for flag in report.flags
+                               if flag not in {row.flag for row in kept}]
 
 
 def _reused_photos(report: Report) -> list[dict[str, Any]]:
@@ -704,20 +772,23 @@ class ReportFacts:
 
 def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
     report = _get_report(report_id)
-    resident = get_resident(report.resident_id)
-    photos = [item for item in report.media if item.kind == "photo"]
-    same_photo = sa.or_(ReportMedia.sha256.in_({item.sha256 for item in photos}),
-                        ReportMedia.phash.in_({item.phash for item in photos if item.phash}))
-    other_residents = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
-        .where(same_photo, Report.resident_id != report.resident_id)) if photos else 0
+    own_photos = sa.select(ReportMedia).where(ReportMedia.report_id == report.id, ReportMedia.kind == "photo").subquery()
+    same_photo = sa.or_(ReportMedia.sha256.in_(sa.select(own_photos.c.sha256)),
+                        ReportMedia.phash.in_(sa.select(own_photos.c.phash).where(own_photos.c.phash.is_not(None))))
     window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)
-    from_ip = db.session.scalar(sa.select(sa.func.count()).where(
-        Report.submitted_ip == report.submitted_ip, *window)) if report.submitted_ip else 1
-    from_resident = db.session.scalar(sa.select(sa.func.count()).where(
-        Report.resident_id == report.resident_id, *window))
+    # The resident and every count in one statement: this runs on each status change of each report.
+    blocked, other_residents, from_ip, from_resident = db.session.execute(sa.select(
+        sa.select(Resident.is_blocked).where(Resident.id == report.resident_id).scalar_subquery(),
+        sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
+        .where(same_photo, Report.resident_id != report.resident_id).scalar_subquery(),
+        sa.select(sa.func.count()).where(Report.submitted_ip == report.submitted_ip, *window).scalar_subquery()
+        if report.submitted_ip else sa.literal(1),
+        sa.select(sa.func.count()).where(Report.resident_id == report.resident_id, *window).scalar_subquery(),
+    )).one()
+    if blocked is None:
+        raise NotFound("用户不存在。")
     return ReportFacts(
-        report_id=report.id, resident_id=report.resident_id, resident_blocked=resident.is_blocked,
+        report_id=report.id, resident_id=report.resident_id, resident_blocked=blocked,
         status=report.status, category_id=report.category_id, class_key=report.category_id[:3],
         district=report.district, created_at=report.created_at, flags=tuple(report.flags),
         other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,

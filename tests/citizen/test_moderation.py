@@ -8,12 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
-from citizen.models import Report
+from citizen.models import Report, ReportMedia
 from core.db import db
 from core.errors import Conflict
 from core.models import AuditEntry
 from core.services import Actor
 from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
+from tests.factories import ResidentFactory
 from tests.media_files import photo_bytes, reencoded
 
 FIRST, SECOND = Actor(None, "moderator-1"), Actor(None, "moderator-2")
@@ -178,3 +179,66 @@ def test_the_queue_is_oldest_first_with_a_keyset_cursor_and_counts(app, client, 
         cursor = (first_page[-1].created_at, first_page[-1].id)
         assert [r.id for r in services.moderation_queue(filters, after=cursor, limit=2)] == ids[2:]
         assert services.status_counts(filters)["pending_review"] == 3
+
+
+def pending_reports_without_flags(count: int, *, before: dt.datetime) -> list[int]:
+    """Reports older than ``before`` that no check flagged, written straight to the table (fast)."""
+    owner = ResidentFactory().id
+    reports = [Report(resident_id=owner, category_id="S0104", description="未标记的反映", lat=QINGDAO[0], lng=QINGDAO[1],
+                      address="青岛市市南区", district="市南区", status="pending_review", idempotency_key=f"unflagged-{n}",
+                      request_fingerprint="fp", flags=[], checks={}, created_at=before - dt.timedelta(minutes=count - n))
+               for n in range(count)]
+    db.session.add_all(reports)
+    db.session.commit()
+    return [report.id for report in reports]
+
+
+def test_the_flag_filter_fills_a_page_behind_many_unflagged_reports(app, client, resident, run_jobs):
+    # Regression: the filter ran in Python over 20 pages' worth of rows, so 45 older unflagged
+    # reports hid every flagged one from a page of 2.
+    with app.app_context():
+        pending_reports_without_flags(45, before=dt.datetime.now(dt.timezone.utc))
+    flagged = [new_report(client, resident, location=metres_north(300 * n),
+                          media_ids=[upload_photo(client, resident, gps=metres_north(300 * n + 2000))])["id"]
+               for n in range(3)]
+    run_jobs()
+    with app.app_context():
+        filters = services.QueueFilter(flag="evidence_far_away")
+        first_page = services.moderation_queue(filters, after=None, limit=2)
+        assert [report.id for report in first_page] == flagged[:2]
+        cursor = (first_page[-1].created_at, first_page[-1].id)
+        assert [report.id for report in services.moderation_queue(filters, after=cursor, limit=2)] == flagged[2:]
+        assert services.status_counts(filters)["pending_review"] == 3
+
+
+def test_a_flag_leaves_the_filter_when_the_checks_no_longer_raise_it(app, client, resident, run_jobs):
+    picture = photo_bytes(31337)
+    neighbour = sign_in(client, "oNeighbourSamePhoto")
+    new_report(client, neighbour, location=metres_north(900), media_ids=[upload_photo(client, neighbour, data=picture)])
+    run_jobs()
+    second = new_report(client, resident, media_ids=[upload_photo(client, resident, data=picture)])["id"]
+    run_jobs()
+    with app.app_context():
+        filters = services.QueueFilter(flag="photo_seen_before")
+        assert [report.id for report in services.moderation_queue(filters, after=None)] == [second]
+        services.request_more_information(FIRST, second, expected_version=services.get_report(second).version,
+                                          message="请补充近景照片")
+        db.session.execute(sa.delete(ReportMedia).where(ReportMedia.report_id != second))
+        services.run_checks(second, app.config["APP_SETTINGS"])
+        assert services.moderation_queue(filters, after=None) == []
+        asked = services.moderation_queue(services.QueueFilter(flag="info_requested"), after=None)
+        assert [report.id for report in asked] == [second]
+
+
+def test_the_kept_counts_follow_submissions_and_status_changes(app, client, resident):
+    ids = [new_report(client, resident)["id"] for _ in range(4)]
+    moderator = FIRST
+    with app.app_context():
+        services.reject_report(moderator, ids[0], expected_version=services.get_report(ids[0]).version,
+                               reason="不属于城市管理范围")
+        services.accept_report(moderator, ids[1], expected_version=services.get_report(ids[1]).version)
+        services.withdraw_report(services.get_report(ids[2]).resident_id, ids[2])
+        counted = dict(db.session.execute(sa.select(Report.status, sa.func.count()).group_by(Report.status)).all())
+        kept = services.status_counts(services.QueueFilter())
+        assert {status: count for status, count in kept.items() if count} == counted
+        assert kept["pending_review"] == 1 and kept["rejected"] == 1 and kept["withdrawn"] == 1

@@ -98,3 +98,33 @@ def test_an_admin_edits_a_category_and_it_is_audited(app, client):
     assert hints["S0102"] == "新的提示"
     with app.app_context():
         assert db.session.scalar(sa.select(AuditEntry.after).where(AuditEntry.action == "category.update"))["hint"] == "新的提示"
+
+
+@pytest.mark.parametrize(("action", "field", "message"), [
+    ("reject", "template_id", "所选驳回理由不存在"),
+    ("duplicate", "duplicate_of_id", "请选择另一条有效的反映作为原始反映"),
+])
+def test_an_id_beyond_32_bits_in_a_moderation_form_is_a_clear_refusal(app, moderator_client, reports, action, field,
+                                                                        message):
+    # Regression: on PostgreSQL the id reached the database and the page answered 500.
+    report_id = reports[0]["id"]
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    response = admin_post(moderator_client, f"/admin/reports/{report_id}/{action}",
+                          {"version": version_field(page), field: str(2**40)}, form_page=f"/admin/reports/{report_id}")
+    assert response.status_code == 302
+    assert message in moderator_client.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == "pending_review"
+
+
+def test_a_queue_cursor_beyond_32_bits_is_a_bad_request(moderator_client, reports):
+    assert moderator_client.get(f"/admin/reports?after=2026-11-29T00:00:00%2B00:00_{2**40}").status_code == 400
+
+
+def test_saving_a_rejection_template_with_an_id_beyond_32_bits_is_refused(app, client):
+    with app.app_context():
+        StaffFactory(username="reason_admin", roles=["admin"])
+    admin_login(client, "reason_admin")
+    response = admin_post(client, "/admin/rejection-templates", {"id": str(2**40), "title": "新理由", "text": "理由正文"})
+    assert response.status_code == 302
+    assert "驳回理由不存在" in client.get(response.location).get_data(as_text=True)

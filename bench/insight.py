@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/insight.py                                   # PostgreSQL, 1 million reports
     .venv/bin/python bench/insight.py --database sqlite --reports 200000 --no-pdf
+    .venv/bin/python bench/insight.py --keep      # keep the loaded schema; the next --keep run reuses it
 
 For each database (PostgreSQL at BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
 in a schema of its own; or the embedded SQLite default) it:
 1. migrates an empty database and loads ``--reports`` reports spread over the last 365 days, clustered
-   around the district seats, with closing events and ratings;
-2. counts them once with ``insight.services.rebuild`` (what ``flask insight rebuild`` does);
+   around the district seats, with closing events and ratings, a forwarding record for each accepted
+   report (a backlog of the last two days and a few stuck ones) and a year-long rewards campaign paying
+   5 % of them (COPY on PostgreSQL);
+2. counts them once with ``insight.services.rebuild`` (what ``flask insight rebuild`` does), and prints
+   how many rollup rows the last 30 days hold;
 3. times the dashboard's figures (``insight.services.dashboard``) and the whole page as a signed-in
    moderator, and the last full month's report: its figures, its HTML, and its PDF;
 4. times the reference: the same month's headline figures straight from the raw report rows

@@ -84,6 +84,12 @@ def test_hot_spots_count_reports_per_grid_cell(october):
         services.cell_of(*SEATS["崂山区"], october.insight_grid_m): 1}
 
 
+def test_every_rollup_says_where_its_keys_come_from():
+    assert set(services.SOURCES) == set(ROLLUPS)
+    for rollup, sources in services.SOURCES.items():
+        assert list(sources) == [column.name for column in rollup.__table__.primary_key.columns]
+
+
 def test_grid_cells_are_the_configured_size():
     lat_step, lng_step = services.grid_steps(500)
     assert lat_step * 111_320 == pytest.approx(500)

@@ -6,10 +6,16 @@ import datetime as dt
 import io
 
 import pytest
+import redis
 
+from core.db import db
+from core.jobs import RqQueue
+from media.models import Media
 from media.processing import THUMB_EDGE
 from tests.media import samples
 from tests.media.conftest import image_of
+from tests.media_files import photo_bytes
+from tests.stack import free_port
 
 PRIVATE_MARKERS = (b"SerialSecret", b"MAKERNOTE-SECRET", b"Huawei", b"ICC-PROFILE", b"Exif\x00\x00",
                    b"36.0671", b"iPhone", b"Apple")
@@ -247,3 +253,13 @@ def test_openapi_documents_the_media_endpoints(client):
     assert {"/api/v1/media", "/api/v1/media/{media_id}", "/api/v1/media/uploads",
             "/api/v1/media/{media_id}/complete"} <= set(paths)
     assert "multipart/form-data" in paths["/api/v1/media"]["post"]["requestBody"]["content"]
+
+
+def test_an_upload_while_the_job_queue_is_down_is_stored_whole(app, upload, monkeypatch):
+    monkeypatch.setitem(app.extensions, "job_queue", RqQueue(redis.Redis(port=free_port(), socket_connect_timeout=1)))
+    response = upload(photo_bytes(4242))
+    assert response.status_code == 201
+    with app.app_context():
+        media = db.session.get(Media, response.json["id"])
+        assert media.status == "processing"
+        assert app.extensions["storage"].exists(media.original_key)

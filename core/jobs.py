@@ -83,12 +83,12 @@ def _dispatch_pending_jobs(session: Session) -> None:
     for queue_backend, func, ids, queue in pending:
         try:
             queue_backend.enqueue(func, *ids, queue=queue)
-        except Exception:
+        except Exception as exc:
             # The transaction has committed: failing the caller now would report as lost what is stored (and
             # leave the session unusable). A job lost here is lost as one in a Redis that restarts empty:
             # the sweeps find its work from the database (case deliveries, payouts, media, rewards).
-            log.exception("job not queued", extra={"job": f"{func.__module__}.{func.__qualname__}",
-                                                   "ids": list(ids)})
+            log.error("job not queued", extra={"job": f"{func.__module__}.{func.__qualname__}", "ids": list(ids),
+                                               "error": f"{type(exc).__name__}: {exc}"})
 
 
 @sa.event.listens_for(Session, "after_soft_rollback")

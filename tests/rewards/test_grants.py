@@ -212,3 +212,31 @@ def test_overlapping_active_campaigns_are_refused(app):
     make_campaign(app)
     with pytest.raises(Conflict):
         make_campaign(app, name="另一个活动")
+
+
+class LosingQueue:
+    """A job queue that loses every job, as a Redis restarted empty does."""
+
+    def enqueue(self, func, *args, queue="default") -> None:  # noqa: ANN001
+        return None
+
+    def check(self) -> None:
+        return None
+
+
+def test_a_report_whose_status_change_reached_no_listener_is_decided_by_the_sweep(app, client, run_jobs, resident,
+                                                                                   monkeypatch):
+    from rewards import jobs
+
+    make_campaign(app)
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    monkeypatch.setitem(app.extensions, "job_queue", LosingQueue())
+    moderate(app, run_jobs, report_id, "accepted")
+    assert reward_of(app, report_id).state == "pending"
+    with app.app_context():
+        assert jobs.sweep_payouts() == 0  # payouts are off here; the decisions are caught up all the same
+    assert reward_of(app, report_id).state == "granted"
+    with app.app_context():
+        jobs.sweep_payouts()
+    assert ledger(app, reward_of(app, report_id).id) == [("granted", 500, "system")]

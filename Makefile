@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services install migrate worker browser clean
+.PHONY: run test test-embedded test-services faults install migrate worker browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test-services: install browser
 	else \
 		echo "DATABASE_URL / REDIS_URL not set: skipping the PostgreSQL + Redis pass"; \
 	fi
+
+# The fault suite: the production stack on private PostgreSQL and Redis servers, under load and faults
+# (tests/faults). FAULT_SECONDS sets how long each fault lasts (default 4).
+faults: install
+	$(BIN)/python -m pytest -m faults -s -p no:logging tests/faults
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

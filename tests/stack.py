@@ -145,33 +145,53 @@ class Gunicorn:
 
 
 class RqWorkers:
-    """``count`` processes of `flask jobs worker` (the production worker command)."""
+    """``count`` processes of `flask jobs worker` (the production worker command) under a supervisor that
+    starts again any that exits, as systemd's Restart=always would (rq workers quit when Redis goes away)."""
 
-    def __init__(self, env: dict[str, str], count: int) -> None:
+    def __init__(self, env: dict[str, str], count: int, *, log: Path | None = None) -> None:
         self.env = {**os.environ, **env, "FLASK_APP": "wsgi"}
         self.count = count
+        self.log = log
+        self.restarts = 0
         self.processes: list[subprocess.Popen[bytes]] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with (self.log.open("ab") if self.log else open(os.devnull, "wb")) as output:
+            return subprocess.Popen([str(BIN / "flask"), "jobs", "worker"], env=self.env, cwd=ROOT,
+                                    stdout=output, stderr=output, start_new_session=True)
 
     def start(self) -> RqWorkers:
-        self.processes = [subprocess.Popen([str(BIN / "flask"), "jobs", "worker"], env=self.env, cwd=ROOT,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                           start_new_session=True)
-                          for _ in range(self.count)]
+        self.processes = [self._spawn() for _ in range(self.count)]
+        self._supervisor.start()
         return self
 
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                for index, process in enumerate(self.processes):
+                    if process.poll() is not None and not self._stopping.is_set():
+                        self.processes[index] = self._spawn()
+                        self.restarts += 1
+
     def kill(self) -> None:
-        """SIGKILL every worker and its work-horse: jobs in flight die with them."""
-        for process in self.processes:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for process in self.processes:
-            process.wait(timeout=30)
+        """SIGKILL every worker and its work-horse: jobs in flight die with them (the supervisor restarts them)."""
+        with self._lock:
+            for process in self.processes:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for process in self.processes:
+                process.wait(timeout=30)
 
     def stop(self) -> None:
-        for process in self.processes:
-            _stop(process)
+        self._stopping.set()
+        with self._lock:
+            for process in self.processes:
+                _stop(process)
 
 
 class Faulty:

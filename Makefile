@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services fuzz install migrate worker browser clean
+.PHONY: run test test-embedded test-services fuzz faults install migrate worker browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ fuzz: install
 	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 $(BIN)/python -m pytest -q \
 		tests/core/test_api_fuzz.py tests/core/test_geo_properties.py tests/core/test_signature_properties.py \
 		tests/core/test_crypto.py tests/media/test_properties.py tests/signboard_templates/test_credit_code_properties.py
+
+# The fault suite: the production stack on private PostgreSQL and Redis servers, under load and faults
+# (tests/faults). FAULT_SECONDS sets how long each fault lasts (default 4).
+faults: install
+	$(BIN)/python -m pytest -m faults -s -p no:logging tests/faults
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -26,10 +26,7 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +43,7 @@ import sqlalchemy as sa  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from core.config import Config  # noqa: E402
+from tests.stack import Gunicorn, percentile  # noqa: E402
 
 QINGDAO_CENTRE = (36.0671, 120.3826)
 MODERATOR = ("bench_moderator", "bench-moderator-password")
@@ -69,12 +67,6 @@ def reference_app():  # noqa: ANN201
         return jsonify({"ok": True}), 201
 
     return app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _photo(seed: int) -> bytes:
@@ -174,28 +166,6 @@ def _existing_reports(count: int, categories: list[str], first_resident: int, re
                "市南区", rng.choice(statuses), f"seed-{n}", "seed", "[]", "{}", 1, stamp, stamp)
 
 
-class Gunicorn:
-    def __init__(self, env: dict[str, str], workers: int) -> None:
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-             "--pythonpath", f"{ROOT / 'bench'},{ROOT}", "--log-level", "warning", "reports:reference_app()"],
-            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 300  # four workers importing the app on a loaded 2-core machine
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
 class Client:
     """One mini-program user: a signed-in resident with one uploaded photo."""
 
@@ -264,15 +234,11 @@ def queue_page_times(url: str, repeats: int = 60) -> tuple[list[float], list[flo
     return times, reference
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
     print(f"\n== {name} ==  (load average {' '.join(f'{value:.1f}' for value in os.getloadavg())})", flush=True)
     prepare_database(env, args.existing)
-    server = Gunicorn(env, args.workers)
+    server = Gunicorn(env, workers=args.workers, app_spec="reports:reference_app()",
+                      python_path=(ROOT / "bench", ROOT))
     try:
         clients = [Client(server.url, n) for n in range(args.clients)]
         results = {"plain_insert": ([], 0, 0.0), "submit": ([], 0, 0.0)}

@@ -81,7 +81,14 @@ def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAUL
 def _dispatch_pending_jobs(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
     for queue_backend, func, ids, queue in pending:
-        queue_backend.enqueue(func, *ids, queue=queue)
+        try:
+            queue_backend.enqueue(func, *ids, queue=queue)
+        except Exception as exc:
+            # The transaction has committed: failing the caller now would report as lost what is stored (and
+            # leave the session unusable). A job lost here is lost as one in a Redis that restarts empty:
+            # the sweeps find its work from the database (case deliveries, payouts, media, rewards).
+            log.error("job not queued", extra={"job": f"{func.__module__}.{func.__qualname__}", "ids": list(ids),
+                                               "error": f"{type(exc).__name__}: {exc}"})
 
 
 @sa.event.listens_for(Session, "after_soft_rollback")

@@ -1,4 +1,5 @@
-"""`flask media delete-unattached`: the scheduled clean-up (cron, or an rq scheduler running the same job)."""
+"""`flask media sweep` and `flask media delete-unattached`: scheduled passes (cron, or an rq scheduler running the
+same jobs)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,10 @@ media_cli = AppGroup("media", help="Residents' media.")
 def delete_unattached_command() -> None:
     """Delete media not attached to a report or application within MEDIA_UNATTACHED_TTL_HOURS."""
     click.echo(f"deleted {jobs.delete_unattached_media()} unattached media")
+
+
+@media_cli.command("sweep")
+@with_appcontext
+def sweep_command() -> None:
+    """Queue again the processing of media whose job was lost (still processing after 10 minutes)."""
+    click.echo(f"queued {jobs.requeue_unprocessed()} media for processing again")

@@ -11,6 +11,11 @@ def process_media(media_id: int) -> None:
     db.session.commit()
 
 
+def requeue_unprocessed() -> int:
+    """Scheduled (cron: `flask media sweep`, every few minutes): processing jobs lost with Redis or a worker."""
+    return services.requeue_unprocessed()
+
+
 def delete_unattached_media() -> int:
     """Scheduled (cron or an rq scheduler): media not attached within the configured hours goes."""
     return services.delete_unattached_media()

@@ -414,6 +414,26 @@ def describe(media: Media) -> dict[str, Any]:
     return view
 
 
+# --- the sweep: nothing accepted stays unprocessed --------------------------------------------------
+
+# A media still processing this long after its last change lost its job (with Redis or a killed worker).
+PROCESSING_REQUEUE_AFTER = dt.timedelta(minutes=10)
+REQUEUE_BATCH = 500
+
+
+def requeue_unprocessed(now: dt.datetime | None = None) -> int:
+    """Queue the processing job again for media whose job was lost; each at most once per interval. Commits."""
+    now = now or utcnow()
+    stuck = list(db.session.scalars(sa.select(Media).where(
+        Media.status == "processing", Media.updated_at < now - PROCESSING_REQUEUE_AFTER)
+        .order_by(Media.id).limit(REQUEUE_BATCH)))
+    for media in stuck:
+        media.updated_at = now
+        _queue_processing(media)
+    db.session.commit()
+    return len(stuck)
+
+
 # --- expiry -----------------------------------------------------------------------------------------
 
 def delete_unattached_media(now: dt.datetime | None = None, batch_size: int = 200) -> int:

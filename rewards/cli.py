@@ -27,5 +27,6 @@ def reconcile_command() -> None:
 @rewards_cli.command("sweep-payouts")
 @with_appcontext
 def sweep_payouts_command() -> None:
-    """Query bills not final after REWARD_PAYOUT_QUERY_AFTER_MINUTES and send approved rewards without a bill."""
+    """Decide status changes that reached no decision, query bills not final after
+    REWARD_PAYOUT_QUERY_AFTER_MINUTES and send approved rewards without a bill."""
     click.echo(f"checked {jobs.sweep_payouts()} reward(s)")

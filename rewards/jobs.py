@@ -28,8 +28,11 @@ def pay_reward(reward_id: int) -> None:
 
 
 def sweep_payouts() -> int:
-    """Scheduled (cron: `flask rewards sweep-payouts`): bills not final after a while, approvals without a bill."""
+    """Scheduled (cron: `flask rewards sweep-payouts`): status changes that reached no decision, then bills not
+    final after a while and approvals without a bill."""
     from rewards import services
 
+    settings = current_app.config["APP_SETTINGS"]
+    services.catch_up_decisions(settings)
     client = gateway()
-    return services.sweep_payouts(client, current_app.config["APP_SETTINGS"]) if client is not None else 0
+    return services.sweep_payouts(client, settings) if client is not None else 0

@@ -8,6 +8,7 @@ local-disk media. ``TEST_BACKENDS=services`` runs it as production does: Postgre
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
@@ -31,12 +32,18 @@ S3_BUCKET = "test-media"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each pass leaves out what only the other pass can prove (deselected, not skipped)."""
+    """Each pass leaves out what only the other pass can prove, and every pass leaves out the fault suite
+    unless it is asked for with ``-m faults`` (`make faults`): deselected, not skipped."""
     other_pass_only = "embedded_only" if BACKENDS == "services" else "services_only"
-    deselected = [item for item in items if item.get_closest_marker(other_pass_only)]
+    faults_asked = "faults" in (config.getoption("markexpr") or "")
+
+    def left_out(item: pytest.Item) -> bool:
+        return bool(item.get_closest_marker(other_pass_only) or (item.get_closest_marker("faults") and not faults_asked))
+
+    deselected = [item for item in items if left_out(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker(other_pass_only)]
+        items[:] = [item for item in items if not left_out(item)]
 
 
 def require_service(name: str, value: str | None) -> str:
@@ -168,6 +175,32 @@ def run_jobs(app: Flask) -> Callable[[], None]:
             make_worker(app, queues or [DEFAULT_QUEUE], fork=False).work(burst=True)
 
     return run
+
+
+class LosingQueue:
+    """A job queue that loses every job, as a Redis restarted empty does."""
+
+    def enqueue(self, func: Callable[..., object], *args: object, queue: str = DEFAULT_QUEUE) -> None:
+        return None
+
+    def check(self) -> None:
+        return None
+
+
+@pytest.fixture
+def jobs_lost(app: Flask) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """``with jobs_lost(): …``: every job queued inside is lost (with Redis, or with a killed worker)."""
+
+    @contextlib.contextmanager
+    def lost() -> Iterator[None]:
+        original = app.extensions["job_queue"]
+        app.extensions["job_queue"] = LosingQueue()
+        try:
+            yield
+        finally:
+            app.extensions["job_queue"] = original
+
+    return lost
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 
@@ -14,6 +15,7 @@ from core.db import db
 from core.jobs import DEFAULT_QUEUE, InlineQueue, RqQueue, enqueue_after_commit, make_worker
 from core.models import AuditEntry
 from tests.core.sample_jobs import record_job_run
+from tests.stack import free_port
 
 
 @dataclasses.dataclass
@@ -76,3 +78,21 @@ def test_a_rolled_back_transaction_queues_nothing(app, queue):
 def test_jobs_take_ids_not_objects(app_ctx):
     with pytest.raises(TypeError, match="ids"):
         enqueue_after_commit(record_job_run, object())
+
+
+@pytest.fixture
+def redis_unreachable(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's jobs go to a Redis that refuses connections (stopped, restarting)."""
+    connection = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    monkeypatch.setitem(app.extensions, "job_queue", RqQueue(connection))
+
+
+def test_a_queue_that_is_down_fails_neither_the_commit_nor_the_caller(app, redis_unreachable, caplog):
+    # The commit has happened when the jobs leave: the work is done, and the sweeps find what needs a job.
+    with app.app_context():
+        services.record_audit(services.SYSTEM_ACTOR, "test.work", "job", 303)
+        enqueue_after_commit(record_job_run, 303)
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "test.work",
+                                                                  AuditEntry.object_id == "303")) == 1
+    assert "job not queued" in caplog.text

@@ -6,10 +6,17 @@ import datetime as dt
 import io
 
 import pytest
+import redis
 
+from core.db import db, utcnow
+from core.jobs import RqQueue
+from media import services
+from media.models import Media
 from media.processing import THUMB_EDGE
 from tests.media import samples
 from tests.media.conftest import image_of
+from tests.media_files import photo_bytes
+from tests.stack import free_port
 
 PRIVATE_MARKERS = (b"SerialSecret", b"MAKERNOTE-SECRET", b"Huawei", b"ICC-PROFILE", b"Exif\x00\x00",
                    b"36.0671", b"iPhone", b"Apple")
@@ -143,9 +150,6 @@ def _truncated_mp4(media_file) -> bytes:
     (lambda _: samples.wav()[:-1000], 422, "corrupt_media"),
 ])
 def test_bad_files_are_refused_and_leave_nothing_behind(app, upload, stored_keys, media_file, make, status, code):
-    from media.models import Media
-    from core.db import db
-
     before = stored_keys()
     with app.app_context():
         rows = db.session.query(Media).count()
@@ -247,3 +251,27 @@ def test_openapi_documents_the_media_endpoints(client):
     assert {"/api/v1/media", "/api/v1/media/{media_id}", "/api/v1/media/uploads",
             "/api/v1/media/{media_id}/complete"} <= set(paths)
     assert "multipart/form-data" in paths["/api/v1/media"]["post"]["requestBody"]["content"]
+
+
+def test_an_upload_while_the_job_queue_is_down_is_stored_whole(app, upload, monkeypatch):
+    monkeypatch.setitem(app.extensions, "job_queue", RqQueue(redis.Redis(port=free_port(), socket_connect_timeout=1)))
+    response = upload(photo_bytes(4242))
+    assert response.status_code == 201
+    with app.app_context():
+        media = db.session.get(Media, response.json["id"])
+        assert media.status == "processing"
+        assert app.extensions["storage"].exists(media.original_key)
+
+
+def test_an_upload_whose_processing_job_was_lost_is_processed_by_the_sweep(app, upload, run_jobs, jobs_lost):
+    with jobs_lost():
+        media_id = upload(photo_bytes(4343)).json["id"]
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(Media, media_id).status == "processing"
+        # Not yet: a job queued moments ago may simply not have run.
+        assert services.requeue_unprocessed() == 0
+        assert services.requeue_unprocessed(now=utcnow() + services.PROCESSING_REQUEUE_AFTER) == 1
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(Media, media_id).status == "ready"

@@ -12,7 +12,7 @@ from citizen.models import Resident
 from core.db import db
 from core.errors import Conflict
 from core.models import AuditEntry
-from rewards import services
+from rewards import jobs, services
 from rewards.models import LedgerEntry, Reward
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.media_files import photo_bytes
@@ -212,3 +212,19 @@ def test_overlapping_active_campaigns_are_refused(app):
     make_campaign(app)
     with pytest.raises(Conflict):
         make_campaign(app, name="另一个活动")
+
+
+def test_a_report_whose_status_change_reached_no_listener_is_decided_by_the_sweep(app, client, run_jobs, resident,
+                                                                                   jobs_lost):
+    make_campaign(app)
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    with jobs_lost():
+        moderate(app, run_jobs, report_id, "accepted")
+    assert reward_of(app, report_id).state == "pending"
+    with app.app_context():
+        assert jobs.sweep_payouts() == 0  # payouts are off here; the decisions are caught up all the same
+    assert reward_of(app, report_id).state == "granted"
+    with app.app_context():
+        jobs.sweep_payouts()
+    assert ledger(app, reward_of(app, report_id).id) == [("granted", 500, "system")]

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from citizen import services
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
+from core.db import MAX_DATABASE_ID
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
 
@@ -73,7 +74,7 @@ def _cursor(value: str | None) -> tuple[dt.datetime, int] | None:
         after = dt.datetime.fromisoformat(stamp), int(report_id)
     except ValueError:
         abort(400)
-    if not 0 <= after[1] <= services.MAX_ID:
+    if not 0 <= after[1] <= MAX_DATABASE_ID:
         abort(400)
     return after
 

@@ -22,7 +22,7 @@ from citizen import jobs as citizen_jobs
 from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
                             ReportStatusCount, Resident)
 from core.config import Config
-from core.db import db, utcnow
+from core.db import MAX_DATABASE_ID, db, utcnow
 from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
@@ -38,8 +38,6 @@ from media.services import MediaInfo
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MAX_PHOTOS = 9
-# Ids are 32-bit integers (PostgreSQL's serial): a larger id typed into a form is absent, not a database error.
-MAX_ID = 2**31 - 1
 
 PENDING_REVIEW, ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "pending_review", "accepted", "rejected", "duplicate", "withdrawn"
 FORWARDED, IN_PROGRESS, RESOLVED, CLOSED = "forwarded", "in_progress", "resolved", "closed"
@@ -432,7 +430,7 @@ def _get_report(report_id: int) -> Report:
 
 def _get_by_id(model: type[Any], object_id: int) -> Any:
     """The row, or None when absent, including for ids no database id can be (beyond 32 bits)."""
-    return db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
+    return db.session.get(model, object_id) if 0 < object_id <= MAX_DATABASE_ID else None
 
 
 def get_report(report_id: int) -> Report:

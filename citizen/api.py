@@ -106,19 +106,25 @@ def _location(lat: float, lng: float) -> dict[str, dict[str, float]]:
     return {"wgs84": {"lat": lat, "lng": lng}, "gcj02": {"lat": round(gcj_lat, 7), "lng": round(gcj_lng, 7)}}
 
 
-def present_report(report: Report) -> dict[str, Any]:
-    return {
+def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
+    """Reports as residents see them, with every media link signed from one query."""
+    urls = media_services.media_urls_by_id(item.media_id for report in reports for item in report.media)
+    return [{
         "id": report.id, "status": report.status, "status_name": services.STATUS_NAMES[report.status],
         "category": report.category, "description": report.description, "address": report.address,
         "district": report.district, "location": _location(report.lat, report.lng), "created_at": report.created_at,
-        "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose,
-                   "urls": media_services.media_urls(item.media_id)} for item in report.media],
+        "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose, "urls": urls.get(item.media_id, {})}
+                  for item in report.media],
         "timeline": [{"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status],
                       "at": event.occurred_at, "note": event.note,
-                      "photos": [media_services.media_urls(item.media_id) for item in report.media
-                                 if item.event_id == event.id]} for event in services.timeline(report)],
+                      "photos": [urls.get(item.media_id, {}) for item in report.media if item.event_id == event.id]}
+                     for event in services.timeline(report)],
         "reject_reason": report.reject_reason, "rating": report.rating, "rating_comment": report.rating_comment,
-    }
+    } for report in reports]
+
+
+def present_report(report: Report) -> dict[str, Any]:
+    return present_reports([report])[0]
 
 
 @blp.route("/reports")
@@ -157,7 +163,7 @@ class MyReports(MethodView):
         before = int(args["cursor"]) if args["cursor"] else None
         reports = services.resident_reports(current_resident_id(), before_id=before, limit=args["limit"])
         next_cursor = str(reports[-1].id) if len(reports) == args["limit"] else None
-        return {"items": [present_report(report) for report in reports], "next_cursor": next_cursor}
+        return {"items": present_reports(reports), "next_cursor": next_cursor}
 
 
 @blp.route("/reports/nearby")

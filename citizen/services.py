@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from citizen import jobs as citizen_jobs
@@ -446,7 +447,8 @@ def get_resident_report(resident_id: int, report_id: int) -> Report:
 
 def resident_reports(resident_id: int, *, before_id: int | None, limit: int) -> list[Report]:
     """Newest first; the cursor is the last id seen."""
-    query = sa.select(Report).where(Report.resident_id == resident_id)
+    query = (sa.select(Report).where(Report.resident_id == resident_id)
+             .options(selectinload(Report.media), selectinload(Report.events)))
     if before_id is not None:
         query = query.where(Report.id < before_id)
     return list(db.session.scalars(query.order_by(Report.id.desc()).limit(limit)))

@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -394,6 +394,14 @@ def media_urls(media_id: int, *, include_original: bool = False, ttl_seconds: in
     if media is None:
         raise NotFound("媒体文件不存在。")
     return _urls(media, include_original=include_original, ttl_seconds=ttl_seconds)
+
+
+def media_urls_by_id(media_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The residents' signed links of many media in one query, by id (absent ids are left out)."""
+    wanted = set(media_ids)
+    if not wanted:
+        return {}
+    return {media.id: _urls(media) for media in db.session.scalars(sa.select(Media).where(Media.id.in_(wanted)))}
 
 
 def _urls(media: Media, *, include_original: bool = False, ttl_seconds: int | None = None) -> dict[str, str]:

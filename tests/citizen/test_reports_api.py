@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from citizen import services
 from core.db import db
@@ -139,6 +140,29 @@ def test_my_reports_page_newest_first_with_a_cursor(client, resident):
     assert [r["id"] for r in first["items"]] == [ids[2], ids[1]]
     second = client.get(f"/api/v1/reports/mine?limit=2&cursor={first['next_cursor']}", headers=resident).json
     assert [r["id"] for r in second["items"]] == [ids[0]] and second["next_cursor"] is None
+
+
+def test_my_reports_page_costs_the_same_statements_for_one_report_or_many(app, client, resident):
+    """Found by bench/load.py: 62 statements for a page of 20 (media and timeline loaded report by report)."""
+    for _ in range(4):
+        new_report(client, resident, media_ids=[upload_photo(client, resident), upload_photo(client, resident)])
+    with app.app_context():
+        engine = db.engine  # under the per-test rollback: the test's own connection
+    statements: list[str] = []
+
+    def count(connection, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        per_page = {}
+        for limit in (1, 4):
+            statements.clear()
+            assert len(client.get(f"/api/v1/reports/mine?limit={limit}", headers=resident).json["items"]) == limit
+            per_page[limit] = len(statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert per_page[4] == per_page[1]
 
 
 def test_a_report_is_visible_to_its_owner_only(client, resident, other_resident):

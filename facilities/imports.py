@@ -215,10 +215,17 @@ def facility_values(raw: RawRow, context: RowContext) -> dict[str, Any]:
 
 # --- writing ------------------------------------------------------------------------------------
 
+WRITTEN_COLUMNS = ("source_id", *UPSERT_COLUMNS, "created_at", "updated_at")
+# PostgreSQL: a batch is COPYed into this session-private table, then upserted with one statement.
+_STAGING_TABLE = "facilities_upsert_batch"
+
+
 @functools.lru_cache(maxsize=4)
-def _upsert_sql(dialect: str, placeholder: str) -> str:
-    """INSERT … ON CONFLICT (source_id) DO UPDATE, touching a row only when a column differs."""
-    columns = ("source_id", *UPSERT_COLUMNS, "created_at", "updated_at")
+def _upsert_sql(dialect: str) -> str:
+    """INSERT … ON CONFLICT (source_id) DO UPDATE, touching a row only when a column differs.
+
+    SQLite: one row of parameters at a time (executemany); PostgreSQL: every row of the staging table.
+    """
     differs = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
     as_text = "::text" if dialect == "postgresql" else ""  # PostgreSQL's json has no equality operator
 
@@ -226,7 +233,9 @@ def _upsert_sql(dialect: str, placeholder: str) -> str:
         cast = as_text if name == "attributes" else ""
         return f"facilities.{name}{cast} {differs} excluded.{name}{cast}"
 
-    return (f"INSERT INTO facilities ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))}) "
+    source = (f"SELECT {', '.join(WRITTEN_COLUMNS)} FROM {_STAGING_TABLE}" if dialect == "postgresql"
+              else f"VALUES ({', '.join('?' * len(WRITTEN_COLUMNS))})")
+    return (f"INSERT INTO facilities ({', '.join(WRITTEN_COLUMNS)}) {source} "
             f"ON CONFLICT (source_id) DO UPDATE SET "
             + ", ".join(f"{name} = excluded.{name}" for name in (*UPSERT_COLUMNS, "updated_at"))
             + " WHERE " + " OR ".join(changed(name) for name in UPSERT_COLUMNS))
@@ -235,7 +244,8 @@ def _upsert_sql(dialect: str, placeholder: str) -> str:
 def upsert_rows(rows: list[dict[str, Any]]) -> None:
     """Insert or update by source id (the last of repeated source ids wins); unchanged rows stay untouched.
 
-    Goes straight to the DBAPI's executemany: at millions of rows, per-row ORM work dominates.
+    Goes straight to the DBAPI: at millions of rows, per-row ORM work dominates. SQLite takes the batch
+    through executemany; PostgreSQL through COPY into a temporary table and one INSERT … SELECT.
     """
     if not rows:
         return
@@ -248,8 +258,17 @@ def upsert_rows(rows: list[dict[str, Any]]) -> None:
     unique = {row["source_id"]: row for row in rows}
     parameters = [tuple(process(row[name]) if process else row[name] for name, process in processors) + (stamp, stamp)
                   for row in unique.values()]
-    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-    connection.connection.cursor().executemany(_upsert_sql(dialect.name, placeholder), parameters)
+    cursor = connection.connection.cursor()
+    if dialect.name != "postgresql":
+        cursor.executemany(_upsert_sql(dialect.name), parameters)
+        return
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_TABLE} ON COMMIT DELETE ROWS AS "
+                   f"SELECT {', '.join(WRITTEN_COLUMNS)} FROM facilities WITH NO DATA")
+    with cursor.copy(f"COPY {_STAGING_TABLE} ({', '.join(WRITTEN_COLUMNS)}) FROM STDIN") as copy:
+        for row in parameters:
+            copy.write_row(row)
+    cursor.execute(_upsert_sql(dialect.name))
+    cursor.execute(f"TRUNCATE {_STAGING_TABLE}")
 
 
 def _count_facilities() -> int:

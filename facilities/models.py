@@ -72,6 +72,10 @@ class Facility(TimestampMixin, Base):
 
     kind: Mapped[FacilityKind] = relationship(lazy="joined", innerjoin=True)
 
+    @property
+    def kind_name(self) -> str:
+        return self.kind.name
+
 
 class FacilityImport(Base):
     """One run of `flask facilities import`, with the rows it rejected."""

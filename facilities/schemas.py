@@ -90,7 +90,7 @@ class AttributesSchema(Schema):
 
 class FacilitySchema(Schema):
     id = fields.Integer(required=True)
-    kind = fields.Function(lambda f: {"code": f.kind_code, "name": f.kind.name}, required=True)
+    kind = fields.Function(lambda f: {"code": f.kind_code, "name": f.kind_name}, required=True)
     name = fields.String(required=True)
     location = fields.Function(lambda f: _location(f.lat, f.lng), required=True)
     address = fields.String(required=True)

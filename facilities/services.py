@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from core.db import db, utcnow
 from core.errors import NotFound, ValidationFailed
-from core.geo import haversine_m, wgs84_to_gcj02
+from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor, record_audit
 from facilities import spatial
 from facilities.models import (FACILITY_STATUSES, NEAREST_PREDICATE, NEAREST_SHOWN_PREDICATE, Facility,
@@ -173,43 +173,127 @@ def is_open(opening_hours: str | None, at: dt.datetime) -> bool:
 # --- the nearest query --------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
+class FacilityView:
+    """A facility as a nearest answer shows it: plain values read with the search, no ORM object."""
+
+    id: int
+    kind_code: str
+    kind_name: str
+    name: str
+    lat: float
+    lng: float
+    address: str
+    district: str
+    opening_hours: str | None
+    attributes: dict[str, Any]
+    status: str
+    is_sample: bool
+    updated_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class NearestResult:
-    facility: Facility
+    facility: FacilityView
     distance_m: float
 
 
-def _placeholder() -> str:
-    return "?" if db.session.get_bind().dialect.paramstyle == "qmark" else "%s"
+# FacilityView's columns, in its order (f: facilities, k: facility_kinds).
+_VIEW_COLUMNS = ("f.id, f.kind_code, k.name, f.name, f.lat, f.lng, f.address, f.district, f.opening_hours, "
+                 "f.attributes, f.status, f.is_sample, f.updated_at")
+_VIEW_TYPED = (9, "attributes"), (11, "is_sample"), (12, "updated_at")  # position, column: need the type's processing
+# On PostgreSQL the candidates are ranked by the same haversine in SQL, which differs from haversine_m by
+# rounding only (nanometres); everything within twice this slack of the keep-th is returned and re-measured.
+_SQL_DISTANCE_SLACK_M = 1e-3
+_RANKED_SPARE_ROWS = 3
+_SQL_HAVERSINE = (f"2.0 * {EARTH_RADIUS_M!r} * asin(sqrt(least(1.0, power(sin((radians(f.lat) - radians(%s)) * 0.5), 2)"
+                  " + cos(radians(%s)) * cos(radians(f.lat)) * power(sin(radians(f.lng - %s) * 0.5), 2))))")
+
+
+@functools.lru_cache(maxsize=8)
+def _view_processors(dialect: sa.Dialect) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    table = Facility.__table__
+    processors = ((position, table.c[name].type.dialect_impl(dialect).result_processor(dialect, None))
+                  for position, name in _VIEW_TYPED)
+    return tuple((position, process) for position, process in processors if process is not None)
+
+
+def _view(row: Sequence[Any], dialect: sa.Dialect) -> FacilityView:
+    values = list(row)
+    for position, process in _view_processors(dialect):
+        values[position] = process(values[position])
+    return FacilityView(*values)
+
+
+# PostgreSQL estimates unnest() of an array parameter at 10 rows: padded to at least that many (with empty
+# ranges), the arrays make its custom plans cost what the generic plan costs, so it settles on the generic
+# plan instead of planning every search anew (planning costs more than the search).
+_PG_MIN_RANGES = 10
 
 
 @functools.lru_cache(maxsize=512)
-def _candidate_sql(placeholder: str, range_count: int, by_kind: bool, columns: str) -> str:
-    """Candidates in ``range_count`` cell ranges inside a box: one index range scan each."""
-    p = placeholder
-    where = f"{NEAREST_PREDICATE} AND kind_code = {p}" if by_kind else NEAREST_SHOWN_PREDICATE
-    one = (f"SELECT {columns} FROM facilities WHERE {where} AND cell >= {p} AND cell < {p}"
-           f" AND lat BETWEEN {p} AND {p} AND lng BETWEEN {p} AND {p}")
-    return " UNION ALL ".join([one] * range_count)
+def _candidate_sql(dialect: str, range_count: int, by_kind: bool, columns: str, in_box: bool = True) -> str:
+    """Candidates in cell ranges (and a box): one index range scan per range, on the (kind, cell) or (cell) index.
+
+    PostgreSQL takes the ranges as two arrays, so that one prepared statement serves every search;
+    SQLite prepares its statements in-process and caches them by text, one per range count.
+    """
+    where = f"{NEAREST_PREDICATE} AND kind_code = %s" if by_kind else NEAREST_SHOWN_PREDICATE
+    box = " AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s" if in_box else ""
+    if dialect == "postgresql":
+        return (f"SELECT {columns} FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) JOIN facilities f"
+                f" ON f.cell >= r.lo AND f.cell < r.hi WHERE {where}{box}")
+    one = f"SELECT {columns} FROM facilities f WHERE {where} AND cell >= %s AND cell < %s{box}"
+    return " UNION ALL ".join([one.replace("%s", "?")] * range_count)
 
 
-def _candidate_params(kind_code: str | None, ranges: Sequence[tuple[int, int]], box: spatial.SearchBox) -> list:
+def _candidate_params(dialect: str, kind_code: str | None, ranges: Sequence[tuple[int, int]],
+                      box: spatial.SearchBox | None) -> list:
+    kind = [kind_code] if kind_code is not None else []
+    corners = [box.min_lat, box.max_lat, box.min_lng, box.max_lng] if box is not None else []
+    if dialect == "postgresql":
+        padding = [0] * (_PG_MIN_RANGES - len(ranges))
+        return [[start for start, _ in ranges] + padding, [end for _, end in ranges] + padding, *kind, *corners]
     params: list = []
     for start, end in ranges:
-        if kind_code is not None:
-            params.append(kind_code)
-        params += [start, end, box.min_lat, box.max_lat, box.min_lng, box.max_lng]
+        params += [*kind, start, end, *corners]
     return params
 
 
-def _candidate_fetcher(kind_code: str | None, with_hours: bool) -> spatial.Fetch:
-    # The DBAPI cursor of the session's connection: the search is a few small, hot statements.
-    cursor = db.session.connection().connection.cursor()
-    placeholder = _placeholder()
-    columns = "id, lat, lng, opening_hours" if with_hours else "id, lat, lng, NULL"
+@functools.lru_cache(maxsize=64)
+def _ranked_sql(by_kind: bool, rows: int) -> str:
+    """PostgreSQL: the ``rows`` nearest candidates of the ranges, measured in SQL, with their FacilityView columns.
 
-    def fetch(ranges: list[tuple[int, int]], box: spatial.SearchBox) -> Iterable[spatial.Candidate]:
-        sql = _candidate_sql(placeholder, len(ranges), kind_code is not None, columns)
-        cursor.execute(sql, _candidate_params(kind_code, ranges, box))
+    The row count is part of the text: as a parameter, the generic plan would expect a tenth of the table.
+    """
+    near = _candidate_sql("postgresql", 0, by_kind, f"f.id, {_SQL_HAVERSINE} AS d", False)
+    return (f"WITH near AS ({near} ORDER BY d LIMIT {int(rows)}) SELECT near.d, {_VIEW_COLUMNS} FROM near"
+            " JOIN facilities f ON f.id = near.id JOIN facility_kinds k ON k.code = f.kind_code ORDER BY near.d")
+
+
+def _candidate_fetcher(lat: float, lng: float, kind_code: str | None, with_hours: bool) -> spatial.Fetch:
+    """One statement per round, on the DBAPI cursor of the session's connection (small, hot statements).
+
+    On PostgreSQL (and unless each candidate's hours must be judged) the statement ranks the candidates and
+    returns only the nearest few with their whole rows, which the result then needs no second query for.
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    plain_columns = "f.id, f.lat, f.lng, f.opening_hours" if with_hours else "f.id, f.lat, f.lng, NULL"
+    postgres = dialect.name == "postgresql"
+    ranked = postgres and not with_hours
+
+    def fetch(ranges: list[tuple[int, int]], box: spatial.SearchBox, keep: int) -> Iterable[spatial.Candidate]:
+        # The box only thins out what SQLite hands over; PostgreSQL's generic plan would misjudge it.
+        params = _candidate_params(dialect.name, kind_code, ranges, None if postgres else box)
+        if ranked:
+            cursor.execute(_ranked_sql(kind_code is not None, keep + _RANKED_SPARE_ROWS), [lat, lat, lng, *params])
+            rows = cursor.fetchall()
+            # Complete unless the spare rows are all tied (within the slack) with the keep-th.
+            if len(rows) < keep + _RANKED_SPARE_ROWS or rows[-1][0] > rows[keep - 1][0] + 2 * _SQL_DISTANCE_SLACK_M:
+                return [(row[1], row[5], row[6], _view(row[1:], dialect)) for row in rows]
+        cursor.execute(_candidate_sql(dialect.name, len(ranges), kind_code is not None, plain_columns, not postgres),
+                       params)
         return cursor.fetchall()
 
     return fetch
@@ -220,23 +304,38 @@ def nearest_hits(lat: float, lng: float, *, kind: str | None = None, limit: int 
     """Ids and great-circle distances of the nearest facilities in service (WGS-84 in), nearest first.
 
     ``kind`` None means every kind shown to residents. Exact: the same ranking as a brute-force scan.
+    A hit's ``extra`` is its FacilityView when the search read it anyway.
     """
     snapshot = kind_snapshot()
     at = now or utcnow()
     hits, _ = spatial.nearest(
         lat, lng, limit=limit, radius_m=radius_m, density_per_m2=snapshot.density_per_m2(kind),
-        fetch=_candidate_fetcher(kind, open_now),
+        fetch=_candidate_fetcher(lat, lng, kind, open_now),
         accept=(lambda hours: is_open(hours, at)) if open_now else None)  # type: ignore[arg-type]
     return hits
+
+
+def facility_views(ids: Sequence[int]) -> dict[int, FacilityView]:
+    """The FacilityViews of these facilities, in one query."""
+    if not ids:
+        return {}
+    connection = db.session.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    sql = f"SELECT {_VIEW_COLUMNS} FROM facilities f JOIN facility_kinds k ON k.code = f.kind_code WHERE "
+    if dialect.name == "postgresql":
+        cursor.execute(sql + "f.id = ANY(%s)", [list(ids)])
+    else:
+        cursor.execute(sql + f"f.id IN ({', '.join('?' * len(ids))})", list(ids))
+    return {row[0]: _view(row, dialect) for row in cursor.fetchall()}
 
 
 def nearest(lat: float, lng: float, **options: Any) -> list[NearestResult]:
     """The nearest facilities themselves, with their distances; options as for ``nearest_hits``."""
     hits = nearest_hits(lat, lng, **options)
-    if not hits:
-        return []
-    by_id = {f.id: f for f in db.session.scalars(sa.select(Facility).where(Facility.id.in_([h.id for h in hits])))}
-    return [NearestResult(by_id[hit.id], hit.distance_m) for hit in hits if hit.id in by_id]
+    views = {hit.id: hit.extra for hit in hits if isinstance(hit.extra, FacilityView)}
+    views.update(facility_views([hit.id for hit in hits if hit.id not in views]))
+    return [NearestResult(views[hit.id], hit.distance_m) for hit in hits if hit.id in views]
 
 
 def brute_force_nearest(lat: float, lng: float, *, kind: str | None = None, limit: int = 5,
@@ -286,17 +385,17 @@ def _covering_ranges(box: spatial.SearchBox, cells_across: int) -> tuple[int, li
 def map_view(box: spatial.SearchBox, *, kind: str | None = None, max_points: int = MAX_MAP_POINTS) -> MapView:
     """The facilities in service inside a WGS-84 box, or grid-clustered counts when there are too many."""
     _, ranges = _covering_ranges(box, 4)
-    placeholder = _placeholder()
     connection = db.session.connection()
-    params = tuple(_candidate_params(kind, ranges, box))
-    ids_sql = _candidate_sql(placeholder, len(ranges), kind is not None, "id")
+    dialect = connection.dialect.name
+    params = tuple(_candidate_params(dialect, kind, ranges, box))
+    ids_sql = _candidate_sql(dialect, len(ranges), kind is not None, "id")
     ids = [row[0] for row in connection.exec_driver_sql(f"{ids_sql} LIMIT {max_points + 1}", params)]
     if len(ids) <= max_points:
         facilities = list(db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids)).order_by(Facility.id)))
         return MapView(facilities, [], len(facilities))
     cluster_level, _ = _covering_ranges(box, MAP_CLUSTER_GRID)
     shift = 2 * (spatial.MAX_LEVEL - cluster_level)
-    inner = _candidate_sql(placeholder, len(ranges), kind is not None, f"cell / {1 << shift} AS grp, lat, lng")
+    inner = _candidate_sql(dialect, len(ranges), kind is not None, f"cell / {1 << shift} AS grp, lat, lng")
     rows = connection.exec_driver_sql(
         f"SELECT count(*), avg(lat), avg(lng) FROM ({inner}) AS candidates GROUP BY grp", params)
     clusters = [Cluster(lat, lng, count) for count, lat, lng in rows]
@@ -312,14 +411,14 @@ def get_facility(facility_id: int, *, for_residents: bool = True) -> Facility:
     return facility
 
 
-def gcj02_of(facility: Facility) -> tuple[float, float]:
+def gcj02_of(facility: Facility | FacilityView) -> tuple[float, float]:
     return wgs84_to_gcj02(facility.lat, facility.lng)
 
 
-def report_prefill(facility: Facility) -> dict[str, Any]:
+def report_prefill(facility: Facility | FacilityView) -> dict[str, Any]:
     """What a problem report about this facility starts from: its id, category and place."""
     gcj_lat, gcj_lng = gcj02_of(facility)
-    return {"facility_id": facility.id, "category_code": facility.kind_code, "category_name": facility.kind.name,
+    return {"facility_id": facility.id, "category_code": facility.kind_code, "category_name": facility.kind_name,
             "lat": gcj_lat, "lng": gcj_lng, "coord_type": "gcj02", "address": facility.address,
             "district": facility.district}
 

@@ -143,8 +143,10 @@ def _ring_cells(level: int, cx: int, cy: int, ring: int) -> list[tuple[int, int]
     return [(x, y) for x, y in cells if 0 <= x <= limit and 0 <= y <= limit]
 
 
-Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. opening hours)
-Fetch = Callable[[list[tuple[int, int]], SearchBox], Iterable[Candidate]]
+Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. opening hours, or the whole row)
+# fetch(ranges, box, keep): the points in the ranges and the box, or at least every one of them that
+# can be among their ``keep`` nearest to the query point (ties included).
+Fetch = Callable[[list[tuple[int, int]], SearchBox, int], Iterable[Candidate]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +155,7 @@ class Hit:
     distance_m: float
     lat: float
     lng: float
+    extra: object = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def subtract_ranges(ranges: list[tuple[int, int]], done: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -176,8 +179,10 @@ def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_
             accept: Callable[[object], bool] | None = None) -> tuple[list[Hit], int]:
     """The ``limit`` nearest points within ``radius_m``, nearest first (ties by id).
 
-    ``fetch(ranges, box)`` returns the points whose cell is in one of the half-open ``ranges``
-    and which lie inside ``box``; ``accept(extra)`` filters them further (e.g. open now).
+    ``fetch(ranges, box, keep)`` returns the points whose cell is in one of the half-open ``ranges``
+    and which lie inside ``box`` (or only those that can be among their ``keep`` nearest: the
+    nearest ``limit`` of disjoint parts contain the nearest ``limit`` of the whole);
+    ``accept(extra)`` filters them further (e.g. open now), and then ``fetch`` must return them all.
     Returns the hits and the number of fetch rounds.
 
     The first block is sized for DENSE_FACTOR times the average density (city centres are
@@ -199,13 +204,13 @@ def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_
         if ranges:
             rounds += 1
             done = merge_ranges(done + ranges)
-            for point_id, p_lat, p_lng, extra in fetch(ranges, box):
+            for point_id, p_lat, p_lng, extra in fetch(ranges, box, limit):
                 if accept is not None and not accept(extra):
                     continue
                 distance = haversine_m(lat, lng, p_lat, p_lng)
                 if distance > radius_m:
                     continue
-                item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng))
+                item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng, extra))
                 if len(best) < limit:
                     heapq.heappush(best, item)
                 elif (distance, point_id) < (-best[0][0], -best[0][1]):

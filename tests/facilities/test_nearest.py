@@ -38,8 +38,8 @@ def test_nearest_equals_brute_force_on_random_data(scatter, kind):
 
 def test_the_answer_does_not_depend_on_the_density_estimate(scatter):
     scatter(400)
-    fetch = services._candidate_fetcher("0301", False)
     for lat, lng in _query_points(random.Random(3), 15):
+        fetch = services._candidate_fetcher(lat, lng, "0301", False)
         expected = services.brute_force_nearest(lat, lng, kind="0301", limit=5, radius_m=5_000)
         for density in (0.0, 1e-12, 1e-7, 1e-3, 10.0):
             hits, _ = spatial.nearest(lat, lng, limit=5, radius_m=5_000, density_per_m2=density, fetch=fetch)

@@ -6,7 +6,7 @@ more to start than the whole search. The facilities table is only ever read by s
 scans and by batch jobs that do not need parallel workers.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0011
 Create Date: 2026-11-29 03:20:00
 
 """

@@ -1,7 +1,7 @@
 """report flags and status counts
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-29 02:50:00
 
 The moderation queue filters on flags in SQL (report_flags, filled from reports.flags), and

@@ -1,7 +1,7 @@
 """staff, audit log, residents
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 23:29:57.251101
 
 """

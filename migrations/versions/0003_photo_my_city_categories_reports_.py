@@ -1,7 +1,7 @@
 """photo my city: categories, reports, timeline, rejection templates
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-28 23:43:36.732450
 
 """

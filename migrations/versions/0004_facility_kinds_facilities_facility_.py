@@ -1,7 +1,7 @@
 """facility kinds, facilities, facility imports
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-28 23:43:59.146937
 
 """

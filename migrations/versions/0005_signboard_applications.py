@@ -1,7 +1,7 @@
 """signboard applications
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-28 23:47:54.555686
 
 """

@@ -1,7 +1,7 @@
 """rewards campaigns ledger payouts
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0004
 Create Date: 2026-11-29 00:24:12.236704
 
 """

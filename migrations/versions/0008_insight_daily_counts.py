@@ -1,7 +1,7 @@
 """insight daily counts
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-29 00:36:33.923957
 
 """

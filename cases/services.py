@@ -32,7 +32,7 @@ from cases.models import (CaseDelivery, CaseUpdate, DeliveryAttempt, DeskCase, D
                           Open311Request, OutboxMixin, SubscribeGrant)
 from citizen import services as citizen_services
 from core.config import Config, current_config
-from core.db import db, utcnow
+from core.db import db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -257,10 +257,7 @@ def forwarding_backlog(*, since: dt.datetime | None = None, until: dt.datetime |
 
 
 def get_delivery(delivery_id: int) -> CaseDelivery:
-    delivery = db.session.get(CaseDelivery, delivery_id)
-    if delivery is None:
-        raise NotFound("转办记录不存在。")
-    return delivery
+    return get_or_not_found(CaseDelivery, delivery_id, "转办记录不存在。")
 
 
 def retry_deliveries(actor: Actor, delivery_ids: Iterable[int] | None = None) -> int:
@@ -511,10 +508,7 @@ def desk_counts() -> dict[str, int]:
 
 
 def get_desk_case(case_id: int) -> DeskCase:
-    desk_case = db.session.get(DeskCase, case_id)
-    if desk_case is None:
-        raise NotFound("案件不存在。")
-    return desk_case
+    return get_or_not_found(DeskCase, case_id, "案件不存在。")
 
 
 def _desk_note(action: str, department: str | None, note: str) -> str:

@@ -23,7 +23,7 @@ from citizen import jobs as citizen_jobs
 from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
                             ReportStatusCount, Resident)
 from core.config import Config
-from core.db import MAX_DATABASE_ID, db, utcnow
+from core.db import db, get_or_not_found, get_row, utcnow
 from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
@@ -95,10 +95,7 @@ def sign_in_resident(identity: WeChatIdentity) -> Resident:
 
 
 def get_resident(resident_id: int) -> Resident:
-    resident = db.session.get(Resident, resident_id)
-    if resident is None:
-        raise NotFound("用户不存在。")
-    return resident
+    return get_or_not_found(Resident, resident_id, "用户不存在。")
 
 
 def _find_by_openid(openid: str) -> Resident | None:
@@ -115,9 +112,7 @@ def list_categories(*, include_inactive: bool = False) -> list[Category]:
 
 
 def update_category(actor: Actor, category_id: str, *, name: str, hint: str, is_active: bool) -> Category:
-    category = db.session.get(Category, category_id)
-    if category is None:
-        raise NotFound("类别不存在。")
+    category = get_or_not_found(Category, category_id, "类别不存在。")
     name, hint = name.strip(), hint.strip()
     if not name or len(name) > 64 or len(hint) > 200:
         raise ValidationFailed("名称不能为空且不超过 64 字，提示不超过 200 字。",
@@ -343,7 +338,7 @@ def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason
     """Reject with ``reason``, or when it is blank with the text of the rejection template ``template_id``."""
     reason = reason.strip()
     if not reason and template_id is not None:
-        template = _get_by_id(RejectionTemplate, template_id)
+        template = get_row(RejectionTemplate, template_id)
         if template is None:
             raise ValidationFailed("所选驳回理由不存在，请重新选择。", code="unknown_template",
                                    details={"template_id": template_id})
@@ -355,7 +350,7 @@ def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason
 
 
 def mark_duplicate(actor: Actor, report_id: int, *, expected_version: int, duplicate_of_id: int) -> Report:
-    original = _get_by_id(Report, duplicate_of_id)
+    original = get_row(Report, duplicate_of_id)
     if original is None or duplicate_of_id == report_id:
         raise ValidationFailed("请选择另一条有效的反映作为原始反映。", code="invalid_duplicate_of")
     if original.status in {REJECTED, WITHDRAWN, DUPLICATE}:
@@ -423,15 +418,7 @@ def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) 
 # --- reading reports -----------------------------------------------------------------------
 
 def _get_report(report_id: int) -> Report:
-    report = db.session.get(Report, report_id)
-    if report is None:
-        raise NotFound("反映不存在。")
-    return report
-
-
-def _get_by_id(model: type[Any], object_id: int) -> Any:
-    """The row, or None when absent, including for ids no database id can be (beyond 32 bits)."""
-    return db.session.get(model, object_id) if 0 < object_id <= MAX_DATABASE_ID else None
+    return get_or_not_found(Report, report_id, "反映不存在。")
 
 
 def get_report(report_id: int) -> Report:
@@ -611,7 +598,7 @@ def save_rejection_template(actor: Actor, *, template_id: int | None, title: str
     title, text = title.strip(), text.strip()
     if not title or not text or len(title) > 64 or len(text) > 500:
         raise ValidationFailed("标题（≤ 64 字）和理由（≤ 500 字）都不能为空。", code="invalid_template")
-    template = _get_by_id(RejectionTemplate, template_id) if template_id else None
+    template = get_row(RejectionTemplate, template_id) if template_id else None
     if template_id and template is None:
         raise NotFound("驳回理由不存在。")
     if template is None:

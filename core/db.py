@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from typing import Any, TypeVar
+
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -49,6 +51,26 @@ class Base(DeclarativeBase):
 
 # Primary keys are 32-bit integers (PostgreSQL's serial): a larger id in a URL or a cursor is absent, not an error.
 MAX_DATABASE_ID = 2**31 - 1
+Row = TypeVar("Row")
+
+
+def get_row(model: type[Row], key: Any, **options: Any) -> Row | None:
+    """The row with this primary key, or None; an integer no database id can be (beyond 32 bits) is absent
+    rather than a database error."""
+    if isinstance(key, int) and not 0 < key <= MAX_DATABASE_ID:
+        return None
+    return db.session.get(model, key, **options)
+
+
+def get_or_not_found(model: type[Row], key: Any, message: str, *, code: str | None = None,
+                     **options: Any) -> Row:
+    """The row with this primary key, or ``NotFound(message)`` for the API's 404."""
+    from core.errors import NotFound
+
+    row = get_row(model, key, **options)
+    if row is None:
+        raise NotFound(message, **({"code": code} if code else {}))
+    return row
 
 
 class TimestampMixin:

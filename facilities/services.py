@@ -9,13 +9,13 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from core.db import db, utcnow
+from core.db import db, get_or_not_found, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor, record_audit
@@ -112,9 +112,7 @@ def resident_kind(code: str | None) -> str | None:
 
 
 def set_kind_shown(actor: Actor, code: str, shown: bool) -> FacilityKind:
-    kind = db.session.get(FacilityKind, code)
-    if kind is None:
-        raise NotFound("设施类型不存在。")
+    kind = get_or_not_found(FacilityKind, code, "设施类型不存在。")
     before = kind.shown_to_residents
     kind.shown_to_residents = shown
     db.session.execute(sa.update(Facility).where(Facility.kind_code == code).values(shown=shown))

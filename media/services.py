@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Config, current_config
-from core.db import db, utcnow
+from core.db import db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -379,9 +379,7 @@ def attach_media(media_ids: list[int], *, attached_to: str) -> None:
 
 
 def media_info(media_id: int) -> MediaInfo:
-    media = db.session.get(Media, media_id)
-    if media is None:
-        raise NotFound("媒体文件不存在。")
+    media = get_or_not_found(Media, media_id, "媒体文件不存在。")
     return _info(media)
 
 
@@ -390,9 +388,7 @@ def media_urls(media_id: int, *, include_original: bool = False, ttl_seconds: in
 
     Short-lived unless ``ttl_seconds`` says otherwise (a case system keeps the link it is given).
     """
-    media = db.session.get(Media, media_id)
-    if media is None:
-        raise NotFound("媒体文件不存在。")
+    media = get_or_not_found(Media, media_id, "媒体文件不存在。")
     return _urls(media, include_original=include_original, ttl_seconds=ttl_seconds)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from citizen import services as citizen_services
 from core.config import Config
-from core.db import db, utcnow
+from core.db import db, get_or_not_found, utcnow
 from core.errors import AppError, Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -160,10 +160,7 @@ def save_campaign(actor: Actor, form: CampaignForm, *, max_transfer_fen: int,
 
 
 def get_campaign(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound("活动不存在。")
-    return campaign
+    return get_or_not_found(Campaign, campaign_id, "活动不存在。")
 
 
 def campaigns() -> list[Campaign]:
@@ -372,10 +369,7 @@ def refuse_held(actor: Actor, reward_id: int) -> Reward:
 
 
 def get_reward(reward_id: int) -> Reward:
-    reward = db.session.get(Reward, reward_id)
-    if reward is None:
-        raise NotFound("奖励不存在。")
-    return reward
+    return get_or_not_found(Reward, reward_id, "奖励不存在。")
 
 
 # --- approvals and reversals ------------------------------------------------------------------

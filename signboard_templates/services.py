@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
-from core.db import db, utcnow
+from core.db import db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.privacy import row_dict
 from core.services import Actor, record_audit
@@ -315,10 +315,7 @@ def get_own_application(resident_id: int, application_id: int, *, for_update: bo
 
 
 def get_application(application_id: int, *, for_update: bool = False) -> SignboardApplication:
-    application = db.session.get(SignboardApplication, application_id, with_for_update=for_update)
-    if application is None:
-        raise NotFound("申请不存在。", code="application_not_found")
-    return application
+    return get_or_not_found(SignboardApplication, application_id, "申请不存在。", with_for_update=for_update, code="application_not_found")
 
 
 def review_queue(status: str | None) -> sa.Select[tuple[SignboardApplication]]:

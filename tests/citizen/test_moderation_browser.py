@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from core import services as core_services
 from core.db import db
@@ -41,23 +42,23 @@ def test_a_moderator_filters_accepts_rejects_and_merges(page, live_server, queue
 
     page.get_by_label("类别").select_option("S0201")
     page.get_by_role("button", name="筛选").click()
-    assert page.get_by_role("link", name=f"#{queue['advert']['id']}", exact=True).is_visible()
+    expect(page.get_by_role("link", name=f"#{queue['advert']['id']}", exact=True)).to_be_visible()
     assert page.get_by_role("link", name=f"#{queue['garbage']['id']}", exact=True).count() == 0
 
     open_report(page, queue["advert"]["id"])
     page.get_by_label("驳回理由模板").select_option(label="照片无法反映问题")
     page.get_by_role("button", name="驳回").click()
-    assert page.get_by_text(f"已驳回反映 #{queue['advert']['id']}。").is_visible()
-    assert page.get_by_role("heading", name=re.compile("未受理")).is_visible()
+    expect(page.get_by_text(f"已驳回反映 #{queue['advert']['id']}。")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("未受理"))).to_be_visible()
 
     page.goto(f"{live_server}/admin/reports")
     open_report(page, queue["garbage"]["id"])
     assert page.locator("#report-map[data-ready=true]").count() == 1
-    assert page.get_by_role("img", name="反映照片 1").is_visible()
+    expect(page.get_by_role("img", name="反映照片 1")).to_be_visible()
     page.get_by_role("button", name="受理").click()
-    assert page.get_by_text(f"已受理反映 #{queue['garbage']['id']}。").is_visible()
+    expect(page.get_by_text(f"已受理反映 #{queue['garbage']['id']}。")).to_be_visible()
 
     page.goto(f"{live_server}/admin/reports/{queue['copy']['id']}")
     page.get_by_role("button", name=f"合并到 #{queue['original']['id']}").click()
-    assert page.get_by_text(f"已将反映 #{queue['copy']['id']} 合并到 #{queue['original']['id']}。").is_visible()
-    assert page.get_by_role("heading", name=re.compile("重复反映")).is_visible()
+    expect(page.get_by_text(f"已将反映 #{queue['copy']['id']} 合并到 #{queue['original']['id']}。")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("重复反映"))).to_be_visible()

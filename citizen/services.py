@@ -244,6 +244,10 @@ def _check_report_media(resident_id: int, media_ids: tuple[int, ...]) -> list[Me
     unknown = [media_id for media_id in media_ids if media_id not in owned]
     if unknown:
         raise ValidationFailed("部分媒体文件不存在或不属于您。", code="invalid_media", details={"media_ids": unknown})
+    in_use = media_services.media_in_use(owned.values())
+    if in_use:
+        raise ValidationFailed("部分媒体文件已用于其他反映或申请，请重新拍摄上传。", code="media_in_use",
+                               details={"media_ids": sorted(in_use)})
     if len(set(media_ids)) != len(media_ids):
         raise ValidationFailed("媒体文件重复。", code="invalid_media",
                                details={"media_ids": sorted({m for m in media_ids if media_ids.count(m) > 1})})

@@ -371,11 +371,25 @@ def get_owned_media(resident_id: int, media_ids: list[int]) -> list[MediaInfo]:
     return [_info(by_id[media_id]) for media_id in dict.fromkeys(media_ids) if media_id in by_id]
 
 
+def media_in_use(media: Iterable[MediaInfo], *, attaching_to: str | None = None) -> list[int]:
+    """The ids of those media already attached to something other than ``attaching_to``."""
+    return [item.id for item in media if item.attached_to is not None and item.attached_to != attaching_to]
+
+
 def attach_media(media_ids: list[int], *, attached_to: str) -> None:
-    """Mark media as belonging to something (``"report:17"``), so the clean-up keeps it. The caller commits."""
-    if media_ids:
-        db.session.execute(sa.update(Media).where(Media.id.in_(set(media_ids)))
-                           .values(attached_to=attached_to, attached_at=utcnow()))
+    """Mark media as belonging to something (``"report:17"``), so the clean-up keeps it. The caller commits.
+
+    A media belongs to one thing only: were a photo on two reports, retention deleting it with one
+    would take the other's evidence. Callers check ``media_in_use`` first; a concurrent attach loses here.
+    """
+    wanted = set(media_ids)
+    if not wanted:
+        return
+    attached = db.session.execute(
+        sa.update(Media).where(Media.id.in_(wanted), sa.or_(Media.attached_to.is_(None), Media.attached_to == attached_to))
+        .values(attached_to=attached_to, attached_at=utcnow())).rowcount
+    if attached != len(wanted):
+        raise Conflict("媒体文件已用于其他提交。", code="media_in_use", details={"media_ids": sorted(wanted)})
 
 
 def media_info(media_id: int) -> MediaInfo:

@@ -182,12 +182,20 @@ def gallery_png(category_code: str, shop_name: str | None = None) -> bytes:
 
 # --- the media package, reached through this one seam ------------------------------------
 
-def _check_facade_photo(resident_id: int, media_id: int) -> None:
+def _attachment_name(application_id: int) -> str:
+    return f"signboard_application:{application_id}"
+
+
+def _check_facade_photo(resident_id: int, media_id: int, application_id: int | None = None) -> None:
     owned = media_services.get_owned_media(resident_id, [media_id])
     if not any(item.id == media_id and item.kind == "photo" for item in owned):
         message = "门面照片不存在，或不是您上传的照片。"
         raise ValidationFailed(message, code="invalid_facade_photo",
                                details={"fields": {"facade_photo_media_id": [message]}})
+    attaching_to = _attachment_name(application_id) if application_id is not None else None
+    if media_services.media_in_use(owned, attaching_to=attaching_to):
+        message = "该照片已用于其他反映或申请，请重新拍摄上传。"
+        raise ValidationFailed(message, code="media_in_use", details={"fields": {"facade_photo_media_id": [message]}})
 
 
 def facade_photo_urls(application: SignboardApplication) -> dict[str, str]:
@@ -267,8 +275,7 @@ def _apply(application: SignboardApplication, values: dict[str, Any], rule_set: 
         application.submitted_at = utcnow()
     db.session.flush()
     _event(application, "resident", "商户", action, before, None)
-    media_services.attach_media([application.facade_photo_media_id],
-                                 attached_to=f"signboard_application:{application.id}")
+    media_services.attach_media([application.facade_photo_media_id], attached_to=_attachment_name(application.id))
     return application
 
 
@@ -296,7 +303,7 @@ def update_application(resident_id: int, application_id: int, data: dict[str, An
     if application.status not in EDITABLE_STATUSES:
         raise Conflict(f"申请当前状态为“{application.status_label}”，不能修改。", code="not_editable")
     values = _normalised(data)
-    _check_facade_photo(resident_id, values["facade_photo_media_id"])
+    _check_facade_photo(resident_id, values["facade_photo_media_id"], application.id)
     application.revision += 1
     return _apply(application, values, rule_set, "resubmitted")
 

@@ -128,6 +128,19 @@ def test_someone_elses_media_is_refused_naming_the_ids(client, resident, other_r
     assert response.json["error"]["details"]["media_ids"] == [theirs, 987654]
 
 
+def test_a_photo_already_on_another_report_is_refused(client, resident):
+    """Media belong to one report: retention deleting the photo with a finished report must not take a live
+    case's evidence with it."""
+    shared = upload_photo(client, resident)
+    first = new_report(client, resident, media_ids=[shared])
+    response = submit(client, resident, report_body([shared, upload_photo(client, resident)]))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "media_in_use"
+    assert response.json["error"]["details"]["media_ids"] == [shared]
+    assert [report["id"] for report in client.get("/api/v1/reports/mine", headers=resident).json["items"]] == [
+        first["id"]]
+
+
 def test_ten_photos_are_too_many(client, resident):
     photos = [upload_photo(client, resident) for _ in range(10)]
     response = submit(client, resident, report_body(photos))

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.db import db, utcnow
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from media import services
 from media.models import Media
 from tests.media import samples
@@ -55,6 +55,19 @@ def test_perceptual_hash_finds_the_same_scene_in_other_bytes(app, upload, run_jo
     from media.processing import hash_distance
 
     assert hash_distance(*hashes) <= 6
+
+
+def test_media_attach_to_one_thing_only(app, two_photos):
+    with app.app_context():
+        services.attach_media(two_photos, attached_to="report:17")
+        services.attach_media([two_photos[0]], attached_to="report:17")
+        with pytest.raises(Conflict) as refused:
+            services.attach_media(two_photos, attached_to="report:18")
+        assert refused.value.code == "media_in_use"
+        infos = services.get_owned_media(db.session.get(Media, two_photos[0]).owner_resident_id, two_photos)
+        assert services.media_in_use(infos, attaching_to="report:17") == []
+        assert services.media_in_use(infos) == two_photos
+        db.session.rollback()
 
 
 def _age(app, media_ids: list[int], hours: int) -> None:

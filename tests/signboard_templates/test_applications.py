@@ -119,9 +119,18 @@ def test_a_template_from_another_category_or_someone_elses_photo_is_refused(clie
 def test_one_shop_one_sign(client, merchant):
     headers, photo = merchant
     client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers)
-    second = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
+    second = client.post("/api/v1/signboard-applications", json=application_body(upload_photo(client, headers)),
+                         headers=headers).json
     assert second["status"] == "draft"
     assert [c["code"] for c in second["checks"] if not c["passed"]] == ["R01"]
+
+
+def test_a_facade_photo_stays_with_its_application(client, merchant):
+    headers, photo = merchant
+    client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers)
+    other = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers)
+    assert other.status_code == 422 and other.json["error"]["code"] == "media_in_use"
+    assert "facade_photo_media_id" in other.json["error"]["details"]["fields"]
 
 
 def test_applications_are_private_and_need_a_token(client, merchant):

@@ -9,7 +9,8 @@ postgresql://postgres@127.0.0.1:5432/test, in a schema of its own) it:
    (COPY on PostgreSQL, executemany on SQLite, the report indexes built after the load);
 2. serves the app with gunicorn (jobs inline; duplicate detection runs inside each submission anyway);
 3. runs ``--clients`` concurrent clients, alternating in rounds between the reference endpoint of the
-   same app — one plain INSERT and commit, added only here — and ``POST /api/v1/reports``;
+   same app — one plain INSERT and commit, added only here — and ``POST /api/v1/reports``, each
+   submission with a photo of its own;
 4. times the moderation queue's first page (``GET /admin/reports``) as a signed-in moderator.
 
 It prints requests per second, p50/p99 latency, the ratio of submission to reference throughput
@@ -167,29 +168,54 @@ def _existing_reports(count: int, categories: list[str], first_resident: int, re
 
 
 class Client:
-    """One mini-program user: a signed-in resident with one uploaded photo."""
+    """One mini-program user: a signed-in resident with one uploaded photo, and copies of it to report with."""
 
     def __init__(self, url: str, number: int) -> None:
         self.url = url
         self.session = requests.Session()
-        token = self.session.post(f"{url}/api/v1/auth/dev", json={"openid": f"bench-client-{number}"},
-                                  timeout=30).json()["token"]
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        signed_in = self.session.post(f"{url}/api/v1/auth/dev", json={"openid": f"bench-client-{number}"},
+                                      timeout=30).json()
+        self.resident_id = signed_in["resident"]["id"]
+        self.session.headers["Authorization"] = f"Bearer {signed_in['token']}"
         upload = self.session.post(f"{url}/api/v1/media", files={"file": ("photo.jpg", _photo(number), "image/jpeg")},
                                    timeout=60)
-        self.photo_id = upload.json()["id"]
+        self.uploaded_photo_id = upload.json()["id"]
+        self.photo_ids: list[int] = []
         self.rng = random.Random(number)
 
     def submit(self) -> int:
         lat = QINGDAO_CENTRE[0] + self.rng.uniform(-0.2, 0.2)
         lng = QINGDAO_CENTRE[1] + self.rng.uniform(-0.2, 0.2)
+        # A photo attaches to one report only, as each report in the mini-program takes its own pictures.
         body = {"category_code": "S0102", "description": "路边有暴露垃圾", "address": "青岛市市南区",
-                "location": {"lat": lat, "lng": lng, "coord_type": "wgs84"}, "media_ids": [self.photo_id]}
+                "location": {"lat": lat, "lng": lng, "coord_type": "wgs84"}, "media_ids": [self.photo_ids.pop()]}
         return self.session.post(f"{self.url}/api/v1/reports", json=body, timeout=30,
                                  headers={"Idempotency-Key": uuid.uuid4().hex}).status_code
 
     def plain_insert(self) -> int:
         return self.session.post(f"{self.url}/bench/plain-insert", timeout=30).status_code
+
+
+def provision_photos(env: dict[str, str], clients: list[Client], per_client: int) -> None:
+    """Give each client ``per_client`` photos of its own, as rows copied from the photo it uploaded with
+    other bytes' hashes (uploading and processing that many through the API would take longer than the run)."""
+    from core.app import create_app
+    from core.db import db
+    from media.models import Media
+
+    app = create_app(Config.from_env(env))
+    rng = random.Random(11)
+    with app.app_context():
+        table = Media.__table__
+        for client in clients:
+            uploaded = db.session.execute(sa.select(table).where(table.c.id == client.uploaded_photo_id)).mappings().one()
+            copies = [{**{key: value for key, value in uploaded.items() if key != "id"},
+                       "sha256": rng.randbytes(32).hex(), "perceptual_hash": rng.randbytes(8).hex()}
+                      for _ in range(per_client)]
+            client.photo_ids = list(db.session.scalars(sa.insert(table).returning(table.c.id), copies))
+        db.session.commit()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 def run_round(clients: list[Client], operation: str, seconds: float, expected: int) -> tuple[list[float], int]:
@@ -241,6 +267,7 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
                       python_path=(ROOT / "bench", ROOT))
     try:
         clients = [Client(server.url, n) for n in range(args.clients)]
+        provision_photos(env, clients, args.photos_per_client)
         results = {"plain_insert": ([], 0, 0.0), "submit": ([], 0, 0.0)}
         for _ in range(args.rounds):
             for operation, expected in (("plain_insert", 201), ("submit", 201)):
@@ -273,6 +300,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--photos-per-client", type=int, default=1_000,
+                        help="each submission takes a photo of its own; a client that runs out fails the run")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-reports-"))

@@ -769,6 +769,10 @@ def recently_changed_reports(statuses: set[str], since: dt.datetime, *, limit: i
         .order_by(Report.updated_at).limit(limit))]
 
 
+def report_created_at(report_id: int) -> dt.datetime:
+    return _get_report(report_id).created_at
+
+
 def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
     report = _get_report(report_id)
     own_photos = sa.select(ReportMedia).where(ReportMedia.report_id == report.id, ReportMedia.kind == "photo").subquery()

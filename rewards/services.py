@@ -263,11 +263,11 @@ def _reward_for_report(report_id: int) -> Reward | None:
 
 def consider_report(report_id: int, settings: Config) -> Reward | None:
     """Decide what a report earns now; safe to call again on every status change (later calls change nothing)."""
-    facts = citizen_services.report_facts(
-        report_id, burst_window=dt.timedelta(minutes=settings.reward_burst_window_minutes))
-    campaign = campaign_on(shanghai_day(facts.created_at))
+    campaign = campaign_on(shanghai_day(citizen_services.report_created_at(report_id)))
     if campaign is None:
         return None
+    facts = citizen_services.report_facts(
+        report_id, burst_window=dt.timedelta(minutes=settings.reward_burst_window_minutes))
     _lock(Campaign, campaign.id)
     reward = _reward_for_report(report_id)
     if reward is None:

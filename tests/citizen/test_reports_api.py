@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from citizen import services
 from core.db import db
 from core.geo import wgs84_to_gcj02
 from core.services import Actor
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, report_body, sign_in, submit, upload_photo
+from tests.statements import recorded_statements
 
 MODERATOR = Actor(staff_id=None, name="test-moderator")
 
@@ -159,22 +159,12 @@ def test_my_reports_page_costs_the_same_statements_for_one_report_or_many(app, c
     """Found by bench/load.py: 62 statements for a page of 20 (media and timeline loaded report by report)."""
     for _ in range(4):
         new_report(client, resident, media_ids=[upload_photo(client, resident), upload_photo(client, resident)])
-    with app.app_context():
-        engine = db.engine  # under the per-test rollback: the test's own connection
-    statements: list[str] = []
-
-    def count(connection, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        per_page = {}
+    per_page = {}
+    with recorded_statements(app) as statements:
         for limit in (1, 4):
             statements.clear()
             assert len(client.get(f"/api/v1/reports/mine?limit={limit}", headers=resident).json["items"]) == limit
             per_page[limit] = len(statements)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     assert per_page[4] == per_page[1]
 
 

@@ -18,6 +18,7 @@ from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_
 from tests.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
                                    reward_of)
+from tests.statements import recorded_statements
 
 
 @pytest.fixture
@@ -43,6 +44,15 @@ def test_an_accepted_report_in_a_campaign_earns_its_category_amount(app, client,
 
 def test_without_a_campaign_nothing_is_recorded(app, client, run_jobs, resident):
     assert reward_of(app, accepted_report(app, client, run_jobs, resident)) is None
+
+
+def test_without_a_campaign_a_status_change_costs_only_the_campaign_lookup(app, client, run_jobs, resident):
+    """Every status change of every report reaches the rewards listener: the report's counts (same photo,
+    bursts) are read only when a campaign could pay it."""
+    report_id = new_report(client, resident)["id"]
+    with recorded_statements(app) as statements, app.app_context():
+        assert services.consider_report(report_id, app.config["APP_SETTINGS"]) is None
+    assert len(statements) == 2  # the report, the campaign of its day
 
 
 def test_a_repeated_status_event_grants_once(app, client, run_jobs, resident):

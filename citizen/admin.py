@@ -27,6 +27,7 @@ QUEUE_PAGE_SIZE = 50
 FLAG_NAMES = {
     "possible_duplicate": "疑似重复", "photo_seen_before": "照片曾出现", "evidence_far_away": "拍摄地点偏远",
     "evidence_old": "照片时间较早", "text_flagged": "文本需复核", "info_requested": "已要求补充",
+    "checks_pending": "核查中",
 }
 
 

@@ -1,4 +1,5 @@
-"""`flask privacy enforce-retention`: the daily retention run (cron, or an rq scheduler running the same job)."""
+"""`flask reports sweep` and `flask privacy enforce-retention`: scheduled passes (cron, or an rq scheduler running
+the same jobs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from flask.cli import AppGroup, with_appcontext
 
 from citizen import jobs
 
+reports_cli = AppGroup("reports", help="Residents' reports.")
 privacy_cli = AppGroup("privacy", help="Residents' data: retention.")
+
+
+@reports_cli.command("sweep")
+@with_appcontext
+def sweep_command() -> None:
+    """Run again the overdue automatic checks of reports (every few minutes)."""
+    click.echo(f"queued the checks of {jobs.requeue_pending_checks()} reports")
 
 
 @privacy_cli.command("enforce-retention")

@@ -20,6 +20,14 @@ def check_report(report_id: int) -> None:
                         screen_text=wechat.text_is_risky if wechat is not None else None)
 
 
+def requeue_pending_checks() -> int:
+    """Scheduled (cron: `flask reports sweep`, every few minutes): checks lost with Redis or a worker, or run
+    before a photo was processed."""
+    from citizen import services
+
+    return services.requeue_pending_checks()
+
+
 def enforce_retention() -> Any:
     """Scheduled daily (cron running `flask privacy enforce-retention`, or an rq scheduler running this)."""
     from citizen import services

@@ -66,9 +66,13 @@ RESIDENT_NOTES = {
 }
 # Shown to other residents near the point: known problems not yet finished.
 PUBLICLY_OPEN = (ACCEPTED, FORWARDED, IN_PROGRESS)
+# The flag of a report whose checks still wait for a photo's hashes and EXIF, or for the outside text
+# check: moderators see 核查中, and the sweep runs the checks again once they are overdue.
+CHECKS_PENDING = "checks_pending"
+CHECKS_OVERDUE_AFTER = dt.timedelta(minutes=10)
+CHECKS_REQUEUE_BATCH = 500
 CLOSED_FOR_DUPLICATES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
 
-log = logging.getLogger(__name__)
 
 
 def sign_in_resident(identity: WeChatIdentity) -> Resident:
@@ -166,6 +170,14 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
                                details={"location": {"lat": draft.lat, "lng": draft.lng}})
     _check_submission_rate(resident_id, ip_address, settings)
     attachments = _check_report_media(resident_id, draft.media_ids)
+    in_use = media_services.media_in_use(attachments)
+    if in_use:
+        # A concurrent retry with the same key may have attached them a moment ago: answer as it did.
+        winner = _report_for_key(resident_id, idempotency_key)
+        if winner is not None:
+            return _replay(winner, fingerprint)
+        raise ValidationFailed("部分媒体文件已用于其他反映或申请，请重新拍摄上传。", code="media_in_use",
+                               details={"media_ids": sorted(in_use)})
 
     report = Report(resident_id=resident_id, category=category, description=draft.description.strip(),
                     lat=lat, lng=lng, address=draft.address.strip(), district=district_of(lat, lng),
@@ -176,6 +188,9 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
     report.events = [ReportEvent(from_status=None, to_status=PENDING_REVIEW, actor_kind="resident",
                                  note=RESIDENT_NOTES[PENDING_REVIEW])]
     _apply_checks(report, attachments, settings)
+    checks_later = screen_text_later or _any_unprocessed(attachments)
+    if checks_later:
+        _set_flags(report, {*report.flags, CHECKS_PENDING})
     db.session.add(report)
     try:
         db.session.flush()
@@ -188,7 +203,7 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
             raise
         return _replay(winner, fingerprint)
     media_services.attach_media([item.id for item in attachments], attached_to=f"report:{report.id}")
-    if screen_text_later or any(item.status == "processing" for item in attachments):
+    if checks_later:
         enqueue_after_commit(citizen_jobs.check_report, report.id)
     # Entering its first status is a status change too: listeners count the new report.
     publish(REPORT_STATUS_CHANGED, report.id)
@@ -244,10 +259,6 @@ def _check_report_media(resident_id: int, media_ids: tuple[int, ...]) -> list[Me
     unknown = [media_id for media_id in media_ids if media_id not in owned]
     if unknown:
         raise ValidationFailed("部分媒体文件不存在或不属于您。", code="invalid_media", details={"media_ids": unknown})
-    in_use = media_services.media_in_use(owned.values())
-    if in_use:
-        raise ValidationFailed("部分媒体文件已用于其他反映或申请，请重新拍摄上传。", code="media_in_use",
-                               details={"media_ids": sorted(in_use)})
     if len(set(media_ids)) != len(media_ids):
         raise ValidationFailed("媒体文件重复。", code="invalid_media",
                                details={"media_ids": sorted({m for m in media_ids if media_ids.count(m) > 1})})
@@ -674,8 +685,28 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
     media = [media_services.media_info(item.media_id) for item in report.media]
     _apply_checks(report, media, settings,
                   text_flagged=screen_text is not None and screen_text(report.description))
+    if _any_unprocessed(media):
+        _set_flags(report, {*report.flags, CHECKS_PENDING})
     db.session.commit()
     return report
+
+
+def _any_unprocessed(media: list[MediaInfo]) -> bool:
+    return any(item.status == "processing" for item in media)
+
+
+def requeue_pending_checks(now: dt.datetime | None = None) -> int:
+    """Queue the checks again of reports still waiting for them after CHECKS_OVERDUE_AFTER: their job was
+    lost with Redis or a worker, or ran while a photo was still being processed. Commits."""
+    overdue = (now or utcnow()) - CHECKS_OVERDUE_AFTER
+    report_ids = db.session.scalars(
+        sa.select(ReportFlag.report_id).join(Report, Report.id == ReportFlag.report_id)
+        .where(ReportFlag.flag == CHECKS_PENDING, Report.created_at < overdue)
+        .order_by(ReportFlag.report_id).limit(CHECKS_REQUEUE_BATCH)).all()
+    for report_id in report_ids:
+        enqueue_after_commit(citizen_jobs.check_report, report_id)
+    db.session.commit()
+    return len(report_ids)
 
 
 def _apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, text_flagged: bool = False) -> None:

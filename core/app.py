@@ -235,7 +235,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from citizen.cli import privacy_cli
+    from citizen.cli import privacy_cli, reports_cli
     from core.cli import jobs_cli, create_staff_command
     from cases.cli import cases_cli
     from insight.cli import insight_cli
@@ -250,4 +250,5 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(facilities_cli)
     app.cli.add_command(rewards_cli)
     app.cli.add_command(insight_cli)
+    app.cli.add_command(reports_cli)
     app.cli.add_command(privacy_cli)

@@ -77,7 +77,7 @@ REASONS = {
 HOLD_SIGNAL_NAMES = {
     "evidence_far_away": "照片拍摄地点与反映地点不符", "evidence_old": "照片拍摄时间较早",
     "photo_shared": "相同照片出现在其他市民的反映中", "ip_burst": "同一网络短时间内大量反映",
-    "resident_burst": "同一市民短时间内大量反映",
+    "resident_burst": "同一市民短时间内大量反映", "checks_pending": "自动核查尚未完成",
 }
 EARNING_STATUSES = {
     "accepted": {"accepted", "forwarded", "in_progress", "resolved", "closed"},
@@ -314,7 +314,7 @@ def _refusal(campaign: Campaign, facts: citizen_services.ReportFacts) -> str | N
 
 
 def _hold_signals(facts: citizen_services.ReportFacts, settings: Config) -> list[str]:
-    signals = [flag for flag in ("evidence_far_away", "evidence_old") if flag in facts.flags]
+    signals = [flag for flag in ("evidence_far_away", "evidence_old", "checks_pending") if flag in facts.flags]
     if facts.other_residents_same_photo:
         signals.append("photo_shared")
     if facts.reports_from_same_ip > settings.reward_burst_reports_per_ip:

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 
 from citizen import services
 from citizen.models import Report, ReportMedia
-from core.db import db
+from core.db import db, utcnow
 from core.errors import Conflict
 from core.models import AuditEntry
 from core.services import Actor
+from media import services as media_services
 from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
 from tests.factories import ResidentFactory
 from tests.media_files import photo_bytes, reencoded
@@ -168,6 +169,35 @@ def test_risky_text_is_flagged_not_blocked(app, client, resident, fake_wechat, r
     run_jobs()
     with app.app_context():
         assert "text_flagged" in services.get_report(report["id"]).flags
+
+
+def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sweep(app, client, resident, run_jobs,
+                                                                                     jobs_lost):
+    """Until the checks have seen every photo's hashes and EXIF the report is flagged 核查中; the sweep runs
+    overdue checks again (their job lost with Redis, or run while a photo was still being processed)."""
+    with jobs_lost():
+        photo = upload_photo(client, resident, gps=metres_north(2000), taken_at=dt.datetime.now())
+        report_id = new_report(client, resident, media_ids=[photo])["id"]
+    run_jobs()
+    overdue = utcnow() + services.CHECKS_OVERDUE_AFTER
+    with app.app_context():
+        assert services.get_report(report_id).flags == ["checks_pending", "evidence_far_away"]
+        assert services.requeue_pending_checks() == 0  # queued moments ago: may simply not have run yet
+        assert services.requeue_pending_checks(now=overdue) == 1
+    run_jobs()
+    with app.app_context():
+        assert "checks_pending" in services.get_report(report_id).flags  # the photo is still unprocessed
+        media_services.requeue_unprocessed(now=utcnow() + media_services.PROCESSING_REQUEUE_AFTER)
+    run_jobs()
+    swept = app.test_cli_runner().invoke(args=["reports", "sweep"])
+    assert swept.exit_code == 0 and "queued the checks of 0 reports" in swept.output
+    with app.app_context():
+        assert services.requeue_pending_checks(now=overdue) == 1
+    run_jobs()
+    with app.app_context():
+        report = services.get_report(report_id)
+        assert report.flags == ["evidence_far_away"]
+        assert services.requeue_pending_checks(now=overdue) == 0
 
 
 def test_the_queue_is_oldest_first_with_a_keyset_cursor_and_counts(app, client, resident):

@@ -143,6 +143,15 @@ def test_a_photo_taken_elsewhere_holds_the_reward_until_an_officer_releases_it(a
     assert ledger(app, reward.id) == [("granted", 500, "officer-1")]
 
 
+def test_a_report_accepted_before_its_checks_finished_holds_the_reward(app, client, run_jobs, resident, jobs_lost):
+    make_campaign(app)
+    with jobs_lost():  # the photo's processing and the report's checks: neither has run
+        report_id = new_report(client, resident, media_ids=[upload_photo(client, resident)])["id"]
+    moderate(app, run_jobs, report_id, "accepted")
+    reward = reward_of(app, report_id)
+    assert (reward.state, reward.hold_signals) == ("held", ["checks_pending"])
+
+
 def test_the_same_photo_from_two_residents_is_held_and_can_be_refused(app, client, run_jobs, resident):
     make_campaign(app)
     picture = photo_bytes(4242, gps=QINGDAO)

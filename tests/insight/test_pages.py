@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 import re
 import shutil
 import subprocess
 
 import pytest
+from fontTools.ttLib import TTFont
 from PIL import Image
 
 from citizen.models import Report
 from core.db import db
 from insight import charts, services
+from insight import report as report_pages
 from tests.core.admin_helpers import admin_login
 from tests.factories import StaffFactory
 from tests.insight.helpers import local, make_campaign_row, make_delivery, make_report, make_reward, seed_october
@@ -144,6 +148,21 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     for chart_colour in (charts.PALETTE[0], charts.PALETTE[1], charts.HEAT[-1]):
         wanted = tuple(int(chart_colour[i:i + 2], 16) for i in (1, 3, 5))
         assert any(sum(abs(a - b) for a, b in zip(rgb, wanted)) < 12 for rgb in colours), chart_colour
+
+
+def test_the_printed_page_carries_fonts_with_every_character_it_shows_and_little_else(app, app_ctx):
+    seed_october()
+    settings = app.config["APP_SETTINGS"]
+    services.rebuild(settings)
+    report = services.monthly_report(services.month(2026, 10), settings)
+    shown = {ord(character) for character in report_pages.render_monthly_html(report, settings) if character >= " "}
+    printed = report_pages.render_monthly_html(report, settings, embed_fonts=True)
+    fonts = re.findall(r'src: url\("data:font/otf;base64,([^"]+)"\)', printed)
+    assert len(fonts) == 2  # regular and bold
+    for data in fonts:
+        font = TTFont(io.BytesIO(base64.b64decode(data)))
+        assert shown <= set(font.getBestCmap())
+        assert len(font.getGlyphOrder()) < 2 * len(shown)  # of the 65,535 glyphs of the whole font
 
 
 def test_the_monthly_command_refuses_a_bad_month(app):

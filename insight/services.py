@@ -218,6 +218,16 @@ class Period:
     def whole_months(self) -> bool:
         return self.first.day == 1 and (self.last + dt.timedelta(days=1)).day == 1
 
+    def split_months(self) -> tuple[Period | None, list[Period]]:
+        """The whole months inside the period (None if none), and the days before and after them."""
+        one_day = dt.timedelta(days=1)
+        months_first = self.first if self.first.day == 1 else (self.first.replace(day=28) + 4 * one_day).replace(day=1)
+        months_last = self.last if (self.last + one_day).day == 1 else self.last.replace(day=1) - one_day
+        if months_first > months_last:
+            return None, [self]
+        around = (Period(self.first, months_first - one_day, self.label), Period(months_last + one_day, self.last, self.label))
+        return Period(months_first, months_last, self.label), [days for days in around if days.first <= days.last]
+
 
 def today() -> dt.date:
     return local_day(utcnow())
@@ -406,8 +416,20 @@ def hot_spot_grid(period: Period, settings: Config, *, category_id: str | None =
     elif district:
         cells = _grouped(CellMonth, period, "cell", district=district)
     else:
-        cells = _grouped(CellDay, period, "cell")
+        cells = _city_cells(period)
     return HotSpotGrid(settings.insight_grid_m, cells)
+
+
+def _city_cells(period: Period) -> dict[str, int]:
+    """Reports per cell, the whole city: the period's whole months from the month rollup (a busy cell is a row
+    a month there, not a row a day), the days before and after them from the day rollup."""
+    months, days = period.split_months()
+    parts = [sa.select(CellDay.cell, CellDay.count).where(CellDay.day.between(part.first, part.last)) for part in days]
+    if months is not None:
+        parts.append(sa.select(CellMonth.cell, CellMonth.count).where(CellMonth.month.between(months.first, months.last)))
+    counts = sa.union_all(*parts).subquery()
+    query = sa.select(counts.c.cell, sa.func.sum(counts.c.count)).group_by(counts.c.cell)
+    return {cell: int(count) for cell, count in db.session.execute(query) if count}
 
 
 # --- districts ranked -----------------------------------------------------------------------

@@ -121,6 +121,29 @@ def test_the_heat_scale_and_an_empty_map():
     assert empty.rows == [] and "<polygon" in empty.svg
 
 
+def _heat_layer_and_labels(chart: charts.Chart) -> tuple[Image.Image, list[tuple[float, float]]]:
+    """The map's PNG layer, and where the ranked cells' labels stand (chart units, in rank order)."""
+    png = re.search(r'href="data:image/png;base64,([^"]+)"', chart.svg).group(1)
+    labels = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" text-anchor="middle" font-weight="bold"', chart.svg)
+    return Image.open(io.BytesIO(base64.b64decode(png))).convert("RGB"), [(float(x), float(y) - 4) for x, y in labels]
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+@pytest.mark.parametrize("grid_m", [500, 20])  # cells of several pixels; cells far smaller than a pixel
+def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
+    counts = {(36.07, 120.38): 100, (36.30, 120.50): 10, (35.90, 120.10): 1}
+    grid = services.HotSpotGrid(grid_m, {services.cell_of(lat, lng, grid_m): count for (lat, lng), count in counts.items()})
+    chart = charts.grid_map("m", "m", grid, outline=[(35.8, 120.0), (36.4, 120.0), (36.4, 120.6)], places=[])
+    layer, labels = _heat_layer_and_labels(chart)
+    for (x, y), count in zip(labels, sorted(counts.values(), reverse=True)):
+        assert layer.getpixel((round(x * 2), round(y * 2))) == _rgb(charts.heat_colour(count, 100))
+    coloured = {rgb for _, rgb in layer.getcolors(1 << 20)} - {(0, 0, 0)}
+    assert coloured == {_rgb(charts.heat_colour(count, 100)) for count in counts.values()}
+
+
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed (make test installs it)")
 def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(app, app_ctx, tmp_path):
     seed_october()

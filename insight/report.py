@@ -85,9 +85,9 @@ def cut_down_font(path: str, characters: str) -> bytes:
     return data.getvalue()
 
 
-def page_fonts(page: str) -> dict[str, str]:
-    """Each weight of the report font cut down to the characters of ``page``, as a data: URI."""
-    characters = "".join(sorted(set(page) | set(PRINTABLE_ASCII)))
+def page_fonts(text: str) -> dict[str, str]:
+    """Each weight of the report font cut down to the characters of ``text``, as a data: URI."""
+    characters = "".join(sorted(set(text) | set(PRINTABLE_ASCII)))
     return {weight: "data:font/otf;base64," + base64.b64encode(cut_down_font(path, characters)).decode("ascii")
             for weight, path in FONT_FILES.items()}
 
@@ -102,7 +102,12 @@ def render_monthly_html(report: MonthlyReport, settings: Config, *, embed_fonts:
                "charts": figure_charts("month", report.current, report.category_names),
                "hot_spots": hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, settings)}
     page = template.render(**context, fonts=None)
-    return template.render(**context, fonts=page_fonts(page)) if embed_fonts else page
+    if not embed_fonts:
+        return page
+    # Every category's and district's name in the fonts too, not only those on this page: the reports of other
+    # months and districts then mostly need the same cut, already made.
+    names = "".join(report.category_names.values()) + "".join(citizen_services.district_names())
+    return template.render(**context, fonts=page_fonts(page + names))
 
 
 def print_pdf(html: str, settings: Config) -> bytes:

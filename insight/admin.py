@@ -80,7 +80,7 @@ def monthly() -> Response:
     name = f"insight-{period.first:%Y-%m}{'-' + district if district else ''}"
     if request.args.get("format") == "pdf":
         try:
-            pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings, embed_fonts=True), settings)
+            pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings), settings)
         except report_pages.PdfFailed as exc:
             current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
             abort(503)

@@ -241,7 +241,7 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
                 for table in tables:
                     connection.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
 
-        month = services.previous_month(services.last_days(1))
+        month = services.last_whole_month()
         read = rows_read(services.last_days(30))
         print("  rollup rows in the last 30 days: " + ", ".join(f"{table} {rows:,}" for table, rows in read.items())
               + " (the hot-spot map reads insight_cell_days; a category's map, its share of insight_cell_category_days)",

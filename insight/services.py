@@ -257,6 +257,12 @@ def previous_month(period: Period) -> Period:
     return month(before.year, before.month)
 
 
+def last_whole_month() -> Period:
+    """The month before today's."""
+    now = today()
+    return previous_month(month(now.year, now.month))
+
+
 # --- report figures -------------------------------------------------------------------------
 
 def _sum(rollup: type[Rollup], period: Period, group_by: Iterable[str], **filters: str) -> list[tuple[Any, ...]]:

@@ -101,6 +101,14 @@ def test_the_dashboard_has_every_chart_with_its_table_and_filters_hot_spots(app,
     assert "暂无数据" in hot[:hot.index("</figure>")]
 
 
+@pytest.mark.parametrize(("today", "offered"), [(dt.date(2026, 10, 31), "2026-09"), (dt.date(2026, 11, 1), "2026-10"),
+                                                (dt.date(2027, 1, 15), "2026-12")])
+def test_the_monthly_report_form_offers_the_last_whole_month(signed_in, monkeypatch, today, offered):
+    monkeypatch.setattr(services, "today", lambda: today)
+    page = signed_in.get("/admin/insight").get_data(as_text=True)
+    assert f'<input type="month" name="month" value="{offered}" required>' in page
+
+
 def test_the_dashboard_needs_a_signed_in_staff_member(client):
     assert client.get("/admin/insight").status_code == 302
     assert client.get("/admin/insight/monthly?month=2026-10").status_code == 302

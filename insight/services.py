@@ -225,8 +225,10 @@ class Period:
         months_last = self.last if (self.last + one_day).day == 1 else self.last.replace(day=1) - one_day
         if months_first > months_last:
             return None, [self]
-        around = (Period(self.first, months_first - one_day, self.label), Period(months_last + one_day, self.last, self.label))
-        return Period(months_first, months_last, self.label), [days for days in around if days.first <= days.last]
+        before = Period(self.first, months_first - one_day, self.label)
+        after = Period(months_last + one_day, self.last, self.label)
+        around = [days for days in (before, after) if days.first <= days.last]
+        return Period(months_first, months_last, self.label), around
 
 
 def today() -> dt.date:
@@ -432,7 +434,8 @@ def _city_cells(period: Period) -> dict[str, int]:
     months, days = period.split_months()
     parts = [sa.select(CellDay.cell, CellDay.count).where(CellDay.day.between(part.first, part.last)) for part in days]
     if months is not None:
-        parts.append(sa.select(CellMonth.cell, CellMonth.count).where(CellMonth.month.between(months.first, months.last)))
+        in_months = CellMonth.month.between(months.first, months.last)
+        parts.append(sa.select(CellMonth.cell, CellMonth.count).where(in_months))
     counts = sa.union_all(*parts).subquery()
     query = sa.select(counts.c.cell, sa.func.sum(counts.c.count)).group_by(counts.c.cell)
     return {cell: int(count) for cell, count in db.session.execute(query) if count}

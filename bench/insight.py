@@ -241,7 +241,7 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
                 for table in tables:
                     connection.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
 
-        month = services.previous_month(services.last_days(1))
+        month = services.last_whole_month()
         read = rows_read(services.last_days(30))
         print("  rollup rows in the last 30 days: " + ", ".join(f"{table} {rows:,}" for table, rows in read.items())
               + " (the hot-spot map reads insight_cell_days; a category's map, its share of insight_cell_category_days)",
@@ -249,11 +249,11 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
         figures_ms = median_ms(lambda: services.dashboard(settings), args.runs)
         monthly_ms = median_ms(lambda: services.monthly_report(month, settings), args.runs)
         report = services.monthly_report(month, settings)
-        html_ms = median_ms(lambda: report_pages.render_monthly_html(report, settings, embed_fonts=True), args.runs)
+        html_ms = median_ms(lambda: report_pages.render_monthly_html(report, settings), args.runs)
         reference_ms = median_ms(lambda: raw_scan(month), args.runs)
         pdf_ms = None
         if args.pdf:
-            html = report_pages.render_monthly_html(report, settings, embed_fonts=True)
+            html = report_pages.render_monthly_html(report, settings)
             pdf_ms = median_ms(lambda: report_pages.print_pdf(html, settings), 1)
 
     client = app.test_client()

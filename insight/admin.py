@@ -58,13 +58,12 @@ def dashboard() -> str:
     hot_spots = report_pages.hot_spot_chart(
         "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{'，' + board.category_names.get(category, category) if category else ''}）",
         board, settings)
-    last_month = services.previous_month(services.last_days(1))
     return render_template(
         "insight/dashboard.html", board=board, hot_spots=hot_spots, hot_days=days, hot_category=category,
         recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
         periods=services.DASHBOARD_PERIODS, signboard_statuses=report_pages.SIGNBOARD_STATUSES,
         delivery_statuses=report_pages.DELIVERY_STATUSES, districts=citizen_services.district_names(),
-        default_month=last_month.first.strftime("%Y-%m"))
+        default_month=services.last_whole_month().first.strftime("%Y-%m"))
 
 
 @bp.get("/insight/monthly")
@@ -80,7 +79,7 @@ def monthly() -> Response:
     name = f"insight-{period.first:%Y-%m}{'-' + district if district else ''}"
     if request.args.get("format") == "pdf":
         try:
-            pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings, embed_fonts=True), settings)
+            pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings), settings)
         except report_pages.PdfFailed as exc:
             current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
             abort(503)

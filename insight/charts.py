@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
-from PIL import Image, ImageDraw
+from PIL import Image, ImageFilter
 
 from insight.services import HotSpotGrid, grid_steps
 
@@ -105,7 +105,9 @@ def _heat_layer(cells: Sequence[tuple[int, int, int]], most: int, grid_m: int,
                 view: tuple[float, float, float, float], width: int, height: int) -> str:
     """The coloured cells as one PNG image in the SVG: a city's thousands of cells stay one element.
 
-    Drawn at twice the chart's size, each cell at least 3 pixels (1.5 chart units) across.
+    Drawn at twice the chart's size, each cell at least 3 pixels (1.5 chart units) across. The cells are laid
+    out a pixel each, then mapped onto the chart in one transform (no drawing call per cell); where cells come
+    out smaller than a pixel, or than 3 pixels, the hottest one nearby shows.
     """
     scale = 2
     south, north, west, east = view
@@ -113,16 +115,28 @@ def _heat_layer(cells: Sequence[tuple[int, int, int]], most: int, grid_m: int,
     # Pixels per cell, and where cell (0, 0) would lie.
     across, down = lng_step / (east - west) * width * scale, lat_step / (north - south) * height * scale
     left0, top0 = -west / (east - west) * width * scale, north / (north - south) * height * scale
-    image = Image.new("P", (width * scale, height * scale), 0)
-    image.putpalette([0, 0, 0] + [int(colour[i:i + 2], 16) for colour in HEAT for i in (1, 3, 5)])
-    draw = ImageDraw.Draw(image)
+    first_row, last_row = min(row for row, _, _ in cells), max(row for row, _, _ in cells)
+    first_col, last_col = min(col for _, col, _ in cells), max(col for _, col, _ in cells)
+    columns = last_col - first_col + 1
     steps: dict[int, int] = {}
+    laid_out = bytearray(columns * (last_row - first_row + 1))
     for row, col, count in cells:
-        left, top = round(left0 + col * across), round(top0 - (row + 1) * down)
-        right, bottom = max(left + 3, round(left0 + (col + 1) * across)), max(top + 3, round(top0 - row * down))
         if count not in steps:
             steps[count] = 1 + heat_step(count, most)
-        draw.rectangle((left, top, right - 1, bottom - 1), fill=steps[count])
+        laid_out[(last_row - row) * columns + col - first_col] = steps[count]  # north up
+    grid = Image.frombytes("L", (columns, last_row - first_row + 1), bytes(laid_out))
+    smallest = min(across, down)
+    if smallest < 1:  # a pixel spans several cells: the hottest of those around its middle gets through
+        grid = grid.filter(ImageFilter.MaxFilter(2 * math.ceil(0.5 / smallest) + 1))
+    # Each pixel of the layer takes the cell under its middle: pixel (x, y) ↦ (x / across − …, y / down − …).
+    grid_top = top0 - (last_row + 1) * down
+    layer = grid.transform((width * scale, height * scale), Image.Transform.AFFINE,
+                           (1 / across, 0, -left0 / across - first_col, 0, 1 / down, -grid_top / down),
+                           resample=Image.Resampling.NEAREST, fillcolor=0)
+    if smallest < 3:
+        layer = layer.filter(ImageFilter.MaxFilter(3))
+    image = Image.frombytes("P", layer.size, layer.tobytes())
+    image.putpalette([0, 0, 0] + [int(colour[i:i + 2], 16) for colour in HEAT for i in (1, 3, 5)])
     png = io.BytesIO()
     image.save(png, "PNG", transparency=0)
     return (f'<image x="0" y="0" width="{width}" height="{height}" preserveAspectRatio="none" '

@@ -37,9 +37,10 @@ def monthly_command(month_text: str, district: str | None, out_dir: Path | None)
     directory = out_dir or settings.insight_output_dir
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"insight-{report.period.first:%Y-%m}{'-' + district if district else ''}"
-    stem.with_suffix(".html").write_text(report_pages.render_monthly_html(report, settings), encoding="utf-8")
+    html = report_pages.render_monthly_html(report, settings)
+    stem.with_suffix(".html").write_text(html, encoding="utf-8")
     try:
-        pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings, embed_fonts=True), settings)
+        pdf = report_pages.print_pdf(html, settings)
     except report_pages.PdfFailed as exc:
         raise click.ClickException(str(exc)) from exc
     stem.with_suffix(".pdf").write_bytes(pdf)

@@ -218,6 +218,18 @@ class Period:
     def whole_months(self) -> bool:
         return self.first.day == 1 and (self.last + dt.timedelta(days=1)).day == 1
 
+    def split_months(self) -> tuple[Period | None, list[Period]]:
+        """The whole months inside the period (None if none), and the days before and after them."""
+        one_day = dt.timedelta(days=1)
+        months_first = self.first if self.first.day == 1 else (self.first.replace(day=28) + 4 * one_day).replace(day=1)
+        months_last = self.last if (self.last + one_day).day == 1 else self.last.replace(day=1) - one_day
+        if months_first > months_last:
+            return None, [self]
+        before = Period(self.first, months_first - one_day, self.label)
+        after = Period(months_last + one_day, self.last, self.label)
+        around = [days for days in (before, after) if days.first <= days.last]
+        return Period(months_first, months_last, self.label), around
+
 
 def today() -> dt.date:
     return local_day(utcnow())
@@ -245,6 +257,12 @@ def parse_month(text: str) -> Period:
 def previous_month(period: Period) -> Period:
     before = period.first - dt.timedelta(days=1)
     return month(before.year, before.month)
+
+
+def last_whole_month() -> Period:
+    """The month before today's."""
+    now = today()
+    return previous_month(month(now.year, now.month))
 
 
 # --- report figures -------------------------------------------------------------------------
@@ -406,8 +424,21 @@ def hot_spot_grid(period: Period, settings: Config, *, category_id: str | None =
     elif district:
         cells = _grouped(CellMonth, period, "cell", district=district)
     else:
-        cells = _grouped(CellDay, period, "cell")
+        cells = _city_cells(period)
     return HotSpotGrid(settings.insight_grid_m, cells)
+
+
+def _city_cells(period: Period) -> dict[str, int]:
+    """Reports per cell, the whole city: the period's whole months from the month rollup (a busy cell is a row
+    a month there, not a row a day), the days before and after them from the day rollup."""
+    months, days = period.split_months()
+    parts = [sa.select(CellDay.cell, CellDay.count).where(CellDay.day.between(part.first, part.last)) for part in days]
+    if months is not None:
+        in_months = CellMonth.month.between(months.first, months.last)
+        parts.append(sa.select(CellMonth.cell, CellMonth.count).where(in_months))
+    counts = sa.union_all(*parts).subquery()
+    query = sa.select(counts.c.cell, sa.func.sum(counts.c.count)).group_by(counts.c.cell)
+    return {cell: int(count) for cell, count in db.session.execute(query) if count}
 
 
 # --- districts ranked -----------------------------------------------------------------------

@@ -84,6 +84,31 @@ def test_hot_spots_count_reports_per_grid_cell(october):
         services.cell_of(*SEATS["崂山区"], october.insight_grid_m): 1}
 
 
+def test_hot_spots_of_whole_months_and_the_days_around_them(october):
+    cell = {district: services.cell_of(*SEATS[district], october.insight_grid_m) for district in SEATS}
+    # 30 September 20:00 to 1 November 00:30: all of October, a day before and a day after it.
+    around_october = services.Period(dt.date(2026, 9, 30), dt.date(2026, 11, 1), "")
+    assert services.hot_spot_grid(around_october, october).cells == {
+        cell["市南区"]: 4, cell["市北区"]: 2, cell["李沧区"]: 2, cell["崂山区"]: 2}
+    assert services.hot_spot_grid(services.Period(dt.date(2026, 10, 2), dt.date(2026, 10, 30), ""), october).cells == {
+        cell["市北区"]: 2, cell["李沧区"]: 2, cell["市南区"]: 1}
+
+
+def test_a_period_splits_into_whole_months_and_the_days_around_them():
+    def split(first: dt.date, last: dt.date) -> tuple:
+        months, days = services.Period(first, last, "").split_months()
+        return (months and (months.first, months.last)), [(part.first, part.last) for part in days]
+
+    d = dt.date
+    assert split(d(2026, 9, 30), d(2026, 11, 1)) == ((d(2026, 10, 1), d(2026, 10, 31)),
+                                                     [(d(2026, 9, 30), d(2026, 9, 30)), (d(2026, 11, 1), d(2026, 11, 1))])
+    assert split(d(2026, 10, 1), d(2026, 12, 31)) == ((d(2026, 10, 1), d(2026, 12, 31)), [])
+    assert split(d(2026, 12, 15), d(2027, 3, 2)) == ((d(2027, 1, 1), d(2027, 2, 28)),
+                                                     [(d(2026, 12, 15), d(2026, 12, 31)), (d(2027, 3, 1), d(2027, 3, 2))])
+    assert split(d(2026, 10, 2), d(2026, 10, 31)) == (None, [(d(2026, 10, 2), d(2026, 10, 31))])
+    assert split(d(2026, 10, 30), d(2026, 11, 29)) == (None, [(d(2026, 10, 30), d(2026, 11, 29))])
+
+
 def test_every_rollup_says_where_its_keys_come_from():
     assert set(services.SOURCES) == set(ROLLUPS)
     for rollup, sources in services.SOURCES.items():

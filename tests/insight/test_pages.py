@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 import re
 import shutil
 import subprocess
@@ -99,6 +101,14 @@ def test_the_dashboard_has_every_chart_with_its_table_and_filters_hot_spots(app,
     assert "暂无数据" in hot[:hot.index("</figure>")]
 
 
+@pytest.mark.parametrize(("today", "offered"), [(dt.date(2026, 10, 31), "2026-09"), (dt.date(2026, 11, 1), "2026-10"),
+                                                (dt.date(2027, 1, 15), "2026-12")])
+def test_the_monthly_report_form_offers_the_last_whole_month(signed_in, monkeypatch, today, offered):
+    monkeypatch.setattr(services, "today", lambda: today)
+    page = signed_in.get("/admin/insight").get_data(as_text=True)
+    assert f'<input type="month" name="month" value="{offered}" required>' in page
+
+
 def test_the_dashboard_needs_a_signed_in_staff_member(client):
     assert client.get("/admin/insight").status_code == 302
     assert client.get("/admin/insight/monthly?month=2026-10").status_code == 302
@@ -117,6 +127,29 @@ def test_the_heat_scale_and_an_empty_map():
     assert empty.rows == [] and "<polygon" in empty.svg
 
 
+def _heat_layer_and_labels(chart: charts.Chart) -> tuple[Image.Image, list[tuple[float, float]]]:
+    """The map's PNG layer, and where the ranked cells' labels stand (chart units, in rank order)."""
+    png = re.search(r'href="data:image/png;base64,([^"]+)"', chart.svg).group(1)
+    labels = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" text-anchor="middle" font-weight="bold"', chart.svg)
+    return Image.open(io.BytesIO(base64.b64decode(png))).convert("RGB"), [(float(x), float(y) - 4) for x, y in labels]
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+@pytest.mark.parametrize("grid_m", [500, 20])  # cells of several pixels; cells far smaller than a pixel
+def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
+    counts = {(36.07, 120.38): 100, (36.30, 120.50): 10, (35.90, 120.10): 1}
+    grid = services.HotSpotGrid(grid_m, {services.cell_of(lat, lng, grid_m): count for (lat, lng), count in counts.items()})
+    chart = charts.grid_map("m", "m", grid, outline=[(35.8, 120.0), (36.4, 120.0), (36.4, 120.6)], places=[])
+    layer, labels = _heat_layer_and_labels(chart)
+    for (x, y), count in zip(labels, sorted(counts.values(), reverse=True)):
+        assert layer.getpixel((round(x * 2), round(y * 2))) == _rgb(charts.heat_colour(count, 100))
+    coloured = {rgb for _, rgb in layer.getcolors(1 << 20)} - {(0, 0, 0)}
+    assert coloured == {_rgb(charts.heat_colour(count, 100)) for count in counts.values()}
+
+
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed (make test installs it)")
 def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(app, app_ctx, tmp_path):
     seed_october()
@@ -130,6 +163,9 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
 
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # every font embedded
+    # Every glyph drawn from Noto Sans CJK, whose CFF outlines Chromium embeds as Type 3 fonts: none from a
+    # fallback font (Liberation, DejaVu: TrueType), which would draw the Chinese as empty boxes.
+    assert {tuple(line.split()[1:3]) for line in fonts.splitlines()[2:]} == {("Type", "3")}
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况", "有奖随手拍活动简报"):
         assert heading in text

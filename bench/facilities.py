@@ -2,6 +2,10 @@
 
     .venv/bin/pip install -e '.[bench]'      # numpy, for the brute-force reference
     .venv/bin/python bench/facilities.py [--rows 3120000] [--queries 1000] [--databases sqlite,postgresql]
+                                          [--keep DIR]
+
+With --keep, the CSV, the SQLite database and the PostgreSQL database outlive the run; a later run with the
+same DIR and --rows measures them again without generating and importing (the load time is then the first run's).
 
 Generates facilities over Qingdao's bounding box (114 kinds, ~2,000 public toilets), imports them
 through `facilities.imports` (the code behind `flask facilities import`), then runs random
@@ -15,6 +19,7 @@ the ratio to PostGIS, load time and memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import http.client
@@ -39,7 +44,7 @@ from core.config import Config  # noqa: E402
 from core.db import db  # noqa: E402
 from core.geo import EARTH_RADIUS_M, haversine_m  # noqa: E402
 from facilities import imports, services  # noqa: E402
-from facilities.models import FacilityKind  # noqa: E402
+from facilities.models import FacilityImport, FacilityKind  # noqa: E402
 
 CITY_BOX = (35.58, 37.15, 119.50, 121.00)  # Qingdao, WGS-84: lat min/max, lng min/max
 CENTRES = ((36.07, 120.38, 0.05), (36.30, 120.40, 0.04), (35.96, 120.18, 0.05), (36.78, 119.95, 0.04),
@@ -57,7 +62,8 @@ def log(message: str) -> None:
 # --- data ---------------------------------------------------------------------------------------
 
 def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Write the CSV; return lat, lng and kind index arrays in row order (row n gets id n + 1)."""
+    """Write the CSV (unless it is there already); return lat, lng and kind index arrays in row order (row n gets
+    id n + 1)."""
     rng = np.random.default_rng(SEED)
     urban = rng.random(rows) < 0.6
     centre = rng.integers(0, len(CENTRES), rows)
@@ -73,14 +79,18 @@ def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.nd
     kind = rng.choice(np.array([kinds.index(k) for k in others]), rows, p=weights / weights.sum())
     toilet_rows = rng.choice(rows, min(TOILETS, rows), replace=False)
     kind[toilet_rows] = kinds.index("0301")
+    if path.exists():
+        return lat, lng, kind
     hours = ("", "06:00-22:00", "00:00-24:00", "22:00-06:00")
-    with path.open("w", newline="", encoding="utf-8") as out:
+    partial = path.with_suffix(".part")
+    with partial.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["source_id", "kind", "name", "lat", "lng", "district", "opening_hours"])
         for n in range(rows):
             code = kinds[kind[n]]
             writer.writerow([f"b{n}", code, f"设施{n}", repr(float(lat[n])), repr(float(lng[n])), "青岛",
                              hours[n % 4] if code == "0301" else ""])
+    partial.rename(path)  # a run stopped while writing leaves no CSV for a later run to take as whole
     return lat, lng, kind
 
 
@@ -150,7 +160,7 @@ def serve(app) -> tuple[str, int, object]:  # noqa: ANN001
     return "127.0.0.1", server.server_port, server
 
 
-def run_database(name: str, url: str, csv_path: Path,
+def run_database(name: str, url: str, csv_path: Path, rows: int,
                  points: list[tuple[float, float]], expected: dict) -> dict:
     config = dataclasses.replace(Config.from_env({}), database_url=url, log_level="WARNING")
     app = create_app(config)
@@ -161,10 +171,19 @@ def run_database(name: str, url: str, csv_path: Path,
         upgrade()
         db.session.execute(sa.update(FacilityKind).values(shown_to_residents=True))  # "any kind" = all 114
         db.session.commit()
-        log(f"[{name}] importing {csv_path.stat().st_size / 1e6:,.0f} MB ...")
-        started = time.perf_counter()
-        record = imports.import_file(csv_path, "csv", batch_size=10_000)
-        results["load_s"] = time.perf_counter() - started
+        previous = db.session.scalar(sa.select(FacilityImport).where(FacilityImport.status == "finished")
+                                     .order_by(FacilityImport.id.desc()).limit(1))
+        if previous is not None and previous.rows_accepted == rows:
+            log(f"[{name}] reusing the {rows:,} rows loaded by an earlier run")
+            record = previous
+            results["load_s"] = (previous.finished_at - previous.started_at).total_seconds()
+            services.refresh_kind_stats()  # what a newer schema derives from the rows
+            db.session.commit()
+        else:
+            log(f"[{name}] importing {csv_path.stat().st_size / 1e6:,.0f} MB ...")
+            started = time.perf_counter()
+            record = imports.import_file(csv_path, "csv", batch_size=10_000)
+            results["load_s"] = time.perf_counter() - started
         results["rows"] = record.rows_accepted
         if name == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -242,11 +261,14 @@ def postgis_reference(url: str, points: list[tuple[float, float]]) -> dict:
         return results
 
 
-def fresh_postgres_database(base_url: str, name: str) -> str:
+def postgres_database(base_url: str, name: str, *, fresh: bool) -> str:
     admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        exists = connection.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first()
+        if fresh and exists:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if fresh or not exists:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
     return str(sa.make_url(base_url).set(database=name).render_as_string(hide_password=False))
 
@@ -286,9 +308,17 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                                  "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres-database", default="bench_facilities",
+                        help="the database the benchmark creates (and drops, unless --keep)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the data and both databases for later runs with the same DIR and --rows")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-facilities-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.keep / f"rows-{args.rows}")) if args.keep
+          else tempfile.TemporaryDirectory(prefix="bench-facilities-")) as tmp:
         tmp_dir = Path(tmp)
+        tmp_dir.mkdir(exist_ok=True)
         csv_path = tmp_dir / "facilities.csv"
         kinds = [row["code"] for row in csv.DictReader((Path(services.__file__).parent / "data" / "kinds.csv").open())]
         log(f"generating {args.rows:,} facilities over {len(kinds)} kinds ...")
@@ -302,14 +332,16 @@ def main() -> None:
         all_results = []
         for name in args.databases.split(","):
             if name == "sqlite":
-                all_results.append(run_database(name, f"sqlite:///{tmp_dir / 'bench.db'}", csv_path,
+                all_results.append(run_database(name, f"sqlite:///{tmp_dir / 'bench.db'}", csv_path, args.rows,
                                                 points, expected))
             else:
-                url = fresh_postgres_database(args.postgres_url, "bench_facilities")
+                database = args.postgres_database + (f"_{args.rows}" if args.keep else "")
+                url = postgres_database(args.postgres_url, database, fresh=not args.keep)
                 try:
-                    all_results.append(run_database(name, url, csv_path, points, expected))
+                    all_results.append(run_database(name, url, csv_path, args.rows, points, expected))
                 finally:
-                    drop_postgres_database(args.postgres_url, "bench_facilities")
+                    if not args.keep:
+                        drop_postgres_database(args.postgres_url, database)
         report(all_results)
 
 

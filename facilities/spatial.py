@@ -5,7 +5,7 @@ over [-180, 180) degrees on both axes (about 2.4 m per cell). An aligned cell of
 level L is then ONE contiguous range of codes, so a block of cells around a point is a few
 index range scans on an ordinary B-tree (SQLite and PostgreSQL alike).
 
-The search picks a level whose cells suit the expected density of what is searched, fetches
+The search picks a level whose cells suit the local density of what is searched, fetches
 the 3x3 block of cells around the point, then the 3x3 blocks of ever coarser levels. It stops as soon as the
 k-th best great-circle distance is below a proven lower bound of the distance to anything
 outside the searched block, so its answer is exactly the brute-force answer. (The grid does
@@ -25,8 +25,11 @@ MAX_LEVEL = 24
 GRID_SIZE = 1 << MAX_LEVEL
 CELL_DEGREES = 360.0 / GRID_SIZE
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
-# The first block assumes this many times the average density (see nearest()).
-DENSE_FACTOR = 16.0
+# The level of the coarse cells whose facility counts estimate the local density (about 4.9 km north-south).
+DENSITY_LEVEL = 13
+# The first block is sized so that the disc its proof covers can be expected to hold this many times the
+# wanted number of points (see nearest()): few rows, yet rarely a second round.
+FIRST_BLOCK_EXPECTED = 3.0
 # Cells no smaller than this (metres): below it, index descents cost more than rows.
 MIN_CELL_M = 60.0
 # Floating-point slack for the proofs below, in metres and degrees.
@@ -57,7 +60,7 @@ def cell_of(lat: float, lng: float) -> int:
 def cell_range(level: int, cx: int, cy: int) -> tuple[int, int]:
     """The half-open range of finest codes inside cell (cx, cy) of ``level``."""
     shift = 2 * (MAX_LEVEL - level)
-    start = (_spread(cx) | (_spread(cy) << 1)) << shift
+    start = cell_code(level, cx, cy) << shift
     return start, start + (1 << shift)
 
 
@@ -69,6 +72,23 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def cell_code(level: int, cx: int, cy: int) -> int:
+    """The Z-order code of cell (cx, cy) of ``level``: a finest code divided by 4^(MAX_LEVEL - level)."""
+    return _spread(cx) | (_spread(cy) << 1)
+
+
+def density_neighbourhood(lat: float, lng: float) -> list[int]:
+    """The codes of the 3x3 cells of DENSITY_LEVEL around the point (inside the grid)."""
+    x, y = grid_xy(lat, lng)
+    shift = MAX_LEVEL - DENSITY_LEVEL
+    cx, cy = x >> shift, y >> shift
+    return [cell_code(DENSITY_LEVEL, *cell) for ring in (0, 1) for cell in _ring_cells(DENSITY_LEVEL, cx, cy, ring)]
+
+
+def cell_area_m2(level: int, lat: float) -> float:
+    return cell_side_m(level) ** 2 * max(math.cos(math.radians(lat)), 1e-6)
 
 
 def cell_side_m(level: int) -> float:
@@ -185,11 +205,13 @@ def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_
     ``accept(extra)`` filters them further (e.g. open now), and then ``fetch`` must return them all.
     Returns the hits and the number of fetch rounds.
 
-    The first block is sized for DENSE_FACTOR times the average density (city centres are
-    much denser than the average); while it cannot prove the answer, the next round fetches
-    the 3x3 block of the next coarser level minus what was already fetched.
+    The first block's cells are at least ``wanted`` wide, so that everything within ``wanted`` of the point
+    is inside it, where ``density_per_m2`` (the local density) puts FIRST_BLOCK_EXPECTED x ``limit`` points;
+    while it cannot prove the answer, the next round fetches the 3x3 block of the next coarser level minus
+    what was already fetched.
     """
-    wanted = (limit / (density_per_m2 * DENSE_FACTOR)) ** 0.5 if density_per_m2 > 0 else radius_m
+    wanted = ((FIRST_BLOCK_EXPECTED * limit / (math.pi * density_per_m2)) ** 0.5 if density_per_m2 > 0
+              else radius_m)
     level = level_for(min(max(wanted, MIN_CELL_M), radius_m), lat)
     box = SearchBox.around(lat, lng, radius_m)
     best: list[tuple[float, int, Hit]] = []  # a max-heap by (distance, id), negated

@@ -139,13 +139,24 @@ _CELLS_PER_DENSITY_CELL = 4 ** (spatial.MAX_LEVEL - spatial.DENSITY_LEVEL)
 class DensityMap:
     """A scope's facility counts per coarse cell as this process last read them (facility_densities)."""
 
-    counts: dict[int, int]
+    counts: dict[int, int]  # by the cell's code
+    densest_around: dict[tuple[int, int], int]  # by (cx, cy): the largest count of the cell and its 8 neighbours
     loaded_at: float
+
+    @classmethod
+    def of(cls, counts: dict[int, int]) -> DensityMap:
+        densest_around: dict[tuple[int, int], int] = {}
+        for code, count in counts.items():
+            cx, cy = spatial.cell_xy(code)
+            for around in ((cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)):
+                if densest_around.get(around, 0) < count:
+                    densest_around[around] = count
+        return cls(counts, densest_around, time.monotonic())
 
     def per_m2(self, lat: float, lng: float) -> float:
         """The density of the densest coarse cell around the point: overestimated (a finer first level, maybe
         a second round) rather than underestimated (a coarse first block with far too many rows)."""
-        densest = max(self.counts.get(code, 0) for code in spatial.density_neighbourhood(lat, lng))
+        densest = self.densest_around.get(spatial.density_cell(lat, lng), 0)
         return densest / spatial.cell_area_m2(spatial.DENSITY_LEVEL, lat)
 
 
@@ -161,7 +172,7 @@ def density_map(kind_code: str | None, *, refresh: bool = False) -> DensityMap:
     if refresh or density is None or time.monotonic() - density.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
         counts = db.session.execute(sa.select(FacilityDensity.cell, FacilityDensity.facility_count)
                                     .where(FacilityDensity.scope == scope))
-        density = DensityMap(dict(counts.all()), time.monotonic())
+        density = DensityMap.of(dict(counts.all()))
         with _snapshot_lock:
             _density_maps[key] = density
     return density
@@ -231,7 +242,7 @@ _VIEW_TYPED = (9, "attributes"), (11, "is_sample"), (12, "updated_at")  # positi
 # The candidates are ranked in SQL by the same haversine, which differs from haversine_m by rounding only
 # (nanometres); everything within twice this slack of the keep-th is returned and re-measured.
 _SQL_DISTANCE_SLACK_M = 1e-3
-_RANKED_SPARE_ROWS = 3
+_RANKED_SPARE_ROWS = 1
 # The haversine term h of a facility f (d = 2R asin(sqrt(h)) grows with it), from the point's latitude in radians
 # (phi), the cosine of that (cos_phi) and its longitude in degrees (lng): SQL named parameters.
 _SQL_HAVERSINE_TERM = ("power(sin((radians(f.lat) - :phi) * 0.5), 2)"
@@ -301,9 +312,9 @@ def _ranked_sql(dialect: str, range_count: int, by_kind: bool, rows: int) -> str
     """The ``rows`` nearest facilities in cell ranges, ranked in SQL, with their distances and FacilityView columns.
 
     Parameters: phi, cos_phi, lng (see _SQL_HAVERSINE_TERM), kind, the search box's min/max lat/lng, and the
-    ranges: on PostgreSQL two arrays lo and hi, so that one prepared statement serves every search; on SQLite
-    lo0, hi0, lo1… (SQLite caches its prepared statements by text, one per range count). The row count is part
-    of the text: as a parameter, a generic plan would expect a tenth of the table.
+    ranges lo0, hi0, lo1…: on PostgreSQL always spatial.BLOCK_RANGES of them (empty ones pad), so that one
+    prepared statement serves every search; SQLite caches its prepared statements by text, one per range count.
+    The row count is part of the text: as a parameter, a generic plan would expect a tenth of the table.
     """
     where = f"{NEAREST_PREDICATE} AND f.kind_code = :kind" if by_kind else NEAREST_SHOWN_PREDICATE
     where += " AND f.lat BETWEEN :min_lat AND :max_lat AND f.lng BETWEEN :min_lng AND :max_lng"
@@ -311,7 +322,8 @@ def _ranked_sql(dialect: str, range_count: int, by_kind: bool, rows: int) -> str
     if dialect == "postgresql":
         # One LIMITed subquery per range cannot be flattened into a join: whatever the generic plan guesses, each
         # range is one index range scan (a plain join let it scan the whole kind, or the whole table, instead).
-        near = (f"SELECT c.id, c.h FROM unnest(:lo::bigint[], :hi::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL"
+        ranges = ", ".join(f"(:lo{n}::bigint, :hi{n}::bigint)" for n in range(spatial.BLOCK_RANGES))
+        near = (f"SELECT c.id, c.h FROM (VALUES {ranges}) AS r(lo, hi) CROSS JOIN LATERAL"
                 f" ({term} AND f.cell >= r.lo AND f.cell < r.hi ORDER BY h LIMIT {int(rows)}) AS c")
         least = "least"
     else:
@@ -329,13 +341,9 @@ def _ranked_params(dialect: str, lat: float, lng: float, kind_code: str | None,
     params: dict[str, Any] = {"phi": phi, "cos_phi": math.cos(phi), "lng": lng, "kind": kind_code,
                               "min_lat": box.min_lat, "max_lat": box.max_lat,
                               "min_lng": box.min_lng, "max_lng": box.max_lng}
-    if dialect == "postgresql":
-        padding = [0] * (_PG_MIN_RANGES - len(ranges))
-        params["lo"] = [start for start, _ in ranges] + padding
-        params["hi"] = [end for _, end in ranges] + padding
-    else:
-        for n, (start, end) in enumerate(ranges):
-            params[f"lo{n}"], params[f"hi{n}"] = start, end
+    padding = [(0, 0)] * (spatial.BLOCK_RANGES - len(ranges)) if dialect == "postgresql" else []
+    for n, (start, end) in enumerate([*ranges, *padding]):
+        params[f"lo{n}"], params[f"hi{n}"] = start, end
     return params
 
 

@@ -1,15 +1,16 @@
-"""The grid behind the nearest query: Z-order cells and an exact ring search.
+"""The grid behind the nearest query: Z-order cells and an exact block search.
 
 Every facility stores ``cell``, the Z-order (Morton) code of its point on a 2^24 x 2^24 grid
 over [-180, 180) degrees on both axes (about 2.4 m per cell). An aligned cell of any coarser
 level L is then ONE contiguous range of codes, so a block of cells around a point is a few
 index range scans on an ordinary B-tree (SQLite and PostgreSQL alike).
 
-The search picks a level whose cells suit the local density of what is searched, fetches
-the 3x3 block of cells around the point, then the 3x3 blocks of ever coarser levels. It stops as soon as the
-k-th best great-circle distance is below a proven lower bound of the distance to anything
-outside the searched block, so its answer is exactly the brute-force answer. (The grid does
-not wrap at the antimeridian: a search within its radius of longitude ±180° is not supported.)
+The search picks a level whose cells suit the local density of what is searched (counts per coarse
+cell), fetches the points of the 2x2 block of cells around the point that lie within the proven lower
+bound of the distance to anything outside the block, and stops as soon as the k-th best great-circle
+distance is below that bound; otherwise it tries the block of the next coarser level. So its answer is
+exactly the brute-force answer. (The grid does not wrap at the antimeridian: a search within its
+radius of longitude ±180° is not supported.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
 DENSITY_LEVEL = 13
 # The first block is sized so that the disc its proof covers can be expected to hold this many times the
 # wanted number of points (see nearest()): few rows, yet rarely a second round.
-FIRST_BLOCK_EXPECTED = 3.0
+FIRST_BLOCK_EXPECTED = 1.5
 # Cells no smaller than this (metres): below it, index descents cost more than rows.
 MIN_CELL_M = 60.0
 # Floating-point slack for the proofs below, in metres and degrees.
@@ -79,12 +80,25 @@ def cell_code(level: int, cx: int, cy: int) -> int:
     return _spread(cx) | (_spread(cy) << 1)
 
 
-def density_neighbourhood(lat: float, lng: float) -> list[int]:
-    """The codes of the 3x3 cells of DENSITY_LEVEL around the point (inside the grid)."""
+def _compact(v: int) -> int:
+    v &= 0x5555555555555555
+    v = (v | (v >> 1)) & 0x3333333333333333
+    v = (v | (v >> 2)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
+    v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
+    return (v | (v >> 16)) & 0x00000000FFFFFFFF
+
+
+def cell_xy(code: int) -> tuple[int, int]:
+    """The inverse of cell_code: (cx, cy) of a cell's Z-order code (at any level)."""
+    return _compact(code), _compact(code >> 1)
+
+
+def density_cell(lat: float, lng: float) -> tuple[int, int]:
+    """(cx, cy) of the cell of DENSITY_LEVEL holding the point."""
     x, y = grid_xy(lat, lng)
     shift = MAX_LEVEL - DENSITY_LEVEL
-    cx, cy = x >> shift, y >> shift
-    return [cell_code(DENSITY_LEVEL, *cell) for ring in (0, 1) for cell in _ring_cells(DENSITY_LEVEL, cx, cy, ring)]
+    return x >> shift, y >> shift
 
 
 def cell_area_m2(level: int, lat: float) -> float:
@@ -125,18 +139,19 @@ class SearchBox:
         return cls(lat - d_lat, lat + d_lat, lng - d_lng, lng + d_lng)
 
 
-def _distance_outside_m(lat: float, lng: float, level: int, cx: int, cy: int, rings: int) -> float:
-    """A lower bound of the great-circle distance from the point to anything outside the block.
+def _distance_outside_m(lat: float, lng: float, level: int, west_cx: int, south_cy: int, cells: int) -> float:
+    """A lower bound of the great-circle distance from the point to anything outside a block of cells.
 
-    The block is cells cx±rings, cy±rings of ``level``. A point beyond a parallel is at least
-    the latitude difference away (along the meridian); a point beyond a meridian is at least
-    the distance to that meridian's great circle away, asin(sin(dlng) cos(lat)).
+    The block is the ``cells`` x ``cells`` cells of ``level`` from (west_cx, south_cy) eastwards and
+    northwards. A point beyond a parallel is at least the latitude difference away (along the meridian); a
+    point beyond a meridian is at least the distance to that meridian's great circle away,
+    asin(sin(dlng) cos(lat)).
     """
     side = 360.0 / (1 << level)
-    south = (cy - rings) * side - 180.0
-    north = (cy + rings + 1) * side - 180.0
-    west = (cx - rings) * side - 180.0
-    east = (cx + rings + 1) * side - 180.0
+    south = south_cy * side - 180.0
+    north = (south_cy + cells) * side - 180.0
+    west = west_cx * side - 180.0
+    east = (west_cx + cells) * side - 180.0
     bounds = []
     bounds.append((lat - south) * METRES_PER_DEGREE if south > -90.0 else math.inf)
     bounds.append((north - lat) * METRES_PER_DEGREE if north < 90.0 else math.inf)
@@ -163,6 +178,26 @@ def _ring_cells(level: int, cx: int, cy: int, ring: int) -> list[tuple[int, int]
     return [(x, y) for x, y in cells if 0 <= x <= limit and 0 <= y <= limit]
 
 
+def _block_corner(level: int, x: int, y: int) -> tuple[int, int]:
+    """The south-west cell of the 2x2 block of ``level`` around the finest cell (x, y): the cell holding it and
+    its neighbours towards the nearer sides, so that the point is at least half a cell from the block's edges."""
+    shift = MAX_LEVEL - level
+    cx, cy = x >> shift, y >> shift
+    half = (1 << shift) >> 1
+    inside = (1 << shift) - 1
+    return cx - ((x & inside) < half), cy - ((y & inside) < half)
+
+
+BLOCK_RANGES = 4  # a 2x2 block is at most this many ranges of codes
+
+
+def block_ranges(level: int, west_cx: int, south_cy: int) -> list[tuple[int, int]]:
+    """The merged code ranges of the 2x2 block of ``level`` from (west_cx, south_cy), inside the grid."""
+    limit = (1 << level) - 1
+    return merge_ranges(cell_range(level, cx, cy) for cx in (west_cx, west_cx + 1) for cy in (south_cy, south_cy + 1)
+                        if 0 <= cx <= limit and 0 <= cy <= limit)
+
+
 Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. opening hours, or the whole row)
 # fetch(ranges, box, keep): the points in the ranges and the box, or at least every one of them that
 # can be among their ``keep`` nearest to the query point (ties included).
@@ -178,66 +213,48 @@ class Hit:
     extra: object = dataclasses.field(default=None, compare=False, repr=False)
 
 
-def subtract_ranges(ranges: list[tuple[int, int]], done: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Merged ``ranges`` minus the merged ``done`` (both sorted, half-open)."""
-    result: list[tuple[int, int]] = []
-    for start, end in ranges:
-        for done_start, done_end in done:
-            if done_end <= start or done_start >= end:
-                continue
-            if done_start > start:
-                result.append((start, done_start))
-            start = max(start, done_end)
-            if start >= end:
-                break
-        if start < end:
-            result.append((start, end))
-    return result
-
-
 def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_m2: float, fetch: Fetch,
             accept: Callable[[object], bool] | None = None) -> tuple[list[Hit], int]:
     """The ``limit`` nearest points within ``radius_m``, nearest first (ties by id).
 
+    Each round fetches a 2x2 block of cells around the point (at most four index range scans), and only its
+    points inside the box around the point of the proven distance to anything outside the block (or of the
+    radius if that is less): if the ``limit``-th nearest of those is nearer than that distance, or the
+    distance reaches the radius, they are the answer. Otherwise the next round starts afresh with the block of
+    the next coarser level.
+
     ``fetch(ranges, box, keep)`` returns the points whose cell is in one of the half-open ``ranges``
-    and which lie inside ``box`` (or only those that can be among their ``keep`` nearest: the
-    nearest ``limit`` of disjoint parts contain the nearest ``limit`` of the whole);
+    and which lie inside ``box`` (or only those that can be among their ``keep`` nearest to the point);
     ``accept(extra)`` filters them further (e.g. open now), and then ``fetch`` must return them all.
     Returns the hits and the number of fetch rounds.
 
-    The first block's cells are at least ``wanted`` wide, so that everything within ``wanted`` of the point
-    is inside it, where ``density_per_m2`` (the local density) puts FIRST_BLOCK_EXPECTED x ``limit`` points;
-    while it cannot prove the answer, the next round fetches the 3x3 block of the next coarser level minus
-    what was already fetched.
+    The first block's cells are at least twice ``wanted`` wide, so that everything within ``wanted`` of the
+    point is inside it, where ``density_per_m2`` (the local density) puts FIRST_BLOCK_EXPECTED x ``limit``
+    points.
     """
     wanted = ((FIRST_BLOCK_EXPECTED * limit / (math.pi * density_per_m2)) ** 0.5 if density_per_m2 > 0
               else radius_m)
-    level = level_for(min(max(wanted, MIN_CELL_M), radius_m), lat)
-    box = SearchBox.around(lat, lng, radius_m)
-    best: list[tuple[float, int, Hit]] = []  # a max-heap by (distance, id), negated
-    done: list[tuple[int, int]] = []
+    level = level_for(2 * min(max(wanted, MIN_CELL_M), radius_m), lat)
     x, y = grid_xy(lat, lng)
     rounds = 0
     while True:
-        shift = MAX_LEVEL - level
-        cx, cy = x >> shift, y >> shift
-        block = merge_ranges(cell_range(level, *cell) for ring in (0, 1) for cell in _ring_cells(level, cx, cy, ring))
-        ranges = subtract_ranges(block, done)
-        if ranges:
-            rounds += 1
-            done = merge_ranges(done + ranges)
-            for point_id, p_lat, p_lng, extra in fetch(ranges, box, limit):
-                if accept is not None and not accept(extra):
-                    continue
-                distance = haversine_m(lat, lng, p_lat, p_lng)
-                if distance > radius_m:
-                    continue
-                item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng, extra))
-                if len(best) < limit:
-                    heapq.heappush(best, item)
-                elif (distance, point_id) < (-best[0][0], -best[0][1]):
-                    heapq.heapreplace(best, item)
-        outside = _distance_outside_m(lat, lng, level, cx, cy, 1)
+        west_cx, south_cy = _block_corner(level, x, y)
+        outside = _distance_outside_m(lat, lng, level, west_cx, south_cy, 2)
+        reach = min(outside, radius_m)
+        rounds += 1
+        best: list[tuple[float, int, Hit]] = []  # a max-heap by (distance, id), negated
+        for point_id, p_lat, p_lng, extra in fetch(block_ranges(level, west_cx, south_cy),
+                                                   SearchBox.around(lat, lng, reach), limit):
+            if accept is not None and not accept(extra):
+                continue
+            distance = haversine_m(lat, lng, p_lat, p_lng)
+            if distance > reach:
+                continue
+            item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng, extra))
+            if len(best) < limit:
+                heapq.heappush(best, item)
+            elif (distance, point_id) < (-best[0][0], -best[0][1]):
+                heapq.heapreplace(best, item)
         if outside >= radius_m or (len(best) == limit and -best[0][0] < outside) or level == 0:
             hits = sorted((item[2] for item in best), key=lambda hit: (hit.distance_m, hit.id))
             return hits, rounds

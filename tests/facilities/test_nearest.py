@@ -165,3 +165,11 @@ def test_the_local_density_is_the_densest_coarse_cell_around_the_point(scatter):
     assert density.per_m2(36.061 + 3 * next_cell, 120.381) == 0.0
     assert services.nearest_hits(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000) == (
         services.brute_force_nearest(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000))
+
+
+def test_cell_codes_and_coordinates_convert_both_ways():
+    rng = random.Random(11)
+    for level in (0, 1, spatial.DENSITY_LEVEL, spatial.MAX_LEVEL):
+        for _ in range(50):
+            cx, cy = rng.randrange(1 << level), rng.randrange(1 << level)
+            assert spatial.cell_xy(spatial.cell_code(level, cx, cy)) == (cx, cy)

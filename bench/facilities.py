@@ -4,8 +4,9 @@
     .venv/bin/python bench/facilities.py [--rows 3120000] [--queries 1000] [--databases sqlite,postgresql]
                                           [--keep DIR]
 
-With --keep, the CSV, the SQLite database and the PostgreSQL database outlive the run; a later run with the
-same DIR and --rows measures them again without generating and importing (the load time is then the first run's).
+With --keep, the CSV, the SQLite database and the PostgreSQL database (with the PostGIS reference table) outlive
+the run; a later run with the same DIR and --rows measures them again without generating and importing (the load
+time is then the first run's).
 
 Generates facilities over Qingdao's bounding box (114 kinds, ~2,000 public toilets), imports them
 through `facilities.imports` (the code behind `flask facilities import`), then runs random
@@ -24,6 +25,7 @@ import csv
 import dataclasses
 import http.client
 import os
+import pickle
 import random
 import resource
 import statistics
@@ -161,7 +163,7 @@ def serve(app) -> tuple[str, int, object]:  # noqa: ANN001
 
 
 def run_database(name: str, url: str, csv_path: Path, rows: int,
-                 points: list[tuple[float, float]], expected: dict) -> dict:
+                 points: list[tuple[float, float]], expected: dict, *, keep: bool) -> dict:
     config = dataclasses.replace(Config.from_env({}), database_url=url, log_level="WARNING")
     app = create_app(config)
     results: dict = {"database": name}
@@ -225,14 +227,14 @@ def run_database(name: str, url: str, csv_path: Path, rows: int,
     connection.close()
     server.shutdown()  # type: ignore[attr-defined]
     if name == "postgresql":
-        results.update(postgis_reference(url, points))
+        results.update(postgis_reference(url, points, keep=keep))
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
     return results
 
 
-def postgis_reference(url: str, points: list[tuple[float, float]]) -> dict:
+def postgis_reference(url: str, points: list[tuple[float, float]], *, keep: bool) -> dict:
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
@@ -243,21 +245,25 @@ def postgis_reference(url: str, points: list[tuple[float, float]]) -> dict:
         except psycopg.Error as exc:
             log(f"PostGIS is not available ({exc.__class__.__name__}): no KNN reference")
             return {}
-        log("[postgresql] building the PostGIS reference table ...")
-        connection.execute("DROP TABLE IF EXISTS knn_reference")
-        connection.execute("CREATE TABLE knn_reference AS SELECT id, kind_code, "
-                           "ST_SetSRID(ST_MakePoint(lng, lat), 4326) AS geom FROM facilities "
-                           "WHERE status = 'in_service' AND shown")
-        connection.execute("CREATE INDEX knn_reference_kind_geom ON knn_reference USING gist (kind_code, geom)")
-        connection.execute("CREATE INDEX knn_reference_geom ON knn_reference USING gist (geom)")
-        connection.execute("VACUUM ANALYZE knn_reference")
+        if keep and connection.execute("SELECT to_regclass('knn_reference')").fetchone()[0] is not None:
+            log("[postgresql] reusing the PostGIS reference table")
+        else:
+            log("[postgresql] building the PostGIS reference table ...")
+            connection.execute("DROP TABLE IF EXISTS knn_reference")
+            connection.execute("CREATE TABLE knn_reference AS SELECT id, kind_code, "
+                               "ST_SetSRID(ST_MakePoint(lng, lat), 4326) AS geom FROM facilities "
+                               "WHERE status = 'in_service' AND shown")
+            connection.execute("CREATE INDEX knn_reference_kind_geom ON knn_reference USING gist (kind_code, geom)")
+            connection.execute("CREATE INDEX knn_reference_geom ON knn_reference USING gist (geom)")
+            connection.execute("VACUUM ANALYZE knn_reference")
         results = {}
         for mode, where in (("one kind", "WHERE kind_code = '0301' "), ("any kind", "")):
             sql = (f"SELECT id FROM knn_reference {where}"
                    "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) LIMIT 5")
             results[f"postgis {mode}"] = timed(
                 f"postgis {mode}", points, lambda p, sql=sql: connection.execute(sql, (p[1], p[0]), prepare=True).fetchall())
-        connection.execute("DROP TABLE knn_reference")
+        if not keep:
+            connection.execute("DROP TABLE knn_reference")
         return results
 
 
@@ -324,21 +330,28 @@ def main() -> None:
         log(f"generating {args.rows:,} facilities over {len(kinds)} kinds ...")
         brute = BruteForce(*generate(csv_path, args.rows, kinds))
         points = query_points(args.queries, SEED)
-        log("brute force ...")
-        expected = {}
-        for mode, kind in (("one kind", "0301"), ("any kind", None)):
-            for point in points:
-                expected[(mode, point)] = brute.nearest(point[0], point[1], None if kind is None else kinds.index(kind))
+        answers = tmp_dir / f"brute-force-{args.queries}.pickle"
+        if answers.exists():
+            expected = pickle.loads(answers.read_bytes())
+        else:
+            log("brute force ...")
+            expected = {}
+            for mode, kind in (("one kind", "0301"), ("any kind", None)):
+                for point in points:
+                    expected[(mode, point)] = brute.nearest(point[0], point[1],
+                                                            None if kind is None else kinds.index(kind))
+            answers.write_bytes(pickle.dumps(expected))
         all_results = []
         for name in args.databases.split(","):
             if name == "sqlite":
                 all_results.append(run_database(name, f"sqlite:///{tmp_dir / 'bench.db'}", csv_path, args.rows,
-                                                points, expected))
+                                                points, expected, keep=bool(args.keep)))
             else:
                 database = args.postgres_database + (f"_{args.rows}" if args.keep else "")
                 url = postgres_database(args.postgres_url, database, fresh=not args.keep)
                 try:
-                    all_results.append(run_database(name, url, csv_path, args.rows, points, expected))
+                    all_results.append(run_database(name, url, csv_path, args.rows, points, expected,
+                                                    keep=bool(args.keep)))
                 finally:
                     if not args.keep:
                         drop_postgres_database(args.postgres_url, database)

@@ -210,7 +210,7 @@ def is_open(opening_hours: str | None, at: dt.datetime) -> bool:
 
 # --- the nearest query --------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # not frozen: a frozen dataclass takes twice as long to make
 class FacilityView:
     """A facility as a nearest answer shows it: plain values read with the search, no ORM object."""
 
@@ -229,7 +229,7 @@ class FacilityView:
     updated_at: dt.datetime
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class NearestResult:
     facility: FacilityView
     distance_m: float
@@ -247,8 +247,8 @@ _RANKED_SPARE_ROWS = 1
 # longitude in degrees (lat, lng) and the cosine of its latitude (cos_lat): SQL named parameters. Degrees are
 # turned into radians by multiplying (fewer function calls per row: this is evaluated for every candidate).
 _HALF_RADIAN = math.pi / 360.0
-_SQL_HAVERSINE_TERM = (f"power(sin((f.lat - :lat) * {_HALF_RADIAN!r}), 2) + :cos_lat * cos(f.lat * {2 * _HALF_RADIAN!r})"
-                       f" * power(sin((f.lng - :lng) * {_HALF_RADIAN!r}), 2)")
+_SQL_HAVERSINE_TERM = (f"power(sin((f.lat - :lat) * {_HALF_RADIAN!r}), 2)"
+                       f" + :cos_lat * cos(f.lat * {2 * _HALF_RADIAN!r}) * power(sin((f.lng - :lng) * {_HALF_RADIAN!r}), 2)")
 _SQL_DISTANCE_OF_TERM = f"2.0 * {EARTH_RADIUS_M!r} * asin(sqrt({{least}}(1.0, near.h)))"
 
 
@@ -260,11 +260,21 @@ def _view_processors(dialect: sa.Dialect) -> tuple[tuple[int, Callable[[Any], An
     return tuple((position, process) for position, process in processors if process is not None)
 
 
-def _view(row: Sequence[Any], dialect: sa.Dialect) -> FacilityView:
-    values = list(row)
-    for position, process in _view_processors(dialect):
-        values[position] = process(values[position])
-    return FacilityView(*values)
+class ViewColumns:
+    """FacilityView's columns as a query read them: made into a FacilityView only when it is wanted (a search
+    reads a few more rows than it answers with)."""
+
+    __slots__ = ("values", "processors")
+
+    def __init__(self, values: Sequence[Any], processors: tuple[tuple[int, Callable[[Any], Any]], ...]) -> None:
+        self.values = values
+        self.processors = processors
+
+    def view(self) -> FacilityView:
+        values = list(self.values)
+        for position, process in self.processors:
+            values[position] = process(values[position])
+        return FacilityView(*values)
 
 
 # PostgreSQL estimates unnest() of an array parameter at 10 rows: padded to at least that many (with empty
@@ -286,7 +296,8 @@ def _candidate_sql(dialect: str, range_count: int, by_kind: bool, columns: str) 
         # OFFSET 0 keeps the subquery from being flattened into a join, which a generic plan may run as a scan
         # of the whole kind (or table) instead of one index range scan per range.
         return (f"SELECT c.* FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL"
-                f" (SELECT {columns} FROM facilities f WHERE {where} AND cell >= r.lo AND cell < r.hi{box} OFFSET 0) AS c")
+                f" (SELECT {columns} FROM facilities f WHERE {where} AND cell >= r.lo AND cell < r.hi{box} OFFSET 0)"
+                " AS c")
     one = f"SELECT {columns} FROM facilities f WHERE {where} AND cell >= %s AND cell < %s{box}"
     return " UNION ALL ".join([one.replace("%s", "?")] * range_count)
 
@@ -342,7 +353,9 @@ def _ranked_params(dialect: str, lat: float, lng: float, kind_code: str | None,
     params: dict[str, Any] = {"lat": lat, "lng": lng, "cos_lat": math.cos(math.radians(lat)), "kind": kind_code,
                               "min_lat": box.min_lat, "max_lat": box.max_lat,
                               "min_lng": box.min_lng, "max_lng": box.max_lng}
-    padding = [(0, 0)] * (spatial.BLOCK_RANGES - len(ranges)) if dialect == "postgresql" else []
+    # Empty ranges pad, at a real range's start: psycopg types an integer parameter by its size, and a prepared
+    # statement is kept per parameter types.
+    padding = [(ranges[0][0],) * 2] * (spatial.BLOCK_RANGES - len(ranges)) if dialect == "postgresql" else []
     for n, (start, end) in enumerate([*ranges, *padding]):
         params[f"lo{n}"], params[f"hi{n}"] = start, end
     return params
@@ -357,6 +370,7 @@ def _candidate_fetcher(lat: float, lng: float, kind_code: str | None, with_hours
     connection = db.session.connection()
     dialect = connection.dialect
     cursor = connection.connection.cursor()
+    processors = _view_processors(dialect)
     plain_columns = "f.id, f.lat, f.lng, f.opening_hours" if with_hours else "f.id, f.lat, f.lng, NULL"
 
     def fetch(ranges: list[tuple[int, int]], box: spatial.SearchBox, keep: int) -> Iterable[spatial.Candidate]:
@@ -367,7 +381,7 @@ def _candidate_fetcher(lat: float, lng: float, kind_code: str | None, with_hours
             ranked = cursor.fetchall()
             # Complete unless the spare rows are all tied (within the slack) with the keep-th.
             if len(ranked) < rows or ranked[-1][0] > ranked[keep - 1][0] + 2 * _SQL_DISTANCE_SLACK_M:
-                return [(row[1], row[5], row[6], _view(row[1:], dialect)) for row in ranked]
+                return [(row[1], row[5], row[6], ViewColumns(row[1:], processors)) for row in ranked]
         cursor.execute(_candidate_sql(dialect.name, len(ranges), kind_code is not None, plain_columns),
                        _candidate_params(dialect.name, kind_code, ranges, box))
         return cursor.fetchall()
@@ -380,7 +394,7 @@ def nearest_hits(lat: float, lng: float, *, kind: str | None = None, limit: int 
     """Ids and great-circle distances of the nearest facilities in service (WGS-84 in), nearest first.
 
     ``kind`` None means every kind shown to residents. Exact: the same ranking as a brute-force scan.
-    A hit's ``extra`` is its FacilityView when the search read it anyway.
+    A hit's ``extra`` is its ViewColumns when the search read them anyway.
     """
     at = now or utcnow()
     hits, _ = spatial.nearest(
@@ -402,13 +416,14 @@ def facility_views(ids: Sequence[int]) -> dict[int, FacilityView]:
         cursor.execute(sql + "f.id = ANY(%s)", [list(ids)])
     else:
         cursor.execute(sql + f"f.id IN ({', '.join('?' * len(ids))})", list(ids))
-    return {row[0]: _view(row, dialect) for row in cursor.fetchall()}
+    processors = _view_processors(dialect)
+    return {row[0]: ViewColumns(row, processors).view() for row in cursor.fetchall()}
 
 
 def nearest(lat: float, lng: float, **options: Any) -> list[NearestResult]:
     """The nearest facilities themselves, with their distances; options as for ``nearest_hits``."""
     hits = nearest_hits(lat, lng, **options)
-    views = {hit.id: hit.extra for hit in hits if isinstance(hit.extra, FacilityView)}
+    views = {hit.id: hit.extra.view() for hit in hits if isinstance(hit.extra, ViewColumns)}
     views.update(facility_views([hit.id for hit in hits if hit.id not in views]))
     return [NearestResult(views[hit.id], hit.distance_m) for hit in hits if hit.id in views]
 

@@ -28,9 +28,9 @@ CELL_DEGREES = 360.0 / GRID_SIZE
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
 # The level of the coarse cells whose facility counts estimate the local density (about 4.9 km north-south).
 DENSITY_LEVEL = 13
-# The first block is sized so that the disc its proof covers can be expected to hold this many times the
-# wanted number of points (see nearest()): few rows, yet rarely a second round.
-FIRST_BLOCK_EXPECTED = 1.5
+# The first round reaches as far as the local density puts this many times the wanted number of points (see
+# nearest()): few rows, and about one search in ten needs a second round (which costs a round trip).
+FIRST_BLOCK_EXPECTED = 3.0
 # Cells no smaller than this (metres): below it, index descents cost more than rows.
 MIN_CELL_M = 60.0
 # Floating-point slack for the proofs below, in metres and degrees.
@@ -204,7 +204,7 @@ Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. openin
 Fetch = Callable[[list[tuple[int, int]], SearchBox, int], Iterable[Candidate]]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class Hit:
     id: int
     distance_m: float
@@ -217,32 +217,32 @@ def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_
             accept: Callable[[object], bool] | None = None) -> tuple[list[Hit], int]:
     """The ``limit`` nearest points within ``radius_m``, nearest first (ties by id).
 
-    Each round fetches a 2x2 block of cells around the point (at most four index range scans), and only its
-    points inside the box around the point of the proven distance to anything outside the block (or of the
-    radius if that is less): if the ``limit``-th nearest of those is nearer than that distance, or the
-    distance reaches the radius, they are the answer. Otherwise the next round starts afresh with the block of
-    the next coarser level.
+    Each round fetches, from a 2x2 block of cells around the point (at most four index range scans), only the
+    points within ``reach`` of it: the lesser of the round's goal and the proven distance to anything outside
+    the block. If the ``limit``-th nearest of those is nearer than ``reach``, or ``reach`` is the radius, they
+    are the answer. Otherwise the next round starts afresh with twice the goal (and the block of the next
+    coarser level when the goal outgrew the block).
 
     ``fetch(ranges, box, keep)`` returns the points whose cell is in one of the half-open ``ranges``
     and which lie inside ``box`` (or only those that can be among their ``keep`` nearest to the point);
     ``accept(extra)`` filters them further (e.g. open now), and then ``fetch`` must return them all.
     Returns the hits and the number of fetch rounds.
 
-    The first block's cells are at least twice ``wanted`` wide, so that everything within ``wanted`` of the
-    point is inside it, where ``density_per_m2`` (the local density) puts FIRST_BLOCK_EXPECTED x ``limit``
-    points.
+    The first goal is the distance within which ``density_per_m2`` (the local density) puts
+    FIRST_BLOCK_EXPECTED x ``limit`` points; the first block's cells are at least twice that wide.
     """
     wanted = ((FIRST_BLOCK_EXPECTED * limit / (math.pi * density_per_m2)) ** 0.5 if density_per_m2 > 0
               else radius_m)
-    level = level_for(2 * min(max(wanted, MIN_CELL_M), radius_m), lat)
+    goal = min(max(wanted, MIN_CELL_M), radius_m)
+    level = level_for(2 * goal, lat)
     x, y = grid_xy(lat, lng)
     rounds = 0
     while True:
         west_cx, south_cy = _block_corner(level, x, y)
         outside = _distance_outside_m(lat, lng, level, west_cx, south_cy, 2)
-        reach = min(outside, radius_m)
+        reach = min(outside, goal)
         rounds += 1
-        best: list[tuple[float, int, Hit]] = []  # a max-heap by (distance, id), negated
+        best: list[tuple[float, int, float, float, object]] = []  # a max-heap by (distance, id), negated
         for point_id, p_lat, p_lng, extra in fetch(block_ranges(level, west_cx, south_cy),
                                                    SearchBox.around(lat, lng, reach), limit):
             if accept is not None and not accept(extra):
@@ -250,12 +250,14 @@ def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_
             distance = haversine_m(lat, lng, p_lat, p_lng)
             if distance > reach:
                 continue
-            item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng, extra))
             if len(best) < limit:
-                heapq.heappush(best, item)
+                heapq.heappush(best, (-distance, -point_id, p_lat, p_lng, extra))
             elif (distance, point_id) < (-best[0][0], -best[0][1]):
-                heapq.heapreplace(best, item)
-        if outside >= radius_m or (len(best) == limit and -best[0][0] < outside) or level == 0:
-            hits = sorted((item[2] for item in best), key=lambda hit: (hit.distance_m, hit.id))
+                heapq.heapreplace(best, (-distance, -point_id, p_lat, p_lng, extra))
+        if reach >= radius_m or (len(best) == limit and -best[0][0] < reach):
+            best.sort(reverse=True)
+            hits = [Hit(-point_id, -distance, p_lat, p_lng, extra) for distance, point_id, p_lat, p_lng, extra in best]
             return hits, rounds
-        level -= 1
+        goal = min(2 * goal, radius_m)
+        if goal > outside and level > 0:
+            level -= 1

@@ -54,12 +54,12 @@ class KindSnapshot:
 
 
 _snapshot_lock = threading.Lock()
-# Per engine (the engine itself is the key: rendering its URL costs more than the lookup).
-_snapshots: dict[sa.Engine, KindSnapshot] = {}
+# Per engine (or connection, in tests): the object itself is the key (rendering a URL costs more than the lookup).
+_snapshots: dict[sa.Engine | sa.Connection, KindSnapshot] = {}
 
 
 def kind_snapshot(*, refresh: bool = False) -> KindSnapshot:
-    key = db.session.get_bind().engine
+    key = db.engine
     snapshot = _snapshots.get(key)
     if refresh or snapshot is None or time.monotonic() - snapshot.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
         kinds = {kind.code: KindInfo.of(kind) for kind in db.session.scalars(sa.select(FacilityKind))}
@@ -160,14 +160,14 @@ class DensityMap:
         return densest / spatial.cell_area_m2(spatial.DENSITY_LEVEL, lat)
 
 
-_density_maps: dict[tuple[sa.Engine, str], DensityMap] = {}
+_density_maps: dict[tuple[sa.Engine | sa.Connection, str], DensityMap] = {}
 
 
 def density_map(kind_code: str | None, *, refresh: bool = False) -> DensityMap:
     """The counts of a kind's facilities, or (None) of every kind shown to residents; reread every
     KIND_SNAPSHOT_TTL_SECONDS."""
     scope = kind_code or ALL_SHOWN_SCOPE
-    key = (db.session.get_bind().engine, scope)
+    key = (db.engine, scope)
     density = _density_maps.get(key)
     if refresh or density is None or time.monotonic() - density.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
         counts = db.session.execute(sa.select(FacilityDensity.cell, FacilityDensity.facility_count)

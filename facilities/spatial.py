@@ -167,17 +167,6 @@ def _distance_outside_m(lat: float, lng: float, level: int, west_cx: int, south_
     return max(0.0, min(bounds) - _SLACK_M)
 
 
-def _ring_cells(level: int, cx: int, cy: int, ring: int) -> list[tuple[int, int]]:
-    """The cells of ``level`` at Chebyshev distance ``ring`` from (cx, cy), inside the grid."""
-    limit = (1 << level) - 1
-    if ring == 0:
-        cells = [(cx, cy)]
-    else:
-        cells = [(cx + dx, cy + dy) for dx in range(-ring, ring + 1) for dy in (-ring, ring)]
-        cells += [(cx + dx, cy + dy) for dx in (-ring, ring) for dy in range(-ring + 1, ring)]
-    return [(x, y) for x, y in cells if 0 <= x <= limit and 0 <= y <= limit]
-
-
 def _block_corner(level: int, x: int, y: int) -> tuple[int, int]:
     """The south-west cell of the 2x2 block of ``level`` around the finest cell (x, y): the cell holding it and
     its neighbours towards the nearer sides, so that the point is at least half a cell from the block's edges."""

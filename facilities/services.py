@@ -396,7 +396,7 @@ def nearest_hits(lat: float, lng: float, *, kind: str | None = None, limit: int 
     ``kind`` None means every kind shown to residents. Exact: the same ranking as a brute-force scan.
     A hit's ``extra`` is its ViewColumns when the search read them anyway.
     """
-    at = now or utcnow()
+    at = (now or utcnow()) if open_now else None
     hits, _ = spatial.nearest(
         lat, lng, limit=limit, radius_m=radius_m, density_per_m2=density_map(kind).per_m2(lat, lng),
         fetch=_candidate_fetcher(lat, lng, kind, open_now),

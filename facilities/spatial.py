@@ -113,9 +113,12 @@ def cell_side_m(level: int) -> float:
 def level_for(cell_m: float, lat: float) -> int:
     """The finest level whose cells are at least ``cell_m`` wide at latitude ``lat``."""
     shrink = max(math.cos(math.radians(lat)), 1e-6)
-    level = MAX_LEVEL
+    # log2 gives the level at once; the loop only corrects its rounding.
+    level = min(MAX_LEVEL, max(0, int(math.log2(cell_side_m(0) * shrink / cell_m)))) if cell_m > 0 else MAX_LEVEL
     while level > 0 and cell_side_m(level) * shrink < cell_m:
         level -= 1
+    while level < MAX_LEVEL and cell_side_m(level + 1) * shrink >= cell_m:
+        level += 1
     return level
 
 

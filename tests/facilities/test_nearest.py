@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import pytest
@@ -173,3 +174,14 @@ def test_cell_codes_and_coordinates_convert_both_ways():
         for _ in range(50):
             cx, cy = rng.randrange(1 << level), rng.randrange(1 << level)
             assert spatial.cell_xy(spatial.cell_code(level, cx, cy)) == (cx, cy)
+
+
+def test_the_level_for_a_cell_width_is_the_finest_whose_cells_are_that_wide():
+    rng = random.Random(12)
+    widths = [spatial.cell_side_m(level) for level in range(spatial.MAX_LEVEL + 1)]
+    for cell_m, lat in [(10 ** rng.uniform(-1, 8), rng.uniform(-90, 90)) for _ in range(2_000)] + [
+            (width, lat) for width in widths for lat in (0.0, 36.0, 89.9999, 90.0)]:
+        level = spatial.level_for(cell_m, lat)
+        shrink = max(math.cos(math.radians(lat)), 1e-6)
+        assert level == 0 or spatial.cell_side_m(level) * shrink >= cell_m
+        assert level == spatial.MAX_LEVEL or spatial.cell_side_m(level + 1) * shrink < cell_m

@@ -2,6 +2,11 @@
 
     .venv/bin/pip install -e '.[bench]'      # numpy, for the brute-force reference
     .venv/bin/python bench/facilities.py [--rows 3120000] [--queries 1000] [--databases sqlite,postgresql]
+                                          [--keep DIR]
+
+With --keep, the CSV, the SQLite database and the PostgreSQL database (with the PostGIS reference table) outlive
+the run; a later run with the same DIR and --rows measures them again without generating and importing (the load
+time is then the first run's).
 
 Generates facilities over Qingdao's bounding box (114 kinds, ~2,000 public toilets), imports them
 through `facilities.imports` (the code behind `flask facilities import`), then runs random
@@ -15,10 +20,12 @@ the ratio to PostGIS, load time and memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import http.client
 import os
+import pickle
 import random
 import resource
 import statistics
@@ -39,7 +46,7 @@ from core.config import Config  # noqa: E402
 from core.db import db  # noqa: E402
 from core.geo import EARTH_RADIUS_M, haversine_m  # noqa: E402
 from facilities import imports, services  # noqa: E402
-from facilities.models import FacilityKind  # noqa: E402
+from facilities.models import FacilityImport, FacilityKind  # noqa: E402
 
 CITY_BOX = (35.58, 37.15, 119.50, 121.00)  # Qingdao, WGS-84: lat min/max, lng min/max
 CENTRES = ((36.07, 120.38, 0.05), (36.30, 120.40, 0.04), (35.96, 120.18, 0.05), (36.78, 119.95, 0.04),
@@ -57,7 +64,8 @@ def log(message: str) -> None:
 # --- data ---------------------------------------------------------------------------------------
 
 def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Write the CSV; return lat, lng and kind index arrays in row order (row n gets id n + 1)."""
+    """Write the CSV (unless it is there already); return lat, lng and kind index arrays in row order (row n gets
+    id n + 1)."""
     rng = np.random.default_rng(SEED)
     urban = rng.random(rows) < 0.6
     centre = rng.integers(0, len(CENTRES), rows)
@@ -73,14 +81,18 @@ def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.nd
     kind = rng.choice(np.array([kinds.index(k) for k in others]), rows, p=weights / weights.sum())
     toilet_rows = rng.choice(rows, min(TOILETS, rows), replace=False)
     kind[toilet_rows] = kinds.index("0301")
+    if path.exists():
+        return lat, lng, kind
     hours = ("", "06:00-22:00", "00:00-24:00", "22:00-06:00")
-    with path.open("w", newline="", encoding="utf-8") as out:
+    partial = path.with_suffix(".part")
+    with partial.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["source_id", "kind", "name", "lat", "lng", "district", "opening_hours"])
         for n in range(rows):
             code = kinds[kind[n]]
             writer.writerow([f"b{n}", code, f"设施{n}", repr(float(lat[n])), repr(float(lng[n])), "青岛",
                              hours[n % 4] if code == "0301" else ""])
+    partial.rename(path)  # a run stopped while writing leaves no CSV for a later run to take as whole
     return lat, lng, kind
 
 
@@ -150,8 +162,8 @@ def serve(app) -> tuple[str, int, object]:  # noqa: ANN001
     return "127.0.0.1", server.server_port, server
 
 
-def run_database(name: str, url: str, csv_path: Path,
-                 points: list[tuple[float, float]], expected: dict) -> dict:
+def run_database(name: str, url: str, csv_path: Path, rows: int,
+                 points: list[tuple[float, float]], expected: dict, *, keep: bool) -> dict:
     config = dataclasses.replace(Config.from_env({}), database_url=url, log_level="WARNING")
     app = create_app(config)
     results: dict = {"database": name}
@@ -161,10 +173,19 @@ def run_database(name: str, url: str, csv_path: Path,
         upgrade()
         db.session.execute(sa.update(FacilityKind).values(shown_to_residents=True))  # "any kind" = all 114
         db.session.commit()
-        log(f"[{name}] importing {csv_path.stat().st_size / 1e6:,.0f} MB ...")
-        started = time.perf_counter()
-        record = imports.import_file(csv_path, "csv", batch_size=10_000)
-        results["load_s"] = time.perf_counter() - started
+        previous = db.session.scalar(sa.select(FacilityImport).where(FacilityImport.status == "finished")
+                                     .order_by(FacilityImport.id.desc()).limit(1))
+        if previous is not None and previous.rows_accepted == rows:
+            log(f"[{name}] reusing the {rows:,} rows loaded by an earlier run")
+            record = previous
+            results["load_s"] = (previous.finished_at - previous.started_at).total_seconds()
+            services.refresh_kind_stats()  # what a newer schema derives from the rows
+            db.session.commit()
+        else:
+            log(f"[{name}] importing {csv_path.stat().st_size / 1e6:,.0f} MB ...")
+            started = time.perf_counter()
+            record = imports.import_file(csv_path, "csv", batch_size=10_000)
+            results["load_s"] = time.perf_counter() - started
         results["rows"] = record.rows_accepted
         if name == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -206,14 +227,14 @@ def run_database(name: str, url: str, csv_path: Path,
     connection.close()
     server.shutdown()  # type: ignore[attr-defined]
     if name == "postgresql":
-        results.update(postgis_reference(url, points))
+        results.update(postgis_reference(url, points, keep=keep))
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
     return results
 
 
-def postgis_reference(url: str, points: list[tuple[float, float]]) -> dict:
+def postgis_reference(url: str, points: list[tuple[float, float]], *, keep: bool) -> dict:
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
@@ -224,29 +245,36 @@ def postgis_reference(url: str, points: list[tuple[float, float]]) -> dict:
         except psycopg.Error as exc:
             log(f"PostGIS is not available ({exc.__class__.__name__}): no KNN reference")
             return {}
-        log("[postgresql] building the PostGIS reference table ...")
-        connection.execute("DROP TABLE IF EXISTS knn_reference")
-        connection.execute("CREATE TABLE knn_reference AS SELECT id, kind_code, "
-                           "ST_SetSRID(ST_MakePoint(lng, lat), 4326) AS geom FROM facilities "
-                           "WHERE status = 'in_service' AND shown")
-        connection.execute("CREATE INDEX knn_reference_kind_geom ON knn_reference USING gist (kind_code, geom)")
-        connection.execute("CREATE INDEX knn_reference_geom ON knn_reference USING gist (geom)")
-        connection.execute("VACUUM ANALYZE knn_reference")
+        if keep and connection.execute("SELECT to_regclass('knn_reference')").fetchone()[0] is not None:
+            log("[postgresql] reusing the PostGIS reference table")
+        else:
+            log("[postgresql] building the PostGIS reference table ...")
+            connection.execute("DROP TABLE IF EXISTS knn_reference")
+            connection.execute("CREATE TABLE knn_reference AS SELECT id, kind_code, "
+                               "ST_SetSRID(ST_MakePoint(lng, lat), 4326) AS geom FROM facilities "
+                               "WHERE status = 'in_service' AND shown")
+            connection.execute("CREATE INDEX knn_reference_kind_geom ON knn_reference USING gist (kind_code, geom)")
+            connection.execute("CREATE INDEX knn_reference_geom ON knn_reference USING gist (geom)")
+            connection.execute("VACUUM ANALYZE knn_reference")
         results = {}
         for mode, where in (("one kind", "WHERE kind_code = '0301' "), ("any kind", "")):
             sql = (f"SELECT id FROM knn_reference {where}"
                    "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) LIMIT 5")
             results[f"postgis {mode}"] = timed(
                 f"postgis {mode}", points, lambda p, sql=sql: connection.execute(sql, (p[1], p[0]), prepare=True).fetchall())
-        connection.execute("DROP TABLE knn_reference")
+        if not keep:
+            connection.execute("DROP TABLE knn_reference")
         return results
 
 
-def fresh_postgres_database(base_url: str, name: str) -> str:
+def postgres_database(base_url: str, name: str, *, fresh: bool) -> str:
     admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        exists = connection.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first()
+        if fresh and exists:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if fresh or not exists:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
     return str(sa.make_url(base_url).set(database=name).render_as_string(hide_password=False))
 
@@ -286,30 +314,47 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                                  "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres-database", default="bench_facilities",
+                        help="the database the benchmark creates (and drops, unless --keep)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the data and both databases for later runs with the same DIR and --rows")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-facilities-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.keep / f"rows-{args.rows}")) if args.keep
+          else tempfile.TemporaryDirectory(prefix="bench-facilities-")) as tmp:
         tmp_dir = Path(tmp)
+        tmp_dir.mkdir(exist_ok=True)
         csv_path = tmp_dir / "facilities.csv"
         kinds = [row["code"] for row in csv.DictReader((Path(services.__file__).parent / "data" / "kinds.csv").open())]
         log(f"generating {args.rows:,} facilities over {len(kinds)} kinds ...")
         brute = BruteForce(*generate(csv_path, args.rows, kinds))
         points = query_points(args.queries, SEED)
-        log("brute force ...")
-        expected = {}
-        for mode, kind in (("one kind", "0301"), ("any kind", None)):
-            for point in points:
-                expected[(mode, point)] = brute.nearest(point[0], point[1], None if kind is None else kinds.index(kind))
+        answers = tmp_dir / f"brute-force-{args.queries}.pickle"
+        if answers.exists():
+            expected = pickle.loads(answers.read_bytes())
+        else:
+            log("brute force ...")
+            expected = {}
+            for mode, kind in (("one kind", "0301"), ("any kind", None)):
+                for point in points:
+                    expected[(mode, point)] = brute.nearest(point[0], point[1],
+                                                            None if kind is None else kinds.index(kind))
+            answers.write_bytes(pickle.dumps(expected))
         all_results = []
         for name in args.databases.split(","):
             if name == "sqlite":
-                all_results.append(run_database(name, f"sqlite:///{tmp_dir / 'bench.db'}", csv_path,
-                                                points, expected))
+                all_results.append(run_database(name, f"sqlite:///{tmp_dir / 'bench.db'}", csv_path, args.rows,
+                                                points, expected, keep=bool(args.keep)))
             else:
-                url = fresh_postgres_database(args.postgres_url, "bench_facilities")
+                database = args.postgres_database + (f"_{args.rows}" if args.keep else "")
+                url = postgres_database(args.postgres_url, database, fresh=not args.keep)
                 try:
-                    all_results.append(run_database(name, url, csv_path, points, expected))
+                    all_results.append(run_database(name, url, csv_path, args.rows, points, expected,
+                                                    keep=bool(args.keep)))
                 finally:
-                    drop_postgres_database(args.postgres_url, "bench_facilities")
+                    if not args.keep:
+                        drop_postgres_database(args.postgres_url, database)
         report(all_results)
 
 

@@ -31,13 +31,27 @@ class FacilityKind(Base):
     class_name: Mapped[str] = mapped_column(sa.String(32))
     shown_to_residents: Mapped[bool] = mapped_column(default=False)
     is_extension: Mapped[bool] = mapped_column(default=False)
-    # Statistics of the kind's facilities in service, refreshed after every import and edit.
-    # They only steer the nearest query's choice of grid level, never its answer.
+    # The kind's facilities in service, refreshed after every import and edit.
     facility_count: Mapped[int] = mapped_column(default=0)
-    min_lat: Mapped[float | None]
-    max_lat: Mapped[float | None]
-    min_lng: Mapped[float | None]
-    max_lng: Mapped[float | None]
+
+
+# FacilityDensity.scope of the counts over every kind shown to residents (what an any-kind search finds).
+ALL_SHOWN_SCOPE = "*"
+
+
+class FacilityDensity(Base):
+    """How many facilities in service lie in each coarse grid cell (level spatial.DENSITY_LEVEL), per kind
+    and for all kinds shown to residents; refreshed with the kind statistics after imports and edits.
+
+    They only steer the nearest query's choice of its first grid level (so that its first block holds few
+    rows yet almost always proves the answer), never its answer.
+    """
+
+    __tablename__ = "facility_densities"
+
+    scope: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # a kind code, or ALL_SHOWN_SCOPE
+    cell: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    facility_count: Mapped[int]
 
 
 class Facility(TimestampMixin, Base):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
@@ -105,15 +106,19 @@ class FacilitySchema(Schema):
                              metadata={"description": "Pre-fills a problem report about this facility"})
 
 
+_VIEW_FIELDS = tuple(field.name for field in dataclasses.fields(services.FacilityView))
+
+
 class _Nearby:
-    """A facility seen through a nearest result: its own fields plus the distance."""
+    """A facility seen through a nearest result: its own fields plus the distance.
+
+    The fields are copied, not looked up through __getattr__: marshmallow first asks every object for
+    __getitem__, and a __getattr__ fallback made each of those questions an exception.
+    """
 
     def __init__(self, result: services.NearestResult) -> None:
-        self._facility = result.facility
+        self.__dict__.update((name, getattr(result.facility, name)) for name in _VIEW_FIELDS)
         self.distance_m = result.distance_m
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._facility, name)
 
 
 class NearbyFacilitySchema(FacilitySchema):

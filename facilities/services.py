@@ -20,8 +20,8 @@ from core.errors import NotFound, ValidationFailed
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor, record_audit
 from facilities import spatial
-from facilities.models import (FACILITY_STATUSES, NEAREST_PREDICATE, NEAREST_SHOWN_PREDICATE, Facility,
-                               FacilityImport, FacilityKind)
+from facilities.models import (ALL_SHOWN_SCOPE, FACILITY_STATUSES, NEAREST_PREDICATE, NEAREST_SHOWN_PREDICATE,
+                               Facility, FacilityDensity, FacilityImport, FacilityKind)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_NEAREST_LIMIT = 50
@@ -29,8 +29,6 @@ MAX_RADIUS_M = 10_000
 MAX_MAP_POINTS = 300
 MAP_CLUSTER_GRID = 8  # about this many clusters across the map's wider side
 KIND_SNAPSHOT_TTL_SECONDS = 30.0
-# A kind's facilities are assumed to spread over at least this square when estimating density.
-_MIN_EXTENT_M = 1_000.0
 _HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -41,49 +39,27 @@ class KindInfo:
     code: str
     name: str
     shown_to_residents: bool
-    facility_count: int
-    extent: tuple[float, float, float, float] | None  # min_lat, max_lat, min_lng, max_lng
 
     @classmethod
     def of(cls, kind: FacilityKind) -> KindInfo:
-        extent = None
-        if kind.facility_count and kind.min_lat is not None:
-            extent = (kind.min_lat, kind.max_lat or kind.min_lat, kind.min_lng or 0.0, kind.max_lng or 0.0)
-        return cls(kind.code, kind.name, kind.shown_to_residents, kind.facility_count, extent)
-
-
-def _extent_area_m2(extent: tuple[float, float, float, float]) -> float:
-    min_lat, max_lat, min_lng, max_lng = extent
-    height = max((max_lat - min_lat) * spatial.METRES_PER_DEGREE, _MIN_EXTENT_M)
-    width = max((max_lng - min_lng) * spatial.METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2)),
-                _MIN_EXTENT_M)
-    return height * width
+        return cls(kind.code, kind.name, kind.shown_to_residents)
 
 
 @dataclasses.dataclass(frozen=True)
 class KindSnapshot:
-    """The kinds as this process last read them: used to validate and to estimate densities."""
+    """The kinds as this process last read them: used to validate."""
 
     kinds: dict[str, KindInfo]
     loaded_at: float
 
-    def density_per_m2(self, kind_code: str | None) -> float:
-        chosen = [self.kinds[kind_code]] if kind_code else [k for k in self.kinds.values() if k.shown_to_residents]
-        extents = [k.extent for k in chosen if k.extent is not None]
-        count = sum(k.facility_count for k in chosen)
-        if not extents or not count:
-            return 0.0
-        union = (min(e[0] for e in extents), max(e[1] for e in extents),
-                 min(e[2] for e in extents), max(e[3] for e in extents))
-        return count / _extent_area_m2(union)
-
 
 _snapshot_lock = threading.Lock()
-_snapshots: dict[str, KindSnapshot] = {}
+# Per engine (or connection, in tests): the object itself is the key (rendering a URL costs more than the lookup).
+_snapshots: dict[sa.Engine | sa.Connection, KindSnapshot] = {}
 
 
 def kind_snapshot(*, refresh: bool = False) -> KindSnapshot:
-    key = str(db.session.get_bind().engine.url)
+    key = db.engine
     snapshot = _snapshots.get(key)
     if refresh or snapshot is None or time.monotonic() - snapshot.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
         kinds = {kind.code: KindInfo.of(kind) for kind in db.session.scalars(sa.select(FacilityKind))}
@@ -116,26 +92,90 @@ def set_kind_shown(actor: Actor, code: str, shown: bool) -> FacilityKind:
     before = kind.shown_to_residents
     kind.shown_to_residents = shown
     db.session.execute(sa.update(Facility).where(Facility.kind_code == code).values(shown=shown))
+    _refresh_shown_densities()
     record_audit(actor, "facility_kind.update", "facility_kind", code,
                  before={"shown_to_residents": before}, after={"shown_to_residents": shown})
     return kind
 
 
 def refresh_kind_stats(codes: Iterable[str] | None = None) -> None:
-    """Recount the facilities in service per kind (all kinds, or only ``codes``)."""
-    in_service = Facility.status == "in_service"
-    query = sa.select(Facility.kind_code, sa.func.count(), sa.func.min(Facility.lat), sa.func.max(Facility.lat),
-                      sa.func.min(Facility.lng), sa.func.max(Facility.lng)).where(in_service)
+    """Recount the facilities in service per kind and per coarse cell (all kinds, or only ``codes``)."""
     targets = None if codes is None else sorted(set(codes))
+    in_service = Facility.status == "in_service"
     if targets is not None:
-        query = query.where(Facility.kind_code.in_(targets))
-    stats = {row[0]: row[1:] for row in db.session.execute(query.group_by(Facility.kind_code))}
+        in_service = in_service & Facility.kind_code.in_(targets)
+    coarse_cell = Facility.cell.op("/")(_CELLS_PER_DENSITY_CELL)
+    stale = sa.delete(FacilityDensity).where(FacilityDensity.scope != ALL_SHOWN_SCOPE)
+    db.session.execute(stale if targets is None else stale.where(FacilityDensity.scope.in_(targets)))
+    db.session.execute(sa.insert(FacilityDensity).from_select(
+        ["scope", "cell", "facility_count"],
+        sa.select(Facility.kind_code, coarse_cell, sa.func.count()).where(in_service)
+        .group_by(Facility.kind_code, coarse_cell)))
+    counts = dict(db.session.execute(
+        sa.select(FacilityDensity.scope, sa.func.sum(FacilityDensity.facility_count))
+        .where(FacilityDensity.scope != ALL_SHOWN_SCOPE).group_by(FacilityDensity.scope)).all())
     kinds = db.session.scalars(sa.select(FacilityKind) if targets is None
                                else sa.select(FacilityKind).where(FacilityKind.code.in_(targets)))
     for kind in kinds:
-        count, min_lat, max_lat, min_lng, max_lng = stats.get(kind.code, (0, None, None, None, None))
-        kind.facility_count, kind.min_lat, kind.max_lat, kind.min_lng, kind.max_lng = (
-            count, min_lat, max_lat, min_lng, max_lng)
+        kind.facility_count = counts.get(kind.code, 0)
+    _refresh_shown_densities()
+
+
+def _refresh_shown_densities() -> None:
+    """The counts over every kind shown to residents, from the per-kind counts."""
+    db.session.execute(sa.delete(FacilityDensity).where(FacilityDensity.scope == ALL_SHOWN_SCOPE))
+    per_kind = sa.orm.aliased(FacilityDensity)
+    db.session.execute(sa.insert(FacilityDensity).from_select(
+        ["scope", "cell", "facility_count"],
+        sa.select(sa.literal(ALL_SHOWN_SCOPE), per_kind.cell, sa.func.sum(per_kind.facility_count))
+        .join(FacilityKind, FacilityKind.code == per_kind.scope).where(FacilityKind.shown_to_residents)
+        .group_by(per_kind.cell)))
+
+
+_CELLS_PER_DENSITY_CELL = 4 ** (spatial.MAX_LEVEL - spatial.DENSITY_LEVEL)
+
+
+@dataclasses.dataclass(frozen=True)
+class DensityMap:
+    """A scope's facility counts per coarse cell as this process last read them (facility_densities)."""
+
+    counts: dict[int, int]  # by the cell's code
+    densest_around: dict[tuple[int, int], int]  # by (cx, cy): the largest count of the cell and its 8 neighbours
+    loaded_at: float
+
+    @classmethod
+    def of(cls, counts: dict[int, int]) -> DensityMap:
+        densest_around: dict[tuple[int, int], int] = {}
+        for code, count in counts.items():
+            cx, cy = spatial.cell_xy(code)
+            for around in ((cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)):
+                if densest_around.get(around, 0) < count:
+                    densest_around[around] = count
+        return cls(counts, densest_around, time.monotonic())
+
+    def per_m2(self, lat: float, lng: float) -> float:
+        """The density of the densest coarse cell around the point: overestimated (a finer first level, maybe
+        a second round) rather than underestimated (a coarse first block with far too many rows)."""
+        densest = self.densest_around.get(spatial.density_cell(lat, lng), 0)
+        return densest / spatial.cell_area_m2(spatial.DENSITY_LEVEL, lat)
+
+
+_density_maps: dict[tuple[sa.Engine | sa.Connection, str], DensityMap] = {}
+
+
+def density_map(kind_code: str | None, *, refresh: bool = False) -> DensityMap:
+    """The counts of a kind's facilities, or (None) of every kind shown to residents; reread every
+    KIND_SNAPSHOT_TTL_SECONDS."""
+    scope = kind_code or ALL_SHOWN_SCOPE
+    key = (db.engine, scope)
+    density = _density_maps.get(key)
+    if refresh or density is None or time.monotonic() - density.loaded_at > KIND_SNAPSHOT_TTL_SECONDS:
+        counts = db.session.execute(sa.select(FacilityDensity.cell, FacilityDensity.facility_count)
+                                    .where(FacilityDensity.scope == scope))
+        density = DensityMap.of(dict(counts.all()))
+        with _snapshot_lock:
+            _density_maps[key] = density
+    return density
 
 
 # --- opening hours ------------------------------------------------------------------------------
@@ -170,7 +210,7 @@ def is_open(opening_hours: str | None, at: dt.datetime) -> bool:
 
 # --- the nearest query --------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # not frozen: a frozen dataclass takes twice as long to make
 class FacilityView:
     """A facility as a nearest answer shows it: plain values read with the search, no ORM object."""
 
@@ -189,7 +229,7 @@ class FacilityView:
     updated_at: dt.datetime
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class NearestResult:
     facility: FacilityView
     distance_m: float
@@ -199,12 +239,17 @@ class NearestResult:
 _VIEW_COLUMNS = ("f.id, f.kind_code, k.name, f.name, f.lat, f.lng, f.address, f.district, f.opening_hours, "
                  "f.attributes, f.status, f.is_sample, f.updated_at")
 _VIEW_TYPED = (9, "attributes"), (11, "is_sample"), (12, "updated_at")  # position, column: need the type's processing
-# On PostgreSQL the candidates are ranked by the same haversine in SQL, which differs from haversine_m by
-# rounding only (nanometres); everything within twice this slack of the keep-th is returned and re-measured.
+# The candidates are ranked in SQL by the same haversine, which differs from haversine_m by rounding only
+# (nanometres); everything within twice this slack of the keep-th is returned and re-measured.
 _SQL_DISTANCE_SLACK_M = 1e-3
-_RANKED_SPARE_ROWS = 3
-_SQL_HAVERSINE = (f"2.0 * {EARTH_RADIUS_M!r} * asin(sqrt(least(1.0, power(sin((radians(f.lat) - radians(%s)) * 0.5), 2)"
-                  " + cos(radians(%s)) * cos(radians(f.lat)) * power(sin(radians(f.lng - %s) * 0.5), 2))))")
+_RANKED_SPARE_ROWS = 1
+# The haversine term h of a facility f (d = 2R asin(sqrt(h)) grows with it), from the point's latitude and
+# longitude in degrees (lat, lng) and the cosine of its latitude (cos_lat): SQL named parameters. Degrees are
+# turned into radians by multiplying (fewer function calls per row: this is evaluated for every candidate).
+_HALF_RADIAN = math.pi / 360.0
+_SQL_HAVERSINE_TERM = (f"power(sin((f.lat - :lat) * {_HALF_RADIAN!r}), 2)"
+                       f" + :cos_lat * cos(f.lat * {2 * _HALF_RADIAN!r}) * power(sin((f.lng - :lng) * {_HALF_RADIAN!r}), 2)")
+_SQL_DISTANCE_OF_TERM = f"2.0 * {EARTH_RADIUS_M!r} * asin(sqrt({{least}}(1.0, near.h)))"
 
 
 @functools.lru_cache(maxsize=8)
@@ -215,11 +260,21 @@ def _view_processors(dialect: sa.Dialect) -> tuple[tuple[int, Callable[[Any], An
     return tuple((position, process) for position, process in processors if process is not None)
 
 
-def _view(row: Sequence[Any], dialect: sa.Dialect) -> FacilityView:
-    values = list(row)
-    for position, process in _view_processors(dialect):
-        values[position] = process(values[position])
-    return FacilityView(*values)
+class ViewColumns:
+    """FacilityView's columns as a query read them: made into a FacilityView only when it is wanted (a search
+    reads a few more rows than it answers with)."""
+
+    __slots__ = ("values", "processors")
+
+    def __init__(self, values: Sequence[Any], processors: tuple[tuple[int, Callable[[Any], Any]], ...]) -> None:
+        self.values = values
+        self.processors = processors
+
+    def view(self) -> FacilityView:
+        values = list(self.values)
+        for position, process in self.processors:
+            values[position] = process(values[position])
+        return FacilityView(*values)
 
 
 # PostgreSQL estimates unnest() of an array parameter at 10 rows: padded to at least that many (with empty
@@ -229,25 +284,28 @@ _PG_MIN_RANGES = 10
 
 
 @functools.lru_cache(maxsize=512)
-def _candidate_sql(dialect: str, range_count: int, by_kind: bool, columns: str, in_box: bool = True) -> str:
+def _candidate_sql(dialect: str, range_count: int, by_kind: bool, columns: str) -> str:
     """Candidates in cell ranges (and a box): one index range scan per range, on the (kind, cell) or (cell) index.
 
     PostgreSQL takes the ranges as two arrays, so that one prepared statement serves every search;
     SQLite prepares its statements in-process and caches them by text, one per range count.
     """
     where = f"{NEAREST_PREDICATE} AND kind_code = %s" if by_kind else NEAREST_SHOWN_PREDICATE
-    box = " AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s" if in_box else ""
+    box = " AND lat BETWEEN %s AND %s AND lng BETWEEN %s AND %s"
     if dialect == "postgresql":
-        return (f"SELECT {columns} FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) JOIN facilities f"
-                f" ON f.cell >= r.lo AND f.cell < r.hi WHERE {where}{box}")
+        # OFFSET 0 keeps the subquery from being flattened into a join, which a generic plan may run as a scan
+        # of the whole kind (or table) instead of one index range scan per range.
+        return (f"SELECT c.* FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL"
+                f" (SELECT {columns} FROM facilities f WHERE {where} AND cell >= r.lo AND cell < r.hi{box} OFFSET 0)"
+                " AS c")
     one = f"SELECT {columns} FROM facilities f WHERE {where} AND cell >= %s AND cell < %s{box}"
     return " UNION ALL ".join([one.replace("%s", "?")] * range_count)
 
 
 def _candidate_params(dialect: str, kind_code: str | None, ranges: Sequence[tuple[int, int]],
-                      box: spatial.SearchBox | None) -> list:
+                      box: spatial.SearchBox) -> list:
     kind = [kind_code] if kind_code is not None else []
-    corners = [box.min_lat, box.max_lat, box.min_lng, box.max_lng] if box is not None else []
+    corners = [box.min_lat, box.max_lat, box.min_lng, box.max_lng]
     if dialect == "postgresql":
         padding = [0] * (_PG_MIN_RANGES - len(ranges))
         return [[start for start, _ in ranges] + padding, [end for _, end in ranges] + padding, *kind, *corners]
@@ -257,41 +315,75 @@ def _candidate_params(dialect: str, kind_code: str | None, ranges: Sequence[tupl
     return params
 
 
-@functools.lru_cache(maxsize=64)
-def _ranked_sql(by_kind: bool, rows: int) -> str:
-    """PostgreSQL: the ``rows`` nearest candidates of the ranges, measured in SQL, with their FacilityView columns.
+def _named_parameters(sql: str, dialect: str) -> str:
+    """``:name`` placeholders in the DBAPI's style for named parameters."""
+    return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql) if dialect == "postgresql" else sql
 
-    The row count is part of the text: as a parameter, the generic plan would expect a tenth of the table.
+
+@functools.lru_cache(maxsize=256)
+def _ranked_sql(dialect: str, range_count: int, by_kind: bool, rows: int) -> str:
+    """The ``rows`` nearest facilities in cell ranges, ranked in SQL, with their distances and FacilityView columns.
+
+    Parameters: lat, lng, cos_lat (see _SQL_HAVERSINE_TERM), kind, the search box's min/max lat/lng, and the
+    ranges lo0, hi0, lo1…: on PostgreSQL always spatial.BLOCK_RANGES of them (empty ones pad), so that one
+    prepared statement serves every search; SQLite caches its prepared statements by text, one per range count.
+    The row count is part of the text: as a parameter, a generic plan would expect a tenth of the table.
     """
-    near = _candidate_sql("postgresql", 0, by_kind, f"f.id, {_SQL_HAVERSINE} AS d", False)
-    return (f"WITH near AS ({near} ORDER BY d LIMIT {int(rows)}) SELECT near.d, {_VIEW_COLUMNS} FROM near"
-            " JOIN facilities f ON f.id = near.id JOIN facility_kinds k ON k.code = f.kind_code ORDER BY near.d")
+    where = f"{NEAREST_PREDICATE} AND f.kind_code = :kind" if by_kind else NEAREST_SHOWN_PREDICATE
+    where += " AND f.lat BETWEEN :min_lat AND :max_lat AND f.lng BETWEEN :min_lng AND :max_lng"
+    term = f"SELECT f.id, {_SQL_HAVERSINE_TERM} AS h FROM facilities f WHERE {where}"
+    if dialect == "postgresql":
+        # One LIMITed subquery per range cannot be flattened into a join: whatever the generic plan guesses, each
+        # range is one index range scan (a plain join let it scan the whole kind, or the whole table, instead).
+        ranges = ", ".join(f"(:lo{n}::bigint, :hi{n}::bigint)" for n in range(spatial.BLOCK_RANGES))
+        near = (f"SELECT c.id, c.h FROM (VALUES {ranges}) AS r(lo, hi) CROSS JOIN LATERAL"
+                f" ({term} AND f.cell >= r.lo AND f.cell < r.hi ORDER BY h LIMIT {int(rows)}) AS c")
+        least = "least"
+    else:
+        near = " UNION ALL ".join(f"{term} AND f.cell >= :lo{n} AND f.cell < :hi{n}" for n in range(range_count))
+        least = "min"
+    sql = (f"WITH near AS (SELECT id, h FROM ({near}) AS candidates ORDER BY h LIMIT {int(rows)})"
+           f" SELECT {_SQL_DISTANCE_OF_TERM.format(least=least)} AS d, {_VIEW_COLUMNS} FROM near"
+           " JOIN facilities f ON f.id = near.id JOIN facility_kinds k ON k.code = f.kind_code ORDER BY near.h")
+    return _named_parameters(sql, dialect)
+
+
+def _ranked_params(dialect: str, lat: float, lng: float, kind_code: str | None,
+                   ranges: Sequence[tuple[int, int]], box: spatial.SearchBox) -> dict[str, Any]:
+    params: dict[str, Any] = {"lat": lat, "lng": lng, "cos_lat": math.cos(math.radians(lat)), "kind": kind_code,
+                              "min_lat": box.min_lat, "max_lat": box.max_lat,
+                              "min_lng": box.min_lng, "max_lng": box.max_lng}
+    # Empty ranges pad, at a real range's start: psycopg types an integer parameter by its size, and a prepared
+    # statement is kept per parameter types.
+    padding = [(ranges[0][0],) * 2] * (spatial.BLOCK_RANGES - len(ranges)) if dialect == "postgresql" else []
+    for n, (start, end) in enumerate([*ranges, *padding]):
+        params[f"lo{n}"], params[f"hi{n}"] = start, end
+    return params
 
 
 def _candidate_fetcher(lat: float, lng: float, kind_code: str | None, with_hours: bool) -> spatial.Fetch:
     """One statement per round, on the DBAPI cursor of the session's connection (small, hot statements).
 
-    On PostgreSQL (and unless each candidate's hours must be judged) the statement ranks the candidates and
-    returns only the nearest few with their whole rows, which the result then needs no second query for.
+    Unless each candidate's hours must be judged, the statement ranks the candidates and returns only the
+    nearest few with their whole rows, which the result then needs no second query for.
     """
     connection = db.session.connection()
     dialect = connection.dialect
     cursor = connection.connection.cursor()
+    processors = _view_processors(dialect)
     plain_columns = "f.id, f.lat, f.lng, f.opening_hours" if with_hours else "f.id, f.lat, f.lng, NULL"
-    postgres = dialect.name == "postgresql"
-    ranked = postgres and not with_hours
 
     def fetch(ranges: list[tuple[int, int]], box: spatial.SearchBox, keep: int) -> Iterable[spatial.Candidate]:
-        # The box only thins out what SQLite hands over; PostgreSQL's generic plan would misjudge it.
-        params = _candidate_params(dialect.name, kind_code, ranges, None if postgres else box)
-        if ranked:
-            cursor.execute(_ranked_sql(kind_code is not None, keep + _RANKED_SPARE_ROWS), [lat, lat, lng, *params])
-            rows = cursor.fetchall()
+        if not with_hours:
+            rows = keep + _RANKED_SPARE_ROWS
+            cursor.execute(_ranked_sql(dialect.name, len(ranges), kind_code is not None, rows),
+                           _ranked_params(dialect.name, lat, lng, kind_code, ranges, box))
+            ranked = cursor.fetchall()
             # Complete unless the spare rows are all tied (within the slack) with the keep-th.
-            if len(rows) < keep + _RANKED_SPARE_ROWS or rows[-1][0] > rows[keep - 1][0] + 2 * _SQL_DISTANCE_SLACK_M:
-                return [(row[1], row[5], row[6], _view(row[1:], dialect)) for row in rows]
-        cursor.execute(_candidate_sql(dialect.name, len(ranges), kind_code is not None, plain_columns, not postgres),
-                       params)
+            if len(ranked) < rows or ranked[-1][0] > ranked[keep - 1][0] + 2 * _SQL_DISTANCE_SLACK_M:
+                return [(row[1], row[5], row[6], ViewColumns(row[1:], processors)) for row in ranked]
+        cursor.execute(_candidate_sql(dialect.name, len(ranges), kind_code is not None, plain_columns),
+                       _candidate_params(dialect.name, kind_code, ranges, box))
         return cursor.fetchall()
 
     return fetch
@@ -302,12 +394,11 @@ def nearest_hits(lat: float, lng: float, *, kind: str | None = None, limit: int 
     """Ids and great-circle distances of the nearest facilities in service (WGS-84 in), nearest first.
 
     ``kind`` None means every kind shown to residents. Exact: the same ranking as a brute-force scan.
-    A hit's ``extra`` is its FacilityView when the search read it anyway.
+    A hit's ``extra`` is its ViewColumns when the search read them anyway.
     """
-    snapshot = kind_snapshot()
-    at = now or utcnow()
+    at = (now or utcnow()) if open_now else None
     hits, _ = spatial.nearest(
-        lat, lng, limit=limit, radius_m=radius_m, density_per_m2=snapshot.density_per_m2(kind),
+        lat, lng, limit=limit, radius_m=radius_m, density_per_m2=density_map(kind).per_m2(lat, lng),
         fetch=_candidate_fetcher(lat, lng, kind, open_now),
         accept=(lambda hours: is_open(hours, at)) if open_now else None)  # type: ignore[arg-type]
     return hits
@@ -325,13 +416,14 @@ def facility_views(ids: Sequence[int]) -> dict[int, FacilityView]:
         cursor.execute(sql + "f.id = ANY(%s)", [list(ids)])
     else:
         cursor.execute(sql + f"f.id IN ({', '.join('?' * len(ids))})", list(ids))
-    return {row[0]: _view(row, dialect) for row in cursor.fetchall()}
+    processors = _view_processors(dialect)
+    return {row[0]: ViewColumns(row, processors).view() for row in cursor.fetchall()}
 
 
 def nearest(lat: float, lng: float, **options: Any) -> list[NearestResult]:
     """The nearest facilities themselves, with their distances; options as for ``nearest_hits``."""
     hits = nearest_hits(lat, lng, **options)
-    views = {hit.id: hit.extra for hit in hits if isinstance(hit.extra, FacilityView)}
+    views = {hit.id: hit.extra.view() for hit in hits if isinstance(hit.extra, ViewColumns)}
     views.update(facility_views([hit.id for hit in hits if hit.id not in views]))
     return [NearestResult(views[hit.id], hit.distance_m) for hit in hits if hit.id in views]
 

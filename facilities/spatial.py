@@ -1,15 +1,16 @@
-"""The grid behind the nearest query: Z-order cells and an exact ring search.
+"""The grid behind the nearest query: Z-order cells and an exact block search.
 
 Every facility stores ``cell``, the Z-order (Morton) code of its point on a 2^24 x 2^24 grid
 over [-180, 180) degrees on both axes (about 2.4 m per cell). An aligned cell of any coarser
 level L is then ONE contiguous range of codes, so a block of cells around a point is a few
 index range scans on an ordinary B-tree (SQLite and PostgreSQL alike).
 
-The search picks a level whose cells suit the expected density of what is searched, fetches
-the 3x3 block of cells around the point, then the 3x3 blocks of ever coarser levels. It stops as soon as the
-k-th best great-circle distance is below a proven lower bound of the distance to anything
-outside the searched block, so its answer is exactly the brute-force answer. (The grid does
-not wrap at the antimeridian: a search within its radius of longitude ±180° is not supported.)
+The search picks a level whose cells suit the local density of what is searched (counts per coarse
+cell), fetches the points of the 2x2 block of cells around the point that lie within the proven lower
+bound of the distance to anything outside the block, and stops as soon as the k-th best great-circle
+distance is below that bound; otherwise it tries the block of the next coarser level. So its answer is
+exactly the brute-force answer. (The grid does not wrap at the antimeridian: a search within its
+radius of longitude ±180° is not supported.)
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ MAX_LEVEL = 24
 GRID_SIZE = 1 << MAX_LEVEL
 CELL_DEGREES = 360.0 / GRID_SIZE
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
-# The first block assumes this many times the average density (see nearest()).
-DENSE_FACTOR = 16.0
+# The level of the coarse cells whose facility counts estimate the local density (about 4.9 km north-south).
+DENSITY_LEVEL = 13
+# The first round reaches as far as the local density puts this many times the wanted number of points (see
+# nearest()): few rows, and about one search in ten needs a second round (which costs a round trip).
+FIRST_BLOCK_EXPECTED = 3.0
 # Cells no smaller than this (metres): below it, index descents cost more than rows.
 MIN_CELL_M = 60.0
 # Floating-point slack for the proofs below, in metres and degrees.
@@ -57,7 +61,7 @@ def cell_of(lat: float, lng: float) -> int:
 def cell_range(level: int, cx: int, cy: int) -> tuple[int, int]:
     """The half-open range of finest codes inside cell (cx, cy) of ``level``."""
     shift = 2 * (MAX_LEVEL - level)
-    start = (_spread(cx) | (_spread(cy) << 1)) << shift
+    start = cell_code(level, cx, cy) << shift
     return start, start + (1 << shift)
 
 
@@ -71,6 +75,36 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def cell_code(level: int, cx: int, cy: int) -> int:
+    """The Z-order code of cell (cx, cy) of ``level``: a finest code divided by 4^(MAX_LEVEL - level)."""
+    return _spread(cx) | (_spread(cy) << 1)
+
+
+def _compact(v: int) -> int:
+    v &= 0x5555555555555555
+    v = (v | (v >> 1)) & 0x3333333333333333
+    v = (v | (v >> 2)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
+    v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
+    return (v | (v >> 16)) & 0x00000000FFFFFFFF
+
+
+def cell_xy(code: int) -> tuple[int, int]:
+    """The inverse of cell_code: (cx, cy) of a cell's Z-order code (at any level)."""
+    return _compact(code), _compact(code >> 1)
+
+
+def density_cell(lat: float, lng: float) -> tuple[int, int]:
+    """(cx, cy) of the cell of DENSITY_LEVEL holding the point."""
+    x, y = grid_xy(lat, lng)
+    shift = MAX_LEVEL - DENSITY_LEVEL
+    return x >> shift, y >> shift
+
+
+def cell_area_m2(level: int, lat: float) -> float:
+    return cell_side_m(level) ** 2 * max(math.cos(math.radians(lat)), 1e-6)
+
+
 def cell_side_m(level: int) -> float:
     """A cell's north-south side in metres (its east-west side is this times cos(lat))."""
     return 360.0 / (1 << level) * METRES_PER_DEGREE
@@ -79,9 +113,12 @@ def cell_side_m(level: int) -> float:
 def level_for(cell_m: float, lat: float) -> int:
     """The finest level whose cells are at least ``cell_m`` wide at latitude ``lat``."""
     shrink = max(math.cos(math.radians(lat)), 1e-6)
-    level = MAX_LEVEL
+    # log2 gives the level at once; the loop only corrects its rounding.
+    level = min(MAX_LEVEL, max(0, int(math.log2(cell_side_m(0) * shrink / cell_m)))) if cell_m > 0 else MAX_LEVEL
     while level > 0 and cell_side_m(level) * shrink < cell_m:
         level -= 1
+    while level < MAX_LEVEL and cell_side_m(level + 1) * shrink >= cell_m:
+        level += 1
     return level
 
 
@@ -105,18 +142,19 @@ class SearchBox:
         return cls(lat - d_lat, lat + d_lat, lng - d_lng, lng + d_lng)
 
 
-def _distance_outside_m(lat: float, lng: float, level: int, cx: int, cy: int, rings: int) -> float:
-    """A lower bound of the great-circle distance from the point to anything outside the block.
+def _distance_outside_m(lat: float, lng: float, level: int, west_cx: int, south_cy: int, cells: int) -> float:
+    """A lower bound of the great-circle distance from the point to anything outside a block of cells.
 
-    The block is cells cx±rings, cy±rings of ``level``. A point beyond a parallel is at least
-    the latitude difference away (along the meridian); a point beyond a meridian is at least
-    the distance to that meridian's great circle away, asin(sin(dlng) cos(lat)).
+    The block is the ``cells`` x ``cells`` cells of ``level`` from (west_cx, south_cy) eastwards and
+    northwards. A point beyond a parallel is at least the latitude difference away (along the meridian); a
+    point beyond a meridian is at least the distance to that meridian's great circle away,
+    asin(sin(dlng) cos(lat)).
     """
     side = 360.0 / (1 << level)
-    south = (cy - rings) * side - 180.0
-    north = (cy + rings + 1) * side - 180.0
-    west = (cx - rings) * side - 180.0
-    east = (cx + rings + 1) * side - 180.0
+    south = south_cy * side - 180.0
+    north = (south_cy + cells) * side - 180.0
+    west = west_cx * side - 180.0
+    east = (west_cx + cells) * side - 180.0
     bounds = []
     bounds.append((lat - south) * METRES_PER_DEGREE if south > -90.0 else math.inf)
     bounds.append((north - lat) * METRES_PER_DEGREE if north < 90.0 else math.inf)
@@ -132,15 +170,24 @@ def _distance_outside_m(lat: float, lng: float, level: int, cx: int, cy: int, ri
     return max(0.0, min(bounds) - _SLACK_M)
 
 
-def _ring_cells(level: int, cx: int, cy: int, ring: int) -> list[tuple[int, int]]:
-    """The cells of ``level`` at Chebyshev distance ``ring`` from (cx, cy), inside the grid."""
+def _block_corner(level: int, x: int, y: int) -> tuple[int, int]:
+    """The south-west cell of the 2x2 block of ``level`` around the finest cell (x, y): the cell holding it and
+    its neighbours towards the nearer sides, so that the point is at least half a cell from the block's edges."""
+    shift = MAX_LEVEL - level
+    cx, cy = x >> shift, y >> shift
+    half = (1 << shift) >> 1
+    inside = (1 << shift) - 1
+    return cx - ((x & inside) < half), cy - ((y & inside) < half)
+
+
+BLOCK_RANGES = 4  # a 2x2 block is at most this many ranges of codes
+
+
+def block_ranges(level: int, west_cx: int, south_cy: int) -> list[tuple[int, int]]:
+    """The merged code ranges of the 2x2 block of ``level`` from (west_cx, south_cy), inside the grid."""
     limit = (1 << level) - 1
-    if ring == 0:
-        cells = [(cx, cy)]
-    else:
-        cells = [(cx + dx, cy + dy) for dx in range(-ring, ring + 1) for dy in (-ring, ring)]
-        cells += [(cx + dx, cy + dy) for dx in (-ring, ring) for dy in range(-ring + 1, ring)]
-    return [(x, y) for x, y in cells if 0 <= x <= limit and 0 <= y <= limit]
+    return merge_ranges(cell_range(level, cx, cy) for cx in (west_cx, west_cx + 1) for cy in (south_cy, south_cy + 1)
+                        if 0 <= cx <= limit and 0 <= cy <= limit)
 
 
 Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. opening hours, or the whole row)
@@ -149,7 +196,7 @@ Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. openin
 Fetch = Callable[[list[tuple[int, int]], SearchBox, int], Iterable[Candidate]]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class Hit:
     id: int
     distance_m: float
@@ -158,65 +205,51 @@ class Hit:
     extra: object = dataclasses.field(default=None, compare=False, repr=False)
 
 
-def subtract_ranges(ranges: list[tuple[int, int]], done: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Merged ``ranges`` minus the merged ``done`` (both sorted, half-open)."""
-    result: list[tuple[int, int]] = []
-    for start, end in ranges:
-        for done_start, done_end in done:
-            if done_end <= start or done_start >= end:
-                continue
-            if done_start > start:
-                result.append((start, done_start))
-            start = max(start, done_end)
-            if start >= end:
-                break
-        if start < end:
-            result.append((start, end))
-    return result
-
-
 def nearest(lat: float, lng: float, *, limit: int, radius_m: float, density_per_m2: float, fetch: Fetch,
             accept: Callable[[object], bool] | None = None) -> tuple[list[Hit], int]:
     """The ``limit`` nearest points within ``radius_m``, nearest first (ties by id).
 
+    Each round fetches, from a 2x2 block of cells around the point (at most four index range scans), only the
+    points within ``reach`` of it: the lesser of the round's goal and the proven distance to anything outside
+    the block. If the ``limit``-th nearest of those is nearer than ``reach``, or ``reach`` is the radius, they
+    are the answer. Otherwise the next round starts afresh with twice the goal (and the block of the next
+    coarser level when the goal outgrew the block).
+
     ``fetch(ranges, box, keep)`` returns the points whose cell is in one of the half-open ``ranges``
-    and which lie inside ``box`` (or only those that can be among their ``keep`` nearest: the
-    nearest ``limit`` of disjoint parts contain the nearest ``limit`` of the whole);
+    and which lie inside ``box`` (or only those that can be among their ``keep`` nearest to the point);
     ``accept(extra)`` filters them further (e.g. open now), and then ``fetch`` must return them all.
     Returns the hits and the number of fetch rounds.
 
-    The first block is sized for DENSE_FACTOR times the average density (city centres are
-    much denser than the average); while it cannot prove the answer, the next round fetches
-    the 3x3 block of the next coarser level minus what was already fetched.
+    The first goal is the distance within which ``density_per_m2`` (the local density) puts
+    FIRST_BLOCK_EXPECTED x ``limit`` points; the first block's cells are at least twice that wide.
     """
-    wanted = (limit / (density_per_m2 * DENSE_FACTOR)) ** 0.5 if density_per_m2 > 0 else radius_m
-    level = level_for(min(max(wanted, MIN_CELL_M), radius_m), lat)
-    box = SearchBox.around(lat, lng, radius_m)
-    best: list[tuple[float, int, Hit]] = []  # a max-heap by (distance, id), negated
-    done: list[tuple[int, int]] = []
+    wanted = ((FIRST_BLOCK_EXPECTED * limit / (math.pi * density_per_m2)) ** 0.5 if density_per_m2 > 0
+              else radius_m)
+    goal = min(max(wanted, MIN_CELL_M), radius_m)
+    level = level_for(2 * goal, lat)
     x, y = grid_xy(lat, lng)
     rounds = 0
     while True:
-        shift = MAX_LEVEL - level
-        cx, cy = x >> shift, y >> shift
-        block = merge_ranges(cell_range(level, *cell) for ring in (0, 1) for cell in _ring_cells(level, cx, cy, ring))
-        ranges = subtract_ranges(block, done)
-        if ranges:
-            rounds += 1
-            done = merge_ranges(done + ranges)
-            for point_id, p_lat, p_lng, extra in fetch(ranges, box, limit):
-                if accept is not None and not accept(extra):
-                    continue
-                distance = haversine_m(lat, lng, p_lat, p_lng)
-                if distance > radius_m:
-                    continue
-                item = (-distance, -point_id, Hit(point_id, distance, p_lat, p_lng, extra))
-                if len(best) < limit:
-                    heapq.heappush(best, item)
-                elif (distance, point_id) < (-best[0][0], -best[0][1]):
-                    heapq.heapreplace(best, item)
-        outside = _distance_outside_m(lat, lng, level, cx, cy, 1)
-        if outside >= radius_m or (len(best) == limit and -best[0][0] < outside) or level == 0:
-            hits = sorted((item[2] for item in best), key=lambda hit: (hit.distance_m, hit.id))
+        west_cx, south_cy = _block_corner(level, x, y)
+        outside = _distance_outside_m(lat, lng, level, west_cx, south_cy, 2)
+        reach = min(outside, goal)
+        rounds += 1
+        best: list[tuple[float, int, float, float, object]] = []  # a max-heap by (distance, id), negated
+        for point_id, p_lat, p_lng, extra in fetch(block_ranges(level, west_cx, south_cy),
+                                                   SearchBox.around(lat, lng, reach), limit):
+            if accept is not None and not accept(extra):
+                continue
+            distance = haversine_m(lat, lng, p_lat, p_lng)
+            if distance > reach:
+                continue
+            if len(best) < limit:
+                heapq.heappush(best, (-distance, -point_id, p_lat, p_lng, extra))
+            elif (distance, point_id) < (-best[0][0], -best[0][1]):
+                heapq.heapreplace(best, (-distance, -point_id, p_lat, p_lng, extra))
+        if reach >= radius_m or (len(best) == limit and -best[0][0] < reach):
+            best.sort(reverse=True)
+            hits = [Hit(-point_id, -distance, p_lat, p_lng, extra) for distance, point_id, p_lat, p_lng, extra in best]
             return hits, rounds
-        level -= 1
+        goal = min(2 * goal, radius_m)
+        if goal > outside and level > 0:
+            level -= 1

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import pytest
 import sqlalchemy as sa
 
 from core.db import db
+from core.services import SYSTEM_ACTOR
 from facilities import imports, services, spatial
 from facilities.imports import RowContext, facility_values
-from facilities.models import Facility
+from facilities.models import ALL_SHOWN_SCOPE, Facility, FacilityDensity
 from tests.facilities.conftest import BOX
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -116,3 +118,70 @@ def test_open_now_skips_closed_facilities_and_finds_farther_open_ones(app_ctx):
     assert open_names(2) == ["night", "always"]
     assert open_names(12) == ["day", "always"]
     assert [names[h.id] for h in services.nearest_hits(36.0700, 120.38, kind="0301")] == ["night", "day", "always"]
+
+
+def _coarse_counts(rows: list[dict], kinds: set[str]) -> dict[int, int]:
+    shift = spatial.MAX_LEVEL - spatial.DENSITY_LEVEL
+    counts: dict[int, int] = {}
+    for row in rows:
+        if row["kind_code"] in kinds and row["status"] == "in_service":
+            x, y = spatial.grid_xy(row["lat"], row["lng"])
+            code = spatial.cell_code(spatial.DENSITY_LEVEL, x >> shift, y >> shift)
+            counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+def _stored_counts(scope: str) -> dict[int, int]:
+    return dict(db.session.execute(sa.select(FacilityDensity.cell, FacilityDensity.facility_count)
+                                   .where(FacilityDensity.scope == scope)).all())
+
+
+def test_densities_count_the_facilities_in_service_per_coarse_cell_per_kind_and_for_shown_kinds(scatter):
+    wide = (35.6, 37.1, 119.5, 121.0)  # many coarse cells
+    rows = scatter(300, ("0301", "0203", "0101"), box=wide)  # 0101 (manhole covers) is not shown to residents
+    rows += scatter(40, ("0301",), seed=2, box=wide, status="under_repair")
+    assert _stored_counts("0301") == _coarse_counts(rows, {"0301"})
+    assert _stored_counts("0101") == _coarse_counts(rows, {"0101"})
+    assert _stored_counts(ALL_SHOWN_SCOPE) == _coarse_counts(rows, {"0301", "0203"})
+    assert services.density_map("0301", refresh=True).counts == _coarse_counts(rows, {"0301"})
+
+    services.set_kind_shown(SYSTEM_ACTOR, "0301", False)
+    assert _stored_counts(ALL_SHOWN_SCOPE) == _coarse_counts(rows, {"0203"})
+
+    facility = db.session.scalars(sa.select(Facility).where(Facility.kind_code == "0203",
+                                                            Facility.status == "in_service")).first()
+    services.disable_facility(SYSTEM_ACTOR, facility)
+    still = [row for row in rows if row["source_id"] != facility.source_id]
+    assert _stored_counts("0203") == _coarse_counts(still, {"0203"})
+    assert _stored_counts(ALL_SHOWN_SCOPE) == _coarse_counts(still, {"0203"})
+
+
+def test_the_local_density_is_the_densest_coarse_cell_around_the_point(scatter):
+    scatter(200, ("0301",), box=(36.060, 36.062, 120.380, 120.382))  # one dense spot
+    density = services.density_map("0301", refresh=True)
+    at_the_spot = density.per_m2(36.061, 120.381)
+    assert at_the_spot == 200 / spatial.cell_area_m2(spatial.DENSITY_LEVEL, 36.061)
+    next_cell = spatial.cell_side_m(spatial.DENSITY_LEVEL) / spatial.METRES_PER_DEGREE
+    assert density.per_m2(36.061 + next_cell, 120.381) > 0  # a neighbour of the spot's cell
+    assert density.per_m2(36.061 + 3 * next_cell, 120.381) == 0.0
+    assert services.nearest_hits(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000) == (
+        services.brute_force_nearest(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000))
+
+
+def test_cell_codes_and_coordinates_convert_both_ways():
+    rng = random.Random(11)
+    for level in (0, 1, spatial.DENSITY_LEVEL, spatial.MAX_LEVEL):
+        for _ in range(50):
+            cx, cy = rng.randrange(1 << level), rng.randrange(1 << level)
+            assert spatial.cell_xy(spatial.cell_code(level, cx, cy)) == (cx, cy)
+
+
+def test_the_level_for_a_cell_width_is_the_finest_whose_cells_are_that_wide():
+    rng = random.Random(12)
+    widths = [spatial.cell_side_m(level) for level in range(spatial.MAX_LEVEL + 1)]
+    for cell_m, lat in [(10 ** rng.uniform(-1, 8), rng.uniform(-90, 90)) for _ in range(2_000)] + [
+            (width, lat) for width in widths for lat in (0.0, 36.0, 89.9999, 90.0)]:
+        level = spatial.level_for(cell_m, lat)
+        shrink = max(math.cos(math.radians(lat)), 1e-6)
+        assert level == 0 or spatial.cell_side_m(level) * shrink >= cell_m
+        assert level == spatial.MAX_LEVEL or spatial.cell_side_m(level + 1) * shrink < cell_m

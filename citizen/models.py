@@ -101,7 +101,8 @@ class ReportStatusCount(Base):
     status change and delete, so that the queue's counts cost a few rows instead of a million.
 
     Each status is spread over a few shards (the report id modulo SHARDS) so that concurrent
-    submissions on PostgreSQL do not all wait for the same row.
+    submissions on PostgreSQL do not all wait for the same row; a status change locks its two rows
+    ordered by status (migration 0013), so that reports moving opposite ways cannot deadlock.
     """
 
     __tablename__ = "report_status_counts"

@@ -1,0 +1,73 @@
+"""The kept per-status counts while reports change status at once, on PostgreSQL (SQLite has one writer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from citizen import services
+from citizen.models import Report, ReportStatusCount
+from core.db import db
+from tests.citizen.helpers import QINGDAO
+from tests.factories import ResidentFactory
+
+pytestmark = [pytest.mark.live_database, pytest.mark.services_only]
+
+
+def reports_of_one_shard(statuses: list[str]) -> list[int]:
+    owner = ResidentFactory().id
+    first = (db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Report.id), 0))) // 1000 + 1) * 1000
+    reports = [Report(id=first + ReportStatusCount.SHARDS * n, resident_id=owner, category_id="S0104",
+                      description="同一分片的反映", lat=QINGDAO[0], lng=QINGDAO[1], address="青岛市市南区", district="市南区",
+                      status=status, idempotency_key=f"shard-{first}-{n}", request_fingerprint="fp", flags=[], checks={})
+               for n, status in enumerate(statuses)]
+    db.session.add_all(reports)
+    db.session.commit()
+    return [report.id for report in reports]
+
+
+def move(connection: sa.Connection, report_id: int, status: str) -> None:
+    connection.execute(sa.update(Report).where(Report.id == report_id).values(status=status))
+
+
+def test_reports_of_one_shard_moving_opposite_ways_at_once_do_not_deadlock(live_app):
+    """One case reopened (resolved → in_progress) while another of the same shard is resolved: the two count rows
+    were locked in opposite orders, and PostgreSQL aborted one of the changes."""
+    with live_app.app_context():
+        accepted, resolved, in_progress = reports_of_one_shard(["accepted", "resolved", "in_progress"])
+        engine = db.engine
+    failures: list[BaseException] = []
+    with engine.connect() as first, engine.connect() as second, engine.connect() as observer:
+        outer = first.begin()
+        move(first, accepted, "in_progress")  # holds the shard's in_progress count until it commits
+
+        def reopen() -> None:
+            try:
+                with second.begin():
+                    move(second, resolved, "in_progress")
+            except sa.exc.DBAPIError as exc:
+                failures.append(exc)
+
+        reopening = threading.Thread(target=reopen)
+        reopening.start()
+        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = :pid")
+        pid = second.connection.dbapi_connection.info.backend_pid
+        deadline = time.monotonic() + 10
+        while not observer.scalar(waiting, {"pid": pid}) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            move(first, in_progress, "resolved")
+            outer.commit()
+        except sa.exc.DBAPIError as exc:
+            failures.append(exc)
+            outer.rollback()
+        reopening.join(timeout=30)
+    assert failures == []
+    with live_app.app_context():
+        kept = services.status_counts(services.QueueFilter())
+        counted = dict.fromkeys(kept, 0)
+        counted.update(db.session.execute(sa.select(Report.status, sa.func.count()).group_by(Report.status)).all())
+        assert kept == counted

@@ -187,10 +187,8 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
                                 phash=item.perceptual_hash) for position, item in enumerate(attachments)]
     report.events = [ReportEvent(from_status=None, to_status=PENDING_REVIEW, actor_kind="resident",
                                  note=RESIDENT_NOTES[PENDING_REVIEW])]
-    _apply_checks(report, attachments, settings)
     checks_later = screen_text_later or _any_unprocessed(attachments)
-    if checks_later:
-        _set_flags(report, {*report.flags, CHECKS_PENDING})
+    _apply_checks(report, attachments, settings, checks_pending=checks_later)
     db.session.add(report)
     try:
         db.session.flush()
@@ -683,10 +681,8 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
     """
     report = _get_report(report_id)
     media = [media_services.media_info(item.media_id) for item in report.media]
-    _apply_checks(report, media, settings,
-                  text_flagged=screen_text is not None and screen_text(report.description))
-    if _any_unprocessed(media):
-        _set_flags(report, {*report.flags, CHECKS_PENDING})
+    _apply_checks(report, media, settings, text_flagged=screen_text is not None and screen_text(report.description),
+                  checks_pending=_any_unprocessed(media))
     db.session.commit()
     return report
 
@@ -709,7 +705,8 @@ def requeue_pending_checks(now: dt.datetime | None = None) -> int:
     return len(report_ids)
 
 
-def _apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, text_flagged: bool = False) -> None:
+def _apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, text_flagged: bool = False,
+                  checks_pending: bool = False) -> None:
     """Set the report's flags and checks from its media and the reports already filed (no commit).
 
     Works on a report not yet added to the session too: the id it lacks excludes nothing.
@@ -748,6 +745,8 @@ def _apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, t
 
     if text_flagged:
         flags.add("text_flagged")
+    if checks_pending:
+        flags.add(CHECKS_PENDING)
     report.checks = checks
     _set_flags(report, flags)
 

@@ -179,7 +179,8 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
         raise ValidationFailed("部分媒体文件已用于其他反映或申请，请重新拍摄上传。", code="media_in_use",
                                details={"media_ids": sorted(in_use)})
 
-    report = Report(resident_id=resident_id, category=category, description=draft.description.strip(),
+    # category_id as well as category: the checks below query by it before the flush would set it.
+    report = Report(resident_id=resident_id, category_id=category.id, category=category, description=draft.description.strip(),
                     lat=lat, lng=lng, address=draft.address.strip(), district=district_of(lat, lng),
                     status=PENDING_REVIEW, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
                     submitted_ip=ip_address, flags=[], checks={}, created_at=utcnow())

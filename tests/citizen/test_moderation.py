@@ -117,6 +117,21 @@ def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app,
     assert far not in ranked and other_kind not in ranked and old not in ranked
 
 
+def test_a_report_filed_near_an_open_one_of_its_category_is_flagged_by_the_submission_itself(
+        app, client, resident, run_jobs, jobs_lost):
+    original = new_report(client, resident, location=metres_north(15))["id"]
+    new_report(client, resident, location=metres_north(5), category="S0104")
+    run_jobs()
+    photo = upload_photo(client, resident)
+    run_jobs()
+    with jobs_lost():  # no later check job: what the submission found is what staff see
+        subject = new_report(client, resident, media_ids=[photo])["id"]
+    with app.app_context():
+        report = services.get_report(subject)
+        assert "possible_duplicate" in report.flags
+        assert [candidate["report_id"] for candidate in report.checks["duplicates"]] == [original]
+
+
 def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resident, run_jobs):
     picture = photo_bytes(4242)
     similar = new_report(client, resident, location=metres_north(30),

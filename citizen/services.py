@@ -521,6 +521,7 @@ class ReportSnapshot:
     rated_at: dt.datetime | None
 
 
+@functools.cache
 def _snapshot_query() -> sa.Select[Any]:
     closed_at = (sa.select(sa.func.max(ReportEvent.occurred_at))
                  .where(ReportEvent.report_id == Report.id, ReportEvent.to_status == CLOSED)
@@ -534,8 +535,14 @@ def _snapshot(row: sa.Row[Any]) -> ReportSnapshot:
     return ReportSnapshot(*row)
 
 
+@functools.cache
+def _one_snapshot_query() -> sa.Select[Any]:
+    # Built once: every status change reads a snapshot, and building the statement cost more than running it.
+    return _snapshot_query().where(Report.id == sa.bindparam("report_id"))
+
+
 def report_snapshot(report_id: int) -> ReportSnapshot | None:
-    row = db.session.execute(_snapshot_query().where(Report.id == report_id)).one_or_none()
+    row = db.session.execute(_one_snapshot_query(), {"report_id": report_id}).one_or_none()
     return _snapshot(row) if row is not None else None
 
 

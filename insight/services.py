@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import functools
 import heapq
 import itertools
 import math
@@ -114,12 +115,20 @@ def _fact_as_values(fact: ReportFact) -> dict[str, Any]:
     return {column.key: getattr(fact, column.key) for column in sa.inspect(ReportFact).columns}
 
 
+@functools.cache
+def _upsert_statement(rollup: type[Rollup], dialect_name: str) -> sa.Insert:
+    # Built once per process, on the table rather than the mapped class: the ORM's bulk-insert path and
+    # building the statement again were most of a status change's cost here.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = rollup.__table__
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(index_elements=list(SOURCES[rollup]),
+                                           set_={"count": table.c.count + statement.excluded["count"]})
+
+
 def _upsert(rollup: type[Rollup], rows: list[dict[str, Any]]) -> None:
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(rollup)
-    statement = statement.on_conflict_do_update(index_elements=list(SOURCES[rollup]),
-                                                set_={"count": rollup.count + statement.excluded["count"]})
-    db.session.execute(statement, rows)
+    connection = db.session.connection()
+    connection.execute(_upsert_statement(rollup, connection.dialect.name), rows)
 
 
 def _add_counts(changes: collections.Counter[Key]) -> None:

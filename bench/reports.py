@@ -86,7 +86,8 @@ def prepare_database(env: dict[str, str], existing: int) -> None:
     """Migrate, then load existing reports in bulk (they are the table a new report lands in).
 
     The report indexes are dropped for the load and built afterwards; PostgreSQL loads with COPY,
-    its triggers off (session_replication_role), and the per-status totals are then counted once.
+    its triggers off (session_replication_role), and the per-status totals (whose rows the migrations
+    create) are then counted once.
     """
     from flask_migrate import upgrade
 
@@ -126,7 +127,8 @@ def prepare_database(env: dict[str, str], existing: int) -> None:
                         copy.write_row(row)
                 cursor.execute("SET session_replication_role = DEFAULT")
                 cursor.execute(f"INSERT INTO report_status_counts (status, shard, total) SELECT status, id % "
-                               f"{ReportStatusCount.SHARDS}, count(*) FROM reports GROUP BY 1, 2")
+                               f"{ReportStatusCount.SHARDS}, count(*) FROM reports GROUP BY 1, 2 "
+                               f"ON CONFLICT (status, shard) DO UPDATE SET total = excluded.total")
             else:
                 cursor.execute("BEGIN")
                 cursor.executemany(f"INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) VALUES "

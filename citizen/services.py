@@ -879,12 +879,22 @@ def export_resident(resident_id: int) -> dict[str, Any]:
     }
 
 
+def _lock_status_counts(reports: set[tuple[str, int]]) -> None:
+    """Take the count rows that deleting these (status, id) reports changes, in the order a status change takes
+    them (migration 0013): the deletions' own triggers would take them in id order, and deadlock with it."""
+    keys = sorted({(status, report_id % ReportStatusCount.SHARDS) for status, report_id in reports})
+    db.session.execute(sa.select(ReportStatusCount.status).where(
+        sa.tuple_(ReportStatusCount.status, ReportStatusCount.shard).in_(keys))
+        .order_by(ReportStatusCount.status, ReportStatusCount.shard).with_for_update())
+
+
 def forget_resident(resident_id: int) -> None:
     """Reports that never became cases go; cases stay without the resident's photos, IP address, phone
     numbers in the text or comment. The caller commits."""
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id)).all()
     gone = [report.id for report in reports if report.status not in CASE_STATUSES]
     if gone:
+        _lock_status_counts({(report.status, report.id) for report in reports if report.id in gone})
         # Other reports marked as duplicates of one that goes lose the link, not their own record.
         db.session.execute(sa.update(Report).where(Report.duplicate_of_id.in_(gone), Report.id.notin_(gone))
                            .values(duplicate_of_id=None))

@@ -71,3 +71,57 @@ def test_reports_of_one_shard_moving_opposite_ways_at_once_do_not_deadlock(live_
         counted = dict.fromkeys(kept, 0)
         counted.update(db.session.execute(sa.select(Report.status, sa.func.count()).group_by(Report.status)).all())
         assert kept == counted
+
+
+def test_forgetting_a_resident_while_one_of_the_shard_is_rejected_does_not_deadlock(live_app):
+    """Deleting a resident's reports took their count rows in id order (rejected, then pending_review) while a
+    moderator's rejection took them in status order: each held the row the other waited for."""
+    with live_app.app_context():
+        rejected, pending = reports_of_one_shard(["rejected", "pending_review"])
+        leaving = db.session.get(Report, rejected).resident_id
+        (waiting_for_moderator,) = reports_of_one_shard(["pending_review"])
+        engine = db.engine
+    failures: list[BaseException] = []
+
+    def forget() -> None:
+        with live_app.app_context():
+            try:
+                services.forget_resident_everywhere(leaving)
+            except sa.exc.DBAPIError as exc:
+                failures.append(exc)
+                db.session.rollback()
+
+    def reject(connection: sa.Connection) -> None:
+        try:
+            with connection.begin():
+                move(connection, waiting_for_moderator, "rejected")
+        except sa.exc.DBAPIError as exc:
+            failures.append(exc)
+
+    def wait_for_waiters(observer: sa.Connection, count: int) -> None:
+        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND datname = current_database()")
+        deadline = time.monotonic() + 10
+        while observer.scalar(waiting) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    with engine.connect() as holder, engine.connect() as moderator, engine.connect() as observer:
+        held = holder.begin()
+        # The second report's row is busy: forgetting stops between its two deletions.
+        holder.execute(sa.select(Report.id).where(Report.id == pending).with_for_update())
+        forgetting = threading.Thread(target=forget)
+        forgetting.start()
+        wait_for_waiters(observer, 1)
+        rejecting = threading.Thread(target=reject, args=(moderator,))
+        rejecting.start()
+        wait_for_waiters(observer, 2)
+        held.commit()
+        forgetting.join(timeout=30)
+        rejecting.join(timeout=30)
+    assert failures == []
+    with live_app.app_context():
+        assert db.session.get(Report, pending) is None
+        kept = services.status_counts(services.QueueFilter())
+        counted = dict.fromkeys(kept, 0)
+        counted.update(db.session.execute(sa.select(Report.status, sa.func.count()).group_by(Report.status)).all())
+        assert kept == counted

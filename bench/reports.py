@@ -9,8 +9,8 @@ postgresql://postgres@127.0.0.1:5432/test, in a schema of its own) it:
    (COPY on PostgreSQL, executemany on SQLite, the report indexes built after the load);
 2. serves the app with gunicorn (jobs inline; duplicate detection runs inside each submission anyway);
 3. runs ``--clients`` concurrent clients, alternating in rounds between the reference endpoint of the
-   same app — one plain INSERT and commit, added only here — and ``POST /api/v1/reports``, each
-   submission with a photo of its own;
+   same app — one plain INSERT and commit, added only here —, ``GET /api/v1/me`` (the cheapest signed-in
+   resident request, for scale) and ``POST /api/v1/reports``, each submission with a photo of its own;
 4. times the moderation queue's first page (``GET /admin/reports``) as a signed-in moderator.
 
 It prints requests per second, p50/p99 latency, the ratio of submission to reference throughput
@@ -197,6 +197,9 @@ class Client:
     def plain_insert(self) -> int:
         return self.session.post(f"{self.url}/bench/plain-insert", timeout=30).status_code
 
+    def profile(self) -> int:
+        return self.session.get(f"{self.url}/api/v1/me", timeout=30).status_code
+
 
 def provision_photos(env: dict[str, str], clients: list[Client], per_client: int) -> None:
     """Give each client ``per_client`` photos of its own, as rows copied from the photo it uploaded with
@@ -218,6 +221,12 @@ def provision_photos(env: dict[str, str], clients: list[Client], per_client: int
         db.session.commit()
         for engine in db.engines.values():
             engine.dispose()
+
+
+# (client method, expected status, label). GET /api/v1/me is the cheapest signed-in resident request (the token,
+# the resident's row, a marshmallow answer): the floor under every resident endpoint, shown for scale.
+OPERATIONS = (("plain_insert", 201, "reference: plain insert"), ("profile", 200, "GET /api/v1/me"),
+              ("submit", 201, "POST /api/v1/reports"))
 
 
 def run_round(clients: list[Client], operation: str, seconds: float, expected: int) -> tuple[list[float], int]:
@@ -270,9 +279,9 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
     try:
         clients = [Client(server.url, n) for n in range(args.clients)]
         provision_photos(env, clients, args.photos_per_client)
-        results = {"plain_insert": ([], 0, 0.0), "submit": ([], 0, 0.0)}
+        results = {operation: ([], 0, 0.0) for operation, _, _ in OPERATIONS}
         for _ in range(args.rounds):
-            for operation, expected in (("plain_insert", 201), ("submit", 201)):
+            for operation, expected, _ in OPERATIONS:
                 latencies, errors = run_round(clients, operation, args.seconds / args.rounds, expected)
                 previous = results[operation]
                 results[operation] = (previous[0] + latencies, previous[1] + errors,
@@ -282,12 +291,13 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
         server.stop()
     rates = {}
     print(f"  {'request':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for operation, label in (("plain_insert", "reference: plain insert"), ("submit", "POST /api/v1/reports")):
+    for operation, _, label in OPERATIONS:
         latencies, errors, seconds = results[operation]
         rates[operation] = len(latencies) / seconds
         print(f"  {label:<28}{rates[operation]:>9.1f}{statistics.median(latencies) * 1000:>9.1f}"
               f"{percentile(latencies, 0.99) * 1000:>9.1f}{errors:>8}")
-    print(f"  submission / reference throughput: {rates['submit'] / rates['plain_insert']:.2f}  (target ≥ 0.50)")
+    print(f"  submission / reference throughput: {rates['submit'] / rates['plain_insert']:.2f}  (target ≥ 0.50); "
+          f"a signed-in resident's bare read / reference: {rates['profile'] / rates['plain_insert']:.2f}")
     print(f"  moderation queue first page: p50 {statistics.median(queue) * 1000:.1f} ms, "
           f"p95 {percentile(queue, 0.95) * 1000:.1f} ms  (target p95 < 50 ms); in turn with it GET /healthz: "
           f"p50 {statistics.median(healthz) * 1000:.1f} ms, p95 {percentile(healthz, 0.95) * 1000:.1f} ms")

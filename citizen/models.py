@@ -51,6 +51,8 @@ class Report(TimestampMixin, Base):
         sa.Index("ix_reports_location", "lat", "lng"),
         sa.Index("ix_reports_resident_recent", "resident_id", "created_at"),
         sa.Index("ix_reports_ip_recent", "submitted_ip", "created_at"),
+        # The sweeps' "changed lately" (listeners checking that no status change passed them by).
+        sa.Index("ix_reports_changed", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

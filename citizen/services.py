@@ -519,6 +519,7 @@ class ReportSnapshot:
     closed_at: dt.datetime | None
     rating: int | None
     rated_at: dt.datetime | None
+    changed_at: dt.datetime
 
 
 @functools.cache
@@ -528,7 +529,7 @@ def _snapshot_query() -> sa.Select[Any]:
                  .correlate(Report).scalar_subquery())
     return sa.select(Report.id, Report.created_at, Report.category_id, Report.district, Report.status, Report.lat,
                      Report.lng, sa.case((Report.status == CLOSED, closed_at)).label("closed_at"), Report.rating,
-                     Report.rated_at)
+                     Report.rated_at, Report.updated_at)
 
 
 def _snapshot(row: sa.Row[Any]) -> ReportSnapshot:
@@ -550,6 +551,16 @@ def report_snapshots(*, after_id: int, limit: int) -> list[ReportSnapshot]:
     """Every report in id order, a batch at a time (the cursor is the last id seen)."""
     rows = db.session.execute(_snapshot_query().where(Report.id > after_id).order_by(Report.id).limit(limit))
     return [_snapshot(row) for row in rows]
+
+
+def changed_report_snapshots(since: dt.datetime, *, after: tuple[dt.datetime, int] | None,
+                             limit: int) -> list[ReportSnapshot]:
+    """Reports changed at or after ``since``, in the order they last changed, a page at a time (the cursor is
+    the last snapshot's (changed_at, id)): for listeners checking that no status change passed them by."""
+    query = _snapshot_query().where(Report.updated_at >= since)
+    if after is not None:
+        query = query.where(sa.tuple_(Report.updated_at, Report.id) > after)
+    return [_snapshot(row) for row in db.session.execute(query.order_by(Report.updated_at, Report.id).limit(limit))]
 
 
 # --- the moderation queue ------------------------------------------------------------------

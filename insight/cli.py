@@ -1,4 +1,4 @@
-"""`flask insight rebuild` and `flask insight monthly --month 2026-10 [--district 市南区]`."""
+"""`flask insight rebuild`, `flask insight sweep` and `flask insight monthly --month 2026-10 [--district 市南区]`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ insight_cli = AppGroup("insight", help="City insight: counters and the monthly r
 def rebuild_command() -> None:
     """Count every report afresh (first install, or after INSIGHT_GRID_M changed)."""
     click.echo(f"counted {services.rebuild(current_app.config['APP_SETTINGS'])} reports")
+
+
+@insight_cli.command("sweep")
+@with_appcontext
+def sweep_command() -> None:
+    """Count again reports whose refresh was lost with Redis or a worker (cron, every few minutes)."""
+    click.echo(f"counted again {services.catch_up(current_app.config['APP_SETTINGS'])} reports")
 
 
 @insight_cli.command("monthly")

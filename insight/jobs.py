@@ -10,3 +10,10 @@ def refresh_report(report_id: int) -> None:
     from insight import services
 
     services.refresh_report(report_id, current_app.config["APP_SETTINGS"])
+
+
+def sweep() -> int:
+    """Scheduled (cron or an rq scheduler, every few minutes): counts again what a lost refresh left behind."""
+    from insight import services
+
+    return services.catch_up(current_app.config["APP_SETTINGS"])

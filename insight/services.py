@@ -175,6 +175,29 @@ def _refresh(report_id: int, grid_m: int) -> None:
     _add_counts(changes)
 
 
+# How far back the scheduled pass compares reports with the facts counted for them, and how many at once.
+CATCH_UP_WINDOW = dt.timedelta(days=1)
+CATCH_UP_PAGE = 1000
+
+
+def catch_up(settings: Config, now: dt.datetime | None = None) -> int:
+    """Count again the reports changed lately whose counted fact disagrees with them, because their refresh
+    job was lost with Redis or a worker. The scheduled pass runs it; returns how many it counted again."""
+    since = (now or utcnow()) - CATCH_UP_WINDOW
+    facts_table = ReportFact.__table__
+    after, counted_again = None, 0
+    while page := citizen_services.changed_report_snapshots(since, after=after, limit=CATCH_UP_PAGE):
+        after = (page[-1].changed_at, page[-1].id)
+        counted = {row["report_id"]: dict(row) for row in db.session.execute(
+            sa.select(facts_table).where(facts_table.c.report_id.in_([snapshot.id for snapshot in page]))).mappings()}
+        db.session.rollback()
+        for snapshot in page:
+            if counted.get(snapshot.id) != _fact_values(snapshot, settings.insight_grid_m):
+                refresh_report(snapshot.id, settings)
+                counted_again += 1
+    return counted_again
+
+
 def _month_start(column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[Any]:
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.date_trunc("month", column), sa.Date)

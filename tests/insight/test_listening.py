@@ -39,3 +39,24 @@ def test_a_report_is_counted_when_submitted_moved_along_and_rated(app, client, r
         assert figures.by_status["closed"] == 1 and figures.submitted == 1
         assert figures.closing.closed == 1 and figures.satisfaction.average == 5
         assert figures.acceptance_rate == 1.0
+
+
+def test_the_sweep_counts_again_what_a_lost_refresh_left_behind(app, client, run_jobs, jobs_lost):
+    settings = app.config["APP_SETTINGS"]
+    resident = sign_in(client, "oLostRefresh")
+    counted = new_report(client, resident)["id"]
+    run_jobs()
+    with jobs_lost():
+        missed = new_report(client, resident)["id"]
+        with app.app_context():
+            version = citizen_services.get_report(counted).version
+            citizen_services.reject_report(MODERATOR, counted, expected_version=version, reason="不属于城市管理问题")
+    with app.app_context():
+        assert db.session.get(ReportFact, missed) is None
+        assert db.session.get(ReportFact, counted).status == "pending_review"
+        assert services.catch_up(settings) == 2
+        assert db.session.get(ReportFact, missed).status == "pending_review"
+        assert db.session.get(ReportFact, counted).status == "rejected"
+        figures = services.report_figures(services.last_days(1), settings)
+        assert figures.submitted == 2 and figures.by_status["rejected"] == 1
+        assert services.catch_up(settings) == 0

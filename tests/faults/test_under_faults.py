@@ -40,6 +40,8 @@ from core.app import create_app
 from core.config import Config
 from core.db import db, utcnow
 from core.services import Actor
+from insight import jobs as insight_jobs
+from insight.models import ReportFact
 from media import jobs as media_jobs
 from media import services as media_services
 from media.models import Media
@@ -225,6 +227,7 @@ def staff_and_cron(stack: Stack, ledger: Ledger, stop: threading.Event, *, later
         ("media sweep", lambda: media_services.requeue_unprocessed(
             now=utcnow() + media_services.PROCESSING_REQUEUE_AFTER) if later else media_jobs.requeue_unprocessed()),
         ("rewards sweep", reward_jobs.sweep_payouts),
+        ("insight sweep", insight_jobs.sweep),
     ]
     while not stop.is_set():
         for name, step in steps:
@@ -308,6 +311,7 @@ class Outcome:
     deliveries_by_status: dict[str, int] = dataclasses.field(default_factory=dict)
     last_errors: list[str] = dataclasses.field(default_factory=list)
     media_by_status: dict[str, int] = dataclasses.field(default_factory=dict)
+    miscounted: list[int] = dataclasses.field(default_factory=list)  # the dashboard's facts disagree with the report
 
     @property
     def unprocessed(self) -> int:
@@ -315,7 +319,8 @@ class Outcome:
 
     @property
     def settled(self) -> bool:
-        return not (self.not_delivered or self.not_paid or self.accepted_without_reward or self.unprocessed)
+        return not (self.not_delivered or self.not_paid or self.accepted_without_reward or self.unprocessed
+                    or self.miscounted)
 
 
 def outcome(stack: Stack, ledger: Ledger) -> Outcome:
@@ -328,6 +333,9 @@ def outcome(stack: Stack, ledger: Ledger) -> Outcome:
                 result.uploads_missing.append(media_id)
         found = set(db.session.scalars(sa.select(Report.id).where(Report.id.in_(ledger.reports))))
         result.reports_missing = sorted(ledger.reports - found)
+        counted = dict(db.session.execute(sa.select(ReportFact.report_id, ReportFact.status)).all())
+        result.miscounted = sorted(report_id for report_id, status in db.session.execute(
+            sa.select(Report.id, Report.status).where(Report.id.in_(found))) if counted.get(report_id) != status)
         # Accepted, and wherever the case system has taken them since (its status updates are polled).
         accepted = set(db.session.scalars(sa.select(Report.id).where(Report.status.in_(
             (citizen_services.ACCEPTED, citizen_services.FORWARDED, citizen_services.IN_PROGRESS,
@@ -420,10 +428,11 @@ def test_nothing_accepted_is_lost_and_nothing_happens_twice(stack: Stack) -> Non
           f"\n  rewards: {result.rewards}, approved: {result.approved}, paid exactly once: {result.paid}, "
           f"paid twice: {len(result.paid_twice)}"
           f"\n  deliveries by status: {result.deliveries_by_status}, last errors: {result.last_errors}"
-          f"\n  accepted uploads by processing status: {result.media_by_status}")
+          f"\n  accepted uploads by processing status: {result.media_by_status}"
+          f"\n  reports counted on the dashboard with another status, or not at all: {len(result.miscounted)}")
     assert result.uploads > 0 and result.accepted > 0 and result.approved > 0
     assert result.uploads_missing == [] and result.unprocessed == 0
-    assert result.reports_missing == []
+    assert result.reports_missing == [] and result.miscounted == []
     assert result.not_delivered == [] and result.duplicate_cases == [] and result.cases == result.accepted
     assert result.accepted_without_reward == []
     assert result.paid_twice == [] and result.not_paid == [] and result.paid == result.approved

@@ -810,14 +810,6 @@ class ReportFacts:
     reports_from_same_resident: int  # the reporter's reports in that window, itself included
 
 
-def recently_changed_reports(statuses: set[str], since: dt.datetime, *, limit: int) -> list[tuple[int, dt.datetime]]:
-    """(id, time of the last change) of reports now in one of ``statuses`` and changed after ``since``, oldest
-    change first: for listeners catching up on status changes whose job was lost with Redis or a worker."""
-    return [(report_id, changed_at) for report_id, changed_at in db.session.execute(
-        sa.select(Report.id, Report.updated_at).where(Report.status.in_(statuses), Report.updated_at > since)
-        .order_by(Report.updated_at).limit(limit))]
-
-
 def report_created_at(report_id: int) -> dt.datetime:
     return _get_report(report_id).created_at
 

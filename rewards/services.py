@@ -603,7 +603,7 @@ def apply_bill_state(payout: Payout, data: Mapping[str, Any]) -> None:
             reward.state = UNPAID
 
 
-# How far back the scheduled pass looks for status changes that reached no decision, and how many at once.
+# How far back the scheduled pass looks for status changes that reached no decision, and how many it reads at once.
 CATCH_UP_WINDOW = dt.timedelta(days=1)
 CATCH_UP_BATCH = 500
 
@@ -612,17 +612,22 @@ def catch_up_decisions(settings: Config, now: dt.datetime | None = None) -> int:
     """Decide reports whose latest status change reached no listener (its job lost with Redis or a worker):
     no reward yet, or one still pending from before that change. The scheduled pass runs it."""
     statuses = set().union(*EARNING_STATUSES.values()) | set(REFUSING_STATUSES)
-    changed = citizen_services.recently_changed_reports(statuses, (now or utcnow()) - CATCH_UP_WINDOW,
-                                                        limit=CATCH_UP_BATCH)
-    rewards = {report_id: (state, updated_at) for report_id, state, updated_at in db.session.execute(
-        sa.select(Reward.report_id, Reward.state, Reward.updated_at).where(
-            Reward.report_id.in_([report_id for report_id, _ in changed])))}
-    db.session.rollback()
-    missed = [report_id for report_id, changed_at in changed
-              if report_id not in rewards or (rewards[report_id][0] == PENDING and rewards[report_id][1] < changed_at)]
-    for report_id in missed:
-        consider_report(report_id, settings)
-    return len(missed)
+    since = (now or utcnow()) - CATCH_UP_WINDOW
+    after, decided = None, 0
+    # Every page of the window: a busy day has more changes than one batch, and the newest matter most.
+    while page := citizen_services.changed_report_snapshots(since, after=after, limit=CATCH_UP_BATCH):
+        after = (page[-1].changed_at, page[-1].id)
+        changed = [(snapshot.id, snapshot.changed_at) for snapshot in page if snapshot.status in statuses]
+        rewards = {report_id: (state, updated_at) for report_id, state, updated_at in db.session.execute(
+            sa.select(Reward.report_id, Reward.state, Reward.updated_at).where(
+                Reward.report_id.in_([report_id for report_id, _ in changed])))}
+        db.session.rollback()
+        missed = [report_id for report_id, changed_at in changed if report_id not in rewards
+                  or (rewards[report_id][0] == PENDING and rewards[report_id][1] < changed_at)]
+        for report_id in missed:
+            consider_report(report_id, settings)
+        decided += len(missed)
+    return decided
 
 
 def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime | None = None) -> int:

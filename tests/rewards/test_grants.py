@@ -247,3 +247,17 @@ def test_a_report_whose_status_change_reached_no_listener_is_decided_by_the_swee
     with app.app_context():
         jobs.sweep_payouts()
     assert ledger(app, reward_of(app, report_id).id) == [("granted", 500, "system")]
+
+
+def test_the_sweep_decides_every_missed_change_of_the_day_not_only_the_oldest_batch(app, client, run_jobs, resident,
+                                                                                    jobs_lost, monkeypatch):
+    monkeypatch.setattr(services, "CATCH_UP_BATCH", 2)  # a busy day: more changes than one batch
+    make_campaign(app)
+    report_ids = [new_report(client, resident)["id"] for _ in range(3)]
+    run_jobs()
+    with jobs_lost():
+        for report_id in report_ids:
+            moderate(app, run_jobs, report_id, "accepted")
+    with app.app_context():
+        jobs.sweep_payouts()
+    assert [reward_of(app, report_id).state != "pending" for report_id in report_ids] == [True, True, True]

@@ -24,7 +24,7 @@ from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, Re
                             ReportStatusCount, Resident)
 from core.config import Config
 from core.db import db, get_or_not_found, get_row, utcnow
-from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, publish
+from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
@@ -904,6 +904,7 @@ def forget_resident(resident_id: int) -> None:
     for report in reports:
         if report.id in gone:
             db.session.delete(report)
+            publish(REPORT_DELETED, report.id)
             continue
         report.media = []
         report.description = _PHONE_NUMBER.sub("[已删除]", report.description)

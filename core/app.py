@@ -141,7 +141,7 @@ def _wire_adapters(app: Flask, config: Config) -> None:
 
 def _subscribe_listeners(app: Flask) -> None:
     from cases.jobs import queue_notifications
-    from core.events import REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
+    from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
     from insight.jobs import refresh_report
     from rewards.jobs import on_report_status_changed
 
@@ -149,6 +149,7 @@ def _subscribe_listeners(app: Flask) -> None:
     subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
     subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
     subscribe(app, REPORT_RATED, refresh_report)
+    subscribe(app, REPORT_DELETED, refresh_report)
 
 
 def _register_request_hooks(app: Flask) -> None:

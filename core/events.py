@@ -15,6 +15,7 @@ from core.jobs import JobFunction, enqueue_after_commit
 
 REPORT_STATUS_CHANGED = "report.status_changed"
 REPORT_RATED = "report.rated"
+REPORT_DELETED = "report.deleted"
 
 
 def subscribe(app: Flask, event: str, listener: JobFunction) -> None:

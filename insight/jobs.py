@@ -6,7 +6,7 @@ from flask import current_app
 
 
 def refresh_report(report_id: int) -> None:
-    """Subscribed to report.status_changed and report.rated."""
+    """Subscribed to report.status_changed, report.rated and report.deleted."""
     from insight import services
 
     services.refresh_report(report_id, current_app.config["APP_SETTINGS"])

@@ -60,3 +60,16 @@ def test_the_sweep_counts_again_what_a_lost_refresh_left_behind(app, client, run
         figures = services.report_figures(services.last_days(1), settings)
         assert figures.submitted == 2 and figures.by_status["rejected"] == 1
         assert services.catch_up(settings) == 0
+
+
+def test_reports_that_go_with_a_deleted_account_leave_the_counts(app, client, run_jobs):
+    settings = app.config["APP_SETTINGS"]
+    resident = sign_in(client, "oLeavingResident")
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    assert client.delete("/api/v1/me", headers=resident).status_code == 204
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(ReportFact, report_id) is None
+        figures = services.report_figures(services.last_days(1), settings)
+        assert figures.submitted == 0 and figures.by_status.get("pending_review", 0) == 0

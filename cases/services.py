@@ -777,8 +777,10 @@ def token_answer(token: str) -> dict[str, Any]:
 
 
 def file_request(client: str, fields: dict[str, str], *, token: str, ip_address: str | None,
-                 settings: Config) -> dict[str, Any]:
-    """POST requests: a pending_review report of the client's resident, answered with a token. Commits."""
+                 settings: Config, screen_text_later: bool) -> dict[str, Any]:
+    """POST requests: a pending_review report of the client's resident, answered with a token. Commits.
+
+    ``screen_text_later`` as for the mini-program's reports: the outside text check runs on these too."""
     filed = db.session.scalar(sa.select(Open311Request).where(Open311Request.token == token))
     if filed is not None:
         return {"token": token, "service_notice": "该请求已提交过。"}
@@ -797,7 +799,7 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
         category_id=fields["service_code"], description=fields["description"][:500], lat=lat, lng=lng,
         coord_type="wgs84", address=(fields.get("address_string") or "")[:200], media_ids=(photo.id,))
     submission = citizen_services.submit_report(resident.id, draft, idempotency_key=token, ip_address=ip_address,
-                                                settings=settings)
+                                                settings=settings, screen_text_later=screen_text_later)
     db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
     db.session.commit()
     return {"token": token, "service_notice": "已提交，审核受理后可按 token 查询 service_request_id。"}

@@ -97,6 +97,18 @@ def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, clie
     assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == str(report_id)
 
 
+def test_a_posted_request_gets_the_text_check_the_mini_program_gets(app, client, open311, fake_wechat, run_jobs):
+    """Filed through Open311 or the mini-program, a report's text goes through WeChat's content check."""
+    fake_wechat.wechat.risky_words.add("违禁")
+    form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
+            "description": "这里有违禁内容。", "media_url": open311}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 201
+    run_jobs()
+    with app.app_context():
+        [report] = citizen_services.find_reports(statuses=("pending_review",), category_ids=["S0102"], limit=1)
+        assert "text_flagged" in report.flags and "checks_pending" not in report.flags
+
+
 def test_media_from_hosts_not_allowed_is_refused(client, open311):
     form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
             "description": "x", "media_url": "http://photos.evil.example/a.jpg"}

@@ -128,6 +128,15 @@ def test_someone_elses_media_is_refused_naming_the_ids(client, resident, other_r
     assert response.json["error"]["details"]["media_ids"] == [theirs, 987654]
 
 
+@pytest.mark.parametrize("impossible_id", [2**31, 2**40, 10**30])
+def test_a_media_id_no_database_holds_is_named_like_any_unknown_one(client, resident, impossible_id):
+    mine = upload_photo(client, resident)
+    response = submit(client, resident, report_body([mine, impossible_id]))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_media"
+    assert response.json["error"]["details"]["media_ids"] == [impossible_id]
+
+
 def test_a_photo_already_on_another_report_is_refused(client, resident):
     """Media belong to one report: retention deleting the photo with a finished report must not take a live
     case's evidence with it."""

@@ -114,6 +114,8 @@ def test_a_template_from_another_category_or_someone_elses_photo_is_refused(clie
                         data={"file": (io.BytesIO(samples.wav()), "voice.wav")}).json["id"]
     not_a_photo = client.post("/api/v1/signboard-applications", json=application_body(voice), headers=headers)
     assert not_a_photo.status_code == 422 and not_a_photo.json["error"]["code"] == "invalid_facade_photo"
+    no_such_id = client.post("/api/v1/signboard-applications", json=application_body(2**40), headers=headers)
+    assert no_such_id.status_code == 422 and no_such_id.json["error"]["code"] == "invalid_facade_photo"
 
 
 def test_one_shop_one_sign(client, merchant):

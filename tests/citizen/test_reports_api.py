@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from citizen import services
@@ -232,6 +234,18 @@ def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resi
     assert set(items[0]) == {"category", "status", "status_name", "location", "distance_m", "thumbnail_url",
                              "reported_on"}
     assert "oResidentA" not in response.get_data(as_text=True)
+
+
+def test_nearby_tells_the_day_reported_in_beijing_time(app, client, resident, other_resident):
+    known = new_report(client, resident)
+    move(app, known["id"], "accepted")
+    with app.app_context():
+        # 04:00 on 29 November in Qingdao is still the 28th in UTC.
+        services.get_report(known["id"]).created_at = dt.datetime(2026, 11, 28, 20, 0, tzinfo=dt.timezone.utc)
+        db.session.commit()
+    response = client.get(f"/api/v1/reports/nearby?lat={QINGDAO[0]}&lng={QINGDAO[1]}&coord_type=wgs84",
+                          headers=other_resident)
+    assert [item["reported_on"] for item in response.json["items"]] == ["2026-11-29"]
 
 
 def test_too_many_reports_in_an_hour_get_429_with_retry_after(client, resident, override_settings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -10,7 +11,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -320,25 +321,30 @@ def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: st
               **changes: Any) -> Report:
     report = _get_report(report_id)
     before = {"status": report.status}
-    transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
-               expected_version=expected_version)
-    for field, value in changes.items():
-        setattr(report, field, value)
-    report.reviewed_by, report.reviewed_at = actor.name, utcnow()
-    record_audit(actor, action, "report", report.id, before=before,
-                 after={"status": to_status, **{k: v for k, v in changes.items()}})
-    if in_same_transaction is not None:
-        in_same_transaction(report.id)
-    _commit_moderation()
+    with _committed_unless_changed():
+        transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
+                   expected_version=expected_version)
+        for field, value in changes.items():
+            setattr(report, field, value)
+        report.reviewed_by, report.reviewed_at = actor.name, utcnow()
+        record_audit(actor, action, "report", report.id, before=before,
+                     after={"status": to_status, **{k: v for k, v in changes.items()}})
+        if in_same_transaction is not None:
+            in_same_transaction(report.id)
     return report
 
 
-def _commit_moderation() -> None:
+@contextlib.contextmanager
+def _committed_unless_changed(message: str = "该反映已被其他审核员处理，请刷新后查看。") -> Iterator[None]:
+    """Commit what the block writes to a report, unless another request changed the report since it was read:
+    its version moved on, found at the commit or at any flush before it (a lazy load inside the block flushes).
+    Then nothing is applied and the caller gets a conflict instead of a 500."""
     try:
+        yield
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("该反映已被其他审核员处理，请刷新后查看。", code="report_changed") from None
+        raise Conflict(message, code="report_changed") from None
 
 
 def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Report:
@@ -380,11 +386,11 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
         raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed")
     if report.status != PENDING_REVIEW or not message.strip():
         raise Conflict("只能对待审核的反映补充询问，且需填写说明。", code="illegal_transition")
-    report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
-                                     actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
-    _set_flags(report, {*report.flags, "info_requested"})
-    record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
-    _commit_moderation()
+    with _committed_unless_changed():
+        report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
+                                         actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
+        _set_flags(report, {*report.flags, "info_requested"})
+        record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
     return report
 
 
@@ -410,10 +416,14 @@ def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) 
     media_services.attach_media([item.id for item in media], attached_to=f"report:{report.id}")
 
 
+RESIDENT_CONFLICT = "该反映的状态刚刚发生了变化，请刷新后查看。"
+
+
 def withdraw_report(resident_id: int, report_id: int) -> Report:
     report = get_resident_report(resident_id, report_id)
-    transition(report, WITHDRAWN, actor_kind="resident")
-    db.session.commit()
+    # A moderator may act after the report was read: their change stands, the resident hears so.
+    with _committed_unless_changed(RESIDENT_CONFLICT):
+        transition(report, WITHDRAWN, actor_kind="resident")
     return report
 
 
@@ -423,9 +433,9 @@ def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) 
         raise Conflict("问题处置完成后才能评价。", code="not_resolved", details={"status": report.status})
     if report.rating is not None:
         raise Conflict("您已评价过该反映。", code="already_rated")
-    report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
-    publish(REPORT_RATED, report.id)
-    db.session.commit()
+    with _committed_unless_changed(RESIDENT_CONFLICT):
+        report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
+        publish(REPORT_RATED, report.id)
     return report
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from citizen import services
+from citizen.models import Report
 from core.db import db
 from core.geo import wgs84_to_gcj02
 from core.services import Actor
@@ -194,6 +196,29 @@ def test_withdrawing_is_possible_only_before_review(app, client, resident):
     move(app, reviewed["id"], "accepted")
     refused = client.post(f"/api/v1/reports/{reviewed['id']}/withdraw", headers=resident)
     assert refused.status_code == 409 and refused.json["error"]["code"] == "illegal_transition"
+
+
+def changed_by_someone_else_once_read(monkeypatch) -> None:
+    """A moderator's (or a concurrent request's) change commits between the resident's read and write."""
+    read_report = services.get_resident_report
+
+    def read_then_changed(resident_id: int, report_id: int):
+        loaded = read_report(resident_id, report_id)
+        db.session.execute(sa.update(Report).where(Report.id == report_id).values(version=Report.version + 1)
+                           .execution_options(synchronize_session=False))
+        return loaded
+
+    monkeypatch.setattr(services, "get_resident_report", read_then_changed)
+
+
+def test_withdrawing_or_rating_a_report_changed_meanwhile_is_a_conflict_not_a_500(app, client, resident, monkeypatch):
+    waiting, resolved = new_report(client, resident), new_report(client, resident)
+    move(app, resolved["id"], "accepted", "forwarded", "in_progress", "resolved")
+    changed_by_someone_else_once_read(monkeypatch)
+    withdrawn = client.post(f"/api/v1/reports/{waiting['id']}/withdraw", headers=resident)
+    assert withdrawn.status_code == 409 and withdrawn.json["error"]["code"] == "report_changed"
+    rated = client.post(f"/api/v1/reports/{resolved['id']}/rating", json={"rating": 5}, headers=resident)
+    assert rated.status_code == 409 and rated.json["error"]["code"] == "report_changed"
 
 
 def test_rating_once_after_resolution(app, client, resident):

@@ -386,7 +386,13 @@ def fetch_update_photos(update_record_id: int) -> int:
     if record is None or record.report_event_id is None:
         return 0
     report = citizen_services.get_report(record.report_id)
-    stored = [fetch_photo(url, report.resident_id).id for url in record.photo_urls]
+    settings = current_config()
+    # A photo on a host not allowed is never fetched, and never keeps the allowed ones off the timeline.
+    allowed = [url for url in record.photo_urls if host_allowed(url, settings)]
+    if len(allowed) < len(record.photo_urls):
+        log.warning("case update photos on hosts not allowed", extra={"update_record_id": record.id,
+                                                                      "skipped": len(record.photo_urls) - len(allowed)})
+    stored = [fetch_photo(url, report.resident_id).id for url in allowed]
     _add_photos(report, record.report_event_id, stored)
     db.session.commit()
     return len(stored)

@@ -32,7 +32,7 @@ from cases.models import (CaseDelivery, CaseUpdate, DeliveryAttempt, DeskCase, D
                           Open311Request, OutboxMixin, SubscribeGrant)
 from citizen import services as citizen_services
 from core.config import Config, current_config
-from core.db import db, get_or_not_found, utcnow
+from core.db import MAX_DATABASE_ID, db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -747,7 +747,11 @@ def _open311_date(value: str | None, name: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationFailed(f"{name} is not a W3C date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+    try:
+        # Compared with times stored in UTC: year 1 east of UTC or 9999 west of it has no UTC time.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)).astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValidationFailed(f"{name} is out of range") from None
 
 
 def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
@@ -758,6 +762,8 @@ def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
             ids = [int(part) for part in ids_text.split(",") if part.strip()]
         except ValueError:
             raise ValidationFailed("service_request_id must be a comma-separated list of ids") from None
+        # An id no database id can be is an unknown request, not a database error.
+        ids = [request_id for request_id in ids if 0 < request_id <= MAX_DATABASE_ID]
         reports = citizen_services.find_reports(ids=ids, statuses=OPEN311_OPEN + OPEN311_CLOSED)
         return [_open311_request(report) for report in reports]
     status = args.get("status")
@@ -767,7 +773,9 @@ def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
     until = _open311_date(args.get("end_date"), "end_date")
     since = _open311_date(args.get("start_date"), "start_date")
     if since is None:
-        since = (until or now) - dt.timedelta(days=OPEN311_DEFAULT_DAYS)
+        # The default window, clipped at the earliest time there is.
+        window = dt.timedelta(days=OPEN311_DEFAULT_DAYS)
+        since = max(until or now, dt.datetime.min.replace(tzinfo=dt.timezone.utc) + window) - window
     codes = [code for code in (args.get("service_code") or "").split(",") if code]
     reports = citizen_services.find_reports(category_ids=codes or None, statuses=statuses, since=since, until=until,
                                             limit=OPEN311_MAX_ROWS)

@@ -72,6 +72,19 @@ def test_errors_use_the_open311_format(client, open311):
     assert client.get("/open311/v2/requests/999999.json").status_code == 404
 
 
+@pytest.mark.parametrize("query", ["start_date=9999-12-31T23:59:59-14:00", "start_date=0001-01-01T00:00:00%2B14:00",
+                                   "end_date=0001-01-05T00:00:00", "end_date=0001-01-01T00:00:00Z"])
+def test_dates_at_the_ends_of_time_are_answered_not_a_500(client, open311, query):
+    response = client.get(f"/open311/v2/requests.json?{query}")
+    assert response.status_code in {200, 400}
+    assert response.json == [] or response.json[0]["code"] == 400
+
+
+def test_an_id_no_database_holds_is_an_unknown_request(client, open311):
+    response = client.get("/open311/v2/requests.json?service_request_id=1,99999999999")
+    assert response.status_code == 200 and response.json == []
+
+
 def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, client, open311, run_jobs):
     form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
             "address_string": "青岛市市南区香港中路 1 号", "description": "路口有暴露垃圾。", "media_url": open311}

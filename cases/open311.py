@@ -94,7 +94,8 @@ def create_request(fmt: str) -> Response:
         return _error(403, "api_key is missing or not valid")
     fields = {key: value for key, value in form.items() if key != "api_key"}
     token = "t" + hashlib.sha256(repr((client, sorted(fields.items()))).encode()).hexdigest()[:40]
-    answer = service.file_request(client, fields, token=token, ip_address=request.remote_addr, settings=settings)
+    answer = service.file_request(client, fields, token=token, ip_address=request.remote_addr, settings=settings,
+                                  screen_text_later=current_app.extensions["wechat"] is not None)
     return _answer([answer], fmt, "service_requests", 201)
 
 

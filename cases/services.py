@@ -32,7 +32,7 @@ from cases.models import (CaseDelivery, CaseUpdate, DeliveryAttempt, DeskCase, D
                           Open311Request, OutboxMixin, SubscribeGrant)
 from citizen import services as citizen_services
 from core.config import Config, current_config
-from core.db import db, get_or_not_found, utcnow
+from core.db import MAX_DATABASE_ID, db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -386,7 +386,13 @@ def fetch_update_photos(update_record_id: int) -> int:
     if record is None or record.report_event_id is None:
         return 0
     report = citizen_services.get_report(record.report_id)
-    stored = [fetch_photo(url, report.resident_id).id for url in record.photo_urls]
+    settings = current_config()
+    # A photo on a host not allowed is never fetched, and never keeps the allowed ones off the timeline.
+    allowed = [url for url in record.photo_urls if host_allowed(url, settings)]
+    if len(allowed) < len(record.photo_urls):
+        log.warning("case update photos on hosts not allowed", extra={"update_record_id": record.id,
+                                                                      "skipped": len(record.photo_urls) - len(allowed)})
+    stored = [fetch_photo(url, report.resident_id).id for url in allowed]
     _add_photos(report, record.report_event_id, stored)
     db.session.commit()
     return len(stored)
@@ -741,7 +747,11 @@ def _open311_date(value: str | None, name: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationFailed(f"{name} is not a W3C date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+    try:
+        # Compared with times stored in UTC: year 1 east of UTC or 9999 west of it has no UTC time.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)).astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValidationFailed(f"{name} is out of range") from None
 
 
 def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
@@ -752,6 +762,8 @@ def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
             ids = [int(part) for part in ids_text.split(",") if part.strip()]
         except ValueError:
             raise ValidationFailed("service_request_id must be a comma-separated list of ids") from None
+        # An id no database id can be is an unknown request, not a database error.
+        ids = [request_id for request_id in ids if 0 < request_id <= MAX_DATABASE_ID]
         reports = citizen_services.find_reports(ids=ids, statuses=OPEN311_OPEN + OPEN311_CLOSED)
         return [_open311_request(report) for report in reports]
     status = args.get("status")
@@ -761,7 +773,9 @@ def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
     until = _open311_date(args.get("end_date"), "end_date")
     since = _open311_date(args.get("start_date"), "start_date")
     if since is None:
-        since = (until or now) - dt.timedelta(days=OPEN311_DEFAULT_DAYS)
+        # The default window, clipped at the earliest time there is.
+        window = dt.timedelta(days=OPEN311_DEFAULT_DAYS)
+        since = max(until or now, dt.datetime.min.replace(tzinfo=dt.timezone.utc) + window) - window
     codes = [code for code in (args.get("service_code") or "").split(",") if code]
     reports = citizen_services.find_reports(category_ids=codes or None, statuses=statuses, since=since, until=until,
                                             limit=OPEN311_MAX_ROWS)
@@ -777,8 +791,10 @@ def token_answer(token: str) -> dict[str, Any]:
 
 
 def file_request(client: str, fields: dict[str, str], *, token: str, ip_address: str | None,
-                 settings: Config) -> dict[str, Any]:
-    """POST requests: a pending_review report of the client's resident, answered with a token. Commits."""
+                 settings: Config, screen_text_later: bool) -> dict[str, Any]:
+    """POST requests: a pending_review report of the client's resident, answered with a token. Commits.
+
+    ``screen_text_later`` as for the mini-program's reports: the outside text check runs on these too."""
     filed = db.session.scalar(sa.select(Open311Request).where(Open311Request.token == token))
     if filed is not None:
         return {"token": token, "service_notice": "该请求已提交过。"}
@@ -797,7 +813,7 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
         category_id=fields["service_code"], description=fields["description"][:500], lat=lat, lng=lng,
         coord_type="wgs84", address=(fields.get("address_string") or "")[:200], media_ids=(photo.id,))
     submission = citizen_services.submit_report(resident.id, draft, idempotency_key=token, ip_address=ip_address,
-                                                settings=settings)
+                                                settings=settings, screen_text_later=screen_text_later)
     db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
     db.session.commit()
     return {"token": token, "service_notice": "已提交，审核受理后可按 token 查询 service_request_id。"}

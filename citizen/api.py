@@ -13,6 +13,7 @@ from citizen.models import Report
 from citizen.schemas import (ProblemCategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
                              ExportSchema, NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
                              ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
+from core.admin import SHANGHAI
 from core.auth import current_resident_id, issue_resident_token, resident_required
 from core.errors import UpstreamUnavailable
 from core.privacy import absolute_links
@@ -187,7 +188,8 @@ class NearbyReports(MethodView):
                 "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": args["coord_type"]},
                 "distance_m": round(distance, -1),
                 "thumbnail_url": media_services.media_urls(photo.media_id).get("thumb") if photo else None,
-                "reported_on": report.created_at.date(),
+                # The day as residents count it (Beijing time), not the UTC day it is stored in.
+                "reported_on": report.created_at.astimezone(SHANGHAI).date(),
             })
         return {"items": items}
 

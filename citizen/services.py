@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -10,7 +11,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -320,25 +321,30 @@ def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: st
               **changes: Any) -> Report:
     report = _get_report(report_id)
     before = {"status": report.status}
-    transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
-               expected_version=expected_version)
-    for field, value in changes.items():
-        setattr(report, field, value)
-    report.reviewed_by, report.reviewed_at = actor.name, utcnow()
-    record_audit(actor, action, "report", report.id, before=before,
-                 after={"status": to_status, **{k: v for k, v in changes.items()}})
-    if in_same_transaction is not None:
-        in_same_transaction(report.id)
-    _commit_moderation()
+    with _committed_unless_changed():
+        transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
+                   expected_version=expected_version)
+        for field, value in changes.items():
+            setattr(report, field, value)
+        report.reviewed_by, report.reviewed_at = actor.name, utcnow()
+        record_audit(actor, action, "report", report.id, before=before,
+                     after={"status": to_status, **{k: v for k, v in changes.items()}})
+        if in_same_transaction is not None:
+            in_same_transaction(report.id)
     return report
 
 
-def _commit_moderation() -> None:
+@contextlib.contextmanager
+def _committed_unless_changed(message: str = "该反映已被其他审核员处理，请刷新后查看。") -> Iterator[None]:
+    """Commit what the block writes to a report, unless another request changed the report since it was read:
+    its version moved on, found at the commit or at any flush before it (a lazy load inside the block flushes).
+    Then nothing is applied and the caller gets a conflict instead of a 500."""
     try:
+        yield
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("该反映已被其他审核员处理，请刷新后查看。", code="report_changed") from None
+        raise Conflict(message, code="report_changed") from None
 
 
 def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Report:
@@ -380,11 +386,11 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
         raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed")
     if report.status != PENDING_REVIEW or not message.strip():
         raise Conflict("只能对待审核的反映补充询问，且需填写说明。", code="illegal_transition")
-    report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
-                                     actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
-    _set_flags(report, {*report.flags, "info_requested"})
-    record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
-    _commit_moderation()
+    with _committed_unless_changed():
+        report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
+                                         actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
+        _set_flags(report, {*report.flags, "info_requested"})
+        record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
     return report
 
 
@@ -410,10 +416,14 @@ def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) 
     media_services.attach_media([item.id for item in media], attached_to=f"report:{report.id}")
 
 
+RESIDENT_CONFLICT = "该反映的状态刚刚发生了变化，请刷新后查看。"
+
+
 def withdraw_report(resident_id: int, report_id: int) -> Report:
     report = get_resident_report(resident_id, report_id)
-    transition(report, WITHDRAWN, actor_kind="resident")
-    db.session.commit()
+    # A moderator may act after the report was read: their change stands, the resident hears so.
+    with _committed_unless_changed(RESIDENT_CONFLICT):
+        transition(report, WITHDRAWN, actor_kind="resident")
     return report
 
 
@@ -423,9 +433,9 @@ def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) 
         raise Conflict("问题处置完成后才能评价。", code="not_resolved", details={"status": report.status})
     if report.rating is not None:
         raise Conflict("您已评价过该反映。", code="already_rated")
-    report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
-    publish(REPORT_RATED, report.id)
-    db.session.commit()
+    with _committed_unless_changed(RESIDENT_CONFLICT):
+        report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
+        publish(REPORT_RATED, report.id)
     return report
 
 
@@ -799,6 +809,7 @@ class ReportFacts:
     report_id: int
     resident_id: int
     resident_blocked: bool
+    resident_forgotten: bool  # the account was deleted: nobody can receive anything any more
     status: str
     category_id: str
     class_key: str  # kind letter + class code: "S01" for every S01xx category
@@ -821,8 +832,10 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
                         ReportMedia.phash.in_(sa.select(own_photos.c.phash).where(own_photos.c.phash.is_not(None))))
     window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)
     # The resident and every count in one statement: this runs on each status change of each report.
-    blocked, other_residents, from_ip, from_resident = db.session.execute(sa.select(
+    blocked, forgotten, other_residents, from_ip, from_resident = db.session.execute(sa.select(
         sa.select(Resident.is_blocked).where(Resident.id == report.resident_id).scalar_subquery(),
+        sa.select(Resident.openid.startswith(FORGOTTEN_OPENID_PREFIX, autoescape=True))
+        .where(Resident.id == report.resident_id).scalar_subquery(),
         sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
         .where(same_photo, Report.resident_id != report.resident_id).scalar_subquery(),
         sa.select(sa.func.count()).where(Report.submitted_ip == report.submitted_ip, *window).scalar_subquery()
@@ -833,6 +846,7 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
         raise NotFound("用户不存在。")
     return ReportFacts(
         report_id=report.id, resident_id=report.resident_id, resident_blocked=blocked,
+        resident_forgotten=bool(forgotten),
         status=report.status, category_id=report.category_id, class_key=report.category_id[:3],
         district=report.district, created_at=report.created_at, flags=tuple(report.flags),
         other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,

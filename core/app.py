@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import swagger_ui_bundle
@@ -17,7 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options
-from core.errors import ErrorSchema, register_error_handlers
+from core.errors import ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
 from core.ratelimit import make_rate_limiter
@@ -159,6 +161,15 @@ def _register_request_hooks(app: Flask) -> None:
         g.request_id = new_request_id(request.headers.get("X-Request-Id"))
         g.request_id_token = request_id_var.set(g.request_id)
 
+    @app.before_request
+    def _refuse_unstorable_text() -> None:
+        # PostgreSQL stores no NUL character and no database a lone surrogate: bad input, not a 500 later.
+        bad = [location for location, values in _text_inputs() if any(_UNSTORABLE.search(text) for text in values)]
+        if bad:
+            raise ValidationFailed("请求中含有不允许的字符（NUL 或不成对的代理字符）。",
+                                   details={"fields": {location: ["contains a NUL or lone surrogate character"]
+                                                       for location in bad}})
+
     @app.after_request
     def _finish_request(response):  # noqa: ANN001, ANN202
         response.headers["X-Request-Id"] = g.get("request_id", "")
@@ -173,6 +184,32 @@ def _register_request_hooks(app: Flask) -> None:
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id_var.reset(token)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _text_inputs() -> Iterator[tuple[str, list[str]]]:
+    """Every text of the request: query, URL-encoded form and JSON body (multipart bodies are streamed by their views)."""
+    yield "query", [*request.args.keys(), *request.args.values()]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        yield "form", [*request.form.keys(), *request.form.values()]
+    if request.is_json:
+        yield "json", list(_json_texts(request.get_json(silent=True)))
+
+
+def _json_texts(document: Any) -> Iterator[str]:
+    """The keys and strings of a parsed JSON document, walked without recursion (it may nest deeply)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from value.keys()
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:

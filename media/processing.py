@@ -358,15 +358,36 @@ def encode_jpeg(image: Image.Image) -> bytes:
 
 
 def strip_jpeg_metadata(data: bytes) -> bytes:
-    """The same JPEG without its APP1–APP15 and COM segments (EXIF, XMP, maker notes, ICC):
+    """The same JPEG without its APP1–APP15 and COM segments (EXIF, XMP, maker notes, ICC) and without anything
+    after its end-of-image marker (MPF previews, motion photos, each with metadata of its own):
     byte-identical compressed pixels."""
     segments = jpeg_segments(io.BytesIO(data))
     kept = [b"\xff\xd8"]
     for marker, offset, length in segments[:-1]:
         if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
             kept.append(data[offset:offset + length])
-    kept.append(data[segments[-1][1]:])
+    _, scan_offset, scan_header_length = segments[-1]
+    kept.append(data[scan_offset:_end_of_image(data, scan_offset + scan_header_length)])
     return b"".join(kept)
+
+
+def _end_of_image(data: bytes, position: int) -> int:
+    """Where the picture's EOI marker ends, read from ``position`` in its first scan's compressed data.
+
+    There a 0xFF byte is followed by 0x00 (stuffing), a restart marker or a fill byte; any other marker is either
+    EOI or a whole segment between the scans of a progressive JPEG (tables, the next SOS), skipped by its length.
+    """
+    while (position := data.find(b"\xff", position)) >= 0 and position + 1 < len(data):
+        marker = data[position + 1]
+        if marker == 0xD9:
+            return position + 2
+        if marker == 0xFF:
+            position += 1
+        elif marker == 0x00 or 0xD0 <= marker <= 0xD7:
+            position += 2
+        else:
+            position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return len(data)
 
 
 def difference_hash(image: Image.Image) -> str:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Config, current_config
-from core.db import db, get_or_not_found, utcnow
+from core.db import MAX_DATABASE_ID, db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -362,9 +362,11 @@ def owned_media(resident_id: int, media_id: int) -> Media:
 
 def get_owned_media(resident_id: int, media_ids: list[int]) -> list[MediaInfo]:
     """The subset of ``media_ids`` that exist, belong to the resident and have their bytes."""
-    if not media_ids:
+    # An id no database id can be is absent, not a database error (PostgreSQL refuses it beyond 32 bits).
+    possible = {media_id for media_id in media_ids if 0 < media_id <= MAX_DATABASE_ID}
+    if not possible:
         return []
-    rows = db.session.scalars(sa.select(Media).where(Media.id.in_(set(media_ids)),
+    rows = db.session.scalars(sa.select(Media).where(Media.id.in_(possible),
                                                      Media.owner_resident_id == resident_id,
                                                      Media.status != "awaiting_upload")).all()
     by_id = {media.id: media for media in rows}

@@ -10,6 +10,7 @@ import secrets
 import threading
 import unicodedata
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
@@ -30,6 +31,7 @@ ACTIVE_STATUSES = ("submitted", "changes_requested", "approved")
 EDITABLE_STATUSES = ("draft", "changes_requested")
 DECISIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected"}
 CERTIFICATE_PREFIX = "QDZP"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 APPLICATION_FIELDS = (
     "shop_name", "licence_name", "credit_code", "category", "address", "latitude", "longitude", "facade_width_m",
     "facade_height_m", "facade_photo_media_id", "floor", "building_storeys", "pedestrian_street",
@@ -374,7 +376,9 @@ def decide(actor: Actor, application_id: int, decision: str, comment: str) -> Si
     application.decided_at = utcnow()
     if decision == "approve":
         application.approved_design = _approved_design(application)
-        application.certificate_number = (f"{CERTIFICATE_PREFIX}{application.decided_at.year}{application.id:06d}"
+        # The year of approval as the certificate shows its date: Beijing time.
+        year = application.decided_at.astimezone(SHANGHAI).year
+        application.certificate_number = (f"{CERTIFICATE_PREFIX}{year}{application.id:06d}"
                                           + "".join(secrets.choice(credit_code.ALPHABET[10:]) for _ in range(4)))
     _event(application, "staff", actor.name, decision, previous, comment or None)
     record_audit(actor, f"signboard.{decision}", "signboard_application", application.id, before=before,

@@ -128,6 +128,20 @@ def test_photos_from_hosts_not_allowed_are_not_fetched(app, client, resident, ru
     assert [item["purpose"] for item in media] == ["evidence"]
 
 
+def test_a_photo_from_a_host_not_allowed_does_not_keep_the_allowed_ones_off_the_timeline(
+        app, client, resident, run_jobs, use_case_system, case_system, case_server):
+    use_case_system("webhook")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_system.photos["fixed.jpg"] = photo_bytes(78)
+    response = signed_update(client, {"update_id": "p-2", "report_id": report_id, "status": "resolved",
+                                      "photo_urls": ["http://photos.evil.example/a.jpg",
+                                                     f"{case_server.base_url}/photos/fixed.jpg"]})
+    assert response.status_code == 200
+    run_jobs()
+    timeline = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["timeline"]
+    assert len(timeline[-1]["photos"]) == 1 and timeline[-1]["photos"][0]["large"]
+
+
 def test_polling_open311_brings_status_back(app, client, resident, run_jobs, use_case_system, case_system):
     use_case_system("open311")
     report_id = accepted_report(app, client, resident, run_jobs)

@@ -72,6 +72,19 @@ def test_errors_use_the_open311_format(client, open311):
     assert client.get("/open311/v2/requests/999999.json").status_code == 404
 
 
+@pytest.mark.parametrize("query", ["start_date=9999-12-31T23:59:59-14:00", "start_date=0001-01-01T00:00:00%2B14:00",
+                                   "end_date=0001-01-05T00:00:00", "end_date=0001-01-01T00:00:00Z"])
+def test_dates_at_the_ends_of_time_are_answered_not_a_500(client, open311, query):
+    response = client.get(f"/open311/v2/requests.json?{query}")
+    assert response.status_code in {200, 400}
+    assert response.json == [] or response.json[0]["code"] == 400
+
+
+def test_an_id_no_database_holds_is_an_unknown_request(client, open311):
+    response = client.get("/open311/v2/requests.json?service_request_id=1,99999999999")
+    assert response.status_code == 200 and response.json == []
+
+
 def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, client, open311, run_jobs):
     form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
             "address_string": "青岛市市南区香港中路 1 号", "description": "路口有暴露垃圾。", "media_url": open311}
@@ -95,6 +108,18 @@ def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, clie
     assert one[0]["status"] == "open" and one[0]["lat"] == pytest.approx(36.0671)
     xml = ElementTree.fromstring(client.get(f"/open311/v2/requests/{report_id}.xml").data)
     assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == str(report_id)
+
+
+def test_a_posted_request_gets_the_text_check_the_mini_program_gets(app, client, open311, fake_wechat, run_jobs):
+    """Filed through Open311 or the mini-program, a report's text goes through WeChat's content check."""
+    fake_wechat.wechat.risky_words.add("违禁")
+    form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
+            "description": "这里有违禁内容。", "media_url": open311}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 201
+    run_jobs()
+    with app.app_context():
+        [report] = citizen_services.find_reports(statuses=("pending_review",), category_ids=["S0102"], limit=1)
+        assert "text_flagged" in report.flags and "checks_pending" not in report.flags
 
 
 def test_media_from_hosts_not_allowed_is_refused(client, open311):

@@ -78,6 +78,25 @@ def test_the_second_of_two_moderators_gets_a_conflict_and_nothing_applies_twice(
         assert list(actions) == ["report.accept"]
 
 
+def test_a_moderator_whose_report_changes_after_it_was_read_gets_a_conflict(app, client, resident, monkeypatch):
+    """Both read the same version; the other's change commits before this one writes: a conflict, not a 500."""
+    report_id = new_report(client, resident)["id"]
+    read_report = services._get_report
+
+    def read_then_changed(wanted: int) -> Report:
+        loaded = read_report(wanted)
+        db.session.execute(sa.update(Report).where(Report.id == wanted).values(version=Report.version + 1)
+                           .execution_options(synchronize_session=False))
+        return loaded
+
+    with app.app_context():
+        version = version_of(report_id)
+        monkeypatch.setattr(services, "_get_report", read_then_changed)
+        with pytest.raises(Conflict) as refusal:
+            services.accept_report(FIRST, report_id, expected_version=version)
+        assert refusal.value.code == "report_changed"
+
+
 def test_rejecting_needs_a_reason_that_the_resident_sees(app, client, resident):
     report_id = new_report(client, resident)["id"]
     with app.app_context():

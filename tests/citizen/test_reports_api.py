@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import sqlalchemy as sa
 
 from citizen import services
+from citizen.models import Report
 from core.db import db
 from core.geo import wgs84_to_gcj02
 from core.services import Actor
@@ -128,6 +132,15 @@ def test_someone_elses_media_is_refused_naming_the_ids(client, resident, other_r
     assert response.json["error"]["details"]["media_ids"] == [theirs, 987654]
 
 
+@pytest.mark.parametrize("impossible_id", [2**31, 2**40, 10**30])
+def test_a_media_id_no_database_holds_is_named_like_any_unknown_one(client, resident, impossible_id):
+    mine = upload_photo(client, resident)
+    response = submit(client, resident, report_body([mine, impossible_id]))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_media"
+    assert response.json["error"]["details"]["media_ids"] == [impossible_id]
+
+
 def test_a_photo_already_on_another_report_is_refused(client, resident):
     """Media belong to one report: retention deleting the photo with a finished report must not take a live
     case's evidence with it."""
@@ -185,6 +198,29 @@ def test_withdrawing_is_possible_only_before_review(app, client, resident):
     assert refused.status_code == 409 and refused.json["error"]["code"] == "illegal_transition"
 
 
+def changed_by_someone_else_once_read(monkeypatch) -> None:
+    """A moderator's (or a concurrent request's) change commits between the resident's read and write."""
+    read_report = services.get_resident_report
+
+    def read_then_changed(resident_id: int, report_id: int):
+        loaded = read_report(resident_id, report_id)
+        db.session.execute(sa.update(Report).where(Report.id == report_id).values(version=Report.version + 1)
+                           .execution_options(synchronize_session=False))
+        return loaded
+
+    monkeypatch.setattr(services, "get_resident_report", read_then_changed)
+
+
+def test_withdrawing_or_rating_a_report_changed_meanwhile_is_a_conflict_not_a_500(app, client, resident, monkeypatch):
+    waiting, resolved = new_report(client, resident), new_report(client, resident)
+    move(app, resolved["id"], "accepted", "forwarded", "in_progress", "resolved")
+    changed_by_someone_else_once_read(monkeypatch)
+    withdrawn = client.post(f"/api/v1/reports/{waiting['id']}/withdraw", headers=resident)
+    assert withdrawn.status_code == 409 and withdrawn.json["error"]["code"] == "report_changed"
+    rated = client.post(f"/api/v1/reports/{resolved['id']}/rating", json={"rating": 5}, headers=resident)
+    assert rated.status_code == 409 and rated.json["error"]["code"] == "report_changed"
+
+
 def test_rating_once_after_resolution(app, client, resident):
     report = new_report(client, resident)
     too_early = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 5}, headers=resident)
@@ -223,6 +259,18 @@ def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resi
     assert set(items[0]) == {"category", "status", "status_name", "location", "distance_m", "thumbnail_url",
                              "reported_on"}
     assert "oResidentA" not in response.get_data(as_text=True)
+
+
+def test_nearby_tells_the_day_reported_in_beijing_time(app, client, resident, other_resident):
+    known = new_report(client, resident)
+    move(app, known["id"], "accepted")
+    with app.app_context():
+        # 04:00 on 29 November in Qingdao is still the 28th in UTC.
+        services.get_report(known["id"]).created_at = dt.datetime(2026, 11, 28, 20, 0, tzinfo=dt.timezone.utc)
+        db.session.commit()
+    response = client.get(f"/api/v1/reports/nearby?lat={QINGDAO[0]}&lng={QINGDAO[1]}&coord_type=wgs84",
+                          headers=other_resident)
+    assert [item["reported_on"] for item in response.json["items"]] == ["2026-11-29"]
 
 
 def test_too_many_reports_in_an_hour_get_429_with_retry_after(client, resident, override_settings):

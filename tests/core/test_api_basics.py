@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 
 
 def test_unknown_api_path_gets_json_404(client):
@@ -83,3 +84,27 @@ def test_readyz_is_503_and_names_what_is_down(make_app):
     assert error["details"]["checks"]["database"] == "down"
     assert error["details"]["checks"]["redis"] == "down"
     assert error["details"]["checks"]["storage"] == "ok"
+
+
+@pytest.mark.parametrize("escaped", ["a\\u0000b", "a\\ud800b"])
+def test_text_no_database_can_store_is_a_validation_error_not_a_500(client, escaped):
+    """PostgreSQL refuses NUL in text and no database takes a lone surrogate: refused as input, on both backends."""
+    login = client.post("/api/v1/auth/dev", data=f'{{"openid": "{escaped}"}}', content_type="application/json")
+    assert login.status_code == 422 and login.json["error"]["code"] == "validation_error"
+    assert "json" in login.json["error"]["details"]["fields"]
+    auth = {"Authorization": f"Bearer {client.post('/api/v1/auth/dev', json={'openid': 'oPlainText'}).json['token']}"}
+    body = ('{"category_code": "S0102", "description": "%s", "address": "", "media_ids": [1], '
+            '"location": {"lat": 36.0671, "lng": 120.3826, "coord_type": "wgs84"}}' % escaped)
+    report = client.post("/api/v1/reports", data=body, content_type="application/json",
+                         headers={**auth, "Idempotency-Key": "nul-or-surrogate-1"})
+    assert report.status_code == 422 and "json" in report.json["error"]["details"]["fields"]
+
+
+def test_a_nul_character_in_the_query_is_a_validation_error(client):
+    query = client.get("/api/v1/signboard-templates", query_string={"category": "a\x00b"})
+    assert query.status_code == 422 and "query" in query.json["error"]["details"]["fields"]
+
+
+def test_deeply_nested_json_is_walked_without_recursion(client):
+    response = client.post("/api/v1/auth/dev", data="[" * 900 + "]" * 900, content_type="application/json")
+    assert response.status_code == 422

@@ -65,6 +65,16 @@ def test_stripping_keeps_every_compressed_byte_of_the_picture():
     assert Image.open(io.BytesIO(stripped)).tobytes() == Image.open(io.BytesIO(original)).tobytes()
 
 
+@pytest.mark.parametrize("options", [{}, {"progressive": True}, {"restart_marker_blocks": 4},
+                                     {"progressive": True, "restart_marker_rows": 1}])
+def test_stripping_ends_at_the_pictures_own_end_through_every_scan(options):
+    out = io.BytesIO()
+    samples.picture(300, 200).save(out, "JPEG", quality=90, exif=samples.camera_exif(), **options)
+    picture = out.getvalue()
+    stripped = processing.strip_jpeg_metadata(picture + samples.jpeg(100, 80))
+    assert stripped.endswith(picture[picture.index(b"\xff\xda"):]) and b"SerialSecret" not in stripped
+
+
 def test_every_exif_orientation_turns_the_picture_upright():
     upright = processing.render_photo(samples.jpeg(1600, 1200, orientation=1), processing.FORMATS["jpeg"], 10**8)
     for orientation, size in ((3, (1280, 960)), (6, (960, 1280)), (8, (960, 1280))):

@@ -81,6 +81,15 @@ def test_a_small_jpeg_keeps_its_pixels_and_loses_its_metadata(client, resident, 
     assert_private(large)
 
 
+def test_a_small_jpeg_loses_what_follows_its_picture_too(client, resident, upload, run_jobs, fetch):
+    """Phones append more after the picture's end (MPF previews, motion photos), with a camera's EXIF of its own."""
+    picture = samples.jpeg(640, 480, gps=False)
+    media = ready(client, resident, run_jobs, upload(picture + samples.jpeg(320, 240)))
+    _, large = fetch(media["urls"]["large"])
+    assert image_of(large).tobytes() == image_of(picture).tobytes()
+    assert_private(large)
+
+
 @pytest.mark.parametrize(("name", "content_type", "seconds"), [
     ("voice.m4a", "audio/mp4", 2.0), ("voice.aac", "audio/aac", 2.0), ("voice.mp3", "audio/mpeg", 2.0),
     ("voice.wav", "audio/wav", 1.5)])

@@ -6,7 +6,7 @@ from core.db import db
 from rewards import services
 from rewards.models import ExcludedResident, LedgerEntry
 from tests.citizen.helpers import sign_in
-from tests.rewards.helpers import OFFICER, accepted_report, budget_used, make_campaign, reward_of
+from tests.rewards.helpers import OFFICER, accepted_report, budget_used, make_campaign, moderate, reward_of
 
 
 def test_the_export_lists_each_reward_with_its_money_events(app, client, run_jobs):
@@ -35,3 +35,15 @@ def test_erasure_takes_back_unsent_grants_and_keeps_the_ledger_s_amounts(app, cl
         assert [(entry.kind, entry.amount_fen) for entry in entries] == [("granted", 300), ("reversed", 300)]
         assert db.session.get(ExcludedResident, reward.resident_id) is None
         assert db.session.query(LedgerEntry).count() == 2
+
+
+def test_a_reward_still_waiting_when_its_resident_is_forgotten_is_never_granted(app, client, run_jobs):
+    """Nobody can receive it: a case closed after the account was deleted must not spend the campaign's budget."""
+    campaign_id = make_campaign(app, default_amount_fen=300, earn_on="closed")
+    auth = sign_in(client, "oRewardForgottenWhileWaiting")
+    report_id = accepted_report(app, client, run_jobs, auth)
+    assert reward_of(app, report_id).state == "pending"
+    assert client.delete("/api/v1/me", headers=auth).status_code == 204
+    moderate(app, run_jobs, report_id, "in_progress", "resolved", "closed")
+    assert reward_of(app, report_id).state == "refused"
+    assert budget_used(app, campaign_id) == 0

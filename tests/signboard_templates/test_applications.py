@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from core.db import db
 from core.models import AuditEntry
 from media import services as media_services
+from signboard_templates import services
 from tests.citizen.helpers import upload_photo
 from tests.media import samples
 from tests.factories import STAFF_PASSWORD, StaffFactory
@@ -114,6 +116,8 @@ def test_a_template_from_another_category_or_someone_elses_photo_is_refused(clie
                         data={"file": (io.BytesIO(samples.wav()), "voice.wav")}).json["id"]
     not_a_photo = client.post("/api/v1/signboard-applications", json=application_body(voice), headers=headers)
     assert not_a_photo.status_code == 422 and not_a_photo.json["error"]["code"] == "invalid_facade_photo"
+    no_such_id = client.post("/api/v1/signboard-applications", json=application_body(2**40), headers=headers)
+    assert no_such_id.status_code == 422 and no_such_id.json["error"]["code"] == "invalid_facade_photo"
 
 
 def test_one_shop_one_sign(client, merchant):
@@ -139,6 +143,17 @@ def test_applications_are_private_and_need_a_token(client, merchant):
     other, _ = resident(client, "oNosyNeighbour00000000000001")
     assert client.get(f"/api/v1/signboard-applications/{created['id']}", headers=other).status_code == 404
     assert client.get("/api/v1/signboard-applications/mine").status_code == 401
+
+
+def test_the_certificate_number_carries_the_year_of_approval_in_beijing_time(app, client, merchant, monkeypatch):
+    headers, photo = merchant
+    created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
+    reviewer, token = staff_client(app, ["signboard_reviewer"])
+    # 02:00 on New Year's Day 2027 in Qingdao is still 2026 in UTC.
+    monkeypatch.setattr(services, "utcnow", lambda: dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.timezone.utc))
+    assert decide(reviewer, token, created["id"], "approve").status_code == 302
+    approved = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
+    assert approved["certificate_number"].startswith("QDZP2027")
 
 
 def test_review_request_changes_then_approve_issues_a_verifiable_certificate(app, client, merchant):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,10 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from citizen.models import Report
-from core.config import Config
 from core.db import db
 from tests.citizen.helpers import report_body, sign_in, upload_photo
-from tests.conftest import BACKENDS, build_config, dispose, drop_postgres_schema, fresh_postgres_schema, migrated_app
+from tests.conftest import app_on_own_database
 
 pytestmark = pytest.mark.live_database
 LIMIT, CONTENDERS = 2, 8
@@ -22,20 +20,9 @@ LIMIT, CONTENDERS = 2, 8
 
 @pytest.fixture(scope="module")
 def limited_app(tmp_path_factory, fake_wechat, request):
-    """An app on a database of its own where each request commits in its own transaction and connection."""
-    tmp_dir = tmp_path_factory.mktemp("limited")
-    schema = f"submission_limit_{os.getpid()}"
-    if BACKENDS == "services":
-        url = Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url
-        database_url = fresh_postgres_schema(url, schema)
-    else:
-        database_url = f"sqlite:///{tmp_dir / 'limited.db'}"
-    app = migrated_app(build_config(tmp_dir, fake_wechat, database_url=database_url,
-                                    reports_per_resident_per_hour=LIMIT, wechat_app_id=None))
-    yield app
-    dispose(app)
-    if BACKENDS == "services":
-        drop_postgres_schema(database_url, schema)
+    with app_on_own_database(tmp_path_factory.mktemp("limited"), fake_wechat, request, "submission_limit",
+                             reports_per_resident_per_hour=LIMIT, wechat_app_id=None) as app:
+        yield app
 
 
 def test_simultaneous_submissions_never_exceed_the_hourly_limit(limited_app):

@@ -589,17 +589,19 @@ def record_subscriptions(resident_id: int, results: dict[str, str]) -> dict[str,
         raise ValidationFailed("未知的订阅消息模板。", code="unknown_template", details={"template_ids": unknown})
     remaining = {}
     for template, answer in results.items():
-        grant = db.session.scalar(sa.select(SubscribeGrant).where(SubscribeGrant.resident_id == resident_id,
-                                                                  SubscribeGrant.template_id == template))
-        if grant is None:
-            grant = SubscribeGrant(resident_id=resident_id, template_id=template, remaining=0)
-            db.session.add(grant)
+        ours = (SubscribeGrant.resident_id == resident_id, SubscribeGrant.template_id == template)
+        if db.session.scalar(sa.select(SubscribeGrant.id).where(*ours)) is None:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(SubscribeGrant(resident_id=resident_id, template_id=template, remaining=0))
+            except IntegrityError:
+                pass  # A consent posted at the same moment created it first.
+        # Changed in SQL, not read and written back: consents posted at once, and messages using them up, all count.
         if answer == "accept":
-            grant.remaining += 1
+            db.session.execute(sa.update(SubscribeGrant).where(*ours).values(remaining=SubscribeGrant.remaining + 1))
         elif answer == "ban":
-            grant.remaining = 0
-        db.session.flush()
-        remaining[template] = grant.remaining
+            db.session.execute(sa.update(SubscribeGrant).where(*ours).values(remaining=0))
+        remaining[template] = db.session.scalar(sa.select(SubscribeGrant.remaining).where(*ours))
     db.session.commit()
     return remaining
 

@@ -816,7 +816,12 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
         coord_type="wgs84", address=(fields.get("address_string") or "")[:200], media_ids=(photo.id,))
     submission = citizen_services.submit_report(resident.id, draft, idempotency_key=token, ip_address=ip_address,
                                                 settings=settings, screen_text_later=screen_text_later)
-    db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
+    try:
+        with db.session.begin_nested():
+            db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
+    except IntegrityError:
+        # The same request posted at once (a client retrying): the report is one, and so is its token.
+        return {"token": token, "service_notice": "该请求已提交过。"}
     db.session.commit()
     return {"token": token, "service_notice": "已提交，审核受理后可按 token 查询 service_request_id。"}
 

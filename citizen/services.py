@@ -903,9 +903,9 @@ def forget_resident(resident_id: int) -> None:
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id)).all()
     gone = [report.id for report in reports if report.status not in CASE_STATUSES]
     if gone:
-        # Other reports marked as duplicates of one that goes lose the link, not their own record.
-        db.session.execute(sa.update(Report).where(Report.duplicate_of_id.in_(gone), Report.id.notin_(gone))
-                           .values(duplicate_of_id=None))
+        # Reports marked as duplicates of one that goes lose the link: others keep their own record, and among
+        # those going too, none may still point at one deleted before it.
+        db.session.execute(sa.update(Report).where(Report.duplicate_of_id.in_(gone)).values(duplicate_of_id=None))
     for report in reports:
         if report.id in gone:
             db.session.delete(report)

@@ -546,22 +546,23 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
     if spec.needs_note and not note:
         raise ValidationFailed(f"{spec.name}需要填写说明。", code="note_required")
     before = {"step": desk_case.step, "department": desk_case.department}
-    desk_case.step = spec.moves[desk_case.step]
-    if department:
-        desk_case.department = department
-    step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name, note=note or None,
-                        media_ids=list(photo_media_ids))
-    desk_case.steps.append(step)
-    db.session.flush()
-    update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
-                            status=spec.external_status, note=_desk_note(action, desk_case.department, note))
-    outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
-                           actor_name=f"案件台·{actor.name}")
-    if photo_media_ids and outcome.event_id is not None:
-        _add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
-    record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
-                 after={"step": desk_case.step, "department": desk_case.department, "note": note or None})
+    # A step committed by someone else after the case was read shows at the commit or at any flush before it.
     try:
+        desk_case.step = spec.moves[desk_case.step]
+        if department:
+            desk_case.department = department
+        step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name, note=note or None,
+                            media_ids=list(photo_media_ids))
+        desk_case.steps.append(step)
+        db.session.flush()
+        update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
+                                status=spec.external_status, note=_desk_note(action, desk_case.department, note))
+        outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
+                               actor_name=f"案件台·{actor.name}")
+        if photo_media_ids and outcome.event_id is not None:
+            _add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
+        record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
+                     after={"step": desk_case.step, "department": desk_case.department, "note": note or None})
         db.session.commit()
     except StaleDataError:
         db.session.rollback()

@@ -33,7 +33,8 @@ def case_system_signed(view: Callable[..., Any]) -> Callable[..., Any]:
             raise UpstreamUnavailable("未配置案件系统密钥。", code="case_updates_not_configured")
         timestamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
         given = request.headers.get(signing.SIGNATURE_HEADER, "")
-        if not timestamp.isdigit() or not given:
+        # ASCII digits only: str.isdigit() also takes "²" or "١", which int() refuses.
+        if not (timestamp.isascii() and timestamp.isdigit()) or not given:
             raise Unauthorized("缺少签名或时间戳。", code="signature_missing")
         if abs(time.time() - int(timestamp)) > settings.case_updates_max_skew_seconds:
             raise Unauthorized("时间戳超出允许范围。", code="stale_timestamp")

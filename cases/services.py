@@ -546,22 +546,23 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
     if spec.needs_note and not note:
         raise ValidationFailed(f"{spec.name}需要填写说明。", code="note_required")
     before = {"step": desk_case.step, "department": desk_case.department}
-    desk_case.step = spec.moves[desk_case.step]
-    if department:
-        desk_case.department = department
-    step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name, note=note or None,
-                        media_ids=list(photo_media_ids))
-    desk_case.steps.append(step)
-    db.session.flush()
-    update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
-                            status=spec.external_status, note=_desk_note(action, desk_case.department, note))
-    outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
-                           actor_name=f"案件台·{actor.name}")
-    if photo_media_ids and outcome.event_id is not None:
-        _add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
-    record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
-                 after={"step": desk_case.step, "department": desk_case.department, "note": note or None})
+    # A step committed by someone else after the case was read shows at the commit or at any flush before it.
     try:
+        desk_case.step = spec.moves[desk_case.step]
+        if department:
+            desk_case.department = department
+        step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name, note=note or None,
+                            media_ids=list(photo_media_ids))
+        desk_case.steps.append(step)
+        db.session.flush()
+        update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
+                                status=spec.external_status, note=_desk_note(action, desk_case.department, note))
+        outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
+                               actor_name=f"案件台·{actor.name}")
+        if photo_media_ids and outcome.event_id is not None:
+            _add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
+        record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
+                     after={"step": desk_case.step, "department": desk_case.department, "note": note or None})
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
@@ -589,17 +590,19 @@ def record_subscriptions(resident_id: int, results: dict[str, str]) -> dict[str,
         raise ValidationFailed("未知的订阅消息模板。", code="unknown_template", details={"template_ids": unknown})
     remaining = {}
     for template, answer in results.items():
-        grant = db.session.scalar(sa.select(SubscribeGrant).where(SubscribeGrant.resident_id == resident_id,
-                                                                  SubscribeGrant.template_id == template))
-        if grant is None:
-            grant = SubscribeGrant(resident_id=resident_id, template_id=template, remaining=0)
-            db.session.add(grant)
+        ours = (SubscribeGrant.resident_id == resident_id, SubscribeGrant.template_id == template)
+        if db.session.scalar(sa.select(SubscribeGrant.id).where(*ours)) is None:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(SubscribeGrant(resident_id=resident_id, template_id=template, remaining=0))
+            except IntegrityError:
+                pass  # A consent posted at the same moment created it first.
+        # Changed in SQL, not read and written back: consents posted at once, and messages using them up, all count.
         if answer == "accept":
-            grant.remaining += 1
+            db.session.execute(sa.update(SubscribeGrant).where(*ours).values(remaining=SubscribeGrant.remaining + 1))
         elif answer == "ban":
-            grant.remaining = 0
-        db.session.flush()
-        remaining[template] = grant.remaining
+            db.session.execute(sa.update(SubscribeGrant).where(*ours).values(remaining=0))
+        remaining[template] = db.session.scalar(sa.select(SubscribeGrant.remaining).where(*ours))
     db.session.commit()
     return remaining
 
@@ -814,7 +817,12 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
         coord_type="wgs84", address=(fields.get("address_string") or "")[:200], media_ids=(photo.id,))
     submission = citizen_services.submit_report(resident.id, draft, idempotency_key=token, ip_address=ip_address,
                                                 settings=settings, screen_text_later=screen_text_later)
-    db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
+    try:
+        with db.session.begin_nested():
+            db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))
+    except IntegrityError:
+        # The same request posted at once (a client retrying): the report is one, and so is its token.
+        return {"token": token, "service_notice": "该请求已提交过。"}
     db.session.commit()
     return {"token": token, "service_notice": "已提交，审核受理后可按 token 查询 service_request_id。"}
 

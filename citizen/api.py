@@ -109,7 +109,9 @@ def _location(lat: float, lng: float) -> dict[str, dict[str, float]]:
 
 def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
     """Reports as residents see them, with every media link signed from one query."""
-    urls = media_services.media_urls_by_id(item.media_id for report in reports for item in report.media)
+    # Local-disk links are app paths: the mini-program needs them whole, as the media API gives them.
+    urls = absolute_links(media_services.media_urls_by_id(item.media_id for report in reports for item in report.media),
+                          request.host_url)
     return [{
         "id": report.id, "status": report.status, "status_name": services.STATUS_NAMES[report.status],
         "category": report.category, "description": report.description, "address": report.address,
@@ -187,7 +189,8 @@ class NearbyReports(MethodView):
                 "status_name": services.STATUS_NAMES[report.status],
                 "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": args["coord_type"]},
                 "distance_m": round(distance, -1),
-                "thumbnail_url": media_services.media_urls(photo.media_id).get("thumb") if photo else None,
+                "thumbnail_url": absolute_links(media_services.media_urls(photo.media_id).get("thumb"),
+                                                request.host_url) if photo else None,
                 # The day as residents count it (Beijing time), not the UTC day it is stored in.
                 "reported_on": report.created_at.astimezone(SHANGHAI).date(),
             })

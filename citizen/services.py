@@ -158,6 +158,10 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
     (its hashes and EXIF are not known yet) or ``screen_text_later`` (an outside text check) asks for it.
     """
     fingerprint = draft.fingerprint()
+    # One submission of a resident at a time (PostgreSQL; SQLite writes one at a time anyway): submissions at
+    # once would each count the hour's reports without the others and all pass the limit. Taken before the
+    # key is looked up, so that a retry waiting here finds the report its twin has just filed.
+    db.session.execute(sa.select(Resident.id).where(Resident.id == resident_id).with_for_update())
     existing = _report_for_key(resident_id, idempotency_key)
     if existing is not None:
         return _replay(existing, fingerprint)
@@ -912,9 +916,9 @@ def forget_resident(resident_id: int) -> None:
     gone = [report.id for report in reports if report.status not in CASE_STATUSES]
     if gone:
         _lock_status_counts({(report.status, report.id) for report in reports if report.id in gone})
-        # Other reports marked as duplicates of one that goes lose the link, not their own record.
-        db.session.execute(sa.update(Report).where(Report.duplicate_of_id.in_(gone), Report.id.notin_(gone))
-                           .values(duplicate_of_id=None))
+        # Reports marked as duplicates of one that goes lose the link: others keep their own record, and among
+        # those going too, none may still point at one deleted before it.
+        db.session.execute(sa.update(Report).where(Report.duplicate_of_id.in_(gone)).values(duplicate_of_id=None))
     for report in reports:
         if report.id in gone:
             db.session.delete(report)

@@ -191,9 +191,9 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 def _text_inputs() -> Iterator[tuple[str, list[str]]]:
     """Every text of the request: query, URL-encoded form and JSON body (multipart bodies are streamed by their views)."""
-    yield "query", [*request.args.keys(), *request.args.values()]
+    yield "query", [text for key, values in request.args.lists() for text in (key, *values)]
     if request.mimetype == "application/x-www-form-urlencoded":
-        yield "form", [*request.form.keys(), *request.form.values()]
+        yield "form", [text for key, values in request.form.lists() for text in (key, *values)]
     if request.is_json:
         yield "json", list(_json_texts(request.get_json(silent=True)))
 

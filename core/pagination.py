@@ -33,8 +33,9 @@ class Page(Generic[T]):
 
 
 def paginate(query: sa.Select[Any], number: int, per_page: int = 20) -> Page[Any]:
-    number = max(1, number)
     per_page = min(max(1, per_page), MAX_PER_PAGE)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+    # A number past the last page shows the last one (an offset past every row may not even fit the database).
+    number = min(max(1, number), max(1, math.ceil(total / per_page)))
     items = list(db.session.scalars(query.limit(per_page).offset((number - 1) * per_page)))
     return Page(items=items, number=number, per_page=per_page, total=total)

@@ -126,7 +126,10 @@ def authenticate_staff(username: str, password: str, *, max_failures: int, locko
                        now: dt.datetime | None = None) -> StaffAccount:
     """The staff account for these credentials, or LoginRefused; failures count toward a lockout."""
     now = now or utcnow()
-    staff = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == username.strip()))
+    # Locked until the caller commits: attempts at once would otherwise each count from the same number, and
+    # wrong passwords tried in parallel would never reach the lockout (PostgreSQL; SQLite writes one at a time).
+    staff = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == username.strip())
+                              .with_for_update())
     if staff is None:
         _verify(_DUMMY_HASH, password)
         raise LoginRefused("bad_credentials")

@@ -217,7 +217,18 @@ def start_direct_upload(resident_id: int, *, kind: str, content_type: str, size:
     media.kind, media.format, media.content_type = kind, _DECLARABLE[(kind, content_type)], content_type
     media.size, media.status = size, "awaiting_upload"
     media.upload_expires_at = utcnow() + dt.timedelta(seconds=config.media_upload_ttl_seconds)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same bytes announced at once (a client retrying): the first announcement's row is the media.
+        db.session.rollback()
+        winner = find_by_hash(resident_id, sha256)
+        if winner is None:
+            raise
+        if winner.status != "awaiting_upload":
+            return winner, None
+        return winner, current_storage().signed_upload(winner.original_key, content_type=winner.content_type,
+                                                       size=winner.size, expires_in=config.media_upload_ttl_seconds)
     # Uploaded to a staging key: once checked, the bytes are copied where the signed link cannot reach.
     media.original_key = _original_key(resident_id, media.id, area="uploads")
     upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,

@@ -155,6 +155,26 @@ def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
         drop_postgres_schema(config.database_url, f"test_suite_{os.getpid()}")
 
 
+@contextlib.contextmanager
+def app_on_own_database(tmp_dir: Path, fake_wechat: FakeWeChatServer, request: pytest.FixtureRequest, name: str,
+                        **overrides: object) -> Iterator[Flask]:
+    """An app on a database of its own where each request or job commits in its own transaction and connection
+    (for tests of things done at once); ``overrides`` change its settings."""
+    schema = f"{name}_{os.getpid()}"
+    if BACKENDS == "services":
+        url = Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url
+        database_url = fresh_postgres_schema(url, schema)
+    else:
+        database_url = f"sqlite:///{tmp_dir / f'{name}.db'}"
+    app = migrated_app(build_config(tmp_dir, fake_wechat, database_url=database_url, **overrides))
+    try:
+        yield app
+    finally:
+        dispose(app)
+        if BACKENDS == "services":
+            drop_postgres_schema(database_url, schema)
+
+
 def dispose(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():

@@ -70,6 +70,14 @@ def test_a_forged_update_is_refused_and_changes_nothing(app, client, resident, r
     _nothing_changed(app, report_id)
 
 
+def test_a_timestamp_of_digits_that_are_no_number_is_refused_not_a_500(client, use_case_system):
+    use_case_system("webhook")
+    # "²" is a digit to str.isdigit() but no number to int().
+    response = client.post("/api/v1/case-updates", json={"update_id": "d-1", "report_id": 1, "status": "closed"},
+                           headers={signing.TIMESTAMP_HEADER: "\xb2", signing.SIGNATURE_HEADER: "sha256=00"})
+    assert response.status_code == 401 and response.json["error"]["code"] == "signature_missing"
+
+
 def test_a_tampered_body_is_refused(app, client, resident, run_jobs, use_case_system):
     use_case_system("webhook")
     report_id = accepted_report(app, client, resident, run_jobs)

@@ -8,6 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from cases import services
 from cases.models import DeskCase
 from core.db import db
 from core.models import AuditEntry
@@ -84,6 +85,25 @@ def test_out_of_order_and_incomplete_steps_are_refused(app, client, resident, ru
     stale = dispatcher.post(f"/admin/desk/{case_id}/dispatch",
                             data={"csrf_token": token, "version": version, "department": "市北区"})
     assert "已被其他人处理" in dispatcher.get(stale.location).get_data(as_text=True)
+    assert report_status(app, report_id) == "forwarded"
+
+
+def test_a_case_changed_after_the_desk_read_it_is_a_conflict_not_a_500(app, client, resident, run_jobs,
+                                                                      use_case_system, dispatcher, monkeypatch):
+    """Two dispatchers on the same version; the other's step commits between this one's read and write."""
+    use_case_system("desk")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_id = desk_case_id(app, report_id)
+    read_case = services.get_desk_case
+
+    def read_then_changed(wanted: int) -> DeskCase:
+        loaded = read_case(wanted)
+        db.session.execute(sa.update(DeskCase).where(DeskCase.id == wanted).values(version=DeskCase.version + 1)
+                           .execution_options(synchronize_session=False))
+        return loaded
+
+    monkeypatch.setattr(services, "get_desk_case", read_then_changed)
+    assert "已被其他人处理" in act(dispatcher, case_id, "register")
     assert report_status(app, report_id) == "forwarded"
 
 

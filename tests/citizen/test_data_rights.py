@@ -95,6 +95,20 @@ def test_deleting_the_account_keeps_cases_anonymised_and_nothing_else(app, clien
         "cases": {"subscriptions": [], "notifications": []}}
 
 
+def test_deleting_the_account_takes_a_report_marked_duplicate_of_another_that_goes_too(app, client):
+    auth = sign_in(client, "oDuplicateOfMyOwn0000000001")
+    first, second = new_report(client, auth)["id"], new_report(client, auth)["id"]
+    with app.app_context():
+        actor = core_services.SYSTEM_ACTOR
+        citizen_services.mark_duplicate(actor, second, expected_version=db.session.get(Report, second).version,
+                                        duplicate_of_id=first)
+        citizen_services.reject_report(actor, first, expected_version=db.session.get(Report, first).version,
+                                       reason="不属于受理范围")
+    assert client.delete("/api/v1/me", headers=auth).status_code == 204
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).where(Report.id.in_([first, second]))) == 0
+
+
 def test_the_admin_pages_of_anonymised_records_still_open(app, client, holdings):
     from tests.core.admin_helpers import admin_login
     from tests.factories import StaffFactory

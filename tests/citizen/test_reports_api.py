@@ -63,6 +63,18 @@ def test_a_resident_submits_a_report(client, resident):
     assert report["timeline"][0]["status"] == "pending_review" and report["timeline"][0]["note"]
 
 
+def test_photo_links_are_whole_urls_the_mini_program_can_load(app, client, resident, other_resident):
+    """As the media API gives them: local-disk links are app paths, and the mini-program needs them whole."""
+    report = new_report(client, resident)
+    move(app, report["id"], "accepted")
+    shown = client.get(f"/api/v1/reports/{report['id']}", headers=resident).json
+    links = [*shown["media"][0]["urls"].values(), *report["media"][0]["urls"].values()]
+    nearby = client.get(f"/api/v1/reports/nearby?lat={QINGDAO[0]}&lng={QINGDAO[1]}&coord_type=wgs84",
+                        headers=other_resident).json["items"]
+    links += [item["thumbnail_url"] for item in nearby]
+    assert links and all(link.startswith(("http://", "https://")) for link in links), links
+
+
 def test_gcj02_locations_are_stored_as_wgs84_and_shown_in_both(client, resident):
     gcj = wgs84_to_gcj02(*QINGDAO)
     report = new_report(client, resident, location=gcj, coord_type="gcj02")

@@ -138,6 +138,13 @@ def test_the_audit_page_filters_by_action_and_actor(app, client, admin, moderato
     assert "staff.login" in page and "<td>mod</td>" in page and "<td>chief</td>" not in page
 
 
+def test_a_page_number_past_the_last_shows_the_last_page_not_a_500(client, admin):
+    admin_login(client, "chief")
+    for path in ("/admin/audit", "/admin/staff"):
+        response = client.get(f"{path}?page={10**20}")
+        assert response.status_code == 200 and "chief" in response.get_data(as_text=True)
+
+
 def test_audit_entries_cannot_be_changed_or_deleted(app_ctx):
     from core import services
 

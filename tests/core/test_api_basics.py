@@ -103,6 +103,8 @@ def test_text_no_database_can_store_is_a_validation_error_not_a_500(client, esca
 def test_a_nul_character_in_the_query_is_a_validation_error(client):
     query = client.get("/api/v1/signboard-templates", query_string={"category": "a\x00b"})
     assert query.status_code == 422 and "query" in query.json["error"]["details"]["fields"]
+    second_value = client.get("/api/v1/signboard-templates?category=food&category=a%00b")
+    assert second_value.status_code == 422
 
 
 def test_deeply_nested_json_is_walked_without_recursion(client):

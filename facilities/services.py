@@ -368,6 +368,14 @@ def _ranked_params(dialect: str, lat: float, lng: float, kind_code: str | None,
     return params
 
 
+def _cursor(connection: sa.Connection) -> Any:
+    """A DBAPI cursor of the connection; on PostgreSQL one exchanging values in binary, which psycopg reads and
+    writes faster than text (a tenth of a ranked statement's time) and which holds floats exactly either way."""
+    if connection.dialect.name == "postgresql":
+        return connection.connection.cursor(binary=True)
+    return connection.connection.cursor()
+
+
 def _candidate_fetcher(lat: float, lng: float, kind_code: str | None, with_hours: bool) -> spatial.Fetch:
     """One statement per round, on the DBAPI cursor of the session's connection (small, hot statements).
 
@@ -376,7 +384,7 @@ def _candidate_fetcher(lat: float, lng: float, kind_code: str | None, with_hours
     """
     connection = db.session.connection()
     dialect = connection.dialect
-    cursor = connection.connection.cursor()
+    cursor = _cursor(connection)
     processors = _view_processors(dialect)
     plain_columns = "f.id, f.lat, f.lng, f.opening_hours" if with_hours else "f.id, f.lat, f.lng, NULL"
 
@@ -423,7 +431,7 @@ def facility_views(ids: Sequence[int]) -> dict[int, FacilityView]:
         return {}
     connection = db.session.connection()
     dialect = connection.dialect
-    cursor = connection.connection.cursor()
+    cursor = _cursor(connection)
     sql = f"SELECT {_VIEW_COLUMNS} FROM facilities f WHERE "
     if dialect.name == "postgresql":
         cursor.execute(sql + "f.id = ANY(%s)", [list(ids)])

@@ -12,7 +12,8 @@ Generates facilities over Qingdao's bounding box (114 kinds, ~2,000 public toile
 through `facilities.imports` (the code behind `flask facilities import`), then runs random
 nearest-5 queries within 2 km, one kind (0301) and any kind, through the service layer and
 through HTTP (a real socket), on SQLite and on PostgreSQL. PostGIS KNN (`ORDER BY geom <-> point
-LIMIT 5` on a GiST index, through psycopg) is measured in the same run when PostGIS is installed.
+LIMIT 5` on a GiST index, through psycopg) is measured in the same run when PostGIS is installed: on
+PostgreSQL taking turns with the service-layer paths query by query (the SQLite ratios are to those medians).
 Every answer is compared with an exact brute-force scan. Prints median and p99 µs per query,
 the ratio to PostGIS, load time and memory.
 """
@@ -132,14 +133,27 @@ class Timing:
 
 
 def timed(label: str, queries: list, run) -> Timing:  # noqa: ANN001
-    for query in queries[:30]:
-        run(query)  # warm caches and prepared statements
-    micros = []
-    for query in queries:
-        started = time.perf_counter()
-        run(query)
-        micros.append((time.perf_counter() - started) * 1e6)
-    return Timing(label, micros)
+    return interleaved({label: run}, queries)[label]
+
+
+def interleaved(runs: dict, queries: list) -> dict[str, Timing]:
+    """Each path timed on every query, the paths taking turns query by query (in a rotating order), after one untimed
+    pass of every path over all the queries (the pages they read in the buffer cache, the statements prepared).
+
+    Taking turns puts the paths under the same load, which on a shared machine drifts within a run; timed one after
+    the other, with PostGIS warmed by 30 queries only, its median swung between 148 and 993 µs from run to run.
+    """
+    for run in runs.values():
+        for query in queries:
+            run(query)
+    labels = list(runs)
+    micros: dict[str, list[float]] = {label: [] for label in labels}
+    for n, query in enumerate(queries):
+        for label in labels[n % len(labels):] + labels[:n % len(labels)]:
+            started = time.perf_counter()
+            runs[label](query)
+            micros[label].append((time.perf_counter() - started) * 1e6)
+    return {label: Timing(label, micros[label]) for label in labels}
 
 
 def query_points(count: int, seed: int) -> list[tuple[float, float]]:
@@ -187,9 +201,7 @@ def run_database(name: str, url: str, csv_path: Path, rows: int,
             record = imports.import_file(csv_path, "csv", batch_size=10_000)
             results["load_s"] = time.perf_counter() - started
         results["rows"] = record.rows_accepted
-        if name == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.exec_driver_sql("VACUUM ANALYZE facilities")
+        if name == "postgresql":  # the import left the table vacuumed and analysed, as `flask facilities import` does
             results["db_mb"] = db.session.scalar(sa.text("SELECT pg_total_relation_size('facilities')")) / 1e6
         else:
             results["db_mb"] = Path(url.removeprefix("sqlite:///")).stat().st_size / 1e6
@@ -197,17 +209,22 @@ def run_database(name: str, url: str, csv_path: Path, rows: int,
         assert tuple(ids) == (1, record.rows_accepted, record.rows_accepted), "ids are not row order"
         log(f"[{name}] loaded {record.rows_accepted:,} rows in {results['load_s']:.0f} s; querying ...")
 
-        mismatches = 0
-        for mode, kind in (("one kind", "0301"), ("any kind", None)):
-            def service(point, kind=kind):  # noqa: ANN001, ANN202
-                return services.nearest(point[0], point[1], kind=kind, limit=LIMIT, radius_m=RADIUS_M)
+        reference = postgis_reference(url, keep=keep) if name == "postgresql" else contextlib.nullcontext()
+        with reference as postgis:
+            mismatches = 0
+            for mode, kind in (("one kind", "0301"), ("any kind", None)):
+                def service(point, kind=kind):  # noqa: ANN001, ANN202
+                    return services.nearest(point[0], point[1], kind=kind, limit=LIMIT, radius_m=RADIUS_M)
 
-            for point in points:
-                got = [(r.facility.id, r.distance_m) for r in service(point)]
-                mismatches += got != expected[(mode, point)]
-            results[f"service {mode}"] = timed(f"service {mode}", points, service)
-            results[f"hits {mode}"] = timed(f"hits {mode}", points, lambda p, kind=kind: services.nearest_hits(
-                p[0], p[1], kind=kind, limit=LIMIT, radius_m=RADIUS_M))
+                for point in points:
+                    got = [(r.facility.id, r.distance_m) for r in service(point)]
+                    mismatches += got != expected[(mode, point)]
+                runs = {f"service {mode}": service,
+                        f"hits {mode}": lambda p, kind=kind: services.nearest_hits(p[0], p[1], kind=kind, limit=LIMIT,
+                                                                                   radius_m=RADIUS_M)}
+                if postgis is not None:
+                    runs[f"postgis {mode}"] = lambda p, kind=kind: postgis(p, kind)
+                results.update(interleaved(runs, points))
         results["mismatches"] = mismatches
         db.session.remove()
 
@@ -226,17 +243,18 @@ def run_database(name: str, url: str, csv_path: Path, rows: int,
         results[f"http {mode}"] = timed(f"http {mode}", points, http_query)
     connection.close()
     server.shutdown()  # type: ignore[attr-defined]
-    if name == "postgresql":
-        results.update(postgis_reference(url, points, keep=keep))
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
     return results
 
 
-def postgis_reference(url: str, points: list[tuple[float, float]], *, keep: bool) -> dict:
+@contextlib.contextmanager
+def postgis_reference(url: str, *, keep: bool):  # noqa: ANN201
+    """A query function (point, kind) on the PostGIS KNN reference table (built unless kept), or None without PostGIS."""
     import psycopg
 
+    db.session.commit()  # no snapshot of ours held open while the reference table is built and vacuumed
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain, autocommit=True) as connection:
         try:
@@ -244,7 +262,8 @@ def postgis_reference(url: str, points: list[tuple[float, float]], *, keep: bool
             connection.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
         except psycopg.Error as exc:
             log(f"PostGIS is not available ({exc.__class__.__name__}): no KNN reference")
-            return {}
+            yield None
+            return
         if keep and connection.execute("SELECT to_regclass('knn_reference')").fetchone()[0] is not None:
             log("[postgresql] reusing the PostGIS reference table")
         else:
@@ -256,15 +275,16 @@ def postgis_reference(url: str, points: list[tuple[float, float]], *, keep: bool
             connection.execute("CREATE INDEX knn_reference_kind_geom ON knn_reference USING gist (kind_code, geom)")
             connection.execute("CREATE INDEX knn_reference_geom ON knn_reference USING gist (geom)")
             connection.execute("VACUUM ANALYZE knn_reference")
-        results = {}
-        for mode, where in (("one kind", "WHERE kind_code = '0301' "), ("any kind", "")):
-            sql = (f"SELECT id FROM knn_reference {where}"
-                   "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) LIMIT 5")
-            results[f"postgis {mode}"] = timed(
-                f"postgis {mode}", points, lambda p, sql=sql: connection.execute(sql, (p[1], p[0]), prepare=True).fetchall())
+        statements = {kind: (f"SELECT id FROM knn_reference {where}"
+                             "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) LIMIT 5")
+                      for kind, where in (("0301", "WHERE kind_code = '0301' "), (None, ""))}
+
+        def query(point: tuple[float, float], kind: str | None) -> list:
+            return connection.execute(statements[kind], (point[1], point[0]), prepare=True).fetchall()
+
+        yield query
         if not keep:
             connection.execute("DROP TABLE knn_reference")
-        return results
 
 
 def postgres_database(base_url: str, name: str, *, fresh: bool) -> str:

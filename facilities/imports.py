@@ -278,9 +278,26 @@ def _count_facilities() -> int:
 def _finish_bulk_write() -> None:
     services.refresh_kind_stats()
     db.session.commit()
+    _vacuum_analyze()
+    services.kind_snapshot(refresh=True)
+
+
+def _vacuum_analyze() -> None:
+    """Fresh planner statistics and, on PostgreSQL, a set visibility map.
+
+    The nearest search reads covering indexes, but an index-only scan still visits the table for every entry on a
+    page not marked all-visible, and only VACUUM marks pages (autovacuum gets round to it some time later, and not
+    at all after an import that changes too few rows). VACUUM cannot run inside a transaction: it gets a connection
+    of its own, unless the session is bound to a connection whose transaction the caller holds (then ANALYZE only,
+    inside that transaction).
+    """
+    bind = db.session.get_bind()
+    if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE) facilities")
+        return
     db.session.execute(sa.text("ANALYZE facilities"))
     db.session.commit()
-    services.kind_snapshot(refresh=True)
 
 
 @dataclasses.dataclass

@@ -186,8 +186,11 @@ BLOCK_RANGES = 4  # a 2x2 block is at most this many ranges of codes
 def block_ranges(level: int, west_cx: int, south_cy: int) -> list[tuple[int, int]]:
     """The merged code ranges of the 2x2 block of ``level`` from (west_cx, south_cy), inside the grid."""
     limit = (1 << level) - 1
-    return merge_ranges(cell_range(level, cx, cy) for cx in (west_cx, west_cx + 1) for cy in (south_cy, south_cy + 1)
-                        if 0 <= cx <= limit and 0 <= cy <= limit)
+    shift = 2 * (MAX_LEVEL - level)
+    # cell_range of each cell, with each coordinate spread once (this runs every round of every search).
+    xs = [_spread(cx) for cx in (west_cx, west_cx + 1) if 0 <= cx <= limit]
+    ys = [_spread(cy) << 1 for cy in (south_cy, south_cy + 1) if 0 <= cy <= limit]
+    return merge_ranges(((x | y) << shift, ((x | y) + 1) << shift) for x in xs for y in ys)
 
 
 Candidate = tuple[int, float, float, object]  # id, lat, lng, extra (e.g. opening hours, or the whole row)

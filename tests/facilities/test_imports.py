@@ -159,3 +159,17 @@ def test_the_sample_is_labelled_rerunnable_and_refused_in_production(app, make_a
                           field_encryption_key="A" * 43)
     result = production.test_cli_runner().invoke(args=["facilities", "sample"])
     assert result.exit_code != 0 and "production never loads it" in result.output
+
+
+@pytest.mark.live_database
+@pytest.mark.services_only
+def test_an_import_on_postgresql_leaves_every_page_of_the_table_all_visible(live_app, tmp_path):
+    """Index-only scans visit the table for every entry on a page not marked all-visible: the nearest search's
+    covering indexes read the table for every candidate until a VACUUM (ANALYZE alone marks nothing)."""
+    path = tmp_path / "toilets.csv"
+    path.write_text(GOOD_AND_BAD_CSV.replace("qd-", "all-visible-"), encoding="utf-8")
+    with live_app.app_context():
+        assert imports.import_file(path, "csv").rows_accepted == 3
+        pages, all_visible = db.session.execute(sa.text(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'facilities'::regclass")).one()
+    assert pages > 0 and all_visible == pages

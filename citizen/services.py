@@ -936,7 +936,13 @@ def forget_resident(resident_id: int) -> None:
 
 def forget_resident_everywhere(resident_id: int) -> None:
     """``DELETE /api/v1/me``: every package forgets the resident; this package's own records go last. Commits."""
-    get_resident(resident_id)
+    # One erasure at a time: another at once (a double tap) waits here, then finds nothing left to forget.
+    resident = db.session.get(Resident, resident_id, with_for_update=True, populate_existing=True)
+    if resident is None:
+        raise NotFound("用户不存在。")
+    if is_forgotten(resident):
+        db.session.rollback()
+        return
     for package, services in privacy.data_holders():
         if package != "citizen":
             services.forget_resident(resident_id)

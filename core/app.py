@@ -190,7 +190,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _text_inputs() -> Iterator[tuple[str, list[str]]]:
-    """Every text of the request: query, URL-encoded form and JSON body (multipart bodies are streamed by their views)."""
+    """Every text of the request: query, URL-encoded form and JSON body (views stream multipart bodies themselves)."""
     yield "query", [text for key, values in request.args.lists() for text in (key, *values)]
     if request.mimetype == "application/x-www-form-urlencoded":
         yield "form", [text for key, values in request.form.lists() for text in (key, *values)]

@@ -69,7 +69,7 @@ def test_photo_links_are_whole_urls_the_mini_program_can_load(app, client, resid
     run_jobs()  # the thumbnail is rendered by the photo's processing (on rq with the services)
     move(app, report["id"], "accepted")
     shown = client.get(f"/api/v1/reports/{report['id']}", headers=resident).json
-    links = [*shown["media"][0]["urls"].values(), *report["media"][0]["urls"].values()]
+    links = [*shown["media"][0]["urls"].values()]
     nearby = client.get(f"/api/v1/reports/nearby?lat={QINGDAO[0]}&lng={QINGDAO[1]}&coord_type=wgs84",
                         headers=other_resident).json["items"]
     links += [item["thumbnail_url"] for item in nearby]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -52,6 +52,12 @@ class Base(DeclarativeBase):
 # Primary keys are 32-bit integers (PostgreSQL's serial): a larger id in a URL or a cursor is absent, not an error.
 MAX_DATABASE_ID = 2**31 - 1
 Row = TypeVar("Row")
+
+
+def database_ids(texts: Iterable[str]) -> list[int]:
+    """The ids among texts sent in a form: ASCII digits within 32 bits (``str.isdigit`` also takes "²", which
+    ``int`` refuses); anything else is no id of ours and is left out."""
+    return [int(text) for text in texts if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_DATABASE_ID]
 
 
 def get_row(model: type[Row], key: Any, **options: Any) -> Row | None:

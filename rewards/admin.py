@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from citizen import services as citizen_services
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
-from core.db import db
+from core.db import database_ids, db
 from core.errors import AppError, ValidationFailed
 from core.pagination import paginate
 from core.services import record_audit
@@ -169,7 +169,7 @@ def review() -> str:
 @bp.post("/review/approve")
 def approve() -> BaseResponse:
     require_staff_role(ROLE)
-    ids = [int(value) for value in request.form.getlist("reward_id") if value.isdigit()]
+    ids = database_ids(request.form.getlist("reward_id"))
     result = services.approve_rewards(actor(), ids)
     db.session.commit()
     if result.approved:

@@ -261,3 +261,13 @@ def test_the_sweep_decides_every_missed_change_of_the_day_not_only_the_oldest_ba
     with app.app_context():
         jobs.sweep_payouts()
     assert [reward_of(app, report_id).state != "pending" for report_id in report_ids] == [True, True, True]
+
+
+@pytest.mark.parametrize("odd_id", ["²", str(2**31), "1" * 40])
+def test_an_odd_reward_id_in_the_approval_form_is_skipped_not_a_500(app, odd_id):
+    from tests.core.admin_helpers import csrf_token, signed_in_staff
+
+    officer = signed_in_staff(app, f"officer-odd-{len(odd_id)}", "reward_officer")
+    response = officer.post("/admin/rewards/review/approve", data={
+        "reward_id": odd_id, "csrf_token": csrf_token(officer, "/admin/rewards/review")})
+    assert response.status_code == 302

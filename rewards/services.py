@@ -97,6 +97,10 @@ def yuan(fen: int) -> str:
 
 # --- campaigns ------------------------------------------------------------------------------
 
+# Sums of fen are stored as 32-bit integers (21,474,836.47 yuan): a campaign's figures stay below.
+MAX_FEN = 2**31 - 1
+
+
 @dataclasses.dataclass(frozen=True)
 class CampaignForm:
     name: str
@@ -122,15 +126,15 @@ def _check_campaign(form: CampaignForm, max_transfer_fen: int, campaign_id: int 
     if form.ends_on < form.starts_on:
         problems["ends_on"] = ["on or after starts_on"]
     for field in ("budget_fen", "daily_cap_fen", "monthly_cap_fen"):
-        if getattr(form, field) <= 0:
-            problems[field] = ["a positive number of fen"]
+        if not 0 < getattr(form, field) <= MAX_FEN:
+            problems[field] = [f"a positive number of fen, at most {MAX_FEN}"]
     amounts = [form.default_amount_fen, *form.amounts.values()]
     if any(amount < 0 or amount > max_transfer_fen for amount in amounts):
         problems["amounts"] = [f"0–{max_transfer_fen} fen (the merchant's limit per transfer)"]
     if form.earn_on not in EARNING_STATUSES:
         problems["earn_on"] = ["accepted or closed"]
-    if form.second_approval_above_fen is not None and form.second_approval_above_fen < 0:
-        problems["second_approval_above_fen"] = ["not negative"]
+    if form.second_approval_above_fen is not None and not 0 <= form.second_approval_above_fen <= MAX_FEN:
+        problems["second_approval_above_fen"] = [f"0–{MAX_FEN} fen"]
     if problems:
         raise ValidationFailed("活动设置有误，请检查标出的项目。", details={"fields": problems})
     if form.is_active:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DatabaseError
 
 from citizen.models import Resident
 from core.db import db
-from core.errors import Conflict
+from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry
 from rewards import jobs, services
 from rewards.models import LedgerEntry, Reward
@@ -271,3 +271,11 @@ def test_an_odd_reward_id_in_the_approval_form_is_skipped_not_a_500(app, odd_id)
     response = officer.post("/admin/rewards/review/approve", data={
         "reward_id": odd_id, "csrf_token": csrf_token(officer, "/admin/rewards/review")})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("field", ["budget_fen", "daily_cap_fen", "monthly_cap_fen", "second_approval_above_fen"])
+def test_a_campaign_sum_beyond_what_the_ledger_holds_is_refused_by_name(app, field):
+    """Fen are 32-bit integers in storage: 2**31 fen and more was a 500 on PostgreSQL (and stored on SQLite)."""
+    with pytest.raises(ValidationFailed) as refusal:
+        make_campaign(app, **{field: 2**31})
+    assert field in refusal.value.details["fields"]

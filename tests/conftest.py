@@ -302,18 +302,8 @@ def app_ctx(app: Flask) -> Iterator[None]:
 def live_app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
              request: pytest.FixtureRequest) -> Iterator[Flask]:
     """An app on a database of its own that really commits, served to a browser by a live server."""
-    tmp_dir = tmp_path_factory.mktemp("live")
-    schema = f"live_{os.getpid()}"
-    if BACKENDS == "services":
-        database_url = fresh_postgres_schema(
-            Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url, schema)
-    else:
-        database_url = f"sqlite:///{tmp_dir / 'live.db'}"
-    app = migrated_app(build_config(tmp_dir, fake_wechat, database_url=database_url))
-    yield app
-    dispose(app)
-    if BACKENDS == "services":
-        drop_postgres_schema(database_url, schema)
+    with app_on_own_database(tmp_path_factory.mktemp("live"), fake_wechat, request, "live") as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

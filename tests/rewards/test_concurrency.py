@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from core.config import Config
 from core.db import db
 from rewards import services
 from rewards.models import Reward
 from tests.citizen.helpers import new_report, sign_in
-from tests.conftest import BACKENDS, build_config, dispose, drop_postgres_schema, fresh_postgres_schema, migrated_app
+from tests.conftest import app_on_own_database
 from tests.rewards.helpers import OFFICER, campaign_form, moderate
 
 pytestmark = pytest.mark.live_database
@@ -24,21 +22,10 @@ pytestmark = pytest.mark.live_database
 @pytest.fixture(scope="module")
 def racing_app(tmp_path_factory, fake_wechat, request):
     """An app on a database of its own, where every grant commits in its own transaction and connection."""
-    tmp_dir = tmp_path_factory.mktemp("racing")
-    schema = f"rewards_race_{os.getpid()}"
-    if BACKENDS == "services":
-        url = Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url
-        database_url = fresh_postgres_schema(url, schema)
-    else:
-        database_url = f"sqlite:///{tmp_dir / 'race.db'}"
-    config = build_config(tmp_dir, fake_wechat, database_url=database_url, reports_per_ip_per_hour=10_000,
-                          reports_per_resident_per_hour=10_000, reward_burst_reports_per_ip=10_000,
-                          reward_burst_reports_per_resident=10_000)
-    app = migrated_app(config)
-    yield app
-    dispose(app)
-    if BACKENDS == "services":
-        drop_postgres_schema(database_url, schema)
+    with app_on_own_database(tmp_path_factory.mktemp("racing"), fake_wechat, request, "rewards_race",
+                             reports_per_ip_per_hour=10_000, reports_per_resident_per_hour=10_000,
+                             reward_burst_reports_per_ip=10_000, reward_burst_reports_per_resident=10_000) as app:
+        yield app
 
 
 @pytest.mark.parametrize(("contenders", "room"), [(2, 1), (50, 10)])

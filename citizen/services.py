@@ -24,7 +24,7 @@ from citizen import jobs as citizen_jobs
 from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
                             ReportStatusCount, Resident)
 from core.config import Config
-from core.db import db, get_or_not_found, get_row, utcnow
+from core.db import db, get_or_not_found, get_row, lock_for_transaction, utcnow
 from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
@@ -241,6 +241,8 @@ def _check_submission_rate(resident_id: int, ip_address: str | None, settings: C
     window_start = utcnow() - dt.timedelta(hours=1)
     limits = [(Report.resident_id == resident_id, settings.reports_per_resident_per_hour)]
     if ip_address:
+        # The resident's row lock covers their own limit; residents behind one address share this one.
+        lock_for_transaction(f"reports.ip:{ip_address}")
         limits.append((Report.submitted_ip == ip_address, settings.reports_per_ip_per_hour))
     # One statement counts every window, each up to its limit.
     counts = db.session.execute(sa.select(*(

@@ -68,6 +68,13 @@ def get_row(model: type[Row], key: Any, **options: Any) -> Row | None:
     return db.session.get(model, key, **options)
 
 
+def lock_for_transaction(key: str) -> None:
+    """Hold ``key`` until the transaction ends, against others taking it: for checks that count rows no single
+    row lock covers. SQLite needs nothing: its transactions all begin IMMEDIATE, one writer at a time."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+
+
 def get_or_not_found(model: type[Row], key: Any, message: str, *, code: str | None = None,
                      **options: Any) -> Row:
     """The row with this primary key, or ``NotFound(message)`` for the API's 404."""

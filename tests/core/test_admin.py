@@ -112,6 +112,23 @@ def test_creating_staff_with_a_weak_password_or_duplicate_name_explains_why(clie
     assert taken.status_code == 409 and "用户名已存在" in taken.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("encoding", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_text_no_database_can_store_in_an_admin_form_is_refused_in_chinese_whatever_the_encoding(app, client, admin,
+                                                                                                encoding):
+    """A NUL character was refused in URL-encoded forms only: in a multipart form it reached the database (a 500 on
+    PostgreSQL, stored on SQLite). Lone surrogates do not survive werkzeug's decoding of either encoding."""
+    admin_login(client, "chief")
+    response = client.post("/admin/staff/new", content_type=encoding, data={
+        "username": "nul-staff", "display_name": "审核员\x00一", "password": "long-enough-pass", "roles": ["moderator"],
+        "csrf_token": csrf_token(client, "/admin/staff/new")})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "请求中含有不允许的字符" in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == "nul-staff")) is None
+        assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "staff.create")) is None
+
+
 def test_deactivating_staff_ends_their_session_and_is_audited(app, admin, moderator):
     moderator_client, admin_client = app.test_client(), app.test_client()
     admin_login(moderator_client, "mod")

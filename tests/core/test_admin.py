@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from core import services as core_services
 from core.db import db
 from core.models import AuditEntry, StaffAccount
 from tests.core.admin_helpers import admin_login, admin_post, csrf_token
@@ -127,6 +128,21 @@ def test_text_no_database_can_store_in_an_admin_form_is_refused_in_chinese_whate
     with app.app_context():
         assert db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == "nul-staff")) is None
         assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "staff.create")) is None
+
+
+def test_a_database_error_in_an_admin_view_still_shows_the_chinese_error_page(client, admin, monkeypatch):
+    """The error page reads the signed-in staff member for its menu: through the session whose flush had just
+    failed it raised again (PendingRollbackError), and the Chinese page never rendered."""
+    admin_login(client, "chief")
+
+    def failing_flush(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        db.session.add(StaffAccount(username="half-made", display_name="半成品", password_hash=None, roles=[]))
+        db.session.flush()
+
+    monkeypatch.setattr(core_services, "create_staff", failing_flush)
+    response = admin_post(client, "/admin/staff/new", {"username": "x2", "password": "long-enough-pass"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and "服务器内部错误" in page and "人员管理" in page
 
 
 def test_deactivating_staff_ends_their_session_and_is_audited(app, admin, moderator):

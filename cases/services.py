@@ -261,23 +261,31 @@ def get_delivery(delivery_id: int) -> CaseDelivery:
 
 
 def retry_deliveries(actor: Actor, delivery_ids: Iterable[int] | None = None) -> int:
-    """Try failed or waiting deliveries again now (all of them when no ids are given); audited. Commits."""
-    query = sa.select(CaseDelivery).where(CaseDelivery.status.in_((FAILED, RETRYING, PENDING)))
+    """Try failed or waiting deliveries again now (all of them when no ids are given); audited; how many. Commits.
+
+    Each is reset only while it is still as it was read: one that a worker claimed or delivered in between (its
+    commit waited for by the UPDATE on PostgreSQL) is the worker's, and neither reset nor counted."""
+    query = sa.select(CaseDelivery.id, CaseDelivery.report_id, CaseDelivery.status, CaseDelivery.attempts,
+                      CaseDelivery.last_error).where(CaseDelivery.status.in_((FAILED, RETRYING, PENDING)))
     if delivery_ids is not None:
         query = query.where(CaseDelivery.id.in_(list(delivery_ids)))
-    now = utcnow()
-    rows = list(db.session.scalars(query.limit(SWEEP_BATCH)))
-    for delivery in rows:
+    now, reset = utcnow(), 0
+    for delivery in db.session.execute(query.limit(SWEEP_BATCH)).all():
+        # A fresh series of attempts for a failed one, the history of the old one kept in the attempt log.
+        attempts = 0 if delivery.status == FAILED else delivery.attempts
+        still_as_read = db.session.execute(sa.update(CaseDelivery).where(
+            CaseDelivery.id == delivery.id, CaseDelivery.status == delivery.status,
+            CaseDelivery.attempts == delivery.attempts).values(
+            status=RETRYING, attempts=attempts, next_attempt_at=now, enqueued_at=now))
+        if still_as_read.rowcount != 1:
+            continue
         before = {"status": delivery.status, "attempts": delivery.attempts, "last_error": delivery.last_error}
-        if delivery.status == FAILED:
-            # A fresh series of attempts, the history of the old one kept in the attempt log.
-            delivery.attempts = 0
-        delivery.status, delivery.next_attempt_at, delivery.enqueued_at = RETRYING, now, now
         record_audit(actor, "case_delivery.retry", "case_delivery", delivery.id, before=before,
                      after={"status": RETRYING, "report_id": delivery.report_id})
         enqueue_after_commit(case_jobs.deliver, delivery.id)
+        reset += 1
     db.session.commit()
-    return len(rows)
+    return reset
 
 
 # --- status coming back ------------------------------------------------------------------------
@@ -350,6 +358,9 @@ def apply_update(source: str, update: ExternalUpdate, *, body_digest: str, actor
     if seen is not None:
         return _repeat(seen, body_digest)
     report = citizen_services.get_report(update.report_id)
+    # One update of a report at a time: another one (pushed, polled, from the desk) waits here until this one
+    # commits, then moves the report on from where this one left it, instead of failing on the report's version.
+    db.session.refresh(report, with_for_update={"of": type(report)})
     record = CaseUpdate(source=source, update_id=update.update_id, body_digest=body_digest, report_id=report.id,
                         status=update.status, note=update.note, photo_urls=list(update.photo_urls))
     try:

@@ -6,11 +6,11 @@ import importlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, g, request, send_from_directory
+from flask import Flask, Request, g, request, send_from_directory
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
@@ -60,6 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(config.log_level)
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.request_class = TextCheckedRequest
     app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(_flask_settings(config))
     app.json.ensure_ascii = False  # Chinese text as itself, not \u escapes
@@ -163,12 +164,7 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def _refuse_unstorable_text() -> None:
-        # PostgreSQL stores no NUL character and no database a lone surrogate: bad input, not a 500 later.
-        bad = [location for location, values in _text_inputs() if any(_UNSTORABLE.search(text) for text in values)]
-        if bad:
-            raise ValidationFailed("请求中含有不允许的字符（NUL 或不成对的代理字符）。",
-                                   details={"fields": {location: ["contains a NUL or lone surrogate character"]
-                                                       for location in bad}})
+        refuse_unstorable_text(_text_inputs())
 
     @app.after_request
     def _finish_request(response):  # noqa: ANN001, ANN202
@@ -189,13 +185,32 @@ def _register_request_hooks(app: Flask) -> None:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def refuse_unstorable_text(inputs: Iterable[tuple[str, list[str]]]) -> None:
+    """PostgreSQL stores no NUL character and no database a lone surrogate: bad input, not a 500 later."""
+    bad = [location for location, values in inputs if any(_UNSTORABLE.search(text) for text in values)]
+    if bad:
+        raise ValidationFailed("请求中含有不允许的字符（NUL 或不成对的代理字符）。",
+                               details={"fields": {location: ["contains a NUL or lone surrogate character"]
+                                                   for location in bad}})
+
+
 def _text_inputs() -> Iterator[tuple[str, list[str]]]:
-    """Every text of the request: query, URL-encoded form and JSON body (views stream multipart bodies themselves)."""
+    """The query and JSON texts of the request, read before any view; forms are checked as they are parsed."""
     yield "query", [text for key, values in request.args.lists() for text in (key, *values)]
-    if request.mimetype == "application/x-www-form-urlencoded":
-        yield "form", [text for key, values in request.form.lists() for text in (key, *values)]
     if request.is_json:
         yield "json", list(_json_texts(request.get_json(silent=True)))
+
+
+class TextCheckedRequest(Request):
+    """Flask's request, whose forms (URL-encoded or multipart, fields and file names) refuse text no database stores
+    when they are parsed: by the admin's CSRF check before its views, or by a view itself. Nothing parses a body
+    earlier than its view would, since upload views stream theirs under limits they set first."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        texts = [text for key, values in self.form.lists() for text in (key, *values)]
+        texts += [text for key, upload in self.files.items(multi=True) for text in (key, upload.filename or "")]
+        refuse_unstorable_text([("form", texts)])
 
 
 def _json_texts(document: Any) -> Iterator[str]:

@@ -9,6 +9,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
+from core.db import db
+
 log = logging.getLogger(__name__)
 
 # Codes for the statuses werkzeug and flask-smorest raise on their own.
@@ -151,5 +153,7 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error")
         code, message = HTTP_STATUS_CODES[500]
         if _wants_html():
+            # The page reads the signed-in staff member for its menu: not through a transaction that just failed.
+            db.session.rollback()
             return Response(render_template("admin/error.html", status=500, message=message), status=500)
         return error_response(500, code, message)

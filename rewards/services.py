@@ -443,12 +443,20 @@ def reverse_reward(actor: Actor, reward_id: int, *, note: str) -> Reward:
 def exclude_resident(actor: Actor, resident_id: int, *, reason: str, note: str = "") -> ExcludedResident:
     citizen_services.get_resident(resident_id)
     exclusion = db.session.get(ExcludedResident, resident_id)
-    if exclusion is None:
-        exclusion = ExcludedResident(resident_id=resident_id, reason=reason, note=note.strip()[:200],
-                                     created_by=actor.name)
-        db.session.add(exclusion)
-        record_audit(actor, "reward.exclude_resident", "resident", resident_id,
-                     after={"reason": reason, "note": exclusion.note})
+    if exclusion is not None:
+        return exclusion
+    try:
+        with db.session.begin_nested():
+            exclusion = ExcludedResident(resident_id=resident_id, reason=reason, note=note.strip()[:200],
+                                         created_by=actor.name)
+            db.session.add(exclusion)
+            record_audit(actor, "reward.exclude_resident", "resident", resident_id,
+                         after={"reason": reason, "note": exclusion.note})
+    except IntegrityError:
+        # Excluded by another request at the same moment (a double click): that exclusion and its audit entry stand.
+        exclusion = db.session.get(ExcludedResident, resident_id)
+        if exclusion is None:
+            raise
     return exclusion
 
 

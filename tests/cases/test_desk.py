@@ -71,6 +71,24 @@ def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, re
                        "desk_case.handle", "desk_case.verify", "desk_case.close"]
 
 
+@pytest.mark.parametrize("form", [{"note": "已立案\x00"}, {"photo": (io.BytesIO(photo_bytes(6)), "fixed\x00.jpg")}],
+                         ids=["field", "file-name"])
+def test_a_nul_character_in_the_multipart_desk_form_is_refused_in_chinese_and_changes_nothing(
+        app, client, resident, run_jobs, use_case_system, dispatcher, form):
+    use_case_system("desk")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_id = desk_case_id(app, report_id)
+    page = dispatcher.get(f"/admin/desk/{case_id}").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    data = {"csrf_token": csrf_token(dispatcher, f"/admin/desk/{case_id}"), "version": version, **form}
+    response = dispatcher.post(f"/admin/desk/{case_id}/register", data=data, content_type="multipart/form-data")
+    assert response.status_code == 422 and "请求中含有不允许的字符" in response.get_data(as_text=True)
+    with app.app_context():
+        assert services.get_desk_case(case_id).step == "received"
+        assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.object_type == "desk_case")) is None
+    assert report_status(app, report_id) == "forwarded"
+
+
 def test_out_of_order_and_incomplete_steps_are_refused(app, client, resident, run_jobs, use_case_system, dispatcher):
     use_case_system("desk")
     report_id = accepted_report(app, client, resident, run_jobs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from citizen.models import Report, ReportStatusCount
 from core.db import db
 from tests.citizen.helpers import QINGDAO
 from tests.factories import ResidentFactory
+from tests.locks import lock_waiters_appear
 
 pytestmark = [pytest.mark.live_database, pytest.mark.services_only]
 
@@ -53,11 +53,7 @@ def test_reports_of_one_shard_moving_opposite_ways_at_once_do_not_deadlock(live_
 
         reopening = threading.Thread(target=reopen)
         reopening.start()
-        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = :pid")
-        pid = second.connection.dbapi_connection.info.backend_pid
-        deadline = time.monotonic() + 10
-        while not observer.scalar(waiting, {"pid": pid}) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert lock_waiters_appear(observer, pid=second.connection.dbapi_connection.info.backend_pid)
         try:
             move(first, in_progress, "resolved")
             outer.commit()
@@ -98,23 +94,16 @@ def test_forgetting_a_resident_while_one_of_the_shard_is_rejected_does_not_deadl
         except sa.exc.DBAPIError as exc:
             failures.append(exc)
 
-    def wait_for_waiters(observer: sa.Connection, count: int) -> None:
-        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                          "AND datname = current_database()")
-        deadline = time.monotonic() + 10
-        while observer.scalar(waiting) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-
     with engine.connect() as holder, engine.connect() as moderator, engine.connect() as observer:
         held = holder.begin()
         # The second report's row is busy: forgetting stops between its two deletions.
         holder.execute(sa.select(Report.id).where(Report.id == pending).with_for_update())
         forgetting = threading.Thread(target=forget)
         forgetting.start()
-        wait_for_waiters(observer, 1)
+        assert lock_waiters_appear(observer, 1)
         rejecting = threading.Thread(target=reject, args=(moderator,))
         rejecting.start()
-        wait_for_waiters(observer, 2)
+        assert lock_waiters_appear(observer, 2)
         held.commit()
         forgetting.join(timeout=30)
         rejecting.join(timeout=30)

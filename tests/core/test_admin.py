@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from core import services as core_services
 from core.db import db
 from core.models import AuditEntry, StaffAccount
 from tests.core.admin_helpers import admin_login, admin_post, csrf_token
@@ -110,6 +111,38 @@ def test_creating_staff_with_a_weak_password_or_duplicate_name_explains_why(clie
     taken = admin_post(client, "/admin/staff/new", {"username": "chief", "password": "long-enough-pass",
                                                     "roles": ["moderator"]})
     assert taken.status_code == 409 and "用户名已存在" in taken.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("encoding", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_text_no_database_can_store_in_an_admin_form_is_refused_in_chinese_whatever_the_encoding(app, client, admin,
+                                                                                                encoding):
+    """A NUL character was refused in URL-encoded forms only: in a multipart form it reached the database (a 500 on
+    PostgreSQL, stored on SQLite). Lone surrogates do not survive werkzeug's decoding of either encoding."""
+    admin_login(client, "chief")
+    response = client.post("/admin/staff/new", content_type=encoding, data={
+        "username": "nul-staff", "display_name": "审核员\x00一", "password": "long-enough-pass", "roles": ["moderator"],
+        "csrf_token": csrf_token(client, "/admin/staff/new")})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "请求中含有不允许的字符" in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == "nul-staff")) is None
+        assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "staff.create")) is None
+
+
+def test_a_database_error_in_an_admin_view_still_shows_the_chinese_error_page(client, admin, monkeypatch):
+    """The error page reads the signed-in staff member for its menu: through the session whose flush had just
+    failed it raised again (PendingRollbackError), and the Chinese page never rendered."""
+    admin_login(client, "chief")
+
+    def failing_flush(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        db.session.add(StaffAccount(username="half-made", display_name="半成品", password_hash=None, roles=[]))
+        db.session.flush()
+
+    monkeypatch.setattr(core_services, "create_staff", failing_flush)
+    response = admin_post(client, "/admin/staff/new", {"username": "x2", "password": "long-enough-pass"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and "服务器内部错误" in page and "人员管理" in page
 
 
 def test_deactivating_staff_ends_their_session_and_is_audited(app, admin, moderator):

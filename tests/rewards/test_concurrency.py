@@ -1,4 +1,5 @@
-"""Grants racing for the last of a budget, on a database that really commits (PostgreSQL in the services pass)."""
+"""Grants racing for the last of a budget, and officers clicking twice, on a database that really commits (PostgreSQL
+in the services pass)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from core.db import db
+from core.models import AuditEntry
 from rewards import services
-from rewards.models import Reward
+from rewards.models import ExcludedResident, Reward
 from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import app_on_own_database
+from tests.core.admin_helpers import csrf_token, signed_in_staff
+from tests.factories import ResidentFactory
+from tests.locks import lock_waiters_appear, other_connection, uncommitted
 from tests.rewards.helpers import OFFICER, campaign_form, moderate
 
 pytestmark = pytest.mark.live_database
@@ -62,3 +67,28 @@ def test_concurrent_grants_never_overdraw_the_budget(racing_app, contenders, roo
             services.save_campaign(OFFICER, dataclasses.replace(campaign_form(), is_active=False),
                                    campaign_id=campaign_id, max_transfer_fen=20_000)
             db.session.commit()
+
+
+@pytest.mark.services_only  # SQLite has one writer: the second click cannot read before the first one commits
+def test_a_double_click_on_exclude_is_one_exclusion_and_one_audit_entry_not_a_500(racing_app):
+    """The second click read "not excluded" while the first one's exclusion was written but not yet committed: its
+    insert waited for the first, then hit the primary key (IntegrityError, a 500)."""
+    officer = signed_in_staff(racing_app, "officer-double-click", "reward_officer")
+    with racing_app.app_context():
+        resident_id = ResidentFactory().id
+    page = f"/admin/rewards/residents/{resident_id}"
+    second_click = {"reason": "staff", "note": "重复点击", "csrf_token": csrf_token(officer, page)}
+    first_click = lambda: services.exclude_resident(OFFICER, resident_id, reason="staff", note="城管局工作人员")  # noqa: E731
+    with ThreadPoolExecutor(max_workers=1) as pool, other_connection(racing_app) as observer:
+        with uncommitted(racing_app, first_click):
+            answer = pool.submit(officer.post, f"{page}/exclude", data=second_click)
+            assert lock_waiters_appear(observer)
+        response = answer.result(timeout=60)
+    assert response.status_code == 302 and response.location.endswith(page)
+    shown = officer.get(page).get_data(as_text=True)
+    assert "该市民今后不再获得奖励。" in shown and "不参与奖励（officer-1：城管局工作人员）" in shown
+    with racing_app.app_context():
+        assert db.session.get(ExcludedResident, resident_id).note == "城管局工作人员"
+        audited = db.session.scalars(sa.select(AuditEntry.actor_name).where(
+            AuditEntry.action == "reward.exclude_resident", AuditEntry.object_id == str(resident_id))).all()
+        assert audited == ["officer-1"]

@@ -357,10 +357,9 @@ def apply_update(source: str, update: ExternalUpdate, *, body_digest: str, actor
                                                          CaseUpdate.update_id == update.update_id))
     if seen is not None:
         return _repeat(seen, body_digest)
-    report = citizen_services.get_report(update.report_id)
     # One update of a report at a time: another one (pushed, polled, from the desk) waits here until this one
     # commits, then moves the report on from where this one left it, instead of failing on the report's version.
-    db.session.refresh(report, with_for_update={"of": type(report)})
+    report = citizen_services.lock_report(update.report_id)
     record = CaseUpdate(source=source, update_id=update.update_id, body_digest=body_digest, report_id=report.id,
                         status=update.status, note=update.note, photo_urls=list(update.photo_urls))
     try:

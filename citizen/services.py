@@ -455,6 +455,13 @@ def get_report(report_id: int) -> Report:
     return _get_report(report_id)
 
 
+def lock_report(report_id: int) -> Report:
+    """The report as it is now, its row locked until the transaction ends: changes of one report one at a time
+    (a later one waits, then goes on from the earlier one's result instead of failing on its version)."""
+    # OF reports: the category is loaded joined, and its row is not ours to lock.
+    return get_or_not_found(Report, report_id, "反映不存在。", with_for_update={"of": Report}, populate_existing=True)
+
+
 def get_resident_report(resident_id: int, report_id: int) -> Report:
     report = db.session.get(Report, report_id)
     if report is None or report.resident_id != resident_id:

@@ -9,8 +9,6 @@ import sqlalchemy as sa
 
 from cases import services, signing
 from cases.models import CaseUpdate
-from citizen import services as citizen_services
-from citizen.models import Report
 from core.db import db
 from tests.cases.conftest import UPDATES_SECRET, accepted_report, delivery_of, report_status, signed_update
 from tests.media_files import photo_bytes
@@ -177,26 +175,3 @@ def test_polling_the_updates_extension(app, client, resident, run_jobs, use_case
         assert services.poll_case_system() == 1
     assert report_status(app, report_id) == "closed"
 
-
-def test_an_update_for_a_report_changed_after_it_was_read_moves_it_on_from_there(app, client, resident, run_jobs,
-                                                                                use_case_system, monkeypatch):
-    """Another writer (a concurrent update, a resident's rating) changed the report between this update's read and
-    its write: the report's version had moved on, and the update was a 500 (StaleDataError)."""
-    use_case_system("webhook")
-    report_id = accepted_report(app, client, resident, run_jobs)
-    read_report = citizen_services.get_report
-
-    def read_then_changed(wanted: int) -> Report:
-        loaded = read_report(wanted)
-        db.session.execute(sa.update(Report).where(Report.id == wanted).values(version=Report.version + 1)
-                           .execution_options(synchronize_session=False))
-        return loaded
-
-    monkeypatch.setattr(citizen_services, "get_report", read_then_changed)
-    response = signed_update(client, {"update_id": "v-1", "report_id": report_id, "status": "in_progress",
-                                      "note": "已派遣处置。"})
-    assert response.status_code == 200 and response.json["applied"] is True
-    monkeypatch.undo()
-    assert report_status(app, report_id) == "in_progress"
-    timeline = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["timeline"]
-    assert [entry["note"] for entry in timeline].count("已派遣处置。") == 1

@@ -25,7 +25,7 @@ from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, Re
                             ReportStatusCount, Resident)
 from core.config import Config
 from core.db import db, get_or_not_found, get_row, lock_for_transaction, utcnow
-from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
+from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
@@ -716,8 +716,12 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
     """
     report = _get_report(report_id)
     media = [media_services.media_info(item.media_id) for item in report.media]
+    flags_before = report.flags
     _apply_checks(report, media, settings, text_flagged=screen_text is not None and screen_text(report.description),
                   checks_pending=_any_unprocessed(media))
+    if report.flags != flags_before:
+        # Listeners that decided on the flags (a reward held while the checks were pending) decide again.
+        publish(REPORT_FLAGS_CHANGED, report.id)
     db.session.commit()
     return report
 

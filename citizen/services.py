@@ -24,7 +24,7 @@ from citizen import jobs as citizen_jobs
 from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
                             ReportStatusCount, Resident)
 from core.config import Config
-from core.db import db, get_or_not_found, get_row, lock_for_transaction, utcnow
+from core.db import db, get_or_not_found, get_row, id_digests, lock_for_transaction, utcnow
 from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
@@ -567,6 +567,16 @@ def report_snapshots(*, after_id: int, limit: int) -> list[ReportSnapshot]:
     """Every report in id order, a batch at a time (the cursor is the last id seen)."""
     rows = db.session.execute(_snapshot_query().where(Report.id > after_id).order_by(Report.id).limit(limit))
     return [_snapshot(row) for row in rows]
+
+
+def report_id_digests(first_id: int, last_id: int, *, bucket: int) -> dict[int, tuple[int, int]]:
+    """The reports with ids in [first_id, last_id], per bucket of ids: (how many, sum of ids); see core.db.id_digests."""
+    return id_digests(Report.id, first_id, last_id, bucket=bucket)
+
+
+def existing_report_ids(report_ids: list[int]) -> set[int]:
+    """Those of these ids whose report still exists (a resident's erasure deletes reports)."""
+    return set(db.session.scalars(sa.select(Report.id).where(Report.id.in_(report_ids))))
 
 
 def changed_report_snapshots(since: dt.datetime, *, after: tuple[dt.datetime, int] | None,

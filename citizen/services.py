@@ -719,16 +719,20 @@ def _closest_hash_distance(ours: list[str], theirs: list[str]) -> int | None:
     return min(pairs) if pairs else None
 
 
-def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bool] | None = None) -> Report:
+def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bool | None] | None = None) -> Report:
     """Flags for the moderator: possible duplicates, reused photos, evidence far away or old, risky text.
 
-    ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text.
+    ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text, and None
+    when it gave no answer: the checks stay pending for the sweep to run them again, and a flag from an
+    earlier answer stays.
     """
     report = _get_report(report_id)
     media = [media_services.media_info(item.media_id) for item in report.media]
     flags_before = report.flags
-    _apply_checks(report, media, settings, text_flagged=screen_text is not None and screen_text(report.description),
-                  checks_pending=_any_unprocessed(media))
+    verdict = screen_text(report.description) if screen_text is not None else False
+    _apply_checks(report, media, settings,
+                  text_flagged=verdict if verdict is not None else "text_flagged" in flags_before,
+                  checks_pending=verdict is None or _any_unprocessed(media))
     if report.flags != flags_before:
         # Listeners that decided on the flags (a reward held while the checks were pending) decide again.
         publish(REPORT_FLAGS_CHANGED, report.id)
@@ -742,7 +746,8 @@ def _any_unprocessed(media: list[MediaInfo]) -> bool:
 
 def requeue_pending_checks(now: dt.datetime | None = None) -> int:
     """Queue the checks again of reports still waiting for them after CHECKS_OVERDUE_AFTER: their job was
-    lost with Redis or a worker, or ran while a photo was still being processed. Commits."""
+    lost with Redis or a worker, or ran while a photo was still being processed or the text check gave no
+    answer. Commits."""
     overdue = (now or utcnow()) - CHECKS_OVERDUE_AFTER
     report_ids = db.session.scalars(
         sa.select(ReportFlag.report_id).join(Report, Report.id == ReportFlag.report_id)

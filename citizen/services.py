@@ -835,6 +835,7 @@ class ReportFacts:
     resident_id: int
     resident_blocked: bool
     resident_forgotten: bool  # the account was deleted: nobody can receive anything any more
+    resident_api_client: bool  # an Open311 client's account: no WeChat openid that a transfer could reach
     status: str
     category_id: str
     class_key: str  # kind letter + class code: "S01" for every S01xx category
@@ -857,10 +858,11 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
                         ReportMedia.phash.in_(sa.select(own_photos.c.phash).where(own_photos.c.phash.is_not(None))))
     window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)
     # The resident and every count in one statement: this runs on each status change of each report.
-    blocked, forgotten, other_residents, from_ip, from_resident = db.session.execute(sa.select(
+    blocked, forgotten, api_client, other_residents, from_ip, from_resident = db.session.execute(sa.select(
         sa.select(Resident.is_blocked).where(Resident.id == report.resident_id).scalar_subquery(),
-        sa.select(Resident.openid.startswith(FORGOTTEN_OPENID_PREFIX, autoescape=True))
-        .where(Resident.id == report.resident_id).scalar_subquery(),
+        *(sa.select(Resident.openid.startswith(prefix, autoescape=True))
+          .where(Resident.id == report.resident_id).scalar_subquery()
+          for prefix in (FORGOTTEN_OPENID_PREFIX, API_CLIENT_OPENID_PREFIX)),
         sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
         .where(same_photo, Report.resident_id != report.resident_id).scalar_subquery(),
         sa.select(sa.func.count()).where(Report.submitted_ip == report.submitted_ip, *window).scalar_subquery()
@@ -871,7 +873,7 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
         raise NotFound("用户不存在。")
     return ReportFacts(
         report_id=report.id, resident_id=report.resident_id, resident_blocked=blocked,
-        resident_forgotten=bool(forgotten),
+        resident_forgotten=bool(forgotten), resident_api_client=bool(api_client),
         status=report.status, category_id=report.category_id, class_key=report.category_id[:3],
         district=report.district, created_at=report.created_at, flags=tuple(report.flags),
         other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,
@@ -881,6 +883,8 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
 # --- residents' data rights (PIPL) ---------------------------------------------------------
 
 FORGOTTEN_OPENID_PREFIX = "forgotten:"
+# The account of an Open311 client (cases.open311) filing reports through the API: the client's name after this.
+API_CLIENT_OPENID_PREFIX = "open311:"
 # Reports that became the city's cases are kept, anonymised; the rest go with the resident.
 CASE_STATUSES = (ACCEPTED, FORWARDED, IN_PROGRESS, RESOLVED, CLOSED)
 FINISHED_STATUSES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)

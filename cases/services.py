@@ -820,7 +820,8 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
         raise ValidationFailed("lat and long must be numbers (WGS-84)") from None
     if fields["service_code"] not in {category.id for category in citizen_services.list_categories()}:
         raise ValidationFailed(f"service_code {fields['service_code']} not found")
-    resident = citizen_services.sign_in_resident(WeChatIdentity(openid=f"open311:{client}", unionid=None))
+    account = WeChatIdentity(openid=f"{citizen_services.API_CLIENT_OPENID_PREFIX}{client}", unionid=None)
+    resident = citizen_services.sign_in_resident(account)
     photo = fetch_photo(fields["media_url"], resident.id)
     draft = citizen_services.ReportDraft(
         category_id=fields["service_code"], description=fields["description"][:500], lat=lat, lng=lng,

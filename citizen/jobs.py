@@ -22,7 +22,7 @@ def check_report(report_id: int) -> None:
 
 def requeue_pending_checks() -> int:
     """Scheduled (cron: `flask reports sweep`, every few minutes): checks lost with Redis or a worker, or run
-    before a photo was processed."""
+    before a photo was processed or while WeChat's text check was unavailable."""
     from citizen import services
 
     return services.requeue_pending_checks()

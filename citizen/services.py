@@ -24,8 +24,8 @@ from citizen import jobs as citizen_jobs
 from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
                             ReportStatusCount, Resident)
 from core.config import Config
-from core.db import db, get_or_not_found, get_row, lock_for_transaction, utcnow
-from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
+from core.db import db, get_or_not_found, get_row, id_digests, lock_for_transaction, utcnow
+from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from core.geo import haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
@@ -576,6 +576,16 @@ def report_snapshots(*, after_id: int, limit: int) -> list[ReportSnapshot]:
     return [_snapshot(row) for row in rows]
 
 
+def report_id_digests(first_id: int, last_id: int, *, bucket: int) -> dict[int, tuple[int, int]]:
+    """The reports with ids in [first_id, last_id], per bucket of ids: (how many, sum of ids); see core.db.id_digests."""
+    return id_digests(Report.id, first_id, last_id, bucket=bucket)
+
+
+def existing_report_ids(report_ids: list[int]) -> set[int]:
+    """Those of these ids whose report still exists (a resident's erasure deletes reports)."""
+    return set(db.session.scalars(sa.select(Report.id).where(Report.id.in_(report_ids))))
+
+
 def changed_report_snapshots(since: dt.datetime, *, after: tuple[dt.datetime, int] | None,
                              limit: int) -> list[ReportSnapshot]:
     """Reports changed at or after ``since``, in the order they last changed, a page at a time (the cursor is
@@ -716,15 +726,23 @@ def _closest_hash_distance(ours: list[str], theirs: list[str]) -> int | None:
     return min(pairs) if pairs else None
 
 
-def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bool] | None = None) -> Report:
+def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bool | None] | None = None) -> Report:
     """Flags for the moderator: possible duplicates, reused photos, evidence far away or old, risky text.
 
-    ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text.
+    ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text, and None
+    when it gave no answer: the checks stay pending for the sweep to run them again, and a flag from an
+    earlier answer stays.
     """
     report = _get_report(report_id)
     media = [media_services.media_info(item.media_id) for item in report.media]
-    _apply_checks(report, media, settings, text_flagged=screen_text is not None and screen_text(report.description),
-                  checks_pending=_any_unprocessed(media))
+    flags_before = report.flags
+    verdict = screen_text(report.description) if screen_text is not None else False
+    _apply_checks(report, media, settings,
+                  text_flagged=verdict if verdict is not None else "text_flagged" in flags_before,
+                  checks_pending=verdict is None or _any_unprocessed(media))
+    if report.flags != flags_before:
+        # Listeners that decided on the flags (a reward held while the checks were pending) decide again.
+        publish(REPORT_FLAGS_CHANGED, report.id)
     db.session.commit()
     return report
 
@@ -735,7 +753,8 @@ def _any_unprocessed(media: list[MediaInfo]) -> bool:
 
 def requeue_pending_checks(now: dt.datetime | None = None) -> int:
     """Queue the checks again of reports still waiting for them after CHECKS_OVERDUE_AFTER: their job was
-    lost with Redis or a worker, or ran while a photo was still being processed. Commits."""
+    lost with Redis or a worker, or ran while a photo was still being processed or the text check gave no
+    answer. Commits."""
     overdue = (now or utcnow()) - CHECKS_OVERDUE_AFTER
     report_ids = db.session.scalars(
         sa.select(ReportFlag.report_id).join(Report, Report.id == ReportFlag.report_id)
@@ -823,6 +842,7 @@ class ReportFacts:
     resident_id: int
     resident_blocked: bool
     resident_forgotten: bool  # the account was deleted: nobody can receive anything any more
+    resident_api_client: bool  # an Open311 client's account: no WeChat openid that a transfer could reach
     status: str
     category_id: str
     class_key: str  # kind letter + class code: "S01" for every S01xx category
@@ -845,10 +865,11 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
                         ReportMedia.phash.in_(sa.select(own_photos.c.phash).where(own_photos.c.phash.is_not(None))))
     window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)
     # The resident and every count in one statement: this runs on each status change of each report.
-    blocked, forgotten, other_residents, from_ip, from_resident = db.session.execute(sa.select(
+    blocked, forgotten, api_client, other_residents, from_ip, from_resident = db.session.execute(sa.select(
         sa.select(Resident.is_blocked).where(Resident.id == report.resident_id).scalar_subquery(),
-        sa.select(Resident.openid.startswith(FORGOTTEN_OPENID_PREFIX, autoescape=True))
-        .where(Resident.id == report.resident_id).scalar_subquery(),
+        *(sa.select(Resident.openid.startswith(prefix, autoescape=True))
+          .where(Resident.id == report.resident_id).scalar_subquery()
+          for prefix in (FORGOTTEN_OPENID_PREFIX, API_CLIENT_OPENID_PREFIX)),
         sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
         .where(same_photo, Report.resident_id != report.resident_id).scalar_subquery(),
         sa.select(sa.func.count()).where(Report.submitted_ip == report.submitted_ip, *window).scalar_subquery()
@@ -859,7 +880,7 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
         raise NotFound("用户不存在。")
     return ReportFacts(
         report_id=report.id, resident_id=report.resident_id, resident_blocked=blocked,
-        resident_forgotten=bool(forgotten),
+        resident_forgotten=bool(forgotten), resident_api_client=bool(api_client),
         status=report.status, category_id=report.category_id, class_key=report.category_id[:3],
         district=report.district, created_at=report.created_at, flags=tuple(report.flags),
         other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,
@@ -869,6 +890,8 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
 # --- residents' data rights (PIPL) ---------------------------------------------------------
 
 FORGOTTEN_OPENID_PREFIX = "forgotten:"
+# The account of an Open311 client (cases.open311) filing reports through the API: the client's name after this.
+API_CLIENT_OPENID_PREFIX = "open311:"
 # Reports that became the city's cases are kept, anonymised; the rest go with the resident.
 CASE_STATUSES = (ACCEPTED, FORWARDED, IN_PROGRESS, RESOLVED, CLOSED)
 FINISHED_STATUSES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)

@@ -144,11 +144,13 @@ def _wire_adapters(app: Flask, config: Config) -> None:
 
 def _subscribe_listeners(app: Flask) -> None:
     from cases.jobs import queue_notifications
-    from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
+    from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
     from insight.jobs import refresh_report
     from rewards.jobs import on_report_status_changed
 
     subscribe(app, REPORT_STATUS_CHANGED, on_report_status_changed)
+    # A reward held while the checks were pending is decided once they have run.
+    subscribe(app, REPORT_FLAGS_CHANGED, on_report_status_changed)
     subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
     subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
     subscribe(app, REPORT_RATED, refresh_report)

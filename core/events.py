@@ -16,6 +16,8 @@ from core.jobs import JobFunction, enqueue_after_commit
 REPORT_STATUS_CHANGED = "report.status_changed"
 REPORT_RATED = "report.rated"
 REPORT_DELETED = "report.deleted"
+# The automatic checks changed a report's flags (one was still pending, or they found something).
+REPORT_FLAGS_CHANGED = "report.flags_changed"
 
 
 def subscribe(app: Flask, event: str, listener: JobFunction) -> None:

@@ -99,8 +99,9 @@ class WeChatMiniProgram:
         """A subscribe message (订阅消息); raises WeChatClientException or requests' errors for the caller to retry."""
         self.client.wxa.send_subscribe_message(openid, template_id, data, page=page)
 
-    def text_is_risky(self, text: str) -> bool:
-        """WeChat's content check (msg_sec_check); errcode 87014 means risky. Fails open: it only flags."""
+    def text_is_risky(self, text: str) -> bool | None:
+        """WeChat's content check (msg_sec_check): True for risky (errcode 87014), False for an answer of 0, None
+        when WeChat gave no verdict (an error code, or unreachable): the caller checks again later."""
         try:
             self.client.post("wxa/msg_sec_check", data={"content": text},
                              api_base_url=self.client.base_url)
@@ -108,8 +109,10 @@ class WeChatMiniProgram:
             if exc.errcode == RISKY_CONTENT_ERRCODE:
                 return True
             log.warning("wechat content check unavailable", extra={"wechat_errcode": exc.errcode})
+            return None
         except requests.RequestException:
             log.warning("wechat content check unreachable")
+            return None
         return False
 
 

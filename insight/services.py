@@ -28,7 +28,7 @@ from cases import services as cases_services
 from citizen import services as citizen_services
 from citizen.services import ReportSnapshot
 from core.config import Config
-from core.db import db, utcnow
+from core.db import db, id_digests, utcnow
 from insight.models import (ROLLUPS, CategoryDay, CategoryMonth, CellCategoryDay, CellDay, CellMonth, CloseDay,
                             CloseMonth, RatingDay, ReportFact, Rollup, StatusDay)
 from rewards import services as rewards_services
@@ -180,9 +180,16 @@ CATCH_UP_WINDOW = dt.timedelta(days=1)
 CATCH_UP_PAGE = 1000
 
 
+# Deleted reports are found by comparing, per bucket of DIGEST_BUCKET consecutive ids, how many facts and how
+# many reports there are and the sums of their ids; a statement digests DIGEST_BUCKETS_PER_SPAN buckets.
+DIGEST_BUCKET = 1024
+DIGEST_BUCKETS_PER_SPAN = 64
+
+
 def catch_up(settings: Config, now: dt.datetime | None = None) -> int:
-    """Count again the reports changed lately whose counted fact disagrees with them, because their refresh
-    job was lost with Redis or a worker. The scheduled pass runs it; returns how many it counted again."""
+    """Count again the reports changed lately whose counted fact disagrees with them, and take out the facts of
+    reports deleted since, because their refresh job was lost with Redis or a worker. The scheduled pass runs
+    it; returns how many it counted again."""
     since = (now or utcnow()) - CATCH_UP_WINDOW
     facts_table = ReportFact.__table__
     after, counted_again = None, 0
@@ -195,7 +202,35 @@ def catch_up(settings: Config, now: dt.datetime | None = None) -> int:
             if counted.get(snapshot.id) != _fact_values(snapshot, settings.insight_grid_m):
                 refresh_report(snapshot.id, settings)
                 counted_again += 1
-    return counted_again
+    return counted_again + _take_out_deleted(settings)
+
+
+def _take_out_deleted(settings: Config) -> int:
+    """Facts whose report no longer exists, at any age: a deleted report leaves no row among the changes.
+
+    Both sides are digested span by span of ids (count and sum of ids per bucket: an index range scan each,
+    a few rows back); only the ids of a bucket where they disagree are read and looked up. A bucket also
+    disagrees where a report has no fact yet (its refresh still to come): a lookup that removes nothing.
+    """
+    span = DIGEST_BUCKET * DIGEST_BUCKETS_PER_SPAN
+    removed, start = 0, 0
+    # Span after span over the ids facts have, skipping the gaps between them.
+    while (lowest := db.session.scalar(sa.select(sa.func.min(ReportFact.report_id))
+                                       .where(ReportFact.report_id >= start))) is not None:
+        first = lowest // DIGEST_BUCKET * DIGEST_BUCKET
+        start = first + span
+        ours = id_digests(ReportFact.report_id, first, start - 1, bucket=DIGEST_BUCKET)
+        theirs = citizen_services.report_id_digests(first, start - 1, bucket=DIGEST_BUCKET)
+        for bucket in sorted(number for number, digest in ours.items() if theirs.get(number) != digest):
+            counted = list(db.session.scalars(sa.select(ReportFact.report_id).where(
+                ReportFact.report_id.between(bucket * DIGEST_BUCKET, (bucket + 1) * DIGEST_BUCKET - 1))))
+            gone = sorted(set(counted) - citizen_services.existing_report_ids(counted))
+            db.session.rollback()
+            for report_id in gone:
+                refresh_report(report_id, settings)
+            removed += len(gone)
+        db.session.rollback()
+    return removed
 
 
 def _month_start(column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[Any]:

@@ -13,7 +13,8 @@ def gateway() -> TransferGateway | None:
 
 
 def on_report_status_changed(report_id: int) -> None:
-    """Listener for ``report.status_changed``: grant, hold, refuse or wait, as the report now stands."""
+    """Listener for ``report.status_changed`` and ``report.flags_changed``: grant, hold, refuse or wait, as the
+    report now stands. (Named for the first: rq finds queued jobs by this name.)"""
     from rewards import services
 
     services.consider_report(report_id, current_app.config["APP_SETTINGS"])

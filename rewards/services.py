@@ -67,6 +67,7 @@ REASONS = {
     "area_not_eligible": "该问题所在区域不在本期活动的奖励范围内。",
     "resident_blocked": "您的账号已被停用，不能获得奖励。",
     "resident_forgotten": "反映人已注销账户，不发放奖励。",
+    "resident_api_client": "该反映由第三方平台通过接口提交，提交账号没有可接收转账的微信身份，不发放奖励。",
     "resident_excluded": "工作人员及其他不参与活动的账号不能获得奖励。",
     "budget_exhausted": "本期活动的奖励预算已发放完毕。",
     "daily_cap": "您今天获得的奖励已达到本期活动的每日上限。",
@@ -309,6 +310,8 @@ def _refusal(campaign: Campaign, facts: citizen_services.ReportFacts) -> str | N
         return "resident_blocked"
     if facts.resident_forgotten:
         return "resident_forgotten"
+    if facts.resident_api_client:
+        return "resident_api_client"
     if db.session.get(ExcludedResident, facts.resident_id) is not None:
         return "resident_excluded"
     eligible = campaign.eligible_categories

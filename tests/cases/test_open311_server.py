@@ -12,10 +12,12 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from citizen import services as citizen_services
+from rewards import services as rewards_services
 
 from tests.cases.conftest import accept, accepted_report
 from tests.citizen.helpers import new_report
 from tests.media_files import photo_bytes
+from tests.rewards.helpers import budget_used, make_campaign, reward_of
 
 SCHEMA_DIR = Path("/work/shared/open311-georeport-v2-schema")
 CLIENT_KEY = "open311-client-key"
@@ -120,6 +122,28 @@ def test_a_posted_request_gets_the_text_check_the_mini_program_gets(app, client,
     with app.app_context():
         [report] = citizen_services.find_reports(statuses=("pending_review",), category_ids=["S0102"], limit=1)
         assert "text_flagged" in report.flags and "checks_pending" not in report.flags
+
+
+def test_a_request_posted_by_an_api_client_earns_no_reward_it_could_never_be_paid(app, client, open311, run_jobs,
+                                                                                   resident):
+    """An Open311 client's account has no WeChat openid for a transfer to reach: refused with a reason, never
+    granted (a grant would take the budget and wait for a payout that cannot happen)."""
+    campaign_id = make_campaign(app)
+    form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
+            "description": "路口有暴露垃圾。", "media_url": open311}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 201
+    run_jobs()
+    with app.app_context():
+        [report] = citizen_services.find_reports(statuses=("pending_review",), category_ids=["S0102"], limit=1)
+        report_id = report.id
+    accept(app, report_id)
+    run_jobs()
+    reward = reward_of(app, report_id)
+    assert (reward.state, reward.reason) == ("refused", "resident_api_client")
+    assert "微信" in rewards_services.REASONS[reward.reason]
+    assert budget_used(app, campaign_id) == 0
+    from_the_mini_program = accepted_report(app, client, resident, run_jobs)
+    assert reward_of(app, from_the_mini_program).state == "granted"
 
 
 def test_media_from_hosts_not_allowed_is_refused(client, open311):

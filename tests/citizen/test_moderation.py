@@ -13,9 +13,11 @@ from core.db import db, utcnow
 from core.errors import Conflict
 from core.models import AuditEntry
 from core.services import Actor
+from core.wechat import WeChatMiniProgram
 from media import services as media_services
 from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
 from tests.factories import ResidentFactory
+from tests.fakes.wechat import APP_ID, APP_SECRET
 from tests.media_files import photo_bytes, reencoded
 
 FIRST, SECOND = Actor(None, "moderator-1"), Actor(None, "moderator-2")
@@ -203,6 +205,31 @@ def test_risky_text_is_flagged_not_blocked(app, client, resident, fake_wechat, r
     run_jobs()
     with app.app_context():
         assert "text_flagged" in services.get_report(report["id"]).flags
+
+
+@pytest.mark.parametrize("outage", ["error_answer", "unreachable"])
+def test_a_text_check_without_an_answer_is_run_again_by_the_sweep(app, client, resident, fake_wechat, run_jobs,
+                                                                  monkeypatch, outage):
+    """No answer from WeChat's content check is no verdict: the report stays 核查中 until the sweep's check gets
+    one (the text was never let through as harmless)."""
+    fake_wechat.wechat.risky_words.add("违禁")
+    working = app.extensions["wechat"]
+    if outage == "error_answer":
+        fake_wechat.wechat.text_check_failures[:] = [-1]  # 系统繁忙
+    else:
+        monkeypatch.setitem(app.extensions, "wechat", WeChatMiniProgram(APP_ID, APP_SECRET, "http://127.0.0.1:1/", None))
+    report_id = new_report(client, resident, description="这里有违禁内容")["id"]
+    run_jobs()
+    overdue = utcnow() + services.CHECKS_OVERDUE_AFTER
+    with app.app_context():
+        assert services.get_report(report_id).flags == ["checks_pending"]
+    monkeypatch.setitem(app.extensions, "wechat", working)
+    with app.app_context():
+        assert services.requeue_pending_checks(now=overdue) == 1
+    run_jobs()
+    with app.app_context():
+        assert services.get_report(report_id).flags == ["text_flagged"]
+        assert services.requeue_pending_checks(now=overdue) == 0
 
 
 def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sweep(app, client, resident, run_jobs,

@@ -27,6 +27,8 @@ class FakeWeChat:
     subscribe_messages: list[dict] = dataclasses.field(default_factory=list)
     subscribe_failures: list[int] = dataclasses.field(default_factory=list)
     issued_tokens: set[str] = dataclasses.field(default_factory=set)
+    # Errcodes to answer the next content checks with.
+    text_check_failures: list[int] = dataclasses.field(default_factory=list)
     _counter: itertools.count = dataclasses.field(default_factory=itertools.count)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -70,6 +72,9 @@ class FakeWeChat:
     def _msg_sec_check(self, request: Request) -> dict:
         if request.args.get("access_token") not in self.issued_tokens:
             return {"errcode": 40001, "errmsg": "invalid credential"}
+        with self._lock:
+            if self.text_check_failures:
+                return {"errcode": self.text_check_failures.pop(0), "errmsg": "fake failure"}
         content = (request.get_json(force=True, silent=True) or {}).get("content", "")
         if any(word in content for word in self.risky_words):
             return {"errcode": 87014, "errmsg": "risky content"}

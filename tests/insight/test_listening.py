@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from citizen import services as citizen_services
-from core.db import db
+from core.db import db, utcnow
 from core.services import Actor
 from insight import services
 from insight.models import ReportFact
 from tests.citizen.helpers import new_report, sign_in
+from tests.statements import recorded_statements
 
 MODERATOR = Actor(None, "moderator-1")
 
@@ -73,3 +76,45 @@ def test_reports_that_go_with_a_deleted_account_leave_the_counts(app, client, ru
         assert db.session.get(ReportFact, report_id) is None
         figures = services.report_figures(services.last_days(1), settings)
         assert figures.submitted == 0 and figures.by_status.get("pending_review", 0) == 0
+
+
+@pytest.mark.parametrize("bucket", [None, 1], ids=["as_configured", "one_id_per_bucket"])
+def test_the_sweep_takes_out_reports_deleted_while_their_refresh_was_lost(app, client, run_jobs, jobs_lost,
+                                                                          monkeypatch, bucket):
+    """A deleted report has no row left to be found among recent changes: the sweep finds its fact by
+    comparing the facts with the reports there are (in buckets of ids: here also one id a bucket)."""
+    if bucket is not None:
+        monkeypatch.setattr(services, "DIGEST_BUCKET", bucket)
+    settings = app.config["APP_SETTINGS"]
+    staying, leaving = sign_in(client, "oStayingResident"), sign_in(client, "oQuietlyLeaving")
+    kept = new_report(client, staying)["id"]
+    gone = [new_report(client, leaving)["id"] for _ in range(2)]
+    also_kept = new_report(client, staying)["id"]
+    run_jobs()
+    with jobs_lost():  # the report.deleted listeners' jobs
+        assert client.delete("/api/v1/me", headers=leaving).status_code == 204
+    with app.app_context():
+        assert services.report_figures(services.last_days(1), settings).submitted == 4
+        assert services.catch_up(settings, now=utcnow() + 2 * services.CATCH_UP_WINDOW) == 2
+    swept = app.test_cli_runner().invoke(args=["insight", "sweep"])
+    assert swept.exit_code == 0 and "counted again 0 reports" in swept.output
+    with app.app_context():
+        figures = services.report_figures(services.last_days(1), settings)
+        assert figures.submitted == 2 and figures.by_status["pending_review"] == 2
+        assert [db.session.get(ReportFact, report_id) for report_id in gone] == [None, None]
+        assert all(db.session.get(ReportFact, report_id) is not None for report_id in (kept, also_kept))
+
+
+def test_a_sweep_with_nothing_deleted_reads_digests_not_reports(app, client, run_jobs):
+    """What the sweep reads for deleted reports grows with the span of ids (a few statements per 65,536 ids),
+    not with the reports: with every fact in agreement no id is looked up."""
+    settings = app.config["APP_SETTINGS"]
+    resident = sign_in(client, "oManyReports")
+    for _ in range(3):
+        new_report(client, resident)
+    run_jobs()
+    later = utcnow() + 2 * services.CATCH_UP_WINDOW  # no report changed lately
+    with recorded_statements(app) as statements, app.app_context():
+        assert services.catch_up(settings, now=later) == 0
+    # The changes lately; the lowest fact id, the span's two digests; the lowest fact id beyond it (none).
+    assert len(statements) == 5

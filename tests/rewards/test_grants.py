@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
+from citizen import jobs as citizen_jobs
 from citizen.models import Resident
 from core.db import db
 from core.errors import Conflict, ValidationFailed
@@ -150,6 +151,29 @@ def test_a_report_accepted_before_its_checks_finished_holds_the_reward(app, clie
     moderate(app, run_jobs, report_id, "accepted")
     reward = reward_of(app, report_id)
     assert (reward.state, reward.hold_signals) == ("held", ["checks_pending"])
+
+
+def test_a_reward_held_only_for_pending_checks_is_decided_when_the_checks_finish(app, client, run_jobs, resident,
+                                                                                jobs_lost):
+    """Held because the checks had not run when the report was accepted: once the check job has run, the
+    reward is granted, or held for what the checks found only, with nobody doing anything else."""
+    make_campaign(app)
+    clean, far_away = upload_photo(client, resident), upload_photo(client, resident, gps=BEIJING)
+    with jobs_lost():  # the check jobs (WeChat's text check runs there) are lost
+        granted_later = new_report(client, resident, media_ids=[clean])["id"]
+        held_later = new_report(client, resident, media_ids=[far_away])["id"]
+    for report_id in (granted_later, held_later):
+        moderate(app, run_jobs, report_id, "accepted")
+    assert reward_of(app, granted_later).hold_signals == ["checks_pending"]
+    assert reward_of(app, held_later).hold_signals == ["evidence_far_away", "checks_pending"]
+    with app.app_context():
+        for report_id in (granted_later, held_later):
+            citizen_jobs.check_report(report_id)  # as the sweep's requeued job runs it on a worker
+    run_jobs()
+    assert reward_of(app, granted_later).state == "granted"
+    assert ledger(app, reward_of(app, granted_later).id) == [("granted", 500, "system")]
+    still_held = reward_of(app, held_later)
+    assert (still_held.state, still_held.hold_signals) == ("held", ["evidence_far_away"])
 
 
 def test_the_same_photo_from_two_residents_is_held_and_can_be_refused(app, client, run_jobs, resident):

@@ -12,6 +12,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from citizen import services as citizen_services
+from citizen.models import Report
 from rewards import services as rewards_services
 
 from tests.cases.conftest import accept, accepted_report
@@ -112,16 +113,21 @@ def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, clie
     assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == str(report_id)
 
 
-def test_a_posted_request_gets_the_text_check_the_mini_program_gets(app, client, open311, fake_wechat, run_jobs):
-    """Filed through Open311 or the mini-program, a report's text goes through WeChat's content check."""
-    fake_wechat.wechat.risky_words.add("违禁")
+def filed_through_open311(app, client, run_jobs, media_url: str, description: str) -> Report:
+    """The report an Open311 client's POST filed (checked, its jobs run), as stored."""
     form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
-            "description": "这里有违禁内容。", "media_url": open311}
+            "description": description, "media_url": media_url}
     assert client.post("/open311/v2/requests.json", data=form).status_code == 201
     run_jobs()
     with app.app_context():
         [report] = citizen_services.find_reports(statuses=("pending_review",), category_ids=["S0102"], limit=1)
-        assert "text_flagged" in report.flags and "checks_pending" not in report.flags
+        return report
+
+def test_a_posted_request_gets_the_text_check_the_mini_program_gets(app, client, open311, fake_wechat, run_jobs):
+    """Filed through Open311 or the mini-program, a report's text goes through WeChat's content check."""
+    fake_wechat.wechat.risky_words.add("违禁")
+    report = filed_through_open311(app, client, run_jobs, open311, "这里有违禁内容。")
+    assert "text_flagged" in report.flags and "checks_pending" not in report.flags
 
 
 def test_a_request_posted_by_an_api_client_earns_no_reward_it_could_never_be_paid(app, client, open311, run_jobs,
@@ -129,13 +135,7 @@ def test_a_request_posted_by_an_api_client_earns_no_reward_it_could_never_be_pai
     """An Open311 client's account has no WeChat openid for a transfer to reach: refused with a reason, never
     granted (a grant would take the budget and wait for a payout that cannot happen)."""
     campaign_id = make_campaign(app)
-    form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
-            "description": "路口有暴露垃圾。", "media_url": open311}
-    assert client.post("/open311/v2/requests.json", data=form).status_code == 201
-    run_jobs()
-    with app.app_context():
-        [report] = citizen_services.find_reports(statuses=("pending_review",), category_ids=["S0102"], limit=1)
-        report_id = report.id
+    report_id = filed_through_open311(app, client, run_jobs, open311, "路口有暴露垃圾。").id
     accept(app, report_id)
     run_jobs()
     reward = reward_of(app, report_id)

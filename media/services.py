@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Config, current_config
-from core.db import MAX_DATABASE_ID, db, get_or_not_found, utcnow
+from core.db import MAX_DATABASE_ID, db, get_or_not_found, get_row, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -241,9 +241,10 @@ def complete_direct_upload(resident_id: int, media_id: int) -> Media:
     """Check a direct upload's size, hash and type; on success it counts, on failure nothing is kept. Commits.
 
     The bytes are first copied from the staging key (which the signed link can still overwrite)
-    to their final key, and it is the final copy that is checked and kept.
+    to their final key, and it is the final copy that is checked and kept. The media stays locked meanwhile:
+    a second completion (a double tap) waits, then finds it done.
     """
-    media = owned_media(resident_id, media_id)
+    media = owned_media(resident_id, media_id, for_update=True)
     if media.status != "awaiting_upload":
         return media
     storage = current_storage()
@@ -363,9 +364,9 @@ def _render_stream(media: Media, fmt: Format) -> None:
 
 # --- reading ----------------------------------------------------------------------------------------
 
-def owned_media(resident_id: int, media_id: int) -> Media:
+def owned_media(resident_id: int, media_id: int, *, for_update: bool = False) -> Media:
     """The resident's own media; anyone else's is as absent as a missing one."""
-    media = db.session.get(Media, media_id)
+    media = get_row(Media, media_id, with_for_update=for_update)
     if media is None or media.owner_resident_id != resident_id:
         raise NotFound("媒体文件不存在。")
     return media

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import requests
+import sqlalchemy as sa
 
+from core.db import db
+from core.storage import LocalDiskStorage
+from media import services
+from media.models import Media
 from tests.citizen.helpers import sign_in
 from tests.conftest import app_on_own_database
+from tests.locks import other_connection
+from tests.media import samples
 
 pytestmark = pytest.mark.live_database
 RETRIES = 8
@@ -35,3 +47,73 @@ def test_the_same_upload_started_at_once_is_one_media_with_a_link_for_each(uploa
     assert [response.status_code for response in responses] == [201] * RETRIES
     assert len({response.json["media"]["id"] for response in responses}) == 1
     assert all(response.json["upload"]["url"] for response in responses)
+
+
+def test_a_direct_upload_completed_twice_at_once_is_checked_and_kept_once(uploading_app, tmp_path, monkeypatch):
+    """A double tap on "done": both requests read the media still awaiting its bytes, and each copied the staging
+    object to a final key of its own and committed it; the one committed first was left in storage for good (a
+    resident's video no erasure finds), and a request copying after the other had deleted the staging object was a
+    500. Now the second waits for the first and answers the media it completed."""
+    client = uploading_app.test_client()
+    auth = sign_in(client, "oDoubleTapCompleter")
+    video = samples.encoded(tmp_path / "clip.mp4", "mp4", audio_codec="aac", video_codec="libx264")
+    started = client.post("/api/v1/media/uploads", headers=auth, json={
+        "kind": "video", "content_type": "video/mp4", "size": len(video),
+        "sha256": hashlib.sha256(video).hexdigest()}).json
+    upload, media_id = started["upload"], started["media"]["id"]
+    if upload["url"].startswith("http://localhost/"):
+        data = {**upload["fields"], upload["file_field"]: (io.BytesIO(video), "clip.mp4")}
+        sent = client.post(upload["url"], data=data, content_type="multipart/form-data").status_code
+    else:
+        sent = requests.post(upload["url"], data=upload["fields"], files={upload["file_field"]: ("clip.mp4", video)},
+                             timeout=10).status_code
+    assert sent in {200, 201, 204}
+
+    probing, go_on = threading.Event(), threading.Event()
+    probe = services._probe
+
+    def held_probe(incoming):  # the first request is held half-way, its copy made
+        if not probing.is_set():
+            probing.set()
+            assert go_on.wait(timeout=60)
+        return probe(incoming)
+
+    monkeypatch.setattr(services, "_probe", held_probe)
+
+    def complete():
+        return uploading_app.test_client().post(f"/api/v1/media/{media_id}/complete", headers=auth)
+
+    with ThreadPoolExecutor(max_workers=2) as pool, other_connection(uploading_app) as observer:
+        first = pool.submit(complete)
+        assert probing.wait(timeout=60)
+        second = pool.submit(complete)
+        # The second either runs through (nothing stops it) or waits for the first's lock (PostgreSQL).
+        # (SQLite: it waits at its first statement, its transaction beginning IMMEDIATE behind the first's.)
+        while not second.done() and not (second.running() and _waits_for_a_lock(observer)):
+            time.sleep(0.01)
+        go_on.set()
+        answers = [first.result(timeout=60), second.result(timeout=60)]
+    assert [answer.status_code for answer in answers] == [200, 200], [answer.json for answer in answers]
+    assert {answer.json["id"] for answer in answers} == {media_id}
+    storage = uploading_app.extensions["storage"]
+    with uploading_app.app_context():
+        kept = db.session.get(Media, media_id).original_key
+    originals = {key for key in _stored_keys(storage) if key.endswith("/original")}
+    assert originals == {kept}
+
+
+def _waits_for_a_lock(observer: sa.Connection) -> bool:
+    if observer.dialect.name != "postgresql":
+        return True
+    waiting = observer.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                      "AND datname = current_database()"))
+    # PostgreSQL shows pg_stat_activity once per transaction: each look needs one of its own.
+    observer.rollback()
+    return waiting > 0
+
+
+def _stored_keys(storage) -> set[str]:  # noqa: ANN001
+    if isinstance(storage, LocalDiskStorage):
+        return {str(p.relative_to(storage.root)) for p in Path(storage.root).rglob("*") if p.is_file()}
+    pages = storage.client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
+    return {item["Key"] for page in pages for item in page.get("Contents", [])}

@@ -230,7 +230,8 @@ def start_direct_upload(resident_id: int, *, kind: str, content_type: str, size:
         return winner, current_storage().signed_upload(winner.original_key, content_type=winner.content_type,
                                                        size=winner.size, expires_in=config.media_upload_ttl_seconds)
     # Uploaded to a staging key: once checked, the bytes are copied where the signed link cannot reach.
-    media.original_key = _original_key(resident_id, media.id, area="uploads")
+    # Started again, the same key: bytes already sent to it are replaced or completed, never left behind.
+    media.original_key = media.original_key or _original_key(resident_id, media.id, area="uploads")
     upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,
                                              expires_in=config.media_upload_ttl_seconds)
     db.session.commit()

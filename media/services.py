@@ -315,7 +315,8 @@ def hash_stream(stream: BinaryIO) -> tuple[int, str, bytes]:
 
 def render_media(media_id: int) -> None:
     """Make the served derivatives of one accepted media; a file that cannot be rendered is marked failed."""
-    media = db.session.get(Media, media_id)
+    # Held while rendering: an erasure or clean-up waits, then deletes what was made, never a part of it.
+    media = db.session.get(Media, media_id, with_for_update=True)
     if media is None or media.status != "processing":
         return
     fmt = FORMATS[media.format]
@@ -474,14 +475,19 @@ def delete_unattached_media(now: dt.datetime | None = None, batch_size: int = 20
     cutoff = (now or utcnow()) - dt.timedelta(hours=current_config().media_unattached_ttl_hours)
     deleted = 0
     while True:
-        batch = db.session.scalars(sa.select(Media).where(Media.attached_to.is_(None), Media.created_at < cutoff)
-                                   .order_by(Media.id).limit(batch_size)).all()
+        batch = db.session.scalars(_for_deletion(sa.select(Media).where(
+            Media.attached_to.is_(None), Media.created_at < cutoff).order_by(Media.id).limit(batch_size))).all()
         if not batch:
             return deleted
         for media in batch:
             _forget(media)
         db.session.commit()
         deleted += len(batch)
+
+
+def _for_deletion(query: sa.Select[tuple[Media]]) -> sa.Select[tuple[Media]]:
+    """Media to be forgotten, locked and read afresh: a job rendering one is waited for, and what it made is seen."""
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 def _forget(media: Media) -> None:
@@ -498,7 +504,7 @@ def _forget(media: Media) -> None:
 def delete_media(media_ids: list[int]) -> None:
     """Delete media (stored objects and rows), e.g. when their retention ends. The caller commits."""
     if media_ids:
-        for media in db.session.scalars(sa.select(Media).where(Media.id.in_(set(media_ids)))).all():
+        for media in db.session.scalars(_for_deletion(sa.select(Media).where(Media.id.in_(set(media_ids))))).all():
             _forget(media)
 
 
@@ -511,5 +517,5 @@ def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
 
 def forget_resident(resident_id: int) -> None:
     """Delete all of the resident's media, files included: photos may show the person. The caller commits."""
-    for media in db.session.scalars(sa.select(Media).where(Media.owner_resident_id == resident_id)).all():
+    for media in db.session.scalars(_for_deletion(sa.select(Media).where(Media.owner_resident_id == resident_id))).all():
         _forget(media)

@@ -1,4 +1,5 @@
-"""A direct upload announced several times at once (a client retrying) is one media (on a database that commits)."""
+"""Media worked on by two requests or jobs at once (on a database that commits): a direct upload announced or
+completed twice, a resident forgotten while a photo is rendered."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from core.storage import LocalDiskStorage
 from media import services
 from media.models import Media
 from tests.citizen.helpers import sign_in
-from tests.conftest import app_on_own_database
-from tests.locks import other_connection
+from tests.conftest import LosingQueue, app_on_own_database
+from tests.locks import lock_waiters_appear, other_connection, uncommitted
 from tests.media import samples
+from tests.media_files import photo_bytes
 
 pytestmark = pytest.mark.live_database
 RETRIES = 8
@@ -100,6 +102,35 @@ def test_a_direct_upload_completed_twice_at_once_is_checked_and_kept_once(upload
         kept = db.session.get(Media, media_id).original_key
     originals = {key for key in _stored_keys(storage) if key.endswith("/original")}
     assert originals == {kept}
+
+
+@pytest.mark.services_only
+def test_a_resident_forgotten_while_a_photo_is_rendered_leaves_no_rendering_behind(uploading_app, monkeypatch):
+    """Erasure read the media's keys while the job was rendering the photo, deleted the original, then (waiting for
+    the job's row) the row: the large and thumbnail copies the job then committed stayed in storage for good. Now
+    the job holds the media while it renders, and erasure waits for it and deletes what it made."""
+    client = uploading_app.test_client()
+    signed = client.post("/api/v1/auth/dev", json={"openid": "oForgottenWhileRendering"}).json
+    auth, resident_id = {"Authorization": f"Bearer {signed['token']}"}, signed["resident"]["id"]
+    monkeypatch.setitem(uploading_app.extensions, "job_queue", LosingQueue())  # the job is run below, held
+    uploaded = client.post("/api/v1/media", headers=auth, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(photo_bytes(7)), "photo.jpg")})
+    assert uploaded.status_code == 201 and uploaded.json["status"] == "processing", uploaded.json
+    storage = uploading_app.extensions["storage"]
+    mine = lambda: {key for key in _stored_keys(storage) if key.startswith(f"media/{resident_id}/")}  # noqa: E731
+    assert len(mine()) == 1
+
+    def forget() -> None:
+        with uploading_app.app_context():
+            services.forget_resident(resident_id)
+            db.session.commit()
+
+    with ThreadPoolExecutor(max_workers=1) as pool, other_connection(uploading_app) as observer:
+        with uncommitted(uploading_app, lambda: services.render_media(uploaded.json["id"])):
+            forgotten = pool.submit(forget)
+            assert lock_waiters_appear(observer)
+        forgotten.result(timeout=60)
+    assert mine() == set()
 
 
 def _waits_for_a_lock(observer: sa.Connection) -> bool:

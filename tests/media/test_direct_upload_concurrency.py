@@ -3,6 +3,7 @@ completed twice, a resident forgotten while a photo is rendered."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import threading
@@ -14,7 +15,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from core.db import db
+from core.config import current_config
+from core.db import db, utcnow
 from core.storage import LocalDiskStorage
 from media import services
 from media.models import Media
@@ -131,6 +133,35 @@ def test_a_resident_forgotten_while_a_photo_is_rendered_leaves_no_rendering_behi
             assert lock_waiters_appear(observer)
         forgotten.result(timeout=60)
     assert mine() == set()
+
+
+@pytest.mark.services_only
+def test_a_photo_attached_while_the_clean_up_runs_is_kept(uploading_app, monkeypatch):
+    """The clean-up of unattached media read a photo as unattached while a report was attaching it, deleted its
+    files, then (waiting for the report's write) its row: the report kept an id of nothing, its evidence gone. Now
+    the clean-up reads the media locked: it waits for the attachment, then finds the photo attached and leaves it."""
+    client = uploading_app.test_client()
+    auth = sign_in(client, "oAttachingWhileCleaning")
+    uploaded = client.post("/api/v1/media", headers=auth, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(photo_bytes(8)), "photo.jpg")})
+    assert uploaded.status_code == 201, uploaded.json
+    media_id = uploaded.json["id"]
+    with uploading_app.app_context():
+        keys = {db.session.get(Media, media_id).original_key}
+        later = utcnow() + dt.timedelta(hours=current_config().media_unattached_ttl_hours + 1)
+
+    def clean_up() -> int:
+        with uploading_app.app_context():
+            return services.delete_unattached_media(now=later)
+
+    with ThreadPoolExecutor(max_workers=1) as pool, other_connection(uploading_app) as observer:
+        with uncommitted(uploading_app, lambda: services.attach_media([media_id], attached_to="report:1")):
+            cleaned = pool.submit(clean_up)
+            assert lock_waiters_appear(observer)
+        cleaned.result(timeout=60)
+    with uploading_app.app_context():
+        assert services.media_info(media_id).attached_to == "report:1"
+    assert keys <= _stored_keys(uploading_app.extensions["storage"])
 
 
 def _waits_for_a_lock(observer: sa.Connection) -> bool:

@@ -507,7 +507,9 @@ def poster_frame(source: Path) -> bytes | None:
             frame = next(container.decode(video=0), None)
             if frame is None:
                 return None
-            image = frame.to_image()
+            # Upright phone videos store their frames on the side, with the turn to show them in a display matrix
+            # (degrees counter-clockwise, as Pillow turns too); the served copy keeps it, the poster applies it.
+            image = frame.to_image().rotate(frame.rotation, expand=True)
     except av.FFmpegError:
         return None
     return encode_jpeg(shrunk(_flatten(image), THUMB_EDGE))

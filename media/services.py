@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Config, current_config
-from core.db import MAX_DATABASE_ID, db, get_or_not_found, utcnow
+from core.db import MAX_DATABASE_ID, db, get_or_not_found, get_row, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
@@ -230,7 +230,8 @@ def start_direct_upload(resident_id: int, *, kind: str, content_type: str, size:
         return winner, current_storage().signed_upload(winner.original_key, content_type=winner.content_type,
                                                        size=winner.size, expires_in=config.media_upload_ttl_seconds)
     # Uploaded to a staging key: once checked, the bytes are copied where the signed link cannot reach.
-    media.original_key = _original_key(resident_id, media.id, area="uploads")
+    # Started again, the same key: bytes already sent to it are replaced or completed, never left behind.
+    media.original_key = media.original_key or _original_key(resident_id, media.id, area="uploads")
     upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,
                                              expires_in=config.media_upload_ttl_seconds)
     db.session.commit()
@@ -241,9 +242,10 @@ def complete_direct_upload(resident_id: int, media_id: int) -> Media:
     """Check a direct upload's size, hash and type; on success it counts, on failure nothing is kept. Commits.
 
     The bytes are first copied from the staging key (which the signed link can still overwrite)
-    to their final key, and it is the final copy that is checked and kept.
+    to their final key, and it is the final copy that is checked and kept. The media stays locked meanwhile:
+    a second completion (a double tap) waits, then finds it done.
     """
-    media = owned_media(resident_id, media_id)
+    media = owned_media(resident_id, media_id, for_update=True)
     if media.status != "awaiting_upload":
         return media
     storage = current_storage()
@@ -313,7 +315,8 @@ def hash_stream(stream: BinaryIO) -> tuple[int, str, bytes]:
 
 def render_media(media_id: int) -> None:
     """Make the served derivatives of one accepted media; a file that cannot be rendered is marked failed."""
-    media = db.session.get(Media, media_id)
+    # Held while rendering: an erasure or clean-up waits, then deletes what was made, never a part of it.
+    media = db.session.get(Media, media_id, with_for_update=True)
     if media is None or media.status != "processing":
         return
     fmt = FORMATS[media.format]
@@ -363,9 +366,9 @@ def _render_stream(media: Media, fmt: Format) -> None:
 
 # --- reading ----------------------------------------------------------------------------------------
 
-def owned_media(resident_id: int, media_id: int) -> Media:
+def owned_media(resident_id: int, media_id: int, *, for_update: bool = False) -> Media:
     """The resident's own media; anyone else's is as absent as a missing one."""
-    media = db.session.get(Media, media_id)
+    media = get_row(Media, media_id, with_for_update=for_update)
     if media is None or media.owner_resident_id != resident_id:
         raise NotFound("媒体文件不存在。")
     return media
@@ -472,14 +475,19 @@ def delete_unattached_media(now: dt.datetime | None = None, batch_size: int = 20
     cutoff = (now or utcnow()) - dt.timedelta(hours=current_config().media_unattached_ttl_hours)
     deleted = 0
     while True:
-        batch = db.session.scalars(sa.select(Media).where(Media.attached_to.is_(None), Media.created_at < cutoff)
-                                   .order_by(Media.id).limit(batch_size)).all()
+        batch = db.session.scalars(_for_deletion(sa.select(Media).where(
+            Media.attached_to.is_(None), Media.created_at < cutoff).order_by(Media.id).limit(batch_size))).all()
         if not batch:
             return deleted
         for media in batch:
             _forget(media)
         db.session.commit()
         deleted += len(batch)
+
+
+def _for_deletion(query: sa.Select[tuple[Media]]) -> sa.Select[tuple[Media]]:
+    """Media to be forgotten, locked and read afresh: a job rendering one is waited for, and what it made is seen."""
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 def _forget(media: Media) -> None:
@@ -496,7 +504,7 @@ def _forget(media: Media) -> None:
 def delete_media(media_ids: list[int]) -> None:
     """Delete media (stored objects and rows), e.g. when their retention ends. The caller commits."""
     if media_ids:
-        for media in db.session.scalars(sa.select(Media).where(Media.id.in_(set(media_ids)))).all():
+        for media in db.session.scalars(_for_deletion(sa.select(Media).where(Media.id.in_(set(media_ids))))).all():
             _forget(media)
 
 
@@ -509,5 +517,5 @@ def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
 
 def forget_resident(resident_id: int) -> None:
     """Delete all of the resident's media, files included: photos may show the person. The caller commits."""
-    for media in db.session.scalars(sa.select(Media).where(Media.owner_resident_id == resident_id)).all():
+    for media in db.session.scalars(_for_deletion(sa.select(Media).where(Media.owner_resident_id == resident_id))).all():
         _forget(media)

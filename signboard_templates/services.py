@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
-from core.db import db, get_or_not_found, utcnow
+from core.db import db, get_or_not_found, lock_for_transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.privacy import row_dict
 from core.services import Actor, record_audit
@@ -267,6 +267,8 @@ def _apply(application: SignboardApplication, values: dict[str, Any], rule_set: 
     """Stores the proposal and its checks; it reaches the reviewers only when no blocking rule fails."""
     for field, value in values.items():
         setattr(application, field, value)
+    # One sign per shop counts the shop's other applications: another one checked at once waits, then is counted.
+    lock_for_transaction(f"signboard_applications:{values['credit_code']}:{values['address']}")
     results = _run(rule_set, values, application.id)
     application.checks = [result.as_dict() for result in results]
     application.rules_version = f"{rule_set.city} {rule_set.version}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -100,3 +101,16 @@ def encoded(path: Path, muxer: str, *, audio_codec: str | None = None, video_cod
                 out.mux(audio.encode(frame))
             out.mux(audio.encode(None))
     return path.read_bytes()
+
+
+def turned_upright(mp4: bytes) -> bytes:
+    """The video as a phone held upright records it: frames stored landscape, with a display matrix (in the video
+    track's tkhd box) saying to turn them 90° clockwise when shown."""
+    data = bytearray(mp4)
+    position = 0
+    while (position := data.find(b"tkhd", position + 1)) > 0:
+        version = data[position + 4]
+        matrix = position + 8 + (32 if version == 1 else 20) + 16  # past the times, track id, duration, layer…
+        if int.from_bytes(data[matrix + 36:matrix + 40], "big"):  # the video track's (audio has no width)
+            data[matrix:matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    return bytes(data)

@@ -91,3 +91,21 @@ def test_a_body_of_another_size_is_refused(app, client, resident, stored_keys):
     response = client.post(f"/api/v1/media/{media['id']}/complete", headers=resident)
     assert response.status_code == 422 and response.json["error"]["details"] == {"declared": 1000, "received": 999}
     assert staging_key not in stored_keys()
+
+
+def test_an_upload_started_again_after_its_bytes_were_sent_leaves_no_copy_behind(client, resident, media_file,
+                                                                                 send_direct, stored_keys):
+    """The app sent the bytes, was closed before completing, and started the same upload again: each start signed a
+    new staging key, and the bytes sent to the first stayed in storage for good, outside the media's keys (no expiry,
+    completion or erasure ever deleted them)."""
+    video = media_file("clip.mp4")
+    before = stored_keys()
+    first = start(client, resident, video).json
+    assert send_direct(first["upload"], video) in {200, 201, 204}
+    again = start(client, resident, video).json
+    assert again["media"]["id"] == first["media"]["id"] and again["upload"] is not None
+    assert send_direct(again["upload"], video) in {200, 201, 204}
+    completed = client.post(f"/api/v1/media/{first['media']['id']}/complete", headers=resident)
+    assert completed.status_code == 200, completed.json
+    originals = [key for key in stored_keys() - before if key.endswith("/original")]
+    assert len(originals) == 1, originals

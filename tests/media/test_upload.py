@@ -284,3 +284,18 @@ def test_an_upload_whose_processing_job_was_lost_is_processed_by_the_sweep(app, 
     run_jobs()
     with app.app_context():
         assert db.session.get(Media, media_id).status == "ready"
+
+
+def test_an_upright_phone_video_gets_an_upright_poster(client, resident, upload, run_jobs, fetch, tmp_path):
+    """Phones store an upright video's frames landscape, with a matrix saying to turn them when shown; the served copy
+    keeps that matrix and plays upright, but the poster was the stored frame as it lay: on its side."""
+    video = samples.turned_upright(samples.encoded(tmp_path / "upright.mp4", "mp4", audio_codec="aac",
+                                                   video_codec="libx264"))
+    response = upload(video, filename="upright.mp4")
+    assert response.status_code == 201, response.json
+    media = ready(client, resident, run_jobs, response)
+    poster = image_of(fetch(media["urls"]["thumb"])[1]).convert("RGB")
+    assert poster.size == (240, THUMB_EDGE)
+    # The picture's sky (blue, its top half) is on the right once turned clockwise, its grass (green) on the left.
+    sky, grass = poster.getpixel((200, 20)), poster.getpixel((40, 20))
+    assert sky[2] > sky[1] and grass[1] > grass[2], (sky, grass)

@@ -314,54 +314,75 @@ def hash_stream(stream: BinaryIO) -> tuple[int, str, bytes]:
 # --- processing (the job's work) -------------------------------------------------------------------
 
 def render_media(media_id: int) -> None:
-    """Make the served derivatives of one accepted media; a file that cannot be rendered is marked failed."""
-    # Held while rendering: an erasure or clean-up waits, then deletes what was made, never a part of it.
-    media = db.session.get(Media, media_id, with_for_update=True)
+    """Make the served derivatives of one accepted media; a file that cannot be rendered is marked failed.
+
+    The rendering (seconds for a video) holds no lock and no transaction: a report attaching the media meanwhile
+    goes on. The media is locked and read afresh only to record what was made; erased meanwhile, it is gone, and
+    so goes what the rendering stored. An erasure after that reads the keys recorded and deletes them.
+    """
+    media = db.session.get(Media, media_id)
     if media is None or media.status != "processing":
         return
-    fmt = FORMATS[media.format]
+    kind, fmt, original_key = media.kind, FORMATS[media.format], media.original_key
+    db.session.rollback()
+    stored: list[str] = []
     try:
-        if media.kind == "photo":
-            _render_photo(media, fmt)
+        if kind == "photo":
+            outcome = _render_photo(original_key, fmt, stored)
         else:
-            _render_stream(media, fmt)
+            outcome = _render_stream(original_key, kind, fmt, stored)
+        outcome.update(status="ready", failure_code=None)
     except MediaRejected as exc:
-        log.warning("media could not be rendered", extra={"media_id": media.id, "reason": exc.code})
-        media.status, media.failure_code = "failed", exc.code
+        log.warning("media could not be rendered", extra={"media_id": media_id, "reason": exc.code})
+        outcome = {"status": "failed", "failure_code": exc.code}
+    media = db.session.get(Media, media_id, with_for_update=True, populate_existing=True)
+    if media is None:
+        for key in stored:
+            current_storage().delete(key)
         return
-    media.status, media.failure_code = "ready", None
+    if media.status == "processing":  # otherwise another run of the job recorded the same keys first
+        for name, value in outcome.items():
+            setattr(media, name, value)
 
 
-def _derivative_key(media: Media, name: str, extension: str) -> str:
+def _derivative_key(original_key: str, name: str, extension: str) -> str:
     """Beside the original: ``media/<resident>/<id>-<random>/<name>.<extension>``."""
-    return f"{media.original_key.rsplit('/', 1)[0]}/{name}.{extension}"
+    return f"{original_key.rsplit('/', 1)[0]}/{name}.{extension}"
 
 
-def _render_photo(media: Media, fmt: Format) -> None:
+def _render_photo(original_key: str, fmt: Format, stored: list[str]) -> dict[str, Any]:
+    """Store the large and thumbnail copies (their keys added to ``stored``); the media's values for them."""
     storage = current_storage()
-    rendition = processing.render_photo(storage.get(media.original_key), fmt, current_config().media_photo_max_pixels)
-    media.large_key = _derivative_key(media, "large", "jpg")
-    media.thumb_key = _derivative_key(media, "thumb", "jpg")
-    storage.put(media.large_key, rendition.large, "image/jpeg")
-    storage.put(media.thumb_key, rendition.thumb, "image/jpeg")
-    media.perceptual_hash = rendition.phash
+    rendition = processing.render_photo(storage.get(original_key), fmt, current_config().media_photo_max_pixels)
+    outcome = {"large_key": _derivative_key(original_key, "large", "jpg"),
+               "thumb_key": _derivative_key(original_key, "thumb", "jpg"), "perceptual_hash": rendition.phash}
+    for key, body in ((outcome["large_key"], rendition.large), (outcome["thumb_key"], rendition.thumb)):
+        stored.append(key)
+        storage.put(key, body, "image/jpeg")
+    return outcome
 
 
-def _render_stream(media: Media, fmt: Format) -> None:
+def _render_stream(original_key: str, kind: str, fmt: Format, stored: list[str]) -> dict[str, Any]:
+    """Store the playable copy without metadata and a video's poster (their keys added to ``stored``); the media's
+    values for them."""
     storage = current_storage()
     extension, content_type = processing.playback_format(fmt)
+    outcome: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="media-") as directory:
         source, target = Path(directory) / "original", Path(directory) / f"large.{extension}"
         with source.open("wb") as out:
-            storage.download(media.original_key, out)
+            storage.download(original_key, out)
         processing.remux_without_metadata(source, target, fmt)
-        media.large_key = _derivative_key(media, "large", extension)
+        outcome["large_key"] = _derivative_key(original_key, "large", extension)
+        stored.append(outcome["large_key"])
         with target.open("rb") as body:
-            storage.put(media.large_key, body, content_type)
-        poster = processing.poster_frame(source) if media.kind == "video" else None
+            storage.put(outcome["large_key"], body, content_type)
+        poster = processing.poster_frame(source) if kind == "video" else None
         if poster is not None:
-            media.thumb_key = _derivative_key(media, "thumb", "jpg")
-            storage.put(media.thumb_key, poster, "image/jpeg")
+            outcome["thumb_key"] = _derivative_key(original_key, "thumb", "jpg")
+            stored.append(outcome["thumb_key"])
+            storage.put(outcome["thumb_key"], poster, "image/jpeg")
+    return outcome
 
 
 # --- reading ----------------------------------------------------------------------------------------

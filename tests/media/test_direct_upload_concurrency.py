@@ -1,5 +1,5 @@
 """Media worked on by two requests or jobs at once (on a database that commits): a direct upload announced or
-completed twice, a resident forgotten while a photo is rendered."""
+completed twice, a resident forgotten or a report filed while a photo is rendered."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from core.config import current_config
 from core.db import db, utcnow
 from core.storage import LocalDiskStorage
-from media import services
+from media import processing, services
 from media.models import Media
-from tests.citizen.helpers import sign_in
+from tests.citizen.helpers import report_body, sign_in, submit
 from tests.conftest import LosingQueue, app_on_own_database
 from tests.locks import lock_waiters_appear, other_connection, uncommitted
 from tests.media import samples
@@ -106,18 +106,65 @@ def test_a_direct_upload_completed_twice_at_once_is_checked_and_kept_once(upload
     assert originals == {kept}
 
 
-@pytest.mark.services_only
+def _held_render(app, monkeypatch, media_id: int):
+    """The media's processing job, started in a thread and held in the middle of rendering until ``release`` is set;
+    returns (rendering, release, the job's future, the pool)."""
+    rendering, release = threading.Event(), threading.Event()
+    render_photo = processing.render_photo
+
+    def held(*args, **kwargs):
+        rendering.set()
+        assert release.wait(60)
+        return render_photo(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "render_photo", held)
+
+    def job() -> None:
+        with app.app_context():
+            services.render_media(media_id)
+            db.session.commit()
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    return rendering, release, pool.submit(job), pool
+
+
+def _processing_photo(app, client, auth, monkeypatch) -> int:
+    monkeypatch.setitem(app.extensions, "job_queue", LosingQueue())  # its job is run by the test, held
+    uploaded = client.post("/api/v1/media", headers=auth, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(photo_bytes(11)), "photo.jpg")})
+    assert uploaded.status_code == 201 and uploaded.json["status"] == "processing", uploaded.json
+    return uploaded.json["id"]
+
+
+def test_a_report_filed_while_its_photo_is_rendered_is_not_held_up_by_the_rendering(uploading_app, monkeypatch):
+    """The job held the media's row for the whole rendering (seconds for a video): a report attaching the photo
+    meanwhile waited for it, and with it the resident's other submissions."""
+    client = uploading_app.test_client()
+    auth = sign_in(client, "oQuickReporter")
+    media_id = _processing_photo(uploading_app, client, auth, monkeypatch)
+    rendering, release, rendered, pool = _held_render(uploading_app, monkeypatch, media_id)
+    try:
+        assert rendering.wait(30)
+        filed = pool.submit(submit, uploading_app.test_client(), auth, report_body([media_id]))
+        response = filed.result(timeout=20)
+    finally:
+        release.set()
+        pool.shutdown()
+    rendered.result()
+    assert response.status_code == 201, response.json
+    with uploading_app.app_context():
+        media = db.session.get(Media, media_id)
+        assert (media.status, media.attached_to) == ("ready", f"report:{response.json['id']}")
+
+
 def test_a_resident_forgotten_while_a_photo_is_rendered_leaves_no_rendering_behind(uploading_app, monkeypatch):
-    """Erasure read the media's keys while the job was rendering the photo, deleted the original, then (waiting for
-    the job's row) the row: the large and thumbnail copies the job then committed stayed in storage for good. Now
-    the job holds the media while it renders, and erasure waits for it and deletes what it made."""
+    """Erasure deleted the original and the row while the job was rendering the photo: the large and thumbnail copies
+    the job stored afterwards stayed in storage for good, outside any row. Now the job, finding the media gone once
+    it has rendered, deletes what it stored."""
     client = uploading_app.test_client()
     signed = client.post("/api/v1/auth/dev", json={"openid": "oForgottenWhileRendering"}).json
     auth, resident_id = {"Authorization": f"Bearer {signed['token']}"}, signed["resident"]["id"]
-    monkeypatch.setitem(uploading_app.extensions, "job_queue", LosingQueue())  # the job is run below, held
-    uploaded = client.post("/api/v1/media", headers=auth, content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(photo_bytes(7)), "photo.jpg")})
-    assert uploaded.status_code == 201 and uploaded.json["status"] == "processing", uploaded.json
+    media_id = _processing_photo(uploading_app, client, auth, monkeypatch)
     storage = uploading_app.extensions["storage"]
     mine = lambda: {key for key in _stored_keys(storage) if key.startswith(f"media/{resident_id}/")}  # noqa: E731
     assert len(mine()) == 1
@@ -127,11 +174,14 @@ def test_a_resident_forgotten_while_a_photo_is_rendered_leaves_no_rendering_behi
             services.forget_resident(resident_id)
             db.session.commit()
 
-    with ThreadPoolExecutor(max_workers=1) as pool, other_connection(uploading_app) as observer:
-        with uncommitted(uploading_app, lambda: services.render_media(uploaded.json["id"])):
-            forgotten = pool.submit(forget)
-            assert lock_waiters_appear(observer)
-        forgotten.result(timeout=60)
+    rendering, release, rendered, pool = _held_render(uploading_app, monkeypatch, media_id)
+    try:
+        assert rendering.wait(30)
+        pool.submit(forget).result(timeout=20)
+    finally:
+        release.set()
+        pool.shutdown()
+    rendered.result()
     assert mine() == set()
 
 

@@ -614,7 +614,7 @@ def _text(limit: int, *, required: bool = False) -> Callable[[Any], str]:
 
 
 def _opening_hours(value: Any) -> str | None:
-    text = "" if value is None else str(value).strip()
+    text = _text(64)(value)  # the column's length: a valid but longer list of ranges cannot be stored
     if not text:
         return None
     parse_opening_hours(text)

@@ -53,6 +53,20 @@ def test_a_csv_import_keeps_good_rows_and_reports_each_bad_one_with_its_line(app
     assert db.session.get(services.FacilityKind, "0301").facility_count == 2
 
 
+def test_opening_hours_longer_than_the_column_are_a_rejected_row_not_a_failed_import(app_ctx, tmp_path):
+    # Eight valid ranges make 95 characters: the column holds 64, and PostgreSQL refused the whole batch.
+    long_hours = ",".join(f"{hour:02d}:00-{hour:02d}:30" for hour in range(8))
+    path = tmp_path / "hours.csv"
+    path.write_text("source_id,kind,name,lat,lng,opening_hours\n"
+                    f"qd-h1,0301,长时段,36.06,120.32,\"{long_hours}\"\nqd-h2,0301,正常,36.07,120.33,06:00-22:00\n",
+                    encoding="utf-8")
+    record, rejected = _rejections(path)
+    assert [(line, source_id, reason) for line, source_id, reason in rejected] == [
+        (2, "qd-h1", "opening_hours: longer than 64 characters")]
+    assert (record.status, record.rows_accepted, record.rows_rejected) == ("finished", 1, 1)
+    assert db.session.scalars(sa.select(Facility.source_id)).all() == ["qd-h2"]
+
+
 def test_reimporting_the_same_file_changes_nothing_and_a_changed_row_is_updated(app_ctx, tmp_path):
     path = tmp_path / "toilets.csv"
     path.write_text(GOOD_AND_BAD_CSV, encoding="utf-8")

@@ -316,7 +316,8 @@ def month(year: int, number: int) -> Period:
 def parse_month(text: str) -> Period:
     """"2026-10" → October 2026; anything else is a ValueError."""
     year, _, number = text.partition("-")
-    if len(year) != 4 or not 1 <= len(number) <= 2:
+    # Year 1 starts before year 1 in UTC (where instants are stored), and a report also reads the month before.
+    if len(year) != 4 or not 1 <= len(number) <= 2 or not year.isdigit() or int(year) < 2:
         raise ValueError(f"not a month: {text!r} (expected YYYY-MM)")
     return month(int(year), int(number))
 

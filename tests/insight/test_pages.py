@@ -117,6 +117,9 @@ def test_the_dashboard_needs_a_signed_in_staff_member(client):
 def test_a_bad_month_is_refused(signed_in):
     assert signed_in.get("/admin/insight/monthly?month=2026-13").status_code == 400
     assert signed_in.get("/admin/insight/monthly?month=2026-10&district=北京").status_code == 400
+    # Year 1's first instants in Beijing time are before year 1 in UTC: they cannot be stored or compared.
+    assert signed_in.get("/admin/insight/monthly?month=0001-01").status_code == 400
+    assert signed_in.get("/admin/insight/monthly?month=0001-02").status_code == 400
 
 
 def test_the_heat_scale_and_an_empty_map():

@@ -197,6 +197,10 @@ def facility_values(raw: RawRow, context: RowContext) -> dict[str, Any]:
     source_id = str(raw.get("source_id") or "").strip()
     if not source_id or len(source_id) > 64:
         raise ValueError("source_id is missing or longer than 64 characters")
+    try:
+        services.storable(source_id)
+    except ValueError as exc:
+        raise ValueError(f"source_id: {exc}") from None
     kind = context.kind_override or str(raw.get("kind") or "").strip()
     if kind not in context.kinds:
         raise ValueError(f"unknown kind {kind!r}" if kind else "kind is missing")

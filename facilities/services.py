@@ -602,9 +602,20 @@ def import_history_query() -> sa.Select[tuple[FacilityImport]]:
 
 # --- row validation (imports and edits) ---------------------------------------------------------
 
+# As core.app refuses them in requests; an imported file's JSON escapes make them too.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text``, or ValueError if it holds a NUL (PostgreSQL stores none) or a lone surrogate (no database does)."""
+    if _UNSTORABLE.search(text):
+        raise ValueError("contains a NUL or lone surrogate character")
+    return text
+
+
 def _text(limit: int, *, required: bool = False) -> Callable[[Any], str]:
     def check(value: Any) -> str:
-        text = "" if value is None else str(value).strip()
+        text = storable("" if value is None else str(value).strip())
         if required and not text:
             raise ValueError("required")
         if len(text) > limit:

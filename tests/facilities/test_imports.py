@@ -133,6 +133,26 @@ def test_an_unreadable_geojson_file_fails_as_a_whole_and_is_recorded(app_ctx, tm
     assert db.session.scalar(sa.select(FacilityImport.status).order_by(FacilityImport.id.desc())) == "failed"
 
 
+def test_text_no_database_stores_is_a_rejected_row_not_a_failed_import(app_ctx, tmp_path):
+    # JSON escapes make a NUL (PostgreSQL stores none) or a lone surrogate (no database stores one) in a property.
+    features = [_feature("u-1", 120.32, 36.06, kind="0301", name="a\u0000b"),
+                _feature("u-2", 120.32, 36.06, kind="0301", name="公厕", address="路\ud800"),
+                _feature("u-3\u0000", 120.32, 36.06, kind="0301", name="公厕"),
+                _feature("u-5\udc00", 120.32, 36.06, kind="0301", name="公厕"),
+                _feature("u-4", 120.33, 36.07, kind="0301", name="公厕")]
+    path = tmp_path / "odd.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [\n' + ",\n".join(json.dumps(f) for f in features)
+                    + "\n]}\n", encoding="utf-8")
+    record, rejected = _rejections(path, file_format="geojson")
+    assert [(line, reason) for line, _, reason in rejected] == [
+        (2, "name: contains a NUL or lone surrogate character"),
+        (3, "address: contains a NUL or lone surrogate character"),
+        (4, "source_id: contains a NUL or lone surrogate character"),
+        (5, "source_id: contains a NUL or lone surrogate character")]
+    assert (record.status, record.rows_accepted, record.rows_rejected) == ("finished", 1, 4)
+    assert db.session.scalars(sa.select(Facility.source_id)).all() == ["u-4"]
+
+
 def test_export_writes_geojson_that_imports_back_unchanged(app_ctx, scatter, tmp_path):
     scatter(30, opening_hours="08:00-20:00")
     path = tmp_path / "export.geojson"

@@ -58,7 +58,8 @@ def facility_edit(facility_id: int) -> Response | str:
                "attribute_names": ATTRIBUTE_NAMES, "gcj02": services.gcj02_of(facility)}
     if request.method == "POST":
         try:
-            services.update_facility(actor(), facility, **_form_changes())
+            services.update_facility(actor(), facility, expected_updated_at=request.form.get("updated_at", ""),
+                                     **_form_changes())
         except AppError as exc:
             db.session.rollback()
             return render_template("facilities/facility_form.html", error=exc.message,

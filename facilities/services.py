@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core.db import db, get_or_not_found, utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor, record_audit
 from facilities import spatial
@@ -545,11 +545,18 @@ def _audit_view(facility: Facility) -> dict[str, Any]:
     return {name: getattr(facility, name) for name in EDITABLE_FIELDS}
 
 
-def update_facility(actor: Actor, facility: Facility, **changes: Any) -> Facility:
+def update_facility(actor: Actor, facility: Facility, *, expected_updated_at: str | None = None,
+                    **changes: Any) -> Facility:
+    """``expected_updated_at``: the facility's updated_at (isoformat) as the editor saw it; a facility changed
+    since (another admin's save, an import) is refused rather than overwritten with what the editor last saw."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed("不可修改的字段。", details={"fields": {name: ["not editable"] for name in sorted(unknown)}})
     values = _validated_fields(changes)
+    if expected_updated_at is not None:
+        db.session.refresh(facility, with_for_update={"of": Facility})  # a save committing meanwhile is waited for and seen
+        if facility.updated_at.isoformat() != expected_updated_at:
+            raise Conflict("该设施已被他人修改，请刷新后重新编辑。", code="facility_changed")
     before = _audit_view(facility)
     for name, value in values.items():
         setattr(facility, name, value)

@@ -1,0 +1,40 @@
+"""The facility edit form through the test client."""
+
+from __future__ import annotations
+
+import re
+
+from core.db import db
+from facilities.models import Facility
+from tests.core.admin_helpers import signed_in_staff
+from tests.factories import FacilityFactory
+
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def _edit_form(client, path: str) -> dict[str, str]:
+    """The edit page's hidden fields as a browser holding the page would post them."""
+    return dict(_HIDDEN.findall(client.get(path).get_data(as_text=True)))
+
+
+def test_saving_a_form_opened_before_another_admin_saved_is_refused_not_overwriting(app):
+    with app.app_context():
+        facility_id = FacilityFactory(name="栈桥公厕", opening_hours=None).id
+    path = f"/admin/facilities/{facility_id}"
+    first, second = signed_in_staff(app, "editor_a", "admin"), signed_in_staff(app, "editor_b", "admin")
+    first_form, second_form = _edit_form(first, path), _edit_form(second, path)
+    saved = first.post(path, data={**first_form, "name": "栈桥公厕（新）", "status": "in_service"})
+    assert saved.status_code == 302
+    # The second admin's page still shows the old name; saving it would put the old name back.
+    stale = second.post(path, data={**second_form, "name": "栈桥公厕", "opening_hours": "06:00-22:00",
+                                    "status": "in_service"})
+    assert stale.status_code == 409
+    assert "已被他人修改" in stale.get_data(as_text=True)
+    with app.app_context():
+        facility = db.session.get(Facility, facility_id)
+        assert (facility.name, facility.opening_hours) == ("栈桥公厕（新）", None)
+    reloaded = _edit_form(second, path)
+    assert second.post(path, data={**reloaded, "name": "栈桥公厕（新）", "opening_hours": "06:00-22:00",
+                                   "status": "in_service"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Facility, facility_id).opening_hours == "06:00-22:00"

@@ -38,3 +38,17 @@ def test_saving_a_form_opened_before_another_admin_saved_is_refused_not_overwrit
                                    "status": "in_service"}).status_code == 302
     with app.app_context():
         assert db.session.get(Facility, facility_id).opening_hours == "06:00-22:00"
+
+
+def test_a_refused_edit_shows_the_attributes_as_submitted(app):
+    with app.app_context():
+        facility_id = FacilityFactory(attributes={"free": True}).id
+    path = f"/admin/facilities/{facility_id}"
+    client = signed_in_staff(app, "editor", "admin")
+    refused = client.post(path, data={**_edit_form(client, path), "name": "公厕", "opening_hours": "25:00-26:00",
+                                      "status": "in_service", "baby_changing": "on", "genders": "family"})
+    assert refused.status_code == 422
+    # Saved again once the hours are corrected, the form must hold the ticks the admin made, not the stored ones.
+    checked = set(re.findall(r'<input type="checkbox" name="(\w+)"(?: value="(\w+)")? checked>',
+                             refused.get_data(as_text=True)))
+    assert checked == {("baby_changing", ""), ("genders", "family")}

@@ -79,7 +79,7 @@ def read_csv(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
         try:
             raw["attributes"] = json.loads(attributes) if attributes else {
                 name: raw[name] for name in (*services.BOOLEAN_ATTRIBUTES, "genders") if raw.get(name)}
-        except json.JSONDecodeError:
+        except ValueError:  # a JSONDecodeError, or an integer beyond Python's digit limit
             raw["__error__"] = "attributes is not valid JSON"
         yield line, raw
         line = reader.line_num + 1
@@ -141,6 +141,8 @@ def read_geojson(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
                 if eof or len(buffer) - position > _MAX_FEATURE_BYTES:
                     raise ImportFailed(f"line {line}: malformed JSON ({exc.msg})") from None
                 fill()
+            except ValueError as exc:  # an integer beyond Python's digit limit: no more of the file mends it
+                raise ImportFailed(f"line {line}: malformed JSON ({exc})") from None
         yield line, _feature_row(feature)
         line += buffer.count("\n", position, end)
         position = end

@@ -153,6 +153,26 @@ def test_text_no_database_stores_is_a_rejected_row_not_a_failed_import(app_ctx, 
     assert db.session.scalars(sa.select(Facility.source_id)).all() == ["u-4"]
 
 
+def test_json_python_will_not_decode_is_a_rejected_row_or_a_failed_import_never_a_running_one(app_ctx, tmp_path):
+    # Python refuses integers of more than 4300 digits with a ValueError that is no JSONDecodeError.
+    huge = "1" + "0" * 5000
+    csv_path = tmp_path / "huge.csv"
+    csv_path.write_text(f'source_id,kind,name,lat,lng,attributes\nh-1,0301,公厕,36.06,120.32,"{{""free"": {huge}}}"\n'
+                        "h-2,0301,公厕,36.07,120.33,\n", encoding="utf-8")
+    record, rejected = _rejections(csv_path)
+    assert [(line, reason) for line, _, reason in rejected] == [(2, "attributes is not valid JSON")]
+    assert (record.status, record.rows_accepted) == ("finished", 1)
+    geojson_path = tmp_path / "huge.geojson"
+    geojson_path.write_text('{"type": "FeatureCollection", "features": [\n'
+                            + json.dumps(_feature("h-3", 120.32, 36.06, kind="0301", name="公厕"))
+                            + f',\n{{"type": "Feature", "geometry": {{"type": "Point", "coordinates": [{huge}, 36]}}}}\n]}}\n',
+                            encoding="utf-8")
+    with pytest.raises(imports.ImportFailed, match="line 3: malformed JSON"):
+        imports.import_file(geojson_path, "geojson")
+    failed = db.session.scalar(sa.select(FacilityImport).order_by(FacilityImport.id.desc()))
+    assert (failed.filename, failed.status, failed.rows_read) == ("huge.geojson", "failed", 1)
+
+
 def test_export_writes_geojson_that_imports_back_unchanged(app_ctx, scatter, tmp_path):
     scatter(30, opening_hours="08:00-20:00")
     path = tmp_path / "export.geojson"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, Config
-from core.db import MAX_DATABASE_ID, db, engine_options
+from core.db import MAX_DATABASE_ID, db, engine_options, is_storable_text
 from core.errors import ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
@@ -184,12 +183,9 @@ def _register_request_hooks(app: Flask) -> None:
             request_id_var.reset(token)
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def refuse_unstorable_text(inputs: Iterable[tuple[str, list[str]]]) -> None:
     """PostgreSQL stores no NUL character and no database a lone surrogate: bad input, not a 500 later."""
-    bad = [location for location, values in inputs if any(_UNSTORABLE.search(text) for text in values)]
+    bad = [location for location, values in inputs if any(not is_storable_text(text) for text in values)]
     if bad:
         raise ValidationFailed("请求中含有不允许的字符（NUL 或不成对的代理字符）。",
                                details={"fields": {location: ["contains a NUL or lone surrogate character"]

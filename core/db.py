@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -52,6 +53,14 @@ class Base(DeclarativeBase):
 # Primary keys are 32-bit integers (PostgreSQL's serial): a larger id in a URL or a cursor is absent, not an error.
 MAX_DATABASE_ID = 2**31 - 1
 Row = TypeVar("Row")
+
+
+# PostgreSQL stores no NUL character, and no database a lone surrogate.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_storable_text(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
 
 
 def database_ids(texts: Iterable[str]) -> list[int]:

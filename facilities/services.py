@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from core.db import db, get_or_not_found, utcnow
+from core.db import db, get_or_not_found, is_storable_text, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor, record_audit
@@ -610,12 +610,9 @@ def import_history_query() -> sa.Select[tuple[FacilityImport]]:
 # --- row validation (imports and edits) ---------------------------------------------------------
 
 # As core.app refuses them in requests; an imported file's JSON escapes make them too.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def storable(text: str) -> str:
     """``text``, or ValueError if it holds a NUL (PostgreSQL stores none) or a lone surrogate (no database does)."""
-    if _UNSTORABLE.search(text):
+    if not is_storable_text(text):
         raise ValueError("contains a NUL or lone surrogate character")
     return text
 

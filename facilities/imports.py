@@ -368,10 +368,13 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
             upsert_rows(batch)
             progress.bytes_done = counter.bytes_read
     except (ImportFailed, UnicodeDecodeError, csv.Error) as exc:
-        db.session.rollback()
-        _close_record(record, progress, rejections, status="failed", inserted=_count_facilities() - before)
-        db.session.commit()
+        _record_failure(record, progress, rejections, before)
         raise ImportFailed(str(exc)) from exc
+    except BaseException:
+        # Stopped another way (Ctrl-C on a long import, a lost connection): the history says so, with the batches
+        # written before, rather than "running" for good. Writing that may fail too (no connection): then it stays.
+        _record_failure(record, progress, rejections, before)
+        raise
     if on_progress is not None:
         on_progress(progress)
     _close_record(record, progress, rejections, status="finished", inserted=_count_facilities() - before)
@@ -379,6 +382,12 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
                  after={"file": record.filename, "accepted": record.rows_accepted, "rejected": record.rows_rejected})
     _finish_bulk_write()
     return record
+
+
+def _record_failure(record: FacilityImport, progress: Progress, rejections: list[dict[str, Any]], before: int) -> None:
+    db.session.rollback()
+    _close_record(record, progress, rejections, status="failed", inserted=_count_facilities() - before)
+    db.session.commit()
 
 
 def _close_record(record: FacilityImport, progress: Progress, rejections: list[dict[str, Any]], *, status: str,

@@ -173,6 +173,30 @@ def test_json_python_will_not_decode_is_a_rejected_row_or_a_failed_import_never_
     assert (failed.filename, failed.status, failed.rows_read) == ("huge.geojson", "failed", 1)
 
 
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt(), ConnectionError("server closed the connection")])
+def test_an_import_stopped_midway_is_recorded_as_failed_with_what_it_had_written(app_ctx, tmp_path, monkeypatch,
+                                                                             interruption):
+    """Ctrl-C on a long import, or a lost database connection: the record said "running" for good."""
+    path = tmp_path / "stopped.csv"
+    path.write_text("source_id,kind,name,lat,lng\n" + "".join(f"s-{n},0301,公厕,36.0{n},120.3{n}\n" for n in range(4)),
+                    encoding="utf-8")
+    upsert_rows = imports.upsert_rows
+    batches = []
+
+    def stopping_after_the_first_batch(rows):
+        if batches:
+            raise interruption
+        batches.append(len(rows))
+        upsert_rows(rows)
+
+    monkeypatch.setattr(imports, "upsert_rows", stopping_after_the_first_batch)
+    with pytest.raises(type(interruption)):
+        imports.import_file(path, "csv", batch_size=2)
+    stopped = db.session.scalar(sa.select(FacilityImport).order_by(FacilityImport.id.desc()))
+    assert (stopped.status, stopped.rows_read, stopped.rows_inserted) == ("failed", 4, 2)
+
+
 def test_export_writes_geojson_that_imports_back_unchanged(app_ctx, scatter, tmp_path):
     scatter(30, opening_hours="08:00-20:00")
     path = tmp_path / "export.geojson"

@@ -507,7 +507,8 @@ def delete_unattached_media(now: dt.datetime | None = None, batch_size: int = 20
 
 
 def _for_deletion(query: sa.Select[tuple[Media]]) -> sa.Select[tuple[Media]]:
-    """Media to be forgotten, locked and read afresh: a job rendering one is waited for, and what it made is seen."""
+    """Media to be forgotten, locked and read afresh: a job recording its rendering is waited for, and the keys it
+    recorded are seen (one that records after the erasure finds the media gone and deletes what it stored)."""
     return query.with_for_update().execution_options(populate_existing=True)
 
 

@@ -25,6 +25,8 @@ FONT_FILES = {"regular": cvttf_NotoSansCJK_Regular.get_TTF_path(), "bold": cvttf
 LONG_SIDE_PX = 960
 MIN_SHORT_SIDE_PX = 96
 MAX_SIDE_PX = 3200
+# The longest side over the shortest that a board may have and still be drawn readably within MAX_SIDE_PX.
+MAX_ASPECT_RATIO = 30
 _REFERENCE_SIZE = 100
 _LINE_GAP = 0.15
 _WRAP_GAIN = 1.25

@@ -9,8 +9,6 @@ from signboard_templates import credit_code, services
 from signboard_templates.models import STATUSES
 from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
 
-MAX_ASPECT_RATIO = 30
-
 
 def preview_url(template_id: str, shop_name: str, width_m: float | None = None, height_m: float | None = None) -> str:
     sizes = {"width_m": f"{width_m:g}", "height_m": f"{height_m:g}"} if width_m and height_m else {}
@@ -25,6 +23,13 @@ def _shop_name(value: str) -> None:
     problem = services.shop_name_problem(value)
     if problem:
         raise ValidationError(problem)
+
+
+def _check_proportions(data: dict[str, Any], width_field: str, height_field: str) -> None:
+    width, height = data.get(width_field), data.get(height_field)
+    problem = services.sign_proportion_problem(width, height) if width and height else None
+    if problem:
+        raise ValidationError(problem, height_field)
 
 
 def _metres(low: float, high: float, **kwargs: Any) -> fields.Float:
@@ -86,10 +91,8 @@ class PreviewQuerySchema(Schema):
     height_m = _metres(0.2, 10)
 
     @validates_schema
-    def _aspect(self, data: dict[str, Any], **kwargs: Any) -> None:
-        width, height = data.get("width_m"), data.get("height_m")
-        if width and height and max(width / height, height / width) > MAX_ASPECT_RATIO:
-            raise ValidationError(f"招牌宽高比不能超过 {MAX_ASPECT_RATIO}:1。", "height_m")
+    def _proportions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _check_proportions(data, "width_m", "height_m")
 
 
 class GalleryQuerySchema(Schema):
@@ -143,6 +146,11 @@ class ApplicationInputSchema(Schema):
         problem = credit_code.problem(value)
         if problem:
             raise ValidationError(problem)
+
+    @validates_schema
+    def _proportions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        # The application's preview link draws the sign at this size.
+        _check_proportions(data, "sign_width_m", "sign_height_m")
 
 
 class CheckSchema(Schema):

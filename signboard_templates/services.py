@@ -69,6 +69,17 @@ def shop_name_problem(name: str) -> str | None:
     return None
 
 
+def sign_proportion_problem(width_m: float, height_m: float) -> str | None:
+    """Why a board of this size cannot be previewed, in plain Chinese; None when it can.
+
+    Every place that takes a sign's size for a sign that will be previewed refuses what this refuses, so that no
+    accepted application has a preview link that answers 422.
+    """
+    if max(width_m / height_m, height_m / width_m) > rendering.MAX_ASPECT_RATIO:
+        return f"招牌宽高比不能超过 {rendering.MAX_ASPECT_RATIO}:1。"
+    return None
+
+
 def clean_shop_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split())
 

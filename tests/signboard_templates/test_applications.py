@@ -103,6 +103,25 @@ def test_invalid_input_is_422_naming_the_field(client, merchant, changes, field)
     assert response.status_code == 422 and field in response.json["error"]["details"]["fields"]["json"]
 
 
+@pytest.mark.parametrize("sizes", [{"sign_width_m": 30, "sign_height_m": 0.5}, {"sign_width_m": 0.2, "sign_height_m": 10}])
+def test_a_sign_the_preview_cannot_draw_is_refused_everywhere_it_is_proposed(client, merchant, sizes):
+    # Wider or taller than the preview draws: an approved application's preview link would answer 422.
+    headers, photo = merchant
+    for method, url in (("post", "/api/v1/signboard-applications/check"), ("post", "/api/v1/signboard-applications")):
+        response = getattr(client, method)(url, json=application_body(photo, **sizes), headers=headers)
+        assert response.status_code == 422
+        assert "sign_height_m" in response.json["error"]["details"]["fields"]["json"]
+    created = client.post("/api/v1/signboard-applications", json=application_body(photo, sign_height_m=1.4),
+                          headers=headers).json
+    edited = client.put(f"/api/v1/signboard-applications/{created['id']}", json=application_body(photo, **sizes),
+                        headers=headers)
+    assert edited.status_code == 422 and "sign_height_m" in edited.json["error"]["details"]["fields"]["json"]
+    preview = client.get("/api/v1/signboard-templates/catering-01/preview.png",
+                         query_string={"shop_name": "老王海鲜", "width_m": sizes["sign_width_m"],
+                                       "height_m": sizes["sign_height_m"]})
+    assert preview.status_code == 422
+
+
 def test_a_template_from_another_category_or_someone_elses_photo_is_refused(client, merchant):
     headers, photo = merchant
     wrong = client.post("/api/v1/signboard-applications", json=application_body(photo, template_id="retail-01"),

@@ -16,6 +16,7 @@ import functools
 import heapq
 import itertools
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -313,13 +314,17 @@ def month(year: int, number: int) -> Period:
     return Period(first, following - dt.timedelta(days=1), f"{year} 年 {number} 月")
 
 
+_MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<number>[0-9]{1,2})")
+
+
 def parse_month(text: str) -> Period:
     """"2026-10" → October 2026; anything else is a ValueError."""
-    year, _, number = text.partition("-")
+    # ASCII digits only: int() would also take a sign, spaces, underscores and other scripts' digits.
+    parts = _MONTH.fullmatch(text)
     # Year 1 starts before year 1 in UTC (where instants are stored), and a report also reads the month before.
-    if len(year) != 4 or not 1 <= len(number) <= 2 or not year.isdigit() or int(year) < 2:
+    if parts is None or int(parts["year"]) < 2:
         raise ValueError(f"not a month: {text!r} (expected YYYY-MM)")
-    return month(int(year), int(number))
+    return month(int(parts["year"]), int(parts["number"]))
 
 
 def previous_month(period: Period) -> Period:

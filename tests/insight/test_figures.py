@@ -150,7 +150,8 @@ def test_monthly_report_compares_with_the_previous_month(october):
     assert report.previous.reports.submitted == 2 and report.current.reports.submitted == 8
     assert report.previous.reports.closing.closed == 0
     assert services.parse_month("2026-12").last == dt.date(2026, 12, 31)
-    for bad in ("2026", "2026-13", "10-2026"):
+    # Only ASCII digits: int() would also take a sign, spaces and other scripts' digits.
+    for bad in ("2026", "2026-13", "10-2026", "2026-+1", "2026- 1", "2026-1 ", "2026-１", "２０２６-01", "2026-٣"):
         with pytest.raises(ValueError):
             services.parse_month(bad)
     with pytest.raises(ValueError):

@@ -120,6 +120,8 @@ def test_a_bad_month_is_refused(signed_in):
     # Year 1's first instants in Beijing time are before year 1 in UTC: they cannot be stored or compared.
     assert signed_in.get("/admin/insight/monthly?month=0001-01").status_code == 400
     assert signed_in.get("/admin/insight/monthly?month=0001-02").status_code == 400
+    for bad in ("2026-+1", "2026-%201", "2026-%EF%BC%91", "2026-_1", "9999-12"):
+        assert signed_in.get(f"/admin/insight/monthly?month={bad}").status_code == 400, bad
 
 
 def test_the_heat_scale_and_an_empty_map():

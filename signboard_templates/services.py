@@ -80,7 +80,8 @@ def sign_proportion_problem(width_m: float, height_m: float) -> str | None:
     return None
 
 
-def clean_shop_name(name: str) -> str:
+def clean_name(name: str) -> str:
+    """A shop or licence name as it is stored, drawn and compared: NFC, whitespace collapsed."""
     return " ".join(unicodedata.normalize("NFC", name).split())
 
 
@@ -139,7 +140,7 @@ def preview_spec(template_id: str, shop_name: str, width_m: float | None = None,
     problem = shop_name_problem(shop_name)
     if problem:
         raise ValidationFailed(problem, code="invalid_shop_name", details={"fields": {"shop_name": [problem]}})
-    return PreviewSpec(template, clean_shop_name(shop_name), width_m or template.default_width_m,
+    return PreviewSpec(template, clean_name(shop_name), width_m or template.default_width_m,
                        height_m or template.default_height_m)
 
 
@@ -171,7 +172,7 @@ def gallery_png(category_code: str, shop_name: str | None = None) -> bytes:
     if cached is not None:
         return cached
     category = get_category(category_code)
-    name = clean_shop_name(shop_name) if shop_name else category.sample_name
+    name = clean_name(shop_name) if shop_name else category.sample_name
     templates = catalogue().in_category(category.code)
     rows = -(-len(templates) // GALLERY_COLUMNS)
     cell_w, cell_h = GALLERY_CELL
@@ -223,7 +224,9 @@ def facade_photo_urls(application: SignboardApplication) -> dict[str, str]:
 
 def _normalised(data: dict[str, Any]) -> dict[str, Any]:
     values = {field: data[field] for field in APPLICATION_FIELDS if field in data}
-    values["shop_name"] = clean_shop_name(values["shop_name"])
+    # Both names the same way: the licence-name rule compares their characters.
+    values["shop_name"] = clean_name(values["shop_name"])
+    values["licence_name"] = clean_name(values["licence_name"])
     values["credit_code"] = credit_code.normalise(values["credit_code"])
     values["address"] = " ".join(values["address"].split())
     problems: dict[str, list[str]] = {}

@@ -90,6 +90,14 @@ def test_an_advisory_finding_does_not_hold_the_application_back(client, merchant
     assert [c["code"] for c in body["checks"] if not c["passed"]] == ["R14"]
 
 
+def test_the_licence_name_is_compared_as_the_shop_name_is_normalised(client, merchant):
+    # U+F9DC is a compatibility form of 隆 (U+9686): the same character on screen, the same after NFC.
+    headers, photo = merchant
+    body = client.post("/api/v1/signboard-applications/check", headers=headers, json=application_body(
+        photo, shop_name="兴\uF9DC海鲜", licence_name="青岛市市南区兴\uF9DC海鲜餐饮店")).json
+    assert all(check["passed"] for check in body["checks"]), [c for c in body["checks"] if not c["passed"]]
+
+
 @pytest.mark.parametrize("changes, field", [
     ({"credit_code": "91370200163562681H"}, "credit_code"),
     ({"shop_name": ""}, "shop_name"),

@@ -432,6 +432,7 @@ def probe_stream(path: Path, fmt: Format) -> StreamMeta:
                 raise corrupt("no_audio_or_video_track")
             duration = _duration(container, video or audio)
             container_name = container.format.name
+            size = _displayed_size(container, video) if video is not None else (None, None)
     except av.FFmpegError as exc:
         raise corrupt(f"unreadable: {type(exc).__name__}") from None
     if fmt.name in {"mp4", "mov", "m4a"}:
@@ -441,9 +442,23 @@ def probe_stream(path: Path, fmt: Format) -> StreamMeta:
         if name is None:
             raise unsupported()
         fmt = FORMATS[name]
-    if video is not None:
-        return StreamMeta(fmt, duration, video.codec_context.width, video.codec_context.height)
-    return StreamMeta(fmt, duration, None, None)
+    return StreamMeta(fmt, duration, *size)
+
+
+def _displayed_size(container: Any, video: Any) -> tuple[int, int]:
+    """The frame size as the video is shown: upright phone videos store their frames on the side, with a quarter
+    turn in the display matrix (see poster_frame). FFmpeg hands that matrix to decoded frames only, so the first
+    frame is decoded; a video whose frames do not decode is taken as stored."""
+    import av
+
+    width, height = video.codec_context.width, video.codec_context.height
+    try:
+        frame = next(container.decode(video), None)
+    except av.FFmpegError:
+        frame = None
+    if frame is not None and abs(frame.rotation) == 90:
+        return height, width
+    return width, height
 
 
 def _playable(container: Any) -> list[Any]:

@@ -299,3 +299,12 @@ def test_an_upright_phone_video_gets_an_upright_poster(client, resident, upload,
     # The picture's sky (blue, its top half) is on the right once turned clockwise, its grass (green) on the left.
     sky, grass = poster.getpixel((200, 20)), poster.getpixel((40, 20))
     assert sky[2] > sky[1] and grass[1] > grass[2], (sky, grass)
+
+
+def test_an_upright_phone_video_reports_its_displayed_size(client, resident, upload, run_jobs, tmp_path):
+    """Stored 320×240 with a quarter turn in its display matrix, it plays 240 wide and 320 high, as its poster shows."""
+    video = samples.turned_upright(samples.encoded(tmp_path / "upright.mp4", "mp4", video_codec="libx264"))
+    response = upload(video, filename="upright.mp4")
+    assert (response.json["width"], response.json["height"]) == (240, 320)
+    media = ready(client, resident, run_jobs, response)
+    assert (media["width"], media["height"]) == (240, 320)

@@ -10,6 +10,7 @@ from tests.core.admin_helpers import signed_in_staff
 from tests.factories import FacilityFactory
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+_FORM = re.compile(r'<form method="post".*?</form>', re.DOTALL)
 
 
 def _edit_form(client, path: str) -> dict[str, str]:
@@ -52,3 +53,21 @@ def test_a_refused_edit_shows_the_attributes_as_submitted(app):
     checked = set(re.findall(r'<input type="checkbox" name="(\w+)"(?: value="(\w+)")? checked>',
                              refused.get_data(as_text=True)))
     assert checked == {("baby_changing", ""), ("genders", "family")}
+
+
+def test_each_facility_admin_form_carries_one_csrf_token_and_is_refused_without_it(app):
+    with app.app_context():
+        facility_id = FacilityFactory(name="栈桥公厕").id
+    path = f"/admin/facilities/{facility_id}"
+    client = signed_in_staff(app, "editor", "admin")
+    for page in (path, "/admin/facilities/", "/admin/facilities/kinds"):
+        forms = _FORM.findall(client.get(page).get_data(as_text=True))
+        assert len(forms) > 1, page  # the page's own forms besides the header's sign-out
+        assert all(form.count('name="csrf_token"') == 1 for form in forms), page
+    form = _edit_form(client, path)
+    without_token = {name: value for name, value in form.items() if name != "csrf_token"}
+    edit = {"name": "栈桥公厕（新）", "status": "in_service"}
+    assert client.post(path, data={**without_token, **edit}).status_code == 400
+    assert client.post(path, data={**form, **edit}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Facility, facility_id).name == "栈桥公厕（新）"

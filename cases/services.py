@@ -256,10 +256,6 @@ def forwarding_backlog(*, since: dt.datetime | None = None, until: dt.datetime |
     return Backlog(by_status=by_status, oldest_opened_at=min((oldest for *_, oldest in rows), default=None))
 
 
-def get_delivery(delivery_id: int) -> CaseDelivery:
-    return get_or_not_found(CaseDelivery, delivery_id, "转办记录不存在。")
-
-
 def retry_deliveries(actor: Actor, delivery_ids: Iterable[int] | None = None) -> int:
     """Try failed or waiting deliveries again now (all of them when no ids are given); audited; how many. Commits.
 

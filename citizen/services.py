@@ -516,10 +516,6 @@ def find_reports(*, ids: list[int] | None = None, category_ids: list[str] | None
     return list(db.session.scalars(query.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)))
 
 
-def report_for_key(resident_id: int, idempotency_key: str) -> Report | None:
-    return _report_for_key(resident_id, idempotency_key)
-
-
 def resident_history(resident_id: int) -> dict[str, int]:
     rows = db.session.execute(sa.select(Report.status, sa.func.count()).where(Report.resident_id == resident_id)
                               .group_by(Report.status))

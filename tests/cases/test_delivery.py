@@ -17,7 +17,7 @@ from core.db import db, utcnow
 from core.errors import Conflict
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import MODERATOR, accept, accepted_report, delivery_of, report_status
+from tests.cases.conftest import MODERATOR, accepted_report, delivery_of, report_status
 from tests.citizen.helpers import new_report
 from tests.core.admin_helpers import admin_login, admin_post
 from tests.factories import StaffFactory

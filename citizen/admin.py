@@ -89,7 +89,7 @@ def queue() -> str:
                   if len(reports) == QUEUE_PAGE_SIZE else None)
     return render_template("citizen/queue.html", reports=reports, filters=request.args, next_after=next_after,
                            counts=_status_counts(filters), categories=services.list_categories(),
-                           districts=services.district_names())
+                           districts=services.district_names(), stuck=services.stuck_checks())
 
 
 @bp.get("/reports/<int:report_id>")

@@ -72,6 +72,11 @@ PUBLICLY_OPEN = (ACCEPTED, FORWARDED, IN_PROGRESS)
 CHECKS_PENDING = "checks_pending"
 CHECKS_OVERDUE_AFTER = dt.timedelta(minutes=10)
 CHECKS_REQUEUE_BATCH = 500
+# Checks still pending this long after the report was filed are stuck, not slow (the sweep has run them again several
+# times): WeChat's text check keeps answering an error (a wrong app secret, a missing permission) or no worker runs the
+# jobs. Nothing clears that by itself, so the moderators are shown it and the sweep logs it as an error.
+CHECKS_STUCK_AFTER = dt.timedelta(hours=1)
+STUCK_CHECKS_COUNTED = 1000
 CLOSED_FOR_DUPLICATES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
 
 
@@ -759,7 +764,32 @@ def requeue_pending_checks(now: dt.datetime | None = None) -> int:
     for report_id in report_ids:
         enqueue_after_commit(citizen_jobs.check_report, report_id)
     db.session.commit()
+    stuck = stuck_checks(now)
+    if stuck.count:
+        log.error("report checks stuck", extra={"reports": stuck.count_shown,
+                                                "oldest_filed_at": stuck.oldest_filed_at.isoformat()})
     return len(report_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class StuckChecks:
+    count: int  # at most STUCK_CHECKS_COUNTED
+    oldest_filed_at: dt.datetime | None
+    pending_for_hours: int = int(CHECKS_STUCK_AFTER / dt.timedelta(hours=1))
+
+    @property
+    def count_shown(self) -> str:
+        return f"{self.count}+" if self.count >= STUCK_CHECKS_COUNTED else str(self.count)
+
+
+def stuck_checks(now: dt.datetime | None = None) -> StuckChecks:
+    """The reports whose checks have been pending for longer than CHECKS_STUCK_AFTER (counted up to
+    STUCK_CHECKS_COUNTED), and when the oldest of them was filed."""
+    stuck = (sa.select(Report.created_at).join(ReportFlag, ReportFlag.report_id == Report.id)
+             .where(ReportFlag.flag == CHECKS_PENDING, Report.created_at < (now or utcnow()) - CHECKS_STUCK_AFTER)
+             .order_by(Report.created_at).limit(STUCK_CHECKS_COUNTED).subquery())
+    count, oldest = db.session.execute(sa.select(sa.func.count(), sa.func.min(stuck.c.created_at))).one()
+    return StuckChecks(count, oldest)
 
 
 def _apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, text_flagged: bool = False,

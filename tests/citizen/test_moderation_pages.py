@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 import sqlalchemy as sa
 
+from citizen import services
 from citizen.models import Report
-from core.db import db
+from core.db import db, utcnow
 from core.models import AuditEntry
-from tests.citizen.helpers import ACCEPTED, new_report, sign_in
+from tests.citizen.helpers import ACCEPTED, new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_login, admin_post
 from tests.factories import StaffFactory
 
@@ -43,6 +45,31 @@ def test_the_queue_lists_pending_reports_with_counts(moderator_client, reports):
 def test_the_queue_filters_by_category(moderator_client, reports):
     page = moderator_client.get("/admin/reports?status=pending_review&category=S0104").get_data(as_text=True)
     assert "没有符合条件的反映" in page
+
+
+STUCK_ALERT = "仍在“核查中”"
+
+
+def test_checks_stuck_for_over_an_hour_are_shown_to_moderators_and_logged(app, client, moderator_client, jobs_lost,
+                                                                          caplog):
+    """Checks that never finish (WeChat's text check answering an error for good, no worker running) leave reports
+    核查中 and campaign rewards held; nothing clears that by itself, so staff and the logs are told."""
+    resident = sign_in(client, "oStuckResident")
+    with jobs_lost():  # the photo is never processed: the report's checks stay pending
+        report_id = new_report(client, resident, media_ids=[upload_photo(client, resident)])["id"]
+    assert STUCK_ALERT not in moderator_client.get("/admin/reports").get_data(as_text=True)  # only just filed
+    with app.app_context():
+        filed = db.session.get(Report, report_id)
+        assert filed.flags == ["checks_pending"]
+        filed.created_at = utcnow() - services.CHECKS_STUCK_AFTER - dt.timedelta(minutes=1)
+        db.session.commit()
+    page = moderator_client.get("/admin/reports").get_data(as_text=True)
+    assert f"有 1 条反映提交已超过 1 小时{STUCK_ALERT}" in page
+    assert "flag=checks_pending" in page
+    with app.app_context(), caplog.at_level("ERROR", logger="citizen.services"):
+        services.requeue_pending_checks()
+    errors = [(record.message, record.reports) for record in caplog.records if record.levelname == "ERROR"]
+    assert errors == [("report checks stuck", "1")]
 
 
 def test_accepting_from_the_report_page(app, moderator_client, reports):

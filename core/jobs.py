@@ -6,8 +6,11 @@ same function runs in-process (embedded default) or on an rq worker (production)
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -23,8 +26,22 @@ _PENDING_KEY = "jobs_pending_commit"
 DEFAULT_QUEUE = "default"
 
 
+@dataclasses.dataclass(frozen=True)
+class QueuedCall:
+    """``func(*ids)``, to run on the worker queue ``queue``."""
+
+    func: JobFunction
+    ids: tuple[int | str, ...]
+    queue: str = DEFAULT_QUEUE
+
+    @property
+    def name(self) -> str:
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+
 class JobQueue(Protocol):
-    def enqueue(self, func: JobFunction, *args: Any, queue: str = DEFAULT_QUEUE) -> None: ...
+    def enqueue(self, calls: Sequence[QueuedCall]) -> None:
+        """Run or queue the calls, in order; raise when they could not be queued."""
 
     def check(self) -> None:
         """Raise when the queue's backend is unreachable."""
@@ -36,13 +53,14 @@ class InlineQueue:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def enqueue(self, func: JobFunction, *args: Any, queue: str = DEFAULT_QUEUE) -> None:
-        with self.app.app_context():
-            try:
-                func(*args)
-            except Exception:
-                log.exception("inline job failed", extra={"job": f"{func.__module__}.{func.__qualname__}"})
-                db.session.rollback()
+    def enqueue(self, calls: Sequence[QueuedCall]) -> None:
+        for call in calls:
+            with self.app.app_context():
+                try:
+                    call.func(*call.ids)
+                except Exception:
+                    log.exception("inline job failed", extra={"job": call.name})
+                    db.session.rollback()
 
     def check(self) -> None:
         return None
@@ -52,10 +70,16 @@ class RqQueue:
     def __init__(self, redis_connection: Any) -> None:
         self.redis = redis_connection
 
-    def enqueue(self, func: JobFunction, *args: Any, queue: str = DEFAULT_QUEUE) -> None:
+    def enqueue(self, calls: Sequence[QueuedCall]) -> None:
+        """All the calls in one round trip (one status change fans out to several listeners' jobs)."""
         from rq import Queue, Retry
 
-        Queue(queue, connection=self.redis).enqueue(func, *args, retry=Retry(max=3, interval=[10, 60, 300]))
+        retry = Retry(max=3, interval=[10, 60, 300])
+        with self.redis.pipeline() as pipeline:
+            for call in calls:
+                Queue(call.queue, connection=self.redis).enqueue_many(
+                    [Queue.prepare_data(call.func, call.ids, retry=retry)], pipeline=pipeline)
+            pipeline.execute()
 
     def check(self) -> None:
         self.redis.ping()
@@ -74,21 +98,23 @@ def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAUL
     if session.get_transaction() is None:
         # Tie the job to a transaction now, so that a rollback before any other work drops it.
         session.begin()
-    session.info.setdefault(_PENDING_KEY, []).append((job_queue(), func, ids, queue))
+    session.info.setdefault(_PENDING_KEY, []).append((job_queue(), QueuedCall(func, ids, queue)))
 
 
 @sa.event.listens_for(Session, "after_commit")
 def _dispatch_pending_jobs(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
-    for queue_backend, func, ids, queue in pending:
+    for backend, queued in itertools.groupby(pending, key=operator.itemgetter(0)):
+        calls = [call for _, call in queued]
         try:
-            queue_backend.enqueue(func, *ids, queue=queue)
+            backend.enqueue(calls)
         except Exception as exc:
             # The transaction has committed: failing the caller now would report as lost what is stored (and
             # leave the session unusable). A job lost here is lost as one in a Redis that restarts empty:
             # the sweeps find its work from the database (case deliveries, payouts, media, rewards).
-            log.error("job not queued", extra={"job": f"{func.__module__}.{func.__qualname__}", "ids": list(ids),
-                                               "error": f"{type(exc).__name__}: {exc}"})
+            for call in calls:
+                log.error("job not queued", extra={"job": call.name, "ids": list(call.ids),
+                                                   "error": f"{type(exc).__name__}: {exc}"})
 
 
 @sa.event.listens_for(Session, "after_soft_rollback")

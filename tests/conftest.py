@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from flask_migrate import upgrade
 from core.app import create_app
 from core.config import Config
 from core.db import db
-from core.jobs import DEFAULT_QUEUE, make_worker
+from core.jobs import DEFAULT_QUEUE, QueuedCall, make_worker
 from tests.fakes.wechat import APP_ID, APP_SECRET, FakeWeChatServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -200,7 +200,7 @@ def run_jobs(app: Flask) -> Callable[[], None]:
 class LosingQueue:
     """A job queue that loses every job, as a Redis restarted empty does."""
 
-    def enqueue(self, func: Callable[..., object], *args: object, queue: str = DEFAULT_QUEUE) -> None:
+    def enqueue(self, calls: Sequence[QueuedCall]) -> None:
         return None
 
     def check(self) -> None:

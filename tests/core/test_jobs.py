@@ -65,6 +65,17 @@ def test_a_job_runs_once_after_the_commit(app, queue):
         assert job_runs(101) == 1
 
 
+def test_every_job_of_one_commit_leaves_with_it(app, queue):
+    """A status change fans out to several listeners' jobs: they all leave with the commit (on rq in one round trip)."""
+    with app.app_context():
+        for marker in (111, 112, 113):
+            enqueue_after_commit(record_job_run, marker)
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert [job_runs(marker) for marker in (111, 112, 113)] == [1, 1, 1]
+
+
 def test_a_rolled_back_transaction_queues_nothing(app, queue):
     with app.app_context():
         enqueue_after_commit(record_job_run, 202)
@@ -92,7 +103,9 @@ def test_a_queue_that_is_down_fails_neither_the_commit_nor_the_caller(app, redis
     with app.app_context():
         services.record_audit(services.SYSTEM_ACTOR, "test.work", "job", 303)
         enqueue_after_commit(record_job_run, 303)
+        enqueue_after_commit(record_job_run, 304)
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "test.work",
                                                                   AuditEntry.object_id == "303")) == 1
-    assert "job not queued" in caplog.text
+    # Each lost job is named, for whoever looks for it.
+    assert [record.ids for record in caplog.records if record.message == "job not queued"] == [[303], [304]]

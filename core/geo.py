@@ -27,6 +27,8 @@ _MAX_OFFSET_DEG = 0.012
 _OFFSET_SLOPE_BOUND = 0.02
 # Points converted along each edge of a GCJ-02 box (see gcj02_box_to_wgs84).
 _BOX_EDGE_STEPS = 32
+# Floating-point slack of bounding_box, in degrees (about 0.1 mm).
+_BOX_SLACK_DEG = 1e-9
 
 
 def in_mainland_china(lat: float, lng: float) -> bool:
@@ -124,6 +126,19 @@ def box_to_wgs84(south: float, west: float, north: float, east: float,
     if coord_type == "gcj02":
         return gcj02_box_to_wgs84(south, west, north, east)
     raise _unknown_coord_type(coord_type)
+
+
+def bounding_box(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(south, west, north, east): a box holding every point within ``radius_m`` of the point, as haversine_m
+    measures it, for an index to narrow a search before measuring. Its sides are in this module's metres (the
+    mean radius): a rounder figure of metres per degree makes the box smaller than the circle."""
+    angle = radius_m / EARTH_RADIUS_M
+    d_lat = math.degrees(angle) + _BOX_SLACK_DEG
+    phi = math.radians(lat)
+    if abs(phi) + angle >= math.pi / 2:  # the circle reaches a pole: every longitude
+        return max(lat - d_lat, -90.0), -180.0, min(lat + d_lat, 90.0), 180.0
+    d_lng = math.degrees(math.asin(math.sin(angle) / math.cos(phi))) + _BOX_SLACK_DEG
+    return lat - d_lat, lng - d_lng, lat + d_lat, lng + d_lng
 
 
 def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:

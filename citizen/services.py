@@ -27,7 +27,7 @@ from core.config import Config
 from core.db import db, get_or_not_found, get_row, id_digests, lock_for_transaction, utcnow
 from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
 from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
-from core.geo import haversine_m, point_in_polygon, to_wgs84
+from core.geo import bounding_box, haversine_m, point_in_polygon, to_wgs84
 from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
 from core import privacy
@@ -484,19 +484,13 @@ def resident_reports(resident_id: int, *, before_id: int | None, limit: int) -> 
 
 
 def nearby_open_reports(lat: float, lng: float, *, radius_m: float, limit: int = 50) -> list[tuple[Report, float]]:
-    lat_span, lng_span = _degree_box(lat, radius_m)
+    south, west, north, east = bounding_box(lat, lng, radius_m)
     candidates = db.session.scalars(
-        sa.select(Report).where(Report.status.in_(PUBLICLY_OPEN),
-                                Report.lat.between(lat - lat_span, lat + lat_span),
-                                Report.lng.between(lng - lng_span, lng + lng_span)))
+        sa.select(Report).where(Report.status.in_(PUBLICLY_OPEN), Report.lat.between(south, north),
+                                Report.lng.between(west, east)))
     ranked = sorted(((report, haversine_m(lat, lng, report.lat, report.lng)) for report in candidates),
                     key=lambda pair: pair[1])
     return [pair for pair in ranked if pair[1] <= radius_m][:limit]
-
-
-def _degree_box(lat: float, radius_m: float) -> tuple[float, float]:
-    lat_span = radius_m / 111_320.0
-    return lat_span, radius_m / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
 
 
 def timeline(report: Report) -> list[ReportEvent]:
@@ -688,12 +682,10 @@ class DuplicateCandidate:
 def duplicate_candidates(report: Report, settings: Config, limit: int = 10) -> list[DuplicateCandidate]:
     """Open reports of the same category nearby and recent, nearest and most alike first."""
     since = report.created_at - dt.timedelta(days=settings.duplicate_window_days)
-    lat_span, lng_span = _degree_box(report.lat, settings.duplicate_radius_m)
+    south, west, north, east = bounding_box(report.lat, report.lng, settings.duplicate_radius_m)
     nearby = db.session.execute(sa.select(Report.id, Report.lat, Report.lng).where(
         Report.id != report.id, Report.category_id == report.category_id, Report.created_at >= since,
-        Report.status.notin_(CLOSED_FOR_DUPLICATES),
-        Report.lat.between(report.lat - lat_span, report.lat + lat_span),
-        Report.lng.between(report.lng - lng_span, report.lng + lng_span)))
+        Report.status.notin_(CLOSED_FOR_DUPLICATES), Report.lat.between(south, north), Report.lng.between(west, east)))
     distances = {other_id: distance for other_id, lat, lng in nearby
                  if (distance := haversine_m(report.lat, report.lng, lat, lng)) <= settings.duplicate_radius_m}
     their_hashes: dict[int, list[str]] = {}

@@ -19,6 +19,7 @@ from core.auth import ROLES, current_staff, log_in_staff, log_out_staff, require
 from core.crypto import mask
 from core.db import db
 from core.errors import AppError, RateLimited, Unauthorized
+from core.geo import wgs84_to_gcj02
 from core.models import StaffAccount
 from core.pagination import paginate
 from core.ratelimit import rate_limit
@@ -96,6 +97,14 @@ bp = admin_blueprint("admin", __name__)
 @bp.app_template_filter("local_time")
 def local_time(value: dt.datetime | None) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+@bp.app_template_filter("both_datums")
+def both_datums(point: tuple[float, float]) -> str:
+    """A stored (WGS-84) point as staff read it: with its GCJ-02 twin, which Chinese maps (AMap, Tencent) take."""
+    lat, lng = point
+    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
+    return f"WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）"
 
 
 @bp.app_template_filter("masked")

@@ -18,11 +18,23 @@ _KRASOVSKY_EE = 0.00669342162296594323
 # is this close on each axis, which keeps the answer well under a centimetre from the true point.
 _INVERSE_TOLERANCE_DEG = 0.001 / (math.pi * EARTH_RADIUS_M / 180.0)
 _INVERSE_MAX_ITERATIONS = 30
+# The rough box inside which GCJ-02 differs from WGS-84: south, west, north, east.
+_CHINA_BOX = (0.8293, 72.004, 55.8271, 137.8347)
+# Bounds of the offset (GCJ-02 minus WGS-84) over that box, measured and rounded up: it is never more than
+# 0.0105 degrees on an axis, and changes by under 0.0066 degrees per degree moved along an axis (so under 0.0132
+# moving along both at once).
+_MAX_OFFSET_DEG = 0.012
+_OFFSET_SLOPE_BOUND = 0.02
+# Points converted along each edge of a GCJ-02 box (see gcj02_box_to_wgs84).
+_BOX_EDGE_STEPS = 32
+# Floating-point slack of bounding_box, in degrees (about 0.1 mm).
+_BOX_SLACK_DEG = 1e-9
 
 
 def in_mainland_china(lat: float, lng: float) -> bool:
     """The rough box inside which GCJ-02 differs from WGS-84."""
-    return 72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271
+    south, west, north, east = _CHINA_BOX
+    return west <= lng <= east and south <= lat <= north
 
 
 def _lat_offset(x: float, y: float) -> float:
@@ -74,7 +86,59 @@ def to_wgs84(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
         return lat, lng
     if coord_type == "gcj02":
         return gcj02_to_wgs84(lat, lng)
-    raise ValueError(f"unknown coordinate type {coord_type!r}; expected one of {', '.join(COORD_TYPES)}")
+    raise _unknown_coord_type(coord_type)
+
+
+def _unknown_coord_type(coord_type: str) -> ValueError:
+    return ValueError(f"unknown coordinate type {coord_type!r}; expected one of {', '.join(COORD_TYPES)}")
+
+
+def gcj02_box_to_wgs84(south: float, west: float, north: float, east: float) -> tuple[float, float, float, float]:
+    """The WGS-84 box (south, west, north, east) holding every point of a GCJ-02 box (a map window).
+
+    Converting two corners loses part of the window: the offset differs from place to place, so another corner,
+    or a point inside an edge, lies further out than they do (tens of metres across a city). The converted window's
+    extremes lie on its converted edges: each edge is converted at _BOX_EDGE_STEPS points, and the box widened by
+    the most the offset can change between two of them. So the box may hold a few metres more than the window,
+    never less.
+    """
+    if not (in_mainland_china(south, west) and in_mainland_china(north, east)):
+        china_south, china_west, china_north, china_east = _CHINA_BOX
+        overlaps = south <= china_north and north >= china_south and west <= china_east and east >= china_west
+        # Partly shifted, partly where GCJ-02 is WGS-84: widened by the largest shift there is. Wholly outside: as is.
+        margin = _MAX_OFFSET_DEG if overlaps else 0.0
+        return south - margin, west - margin, north + margin, east + margin
+    lat_step, lng_step = (north - south) / _BOX_EDGE_STEPS, (east - west) / _BOX_EDGE_STEPS
+    edges = [point for step in range(_BOX_EDGE_STEPS) for point in (
+        (south, west + step * lng_step), (south + step * lat_step, east),
+        (north, east - step * lng_step), (north - step * lat_step, west))]
+    converted = [gcj02_to_wgs84(lat, lng) for lat, lng in edges]
+    margin = _OFFSET_SLOPE_BOUND * max(lat_step, lng_step)
+    lats, lngs = [lat for lat, _ in converted], [lng for _, lng in converted]
+    return min(lats) - margin, min(lngs) - margin, max(lats) + margin, max(lngs) + margin
+
+
+def box_to_wgs84(south: float, west: float, north: float, east: float,
+                 coord_type: str) -> tuple[float, float, float, float]:
+    """A box given in ``coord_type`` as the WGS-84 box (south, west, north, east) holding all of it."""
+    if coord_type == "wgs84":
+        return south, west, north, east
+    if coord_type == "gcj02":
+        return gcj02_box_to_wgs84(south, west, north, east)
+    raise _unknown_coord_type(coord_type)
+
+
+def bounding_box(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(south, west, north, east): a box holding every point within ``radius_m`` of the point, as haversine_m
+    measures it, for an index to narrow a search before measuring. Its sides are in this module's metres (the
+    mean radius): a rounder figure of metres per degree makes the box smaller than the circle."""
+    angle = radius_m / EARTH_RADIUS_M
+    d_lat = math.degrees(angle) + _BOX_SLACK_DEG
+    phi = math.radians(lat)
+    if abs(phi) + angle >= math.pi / 2:  # the circle reaches a pole: every longitude
+        return max(lat - d_lat, -90.0), -180.0, min(lat + d_lat, 90.0), 180.0
+    d_lng = math.degrees(math.asin(math.sin(angle) / math.cos(phi))) + _BOX_SLACK_DEG
+    return lat - d_lat, lng - d_lng, lat + d_lat, lng + d_lng
 
 
 def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:

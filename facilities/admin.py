@@ -55,7 +55,7 @@ def facility_edit(facility_id: int) -> Response | str:
     require_staff_role("admin")
     facility = db.session.get(Facility, facility_id) or abort(404)
     context = {"facility": facility, "statuses": FACILITY_STATUSES, "gender_names": GENDER_NAMES,
-               "attribute_names": ATTRIBUTE_NAMES, "gcj02": services.gcj02_of(facility)}
+               "attribute_names": ATTRIBUTE_NAMES}
     if request.method == "POST":
         try:
             services.update_facility(actor(), facility, expected_updated_at=request.form.get("updated_at", ""),

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from core.geo import to_wgs84
+from core.geo import box_to_wgs84, to_wgs84
 from facilities import services
 from facilities.schemas import (FacilitySchema, KindSchema, MapQuerySchema, MapResponseSchema, NearestQuerySchema,
                                 NearestResponseSchema)
@@ -45,8 +45,7 @@ class FacilityMap(MethodView):
     def get(self, bbox: tuple[float, float, float, float], coord_type: str, kind: str | None):  # noqa: ANN201
         """Facilities in a map window; grid-clustered counts when there are too many to draw"""
         min_lng, min_lat, max_lng, max_lat = bbox
-        south, west = to_wgs84(min_lat, min_lng, coord_type)
-        north, east = to_wgs84(max_lat, max_lng, coord_type)
+        south, west, north, east = box_to_wgs84(min_lat, min_lng, max_lat, max_lng, coord_type)
         return services.map_view(SearchBox(south, north, west, east), kind=services.resident_kind(kind))
 
 

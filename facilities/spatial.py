@@ -20,7 +20,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterable
 
-from core.geo import EARTH_RADIUS_M, haversine_m
+from core.geo import EARTH_RADIUS_M, bounding_box, haversine_m
 
 MAX_LEVEL = 24
 GRID_SIZE = 1 << MAX_LEVEL
@@ -33,9 +33,8 @@ DENSITY_LEVEL = 13
 FIRST_BLOCK_EXPECTED = 3.0
 # Cells no smaller than this (metres): below it, index descents cost more than rows.
 MIN_CELL_M = 60.0
-# Floating-point slack for the proofs below, in metres and degrees.
+# Floating-point slack for the proofs below, in metres.
 _SLACK_M = 1e-6
-_SLACK_DEG = 1e-9
 
 
 def _spread(v: int) -> int:
@@ -133,13 +132,8 @@ class SearchBox:
 
     @classmethod
     def around(cls, lat: float, lng: float, radius_m: float) -> SearchBox:
-        angle = radius_m / EARTH_RADIUS_M
-        d_lat = math.degrees(angle) + _SLACK_DEG
-        phi = math.radians(lat)
-        if abs(phi) + angle >= math.pi / 2:  # the circle reaches a pole: every longitude
-            return cls(max(lat - d_lat, -90.0), min(lat + d_lat, 90.0), -180.0, 180.0)
-        d_lng = math.degrees(math.asin(math.sin(angle) / math.cos(phi))) + _SLACK_DEG
-        return cls(lat - d_lat, lat + d_lat, lng - d_lng, lng + d_lng)
+        south, west, north, east = bounding_box(lat, lng, radius_m)
+        return cls(south, north, west, east)
 
 
 def _distance_outside_m(lat: float, lng: float, level: int, west_cx: int, south_cy: int, cells: int) -> float:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 from PIL import Image, ImageFilter
 
+from core.geo import wgs84_to_gcj02
 from insight.services import HotSpotGrid, grid_steps
 
 PALETTE = ("#1f5fa8", "#3d8fd1", "#6fb1e4", "#e08a2e", "#c0392b")
@@ -187,7 +188,11 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
         body.append(f'<text x="{x(spot.lng):.1f}" y="{y(spot.lat) + 4:.1f}" text-anchor="middle" font-weight="bold" '
                     f'fill="#000">{rank}</text>')
     body.append(f'<text x="6" y="{height - 6}" fill="#555">网格 {grid.grid_m} 米 · 最多 {most} 件/格</text>')
+    # Both datums: staff look hot spots up on Chinese maps (AMap, Tencent), which take GCJ-02.
+    rows = []
+    for rank, spot in enumerate(spots, start=1):
+        gcj_lat, gcj_lng = wgs84_to_gcj02(spot.lat, spot.lng)
+        rows.append((str(rank), f"{spot.lat:.4f}, {spot.lng:.4f}", f"{gcj_lat:.4f}, {gcj_lng:.4f}", spot.district,
+                     str(spot.count)))
     return Chart(slug, title, _svg(slug, title, width, height, body),
-                 ("排名", "网格中心（纬度, 经度）", "所在区（市）", "数量（件）"),
-                 [(str(rank), f"{spot.lat:.4f}, {spot.lng:.4f}", spot.district, str(spot.count))
-                  for rank, spot in enumerate(spots, start=1)])
+                 ("排名", "网格中心 WGS-84（纬度, 经度）", "网格中心 GCJ-02（纬度, 经度）", "所在区（市）", "数量（件）"), rows)

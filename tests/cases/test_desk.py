@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from cases import services
 from cases.models import DeskCase
+from citizen import services as citizen_services
 from core.db import db
+from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from tests.cases.conftest import accepted_report, report_status
 from tests.core.admin_helpers import csrf_token, signed_in_staff
@@ -34,6 +36,20 @@ def act(staff, case_id: int, action: str, **form):
     response = staff.post(f"/admin/desk/{case_id}/{action}", data=data, content_type="multipart/form-data")
     assert response.status_code == 302
     return staff.get(response.location).get_data(as_text=True)
+
+
+def test_the_case_page_gives_the_place_in_gcj02_as_well_as_wgs84(app, client, resident, run_jobs, use_case_system,
+                                                                 dispatcher):
+    # Crews look places up on Chinese maps (AMap, Tencent), which take GCJ-02: WGS-84 alone sends them hundreds of
+    # metres off.
+    use_case_system("desk")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    with app.app_context():
+        report = citizen_services.get_report(report_id)
+        lat, lng = report.lat, report.lng
+    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
+    page = dispatcher.get(f"/admin/desk/{desk_case_id(app, report_id)}").get_data(as_text=True)
+    assert f"WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）" in page
 
 
 def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, resident, run_jobs,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from citizen import services
 from citizen.models import Report, ReportMedia
 from core.db import db, utcnow
 from core.errors import Conflict
+from core.geo import EARTH_RADIUS_M
 from core.models import AuditEntry
 from core.services import Actor
 from core.wechat import WeChatMiniProgram
@@ -136,6 +138,19 @@ def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app,
         ranked = [c.report.id for c in services.duplicate_candidates(services.get_report(subject), settings)]
     assert ranked == [ten, forty]
     assert far not in ranked and other_kind not in ranked and old not in ranked
+
+
+def test_a_report_just_inside_the_duplicate_radius_is_a_candidate(app, client, resident, run_jobs):
+    settings = app.config["APP_SETTINGS"]
+    # 99.9 % of the radius north, as haversine_m measures it (the mean Earth radius).
+    almost = new_report(client, resident, location=(QINGDAO[0] + math.degrees(
+        0.999 * settings.duplicate_radius_m / EARTH_RADIUS_M), QINGDAO[1]))["id"]
+    subject = new_report(client, resident)["id"]
+    run_jobs()
+    with app.app_context():
+        candidates = services.duplicate_candidates(services.get_report(subject), settings)
+    assert [(c.report.id, round(c.distance_m, 2)) for c in candidates] == [
+        (almost, round(0.999 * settings.duplicate_radius_m, 2))]
 
 
 def test_a_report_filed_near_an_open_one_of_its_category_is_flagged_by_the_submission_itself(

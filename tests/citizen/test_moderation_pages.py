@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from citizen import services
 from citizen.models import Report
 from core.db import db, utcnow
+from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
-from tests.citizen.helpers import ACCEPTED, new_report, sign_in, upload_photo
+from media import services as media_services
+from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_login, admin_post
 from tests.factories import StaffFactory
 
@@ -82,6 +84,21 @@ def test_accepting_from_the_report_page(app, moderator_client, reports):
     assert "已受理反映" in moderator_client.get(response.location).get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Report, report_id).status in ACCEPTED
+
+
+def test_the_report_page_names_the_datum_of_a_photo_s_exif_position_and_shows_it_in_gcj02_too(
+        app, client, moderator_client, run_jobs):
+    # EXIF positions are WGS-84; shown bare beside the report's GCJ-02 point and map, they read as a few hundred
+    # metres apart when they are the same place.
+    resident = sign_in(client, "oExifResident")
+    photo = upload_photo(client, resident, gps=QINGDAO)
+    report_id = new_report(client, resident, media_ids=[photo])["id"]
+    run_jobs()  # the photo's derivatives: the page captions a photo once it can show it
+    with app.app_context():
+        lat, lng = media_services.media_info(photo).gps
+    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    assert f"拍摄位置 WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）" in page
 
 
 def test_a_stale_form_gets_a_clear_conflict_message(app, moderator_client, reports):

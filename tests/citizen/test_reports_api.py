@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from citizen import services
 from citizen.models import Report
 from core.db import db
-from core.geo import wgs84_to_gcj02
+from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, report_body, sign_in, submit, upload_photo
 from tests.statements import recorded_statements
@@ -272,6 +273,25 @@ def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resi
     assert set(items[0]) == {"category", "status", "status_name", "location", "distance_m", "thumbnail_url",
                              "reported_on"}
     assert "oResidentA" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bearing", ["south", "west"])
+def test_nearby_finds_a_problem_just_inside_its_radius(app, client, resident, other_resident, override_settings,
+                                                      bearing):
+    # The radius is measured as haversine_m does (the mean Earth radius): a box sized with a rounder figure of
+    # metres per degree (111,320) was 0.1 % too small, and left out what lay in its last half metre.
+    override_settings(nearby_radius_m=500)
+    known = new_report(client, resident)
+    move(app, known["id"], "accepted")
+    angle = 499.6 / EARTH_RADIUS_M
+    if bearing == "south":
+        lat, lng = QINGDAO[0] - math.degrees(angle), QINGDAO[1]
+    else:
+        lat = QINGDAO[0]
+        lng = QINGDAO[1] - math.degrees(2 * math.asin(math.sin(angle / 2) / math.cos(math.radians(lat))))
+    assert haversine_m(lat, lng, *QINGDAO) == pytest.approx(499.6)
+    response = client.get(f"/api/v1/reports/nearby?lat={lat}&lng={lng}&coord_type=wgs84", headers=other_resident)
+    assert [item["distance_m"] for item in response.json["items"]] == [500]
 
 
 def test_nearby_tells_the_day_reported_in_beijing_time(app, client, resident, other_resident):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.geo import haversine_m, wgs84_to_gcj02
+from core.geo import gcj02_to_wgs84, haversine_m, wgs84_to_gcj02
 from facilities import services
 from tests.factories import FacilityFactory
 
@@ -88,6 +88,33 @@ def test_the_map_lists_few_facilities_and_clusters_many(app, client, scatter):
     assert 1 < len(many["clusters"]) <= 100
     for cluster in many["clusters"]:
         assert 35.99 <= cluster["location"]["wgs84"]["lat"] <= 36.06
+
+
+def test_a_gcj02_map_window_shows_the_facilities_along_all_of_its_edges(app, client):
+    # A GCJ-02 window over central Qingdao; a facility 5 m inside it every tenth of the way along each edge.
+    south, west, north, east = 36.0, 120.3, 36.1, 120.45
+    inside = 0.00005
+    edges = [(south + inside, west + (east - west) * step / 10) for step in range(11)]
+    edges += [(north - inside, west + (east - west) * step / 10) for step in range(11)]
+    edges += [(south + (north - south) * step / 10, west + inside) for step in range(1, 10)]
+    edges += [(south + (north - south) * step / 10, east - inside) for step in range(1, 10)]
+    edges = [(min(max(lat, south + inside), north - inside), min(max(lng, west + inside), east - inside))
+             for lat, lng in edges]
+    wgs_points = [gcj02_to_wgs84(lat, lng) for lat, lng in edges]
+    # The window's corners alone, converted, leave some of these out: the offset differs along an edge.
+    corner_south, corner_west = gcj02_to_wgs84(south, west)
+    corner_north, corner_east = gcj02_to_wgs84(north, east)
+    assert any(not (corner_south <= lat <= corner_north and corner_west <= lng <= corner_east)
+               for lat, lng in wgs_points)
+    with app.app_context():
+        wanted = {FacilityFactory(lat=lat, lng=lng).id for lat, lng in wgs_points}
+        # 200 m outside the window, beyond its south-west corner.
+        outside_lat, outside_lng = gcj02_to_wgs84(south - 0.0018, west - 0.0022)
+        FacilityFactory(lat=outside_lat, lng=outside_lng)
+    body = client.get("/api/v1/facilities", query_string={
+        "bbox": f"{west},{south},{east},{north}", "coord_type": "gcj02"}).get_json()
+    assert body["clustered"] is False
+    assert {facility["id"] for facility in body["facilities"]} == wanted
 
 
 @pytest.mark.parametrize("bbox", ["1,2,3", "120.4,36.0,120.3,36.1", "a,b,c,d", "100,30,110,40", "200,0,201,1"])

@@ -14,6 +14,7 @@ from PIL import Image
 
 from citizen.models import Report
 from core.db import db
+from core.geo import wgs84_to_gcj02
 from insight import charts, services
 from tests.core.admin_helpers import admin_login
 from tests.factories import StaffFactory
@@ -130,6 +131,16 @@ def test_the_heat_scale_and_an_empty_map():
     empty = charts.grid_map("m", "空", services.HotSpotGrid(500, {}), outline=[(36, 120), (36.5, 120), (36.5, 121)],
                             places=[])
     assert empty.rows == [] and "<polygon" in empty.svg
+
+
+def test_the_hot_spot_table_gives_each_cell_centre_in_both_datums(app):
+    grid = services.HotSpotGrid(500, {services.cell_of(36.0671, 120.3826, 500): 3})
+    with app.app_context():
+        chart = charts.grid_map("m", "热点", grid, outline=[(36, 120), (36.5, 120), (36.5, 121)], places=[])
+        (spot,) = grid.top(1)
+    gcj_lat, gcj_lng = wgs84_to_gcj02(spot.lat, spot.lng)
+    assert chart.headers[1:3] == ("网格中心 WGS-84（纬度, 经度）", "网格中心 GCJ-02（纬度, 经度）")
+    assert chart.rows == [("1", f"{spot.lat:.4f}, {spot.lng:.4f}", f"{gcj_lat:.4f}, {gcj_lng:.4f}", "市南区", "3")]
 
 
 def _heat_layer_and_labels(chart: charts.Chart) -> tuple[Image.Image, list[tuple[float, float]]]:

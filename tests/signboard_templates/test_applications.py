@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.db import db
+from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from media import services as media_services
 from signboard_templates import services
@@ -181,6 +182,17 @@ def test_the_certificate_number_carries_the_year_of_approval_in_beijing_time(app
     assert decide(reviewer, token, created["id"], "approve").status_code == 302
     approved = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
     assert approved["certificate_number"].startswith("QDZP2027")
+
+
+def test_the_review_page_gives_the_shop_s_place_in_gcj02_as_well_as_wgs84(app, client, merchant):
+    headers, photo = merchant
+    body = application_body(photo)
+    created = client.post("/api/v1/signboard-applications", json=body, headers=headers).json
+    reviewer, _ = staff_client(app, ["signboard_reviewer"])
+    page = reviewer.get(f"/admin/signboards/{created['id']}").get_data(as_text=True)
+    lat, lng = body["latitude"], body["longitude"]
+    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
+    assert f"WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）" in page
 
 
 def test_review_request_changes_then_approve_issues_a_verifiable_certificate(app, client, merchant):

@@ -448,11 +448,11 @@ def poll_case_system(now: dt.datetime | None = None, *, lookback_days: int = 30)
     system = adapters.Open311CaseSystem(settings)
     open_statuses = (citizen_services.ACCEPTED, citizen_services.FORWARDED, citizen_services.IN_PROGRESS,
                      citizen_services.RESOLVED)
-    open_report_ids = {report.id for report in citizen_services.find_reports(statuses=open_statuses)}
-    delivered = [delivery for delivery in db.session.scalars(sa.select(CaseDelivery).where(
+    recent = list(db.session.scalars(sa.select(CaseDelivery).where(
         CaseDelivery.status == DONE, CaseDelivery.case_system == "open311",
-        CaseDelivery.delivered_at >= now - dt.timedelta(days=lookback_days)))
-        if delivery.report_id in open_report_ids]
+        CaseDelivery.delivered_at >= now - dt.timedelta(days=lookback_days))))
+    still_open = citizen_services.existing_report_ids((delivery.report_id for delivery in recent), statuses=open_statuses)
+    delivered = [delivery for delivery in recent if delivery.report_id in still_open]
     for delivery in delivered:
         if delivery.external_id is None and delivery.external_token:
             delivery.external_id = system.resolve_token(delivery.external_token)

@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -576,9 +576,19 @@ def report_id_digests(first_id: int, last_id: int, *, bucket: int) -> dict[int, 
     return id_digests(Report.id, first_id, last_id, bucket=bucket)
 
 
-def existing_report_ids(report_ids: list[int]) -> set[int]:
-    """Those of these ids whose report still exists (a resident's erasure deletes reports)."""
-    return set(db.session.scalars(sa.select(Report.id).where(Report.id.in_(report_ids))))
+# Ids looked up per statement: well under every database's limit of bound values.
+_IDS_PER_LOOKUP = 1000
+
+
+def existing_report_ids(report_ids: Iterable[int], *, statuses: tuple[str, ...] | None = None) -> set[int]:
+    """Those of these ids whose report still exists (a resident's erasure deletes reports), in one of ``statuses``
+    when they are given."""
+    query = sa.select(Report.id)
+    if statuses is not None:
+        query = query.where(Report.status.in_(statuses))
+    ids = sorted(set(report_ids))
+    return {report_id for start in range(0, len(ids), _IDS_PER_LOOKUP)
+            for report_id in db.session.scalars(query.where(Report.id.in_(ids[start:start + _IDS_PER_LOOKUP])))}
 
 
 def changed_report_snapshots(since: dt.datetime, *, after: tuple[dt.datetime, int] | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 
 from cases import services, signing
 from cases.models import CaseUpdate
-from core.db import db
+from citizen.models import Report
+from core.db import db, utcnow
 from tests.cases.conftest import UPDATES_SECRET, accepted_report, delivery_of, report_status, signed_update
 from tests.media_files import photo_bytes
 
@@ -162,6 +164,26 @@ def test_polling_open311_brings_status_back(app, client, resident, run_jobs, use
     case_system.set_status(external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
         services.poll_case_system()
+    assert report_status(app, report_id) == "closed"
+
+
+def test_polling_reaches_a_case_behind_a_thousand_newer_open_reports(app, client, resident, run_jobs, use_case_system,
+                                                                     case_system):
+    # Regression: the poll took the open reports from a newest-first list cut at 1,000, so once more than 1,000 newer
+    # reports were open (a few days of a city's reports), the older forwarded cases were never polled again.
+    use_case_system("open311")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    with app.app_context():
+        owner = db.session.get(Report, report_id).resident_id
+        db.session.execute(sa.insert(Report), [
+            {"resident_id": owner, "category_id": "S0104", "description": "较新的反映", "lat": 36.0671, "lng": 120.3826,
+             "address": "青岛市市南区", "district": "市南区", "status": "in_progress", "idempotency_key": f"newer-{n}",
+             "request_fingerprint": "fp", "flags": [], "checks": {}, "created_at": utcnow() + dt.timedelta(seconds=n + 1)}
+            for n in range(1000)])
+        db.session.commit()
+    case_system.set_status(delivery_of(app, report_id).external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
+    with app.app_context():
+        assert services.poll_case_system() == 1
     assert report_status(app, report_id) == "closed"
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from core import services as core_services
 from core.db import db
@@ -36,16 +37,16 @@ def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_re
     log_in(page, live_server, "browser_desk")
     page.goto(f"{live_server}/admin/reports/{report_id}")
     page.get_by_role("button", name="受理").click()
-    assert page.get_by_text(f"已受理反映 #{report_id}。").is_visible()
+    expect(page.get_by_text(f"已受理反映 #{report_id}。")).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="案件办理").click()
     page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器案件台")).get_by_role("link").click()
     page.get_by_role("button", name="立案").click()
-    assert page.get_by_role("heading", name=re.compile("已立案")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("已立案"))).to_be_visible()
 
     page.get_by_label("处置部门").fill("市南区市政养护中心")
     page.get_by_role("button", name="派遣").click()
-    assert page.get_by_role("heading", name=re.compile("已派遣")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("已派遣"))).to_be_visible()
 
     photo = tmp_path / "fixed.jpg"
     photo.write_bytes(photo_bytes(4242))
@@ -53,13 +54,13 @@ def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_re
     handle.get_by_label("处置照片").set_input_files(str(photo))
     handle.get_by_label(re.compile("处置说明")).fill("已补装井盖。")
     handle.get_by_role("button", name="处置", exact=True).click()
-    assert page.get_by_role("heading", name=re.compile("已处置")).is_visible()
-    assert page.get_by_role("img", name="处置照片 2").is_visible()
+    expect(page.get_by_role("heading", name=re.compile("已处置"))).to_be_visible()
+    expect(page.get_by_role("img", name="处置照片 2")).to_be_visible()
 
     page.get_by_role("button", name="核查").click()
     page.get_by_role("button", name="结案").click()
-    assert page.get_by_role("heading", name=re.compile("已结案")).is_visible()
-    assert page.get_by_text("案件已结案。").is_visible()
+    expect(page.get_by_role("heading", name=re.compile("已结案"))).to_be_visible()
+    expect(page.get_by_text("案件已结案。")).to_be_visible()
 
     report = desk_report["client"].get(f"/api/v1/reports/{report_id}", headers=desk_report["resident"]).json
     assert report["status"] == "closed"

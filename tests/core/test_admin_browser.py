@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from core import services
 from core.db import db
@@ -32,13 +33,13 @@ def test_a_moderator_logs_in_sees_the_dashboard_and_is_refused_staff_management(
     make_staff(live_app, "browser_moderator", ["moderator"])
     log_in(page, live_server, "browser_moderator")
     page.wait_for_url(re.compile(r"/admin/$"))
-    assert page.get_by_role("heading", name="工作台").is_visible()
-    assert page.get_by_text("欢迎，browser_moderator 同志。").is_visible()
+    expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+    expect(page.get_by_text("欢迎，browser_moderator 同志。")).to_be_visible()
     assert page.get_by_role("link", name="人员管理").count() == 0
 
     response = page.goto(f"{live_server}/admin/staff")
     assert response.status == 403
-    assert page.get_by_role("heading", name="无权访问").is_visible()
+    expect(page.get_by_role("heading", name="无权访问")).to_be_visible()
 
 
 def test_an_admin_creates_a_staff_account_in_the_browser(page, live_app, live_server):
@@ -51,11 +52,11 @@ def test_an_admin_creates_a_staff_account_in_the_browser(page, live_app, live_se
     page.get_by_label("姓名").fill("招牌审核员甲")
     page.get_by_label("招牌审核员").check()
     page.get_by_role("button", name="保存").click()
-    assert page.get_by_text("已创建账户 new_reviewer。").is_visible()
-    assert page.get_by_role("cell", name="招牌审核员甲").is_visible()
+    expect(page.get_by_text("已创建账户 new_reviewer。")).to_be_visible()
+    expect(page.get_by_role("cell", name="招牌审核员甲")).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="操作日志").click()
-    assert page.get_by_role("cell", name="staff.create").first.is_visible()
+    expect(page.get_by_role("cell", name="staff.create").first).to_be_visible()
 
 
 def test_a_wrong_password_shows_a_chinese_error(page, live_app, live_server):

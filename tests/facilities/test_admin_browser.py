@@ -6,6 +6,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from core.db import db
 from facilities import imports
@@ -26,28 +27,28 @@ def test_an_admin_searches_edits_and_disables_a_facility_and_sees_import_history
         imports.load_sample(20)
     log_in(page, live_server, "facility_admin")
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="设施管理").click()
-    assert page.get_by_text("（示例数据）").first.is_visible()
+    expect(page.get_by_text("（示例数据）").first).to_be_visible()
     page.get_by_label("搜索").fill("台东")
     page.get_by_role("button", name="筛选").click()
     page.get_by_role("row", name=re.compile("台东步行街公厕")).get_by_role("link", name="编辑").click()
     page.get_by_label(re.compile("^开放时间")).fill("25:00-06:00")
     page.get_by_role("button", name="保存").click()
-    assert page.get_by_text("opening_hours").is_visible()  # refused, with the field named
+    expect(page.get_by_text("opening_hours")).to_be_visible()  # refused, with the field named
     page.get_by_label(re.compile("^开放时间")).fill("22:00-06:00")
     page.get_by_label("婴儿护理台").check()
     page.get_by_role("button", name="保存").click()
-    assert page.get_by_text("已保存设施 台东步行街公厕。").is_visible()
+    expect(page.get_by_text("已保存设施 台东步行街公厕。")).to_be_visible()
     page.get_by_role("row", name=re.compile("台东步行街公厕")).get_by_role("button", name="停用").click()
-    assert page.get_by_text("已停用设施 台东步行街公厕。").is_visible()
+    expect(page.get_by_text("已停用设施 台东步行街公厕。")).to_be_visible()
     with live_app.app_context():
         facility = db.session.scalar(sa.select(Facility).where(Facility.source_id == "adm-1"))
         assert (facility.opening_hours, facility.status, facility.attributes["baby_changing"]) == (
             "22:00-06:00", "removed", True)
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="设施导入记录").click()
-    assert page.get_by_role("cell", name=re.compile("toilets.csv")).first.is_visible()
+    expect(page.get_by_role("cell", name=re.compile("toilets.csv")).first).to_be_visible()
     page.get_by_text("被拒绝的行").first.click()
-    assert page.get_by_text("第 3 行").first.is_visible()
+    expect(page.get_by_text("第 3 行").first).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="操作日志").click()
-    assert page.get_by_role("cell", name="facility.update").first.is_visible()
+    expect(page.get_by_role("cell", name="facility.update").first).to_be_visible()

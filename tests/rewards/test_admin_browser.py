@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from core.db import db
 from core.models import AuditEntry
@@ -52,7 +53,7 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     page.get_by_label("每人每月上限（元）").fill("500")
     page.get_by_label("超过此金额需第二位专员复核（元，留空为不需要）").fill("10")
     page.get_by_role("button", name="保存活动").click()
-    assert page.get_by_text("已保存活动“浏览器测试活动”。").is_visible()
+    expect(page.get_by_text("已保存活动“浏览器测试活动”。")).to_be_visible()
 
     client = live_app.test_client()
     resident = sign_in(client, "oBrowserRewardResident")
@@ -60,33 +61,33 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     moderate(live_app, lambda: None, report_id, "accepted")
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="奖励审批").click()
-    assert page.get_by_role("link", name=f"反映 #{report_id}").is_visible()
+    expect(page.get_by_role("link", name=f"反映 #{report_id}")).to_be_visible()
     page.get_by_role("button", name="批量审批所选").click()
-    assert page.get_by_text("还需另一位奖励专员复核").is_visible()
+    expect(page.get_by_text("还需另一位奖励专员复核")).to_be_visible()
 
     switch_officer(page, live_server, "browser_officer_b")
     page.goto(f"{live_server}/admin/rewards/review")
     page.get_by_role("button", name="批量审批所选").click()
-    assert page.get_by_text("已审批 1 笔奖励，将发起转账。").is_visible()
+    expect(page.get_by_text("已审批 1 笔奖励，将发起转账。")).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="奖励转账").click()
     with live_app.app_context():
         out_bill_no = db.session.scalar(sa.select(Payout.out_bill_no).order_by(Payout.id.desc()))
-    assert page.get_by_role("cell", name="待用户确认收款").first.is_visible()
+    expect(page.get_by_role("cell", name="待用户确认收款").first).to_be_visible()
     page.get_by_role("button", name=f"撤销 {out_bill_no}").click()
-    assert page.get_by_text("已申请撤销该笔转账。").is_visible()
+    expect(page.get_by_text("已申请撤销该笔转账。")).to_be_visible()
     assert officers.bills[out_bill_no]["state"] == "CANCELING"
 
     page.goto(f"{live_server}/admin/rewards/review")
     page.get_by_label("市民编号").fill(str(client.get("/api/v1/me", headers=resident).json["id"]))
     page.get_by_role("button", name="查看奖励记录").click()
     page.wait_for_url(re.compile(r"/admin/rewards/residents/\d+$"))
-    assert page.get_by_role("cell", name="发放").is_visible()
-    assert page.get_by_role("cell", name="browser_officer_b").is_visible()
+    expect(page.get_by_role("cell", name="发放")).to_be_visible()
+    expect(page.get_by_role("cell", name="browser_officer_b")).to_be_visible()
 
     page.goto(f"{live_server}/admin/rewards/campaigns")
     page.get_by_role("link", name="浏览器测试活动").click()
-    assert page.get_by_role("img", name="预算使用累计曲线").is_visible()
+    expect(page.get_by_role("img", name="预算使用累计曲线")).to_be_visible()
     export = page.request.get(f"{live_server}/admin/rewards/export.csv")
     assert export.ok and out_bill_no in export.text() and "发起转账" in export.text()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from core import services as core_services
 from core.db import db
@@ -30,18 +31,18 @@ def test_a_reviewer_asks_for_changes_then_approves_and_the_certificate_verifies(
     log_in(page, live_server, "browser_signboards")
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="招牌审核").click()
     page.get_by_role("link", name="审核 青岛湾渔家").click()
-    assert page.get_by_role("heading", name=re.compile("青岛湾渔家")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("青岛湾渔家"))).to_be_visible()
     preview = page.get_by_role("img", name="招牌效果图")
     assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
     assert page.get_by_role("img", name="门面照片").evaluate("img => img.naturalWidth > 0")
-    assert page.get_by_role("cell", name="R04 禁止设置屋顶招牌").is_visible()
+    expect(page.get_by_role("cell", name="R04 禁止设置屋顶招牌")).to_be_visible()
 
     page.get_by_role("button", name="要求修改").click()
     assert "请填写审核意见" in page.get_by_role("alert").inner_text()
     page.get_by_label("审核意见").fill("请补充夜间照明方案。")
     page.get_by_role("button", name="要求修改").click()
-    assert page.get_by_text("已要求修改申请").is_visible()
-    assert page.get_by_role("cell", name="请补充夜间照明方案。").is_visible()
+    expect(page.get_by_text("已要求修改申请")).to_be_visible()
+    expect(page.get_by_role("cell", name="请补充夜间照明方案。")).to_be_visible()
 
     api = live_app.test_client()
     token = api.post("/api/v1/auth/dev", json={"openid": "oBrowserMerchant0000000000001"}).json["token"]
@@ -56,7 +57,7 @@ def test_a_reviewer_asks_for_changes_then_approves_and_the_certificate_verifies(
     flash = page.get_by_role("status").first.inner_text()
     number = re.search(r"QDZP\w+", flash)[0]
     page.get_by_role("link", name=number).click()
-    assert page.get_by_role("heading", name="门头招牌设置核准证明").is_visible()
+    expect(page.get_by_role("heading", name="门头招牌设置核准证明")).to_be_visible()
     assert page.get_by_role("img", name="核准招牌效果图").evaluate("img => img.naturalWidth > 0")
 
     page.goto(f"{live_server}/admin/signboards/certificates")

@@ -70,3 +70,81 @@ def test_rate_limits_and_retention_come_from_the_environment():
     assert config.retention_report_ip_days == 30
     with pytest.raises(ConfigError, match="requests/seconds"):
         Config.from_env({"RATE_LIMIT_PREVIEW": "many"})
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SIGNED_URL_TTL_SECONDS", "5min"),
+    ("SIGNED_URL_TTL_SECONDS", "-300"),
+    ("SIGNED_URL_TTL_SECONDS", "864000"),  # ten days: S3 refuses a presigned link beyond seven, when it is opened
+    ("CASE_MEDIA_URL_TTL_SECONDS", "2592000"),
+    ("MEDIA_PHOTO_MAX_BYTES", "20MB"),
+    ("MEDIA_UPLOAD_TTL_SECONDS", "0"),
+    ("RESIDENT_TOKEN_TTL_SECONDS", "-1"),
+    ("TRUSTED_PROXY_COUNT", "-1"),
+    ("REPORTS_PER_IP_PER_HOUR", "0"),  # a negative OFFSET on PostgreSQL: every report a 500
+    ("DUPLICATE_RADIUS_M", "0"),  # distances are divided by it
+    ("DUPLICATE_RADIUS_M", "nan"),
+    ("NEARBY_RADIUS_M", "500m"),
+    ("QUEUE_COUNTS_TTL_SECONDS", "-10"),
+    ("INSIGHT_GRID_M", "0"),
+    ("CASE_HTTP_TIMEOUT_SECONDS", "inf"),
+    ("CASE_DELIVERY_MAX_ATTEMPTS", "twelve"),
+    ("WECHATPAY_MAX_TRANSFER_FEN", "200.00"),
+    ("WECHATPAY_TIMEOUT_SECONDS", "0"),
+    ("RETENTION_INACTIVE_RESIDENT_DAYS", "-1"),  # `flask privacy enforce-retention` would forget every resident
+    ("RETENTION_FINISHED_REPORT_MEDIA_DAYS", "0"),
+    ("RATE_LIMIT_LOGIN", "5/0"),  # a window of no seconds limits nothing
+    ("RATE_LIMIT_UPLOAD", "-1/60"),
+    ("APP_ENV", "prod"),  # was development: the dev login on and no production check
+    ("MEDIA_BACKEND", "cos"),
+    ("LOG_LEVEL", "verbose"),
+    ("SERVICE_AREA_POLYGON", "[[36.0, 120.1], [36.2, 120.1]"),
+    ("SERVICE_AREA_POLYGON", "[[120.1, 36.0], [120.3, 36.0], [120.3, 36.2]]"),  # longitude first
+    ("SERVICE_AREA_POLYGON", '[[36.0, 120.1], [36.2, "east"], [36.2, 120.3]]'),
+    ("SERVICE_AREA_POLYGON", '{"lat": 36.0, "lng": 120.1}'),
+    ("MAP_TILE_URL", "webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}"),
+    ("MAP_TILE_URL", "https://tiles.example.cn/{z}/{x}.png"),
+    ("WECHAT_API_BASE_URL", "api.weixin.qq.com"),
+    ("WECHATPAY_NOTIFY_URL", "/api/v1/wechatpay/notify"),
+    ("PUBLIC_BASE_URL", "city.example.cn"),
+    ("OPEN311_ENDPOINT", "ftp://cases.example.cn/open311"),
+    ("S3_ENDPOINT_URL", "cos.ap-guangzhou.myqcloud.com"),
+    ("REDIS_URL", "127.0.0.1:6379"),
+    ("DATABASE_URL", "mysql://user@host/db"),
+    ("DATABASE_URL", "app.db"),
+    ("OPEN311_SERVICE_CODES", "{S0102: garbage}"),
+    ("INSIGHT_RANKING_WEIGHTS", "handled=lots"),
+    ("INSIGHT_RANKING_WEIGHTS", "handled=nan"),
+    ("FIELD_ENCRYPTION_KEY", "too-short"),
+])
+def test_a_value_that_cannot_work_is_refused_at_start_naming_its_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        create_app(Config.from_env({name: value}))
+
+
+def test_values_are_read_in_the_forms_the_readme_gives():
+    config = Config.from_env({
+        "APP_ENV": "Production", "MEDIA_BACKEND": "S3", "LOG_LEVEL": "warning", "CASE_SYSTEM": "Open311",
+        "SERVICE_AREA_POLYGON": "[[36.0, 120.1], [36.0, 120.5], [36.4, 120.5]]", "MAP_TILE_URL": "",
+        "REDIS_URL": "rediss://:secret@cache.example.cn:6380/2", "TRUSTED_PROXY_COUNT": "0",
+        "DUPLICATE_RADIUS_M": "25.5", "RATE_LIMIT_EXPORT": "0/1", "REWARD_PAYOUT_QUERY_AFTER_MINUTES": "0"})
+    assert (config.environment, config.media_backend, config.log_level, config.case_system) == (
+        "production", "s3", "WARNING", "open311")
+    assert config.service_area == ((36.0, 120.1), (36.0, 120.5), (36.4, 120.5)) and config.map_tile_url == ""
+    assert config.redis_url == "rediss://:secret@cache.example.cn:6380/2" and config.trusted_proxy_count == 0
+    assert config.duplicate_radius_m == 25.5 and config.rate_limit_export == (0, 1)
+    assert config.reward_payout_query_after_minutes == 0
+
+
+def test_a_misspelt_backend_is_refused_in_production_not_taken_for_the_local_disk():
+    """MEDIA_BACKEND=S3 was neither "s3" nor "local": the app stored media on local disk, and the production check,
+    which looked for "local", let it start."""
+    assert Config.from_env({**SAFE_PRODUCTION, "MEDIA_BACKEND": "S3"}).media_backend == "s3"
+    with pytest.raises(ConfigError, match="MEDIA_BACKEND"):
+        create_app(Config.from_env({**SAFE_PRODUCTION, "MEDIA_BACKEND": "oss"}))
+
+
+def test_a_bad_url_is_named_without_repeating_its_password():
+    with pytest.raises(ConfigError, match="REDIS_URL") as refused:
+        Config.from_env({"REDIS_URL": "redis//:s3cret-pass@cache:6379/0"})
+    assert "s3cret-pass" not in str(refused.value)

@@ -251,12 +251,20 @@ class Config:
             problems.append("media on the local disk needs ALLOW_LOCAL_MEDIA_IN_PRODUCTION=1 (or configure S3_BUCKET)")
         if not self.field_encryption_key:
             problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, URL-safe base64)")
+        if not self.redis_url:
+            problems.append("REDIS_URL must be set: without it jobs (video processing, case deliveries, payouts) run "
+                            "inside the web processes and each process counts rate limits on its own")
+        if not (self.wechat_app_id and self.wechat_app_secret):
+            problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set: residents sign in through WeChat")
         if self.media_backend == "s3" and not self.s3_bucket:
             problems.append("MEDIA_BACKEND=s3 needs S3_BUCKET")
         if self.case_system == "open311" and not (self.open311_endpoint and self.open311_api_key):
             problems.append("CASE_SYSTEM=open311 needs OPEN311_ENDPOINT and OPEN311_API_KEY")
         if self.case_system == "webhook" and not (self.case_webhook_url and self.case_webhook_secret):
             problems.append("CASE_SYSTEM=webhook needs CASE_WEBHOOK_URL and CASE_WEBHOOK_SECRET")
+        if self.case_system != "desk" and self.media_backend == "local" and not self.public_base_url:
+            problems.append(f"CASE_SYSTEM={self.case_system} with media on the local disk needs PUBLIC_BASE_URL "
+                            "(the case system is handed links to this app's photos)")
         problems.extend(self._payout_problems())
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))

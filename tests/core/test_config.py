@@ -11,6 +11,8 @@ SAFE_PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "k" * 48,
     "WECHAT_APP_ID": "wx123",
+    "WECHAT_APP_SECRET": "wechat-app-secret",
+    "REDIS_URL": "redis://redis.invalid:6379/0",
     "S3_BUCKET": "media",
     "FIELD_ENCRYPTION_KEY": "A" * 43,
 }
@@ -47,6 +49,14 @@ def test_safe_production_settings_start():
     ({"DEV_LOGIN": "1"}, "DEV_LOGIN"),
     ({"S3_BUCKET": ""}, "ALLOW_LOCAL_MEDIA_IN_PRODUCTION"),
     ({"FIELD_ENCRYPTION_KEY": ""}, "FIELD_ENCRYPTION_KEY"),
+    # Jobs inline in every gunicorn process, and a login rate limit per process: 4 workers, 4 times the attempts.
+    ({"REDIS_URL": ""}, "REDIS_URL"),
+    # Nobody could sign in: every WeChat login would fail at request time.
+    ({"WECHAT_APP_SECRET": ""}, "WECHAT_APP_SECRET"),
+    ({"WECHAT_APP_ID": ""}, "WECHAT_APP_ID"),
+    # The case system would be handed /files/… links, paths of a host it does not know.
+    ({"S3_BUCKET": "", "ALLOW_LOCAL_MEDIA_IN_PRODUCTION": "1", "CASE_SYSTEM": "webhook",
+      "CASE_WEBHOOK_URL": "https://cases.example.cn/hook", "CASE_WEBHOOK_SECRET": "s" * 32}, "PUBLIC_BASE_URL"),
 ])
 def test_production_refuses_unsafe_settings(change, complaint):
     with pytest.raises(ConfigError, match=complaint):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from core.logs import JsonFormatter, identifier_digest, scrub
 
 
@@ -19,6 +21,15 @@ def test_phone_numbers_tokens_and_openids_are_scrubbed_from_messages():
     text = scrub("call 13912345678, Bearer abc.def-ghi, user oAbCdEfGhIjKlMnOpQrStUvWxYz12")
     assert "13912345678" not in text and "abc.def-ghi" not in text and "oAbCdEfGhIjKlMnOpQrStUvWxYz12" not in text
     assert "[phone]" in text and "[token]" in text and "[openid]" in text
+
+
+@pytest.mark.parametrize("written", ["13912345678", "139 1234 5678", "139-1234-5678", "+8613912345678",
+                                     "+86 139 1234 5678", "008613912345678", "86-13912345678"])
+def test_phone_numbers_are_scrubbed_however_residents_write_them(written):
+    """Scrubbed as the erasure removes them from a kept report's text: one definition of a phone number."""
+    entry = format_record(f"report text: 请联系{written}谢谢", description=f"电话 {written}")
+    for text in (entry["message"], entry["description"]):
+        assert "[phone]" in text and "5678" not in text and "1234" not in text
 
 
 def test_fields_named_like_secrets_are_redacted():

@@ -32,6 +32,16 @@ def test_phone_numbers_are_scrubbed_however_residents_write_them(written):
         assert "[phone]" in text and "5678" not in text and "1234" not in text
 
 
+def test_secrets_in_logged_request_lines_are_scrubbed():
+    """At LOG_LEVEL=DEBUG urllib3 logs every request line: WeChat's sign-in carries the app secret and the resident's
+    login code in its query string, every other call the access token."""
+    login = scrub('https://api.weixin.qq.com:443 "GET /sns/jscode2session?appid=wx1&secret=AppSecret42&js_code=Code42'
+                  '&grant_type=authorization_code HTTP/1.1" 200 None')
+    send = scrub('"POST /cgi-bin/message/subscribe/send?access_token=Token42 HTTP/1.1" 200 27')
+    assert "AppSecret42" not in login and "Code42" not in login and "Token42" not in send
+    assert "appid=wx1" in login and "grant_type=authorization_code" in login and "secret=[redacted]" in login
+
+
 def test_fields_named_like_secrets_are_redacted():
     entry = format_record("login", openid="oSecret", session_key="k", password="p", phone="13912345678", status=200)
     assert entry["openid"] == entry["session_key"] == entry["password"] == entry["phone"] == "[redacted]"

@@ -238,10 +238,15 @@ class Config:
             **{name: _integer(env, name) for name in _RETENTION},
         )
 
-    def check_safe_for_production(self) -> None:
-        """Refuse settings that are fine on a laptop and dangerous in front of residents."""
-        if not self.is_production:
-            return
+    def check_can_start(self) -> None:
+        """Refuse settings that cannot work anywhere (payouts without their keys), and in production those that are
+        fine on a laptop and dangerous in front of residents."""
+        problems = (self._production_problems() if self.is_production else []) + self._payout_problems()
+        if problems:
+            where = " in production" if self.is_production else ""
+            raise ConfigError(f"refusing to start{where}: " + "; ".join(problems))
+
+    def _production_problems(self) -> list[str]:
         problems = []
         if not self.secret_key or self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
@@ -265,10 +270,7 @@ class Config:
         if self.case_system != "desk" and self.media_backend == "local" and not self.public_base_url:
             problems.append(f"CASE_SYSTEM={self.case_system} with media on the local disk needs PUBLIC_BASE_URL "
                             "(the case system is handed links to this app's photos)")
-        problems.extend(self._payout_problems())
-        if problems:
-            raise ConfigError("refusing to start in production: " + "; ".join(problems))
-
+        return problems
 
     def _payout_problems(self) -> list[str]:
         if not self.wechatpay_payouts_enabled:
@@ -279,10 +281,11 @@ class Config:
             missing.append("WECHATPAY_APP_ID (or WECHAT_APP_ID)")
         if not self.wechatpay_apiv3_key or len(self.wechatpay_apiv3_key) != 32:
             missing.append("WECHATPAY_APIV3_KEY (32 characters)")
-        for name in ("wechatpay_private_key_path", "wechatpay_public_key_path"):
-            path = getattr(self, name)
-            if path is None or not path.is_file():
-                missing.append(f"{name.upper()} (a readable PEM file)")
+        # Read now: a certificate, an encrypted or a cut-short key would otherwise stop the start in wechatpayv3 with
+        # "failed to load private key", naming no file.
+        for name, kind in (("wechatpay_private_key_path", "private"), ("wechatpay_public_key_path", "public")):
+            if not _is_pem_key(getattr(self, name), kind):
+                missing.append(f"{name.upper()} (a readable PEM {kind} key file)")
         return [f"WECHATPAY_PAYOUTS_ENABLED needs {', '.join(missing)}"] if missing else []
 
 
@@ -308,6 +311,24 @@ def current_config() -> Config:
     from flask import current_app
 
     return current_app.config["APP_SETTINGS"]
+
+
+def _is_pem_key(path: Path | None, kind: str) -> bool:
+    """Whether the file holds an unencrypted PEM key of that kind ("private" or "public")."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    if path is None:
+        return False
+    try:
+        data = path.read_bytes()
+        if kind == "private":
+            serialization.load_pem_private_key(data, password=None)
+        else:
+            serialization.load_pem_public_key(data)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 # --- reading one variable: a value that cannot work is refused with the variable's name -------------

@@ -40,7 +40,7 @@ def test_configuring_a_wechat_app_turns_the_dev_login_off():
 
 
 def test_safe_production_settings_start():
-    Config.from_env(SAFE_PRODUCTION).check_safe_for_production()
+    Config.from_env(SAFE_PRODUCTION).check_can_start()
 
 
 @pytest.mark.parametrize(("change", "complaint"), [
@@ -65,7 +65,7 @@ def test_production_refuses_unsafe_settings(change, complaint):
 
 def test_local_media_in_production_needs_the_explicit_override():
     settings = {**SAFE_PRODUCTION, "S3_BUCKET": "", "ALLOW_LOCAL_MEDIA_IN_PRODUCTION": "1"}
-    Config.from_env(settings).check_safe_for_production()
+    Config.from_env(settings).check_can_start()
 
 
 def test_production_session_cookies_are_secure():

@@ -1,4 +1,4 @@
-"""`flask cases sweep` (cron every minute, or ``--every`` as a loop) and `flask cases poll`."""
+"""`flask cases sweep` (cron every minute, or ``--every`` as a loop), which also polls an Open311 case system."""
 
 from __future__ import annotations
 

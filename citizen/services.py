@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -923,8 +922,6 @@ API_CLIENT_OPENID_PREFIX = "open311:"
 # Reports that became the city's cases are kept, anonymised; the rest go with the resident.
 CASE_STATUSES = (ACCEPTED, FORWARDED, IN_PROGRESS, RESOLVED, CLOSED)
 FINISHED_STATUSES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
-# Mainland mobile numbers a resident may have typed into free text.
-_PHONE_NUMBER = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 
 
 def is_forgotten(resident: Resident) -> bool:
@@ -985,7 +982,7 @@ def forget_resident(resident_id: int) -> None:
             publish(REPORT_DELETED, report.id)
             continue
         report.media = []
-        report.description = _PHONE_NUMBER.sub("[已删除]", report.description)
+        report.description = privacy.PHONE_NUMBER.sub("[已删除]", report.description)
         report.submitted_ip, report.rating_comment = None, None
         report.events.append(ReportEvent(from_status=report.status, to_status=report.status, actor_kind="system",
                                          note="反映人已注销账户，个人信息已删除。"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import os
 
-import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from core.config import PROJECT_ROOT
 from core.db import db
 from core.errors import NotFound, error_response
 from core.storage import UPLOAD_FILE_FIELD, LocalDiskStorage, ObjectNotFound, UploadRefused, check_key
@@ -27,8 +30,7 @@ def healthz() -> Response:
 def readyz() -> Response:
     checks: dict[str, str] = {}
     try:
-        db.session.execute(sa.text("SELECT 1"))
-        checks["database"] = "ok"
+        checks["database"] = "ok" if schema_is_current() else "not_migrated"
     except Exception as exc:  # any driver failure means "not ready", whatever its class
         log.warning("readiness: database down", extra={"error": type(exc).__name__})
         db.session.rollback()
@@ -51,6 +53,21 @@ def readyz() -> Response:
     if down:
         return error_response(503, "not_ready", "服务尚未就绪：" + "、".join(down), {"checks": checks})
     return jsonify({"status": "ready", "checks": checks})
+
+
+def schema_is_current() -> bool:
+    """Whether the database has this code's latest migration: code deployed before `flask db upgrade` would fail its
+    requests on a database that answers. A revision this code does not know is newer code's, already upgraded."""
+    applied = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+    heads, known = _migration_revisions()
+    return bool(applied) and (applied == heads or not applied <= known)
+
+
+@functools.cache
+def _migration_revisions() -> tuple[set[str], set[str]]:
+    """(the heads, every revision) of the migration chain shipped with this code."""
+    script = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
+    return set(script.get_heads()), {revision.revision for revision in script.walk_revisions()}
 
 
 def _local_storage() -> LocalDiskStorage:

@@ -55,7 +55,7 @@ def import_models() -> None:
 
 def create_app(config: Config | None = None) -> Flask:
     config = config if config is not None else Config.from_env()
-    config.check_safe_for_production()
+    config.check_can_start()
     configure_logging(config.log_level)
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")

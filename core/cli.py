@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from redis.exceptions import RedisError
 
 from core import services
 from core.db import db
@@ -40,7 +41,12 @@ jobs_cli = AppGroup("jobs", help="Background job workers.")
 @with_appcontext
 def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     """Run an rq worker (needs REDIS_URL)."""
-    if current_app.extensions["redis"] is None:
+    redis_connection = current_app.extensions["redis"]
+    if redis_connection is None:
         raise click.ClickException("REDIS_URL is not set: jobs run inline in the embedded default, no worker needed")
+    try:
+        redis_connection.ping()
+    except RedisError as exc:
+        raise click.ClickException(f"Redis at REDIS_URL cannot be reached: {exc}") from None
     worker = make_worker(current_app._get_current_object(), list(queues) or [DEFAULT_QUEUE])  # type: ignore[attr-defined]
     worker.work(burst=burst, with_scheduler=True)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
@@ -177,63 +182,71 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """The settings of the environment; a value that cannot work is a ConfigError naming its variable, here at
+        start-up rather than in the first request that reads it."""
         env = os.environ if environ is None else environ
-        environment = env.get("APP_ENV", "development").strip().lower()
+        environment = _choice(env, "APP_ENV", ENVIRONMENTS, cls.environment)
         wechat_app_id = env.get("WECHAT_APP_ID") or None
         s3_bucket = env.get("S3_BUCKET") or None
         return cls(
             environment=environment,
             secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
-            database_url=_normalise_database_url(env.get("DATABASE_URL") or cls.database_url),
-            redis_url=env.get("REDIS_URL") or None,
-            media_backend=env.get("MEDIA_BACKEND") or ("s3" if s3_bucket else "local"),
+            database_url=_database_url(env.get("DATABASE_URL") or cls.database_url),
+            redis_url=_url(env, "REDIS_URL", schemes=REDIS_URL_SCHEMES),
+            media_backend=_choice(env, "MEDIA_BACKEND", MEDIA_BACKENDS, "s3" if s3_bucket else "local"),
             media_root=Path(env.get("MEDIA_ROOT") or cls.media_root),
             allow_local_media_in_production=_flag(env.get("ALLOW_LOCAL_MEDIA_IN_PRODUCTION")),
-            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_endpoint_url=_url(env, "S3_ENDPOINT_URL"),
             s3_bucket=s3_bucket,
             s3_region=env.get("S3_REGION") or cls.s3_region,
             s3_access_key_id=env.get("S3_ACCESS_KEY_ID") or None,
             s3_secret_access_key=env.get("S3_SECRET_ACCESS_KEY") or None,
-            signed_url_ttl_seconds=int(env.get("SIGNED_URL_TTL_SECONDS") or cls.signed_url_ttl_seconds),
-            **{name: int(env.get(name.upper()) or getattr(cls, name)) for name in _MEDIA_LIMITS},
+            signed_url_ttl_seconds=_integer(env, "signed_url_ttl_seconds", maximum=PRESIGNED_URL_MAX_SECONDS),
+            **{name: _integer(env, name) for name in _MEDIA_LIMITS},
             wechat_app_id=wechat_app_id,
             wechat_app_secret=env.get("WECHAT_APP_SECRET") or None,
-            wechat_api_base_url=env.get("WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL,
+            wechat_api_base_url=_url(env, "WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL,
             # The development login exists only where no real WeChat app is configured.
             dev_login_enabled=_flag(env.get("DEV_LOGIN"), default=wechat_app_id is None and environment != "production"),
-            resident_token_ttl_seconds=int(env.get("RESIDENT_TOKEN_TTL_SECONDS") or cls.resident_token_ttl_seconds),
-            staff_max_failed_logins=int(env.get("STAFF_MAX_FAILED_LOGINS") or cls.staff_max_failed_logins),
-            staff_lockout_seconds=int(env.get("STAFF_LOCKOUT_SECONDS") or cls.staff_lockout_seconds),
-            log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
-            trusted_proxy_count=int(env.get("TRUSTED_PROXY_COUNT") or 0),
+            resident_token_ttl_seconds=_integer(env, "resident_token_ttl_seconds"),
+            staff_max_failed_logins=_integer(env, "staff_max_failed_logins"),
+            staff_lockout_seconds=_integer(env, "staff_lockout_seconds"),
+            log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, cls.log_level),
+            trusted_proxy_count=_integer(env, "trusted_proxy_count", minimum=0),
             signboard_rules_file=Path(env["SIGNBOARD_RULES_FILE"]) if env.get("SIGNBOARD_RULES_FILE") else None,
             service_area=_polygon(env.get("SERVICE_AREA_POLYGON")) or QINGDAO_SERVICE_AREA,
-            duplicate_radius_m=float(env.get("DUPLICATE_RADIUS_M") or cls.duplicate_radius_m),
-            duplicate_window_days=int(env.get("DUPLICATE_WINDOW_DAYS") or cls.duplicate_window_days),
-            evidence_max_distance_m=float(env.get("EVIDENCE_MAX_DISTANCE_M") or cls.evidence_max_distance_m),
-            evidence_max_age_days=int(env.get("EVIDENCE_MAX_AGE_DAYS") or cls.evidence_max_age_days),
-            reports_per_resident_per_hour=int(env.get("REPORTS_PER_RESIDENT_PER_HOUR")
-                                              or cls.reports_per_resident_per_hour),
-            reports_per_ip_per_hour=int(env.get("REPORTS_PER_IP_PER_HOUR") or cls.reports_per_ip_per_hour),
-            nearby_radius_m=float(env.get("NEARBY_RADIUS_M") or cls.nearby_radius_m),
-            queue_counts_ttl_seconds=float(env.get("QUEUE_COUNTS_TTL_SECONDS") or cls.queue_counts_ttl_seconds),
-            map_tile_url=env.get("MAP_TILE_URL", AMAP_TILE_URL),
+            # Distances divide by the duplicate radius: zero would fail the first report filed where another is.
+            duplicate_radius_m=_decimal(env, "duplicate_radius_m", positive=True),
+            duplicate_window_days=_integer(env, "duplicate_window_days", minimum=0),
+            evidence_max_distance_m=_decimal(env, "evidence_max_distance_m"),
+            evidence_max_age_days=_integer(env, "evidence_max_age_days", minimum=0),
+            reports_per_resident_per_hour=_integer(env, "reports_per_resident_per_hour"),
+            reports_per_ip_per_hour=_integer(env, "reports_per_ip_per_hour"),
+            nearby_radius_m=_decimal(env, "nearby_radius_m", positive=True),
+            queue_counts_ttl_seconds=_decimal(env, "queue_counts_ttl_seconds"),
+            map_tile_url=_tile_url(env.get("MAP_TILE_URL", AMAP_TILE_URL)),
             **_case_settings(env),
             **_wechatpay_settings(env, wechat_app_id),
-            insight_grid_m=int(env.get("INSIGHT_GRID_M") or cls.insight_grid_m),
-            insight_close_limit_hours=int(env.get("INSIGHT_CLOSE_LIMIT_HOURS") or cls.insight_close_limit_hours),
+            insight_grid_m=_integer(env, "insight_grid_m"),
+            insight_close_limit_hours=_integer(env, "insight_close_limit_hours"),
             insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
             insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
             insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
-            **{name: _rate(env.get(name.upper()), getattr(cls, name)) for name in _RATE_LIMITS},
-            field_encryption_key=env.get("FIELD_ENCRYPTION_KEY") or None,
-            **{name: int(env.get(name.upper()) or getattr(cls, name)) for name in _RETENTION},
+            **{name: _rate(env, name) for name in _RATE_LIMITS},
+            field_encryption_key=_encryption_key(env.get("FIELD_ENCRYPTION_KEY") or None),
+            # A retention of 0 days (or fewer) would forget every resident and delete every finished report's media.
+            **{name: _integer(env, name) for name in _RETENTION},
         )
 
-    def check_safe_for_production(self) -> None:
-        """Refuse settings that are fine on a laptop and dangerous in front of residents."""
-        if not self.is_production:
-            return
+    def check_can_start(self) -> None:
+        """Refuse settings that cannot work anywhere (payouts without their keys), and in production those that are
+        fine on a laptop and dangerous in front of residents."""
+        problems = (self._production_problems() if self.is_production else []) + self._payout_problems()
+        if problems:
+            where = " in production" if self.is_production else ""
+            raise ConfigError(f"refusing to start{where}: " + "; ".join(problems))
+
+    def _production_problems(self) -> list[str]:
         problems = []
         if not self.secret_key or self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
@@ -243,16 +256,21 @@ class Config:
             problems.append("media on the local disk needs ALLOW_LOCAL_MEDIA_IN_PRODUCTION=1 (or configure S3_BUCKET)")
         if not self.field_encryption_key:
             problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, URL-safe base64)")
+        if not self.redis_url:
+            problems.append("REDIS_URL must be set: without it jobs (video processing, case deliveries, payouts) run "
+                            "inside the web processes and each process counts rate limits on its own")
+        if not (self.wechat_app_id and self.wechat_app_secret):
+            problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set: residents sign in through WeChat")
         if self.media_backend == "s3" and not self.s3_bucket:
             problems.append("MEDIA_BACKEND=s3 needs S3_BUCKET")
         if self.case_system == "open311" and not (self.open311_endpoint and self.open311_api_key):
             problems.append("CASE_SYSTEM=open311 needs OPEN311_ENDPOINT and OPEN311_API_KEY")
         if self.case_system == "webhook" and not (self.case_webhook_url and self.case_webhook_secret):
             problems.append("CASE_SYSTEM=webhook needs CASE_WEBHOOK_URL and CASE_WEBHOOK_SECRET")
-        problems.extend(self._payout_problems())
-        if problems:
-            raise ConfigError("refusing to start in production: " + "; ".join(problems))
-
+        if self.case_system != "desk" and self.media_backend == "local" and not self.public_base_url:
+            problems.append(f"CASE_SYSTEM={self.case_system} with media on the local disk needs PUBLIC_BASE_URL "
+                            "(the case system is handed links to this app's photos)")
+        return problems
 
     def _payout_problems(self) -> list[str]:
         if not self.wechatpay_payouts_enabled:
@@ -263,10 +281,11 @@ class Config:
             missing.append("WECHATPAY_APP_ID (or WECHAT_APP_ID)")
         if not self.wechatpay_apiv3_key or len(self.wechatpay_apiv3_key) != 32:
             missing.append("WECHATPAY_APIV3_KEY (32 characters)")
-        for name in ("wechatpay_private_key_path", "wechatpay_public_key_path"):
-            path = getattr(self, name)
-            if path is None or not path.is_file():
-                missing.append(f"{name.upper()} (a readable PEM file)")
+        # Read now: a certificate, an encrypted or a cut-short key would otherwise stop the start in wechatpayv3 with
+        # "failed to load private key", naming no file.
+        for name, kind in (("wechatpay_private_key_path", "private"), ("wechatpay_public_key_path", "public")):
+            if not _is_pem_key(getattr(self, name), kind):
+                missing.append(f"{name.upper()} (a readable PEM {kind} key file)")
         return [f"WECHATPAY_PAYOUTS_ENABLED needs {', '.join(missing)}"] if missing else []
 
 
@@ -277,16 +296,14 @@ _MEDIA_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if fiel
 _RATE_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("rate_limit_"))
 _RETENTION = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("retention_"))
 
-
-def _rate(value: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    """A rate limit written "20/300": 20 requests per 300 seconds."""
-    if not value:
-        return default
-    count, _, seconds = value.partition("/")
-    try:
-        return int(count), int(seconds)
-    except ValueError:
-        raise ConfigError(f"a rate limit is written as requests/seconds, e.g. 20/300, not {value!r}") from None
+ENVIRONMENTS = ("development", "production")
+MEDIA_BACKENDS = ("local", "s3")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CASE_SYSTEMS = ("desk", "open311", "webhook")
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
+# S3 (SigV4) refuses a presigned link valid for longer than seven days, when it is used.
+PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 
 
 def current_config() -> Config:
@@ -294,46 +311,224 @@ def current_config() -> Config:
     from flask import current_app
 
     return current_app.config["APP_SETTINGS"]
+
+
+def _is_pem_key(path: Path | None, kind: str) -> bool:
+    """Whether the file holds an unencrypted PEM key of that kind ("private" or "public")."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    if path is None:
+        return False
+    try:
+        data = path.read_bytes()
+        if kind == "private":
+            serialization.load_pem_private_key(data, password=None)
+        else:
+            serialization.load_pem_public_key(data)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+# --- reading one variable: a value that cannot work is refused with the variable's name -------------
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices``, in any case; a typo ("prod", "S3 ") must not quietly mean the default."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    by_lower = {choice.lower(): choice for choice in choices}
+    if text.lower() not in by_lower:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
+    return by_lower[text.lower()]
+
+
+def _integer(env: Mapping[str, str], field: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """The whole number in the variable named as ``field`` in capitals, or the field's default."""
+    name, text = field.upper(), env.get(field.upper())
+    if not text:
+        return getattr(Config, field)
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" + (f" and at most {maximum}" if maximum is not None else "")
+        raise ConfigError(f"{name} must be a whole number of {bounds}, not {text!r}")
+    return value
+
+
+def _decimal(env: Mapping[str, str], field: str, *, positive: bool = False) -> float:
+    """The finite number in the variable named as ``field`` in capitals (≥ 0, or > 0), or the field's default."""
+    name, text = field.upper(), env.get(field.upper())
+    if not text:
+        return getattr(Config, field)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ConfigError(f"{name} must be a number {'greater than 0' if positive else 'of at least 0'}, not {text!r}")
+    return value
+
+
+def _rate(env: Mapping[str, str], field: str) -> tuple[int, int]:
+    """A rate limit written "20/300": 20 requests per 300 seconds (0 requests: no limit)."""
+    name, text = field.upper(), env.get(field.upper())
+    if not text:
+        return getattr(Config, field)
+    count, _, seconds = text.partition("/")
+    try:
+        limit = int(count), int(seconds)
+    except ValueError:
+        limit = (-1, 0)
+    if limit[0] < 0 or limit[1] < 1:
+        raise ConfigError(f"{name}: a rate limit is written as requests/seconds (requests ≥ 0, seconds ≥ 1), "
+                          f"e.g. 20/300, not {text!r}")
+    return limit
+
+
+def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """An absolute URL of one of ``schemes``, or None when unset. Its value is not repeated in the message: URLs
+    of databases and Redis carry passwords."""
+    value = env.get(name) or None
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        located = bool(parts.hostname) or (parts.scheme == "unix" and bool(parts.path))
+    except ValueError:
+        located = False
+    if not located or parts.scheme not in schemes:
+        raise ConfigError(f"{name} must be an absolute URL with a host ({', '.join(f'{scheme}://…' for scheme in schemes)})")
+    return value.strip()
+
+
+def _database_url(url: str) -> str:
+    """DATABASE_URL as SQLAlchemy takes it: PostgreSQL through psycopg 3, whatever spelling hosting panels use."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in DATABASE_BACKENDS:
+        raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:5432/db) "
+                          "or a SQLite one (sqlite:///path/app.db)")
+    return url
+
+
+def _tile_url(value: str) -> str:
+    """MAP_TILE_URL: a Leaflet tile template, http(s) with {x}, {y} and {z}; empty for maps without tiles."""
+    if not value:
+        return ""
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:
+        host = None
+    if not (value.startswith(("https://", "http://")) and host and all(part in value for part in ("{x}", "{y}", "{z}"))):
+        raise ConfigError("MAP_TILE_URL must be an http(s) tile template with {x}, {y} and {z} "
+                          f"(empty: maps without tiles), not {value!r}")
+    return value
+
+
+def _encryption_key(value: str | None) -> str | None:
+    from core.crypto import field_key
+
+    if value is not None:
+        try:
+            field_key(value, "")
+        except ValueError:
+            raise ConfigError("FIELD_ENCRYPTION_KEY must be 32 random bytes in URL-safe base64 (44 characters)") from None
+    return value
+
+
+def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """A JSON object of strings ('{"S0102": "garbage"}') as sorted (key, value) pairs."""
+    value = env.get(name)
+    if not value:
+        return ()
+    try:
+        mapping = json.loads(value)
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ConfigError(f"{name} must be a JSON object of strings, not {value[:40]!r}")
+    return tuple(sorted((str(key), text) for key, text in mapping.items()))
+
+
+def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:
+    """SERVICE_AREA_POLYGON: a JSON list of [lat, lng] WGS-84 vertices."""
+    if not value:
+        return None
+    try:
+        vertices = tuple((float(lat), float(lng)) for lat, lng in json.loads(value))
+    except (ValueError, TypeError):
+        vertices = ()
+    # A NaN fails both range checks; [lng, lat] pairs for Qingdao fail the latitude's.
+    if len(vertices) < 3 or not all(-90 <= lat <= 90 and -180 <= lng <= 180 for lat, lng in vertices):
+        raise ConfigError("SERVICE_AREA_POLYGON must be a JSON list of at least three [lat, lng] WGS-84 vertices, "
+                          "latitude first, e.g. [[35.57, 119.48], [35.57, 120.30], [37.15, 120.60]]")
+    return vertices
+
+
+RANKING_MEASURES = ("handled", "speed", "satisfaction")
+
+
+def _weights(value: str | None) -> tuple[tuple[str, float], ...] | None:
+    """INSIGHT_RANKING_WEIGHTS: "handled=0.4,speed=0.3,satisfaction=0.3" (measures left out weigh 0)."""
+    if not value:
+        return None
+    weights = dict.fromkeys(RANKING_MEASURES, 0.0)
+    for part in value.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in weights:
+            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r}; use {', '.join(RANKING_MEASURES)}")
+        try:
+            weights[name.strip()] = float(weight)
+        except ValueError:
+            weights[name.strip()] = math.nan
+    if not all(math.isfinite(weight) and weight >= 0 for weight in weights.values()) or sum(weights.values()) <= 0:
+        raise ConfigError("INSIGHT_RANKING_WEIGHTS: weights are numbers ≥ 0 and not all 0")
+    return tuple(weights.items())
+
+
+# --- the settings of one package each ------------------------------------------------------------
+
 def _case_settings(env: Mapping[str, str]) -> dict[str, object]:
     """The cases package's settings (case system, status updates, notifications, Open311 server)."""
     ints = ("case_updates_max_skew_seconds", "case_delivery_max_attempts", "case_delivery_backoff_base_seconds",
             "case_delivery_backoff_max_seconds", "case_delivery_lease_seconds",
-            "case_delivery_requeue_after_seconds", "case_media_max_bytes", "case_media_url_ttl_seconds")
-    texts = ("open311_endpoint", "open311_api_key", "open311_jurisdiction_id", "case_webhook_url",
-             "case_webhook_secret", "case_updates_secret", "public_base_url", "wechat_status_template_id")
-    settings: dict[str, object] = {name: int(env.get(name.upper()) or getattr(Config, name)) for name in ints}
+            "case_delivery_requeue_after_seconds", "case_media_max_bytes")
+    texts = ("open311_api_key", "open311_jurisdiction_id", "case_webhook_secret", "case_updates_secret",
+             "wechat_status_template_id")
+    settings: dict[str, object] = {name: _integer(env, name) for name in ints}
     settings.update({name: env.get(name.upper()) or None for name in texts})
+    settings.update({name: _url(env, name.upper()) for name in ("open311_endpoint", "case_webhook_url",
+                                                                 "public_base_url")})
     settings.update(
-        case_system=(env.get("CASE_SYSTEM") or Config.case_system).strip().lower(),
-        open311_service_codes=_pairs(env.get("OPEN311_SERVICE_CODES")),
+        case_system=_choice(env, "CASE_SYSTEM", CASE_SYSTEMS, Config.case_system),
+        open311_service_codes=_pairs(env, "OPEN311_SERVICE_CODES"),
         open311_updates_extension=_flag(env.get("OPEN311_UPDATES_EXTENSION")),
-        case_http_timeout_seconds=float(env.get("CASE_HTTP_TIMEOUT_SECONDS") or Config.case_http_timeout_seconds),
+        case_http_timeout_seconds=_decimal(env, "case_http_timeout_seconds", positive=True),
         case_media_hosts=tuple(host.strip().lower() for host in (env.get("CASE_MEDIA_HOSTS") or "").split(",")
                                if host.strip()),
-        open311_server_api_keys=_pairs(env.get("OPEN311_SERVER_API_KEYS")),
-        wechat_status_template_fields=(_pairs(env.get("WECHAT_STATUS_TEMPLATE_FIELDS"))
+        case_media_url_ttl_seconds=_integer(env, "case_media_url_ttl_seconds", maximum=PRESIGNED_URL_MAX_SECONDS),
+        open311_server_api_keys=_pairs(env, "OPEN311_SERVER_API_KEYS"),
+        wechat_status_template_fields=(_pairs(env, "WECHAT_STATUS_TEMPLATE_FIELDS")
                                        or Config.wechat_status_template_fields),
         wechat_status_page=env.get("WECHAT_STATUS_PAGE") or Config.wechat_status_page,
     )
-    if settings["case_system"] not in CASE_SYSTEMS:
-        raise ConfigError(f"CASE_SYSTEM must be one of {', '.join(CASE_SYSTEMS)}")
     return settings
 
 
-CASE_SYSTEMS = ("desk", "open311", "webhook")
-
-
-def _pairs(value: str | None) -> tuple[tuple[str, str], ...]:
-    """A JSON object of strings ('{"S0102": "garbage"}') as sorted (key, value) pairs."""
-    if not value:
-        return ()
-    mapping = json.loads(value)
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ConfigError(f"expected a JSON object of strings, got {value[:40]!r}")
-    return tuple(sorted((str(key), text) for key, text in mapping.items()))
-_WECHATPAY_INTEGERS = ("wechatpay_notify_window_seconds", "wechatpay_max_transfer_fen",
-                       "reward_payout_query_after_minutes", "reward_burst_window_minutes",
-                       "reward_burst_reports_per_ip", "reward_burst_reports_per_resident")
+# WeChat Pay integers, each at least 1 but the bill query's delay (0: query at the next sweep) and the burst
+# thresholds (0: any report holds the reward).
+_WECHATPAY_INTEGERS = {"wechatpay_notify_window_seconds": 1, "wechatpay_max_transfer_fen": 1,
+                       "reward_payout_query_after_minutes": 0, "reward_burst_window_minutes": 1,
+                       "reward_burst_reports_per_ip": 0, "reward_burst_reports_per_resident": 0}
 
 
 def _wechatpay_settings(env: Mapping[str, str], wechat_app_id: str | None) -> dict[str, object]:
@@ -350,45 +545,9 @@ def _wechatpay_settings(env: Mapping[str, str], wechat_app_id: str | None) -> di
         "wechatpay_apiv3_key": env.get("WECHATPAY_APIV3_KEY") or None,
         "wechatpay_public_key_path": path("WECHATPAY_PUBLIC_KEY_PATH"),
         "wechatpay_public_key_id": env.get("WECHATPAY_PUBLIC_KEY_ID") or None,
-        "wechatpay_api_base_url": env.get("WECHATPAY_API_BASE_URL") or DEFAULT_WECHATPAY_API_BASE_URL,
-        "wechatpay_notify_url": env.get("WECHATPAY_NOTIFY_URL") or None,
+        "wechatpay_api_base_url": _url(env, "WECHATPAY_API_BASE_URL") or DEFAULT_WECHATPAY_API_BASE_URL,
+        "wechatpay_notify_url": _url(env, "WECHATPAY_NOTIFY_URL"),
         "wechatpay_transfer_scene_id": env.get("WECHATPAY_TRANSFER_SCENE_ID") or Config.wechatpay_transfer_scene_id,
-        "wechatpay_timeout_seconds": float(env.get("WECHATPAY_TIMEOUT_SECONDS") or Config.wechatpay_timeout_seconds),
-        **{name: int(env.get(name.upper()) or getattr(Config, name)) for name in _WECHATPAY_INTEGERS},
+        "wechatpay_timeout_seconds": _decimal(env, "wechatpay_timeout_seconds", positive=True),
+        **{name: _integer(env, name, minimum=minimum) for name, minimum in _WECHATPAY_INTEGERS.items()},
     }
-
-
-def _polygon(value: str | None) -> tuple[tuple[float, float], ...] | None:
-    """SERVICE_AREA_POLYGON: a JSON list of [lat, lng] WGS-84 vertices."""
-    if not value:
-        return None
-    vertices = tuple((float(lat), float(lng)) for lat, lng in json.loads(value))
-    if len(vertices) < 3:
-        raise ConfigError("SERVICE_AREA_POLYGON needs at least three [lat, lng] vertices")
-    return vertices
-
-
-RANKING_MEASURES = ("handled", "speed", "satisfaction")
-
-
-def _weights(value: str | None) -> tuple[tuple[str, float], ...] | None:
-    """INSIGHT_RANKING_WEIGHTS: "handled=0.4,speed=0.3,satisfaction=0.3" (measures left out weigh 0)."""
-    if not value:
-        return None
-    weights = dict.fromkeys(RANKING_MEASURES, 0.0)
-    for part in value.split(","):
-        name, _, weight = part.partition("=")
-        if name.strip() not in weights:
-            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r}; use {', '.join(RANKING_MEASURES)}")
-        weights[name.strip()] = float(weight)
-    if any(weight < 0 for weight in weights.values()) or sum(weights.values()) <= 0:
-        raise ConfigError("INSIGHT_RANKING_WEIGHTS: weights are ≥ 0 and not all 0")
-    return tuple(weights.items())
-
-
-def _normalise_database_url(url: str) -> str:
-    # PostgreSQL goes through psycopg 3; accept the URLs that hosting panels hand out.
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url

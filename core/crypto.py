@@ -25,7 +25,9 @@ class DecryptionFailed(RuntimeError):
     """The stored value was not encrypted with the configured key (or was altered)."""
 
 
-def _key_bytes(configured: str | None, secret_key: str) -> bytes:
+def field_key(configured: str | None, secret_key: str) -> bytes:
+    """The AES-256 key of encrypted columns: FIELD_ENCRYPTION_KEY decoded (a ValueError unless it is 32 bytes),
+    else one derived from SECRET_KEY."""
     if configured:
         key = base64.urlsafe_b64decode(configured + "=" * (-len(configured) % 4))
         if len(key) != 32:
@@ -37,7 +39,7 @@ def _key_bytes(configured: str | None, secret_key: str) -> bytes:
 
 @functools.lru_cache(maxsize=4)
 def _cipher(configured: str | None, secret_key: str) -> AESGCM:
-    return AESGCM(_key_bytes(configured, secret_key))
+    return AESGCM(field_key(configured, secret_key))
 
 
 def current_cipher() -> AESGCM:

@@ -114,9 +114,11 @@ db = SQLAlchemy(model_class=Base)
 
 
 def engine_options(database_url: str) -> dict:
+    # A failed statement's error names the statement, never its values: errors end up in logs and in the failed
+    # jobs rq keeps in Redis, and values are residents' text, openids and coordinates.
     if database_url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")

@@ -11,13 +11,17 @@ import re
 import sys
 import uuid
 
+from core.privacy import PHONE_NUMBER
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _REQUEST_ID_SAFE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-# Mainland mobile numbers, bearer tokens and WeChat openids/unionids (28-char o… ids).
+# Mainland mobile numbers, bearer tokens, secrets in query strings (urllib3 logs each request line at DEBUG: WeChat's
+# app secret, login code and access token travel there) and WeChat openids/unionids (28-char o… ids).
 _SCRUB_PATTERNS = [
-    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),
+    (PHONE_NUMBER, "[phone]"),
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [token]"),
+    (re.compile(r"(?i)([a-z_]*(?:secret|token|js_code|session_key|api_key|password)=)[^&\s\"',]+"), r"\1[redacted]"),
     (re.compile(r"\bo[A-Za-z0-9_-]{26,}\b"), "[openid]"),
 ]
 _SECRET_FIELDS = re.compile(r"(?i)(openid|unionid|session_key|token|secret|password|phone|authorization)")

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
+
+# Mainland mobile numbers as residents write them: 13912345678, 139 1234 5678, 139-1234-5678, +86 139…, 0086139….
+PHONE_NUMBER = re.compile(r"(?<!\d)(?:(?:\+|00)?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 
 
 def data_holders() -> list[tuple[str, ModuleType]]:

@@ -74,6 +74,20 @@ def _check_password(password: str) -> None:
                                details={"fields": {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]}})
 
 
+_NAME_LABELS = {"username": "用户名", "display_name": "姓名"}
+
+
+def _staff_name(field: str, value: str) -> str:
+    """A username or display name without surrounding spaces, within its column: PostgreSQL refuses a longer one
+    (a 500 in the admin, a traceback from `flask create-staff`), SQLite would store it beyond the column."""
+    value = value.strip()
+    limit = StaffAccount.__table__.c[field].type.length
+    if len(value) > limit:
+        raise ValidationFailed(f"{_NAME_LABELS[field]}最多 {limit} 个字符。",
+                               details={"fields": {field: [f"at most {limit} characters"]}})
+    return value
+
+
 def _check_roles(roles: list[str]) -> list[str]:
     unknown = sorted(set(roles) - set(ROLE_NAMES))
     if unknown or not roles:
@@ -82,14 +96,14 @@ def _check_roles(roles: list[str]) -> list[str]:
 
 
 def create_staff(actor: Actor, *, username: str, display_name: str, password: str, roles: list[str]) -> StaffAccount:
-    username = username.strip()
+    username = _staff_name("username", username)
     if not username:
         raise ValidationFailed("用户名不能为空。", details={"fields": {"username": ["required"]}})
     _check_password(password)
     roles = _check_roles(roles)
     if db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == username)) is not None:
         raise Conflict("用户名已存在。", code="username_taken")
-    staff = StaffAccount(username=username, display_name=display_name.strip() or username,
+    staff = StaffAccount(username=username, display_name=_staff_name("display_name", display_name) or username,
                          password_hash=_hasher.hash(password), roles=roles)
     db.session.add(staff)
     db.session.flush()
@@ -103,7 +117,7 @@ def update_staff(actor: Actor, staff: StaffAccount, *, display_name: str, roles:
     roles = _check_roles(roles)
     if actor.staff_id == staff.id and (not is_active or "admin" not in roles) and "admin" in staff.roles:
         raise Conflict("不能停用自己或移除自己的管理员角色。", code="cannot_demote_self")
-    staff.display_name = display_name.strip() or staff.username
+    staff.display_name = _staff_name("display_name", display_name) or staff.username
     staff.roles = roles
     if staff.is_active and not is_active:
         staff.session_version += 1

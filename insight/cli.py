@@ -42,13 +42,22 @@ def monthly_command(month_text: str, district: str | None, out_dir: Path | None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     directory = out_dir or settings.insight_output_dir
-    directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"insight-{report.period.first:%Y-%m}{'-' + district if district else ''}"
     html = report_pages.render_monthly_html(report, settings)
-    stem.with_suffix(".html").write_text(html, encoding="utf-8")
+    _write(stem.with_suffix(".html"), html.encode("utf-8"))
     try:
         pdf = report_pages.print_pdf(html, settings)
     except report_pages.PdfFailed as exc:
         raise click.ClickException(str(exc)) from exc
-    stem.with_suffix(".pdf").write_bytes(pdf)
+    _write(stem.with_suffix(".pdf"), pdf)
     click.echo(f"wrote {stem}.html and {stem}.pdf")
+
+
+def _write(path: Path, content: bytes) -> None:
+    """One output file; a directory that is a file, is not writable or is on a full disk (INSIGHT_OUTPUT_DIR or
+    --out) is a message naming it, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the report to {path.parent}: {exc.strerror or exc}") from exc

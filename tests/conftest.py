@@ -29,6 +29,10 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = os.environ.get("TEST_BACKENDS", "embedded")
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 S3_BUCKET = "test-media"
+# The test's settings changed to what production requires (Config.check_can_start), for make_app. Redis is
+# connected to only when used, and the apps made with these use none of it.
+PRODUCTION = dict(environment="production", dev_login_enabled=False, allow_local_media_in_production=True,
+                  field_encryption_key="A" * 43, redis_url="redis://redis.invalid:6379/0")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from citizen.models import Resident
 from core.db import db
+from tests.conftest import PRODUCTION
 
 
 def sign_in(client, fake_wechat, code: str, openid: str, unionid: str | None = None):
@@ -117,8 +118,7 @@ def test_dev_login_signs_in_any_openid_in_development(client):
 
 
 def test_dev_login_is_absent_in_production(make_app):
-    client = make_app(environment="production", dev_login_enabled=False, allow_local_media_in_production=True,
-                      media_backend="local", field_encryption_key="A" * 43).test_client()
+    client = make_app(**PRODUCTION).test_client()
     assert client.post("/api/v1/auth/dev", json={"openid": "oIntruder"}).status_code == 404
     assert "/api/v1/auth/dev" not in client.get("/api/openapi.json").json["paths"]
 

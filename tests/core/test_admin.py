@@ -216,6 +216,19 @@ def test_create_staff_command(app):
         assert db.session.scalar(sa.select(StaffAccount.roles).where(StaffAccount.username == "cli_admin")) == ["admin"]
 
 
+@pytest.mark.parametrize("too_long", ["username", "display_name"])
+def test_create_staff_command_refuses_a_name_longer_than_its_column(app, too_long):
+    """PostgreSQL refused it with a traceback (StringDataRightTruncation); SQLite stored it beyond the column."""
+    names = {"username": "long_name_admin", "display_name": "管理员", too_long: "名" * 65}
+    result = app.test_cli_runner().invoke(
+        args=["create-staff", "--username", names["username"], "--display-name", names["display_name"], "--role", "admin"],
+        input="a-long-enough-password\na-long-enough-password\n")
+    assert result.exit_code == 1 and "最多 64 个字符" in result.output
+    assert isinstance(result.exception, SystemExit)
+    with app.app_context():
+        assert db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == names["username"])) is None
+
+
 def test_create_staff_command_refuses_a_weak_password(app):
     result = app.test_cli_runner().invoke(args=["create-staff", "--username", "weak", "--role", "admin"],
                                           input="short\nshort\n")

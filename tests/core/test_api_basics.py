@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from flask_migrate import upgrade
+
+from core.config import PROJECT_ROOT, Config
+from tests.conftest import BACKENDS, dispose, drop_postgres_schema, fresh_postgres_schema
 
 
 def test_unknown_api_path_gets_json_404(client):
@@ -84,6 +90,34 @@ def test_readyz_is_503_and_names_what_is_down(make_app):
     assert error["details"]["checks"]["database"] == "down"
     assert error["details"]["checks"]["redis"] == "down"
     assert error["details"]["checks"]["storage"] == "ok"
+
+
+@pytest.mark.parametrize("behind", ["empty", "one_migration_behind"])
+def test_readyz_is_503_while_the_database_lacks_the_latest_migration(make_app, tmp_path, request, behind):
+    """Code deployed before `flask db upgrade`: the database answered SELECT 1, so readyz said it was ok while the
+    requests needing the new schema failed."""
+    schema = f"readyz_{os.getpid()}"
+    if BACKENDS == "services":
+        url = Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url
+        database_url = fresh_postgres_schema(url, schema)
+    else:
+        database_url = f"sqlite:///{tmp_path / 'readyz.db'}"
+    outdated = make_app(database_url=database_url)
+    if BACKENDS == "services":
+        request.addfinalizer(lambda: (dispose(outdated), drop_postgres_schema(database_url, schema)))
+    if behind == "one_migration_behind":
+        with outdated.app_context():
+            upgrade(revision=_previous_revision())
+    response = outdated.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["error"]["details"]["checks"]["database"] == "not_migrated"
+
+
+def _previous_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
+    return script.get_revision(script.get_current_head()).down_revision
 
 
 @pytest.mark.parametrize("escaped", ["a\\u0000b", "a\\ud800b"])

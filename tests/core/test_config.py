@@ -11,6 +11,8 @@ SAFE_PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "k" * 48,
     "WECHAT_APP_ID": "wx123",
+    "WECHAT_APP_SECRET": "wechat-app-secret",
+    "REDIS_URL": "redis://redis.invalid:6379/0",
     "S3_BUCKET": "media",
     "FIELD_ENCRYPTION_KEY": "A" * 43,
 }
@@ -38,7 +40,7 @@ def test_configuring_a_wechat_app_turns_the_dev_login_off():
 
 
 def test_safe_production_settings_start():
-    Config.from_env(SAFE_PRODUCTION).check_safe_for_production()
+    Config.from_env(SAFE_PRODUCTION).check_can_start()
 
 
 @pytest.mark.parametrize(("change", "complaint"), [
@@ -47,6 +49,14 @@ def test_safe_production_settings_start():
     ({"DEV_LOGIN": "1"}, "DEV_LOGIN"),
     ({"S3_BUCKET": ""}, "ALLOW_LOCAL_MEDIA_IN_PRODUCTION"),
     ({"FIELD_ENCRYPTION_KEY": ""}, "FIELD_ENCRYPTION_KEY"),
+    # Jobs inline in every gunicorn process, and a login rate limit per process: 4 workers, 4 times the attempts.
+    ({"REDIS_URL": ""}, "REDIS_URL"),
+    # Nobody could sign in: every WeChat login would fail at request time.
+    ({"WECHAT_APP_SECRET": ""}, "WECHAT_APP_SECRET"),
+    ({"WECHAT_APP_ID": ""}, "WECHAT_APP_ID"),
+    # The case system would be handed /files/… links, paths of a host it does not know.
+    ({"S3_BUCKET": "", "ALLOW_LOCAL_MEDIA_IN_PRODUCTION": "1", "CASE_SYSTEM": "webhook",
+      "CASE_WEBHOOK_URL": "https://cases.example.cn/hook", "CASE_WEBHOOK_SECRET": "s" * 32}, "PUBLIC_BASE_URL"),
 ])
 def test_production_refuses_unsafe_settings(change, complaint):
     with pytest.raises(ConfigError, match=complaint):
@@ -55,7 +65,7 @@ def test_production_refuses_unsafe_settings(change, complaint):
 
 def test_local_media_in_production_needs_the_explicit_override():
     settings = {**SAFE_PRODUCTION, "S3_BUCKET": "", "ALLOW_LOCAL_MEDIA_IN_PRODUCTION": "1"}
-    Config.from_env(settings).check_safe_for_production()
+    Config.from_env(settings).check_can_start()
 
 
 def test_production_session_cookies_are_secure():
@@ -70,3 +80,81 @@ def test_rate_limits_and_retention_come_from_the_environment():
     assert config.retention_report_ip_days == 30
     with pytest.raises(ConfigError, match="requests/seconds"):
         Config.from_env({"RATE_LIMIT_PREVIEW": "many"})
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SIGNED_URL_TTL_SECONDS", "5min"),
+    ("SIGNED_URL_TTL_SECONDS", "-300"),
+    ("SIGNED_URL_TTL_SECONDS", "864000"),  # ten days: S3 refuses a presigned link beyond seven, when it is opened
+    ("CASE_MEDIA_URL_TTL_SECONDS", "2592000"),
+    ("MEDIA_PHOTO_MAX_BYTES", "20MB"),
+    ("MEDIA_UPLOAD_TTL_SECONDS", "0"),
+    ("RESIDENT_TOKEN_TTL_SECONDS", "-1"),
+    ("TRUSTED_PROXY_COUNT", "-1"),
+    ("REPORTS_PER_IP_PER_HOUR", "0"),  # a negative OFFSET on PostgreSQL: every report a 500
+    ("DUPLICATE_RADIUS_M", "0"),  # distances are divided by it
+    ("DUPLICATE_RADIUS_M", "nan"),
+    ("NEARBY_RADIUS_M", "500m"),
+    ("QUEUE_COUNTS_TTL_SECONDS", "-10"),
+    ("INSIGHT_GRID_M", "0"),
+    ("CASE_HTTP_TIMEOUT_SECONDS", "inf"),
+    ("CASE_DELIVERY_MAX_ATTEMPTS", "twelve"),
+    ("WECHATPAY_MAX_TRANSFER_FEN", "200.00"),
+    ("WECHATPAY_TIMEOUT_SECONDS", "0"),
+    ("RETENTION_INACTIVE_RESIDENT_DAYS", "-1"),  # `flask privacy enforce-retention` would forget every resident
+    ("RETENTION_FINISHED_REPORT_MEDIA_DAYS", "0"),
+    ("RATE_LIMIT_LOGIN", "5/0"),  # a window of no seconds limits nothing
+    ("RATE_LIMIT_UPLOAD", "-1/60"),
+    ("APP_ENV", "prod"),  # was development: the dev login on and no production check
+    ("MEDIA_BACKEND", "cos"),
+    ("LOG_LEVEL", "verbose"),
+    ("SERVICE_AREA_POLYGON", "[[36.0, 120.1], [36.2, 120.1]"),
+    ("SERVICE_AREA_POLYGON", "[[120.1, 36.0], [120.3, 36.0], [120.3, 36.2]]"),  # longitude first
+    ("SERVICE_AREA_POLYGON", '[[36.0, 120.1], [36.2, "east"], [36.2, 120.3]]'),
+    ("SERVICE_AREA_POLYGON", '{"lat": 36.0, "lng": 120.1}'),
+    ("MAP_TILE_URL", "webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}"),
+    ("MAP_TILE_URL", "https://tiles.example.cn/{z}/{x}.png"),
+    ("WECHAT_API_BASE_URL", "api.weixin.qq.com"),
+    ("WECHATPAY_NOTIFY_URL", "/api/v1/wechatpay/notify"),
+    ("PUBLIC_BASE_URL", "city.example.cn"),
+    ("OPEN311_ENDPOINT", "ftp://cases.example.cn/open311"),
+    ("S3_ENDPOINT_URL", "cos.ap-guangzhou.myqcloud.com"),
+    ("REDIS_URL", "127.0.0.1:6379"),
+    ("DATABASE_URL", "mysql://user@host/db"),
+    ("DATABASE_URL", "app.db"),
+    ("OPEN311_SERVICE_CODES", "{S0102: garbage}"),
+    ("INSIGHT_RANKING_WEIGHTS", "handled=lots"),
+    ("INSIGHT_RANKING_WEIGHTS", "handled=nan"),
+    ("FIELD_ENCRYPTION_KEY", "too-short"),
+])
+def test_a_value_that_cannot_work_is_refused_at_start_naming_its_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        create_app(Config.from_env({name: value}))
+
+
+def test_values_are_read_in_the_forms_the_readme_gives():
+    config = Config.from_env({
+        "APP_ENV": "Production", "MEDIA_BACKEND": "S3", "LOG_LEVEL": "warning", "CASE_SYSTEM": "Open311",
+        "SERVICE_AREA_POLYGON": "[[36.0, 120.1], [36.0, 120.5], [36.4, 120.5]]", "MAP_TILE_URL": "",
+        "REDIS_URL": "rediss://:secret@cache.example.cn:6380/2", "TRUSTED_PROXY_COUNT": "0",
+        "DUPLICATE_RADIUS_M": "25.5", "RATE_LIMIT_EXPORT": "0/1", "REWARD_PAYOUT_QUERY_AFTER_MINUTES": "0"})
+    assert (config.environment, config.media_backend, config.log_level, config.case_system) == (
+        "production", "s3", "WARNING", "open311")
+    assert config.service_area == ((36.0, 120.1), (36.0, 120.5), (36.4, 120.5)) and config.map_tile_url == ""
+    assert config.redis_url == "rediss://:secret@cache.example.cn:6380/2" and config.trusted_proxy_count == 0
+    assert config.duplicate_radius_m == 25.5 and config.rate_limit_export == (0, 1)
+    assert config.reward_payout_query_after_minutes == 0
+
+
+def test_a_misspelt_backend_is_refused_in_production_not_taken_for_the_local_disk():
+    """MEDIA_BACKEND=S3 was neither "s3" nor "local": the app stored media on local disk, and the production check,
+    which looked for "local", let it start."""
+    assert Config.from_env({**SAFE_PRODUCTION, "MEDIA_BACKEND": "S3"}).media_backend == "s3"
+    with pytest.raises(ConfigError, match="MEDIA_BACKEND"):
+        create_app(Config.from_env({**SAFE_PRODUCTION, "MEDIA_BACKEND": "oss"}))
+
+
+def test_a_bad_url_is_named_without_repeating_its_password():
+    with pytest.raises(ConfigError, match="REDIS_URL") as refused:
+        Config.from_env({"REDIS_URL": "redis//:s3cret-pass@cache:6379/0"})
+    assert "s3cret-pass" not in str(refused.value)

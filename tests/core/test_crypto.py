@@ -41,8 +41,8 @@ def test_a_changed_value_or_another_key_is_refused(app_ctx):
 
 def test_a_configured_key_must_be_32_bytes():
     with pytest.raises(ValueError):
-        crypto._key_bytes("c2hvcnQ", "secret")
-    assert len(crypto._key_bytes(KEY, "secret")) == 32
+        crypto.field_key("c2hvcnQ", "secret")
+    assert len(crypto.field_key(KEY, "secret")) == 32
 
 
 def test_an_encrypted_column_stores_ciphertext_and_reads_plain(app_ctx):

@@ -109,3 +109,11 @@ def test_a_queue_that_is_down_fails_neither_the_commit_nor_the_caller(app, redis
                                                                   AuditEntry.object_id == "303")) == 1
     # Each lost job is named, for whoever looks for it.
     assert [record.ids for record in caplog.records if record.message == "job not queued"] == [[303], [304]]
+
+
+def test_the_worker_command_names_a_redis_it_cannot_reach(make_app):
+    """It ended in a traceback of redis' ConnectionError."""
+    unreachable = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    result = unreachable.test_cli_runner().invoke(args=["jobs", "worker", "--burst"])
+    assert result.exit_code == 1 and "Redis at REDIS_URL cannot be reached" in result.output
+    assert isinstance(result.exception, SystemExit)

@@ -10,6 +10,7 @@ from jinja2 import Environment
 from core.config import PROJECT_ROOT
 
 from tests.citizen.helpers import new_report, sign_in
+from tests.conftest import PRODUCTION
 from tests.core.admin_helpers import signed_in_staff
 
 COMMON = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
@@ -67,8 +68,7 @@ def test_only_the_api_docs_get_inline_script_for_swagger_ui(client):
 
 
 def test_production_adds_strict_transport_security(make_app):
-    client = make_app(environment="production", dev_login_enabled=False, allow_local_media_in_production=True,
-                      field_encryption_key="A" * 43).test_client()
+    client = make_app(**PRODUCTION).test_client()
     assert client.get("/healthz").headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 

@@ -11,6 +11,7 @@ from core.db import db
 from core.geo import haversine_m, wgs84_to_gcj02
 from facilities import imports, services
 from facilities.models import Facility, FacilityImport
+from tests.conftest import PRODUCTION
 
 GOOD_AND_BAD_CSV = """\
 source_id,kind,name,lat,lng,address,district,status,opening_hours,free,accessible,baby_changing,genders
@@ -233,8 +234,7 @@ def test_the_sample_is_labelled_rerunnable_and_refused_in_production(app, make_a
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).where(Facility.is_sample.is_(True))) == 400
         assert services.nearest(36.07, 120.38, kind="0301")[0].facility.name.startswith("【示例】")
-    production = make_app(environment="production", dev_login_enabled=False, allow_local_media_in_production=True,
-                          field_encryption_key="A" * 43)
+    production = make_app(**PRODUCTION)
     result = production.test_cli_runner().invoke(args=["facilities", "sample"])
     assert result.exit_code != 0 and "production never loads it" in result.output
 

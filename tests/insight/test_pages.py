@@ -203,6 +203,15 @@ def test_the_monthly_command_refuses_a_bad_month(app):
     assert result.exit_code != 0 and "YYYY-MM" in result.output
 
 
+def test_the_monthly_command_names_an_output_directory_it_cannot_write(app, tmp_path):
+    """INSIGHT_OUTPUT_DIR (or --out) under a file: a traceback of mkdir before, a message naming the directory now."""
+    (tmp_path / "reports").write_text("not a directory", encoding="utf-8")
+    out = tmp_path / "reports" / "2026"
+    result = app.test_cli_runner().invoke(args=["insight", "monthly", "--month", "2026-10", "--out", str(out)])
+    assert result.exit_code == 1 and f"cannot write the report to {out}" in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
 def test_the_rebuild_command_counts_every_report(app, app_ctx):
     make_report(local(2026, 10, 5))
     db.session.commit()

@@ -1,4 +1,4 @@
-"""Payout settings: production refuses to start with payouts enabled and keys missing."""
+"""Payout settings: the app refuses to start with payouts enabled and a key missing or unreadable (production or not)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import pytest
 from core.app import create_app
 from core.config import Config, ConfigError
 from tests.core.test_config import SAFE_PRODUCTION
+from tests.fakes.wechat import APP_ID
+from tests.fakes.wechatpay import FakeWeChatPay
 
 
 def payout_settings(tmp_path) -> dict[str, str]:
-    private_key, public_key = tmp_path / "apiclient_key.pem", tmp_path / "pub_key.pem"
-    private_key.write_text("-----BEGIN PRIVATE KEY-----\n")
-    public_key.write_text("-----BEGIN PUBLIC KEY-----\n")
+    private_key, public_key = FakeWeChatPay(APP_ID).write_keys(tmp_path)
     return {"WECHATPAY_PAYOUTS_ENABLED": "1", "WECHATPAY_MCH_ID": "1900000109", "WECHATPAY_CERT_SERIAL_NO": "5157F0",
             "WECHATPAY_APIV3_KEY": "k" * 32, "WECHATPAY_PRIVATE_KEY_PATH": str(private_key),
             "WECHATPAY_PUBLIC_KEY_PATH": str(public_key), "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_01",
@@ -28,7 +28,7 @@ def test_payouts_are_off_by_default_and_settings_come_from_the_environment(tmp_p
 
 
 def test_production_with_payouts_and_every_key_passes_the_check(tmp_path):
-    Config.from_env({**SAFE_PRODUCTION, **payout_settings(tmp_path)}).check_safe_for_production()
+    Config.from_env({**SAFE_PRODUCTION, **payout_settings(tmp_path)}).check_can_start()
 
 
 @pytest.mark.parametrize(("missing", "complaint"), [
@@ -47,3 +47,23 @@ def test_a_key_file_that_is_not_there_is_refused(tmp_path):
     settings = {**SAFE_PRODUCTION, **payout_settings(tmp_path), "WECHATPAY_PRIVATE_KEY_PATH": str(tmp_path / "no.pem")}
     with pytest.raises(ConfigError, match="readable PEM"):
         create_app(Config.from_env(settings))
+
+
+def test_payouts_without_their_keys_are_refused_in_development_too():
+    """It stopped the start with a bare AssertionError."""
+    with pytest.raises(ConfigError, match="WECHATPAY_PRIVATE_KEY_PATH"):
+        create_app(Config.from_env({"WECHATPAY_PAYOUTS_ENABLED": "1"}))
+
+
+@pytest.mark.parametrize("variable", ["WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH"])
+def test_a_key_file_that_holds_no_key_of_its_kind_is_refused_by_name(tmp_path, variable):
+    """A cut-short file stopped the start in wechatpayv3 with "failed to load private key", naming no file; a public
+    key where the private one goes (or the other way round) is refused the same way."""
+    settings = payout_settings(tmp_path)
+    cut_short = tmp_path / "cut-short.pem"
+    cut_short.write_text("-----BEGIN PRIVATE KEY-----\n")
+    swapped = {"WECHATPAY_PRIVATE_KEY_PATH": settings["WECHATPAY_PUBLIC_KEY_PATH"],
+               "WECHATPAY_PUBLIC_KEY_PATH": settings["WECHATPAY_PRIVATE_KEY_PATH"]}
+    for wrong in (str(cut_short), swapped[variable]):
+        with pytest.raises(ConfigError, match=variable):
+            create_app(Config.from_env({**settings, "WECHAT_APP_ID": APP_ID, variable: wrong}))

@@ -160,23 +160,32 @@ def app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
 
 
 @contextlib.contextmanager
-def app_on_own_database(tmp_dir: Path, fake_wechat: FakeWeChatServer, request: pytest.FixtureRequest, name: str,
-                        **overrides: object) -> Iterator[Flask]:
-    """An app on a database of its own where each request or job commits in its own transaction and connection
-    (for tests of things done at once); ``overrides`` change its settings."""
+def own_database(tmp_dir: Path, request: pytest.FixtureRequest, name: str) -> Iterator[str]:
+    """The URL of an empty database of the test's own (a PostgreSQL schema, or an SQLite file), dropped after."""
     schema = f"{name}_{os.getpid()}"
     if BACKENDS == "services":
         url = Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url
         database_url = fresh_postgres_schema(url, schema)
     else:
         database_url = f"sqlite:///{tmp_dir / f'{name}.db'}"
-    app = migrated_app(build_config(tmp_dir, fake_wechat, database_url=database_url, **overrides))
     try:
-        yield app
+        yield database_url
     finally:
-        dispose(app)
         if BACKENDS == "services":
             drop_postgres_schema(database_url, schema)
+
+
+@contextlib.contextmanager
+def app_on_own_database(tmp_dir: Path, fake_wechat: FakeWeChatServer, request: pytest.FixtureRequest, name: str,
+                        **overrides: object) -> Iterator[Flask]:
+    """An app on a database of its own where each request or job commits in its own transaction and connection
+    (for tests of things done at once); ``overrides`` change its settings."""
+    with own_database(tmp_dir, request, name) as database_url:
+        app = migrated_app(build_config(tmp_dir, fake_wechat, database_url=database_url, **overrides))
+        try:
+            yield app
+        finally:
+            dispose(app)
 
 
 def dispose(app: Flask) -> None:

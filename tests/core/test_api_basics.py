@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from flask_migrate import upgrade
 
-from core.config import PROJECT_ROOT, Config
-from tests.conftest import BACKENDS, dispose, drop_postgres_schema, fresh_postgres_schema
+from core.config import PROJECT_ROOT
+from tests.conftest import dispose, own_database
 
 
 def test_unknown_api_path_gets_json_404(client):
@@ -96,19 +94,15 @@ def test_readyz_is_503_and_names_what_is_down(make_app):
 def test_readyz_is_503_while_the_database_lacks_the_latest_migration(make_app, tmp_path, request, behind):
     """Code deployed before `flask db upgrade`: the database answered SELECT 1, so readyz said it was ok while the
     requests needing the new schema failed."""
-    schema = f"readyz_{os.getpid()}"
-    if BACKENDS == "services":
-        url = Config.from_env({"DATABASE_URL": request.getfixturevalue("postgres_url")}).database_url
-        database_url = fresh_postgres_schema(url, schema)
-    else:
-        database_url = f"sqlite:///{tmp_path / 'readyz.db'}"
-    outdated = make_app(database_url=database_url)
-    if BACKENDS == "services":
-        request.addfinalizer(lambda: (dispose(outdated), drop_postgres_schema(database_url, schema)))
-    if behind == "one_migration_behind":
-        with outdated.app_context():
-            upgrade(revision=_previous_revision())
-    response = outdated.test_client().get("/readyz")
+    with own_database(tmp_path, request, "readyz") as database_url:
+        outdated = make_app(database_url=database_url)
+        try:
+            if behind == "one_migration_behind":
+                with outdated.app_context():
+                    upgrade(revision=_previous_revision())
+            response = outdated.test_client().get("/readyz")
+        finally:
+            dispose(outdated)
     assert response.status_code == 503
     assert response.json["error"]["details"]["checks"]["database"] == "not_migrated"
 

@@ -271,6 +271,15 @@ def exclude(resident_id: int) -> BaseResponse:
                     "该市民今后不再获得奖励。", "rewards_admin.resident", resident_id=resident_id)
 
 
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: str) -> str:
+    """Free text as a spreadsheet cell shows it, never runs it: a leading apostrophe makes a would-be formula text."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 @bp.get("/export.csv")
 def export() -> Response:
     staff = require_staff_role(ROLE)
@@ -287,7 +296,7 @@ def export() -> Response:
             writer.writerow([entry.id, entry.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
                              entry.campaign_id, entry.reward_id, report_id, entry.resident_id,
                              services.LEDGER_KIND_NAMES[entry.kind], services.yuan(entry.amount_fen),
-                             out_bill_no or "", entry.actor_name, entry.note])
+                             out_bill_no or "", _as_text(entry.actor_name), _as_text(entry.note)])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

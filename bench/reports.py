@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime as dt
 import io
 import os
@@ -51,7 +52,7 @@ MODERATOR = ("bench_moderator", "bench-moderator-password")
 BENCH_SECRET = "bench-secret-key-0123456789-0123456789-abcdef"
 
 
-def reference_app():  # noqa: ANN201
+def reference_app(config: Config | None = None):  # noqa: ANN201
     """The app as served, plus the reference route: one plain insert and commit."""
     from flask import jsonify
 
@@ -59,7 +60,7 @@ def reference_app():  # noqa: ANN201
     from core.app import create_app
     from core.db import db
 
-    app = create_app()
+    app = create_app(config)
 
     @app.post("/bench/plain-insert")
     def plain_insert():  # noqa: ANN202
@@ -70,7 +71,7 @@ def reference_app():  # noqa: ANN201
     return app
 
 
-def _photo(seed: int) -> bytes:
+def photo_bytes(seed: int) -> bytes:
     rng = random.Random(seed)
     image = Image.new("RGB", (800, 600), tuple(rng.randrange(256) for _ in range(3)))
     draw = ImageDraw.Draw(image)
@@ -179,8 +180,8 @@ class Client:
                                       timeout=30).json()
         self.resident_id = signed_in["resident"]["id"]
         self.session.headers["Authorization"] = f"Bearer {signed_in['token']}"
-        upload = self.session.post(f"{url}/api/v1/media", files={"file": ("photo.jpg", _photo(number), "image/jpeg")},
-                                   timeout=60)
+        upload = self.session.post(f"{url}/api/v1/media", timeout=60,
+                                   files={"file": ("photo.jpg", photo_bytes(number), "image/jpeg")})
         self.uploaded_photo_id = upload.json()["id"]
         self.photo_ids: list[int] = []
         self.rng = random.Random(number)
@@ -204,23 +205,29 @@ class Client:
 def provision_photos(env: dict[str, str], clients: list[Client], per_client: int) -> None:
     """Give each client ``per_client`` photos of its own, as rows copied from the photo it uploaded with
     other bytes' hashes (uploading and processing that many through the API would take longer than the run)."""
+    for client in clients:
+        client.photo_ids = provision_photos_for(env, client.uploaded_photo_id, per_client)
+
+
+def provision_photos_for(env: dict[str, str], uploaded_photo_id: int, count: int) -> list[int]:
+    """The ids of ``count`` copies of an uploaded photo's row, each with other bytes' hashes."""
     from core.app import create_app
     from core.db import db
     from media.models import Media
 
     app = create_app(Config.from_env(env))
-    rng = random.Random(11)
+    rng = random.Random(11 + uploaded_photo_id)
     with app.app_context():
         table = Media.__table__
-        for client in clients:
-            uploaded = db.session.execute(sa.select(table).where(table.c.id == client.uploaded_photo_id)).mappings().one()
-            copies = [{**{key: value for key, value in uploaded.items() if key != "id"},
-                       "sha256": rng.randbytes(32).hex(), "perceptual_hash": rng.randbytes(8).hex()}
-                      for _ in range(per_client)]
-            client.photo_ids = list(db.session.scalars(sa.insert(table).returning(table.c.id), copies))
+        uploaded = db.session.execute(sa.select(table).where(table.c.id == uploaded_photo_id)).mappings().one()
+        copies = [{**{key: value for key, value in uploaded.items() if key != "id"},
+                   "sha256": rng.randbytes(32).hex(), "perceptual_hash": rng.randbytes(8).hex()}
+                  for _ in range(count)]
+        photo_ids = list(db.session.scalars(sa.insert(table).returning(table.c.id), copies))
         db.session.commit()
         for engine in db.engines.values():
             engine.dispose()
+    return photo_ids
 
 
 # (client method, expected status, label). GET /api/v1/me is the cheapest signed-in resident request (the token,
@@ -317,29 +324,41 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    base_env = {"SECRET_KEY": BENCH_SECRET, "MEDIA_ROOT": str(workdir / "media"), "DEV_LOGIN": "1",
-                "REPORTS_PER_RESIDENT_PER_HOUR": "100000000", "REPORTS_PER_IP_PER_HOUR": "100000000",
-                "LOG_LEVEL": "WARNING", "REDIS_URL": ""}
     try:
-        if args.database in ("sqlite", "both"):
-            bench("embedded default (SQLite)", {**base_env, "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"},
-                  args)
-        if args.database in ("postgres", "both"):
-            url = Config.from_env({"DATABASE_URL": os.environ.get(
-                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")}).database_url
-            engine = sa.create_engine(url)
-            with engine.begin() as connection:
-                connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
-                connection.execute(sa.text("CREATE SCHEMA bench_reports"))
-            try:
-                bench("PostgreSQL", {**base_env, "DATABASE_URL": f"{url}?options=-csearch_path%3Dbench_reports"}, args)
-            finally:
-                with engine.begin() as connection:
-                    connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
-                engine.dispose()
+        for name, kind in (("embedded default (SQLite)", "sqlite"), ("PostgreSQL", "postgres")):
+            if args.database in (kind, "both"):
+                with database(kind, workdir) as database_url:
+                    bench(name, {**base_env(workdir), "DATABASE_URL": database_url}, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+
+def base_env(workdir: Path) -> dict[str, str]:
+    """The app's settings for a run: media in ``workdir``, the dev sign-in, limits out of the way, jobs inline."""
+    return {"SECRET_KEY": BENCH_SECRET, "MEDIA_ROOT": str(workdir / "media"), "DEV_LOGIN": "1",
+            "REPORTS_PER_RESIDENT_PER_HOUR": "100000000", "REPORTS_PER_IP_PER_HOUR": "100000000",
+            "LOG_LEVEL": "WARNING", "REDIS_URL": ""}
+
+
+@contextlib.contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    """The URL of an empty database: an SQLite file in ``workdir``, or a schema of its own (dropped after) in the
+    PostgreSQL database at BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    url = Config.from_env({"DATABASE_URL": os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")}).database_url
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA bench_reports"))
+    try:
+        yield f"{url}?options=-csearch_path%3Dbench_reports"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
+        engine.dispose()
 
 if __name__ == "__main__":
     main()

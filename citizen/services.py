@@ -776,7 +776,10 @@ def requeue_pending_checks(now: dt.datetime | None = None) -> int:
 class StuckChecks:
     count: int  # at most STUCK_CHECKS_COUNTED
     oldest_filed_at: dt.datetime | None
-    pending_for_hours: int = int(CHECKS_STUCK_AFTER / dt.timedelta(hours=1))
+
+    @property
+    def pending_for_hours(self) -> int:
+        return int(CHECKS_STUCK_AFTER / dt.timedelta(hours=1))
 
     @property
     def count_shown(self) -> str:

@@ -75,10 +75,12 @@ class RqQueue:
         from rq import Queue, Retry
 
         retry = Retry(max=3, interval=[10, 60, 300])
+        by_queue: dict[str, list[Any]] = {}
+        for call in calls:
+            by_queue.setdefault(call.queue, []).append(Queue.prepare_data(call.func, call.ids, retry=retry))
         with self.redis.pipeline() as pipeline:
-            for call in calls:
-                Queue(call.queue, connection=self.redis).enqueue_many(
-                    [Queue.prepare_data(call.func, call.ids, retry=retry)], pipeline=pipeline)
+            for name, jobs in by_queue.items():
+                Queue(name, connection=self.redis).enqueue_many(jobs, pipeline=pipeline)
             pipeline.execute()
 
     def check(self) -> None:

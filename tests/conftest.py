@@ -359,3 +359,72 @@ def page(browser) -> Iterator[object]:  # noqa: ANN001
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- the app as production serves it: gunicorn worker processes on a loopback port ----------------
+
+@dataclasses.dataclass(frozen=True)
+class ServedApp:
+    """gunicorn serving the app at ``url``; ``app`` is an app on the same database and storage, for reading what
+    the served one stored."""
+
+    url: str
+    app: Flask
+
+    def sign_in(self, openid: str) -> dict[str, str]:
+        import requests
+
+        answer = requests.post(f"{self.url}/api/v1/auth/dev", json={"openid": openid}, timeout=30)
+        answer.raise_for_status()
+        return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def _environment_of(config: Config, fake_wechat: FakeWeChatServer) -> dict[str, str]:
+    """The environment under which Config.from_env reads ``config``'s backends, as a production process would."""
+    env = {"APP_ENV": "development", "SECRET_KEY": TEST_SECRET_KEY, "DATABASE_URL": config.database_url,
+           "WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET, "WECHAT_API_BASE_URL": fake_wechat.base_url,
+           "DEV_LOGIN": "1", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": str(config.media_root),
+           "MEDIA_BACKEND": config.media_backend}
+    if config.redis_url:
+        env["REDIS_URL"] = config.redis_url
+    if config.media_backend == "s3":
+        env.update(S3_BUCKET=config.s3_bucket or "", S3_ENDPOINT_URL=config.s3_endpoint_url or "",
+                   S3_REGION=config.s3_region, S3_ACCESS_KEY_ID="testing", S3_SECRET_ACCESS_KEY="testing")
+    return env
+
+
+def _redis_of_its_own(url: str) -> str:
+    """Another database of the suite's Redis: the suite's burst workers must not run the served app's jobs."""
+    base, _, number = url.rpartition("/")
+    return f"{base}/{(int(number or 0) + 8) % 16}"
+
+
+@pytest.fixture(scope="session")
+def gunicorn_app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChatServer,
+                 request: pytest.FixtureRequest) -> Iterator[ServedApp]:
+    """The pass's backends behind two gunicorn workers (and in the services pass an rq worker) on a database of
+    their own: requests cross a real socket and a real HTTP parser, as the mini-program's do."""
+    from tests.stack import Gunicorn, RqWorkers
+
+    tmp_dir = tmp_path_factory.mktemp("served")
+    overrides: dict[str, object] = {}
+    if BACKENDS == "services":
+        redis_url = _redis_of_its_own(request.getfixturevalue("redis_url"))
+        overrides = dict(redis_url=redis_url, media_backend="s3", s3_bucket=f"{S3_BUCKET}-served",
+                         s3_endpoint_url=request.getfixturevalue("s3_endpoint"), s3_region="us-east-1",
+                         s3_access_key_id="testing", s3_secret_access_key="testing")
+    with app_on_own_database(tmp_dir, fake_wechat, request, "served", **overrides) as app:
+        config: Config = app.config["APP_SETTINGS"]
+        if config.media_backend == "s3":
+            app.extensions["storage"].client.create_bucket(Bucket=config.s3_bucket)
+        if config.redis_url:
+            app.extensions["redis"].flushdb()
+        env = _environment_of(config, fake_wechat)
+        workers = RqWorkers(env, 1).start() if config.redis_url else None
+        server = Gunicorn(env, workers=2, timeout=120)
+        try:
+            yield ServedApp(server.url, app)
+        finally:
+            server.stop()
+            if workers is not None:
+                workers.stop()

@@ -22,12 +22,11 @@ from core.errors import AppError, RateLimited, Unauthorized
 from core.geo import wgs84_to_gcj02
 from core.models import StaffAccount
 from core.pagination import paginate
-from core.ratelimit import rate_limit
+from core.ratelimit import attempt_succeeded, begin_attempts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOGIN_MESSAGES = {
     "bad_credentials": "用户名或密码错误。",
-    "locked": "登录失败次数过多，账户已临时锁定，请稍后再试。",
     "inactive": "该账户已停用，请联系系统管理员。",
 }
 
@@ -135,23 +134,27 @@ def login() -> Response | str:
             return redirect(url_for("admin.dashboard"))
         return render_template("admin/login.html")
     settings = current_app.config["APP_SETTINGS"]
+    username = request.form.get("username", "")
+    address = request.remote_addr or ""
+    account_policy, address_policy = settings.staff_sign_in_policies
+    # Failures slow down the next tries of this username from this address, and of any username from it (password
+    # spraying); unknown usernames are counted alike, so the answers tell nobody which accounts exist.
+    throttled = [(policy, who) for policy, who in ((account_policy, f"{username.strip().lower()}\n{address}"),
+                                                   (address_policy, address)) if policy.allowed > 0]
+    limiter = current_app.extensions["rate_limiter"]
     try:
-        # Per address, across usernames: the per-account lockout does not stop password spraying.
-        rate_limit("login", request.remote_addr or "")
+        attempts = begin_attempts(limiter, throttled)
     except RateLimited as limited:
-        return render_template("admin/login.html", error=limited.message, username=request.form.get("username", "")
-                               ), 429, limited.headers
+        return render_template("admin/login.html", error=limited.message, username=username), 429, limited.headers
     try:
-        staff = services.authenticate_staff(
-            request.form.get("username", ""), request.form.get("password", ""),
-            max_failures=settings.staff_max_failed_logins, lockout_seconds=settings.staff_lockout_seconds,
-            ip_address=request.remote_addr, request_id=g.get("request_id"))
+        staff = services.authenticate_staff(username, request.form.get("password", ""),
+                                            ip_address=request.remote_addr, request_id=g.get("request_id"))
     except services.LoginRefused as refused:
         db.session.commit()
-        return render_template("admin/login.html", error=LOGIN_MESSAGES[refused.reason],
-                               username=request.form.get("username", "")), 401
-    db.session.commit()
+        return render_template("admin/login.html", error=LOGIN_MESSAGES[refused.reason], username=username), 401
+    attempt_succeeded(limiter, attempts)
     log_in_staff(staff)
+    db.session.commit()
     flash(f"欢迎，{staff.display_name}。", "success")
     return redirect(_safe_next(request.args.get("next")))
 
@@ -159,6 +162,7 @@ def login() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     log_out_staff()
+    db.session.commit()
     flash("您已退出登录。", "info")
     return redirect(url_for("admin.login"))
 

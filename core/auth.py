@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from core import services
 from core.db import db
 from core.errors import Forbidden, Unauthorized
 from core.models import StaffAccount
@@ -83,24 +84,25 @@ def resident_required(view: F) -> F:
 
 def log_in_staff(staff: StaffAccount) -> None:
     session.clear()
-    session["staff_id"] = staff.id
-    session["staff_session_version"] = staff.session_version
+    session["staff_session"] = services.start_staff_session(staff, current_app.permanent_session_lifetime)
     session.permanent = True
 
 
 def log_out_staff() -> None:
+    token = session.get("staff_session")
+    if token is not None:
+        services.end_staff_session(token)
     session.clear()
 
 
 def current_staff() -> StaffAccount | None:
     if "staff" not in g:
         staff = None
-        staff_id = session.get("staff_id")
-        if staff_id is not None:
-            staff = db.session.get(StaffAccount, staff_id)
-            if staff is None or not staff.is_active or staff.session_version != session.get("staff_session_version"):
+        token = session.get("staff_session")
+        if token is not None:
+            staff = services.staff_of_session(token) if isinstance(token, str) else None
+            if staff is None:
                 session.clear()
-                staff = None
         g.staff = staff
     return g.staff
 

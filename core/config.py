@@ -13,10 +13,14 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.ratelimit import FailurePolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 # A placeholder that must never reach production: create_app refuses it there.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+# The wait after the failed sign-ins allowed; each further failure doubles it.
+SIGN_IN_FIRST_DELAY_SECONDS = 2
 DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
 DEFAULT_WECHATPAY_API_BASE_URL = "https://api.mch.weixin.qq.com"
 AMAP_TILE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
@@ -154,7 +158,7 @@ class Config:
     insight_ranking_weights: tuple[tuple[str, float], ...] = (("handled", 0.4), ("speed", 0.3), ("satisfaction", 0.3))
     insight_chromium: str = "chromium"
     insight_output_dir: Path = DEFAULT_VAR_DIR / "reports"
-    # Rate limits as (requests, per seconds): staff sign-in attempts per IP, uploads per resident,
+    # Rate limits as (requests, per seconds): failed staff sign-ins per IP (see staff_sign_in_policies), uploads per resident,
     # preview renderings (not cached answers) per IP, data exports per resident. 0 requests: no limit.
     rate_limit_login: tuple[int, int] = (20, 300)
     rate_limit_upload: tuple[int, int] = (120, 3600)
@@ -169,8 +173,17 @@ class Config:
 
     @property
     def rate_limits(self) -> dict[str, tuple[int, int]]:
-        return {"login": self.rate_limit_login, "upload": self.rate_limit_upload,
+        return {"upload": self.rate_limit_upload,
                 "preview": self.rate_limit_preview, "export": self.rate_limit_export}
+
+    @property
+    def staff_sign_in_policies(self) -> tuple[FailurePolicy, FailurePolicy]:
+        """Failed sign-ins slow down the next ones of the same username from the same address (guessing one
+        account), and of any username from that address (trying many); no account is ever locked for everyone."""
+        failures, seconds = self.rate_limit_login
+        return (FailurePolicy("sign-in-account", self.staff_max_failed_logins, self.staff_lockout_seconds,
+                              SIGN_IN_FIRST_DELAY_SECONDS, self.staff_lockout_seconds),
+                FailurePolicy("sign-in-address", failures, seconds, SIGN_IN_FIRST_DELAY_SECONDS, seconds))
 
     @property
     def is_production(self) -> bool:

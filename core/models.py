@@ -20,11 +20,7 @@ class StaffAccount(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
-    failed_login_count: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
-    # Bumped on password change or deactivation so that existing sessions stop working.
-    session_version: Mapped[int] = mapped_column(default=1)
 
     def has_role(self, *roles: str) -> bool:
         return "admin" in self.roles or any(role in self.roles for role in roles)
@@ -32,6 +28,19 @@ class StaffAccount(TimestampMixin, Base):
     def audit_view(self) -> dict[str, Any]:
         return {"username": self.username, "display_name": self.display_name, "roles": sorted(self.roles),
                 "is_active": self.is_active}
+
+
+class StaffSession(Base):
+    """A browser signed in as a staff member. Its cookie carries a token whose hash is kept here, so that signing
+    out, a password change or a deactivation ends the session on the server, not only in that browser."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_accounts.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
 
 
 class AuditEntry(Base):

@@ -26,11 +26,30 @@ class Limit:
     per_seconds: int
 
 
+@dataclasses.dataclass(frozen=True)
+class FailurePolicy:
+    """How failed attempts (sign-ins) slow down the next ones: the first ``allowed`` within the window cost nothing,
+    then each waits twice as long as the one before, from ``first_delay_seconds`` up to ``longest_delay_seconds``.
+    Nothing is ever locked: whoever has the right password gets in once the current delay has run."""
+
+    name: str
+    allowed: int
+    window_seconds: int
+    first_delay_seconds: float
+    longest_delay_seconds: float
+
+    def wait(self, failures: int, last_failure: float, now: float) -> float:
+        if failures < self.allowed:
+            return 0.0
+        return last_failure + min(self.longest_delay_seconds, self.first_delay_seconds * 2 ** (failures - self.allowed)) - now
+
+
 class MemoryRateLimiter:
     """Timestamps of the recent hits per key, in this process (thread-safe)."""
 
     def __init__(self) -> None:
         self._hits: dict[str, collections.deque[float]] = {}
+        self._members: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def hit(self, key: str, limit: Limit, now: float) -> float | None:
@@ -44,9 +63,30 @@ class MemoryRateLimiter:
             window.append(now)
             return None
 
+    def attempt(self, key: str, policy: FailurePolicy, member: str, now: float) -> float | None:
+        """Count an attempt (a failure until ``forget``); None when allowed, else the seconds to wait."""
+        with self._lock:
+            window = self._hits.setdefault(key, collections.deque())
+            while window and window[0] <= now - policy.window_seconds:
+                window.popleft()
+            self._members.setdefault(key, {})
+            wait = policy.wait(len(window), window[-1] if window else now, now)
+            if wait > 0:
+                return wait
+            window.append(now)
+            self._members[key][member] = now
+            return None
+
+    def forget(self, key: str, member: str) -> None:
+        with self._lock:
+            when = self._members.get(key, {}).pop(member, None)
+            if when is not None and when in self._hits.get(key, ()):
+                self._hits[key].remove(when)
+
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+            self._members.clear()
 
 
 # Sliding window in one round trip: drop hits older than the window, refuse when full, else add this one.
@@ -63,6 +103,26 @@ return false
 """
 
 
+# An attempt under a failure policy, in one round trip: forget failures past the window; while the failures so far
+# have earned a delay that has not run since the last one, refuse; else count this attempt.
+_ATTEMPT = """
+local key, now, window, allowed = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local first, longest, member = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local failures = redis.call('ZCARD', key)
+if failures >= allowed then
+  local last = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+  local wait = last + math.min(longest, first * 2 ^ (failures - allowed)) - now
+  if wait > 0 then
+    return tostring(wait)
+  end
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, math.ceil(window * 1000))
+return false
+"""
+
+
 class RedisRateLimiter:
     """The same sliding window in a Redis sorted set per key, shared by every process."""
 
@@ -71,10 +131,20 @@ class RedisRateLimiter:
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self._script = connection.register_script(_SLIDING_WINDOW)
+        self._attempt = connection.register_script(_ATTEMPT)
 
     def hit(self, key: str, limit: Limit, now: float) -> float | None:
         wait = self._script(keys=[self.prefix + key], args=[now, limit.per_seconds, limit.count, uuid.uuid4().hex])
         return None if wait is None else float(wait)
+
+    def attempt(self, key: str, policy: FailurePolicy, member: str, now: float) -> float | None:
+        wait = self._attempt(keys=[self.prefix + key], args=[now, policy.window_seconds, policy.allowed,
+                                                             policy.first_delay_seconds, policy.longest_delay_seconds,
+                                                             member])
+        return None if wait is None else float(wait)
+
+    def forget(self, key: str, member: str) -> None:
+        self.connection.zrem(self.prefix + key, member)
 
     def reset(self) -> None:
         for key in self.connection.scan_iter(match=self.prefix + "*"):
@@ -108,3 +178,31 @@ def rate_limit(name: str, who: str) -> None:
     settings = current_app.config["APP_SETTINGS"]
     count, per_seconds = settings.rate_limits[name]
     check(current_app.extensions["rate_limiter"], Limit(name, count, per_seconds), who)
+
+
+def _attempt_key(policy: FailurePolicy, who: str) -> str:
+    return f"{policy.name}:{hashlib.sha256(who.encode()).hexdigest()[:24]}"
+
+
+def begin_attempts(limiter: RateLimiter, attempts: list[tuple[FailurePolicy, str]], *,
+                   now: float | None = None) -> list[tuple[str, str]]:
+    """Count one attempt by each ``who`` under its policy, as a failure until ``attempt_succeeded``; 429 while a
+    delay earned by earlier failures runs (then nothing is counted). Returns what ``attempt_succeeded`` takes."""
+    now = time.time() if now is None else now
+    begun: list[tuple[str, str]] = []
+    for policy, who in attempts:
+        key, member = _attempt_key(policy, who), uuid.uuid4().hex
+        wait = limiter.attempt(key, policy, member, now)
+        if wait is not None:
+            attempt_succeeded(limiter, begun)
+            retry_after = max(1, math.ceil(wait))
+            raise RateLimited(f"尝试次数过多，请 {retry_after} 秒后再试。", retry_after_seconds=retry_after,
+                              details={"limit": policy.name})
+        begun.append((key, member))
+    return begun
+
+
+def attempt_succeeded(limiter: RateLimiter, begun: list[tuple[str, str]]) -> None:
+    """The attempts were no failures: they no longer count."""
+    for key, member in begun:
+        limiter.forget(key, member)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.db import db, utcnow
 from core.errors import Conflict, ValidationFailed
-from core.models import AuditEntry, StaffAccount
+from core.models import AuditEntry, StaffAccount, StaffSession
 
 ROLE_NAMES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher")
 MIN_PASSWORD_LENGTH = 10
@@ -120,14 +122,12 @@ def update_staff(actor: Actor, staff: StaffAccount, *, display_name: str, roles:
     staff.display_name = _staff_name("display_name", display_name) or staff.username
     staff.roles = roles
     if staff.is_active and not is_active:
-        staff.session_version += 1
+        _end_every_session(staff)
     staff.is_active = is_active
     if new_password:
         _check_password(new_password)
         staff.password_hash = _hasher.hash(new_password)
-        staff.session_version += 1
-        staff.failed_login_count = 0
-        staff.locked_until = None
+        _end_every_session(staff)
     after = staff.audit_view()
     if new_password:
         after["password_changed"] = True
@@ -135,40 +135,56 @@ def update_staff(actor: Actor, staff: StaffAccount, *, display_name: str, roles:
     return staff
 
 
-def authenticate_staff(username: str, password: str, *, max_failures: int, lockout_seconds: int,
-                       ip_address: str | None = None, request_id: str | None = None,
-                       now: dt.datetime | None = None) -> StaffAccount:
-    """The staff account for these credentials, or LoginRefused; failures count toward a lockout."""
-    now = now or utcnow()
-    # Locked until the caller commits: attempts at once would otherwise each count from the same number, and
-    # wrong passwords tried in parallel would never reach the lockout (PostgreSQL; SQLite writes one at a time).
-    staff = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == username.strip())
-                              .with_for_update())
+def authenticate_staff(username: str, password: str, *, ip_address: str | None = None,
+                       request_id: str | None = None, now: dt.datetime | None = None) -> StaffAccount:
+    """The staff account for these credentials, or LoginRefused. How often one may try is the caller's throttle's
+    to say (core.ratelimit.begin_attempts): an account is never locked, so nobody can lock a colleague out."""
+    staff = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == username.strip()))
     if staff is None:
         _verify(_DUMMY_HASH, password)
         raise LoginRefused("bad_credentials")
     actor = Actor(staff.id, staff.username, request_id, ip_address)
-    if staff.locked_until is not None and staff.locked_until > now:
-        record_audit(actor, "staff.login_refused_locked", "staff_account", staff.id)
-        raise LoginRefused("locked")
     if not _verify(staff.password_hash, password):
-        staff.failed_login_count += 1
-        after: dict[str, Any] = {"failed_login_count": staff.failed_login_count}
-        if staff.failed_login_count >= max_failures:
-            staff.locked_until = now + dt.timedelta(seconds=lockout_seconds)
-            staff.failed_login_count = 0
-            after["locked_until"] = staff.locked_until.isoformat()
-        record_audit(actor, "staff.login_failed", "staff_account", staff.id, after=after)
-        raise LoginRefused("locked" if "locked_until" in after else "bad_credentials")
+        record_audit(actor, "staff.login_failed", "staff_account", staff.id)
+        raise LoginRefused("bad_credentials")
     if not staff.is_active:
         raise LoginRefused("inactive")
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
-    staff.failed_login_count = 0
-    staff.locked_until = None
-    staff.last_login_at = now
+    staff.last_login_at = now or utcnow()
     record_audit(actor, "staff.login", "staff_account", staff.id)
     return staff
+
+
+def start_staff_session(staff: StaffAccount, lifetime: dt.timedelta, *, now: dt.datetime | None = None) -> str:
+    """A new session for ``staff``: the token for its cookie (only a hash of it is stored)."""
+    now = now or utcnow()
+    db.session.execute(sa.delete(StaffSession).where(StaffSession.staff_id == staff.id,
+                                                      StaffSession.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    db.session.add(StaffSession(token_hash=_token_hash(token), staff_id=staff.id, started_at=now,
+                                expires_at=now + lifetime))
+    return token
+
+
+def staff_of_session(token: str, *, now: dt.datetime | None = None) -> StaffAccount | None:
+    """The active staff member whose unexpired session this token opens, else None."""
+    return db.session.scalar(
+        sa.select(StaffAccount).join(StaffSession, StaffSession.staff_id == StaffAccount.id)
+        .where(StaffSession.token_hash == _token_hash(token), StaffSession.expires_at > (now or utcnow()),
+               StaffAccount.is_active.is_(True)))
+
+
+def end_staff_session(token: str) -> None:
+    db.session.execute(sa.delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+
+
+def _end_every_session(staff: StaffAccount) -> None:
+    db.session.execute(sa.delete(StaffSession).where(StaffSession.staff_id == staff.id))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _verify(password_hash: str, password: str) -> bool:

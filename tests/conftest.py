@@ -298,6 +298,18 @@ def _fresh_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
+def frozen_rate_limit_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate limits and sign-in delays see no time pass: a delay earned is still running at the next request,
+    however slowly the machine verifies passwords."""
+    import time
+
+    from core import ratelimit
+
+    now = time.time()
+    monkeypatch.setattr(ratelimit, "time", type("FrozenTime", (), {"time": staticmethod(lambda: now)}))
+
+
+@pytest.fixture
 def client(app: Flask):  # noqa: ANN201
     return app.test_client()
 

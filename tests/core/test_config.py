@@ -76,7 +76,7 @@ def test_production_session_cookies_are_secure():
 
 def test_rate_limits_and_retention_come_from_the_environment():
     config = Config.from_env({"RATE_LIMIT_LOGIN": "5/60", "RETENTION_REPORT_IP_DAYS": "30"})
-    assert config.rate_limits["login"] == (5, 60) and config.rate_limits["upload"] == Config.rate_limit_upload
+    assert config.rate_limit_login == (5, 60) and config.rate_limits["upload"] == Config.rate_limit_upload
     assert config.retention_report_ip_days == 30
     with pytest.raises(ConfigError, match="requests/seconds"):
         Config.from_env({"RATE_LIMIT_PREVIEW": "many"})

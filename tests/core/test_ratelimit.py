@@ -7,7 +7,8 @@ import io
 import pytest
 
 from core.errors import RateLimited
-from core.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter, check
+from core.ratelimit import (FailurePolicy, Limit, MemoryRateLimiter, RedisRateLimiter, attempt_succeeded,
+                            begin_attempts, check)
 from tests.citizen.helpers import sign_in
 from tests.factories import StaffFactory
 from tests.media_files import photo_bytes
@@ -25,6 +26,54 @@ def limiter(request):
     limiter.reset()
     yield limiter
     limiter.reset()
+
+
+POLICY = FailurePolicy("sign-in", allowed=3, window_seconds=900, first_delay_seconds=2, longest_delay_seconds=60)
+
+
+def _wait_before_next(limiter, now: float) -> int | None:
+    try:
+        begin_attempts(limiter, [(POLICY, "chief|10.0.0.1")], now=now)
+    except RateLimited as refused:
+        return refused.details["retry_after_seconds"]
+    return None
+
+
+def test_delays_double_with_each_failure_past_the_allowance(limiter):
+    now = 1_000.0
+    assert [_wait_before_next(limiter, now) for _ in range(3)] == [None, None, None]
+    delays = []
+    for _ in range(7):
+        delays.append(_wait_before_next(limiter, now))
+        now += delays[-1]
+        assert _wait_before_next(limiter, now) is None
+    assert delays == [2, 4, 8, 16, 32, 60, 60]
+
+
+def test_failures_are_forgotten_after_the_window(limiter):
+    for _ in range(5):
+        _wait_before_next(limiter, 1_000.0)
+    assert _wait_before_next(limiter, 1_000.0) is not None
+    assert _wait_before_next(limiter, 1_000.0 + POLICY.window_seconds + 1) is None
+
+
+def test_attempts_that_succeed_do_not_count(limiter):
+    for _ in range(10):
+        begun = begin_attempts(limiter, [(POLICY, "chief|10.0.0.1")], now=1_000.0)
+        attempt_succeeded(limiter, begun)
+    assert _wait_before_next(limiter, 1_000.0) is None
+
+
+def test_a_refused_attempt_counts_under_no_policy(limiter):
+    other = FailurePolicy("sign-in-address", allowed=100, window_seconds=900, first_delay_seconds=2,
+                                    longest_delay_seconds=60)
+    for _ in range(3):
+        begin_attempts(limiter, [(POLICY, "chief|10.0.0.1")], now=1_000.0)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            begin_attempts(limiter, [(other, "10.0.0.1"), (POLICY, "chief|10.0.0.1")], now=1_000.0)
+    limiter_count = [begin_attempts(limiter, [(other, "10.0.0.1")], now=1_000.0) for _ in range(97)]
+    assert len(limiter_count) == 97
 
 
 def test_a_sliding_window_refuses_past_the_limit_and_frees_up_as_hits_age(limiter):
@@ -48,7 +97,8 @@ def test_refused_hits_do_not_extend_the_wait(limiter):
     check(limiter, limit, "who", now=10.5)
 
 
-def test_staff_sign_in_is_limited_per_address_across_usernames(app, client, override_settings):
+def test_staff_sign_in_is_limited_per_address_across_usernames(app, client, override_settings,
+                                                              frozen_rate_limit_clock):
     override_settings(rate_limit_login=(3, 300))
     with app.app_context():
         StaffFactory(username="limited_staff", roles=["moderator"])
@@ -58,7 +108,7 @@ def test_staff_sign_in_is_limited_per_address_across_usernames(app, client, over
     refused = client.post("/admin/login", data={"username": "limited_staff", "password": "correct-horse-battery",
                                                 "csrf_token": _token(client)})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert "请求过于频繁" in refused.get_data(as_text=True)
+    assert "尝试次数过多" in refused.get_data(as_text=True)
 
 
 def _token(client) -> str:

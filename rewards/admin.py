@@ -161,8 +161,7 @@ def review() -> str:
     campaigns = {campaign.id: campaign for campaign in services.campaigns()}
     return render_template(
         "rewards/review.html", held=services.rewards_in(services.HELD), campaigns=campaigns,
-        granted=[(reward, services.approvers(reward.id),
-                  services.approvals_needed(reward, campaigns[reward.campaign_id])) for reward in granted],
+        granted=[(reward, services.approvers(reward.id)) for reward in granted],
         unpaid=services.rewards_in(services.UNPAID))
 
 

@@ -70,6 +70,9 @@ class Reward(TimestampMixin, Base):
     released_by: Mapped[str | None] = mapped_column(sa.String(64))
     # The Asia/Shanghai date it was granted, for the per-day and per-month caps.
     granted_on: Mapped[dt.date | None]
+    # Officers' approvals it needs, fixed from the campaign's threshold when it is granted: an officer who changes
+    # the threshold afterwards does not change what applies to it.
+    approvals_required: Mapped[int] = mapped_column(default=1)
 
 
 class LedgerEntry(Base):

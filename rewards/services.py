@@ -350,6 +350,8 @@ def _grant(reward: Reward, campaign: Campaign) -> None:
         reward.state, reward.reason = REFUSED, refusal
         return
     reward.state, reward.reason, reward.granted_on = GRANTED, None, today
+    threshold = campaign.second_approval_above_fen
+    reward.approvals_required = 2 if threshold is not None and amount > threshold else 1
     _append(reward, L_GRANTED, amount, actor_name=reward.released_by or SYSTEM, dedupe_key=f"grant:{reward.id}")
 
 
@@ -391,18 +393,13 @@ class ApprovalResult:
     skipped: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
-def approvals_needed(reward: Reward, campaign: Campaign) -> int:
-    threshold = campaign.second_approval_above_fen
-    return 2 if threshold is not None and reward.amount_fen > threshold else 1
-
-
 def approvers(reward_id: int) -> list[str]:
     return list(db.session.scalars(sa.select(LedgerEntry.actor_name).where(
         LedgerEntry.reward_id == reward_id, LedgerEntry.kind == L_APPROVED).order_by(LedgerEntry.id)))
 
 
 def approve_rewards(actor: Actor, reward_ids: Iterable[int]) -> ApprovalResult:
-    """Approve granted rewards; above the campaign's threshold a second, different officer must approve too."""
+    """Approve granted rewards; those granted above their campaign's threshold need a second, different officer."""
     from rewards import jobs
 
     result = ApprovalResult()
@@ -416,7 +413,7 @@ def approve_rewards(actor: Actor, reward_ids: Iterable[int]) -> ApprovalResult:
             result.skipped[reward_id] = "需由另一位奖励专员复核审批"
             continue
         _append(reward, L_APPROVED, 0, actor_name=actor.name, dedupe_key=f"approve:{reward.id}:{len(already) + 1}")
-        if len(already) + 1 >= approvals_needed(reward, get_campaign(reward.campaign_id)):
+        if len(already) + 1 >= reward.approvals_required:
             reward.state = APPROVED
             result.approved.append(reward_id)
             enqueue_after_commit(jobs.pay_reward, reward_id)

@@ -1,0 +1,34 @@
+"""rewards: approvals fixed at grant time
+
+Follows 0016. Issue 19: the approvals a reward needs are stored on the reward when it is granted, so
+that an officer who lifts a campaign's second-approval threshold cannot approve alone what was
+granted under it. Rewards granted before this migration take the rule of their campaign as it is now.
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-06 21:30:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0017'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column('rewards', sa.Column('approvals_required', sa.Integer(), server_default='1', nullable=False))
+    op.execute("""
+        UPDATE rewards SET approvals_required = 2 WHERE EXISTS (
+            SELECT 1 FROM reward_campaigns WHERE reward_campaigns.id = rewards.campaign_id
+            AND reward_campaigns.second_approval_above_fen IS NOT NULL
+            AND rewards.amount_fen > reward_campaigns.second_approval_above_fen)""")
+
+
+def downgrade():
+    with op.batch_alter_table('rewards', schema=None) as batch_op:
+        batch_op.drop_column('approvals_required')

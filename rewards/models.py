@@ -103,7 +103,11 @@ class LedgerEntry(Base):
 
 
 class Payout(TimestampMixin, Base):
-    """One WeChat Pay transfer bill. ``out_bill_no`` comes from the ledger entry that requested it."""
+    """One WeChat Pay transfer bill, one per ``payout_requested`` ledger entry.
+
+    ``out_bill_no`` is the deployment's prefix and a random part, drawn once and sent on every retry: WeChat Pay
+    wants it unique per merchant, and other databases (staging, another city) may pay through the same merchant.
+    """
 
     __tablename__ = "reward_payouts"
     __table_args__ = (sa.Index("ix_reward_payouts_state", "state", "updated_at"),)
@@ -113,7 +117,10 @@ class Payout(TimestampMixin, Base):
     ledger_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("reward_ledger.id"), unique=True)
     out_bill_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     amount_fen: Mapped[int]
-    # UNSENT until WeChat has answered with a bill; then WeChat's states (ACCEPTED … SUCCESS, FAIL, CANCELLED).
+    # SHA-256 of the openid the bill pays (None: made before it was kept), to recognise the bill as ours when queried.
+    payee_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    # UNSENT until WeChat has answered with a bill; then WeChat's states (ACCEPTED … SUCCESS, FAIL, CANCELLED);
+    # COLLISION when WeChat holds a bill of another payee or amount under this number (left to an officer).
     state: Mapped[str] = mapped_column(sa.String(20), default="UNSENT")
     create_attempts: Mapped[int] = mapped_column(default=0)
     transfer_bill_no: Mapped[str | None] = mapped_column(sa.String(64))

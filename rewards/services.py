@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
+import secrets
+import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +26,7 @@ from core.config import Config
 from core.db import db, get_or_not_found, utcnow
 from core.errors import AppError, Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
+from core.logs import identifier_digest
 from core.privacy import row_dict
 from core.services import SYSTEM_ACTOR, Actor, record_audit
 from rewards.models import (Campaign, ExcludedResident, LedgerEntry, Payout, PayoutAlert, PayoutNotification,
@@ -46,13 +50,20 @@ L_GRANTED, L_APPROVED, L_PAYOUT_REQUESTED = "granted", "approved", "payout_reque
 L_PAID, L_FAILED, L_REVERSED = "paid", "failed", "reversed"
 LEDGER_KIND_NAMES = {L_GRANTED: "发放", L_APPROVED: "审批", L_PAYOUT_REQUESTED: "发起转账", L_PAID: "已到账",
                      L_FAILED: "转账失败", L_REVERSED: "撤销"}
-# WeChat Pay transfer-bill states.
+# WeChat Pay transfer-bill states, and ours: UNSENT (no bill yet), COLLISION (the number holds another's bill).
 UNSENT, WAIT_USER_CONFIRM, SUCCESS, FAIL, CANCELLED = "UNSENT", "WAIT_USER_CONFIRM", "SUCCESS", "FAIL", "CANCELLED"
+COLLISION = "COLLISION"
 FINAL_BILL_STATES = {SUCCESS, FAIL, CANCELLED}
+# The states a bill WeChat has just made can answer with; any other answer to a create is checked by a query.
+NEW_BILL_STATES = {"ACCEPTED", "PROCESSING", WAIT_USER_CONFIRM}
 BILL_STATE_NAMES = {
     UNSENT: "待提交", "ACCEPTED": "已受理", "PROCESSING": "处理中", WAIT_USER_CONFIRM: "待用户确认收款",
     "TRANSFERING": "转账中", SUCCESS: "已到账", FAIL: "失败", "CANCELING": "撤销中", CANCELLED: "已撤销/已过期",
+    COLLISION: "单号冲突，待人工核实",
 }
+# WeChat Pay's out_bill_no: at most 32 letters and digits, unique per merchant.
+OUT_BILL_NO_LENGTH = 32
+_OUT_BILL_ALPHABET = string.ascii_uppercase + string.digits
 # Answers after which payouts pause until an officer resumes them: nothing is lost, nothing is retried blindly.
 PAUSE_CODES = {"NOT_ENOUGH": "商户余额不足，转账已暂停。请充值后恢复。",
                "FREQUENCY_LIMITED": "微信支付限制了调用频率，转账已暂停。",
@@ -496,11 +507,21 @@ def _open_payout(reward_id: int) -> Payout | None:
                                                      Payout.state.notin_(FINAL_BILL_STATES)).order_by(Payout.id))
 
 
-def start_payout(reward_id: int) -> Payout | None:
+def new_out_bill_no(prefix: str) -> str:
+    """The deployment's prefix and random letters and digits up to 32: unique per merchant whatever other databases
+    pay through it (a ledger id repeats in every database)."""
+    return prefix + "".join(secrets.choice(_OUT_BILL_ALPHABET) for _ in range(OUT_BILL_NO_LENGTH - len(prefix)))
+
+
+def _payee_digest(openid: str) -> str:
+    return hashlib.sha256(openid.encode()).hexdigest()
+
+
+def start_payout(reward_id: int, out_bill_prefix: str) -> Payout | None:
     """The reward's open payout, or a new one for an approved (or unpaid, being claimed again) reward.
 
-    ``out_bill_no`` is made from the ``payout_requested`` ledger entry, so every retry of this
-    payout sends the same number and WeChat Pay can never see two bills for one request.
+    ``out_bill_no`` is drawn once with the payout, so every retry of this payout sends the same
+    number and WeChat Pay can never see two bills for one request.
     """
     reward = _lock(Reward, reward_id)
     if reward is None:
@@ -512,8 +533,9 @@ def start_payout(reward_id: int) -> Payout | None:
         LedgerEntry.reward_id == reward_id, LedgerEntry.kind == L_PAYOUT_REQUESTED)) or 0
     entry = _append(reward, L_PAYOUT_REQUESTED, reward.amount_fen, actor_name=SYSTEM,
                     dedupe_key=f"request:{reward.id}:{requests_so_far + 1}")
-    payout = Payout(reward_id=reward.id, ledger_entry_id=entry.id, out_bill_no=f"QDRW{entry.id:016d}",
-                    amount_fen=reward.amount_fen)
+    openid = citizen_services.get_resident(reward.resident_id).openid
+    payout = Payout(reward_id=reward.id, ledger_entry_id=entry.id, out_bill_no=new_out_bill_no(out_bill_prefix),
+                    amount_fen=reward.amount_fen, payee_digest=_payee_digest(openid))
     db.session.add(payout)
     reward.state = PAYING
     db.session.flush()
@@ -544,10 +566,10 @@ def pay(reward_id: int, gateway: TransferGateway) -> Payout | None:
     """
     if open_alert() is not None:
         return None
-    payout = start_payout(reward_id)
-    if payout is None:
+    payout = start_payout(reward_id, gateway.out_bill_prefix)
+    if payout is None or payout.state == COLLISION:
         db.session.commit()
-        return None
+        return payout
     if payout.state == UNSENT and payout.create_attempts == 0:
         _create(payout, gateway)  # commits the new request together with its first attempt, then calls
     else:
@@ -566,6 +588,9 @@ def _refresh(payout: Payout, gateway: TransferGateway) -> str:
     if answer is None:
         payout.last_error = "query: no answer"
         return "unknown"
+    if answer.ok and not _is_ours(payout, answer.data):
+        _collide(payout, answer.data)
+        return "collision"
     if answer.ok:
         apply_bill_state(payout, answer.data)
         return "found"
@@ -583,8 +608,12 @@ def _create(payout: Payout, gateway: TransferGateway) -> None:
     db.session.commit()
     payout = _lock(Payout, payout.id)
     answer = _ask(gateway.create_bill, bill)
-    if answer is not None and answer.ok:
+    if answer is not None and answer.ok and answer.data.get("state") in NEW_BILL_STATES:
         apply_bill_state(payout, answer.data)
+        return
+    if answer is not None and answer.ok:
+        # An older bill under this number (WeChat answers a repeated create with it): ours only if a query says so.
+        _refresh(payout, gateway)
         return
     payout.last_error = f"create: {answer.code if answer else 'no answer'}"[:200]
     # Whatever went wrong, first ask what WeChat knows about this out_bill_no.
@@ -597,10 +626,31 @@ def _create(payout: Payout, gateway: TransferGateway) -> None:
         apply_bill_state(payout, {"state": FAIL, "fail_reason": answer.code})
 
 
+def _is_ours(payout: Payout, data: Mapping[str, Any]) -> bool:
+    """Whether a bill WeChat holds under our number pays what this payout asked, to whom it asked."""
+    openid = data.get("openid")
+    expected = payout.payee_digest or _payee_digest(
+        citizen_services.get_resident(get_reward(payout.reward_id).resident_id).openid)
+    return data.get("transfer_amount") == payout.amount_fen and isinstance(openid, str) \
+        and secrets.compare_digest(_payee_digest(openid), expected)
+
+
+def _collide(payout: Payout, data: Mapping[str, Any]) -> None:
+    """Another payee's (or amount's) bill under our number: nothing is adopted, nothing is sent under it again."""
+    openid = data.get("openid")
+    log.error("out_bill_no collision: WeChat Pay holds another bill under this number; left to an officer",
+              extra={"out_bill_no": payout.out_bill_no, "reward": payout.reward_id, "amount_fen": payout.amount_fen,
+                     "bill_amount_fen": data.get("transfer_amount"), "bill_state": data.get("state"),
+                     "bill_payee": identifier_digest(openid) if isinstance(openid, str) else None})
+    payout.state = COLLISION
+    payout.last_error = "query: WeChat Pay holds a bill of another payee or amount under this number"
+
+
 def apply_bill_state(payout: Payout, data: Mapping[str, Any]) -> None:
     """Record what WeChat says about a bill; final states write the ledger once (dedupe keys)."""
     state = str(data.get("state") or "")
-    if payout.state in FINAL_BILL_STATES or state not in BILL_STATE_NAMES or state == UNSENT:
+    if payout.state in FINAL_BILL_STATES or payout.state == COLLISION or state not in BILL_STATE_NAMES \
+            or state in {UNSENT, COLLISION}:
         return
     payout.state = state
     payout.transfer_bill_no = data.get("transfer_bill_no") or payout.transfer_bill_no
@@ -651,7 +701,7 @@ def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime |
         return 0
     cutoff = (now or utcnow()) - dt.timedelta(minutes=settings.reward_payout_query_after_minutes)
     stale = set(db.session.scalars(sa.select(Payout.reward_id).where(
-        Payout.state.notin_(FINAL_BILL_STATES), Payout.updated_at < cutoff)))
+        Payout.state.notin_(FINAL_BILL_STATES | {COLLISION}), Payout.updated_at < cutoff)))
     stale |= set(db.session.scalars(sa.select(Reward.id).where(Reward.state == APPROVED, Reward.updated_at < cutoff)))
     db.session.rollback()
     for reward_id in sorted(stale):
@@ -661,7 +711,7 @@ def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime |
 
 def cancel_payout(actor: Actor, payout_id: int, gateway: TransferGateway) -> Payout:
     payout = _lock(Payout, payout_id)
-    if payout is None or payout.state in FINAL_BILL_STATES or payout.state == UNSENT:
+    if payout is None or payout.state in FINAL_BILL_STATES or payout.state in {UNSENT, COLLISION}:
         raise Conflict("只能撤销微信支付已受理、尚未完成的转账。", code="payout_not_cancellable")
     answer = _ask(gateway.cancel_bill, payout.out_bill_no)
     if answer is None or not answer.ok:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 
 import pytest
@@ -11,9 +13,11 @@ from core.db import db
 from rewards import services
 from rewards.models import LedgerEntry, Payout, Reward
 from rewards.wechatpay import WeChatPayGateway
-from tests.citizen.helpers import sign_in
-from tests.fakes.wechatpay import Fault
-from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, reward_of
+from tests.citizen.helpers import new_report, sign_in
+from tests.conftest import app_on_own_database
+from tests.core.admin_helpers import signed_in_staff
+from tests.fakes.wechatpay import MCH_ID, Fault
+from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, moderate, reward_of
 
 NOTIFY = "/api/v1/wechatpay/notify"
 
@@ -217,3 +221,69 @@ def test_the_sweep_queries_bills_not_final_after_a_while(app, client, run_jobs, 
     with app.app_context():
         assert jobs.sweep_payouts() == 1
     assert kinds(app, reward_id)[-1] == "paid"
+
+
+@contextlib.contextmanager
+def deployment(name: str, tmp_path_factory, fake_wechat, request, wechatpay_settings):  # noqa: ANN001
+    """Another installation (staging, a second city) with a database of its own, paying through the same merchant."""
+    with app_on_own_database(tmp_path_factory.mktemp(name), fake_wechat, request, name, **wechatpay_settings,
+                             reward_burst_reports_per_ip=10_000) as other:
+        yield other
+
+
+def first_payout_of(other, openid: str, amount_fen: int) -> Payout:  # noqa: ANN001
+    """A new campaign, one resident's accepted report, its reward approved: its first bill, as that deployment sent it."""
+    make_campaign(other, default_amount_fen=amount_fen)
+    client = other.test_client()
+    report_id = new_report(client, sign_in(client, openid))["id"]
+    moderate(other, lambda: None, report_id, "accepted")
+    reward_id = reward_of(other, report_id).id
+    with other.app_context():
+        services.approve_rewards(OFFICER, [reward_id])
+        db.session.commit()
+    [payout] = payouts_of(other, reward_id)
+    return payout
+
+
+def test_two_deployments_on_one_merchant_never_share_a_bill_number(wechatpay, wechatpay_settings, fake_wechat,
+                                                                    tmp_path_factory, request):
+    """Issue 19, finding 6: out_bill_no was QDRW + the ledger id, the same in every fresh database; the second city's
+    first create was answered with staging's bill, already paid to staging's resident, and recorded as paid."""
+    with deployment("staging", tmp_path_factory, fake_wechat, request, wechatpay_settings) as staging:
+        staged = first_payout_of(staging, "oStagingResident", 888)
+        wechatpay.finish(staged.out_bill_no, "SUCCESS")  # staging's resident confirmed
+    with deployment("second_city", tmp_path_factory, fake_wechat, request, wechatpay_settings) as second_city:
+        payout = first_payout_of(second_city, "oSecondCityResident", 666)
+        assert payout.out_bill_no != staged.out_bill_no
+        assert payout.state == "WAIT_USER_CONFIRM" and kinds(second_city, payout.reward_id)[-1] == "payout_requested"
+        bill = wechatpay.bills[payout.out_bill_no]
+        assert (bill["openid"], bill["transfer_amount"]) == ("oSecondCityResident", 666)
+
+
+def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app, client, run_jobs, resident, wechatpay,
+                                                                           caplog):
+    """A bill found under our number that pays someone else (or another amount) is not ours: nothing is marked paid."""
+    wechatpay.fail_next_create(Fault(status=500, code="SYSTEM_ERROR"))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    [payout] = payouts_of(app, reward_id)
+    assert payout.state == "UNSENT"
+    # Meanwhile another installation on the same merchant made (and paid) a bill under that very number.
+    wechatpay.bills[payout.out_bill_no] = {
+        "mch_id": MCH_ID, "out_bill_no": payout.out_bill_no, "transfer_bill_no": "1330000071100999999999999999999999999",
+        "state": "SUCCESS", "transfer_amount": 30_000, "openid": "oSomeoneElseEntirely", "appid": "wx_test_app_id",
+        "create_time": "2026-12-01T10:00:00+08:00", "update_time": "2026-12-01T10:05:00+08:00"}
+    with caplog.at_level(logging.WARNING, logger="rewards.services"):
+        pay(app, reward_id)
+    [payout] = payouts_of(app, reward_id)
+    assert payout.state == "COLLISION" and payout.transfer_bill_no is None
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested"]
+    assert client.get(f"/api/v1/rewards/{reward_id}/claim", headers=resident).json == {"state": "processing"}
+    assert wechatpay.create_calls == [payout.out_bill_no]  # nothing sent again under a number that is not ours
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "collision" in logged and payout.out_bill_no in logged
+    assert "oSomeoneElseEntirely" not in logged and "oPaidResident" not in logged
+    pay(app, reward_id)  # the sweep leaves it alone
+    assert wechatpay.query_calls == [payout.out_bill_no, payout.out_bill_no]
+    officer = signed_in_staff(app, "officer-collision", "reward_officer")
+    page = officer.get("/admin/rewards/payouts?state=COLLISION").get_data(as_text=True)
+    assert payout.out_bill_no in page and "单号冲突，待人工核实" in page and f"撤销 {payout.out_bill_no}" not in page

@@ -44,7 +44,8 @@ def _reward_names() -> dict[str, Any]:
         return {}
     return {"reward_state_names": services.STATE_NAMES, "bill_state_names": services.BILL_STATE_NAMES,
             "reason_texts": services.REASONS, "signal_names": services.HOLD_SIGNAL_NAMES,
-            "ledger_kind_names": services.LEDGER_KIND_NAMES, "payout_alert": services.open_alert()}
+            "ledger_kind_names": services.LEDGER_KIND_NAMES, "payout_alert": services.open_alert(),
+            "unconfirmable": services.unconfirmable}
 
 
 def _attempt(action: Callable[[], Any], success: str, target: str, **target_args: Any) -> BaseResponse:
@@ -216,7 +217,7 @@ def payouts() -> str:
     state = request.args.get("state") or None
     page = paginate(services.payouts_query(state), request.args.get("page", 1, type=int), per_page=50)
     return render_template("rewards/payouts.html", page=page, state=state, counts=services.payout_state_counts(),
-                           payouts_enabled=gateway() is not None)
+                           awaiting_resend=services.payouts_awaiting_resend(), payouts_enabled=gateway() is not None)
 
 
 @bp.post("/payouts/<int:payout_id>/cancel")

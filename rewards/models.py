@@ -123,6 +123,9 @@ class Payout(TimestampMixin, Base):
     # COLLISION when WeChat holds a bill of another payee or amount under this number (left to an officer).
     state: Mapped[str] = mapped_column(sa.String(20), default="UNSENT")
     create_attempts: Mapped[int] = mapped_column(default=0)
+    # The sweep asked WeChat to cancel it because the resident cannot confirm it (the answer carrying its
+    # package_info was lost; queries never return one): once CANCELLED, a new bill is sent in its place.
+    resend_after_cancel: Mapped[bool] = mapped_column(default=False)
     transfer_bill_no: Mapped[str | None] = mapped_column(sa.String(64))
     package_info: Mapped[str | None] = mapped_column(sa.Text)
     fail_reason: Mapped[str | None] = mapped_column(sa.String(64))

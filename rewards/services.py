@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from citizen import services as citizen_services
 from core.config import Config
@@ -696,17 +697,50 @@ def catch_up_decisions(settings: Config, now: dt.datetime | None = None) -> int:
 
 
 def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime | None = None) -> int:
-    """The scheduled pass: approved rewards without a bill, and bills not final after a while."""
+    """The scheduled pass: approved rewards without a bill, bills not final after a while, and bills the resident
+    cannot confirm (cancelled, then sent again under a new number once WeChat has cancelled them)."""
     if open_alert() is not None:
         return 0
     cutoff = (now or utcnow()) - dt.timedelta(minutes=settings.reward_payout_query_after_minutes)
     stale = set(db.session.scalars(sa.select(Payout.reward_id).where(
         Payout.state.notin_(FINAL_BILL_STATES | {COLLISION}), Payout.updated_at < cutoff)))
     stale |= set(db.session.scalars(sa.select(Reward.id).where(Reward.state == APPROVED, Reward.updated_at < cutoff)))
+    later = aliased(Payout)
+    # Cancelled for resending, the cancellation learnt from a notification: the reward waits unpaid for its new bill.
+    stale |= set(db.session.scalars(sa.select(Payout.reward_id).join(Reward, Reward.id == Payout.reward_id).where(
+        Payout.resend_after_cancel.is_(True), Payout.state == CANCELLED, Reward.state == UNPAID,
+        ~sa.exists().where(later.reward_id == Payout.reward_id, later.id > Payout.id))))
     db.session.rollback()
     for reward_id in sorted(stale):
-        pay(reward_id, gateway)
+        payout = pay(reward_id, gateway)
+        if payout is not None and unconfirmable(payout):
+            payout = _cancel_to_resend(payout.id, gateway)
+        if payout is not None and payout.state == CANCELLED and payout.resend_after_cancel:
+            pay(reward_id, gateway)
     return len(stale)
+
+
+def unconfirmable(payout: Payout) -> bool:
+    """Waiting for a confirmation the resident cannot give: WeChat's answer with the package_info was lost."""
+    return payout.state == WAIT_USER_CONFIRM and not payout.package_info
+
+
+def _cancel_to_resend(payout_id: int, gateway: TransferGateway) -> Payout:
+    payout = _lock(Payout, payout_id)
+    if not unconfirmable(payout):
+        return payout
+    # Marked and committed before the call: a cancellation whose answer is lost is still followed by a new bill.
+    payout.resend_after_cancel = True
+    db.session.commit()
+    payout = _lock(Payout, payout_id)
+    answer = _ask(gateway.cancel_bill, payout.out_bill_no)
+    if answer is not None and answer.ok:
+        apply_bill_state(payout, answer.data)
+        log.info("unconfirmable bill cancelled to be sent again", extra={"out_bill_no": payout.out_bill_no})
+    else:
+        payout.last_error = f"cancel: {answer.code if answer else 'no answer'}"[:200]
+    db.session.commit()
+    return payout
 
 
 def cancel_payout(actor: Actor, payout_id: int, gateway: TransferGateway) -> Payout:
@@ -949,6 +983,13 @@ def rewards_in(*states: str, limit: int = 200) -> list[Reward]:
 def payouts_query(state: str | None) -> sa.Select[tuple[Payout]]:
     query = sa.select(Payout).order_by(Payout.id.desc())
     return query.where(Payout.state == state) if state else query
+
+
+def payouts_awaiting_resend() -> int:
+    """Bills the resident cannot confirm, and those the sweep is cancelling to send again."""
+    return db.session.scalar(sa.select(sa.func.count()).where(sa.or_(
+        sa.and_(Payout.state == WAIT_USER_CONFIRM, Payout.package_info.is_(None)),
+        sa.and_(Payout.state == "CANCELING", Payout.resend_after_cancel.is_(True))))) or 0
 
 
 def payout_state_counts() -> dict[str, int]:

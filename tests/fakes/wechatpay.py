@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -50,12 +51,18 @@ def _sign(key: rsa.RSAPrivateKey, message: str) -> str:
 
 @dataclasses.dataclass
 class Fault:
-    """What the next create call meets: an error answer, or a bill accepted but the answer lost."""
+    """What the next create call meets: an error answer, or a bill accepted but the answer lost (late, or the
+    connection closed without one)."""
 
     status: int = 500
     code: str = "SYSTEM_ERROR"
     create_anyway: bool = False
     delay_seconds: float = 0.0
+    drop_connection: bool = False
+
+
+class _ConnectionDropped(Exception):
+    """The fake closed the connection instead of answering."""
 
 
 class FakeWeChatPay:
@@ -91,6 +98,14 @@ class FakeWeChatPay:
             if fail_reason:
                 bill["fail_reason"] = fail_reason
 
+    def settle_cancellations(self) -> list[str]:
+        """WeChat Pay completes the cancellations asked for: CANCELING bills become CANCELLED."""
+        with self._lock:
+            settling = [number for number, bill in self.bills.items() if bill["state"] == "CANCELING"]
+            for number in settling:
+                self.bills[number].update(state="CANCELLED", update_time=self._now())
+        return settling
+
     def notification(self, out_bill_no: str, *, timestamp: int | None = None,
                      notification_id: str | None = None) -> tuple[dict[str, str], bytes]:
         """MCHTRANSFER.BILL.FINISHED for the bill as it stands, signed and encrypted as WeChat Pay sends it."""
@@ -121,7 +136,11 @@ class FakeWeChatPay:
             return self._answer(401, {"code": "SIGN_ERROR", "message": "签名错误"})(environ, start_response)
         path = request.path
         if request.method == "POST" and path == BILLS:
-            status, data = self._create(json.loads(body_text))
+            try:
+                status, data = self._create(json.loads(body_text))
+            except _ConnectionDropped:
+                environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+                return []
         elif request.method == "GET" and path.startswith(f"{BILLS}/out-bill-no/"):
             status, data = self._query(path.rsplit("/", 1)[1])
         elif request.method == "POST" and path.startswith(f"{BILLS}/out-bill-no/") and path.endswith("/cancel"):
@@ -165,6 +184,8 @@ class FakeWeChatPay:
                         "transfer_amount": body["transfer_amount"], "transfer_remark": body["transfer_remark"],
                         "openid": body["openid"], "package_info": f"ABBQO+oYAAABAAAAAAAk{secrets.token_hex(16)}"}
                 self.bills[out_bill_no] = bill
+        if fault is not None and fault.drop_connection:
+            raise _ConnectionDropped
         if fault is not None:
             time.sleep(fault.delay_seconds)
             return fault.status, {"code": fault.code, "message": "模拟错误"}

@@ -287,3 +287,62 @@ def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app,
     officer = signed_in_staff(app, "officer-collision", "reward_officer")
     page = officer.get("/admin/rewards/payouts?state=COLLISION").get_data(as_text=True)
     assert payout.out_bill_no in page and "单号冲突，待人工核实" in page and f"撤销 {payout.out_bill_no}" not in page
+
+
+
+def test_a_bill_whose_answer_was_lost_is_cancelled_and_sent_again_by_the_sweep(app, client, run_jobs, resident,
+                                                                              wechatpay, override_settings):
+    """Issue 19, finding 11: WeChat made the bill but its answer was lost; the query has no package_info, so the
+    resident could never confirm it, and the sweep only queried it again until WeChat closed it a day later."""
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    [lost] = payouts_of(app, reward_id)
+    assert lost.state == "WAIT_USER_CONFIRM" and lost.package_info is None
+    claim_url = f"/api/v1/rewards/{reward_id}/claim"
+    assert client.get(claim_url, headers=resident).json == {"state": "processing"}
+    officer = signed_in_staff(app, "officer-lost-answer", "reward_officer")
+    page = officer.get("/admin/rewards/payouts").get_data(as_text=True)
+    assert "市民无法确认收款，将自动撤销后重新发起" in page
+
+    override_settings(reward_payout_query_after_minutes=0)
+    from rewards import jobs
+    with app.app_context():
+        jobs.sweep_payouts()
+    assert wechatpay.bills[lost.out_bill_no]["state"] == "CANCELING"
+    [cancelling] = payouts_of(app, reward_id)
+    assert cancelling.state == "CANCELING"
+    assert "撤销完成后将自动重新发起" in officer.get("/admin/rewards/payouts").get_data(as_text=True)
+    with app.app_context():
+        jobs.sweep_payouts()  # the cancellation is not final yet: no second bill
+    assert wechatpay.create_calls == [lost.out_bill_no] and payouts_of(app, reward_id)[0].state == "CANCELING"
+
+    assert wechatpay.settle_cancellations() == [lost.out_bill_no]
+    with app.app_context():
+        jobs.sweep_payouts()
+    cancelled, sent = payouts_of(app, reward_id)
+    assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM"
+    assert sent.out_bill_no != lost.out_bill_no and wechatpay.create_calls == [lost.out_bill_no, sent.out_bill_no]
+    claim = client.get(claim_url, headers=resident).json
+    assert claim["state"] == "ready" and claim["package_info"] == sent.package_info
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested", "failed", "payout_requested"]
+    with app.app_context():
+        assert services.reconcile() == []
+
+
+def test_a_cancellation_finished_by_notification_is_sent_again_by_the_next_sweep(app, client, run_jobs, resident,
+                                                                                 wechatpay, override_settings):
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    override_settings(reward_payout_query_after_minutes=0)
+    from rewards import jobs
+    with app.app_context():
+        jobs.sweep_payouts()
+    [lost] = payouts_of(app, reward_id)
+    wechatpay.settle_cancellations()
+    headers, body = wechatpay.notification(lost.out_bill_no)
+    assert client.post(NOTIFY, data=body, headers=headers).json["message"] == "applied"
+    with app.app_context():
+        assert db.session.get(Reward, reward_id).state == "unpaid"
+        jobs.sweep_payouts()
+    cancelled, sent = payouts_of(app, reward_id)
+    assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info

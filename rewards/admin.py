@@ -233,6 +233,13 @@ def cancel(payout_id: int) -> BaseResponse:
     return _attempt(cancel_now, "已申请撤销该笔转账。", "rewards_admin.payouts")
 
 
+@bp.post("/payouts/<int:payout_id>/abandon")
+def abandon(payout_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.abandon_collided_payout(actor(), payout_id),
+                    "已作废该单号，奖励转为“转账未完成”，可重新转账。", "rewards_admin.payouts")
+
+
 @bp.post("/payouts/resume")
 def resume() -> BaseResponse:
     require_staff_role(ROLE)

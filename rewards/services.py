@@ -662,11 +662,15 @@ def apply_bill_state(payout: Payout, data: Mapping[str, Any]) -> None:
                 payout_id=payout.id, note=payout.transfer_bill_no or "")
         reward.state = PAID
     elif state in {FAIL, CANCELLED}:
-        payout.fail_reason = str(data.get("fail_reason") or state)[:64]
-        _append(reward, L_FAILED, payout.amount_fen, actor_name="wechatpay", dedupe_key=f"failed:{payout.id}",
-                payout_id=payout.id, note=payout.fail_reason)
-        if reward.state == PAYING:
-            reward.state = UNPAID
+        _record_unpaid(payout, reward, str(data.get("fail_reason") or state), actor_name="wechatpay")
+
+
+def _record_unpaid(payout: Payout, reward: Reward, reason: str, *, actor_name: str) -> None:
+    payout.fail_reason = reason[:64]
+    _append(reward, L_FAILED, payout.amount_fen, actor_name=actor_name, dedupe_key=f"failed:{payout.id}",
+            payout_id=payout.id, note=payout.fail_reason)
+    if reward.state == PAYING:
+        reward.state = UNPAID
 
 
 # How far back the scheduled pass looks for status changes that reached no decision, and how many it reads at once.
@@ -754,6 +758,20 @@ def cancel_payout(actor: Actor, payout_id: int, gateway: TransferGateway) -> Pay
     apply_bill_state(payout, answer.data)
     record_audit(actor, "reward_payout.cancel", "reward_payout", payout.id, before=before,
                  after={"state": payout.state})
+    return payout
+
+
+def abandon_collided_payout(actor: Actor, payout_id: int) -> Payout:
+    """An officer has checked in the merchant console that the bill under this number is not ours: the number is
+    given up (failed, unpaid), and the reward can be sent again under a new one. Nothing of ours was made under it:
+    WeChat Pay holds one bill per number, and that one pays someone else."""
+    payout = _lock(Payout, payout_id)
+    if payout is None or payout.state != COLLISION:
+        raise Conflict("只能作废单号冲突的转账。", code="payout_not_collided")
+    payout.state = FAIL
+    _record_unpaid(payout, _lock(Reward, payout.reward_id), "OUT_BILL_NO_COLLISION", actor_name=actor.name)
+    record_audit(actor, "reward_payout.abandon", "reward_payout", payout.id, before={"state": COLLISION},
+                 after={"state": FAIL, "fail_reason": payout.fail_reason})
     return payout
 
 

@@ -15,7 +15,7 @@ from rewards.models import LedgerEntry, Payout, Reward
 from rewards.wechatpay import WeChatPayGateway
 from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import app_on_own_database
-from tests.core.admin_helpers import signed_in_staff
+from tests.core.admin_helpers import admin_post, signed_in_staff
 from tests.fakes.wechatpay import MCH_ID, Fault
 from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, moderate, reward_of
 
@@ -288,6 +288,18 @@ def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app,
     page = officer.get("/admin/rewards/payouts?state=COLLISION").get_data(as_text=True)
     assert payout.out_bill_no in page and "单号冲突，待人工核实" in page and f"撤销 {payout.out_bill_no}" not in page
 
+    # The officer has checked the merchant console: the number is given up, the reward sent under a new one.
+    assert admin_post(officer, f"/admin/rewards/payouts/{payout.id}/abandon", {},
+                      form_page="/admin/rewards/payouts").status_code == 302
+    [abandoned] = payouts_of(app, reward_id)
+    assert (abandoned.state, abandoned.fail_reason) == ("FAIL", "OUT_BILL_NO_COLLISION")
+    assert client.get(f"/api/v1/rewards/{reward_id}/claim", headers=resident).json == {"state": "processing"}
+    run_jobs()
+    abandoned, sent = payouts_of(app, reward_id)
+    assert sent.state == "WAIT_USER_CONFIRM" and sent.out_bill_no != abandoned.out_bill_no
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested", "failed", "payout_requested"]
+    with app.app_context():
+        assert services.reconcile() == []
 
 
 def test_a_bill_whose_answer_was_lost_is_cancelled_and_sent_again_by_the_sweep(app, client, run_jobs, resident,

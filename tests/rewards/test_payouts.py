@@ -260,6 +260,13 @@ def test_two_deployments_on_one_merchant_never_share_a_bill_number(wechatpay, we
         assert (bill["openid"], bill["transfer_amount"]) == ("oSecondCityResident", 666)
 
 
+def foreign_bill(out_bill_no: str, state: str) -> dict[str, object]:
+    """A bill another installation on the same merchant made under this number, for another resident."""
+    return {"mch_id": MCH_ID, "out_bill_no": out_bill_no, "transfer_bill_no": "1330000071100999999999999999999999999",
+            "state": state, "transfer_amount": 30_000, "openid": "oSomeoneElseEntirely", "appid": "wx_test_app_id",
+            "create_time": "2026-12-01T10:00:00+08:00", "update_time": "2026-12-01T10:05:00+08:00"}
+
+
 def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app, client, run_jobs, resident, wechatpay,
                                                                            caplog):
     """A bill found under our number that pays someone else (or another amount) is not ours: nothing is marked paid."""
@@ -268,10 +275,7 @@ def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app,
     [payout] = payouts_of(app, reward_id)
     assert payout.state == "UNSENT"
     # Meanwhile another installation on the same merchant made (and paid) a bill under that very number.
-    wechatpay.bills[payout.out_bill_no] = {
-        "mch_id": MCH_ID, "out_bill_no": payout.out_bill_no, "transfer_bill_no": "1330000071100999999999999999999999999",
-        "state": "SUCCESS", "transfer_amount": 30_000, "openid": "oSomeoneElseEntirely", "appid": "wx_test_app_id",
-        "create_time": "2026-12-01T10:00:00+08:00", "update_time": "2026-12-01T10:05:00+08:00"}
+    wechatpay.bills[payout.out_bill_no] = foreign_bill(payout.out_bill_no, "SUCCESS")
     with caplog.at_level(logging.WARNING, logger="rewards.services"):
         pay(app, reward_id)
     [payout] = payouts_of(app, reward_id)
@@ -300,6 +304,26 @@ def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app,
     assert kinds(app, reward_id) == ["granted", "approved", "payout_requested", "failed", "payout_requested"]
     with app.app_context():
         assert services.reconcile() == []
+
+
+def test_a_create_answered_with_an_older_paid_bill_is_checked_not_adopted(app, client, run_jobs, resident, wechatpay,
+                                                                         monkeypatch):
+    """WeChat answers a create under a number it already holds with that bill: SUCCESS there proves nothing."""
+    real = app.extensions["wechatpay"]
+
+    class TakenJustBefore(WeChatPayGateway):
+        def create_bill(self, bill):  # noqa: ANN001, ANN201
+            wechatpay.bills[bill.out_bill_no] = foreign_bill(bill.out_bill_no, "SUCCESS")
+            return real.create_bill(bill)
+
+    raced = object.__new__(TakenJustBefore)
+    raced.__dict__.update(real.__dict__)
+    monkeypatch.setitem(app.extensions, "wechatpay", raced)
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    [payout] = payouts_of(app, reward_id)
+    assert payout.state == "COLLISION"
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested"]
+    assert wechatpay.query_calls == [payout.out_bill_no]
 
 
 def test_a_bill_whose_answer_was_lost_is_cancelled_and_sent_again_by_the_sweep(app, client, run_jobs, resident,

@@ -74,6 +74,9 @@ class FakeWeChatPay:
         self.create_calls: list[str] = []
         self.query_calls: list[str] = []
         self.faults: list[Fault] = []
+        # WeChat Pay completes a cancellation on its own (CANCELING, then CANCELLED by the next query); a test holds
+        # them in CANCELING to see what waits on them, and completes them with settle_cancellations().
+        self.cancellations_held = False
         self._sequence = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -196,6 +199,8 @@ class FakeWeChatPay:
         with self._lock:
             self.query_calls.append(out_bill_no)
             bill = self.bills.get(out_bill_no)
+            if bill is not None and bill["state"] == "CANCELING" and not self.cancellations_held:
+                bill.update(state="CANCELLED", update_time=self._now())
         if bill is None:
             return 404, {"code": "NOT_FOUND", "message": "记录不存在"}
         return 200, {key: value for key, value in bill.items() if key != "package_info"}

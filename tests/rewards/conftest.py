@@ -52,3 +52,4 @@ def forget_bills(fake: FakeWeChatPay) -> None:
     fake.create_calls.clear()
     fake.query_calls.clear()
     fake.faults.clear()
+    fake.cancellations_held = False

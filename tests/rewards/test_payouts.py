@@ -341,6 +341,7 @@ def test_a_bill_whose_answer_was_lost_is_cancelled_and_sent_again_by_the_sweep(a
     assert "市民无法确认收款，将自动撤销后重新发起" in page
 
     override_settings(reward_payout_query_after_minutes=0)
+    wechatpay.cancellations_held = True
     from rewards import jobs
     with app.app_context():
         jobs.sweep_payouts()
@@ -370,6 +371,7 @@ def test_a_cancellation_finished_by_notification_is_sent_again_by_the_next_sweep
     wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
     reward_id = approved_reward(app, client, run_jobs, resident)
     override_settings(reward_payout_query_after_minutes=0)
+    wechatpay.cancellations_held = True
     from rewards import jobs
     with app.app_context():
         jobs.sweep_payouts()
@@ -382,3 +384,18 @@ def test_a_cancellation_finished_by_notification_is_sent_again_by_the_next_sweep
         jobs.sweep_payouts()
     cancelled, sent = payouts_of(app, reward_id)
     assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info
+
+
+def test_a_cancellation_wechat_completes_by_itself_is_followed_by_a_new_bill(app, client, run_jobs, resident,
+                                                                           wechatpay, override_settings):
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    override_settings(reward_payout_query_after_minutes=0)
+    from rewards import jobs
+    with app.app_context():
+        jobs.sweep_payouts()  # cancels
+        jobs.sweep_payouts()  # finds it cancelled, sends a new bill
+    cancelled, sent = payouts_of(app, reward_id)
+    assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info
+    with app.app_context():
+        assert services.reconcile() == []

@@ -731,17 +731,28 @@ def unconfirmable(payout: Payout) -> bool:
 
 def _cancel_to_resend(payout_id: int, gateway: TransferGateway) -> Payout:
     payout = _lock(Payout, payout_id)
-    if not unconfirmable(payout):
-        return payout
+    if unconfirmable(payout):  # still: no notification came in since the sweep looked
+        # Marked and committed before the call: a cancellation whose answer is lost is still followed by a new bill.
+        payout.resend_after_cancel = True
+        db.session.commit()
+        payout = _lock(Payout, payout_id)
+        answer = _ask(gateway.cancel_bill, payout.out_bill_no)
+        if answer is not None and answer.ok:
+            apply_bill_state(payout, answer.data)
+            log.info("unconfirmable bill cancelled to be sent again", extra={"out_bill_no": payout.out_bill_no})
+        else:
+            payout.last_error = f"cancel: {answer.code if answer else 'no answer'}"[:200]
+    db.session.commit()
+    return payout
     # Marked and committed before the call: a cancellation whose answer is lost is still followed by a new bill.
     payout.resend_after_cancel = True
     db.session.commit()
     payout = _lock(Payout, payout_id)
-    answer = _ask(gateway.cancel_bill, payout.out_bill_no)
+    answer = _ask(gateway.cancel_bill, payout.out_bill_no) if unconfirmable(payout) else None  # unless notified since
     if answer is not None and answer.ok:
         apply_bill_state(payout, answer.data)
         log.info("unconfirmable bill cancelled to be sent again", extra={"out_bill_no": payout.out_bill_no})
-    else:
+    elif unconfirmable(payout):
         payout.last_error = f"cancel: {answer.code if answer else 'no answer'}"[:200]
     db.session.commit()
     return payout

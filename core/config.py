@@ -6,7 +6,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -536,13 +535,12 @@ _WECHATPAY_INTEGERS = {"wechatpay_notify_window_seconds": 1, "wechatpay_max_tran
 
 # WeChat Pay's out_bill_no is at most 32 letters and digits; the payout's random part takes what the prefix leaves.
 OUT_BILL_PREFIX_MAX_LENGTH = 12
-_OUT_BILL_PREFIX = re.compile(rf"[0-9A-Za-z]{{1,{OUT_BILL_PREFIX_MAX_LENGTH}}}")
 
 
 def _out_bill_prefix(value: str | None) -> str:
     if not value:
         return Config.wechatpay_out_bill_prefix
-    if not _OUT_BILL_PREFIX.fullmatch(value):
+    if not (value.isascii() and value.isalnum() and len(value) <= OUT_BILL_PREFIX_MAX_LENGTH):
         raise ConfigError(f"WECHATPAY_OUT_BILL_PREFIX must be 1–{OUT_BILL_PREFIX_MAX_LENGTH} letters or digits "
                           f"(WeChat Pay's out_bill_no allows nothing else), not {value!r}")
     return value

@@ -106,6 +106,8 @@ class Config:
     wechatpay_api_base_url: str = DEFAULT_WECHATPAY_API_BASE_URL
     wechatpay_notify_url: str | None = None
     wechatpay_transfer_scene_id: str = "1000"
+    # Starts every out_bill_no this deployment sends; deployments sharing a merchant need different ones.
+    wechatpay_out_bill_prefix: str = "QDRW"
     wechatpay_timeout_seconds: float = 10.0
     wechatpay_notify_window_seconds: int = 300
     wechatpay_max_transfer_fen: int = 20_000
@@ -544,6 +546,19 @@ _WECHATPAY_INTEGERS = {"wechatpay_notify_window_seconds": 1, "wechatpay_max_tran
                        "reward_burst_reports_per_ip": 0, "reward_burst_reports_per_resident": 0}
 
 
+# WeChat Pay's out_bill_no is at most 32 letters and digits; the payout's random part takes what the prefix leaves.
+OUT_BILL_PREFIX_MAX_LENGTH = 12
+
+
+def _out_bill_prefix(value: str | None) -> str:
+    if not value:
+        return Config.wechatpay_out_bill_prefix
+    if not (value.isascii() and value.isalnum() and len(value) <= OUT_BILL_PREFIX_MAX_LENGTH):
+        raise ConfigError(f"WECHATPAY_OUT_BILL_PREFIX must be 1–{OUT_BILL_PREFIX_MAX_LENGTH} letters or digits "
+                          f"(WeChat Pay's out_bill_no allows nothing else), not {value!r}")
+    return value
+
+
 def _wechatpay_settings(env: Mapping[str, str], wechat_app_id: str | None) -> dict[str, object]:
     """WECHATPAY_* and REWARD_* settings, each from the environment variable of its name in capitals."""
     def path(name: str) -> Path | None:
@@ -561,6 +576,7 @@ def _wechatpay_settings(env: Mapping[str, str], wechat_app_id: str | None) -> di
         "wechatpay_api_base_url": _url(env, "WECHATPAY_API_BASE_URL") or DEFAULT_WECHATPAY_API_BASE_URL,
         "wechatpay_notify_url": _url(env, "WECHATPAY_NOTIFY_URL"),
         "wechatpay_transfer_scene_id": env.get("WECHATPAY_TRANSFER_SCENE_ID") or Config.wechatpay_transfer_scene_id,
+        "wechatpay_out_bill_prefix": _out_bill_prefix(env.get("WECHATPAY_OUT_BILL_PREFIX")),
         "wechatpay_timeout_seconds": _decimal(env, "wechatpay_timeout_seconds", positive=True),
         **{name: _integer(env, name, minimum=minimum) for name, minimum in _WECHATPAY_INTEGERS.items()},
     }

@@ -44,7 +44,8 @@ def _reward_names() -> dict[str, Any]:
         return {}
     return {"reward_state_names": services.STATE_NAMES, "bill_state_names": services.BILL_STATE_NAMES,
             "reason_texts": services.REASONS, "signal_names": services.HOLD_SIGNAL_NAMES,
-            "ledger_kind_names": services.LEDGER_KIND_NAMES, "payout_alert": services.open_alert()}
+            "ledger_kind_names": services.LEDGER_KIND_NAMES, "payout_alert": services.open_alert(),
+            "unconfirmable": services.unconfirmable}
 
 
 def _attempt(action: Callable[[], Any], success: str, target: str, **target_args: Any) -> BaseResponse:
@@ -161,8 +162,7 @@ def review() -> str:
     campaigns = {campaign.id: campaign for campaign in services.campaigns()}
     return render_template(
         "rewards/review.html", held=services.rewards_in(services.HELD), campaigns=campaigns,
-        granted=[(reward, services.approvers(reward.id),
-                  services.approvals_needed(reward, campaigns[reward.campaign_id])) for reward in granted],
+        granted=[(reward, services.approvers(reward.id)) for reward in granted],
         unpaid=services.rewards_in(services.UNPAID))
 
 
@@ -217,7 +217,7 @@ def payouts() -> str:
     state = request.args.get("state") or None
     page = paginate(services.payouts_query(state), request.args.get("page", 1, type=int), per_page=50)
     return render_template("rewards/payouts.html", page=page, state=state, counts=services.payout_state_counts(),
-                           payouts_enabled=gateway() is not None)
+                           awaiting_resend=services.payouts_awaiting_resend(), payouts_enabled=gateway() is not None)
 
 
 @bp.post("/payouts/<int:payout_id>/cancel")
@@ -231,6 +231,13 @@ def cancel(payout_id: int) -> BaseResponse:
         services.cancel_payout(actor(), payout_id, client)
 
     return _attempt(cancel_now, "已申请撤销该笔转账。", "rewards_admin.payouts")
+
+
+@bp.post("/payouts/<int:payout_id>/abandon")
+def abandon(payout_id: int) -> BaseResponse:
+    require_staff_role(ROLE)
+    return _attempt(lambda: services.abandon_collided_payout(actor(), payout_id),
+                    "已作废该单号，奖励转为“转账未完成”，可重新转账。", "rewards_admin.payouts")
 
 
 @bp.post("/payouts/resume")

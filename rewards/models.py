@@ -70,6 +70,9 @@ class Reward(TimestampMixin, Base):
     released_by: Mapped[str | None] = mapped_column(sa.String(64))
     # The Asia/Shanghai date it was granted, for the per-day and per-month caps.
     granted_on: Mapped[dt.date | None]
+    # Officers' approvals it needs, fixed from the campaign's threshold when it is granted: an officer who changes
+    # the threshold afterwards does not change what applies to it.
+    approvals_required: Mapped[int] = mapped_column(default=1)
 
 
 class LedgerEntry(Base):
@@ -100,7 +103,11 @@ class LedgerEntry(Base):
 
 
 class Payout(TimestampMixin, Base):
-    """One WeChat Pay transfer bill. ``out_bill_no`` comes from the ledger entry that requested it."""
+    """One WeChat Pay transfer bill, one per ``payout_requested`` ledger entry.
+
+    ``out_bill_no`` is the deployment's prefix and a random part, drawn once and sent on every retry: WeChat Pay
+    wants it unique per merchant, and other databases (staging, another city) may pay through the same merchant.
+    """
 
     __tablename__ = "reward_payouts"
     __table_args__ = (sa.Index("ix_reward_payouts_state", "state", "updated_at"),)
@@ -110,9 +117,15 @@ class Payout(TimestampMixin, Base):
     ledger_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("reward_ledger.id"), unique=True)
     out_bill_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     amount_fen: Mapped[int]
-    # UNSENT until WeChat has answered with a bill; then WeChat's states (ACCEPTED … SUCCESS, FAIL, CANCELLED).
+    # SHA-256 of the openid the bill pays (None: made before it was kept), to recognise the bill as ours when queried.
+    payee_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    # UNSENT until WeChat has answered with a bill; then WeChat's states (ACCEPTED … SUCCESS, FAIL, CANCELLED);
+    # COLLISION when WeChat holds a bill of another payee or amount under this number (left to an officer).
     state: Mapped[str] = mapped_column(sa.String(20), default="UNSENT")
     create_attempts: Mapped[int] = mapped_column(default=0)
+    # The sweep asked WeChat to cancel it because the resident cannot confirm it (the answer carrying its
+    # package_info was lost; queries never return one): once CANCELLED, a new bill is sent in its place.
+    resend_after_cancel: Mapped[bool] = mapped_column(default=False)
     transfer_bill_no: Mapped[str | None] = mapped_column(sa.String(64))
     package_info: Mapped[str | None] = mapped_column(sa.Text)
     fail_reason: Mapped[str | None] = mapped_column(sa.String(64))

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
+import secrets
+import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from citizen import services as citizen_services
 from core.config import Config
 from core.db import db, get_or_not_found, utcnow
 from core.errors import AppError, Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
+from core.logs import identifier_digest
 from core.privacy import row_dict
 from core.services import SYSTEM_ACTOR, Actor, record_audit
 from rewards.models import (Campaign, ExcludedResident, LedgerEntry, Payout, PayoutAlert, PayoutNotification,
@@ -46,13 +51,20 @@ L_GRANTED, L_APPROVED, L_PAYOUT_REQUESTED = "granted", "approved", "payout_reque
 L_PAID, L_FAILED, L_REVERSED = "paid", "failed", "reversed"
 LEDGER_KIND_NAMES = {L_GRANTED: "发放", L_APPROVED: "审批", L_PAYOUT_REQUESTED: "发起转账", L_PAID: "已到账",
                      L_FAILED: "转账失败", L_REVERSED: "撤销"}
-# WeChat Pay transfer-bill states.
+# WeChat Pay transfer-bill states, and ours: UNSENT (no bill yet), COLLISION (the number holds another's bill).
 UNSENT, WAIT_USER_CONFIRM, SUCCESS, FAIL, CANCELLED = "UNSENT", "WAIT_USER_CONFIRM", "SUCCESS", "FAIL", "CANCELLED"
+COLLISION = "COLLISION"
 FINAL_BILL_STATES = {SUCCESS, FAIL, CANCELLED}
+# The states a bill WeChat has just made can answer with; any other answer to a create is checked by a query.
+NEW_BILL_STATES = {"ACCEPTED", "PROCESSING", WAIT_USER_CONFIRM}
 BILL_STATE_NAMES = {
     UNSENT: "待提交", "ACCEPTED": "已受理", "PROCESSING": "处理中", WAIT_USER_CONFIRM: "待用户确认收款",
     "TRANSFERING": "转账中", SUCCESS: "已到账", FAIL: "失败", "CANCELING": "撤销中", CANCELLED: "已撤销/已过期",
+    COLLISION: "单号冲突，待人工核实",
 }
+# WeChat Pay's out_bill_no: at most 32 letters and digits, unique per merchant.
+OUT_BILL_NO_LENGTH = 32
+_OUT_BILL_ALPHABET = string.ascii_uppercase + string.digits
 # Answers after which payouts pause until an officer resumes them: nothing is lost, nothing is retried blindly.
 PAUSE_CODES = {"NOT_ENOUGH": "商户余额不足，转账已暂停。请充值后恢复。",
                "FREQUENCY_LIMITED": "微信支付限制了调用频率，转账已暂停。",
@@ -350,6 +362,8 @@ def _grant(reward: Reward, campaign: Campaign) -> None:
         reward.state, reward.reason = REFUSED, refusal
         return
     reward.state, reward.reason, reward.granted_on = GRANTED, None, today
+    threshold = campaign.second_approval_above_fen
+    reward.approvals_required = 2 if threshold is not None and amount > threshold else 1
     _append(reward, L_GRANTED, amount, actor_name=reward.released_by or SYSTEM, dedupe_key=f"grant:{reward.id}")
 
 
@@ -391,18 +405,13 @@ class ApprovalResult:
     skipped: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
-def approvals_needed(reward: Reward, campaign: Campaign) -> int:
-    threshold = campaign.second_approval_above_fen
-    return 2 if threshold is not None and reward.amount_fen > threshold else 1
-
-
 def approvers(reward_id: int) -> list[str]:
     return list(db.session.scalars(sa.select(LedgerEntry.actor_name).where(
         LedgerEntry.reward_id == reward_id, LedgerEntry.kind == L_APPROVED).order_by(LedgerEntry.id)))
 
 
 def approve_rewards(actor: Actor, reward_ids: Iterable[int]) -> ApprovalResult:
-    """Approve granted rewards; above the campaign's threshold a second, different officer must approve too."""
+    """Approve granted rewards; those granted above their campaign's threshold need a second, different officer."""
     from rewards import jobs
 
     result = ApprovalResult()
@@ -416,7 +425,7 @@ def approve_rewards(actor: Actor, reward_ids: Iterable[int]) -> ApprovalResult:
             result.skipped[reward_id] = "需由另一位奖励专员复核审批"
             continue
         _append(reward, L_APPROVED, 0, actor_name=actor.name, dedupe_key=f"approve:{reward.id}:{len(already) + 1}")
-        if len(already) + 1 >= approvals_needed(reward, get_campaign(reward.campaign_id)):
+        if len(already) + 1 >= reward.approvals_required:
             reward.state = APPROVED
             result.approved.append(reward_id)
             enqueue_after_commit(jobs.pay_reward, reward_id)
@@ -499,11 +508,21 @@ def _open_payout(reward_id: int) -> Payout | None:
                                                      Payout.state.notin_(FINAL_BILL_STATES)).order_by(Payout.id))
 
 
-def start_payout(reward_id: int) -> Payout | None:
+def new_out_bill_no(prefix: str) -> str:
+    """The deployment's prefix and random letters and digits up to 32: unique per merchant whatever other databases
+    pay through it (a ledger id repeats in every database)."""
+    return prefix + "".join(secrets.choice(_OUT_BILL_ALPHABET) for _ in range(OUT_BILL_NO_LENGTH - len(prefix)))
+
+
+def _payee_digest(openid: str) -> str:
+    return hashlib.sha256(openid.encode()).hexdigest()
+
+
+def start_payout(reward_id: int, out_bill_prefix: str) -> Payout | None:
     """The reward's open payout, or a new one for an approved (or unpaid, being claimed again) reward.
 
-    ``out_bill_no`` is made from the ``payout_requested`` ledger entry, so every retry of this
-    payout sends the same number and WeChat Pay can never see two bills for one request.
+    ``out_bill_no`` is drawn once with the payout, so every retry of this payout sends the same
+    number and WeChat Pay can never see two bills for one request.
     """
     reward = _lock(Reward, reward_id)
     if reward is None:
@@ -515,8 +534,9 @@ def start_payout(reward_id: int) -> Payout | None:
         LedgerEntry.reward_id == reward_id, LedgerEntry.kind == L_PAYOUT_REQUESTED)) or 0
     entry = _append(reward, L_PAYOUT_REQUESTED, reward.amount_fen, actor_name=SYSTEM,
                     dedupe_key=f"request:{reward.id}:{requests_so_far + 1}")
-    payout = Payout(reward_id=reward.id, ledger_entry_id=entry.id, out_bill_no=f"QDRW{entry.id:016d}",
-                    amount_fen=reward.amount_fen)
+    openid = citizen_services.get_resident(reward.resident_id).openid
+    payout = Payout(reward_id=reward.id, ledger_entry_id=entry.id, out_bill_no=new_out_bill_no(out_bill_prefix),
+                    amount_fen=reward.amount_fen, payee_digest=_payee_digest(openid))
     db.session.add(payout)
     reward.state = PAYING
     db.session.flush()
@@ -547,10 +567,10 @@ def pay(reward_id: int, gateway: TransferGateway) -> Payout | None:
     """
     if open_alert() is not None:
         return None
-    payout = start_payout(reward_id)
-    if payout is None:
+    payout = start_payout(reward_id, gateway.out_bill_prefix)
+    if payout is None or payout.state == COLLISION:
         db.session.commit()
-        return None
+        return payout
     if payout.state == UNSENT and payout.create_attempts == 0:
         _create(payout, gateway)  # commits the new request together with its first attempt, then calls
     else:
@@ -569,6 +589,9 @@ def _refresh(payout: Payout, gateway: TransferGateway) -> str:
     if answer is None:
         payout.last_error = "query: no answer"
         return "unknown"
+    if answer.ok and not _is_ours(payout, answer.data):
+        _collide(payout, answer.data)
+        return "collision"
     if answer.ok:
         apply_bill_state(payout, answer.data)
         return "found"
@@ -586,8 +609,12 @@ def _create(payout: Payout, gateway: TransferGateway) -> None:
     db.session.commit()
     payout = _lock(Payout, payout.id)
     answer = _ask(gateway.create_bill, bill)
-    if answer is not None and answer.ok:
+    if answer is not None and answer.ok and answer.data.get("state") in NEW_BILL_STATES:
         apply_bill_state(payout, answer.data)
+        return
+    if answer is not None and answer.ok:
+        # An older bill under this number (WeChat answers a repeated create with it): ours only if a query says so.
+        _refresh(payout, gateway)
         return
     payout.last_error = f"create: {answer.code if answer else 'no answer'}"[:200]
     # Whatever went wrong, first ask what WeChat knows about this out_bill_no.
@@ -600,10 +627,31 @@ def _create(payout: Payout, gateway: TransferGateway) -> None:
         apply_bill_state(payout, {"state": FAIL, "fail_reason": answer.code})
 
 
+def _is_ours(payout: Payout, data: Mapping[str, Any]) -> bool:
+    """Whether a bill WeChat holds under our number pays what this payout asked, to whom it asked."""
+    openid = data.get("openid")
+    expected = payout.payee_digest or _payee_digest(
+        citizen_services.get_resident(get_reward(payout.reward_id).resident_id).openid)
+    return data.get("transfer_amount") == payout.amount_fen and isinstance(openid, str) \
+        and secrets.compare_digest(_payee_digest(openid), expected)
+
+
+def _collide(payout: Payout, data: Mapping[str, Any]) -> None:
+    """Another payee's (or amount's) bill under our number: nothing is adopted, nothing is sent under it again."""
+    openid = data.get("openid")
+    log.error("out_bill_no collision: WeChat Pay holds another bill under this number; left to an officer",
+              extra={"out_bill_no": payout.out_bill_no, "reward": payout.reward_id, "amount_fen": payout.amount_fen,
+                     "bill_amount_fen": data.get("transfer_amount"), "bill_state": data.get("state"),
+                     "bill_payee": identifier_digest(openid) if isinstance(openid, str) else None})
+    payout.state = COLLISION
+    payout.last_error = "query: WeChat Pay holds a bill of another payee or amount under this number"
+
+
 def apply_bill_state(payout: Payout, data: Mapping[str, Any]) -> None:
     """Record what WeChat says about a bill; final states write the ledger once (dedupe keys)."""
     state = str(data.get("state") or "")
-    if payout.state in FINAL_BILL_STATES or state not in BILL_STATE_NAMES or state == UNSENT:
+    if payout.state in FINAL_BILL_STATES or payout.state == COLLISION or state not in BILL_STATE_NAMES \
+            or state in {UNSENT, COLLISION}:
         return
     payout.state = state
     payout.transfer_bill_no = data.get("transfer_bill_no") or payout.transfer_bill_no
@@ -614,11 +662,15 @@ def apply_bill_state(payout: Payout, data: Mapping[str, Any]) -> None:
                 payout_id=payout.id, note=payout.transfer_bill_no or "")
         reward.state = PAID
     elif state in {FAIL, CANCELLED}:
-        payout.fail_reason = str(data.get("fail_reason") or state)[:64]
-        _append(reward, L_FAILED, payout.amount_fen, actor_name="wechatpay", dedupe_key=f"failed:{payout.id}",
-                payout_id=payout.id, note=payout.fail_reason)
-        if reward.state == PAYING:
-            reward.state = UNPAID
+        _record_unpaid(payout, reward, str(data.get("fail_reason") or state), actor_name="wechatpay")
+
+
+def _record_unpaid(payout: Payout, reward: Reward, reason: str, *, actor_name: str) -> None:
+    payout.fail_reason = reason[:64]
+    _append(reward, L_FAILED, payout.amount_fen, actor_name=actor_name, dedupe_key=f"failed:{payout.id}",
+            payout_id=payout.id, note=payout.fail_reason)
+    if reward.state == PAYING:
+        reward.state = UNPAID
 
 
 # How far back the scheduled pass looks for status changes that reached no decision, and how many it reads at once.
@@ -649,22 +701,66 @@ def catch_up_decisions(settings: Config, now: dt.datetime | None = None) -> int:
 
 
 def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime | None = None) -> int:
-    """The scheduled pass: approved rewards without a bill, and bills not final after a while."""
+    """The scheduled pass: approved rewards without a bill, bills not final after a while, and bills the resident
+    cannot confirm (cancelled, then sent again under a new number once WeChat has cancelled them)."""
     if open_alert() is not None:
         return 0
     cutoff = (now or utcnow()) - dt.timedelta(minutes=settings.reward_payout_query_after_minutes)
     stale = set(db.session.scalars(sa.select(Payout.reward_id).where(
-        Payout.state.notin_(FINAL_BILL_STATES), Payout.updated_at < cutoff)))
+        Payout.state.notin_(FINAL_BILL_STATES | {COLLISION}), Payout.updated_at < cutoff)))
     stale |= set(db.session.scalars(sa.select(Reward.id).where(Reward.state == APPROVED, Reward.updated_at < cutoff)))
+    later = aliased(Payout)
+    # Cancelled for resending, the cancellation learnt from a notification: the reward waits unpaid for its new bill.
+    stale |= set(db.session.scalars(sa.select(Payout.reward_id).join(Reward, Reward.id == Payout.reward_id).where(
+        Payout.resend_after_cancel.is_(True), Payout.state == CANCELLED, Reward.state == UNPAID,
+        ~sa.exists().where(later.reward_id == Payout.reward_id, later.id > Payout.id))))
     db.session.rollback()
     for reward_id in sorted(stale):
-        pay(reward_id, gateway)
+        payout = pay(reward_id, gateway)
+        if payout is not None and unconfirmable(payout):
+            payout = _cancel_to_resend(payout.id, gateway)
+        if payout is not None and payout.state == CANCELLED and payout.resend_after_cancel:
+            pay(reward_id, gateway)
     return len(stale)
+
+
+def unconfirmable(payout: Payout) -> bool:
+    """Waiting for a confirmation the resident cannot give: WeChat's answer with the package_info was lost."""
+    return payout.state == WAIT_USER_CONFIRM and not payout.package_info
+
+
+def _cancel_to_resend(payout_id: int, gateway: TransferGateway) -> Payout:
+    payout = _lock(Payout, payout_id)
+    if unconfirmable(payout):  # still: no notification came in since the sweep looked
+        # Marked and committed before the call: a cancellation whose answer is lost is still followed by a new bill.
+        payout.resend_after_cancel = True
+        db.session.commit()
+        payout = _lock(Payout, payout_id)
+        answer = _ask(gateway.cancel_bill, payout.out_bill_no)
+        if answer is not None and answer.ok:
+            apply_bill_state(payout, answer.data)
+            log.info("unconfirmable bill cancelled to be sent again", extra={"out_bill_no": payout.out_bill_no})
+        else:
+            payout.last_error = f"cancel: {answer.code if answer else 'no answer'}"[:200]
+    db.session.commit()
+    return payout
+    # Marked and committed before the call: a cancellation whose answer is lost is still followed by a new bill.
+    payout.resend_after_cancel = True
+    db.session.commit()
+    payout = _lock(Payout, payout_id)
+    answer = _ask(gateway.cancel_bill, payout.out_bill_no) if unconfirmable(payout) else None  # unless notified since
+    if answer is not None and answer.ok:
+        apply_bill_state(payout, answer.data)
+        log.info("unconfirmable bill cancelled to be sent again", extra={"out_bill_no": payout.out_bill_no})
+    elif unconfirmable(payout):
+        payout.last_error = f"cancel: {answer.code if answer else 'no answer'}"[:200]
+    db.session.commit()
+    return payout
 
 
 def cancel_payout(actor: Actor, payout_id: int, gateway: TransferGateway) -> Payout:
     payout = _lock(Payout, payout_id)
-    if payout is None or payout.state in FINAL_BILL_STATES or payout.state == UNSENT:
+    if payout is None or payout.state in FINAL_BILL_STATES or payout.state in {UNSENT, COLLISION}:
         raise Conflict("只能撤销微信支付已受理、尚未完成的转账。", code="payout_not_cancellable")
     answer = _ask(gateway.cancel_bill, payout.out_bill_no)
     if answer is None or not answer.ok:
@@ -673,6 +769,20 @@ def cancel_payout(actor: Actor, payout_id: int, gateway: TransferGateway) -> Pay
     apply_bill_state(payout, answer.data)
     record_audit(actor, "reward_payout.cancel", "reward_payout", payout.id, before=before,
                  after={"state": payout.state})
+    return payout
+
+
+def abandon_collided_payout(actor: Actor, payout_id: int) -> Payout:
+    """An officer has checked in the merchant console that the bill under this number is not ours: the number is
+    given up (failed, unpaid), and the reward can be sent again under a new one. Nothing of ours was made under it:
+    WeChat Pay holds one bill per number, and that one pays someone else."""
+    payout = _lock(Payout, payout_id)
+    if payout is None or payout.state != COLLISION:
+        raise Conflict("只能作废单号冲突的转账。", code="payout_not_collided")
+    payout.state = FAIL
+    _record_unpaid(payout, _lock(Reward, payout.reward_id), "OUT_BILL_NO_COLLISION", actor_name=actor.name)
+    record_audit(actor, "reward_payout.abandon", "reward_payout", payout.id, before={"state": COLLISION},
+                 after={"state": FAIL, "fail_reason": payout.fail_reason})
     return payout
 
 
@@ -902,6 +1012,13 @@ def rewards_in(*states: str, limit: int = 200) -> list[Reward]:
 def payouts_query(state: str | None) -> sa.Select[tuple[Payout]]:
     query = sa.select(Payout).order_by(Payout.id.desc())
     return query.where(Payout.state == state) if state else query
+
+
+def payouts_awaiting_resend() -> int:
+    """Bills the resident cannot confirm, and those the sweep is cancelling to send again."""
+    return db.session.scalar(sa.select(sa.func.count()).where(sa.or_(
+        sa.and_(Payout.state == WAIT_USER_CONFIRM, Payout.package_info.is_(None)),
+        sa.and_(Payout.state == "CANCELING", Payout.resend_after_cancel.is_(True))))) or 0
 
 
 def payout_state_counts() -> dict[str, int]:

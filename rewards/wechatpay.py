@@ -57,6 +57,8 @@ class BillAnswer:
 class TransferGateway(Protocol):
     mch_id: str
     app_id: str
+    # Starts this deployment's out_bill_no (WECHATPAY_OUT_BILL_PREFIX).
+    out_bill_prefix: str
 
     def create_bill(self, bill: TransferBill) -> BillAnswer: ...
 
@@ -71,10 +73,10 @@ class TransferGateway(Protocol):
 class WeChatPayGateway:
     def __init__(self, *, mch_id: str, app_id: str, private_key_pem: str, cert_serial_no: str, apiv3_key: str,
                  public_key_pem: str, public_key_id: str, notify_url: str, scene_id: str, base_url: str,
-                 timeout_seconds: float) -> None:
+                 timeout_seconds: float, out_bill_prefix: str) -> None:
         from wechatpayv3 import WeChatPay, WeChatPayType
 
-        self.mch_id, self.app_id, self.scene_id = mch_id, app_id, scene_id
+        self.mch_id, self.app_id, self.scene_id, self.out_bill_prefix = mch_id, app_id, scene_id, out_bill_prefix
         self._client = WeChatPay(
             wechatpay_type=WeChatPayType.MINIPROG, mchid=mch_id, private_key=private_key_pem,
             cert_serial_no=cert_serial_no, appid=app_id, apiv3_key=apiv3_key, notify_url=notify_url,
@@ -92,7 +94,7 @@ class WeChatPayGateway:
                    public_key_pem=config.wechatpay_public_key_path.read_text(),
                    public_key_id=config.wechatpay_public_key_id or "", notify_url=config.wechatpay_notify_url or "",
                    scene_id=config.wechatpay_transfer_scene_id, base_url=config.wechatpay_api_base_url,
-                   timeout_seconds=config.wechatpay_timeout_seconds)
+                   timeout_seconds=config.wechatpay_timeout_seconds, out_bill_prefix=config.wechatpay_out_bill_prefix)
 
     def create_bill(self, bill: TransferBill) -> BillAnswer:
         return self._call(self._client.mch_transfer_bills, out_bill_no=bill.out_bill_no,

@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -50,12 +51,18 @@ def _sign(key: rsa.RSAPrivateKey, message: str) -> str:
 
 @dataclasses.dataclass
 class Fault:
-    """What the next create call meets: an error answer, or a bill accepted but the answer lost."""
+    """What the next create call meets: an error answer, or a bill accepted but the answer lost (late, or the
+    connection closed without one)."""
 
     status: int = 500
     code: str = "SYSTEM_ERROR"
     create_anyway: bool = False
     delay_seconds: float = 0.0
+    drop_connection: bool = False
+
+
+class _ConnectionDropped(Exception):
+    """The fake closed the connection instead of answering."""
 
 
 class FakeWeChatPay:
@@ -67,6 +74,9 @@ class FakeWeChatPay:
         self.create_calls: list[str] = []
         self.query_calls: list[str] = []
         self.faults: list[Fault] = []
+        # WeChat Pay completes a cancellation on its own (CANCELING, then CANCELLED by the next query); a test holds
+        # them in CANCELING to see what waits on them, and completes them with settle_cancellations().
+        self.cancellations_held = False
         self._sequence = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -90,6 +100,14 @@ class FakeWeChatPay:
             bill.pop("package_info", None)
             if fail_reason:
                 bill["fail_reason"] = fail_reason
+
+    def settle_cancellations(self) -> list[str]:
+        """WeChat Pay completes the cancellations asked for: CANCELING bills become CANCELLED."""
+        with self._lock:
+            settling = [number for number, bill in self.bills.items() if bill["state"] == "CANCELING"]
+            for number in settling:
+                self.bills[number].update(state="CANCELLED", update_time=self._now())
+        return settling
 
     def notification(self, out_bill_no: str, *, timestamp: int | None = None,
                      notification_id: str | None = None) -> tuple[dict[str, str], bytes]:
@@ -121,7 +139,11 @@ class FakeWeChatPay:
             return self._answer(401, {"code": "SIGN_ERROR", "message": "签名错误"})(environ, start_response)
         path = request.path
         if request.method == "POST" and path == BILLS:
-            status, data = self._create(json.loads(body_text))
+            try:
+                status, data = self._create(json.loads(body_text))
+            except _ConnectionDropped:
+                environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+                return []
         elif request.method == "GET" and path.startswith(f"{BILLS}/out-bill-no/"):
             status, data = self._query(path.rsplit("/", 1)[1])
         elif request.method == "POST" and path.startswith(f"{BILLS}/out-bill-no/") and path.endswith("/cancel"):
@@ -165,6 +187,8 @@ class FakeWeChatPay:
                         "transfer_amount": body["transfer_amount"], "transfer_remark": body["transfer_remark"],
                         "openid": body["openid"], "package_info": f"ABBQO+oYAAABAAAAAAAk{secrets.token_hex(16)}"}
                 self.bills[out_bill_no] = bill
+        if fault is not None and fault.drop_connection:
+            raise _ConnectionDropped
         if fault is not None:
             time.sleep(fault.delay_seconds)
             return fault.status, {"code": fault.code, "message": "模拟错误"}
@@ -175,6 +199,8 @@ class FakeWeChatPay:
         with self._lock:
             self.query_calls.append(out_bill_no)
             bill = self.bills.get(out_bill_no)
+            if bill is not None and bill["state"] == "CANCELING" and not self.cancellations_held:
+                bill.update(state="CANCELLED", update_time=self._now())
         if bill is None:
             return 404, {"code": "NOT_FOUND", "message": "记录不存在"}
         return 200, {key: value for key, value in bill.items() if key != "package_info"}

@@ -38,11 +38,18 @@ def enable_payouts(app, monkeypatch: pytest.MonkeyPatch, settings: dict[str, obj
 
 @pytest.fixture
 def wechatpay(app, monkeypatch, fake_wechatpay_server, wechatpay_settings) -> Iterator[FakeWeChatPay]:
-    """Payouts enabled on the session app for one test; the fake's bills are forgotten afterwards."""
+    """Payouts enabled on the session app for one test, with a fake that remembers no bills from other tests (the
+    browser tests share it)."""
     enable_payouts(app, monkeypatch, wechatpay_settings)
     fake = fake_wechatpay_server.state
+    forget_bills(fake)
     yield fake
+    forget_bills(fake)
+
+
+def forget_bills(fake: FakeWeChatPay) -> None:
     fake.bills.clear()
     fake.create_calls.clear()
     fake.query_calls.clear()
     fake.faults.clear()
+    fake.cancellations_held = False

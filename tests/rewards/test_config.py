@@ -67,3 +67,13 @@ def test_a_key_file_that_holds_no_key_of_its_kind_is_refused_by_name(tmp_path, v
     for wrong in (str(cut_short), swapped[variable]):
         with pytest.raises(ConfigError, match=variable):
             create_app(Config.from_env({**settings, "WECHAT_APP_ID": APP_ID, variable: wrong}))
+
+
+def test_the_bill_number_prefix_comes_from_the_environment_and_is_checked():
+    """WeChat Pay wants out_bill_no unique per merchant, letters and digits, at most 32: each deployment sharing a
+    merchant has its own prefix, short enough to leave room for the random part."""
+    assert Config.from_env({}).wechatpay_out_bill_prefix == "QDRW"
+    assert Config.from_env({"WECHATPAY_OUT_BILL_PREFIX": "QDSTAGING2"}).wechatpay_out_bill_prefix == "QDSTAGING2"
+    for wrong in ("QD-RW", "QD RW", "青岛", "Q" * 13):
+        with pytest.raises(ConfigError, match="WECHATPAY_OUT_BILL_PREFIX"):
+            Config.from_env({"WECHATPAY_OUT_BILL_PREFIX": wrong})

@@ -14,7 +14,7 @@ from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry
 from rewards import jobs, services
-from rewards.models import LedgerEntry, Reward
+from rewards.models import Campaign, LedgerEntry, Payout, Reward
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
@@ -239,6 +239,39 @@ def test_rewards_above_the_threshold_need_two_different_officers(app, client, ru
         assert db.session.get(Reward, reward.id).state == "approved"
         audited = db.session.scalars(sa.select(AuditEntry.actor_name).where(AuditEntry.action == "reward.approve"))
         assert sorted(audited) == ["officer-1", "officer-2"]
+
+
+def test_one_officer_cannot_skip_the_second_approval_by_lifting_the_threshold(app, client, run_jobs, resident,
+                                                                             wechatpay):
+    """Issue 19, finding 3: remove the campaign's threshold, approve alone, put it back. The approvals a reward needs
+    are those of the campaign when it was granted."""
+    from tests.core.admin_helpers import admin_post, signed_in_staff
+
+    campaign_id = make_campaign(app, default_amount_fen=5000, second_approval_above_fen=2000)
+    reward = reward_of(app, accepted_report(app, client, run_jobs, resident))
+    officer = signed_in_staff(app, "officer-alone", "reward_officer")
+    page = f"/admin/rewards/campaigns/{campaign_id}"
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        form = {"name": campaign.name, "description": "", "starts_on": campaign.starts_on.isoformat(),
+                "ends_on": campaign.ends_on.isoformat(), "budget_yuan": "1000", "default_amount_yuan": "50",
+                "daily_cap_yuan": "500", "monthly_cap_yuan": "1000", "amounts": "", "eligible_categories": "",
+                "earn_on": "accepted", "is_active": "on"}
+
+    assert admin_post(officer, page, {**form, "second_approval_above_yuan": ""}).status_code == 302
+    approval = admin_post(officer, "/admin/rewards/review/approve", {"reward_id": str(reward.id)},
+                          form_page="/admin/rewards/review")
+    assert approval.status_code == 302
+    assert admin_post(officer, page, {**form, "second_approval_above_yuan": "20"}).status_code == 302
+    run_jobs()
+
+    with app.app_context():
+        assert db.session.get(Reward, reward.id).state == "granted"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payout)) == 0
+    assert wechatpay.create_calls == []
+    assert ledger(app, reward.id) == [("granted", 5000, "system"), ("approved", 0, "officer-alone")]
+    review = officer.get("/admin/rewards/review").get_data(as_text=True)
+    assert "1 / 2（officer-alone）" in review
 
 
 def test_the_ledger_refuses_updates_and_deletes(app, client, run_jobs, resident):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 
 import pytest
@@ -11,9 +13,11 @@ from core.db import db
 from rewards import services
 from rewards.models import LedgerEntry, Payout, Reward
 from rewards.wechatpay import WeChatPayGateway
-from tests.citizen.helpers import sign_in
-from tests.fakes.wechatpay import Fault
-from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, reward_of
+from tests.citizen.helpers import new_report, sign_in
+from tests.conftest import app_on_own_database
+from tests.core.admin_helpers import admin_post, signed_in_staff
+from tests.fakes.wechatpay import MCH_ID, Fault
+from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, moderate, reward_of
 
 NOTIFY = "/api/v1/wechatpay/notify"
 
@@ -217,3 +221,181 @@ def test_the_sweep_queries_bills_not_final_after_a_while(app, client, run_jobs, 
     with app.app_context():
         assert jobs.sweep_payouts() == 1
     assert kinds(app, reward_id)[-1] == "paid"
+
+
+@contextlib.contextmanager
+def deployment(name: str, tmp_path_factory, fake_wechat, request, wechatpay_settings):  # noqa: ANN001
+    """Another installation (staging, a second city) with a database of its own, paying through the same merchant."""
+    with app_on_own_database(tmp_path_factory.mktemp(name), fake_wechat, request, name, **wechatpay_settings,
+                             reward_burst_reports_per_ip=10_000) as other:
+        yield other
+
+
+def first_payout_of(other, openid: str, amount_fen: int) -> Payout:  # noqa: ANN001
+    """A new campaign, one resident's accepted report, its reward approved: its first bill, as that deployment sent it."""
+    make_campaign(other, default_amount_fen=amount_fen)
+    client = other.test_client()
+    report_id = new_report(client, sign_in(client, openid))["id"]
+    moderate(other, lambda: None, report_id, "accepted")
+    reward_id = reward_of(other, report_id).id
+    with other.app_context():
+        services.approve_rewards(OFFICER, [reward_id])
+        db.session.commit()
+    [payout] = payouts_of(other, reward_id)
+    return payout
+
+
+def test_two_deployments_on_one_merchant_never_share_a_bill_number(wechatpay, wechatpay_settings, fake_wechat,
+                                                                    tmp_path_factory, request):
+    """Issue 19, finding 6: out_bill_no was QDRW + the ledger id, the same in every fresh database; the second city's
+    first create was answered with staging's bill, already paid to staging's resident, and recorded as paid."""
+    with deployment("staging", tmp_path_factory, fake_wechat, request, wechatpay_settings) as staging:
+        staged = first_payout_of(staging, "oStagingResident", 888)
+        wechatpay.finish(staged.out_bill_no, "SUCCESS")  # staging's resident confirmed
+    with deployment("second_city", tmp_path_factory, fake_wechat, request, wechatpay_settings) as second_city:
+        payout = first_payout_of(second_city, "oSecondCityResident", 666)
+        assert payout.out_bill_no != staged.out_bill_no
+        assert payout.state == "WAIT_USER_CONFIRM" and kinds(second_city, payout.reward_id)[-1] == "payout_requested"
+        bill = wechatpay.bills[payout.out_bill_no]
+        assert (bill["openid"], bill["transfer_amount"]) == ("oSecondCityResident", 666)
+
+
+def foreign_bill(out_bill_no: str, state: str) -> dict[str, object]:
+    """A bill another installation on the same merchant made under this number, for another resident."""
+    return {"mch_id": MCH_ID, "out_bill_no": out_bill_no, "transfer_bill_no": "1330000071100999999999999999999999999",
+            "state": state, "transfer_amount": 30_000, "openid": "oSomeoneElseEntirely", "appid": "wx_test_app_id",
+            "create_time": "2026-12-01T10:00:00+08:00", "update_time": "2026-12-01T10:05:00+08:00"}
+
+
+def test_a_queried_bill_for_another_payee_is_a_collision_left_to_an_officer(app, client, run_jobs, resident, wechatpay,
+                                                                           caplog):
+    """A bill found under our number that pays someone else (or another amount) is not ours: nothing is marked paid."""
+    wechatpay.fail_next_create(Fault(status=500, code="SYSTEM_ERROR"))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    [payout] = payouts_of(app, reward_id)
+    assert payout.state == "UNSENT"
+    # Meanwhile another installation on the same merchant made (and paid) a bill under that very number.
+    wechatpay.bills[payout.out_bill_no] = foreign_bill(payout.out_bill_no, "SUCCESS")
+    with caplog.at_level(logging.WARNING, logger="rewards.services"):
+        pay(app, reward_id)
+    [payout] = payouts_of(app, reward_id)
+    assert payout.state == "COLLISION" and payout.transfer_bill_no is None
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested"]
+    assert client.get(f"/api/v1/rewards/{reward_id}/claim", headers=resident).json == {"state": "processing"}
+    assert wechatpay.create_calls == [payout.out_bill_no]  # nothing sent again under a number that is not ours
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "collision" in logged and payout.out_bill_no in logged
+    assert "oSomeoneElseEntirely" not in logged and "oPaidResident" not in logged
+    pay(app, reward_id)  # the sweep leaves it alone
+    assert wechatpay.query_calls == [payout.out_bill_no, payout.out_bill_no]
+    officer = signed_in_staff(app, "officer-collision", "reward_officer")
+    page = officer.get("/admin/rewards/payouts?state=COLLISION").get_data(as_text=True)
+    assert payout.out_bill_no in page and "单号冲突，待人工核实" in page and f"撤销 {payout.out_bill_no}" not in page
+
+    # The officer has checked the merchant console: the number is given up, the reward sent under a new one.
+    assert admin_post(officer, f"/admin/rewards/payouts/{payout.id}/abandon", {},
+                      form_page="/admin/rewards/payouts").status_code == 302
+    [abandoned] = payouts_of(app, reward_id)
+    assert (abandoned.state, abandoned.fail_reason) == ("FAIL", "OUT_BILL_NO_COLLISION")
+    assert client.get(f"/api/v1/rewards/{reward_id}/claim", headers=resident).json == {"state": "processing"}
+    run_jobs()
+    abandoned, sent = payouts_of(app, reward_id)
+    assert sent.state == "WAIT_USER_CONFIRM" and sent.out_bill_no != abandoned.out_bill_no
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested", "failed", "payout_requested"]
+    with app.app_context():
+        assert services.reconcile() == []
+
+
+def test_a_create_answered_with_an_older_paid_bill_is_checked_not_adopted(app, client, run_jobs, resident, wechatpay,
+                                                                         monkeypatch):
+    """WeChat answers a create under a number it already holds with that bill: SUCCESS there proves nothing."""
+    real = app.extensions["wechatpay"]
+
+    class TakenJustBefore(WeChatPayGateway):
+        def create_bill(self, bill):  # noqa: ANN001, ANN201
+            wechatpay.bills[bill.out_bill_no] = foreign_bill(bill.out_bill_no, "SUCCESS")
+            return real.create_bill(bill)
+
+    raced = object.__new__(TakenJustBefore)
+    raced.__dict__.update(real.__dict__)
+    monkeypatch.setitem(app.extensions, "wechatpay", raced)
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    [payout] = payouts_of(app, reward_id)
+    assert payout.state == "COLLISION"
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested"]
+    assert wechatpay.query_calls == [payout.out_bill_no]
+
+
+def test_a_bill_whose_answer_was_lost_is_cancelled_and_sent_again_by_the_sweep(app, client, run_jobs, resident,
+                                                                              wechatpay, override_settings):
+    """Issue 19, finding 11: WeChat made the bill but its answer was lost; the query has no package_info, so the
+    resident could never confirm it, and the sweep only queried it again until WeChat closed it a day later."""
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    [lost] = payouts_of(app, reward_id)
+    assert lost.state == "WAIT_USER_CONFIRM" and lost.package_info is None
+    claim_url = f"/api/v1/rewards/{reward_id}/claim"
+    assert client.get(claim_url, headers=resident).json == {"state": "processing"}
+    officer = signed_in_staff(app, "officer-lost-answer", "reward_officer")
+    page = officer.get("/admin/rewards/payouts").get_data(as_text=True)
+    assert "市民无法确认收款，将自动撤销后重新发起" in page
+
+    override_settings(reward_payout_query_after_minutes=0)
+    wechatpay.cancellations_held = True
+    from rewards import jobs
+    with app.app_context():
+        jobs.sweep_payouts()
+    assert wechatpay.bills[lost.out_bill_no]["state"] == "CANCELING"
+    [cancelling] = payouts_of(app, reward_id)
+    assert cancelling.state == "CANCELING"
+    assert "撤销完成后将自动重新发起" in officer.get("/admin/rewards/payouts").get_data(as_text=True)
+    with app.app_context():
+        jobs.sweep_payouts()  # the cancellation is not final yet: no second bill
+    assert wechatpay.create_calls == [lost.out_bill_no] and payouts_of(app, reward_id)[0].state == "CANCELING"
+
+    assert wechatpay.settle_cancellations() == [lost.out_bill_no]
+    with app.app_context():
+        jobs.sweep_payouts()
+    cancelled, sent = payouts_of(app, reward_id)
+    assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM"
+    assert sent.out_bill_no != lost.out_bill_no and wechatpay.create_calls == [lost.out_bill_no, sent.out_bill_no]
+    claim = client.get(claim_url, headers=resident).json
+    assert claim["state"] == "ready" and claim["package_info"] == sent.package_info
+    assert kinds(app, reward_id) == ["granted", "approved", "payout_requested", "failed", "payout_requested"]
+    with app.app_context():
+        assert services.reconcile() == []
+
+
+def test_a_cancellation_finished_by_notification_is_sent_again_by_the_next_sweep(app, client, run_jobs, resident,
+                                                                                 wechatpay, override_settings):
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    override_settings(reward_payout_query_after_minutes=0)
+    wechatpay.cancellations_held = True
+    from rewards import jobs
+    with app.app_context():
+        jobs.sweep_payouts()
+    [lost] = payouts_of(app, reward_id)
+    wechatpay.settle_cancellations()
+    headers, body = wechatpay.notification(lost.out_bill_no)
+    assert client.post(NOTIFY, data=body, headers=headers).json["message"] == "applied"
+    with app.app_context():
+        assert db.session.get(Reward, reward_id).state == "unpaid"
+        jobs.sweep_payouts()
+    cancelled, sent = payouts_of(app, reward_id)
+    assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info
+
+
+def test_a_cancellation_wechat_completes_by_itself_is_followed_by_a_new_bill(app, client, run_jobs, resident,
+                                                                           wechatpay, override_settings):
+    wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+    reward_id = approved_reward(app, client, run_jobs, resident)
+    override_settings(reward_payout_query_after_minutes=0)
+    from rewards import jobs
+    with app.app_context():
+        jobs.sweep_payouts()  # cancels
+        jobs.sweep_payouts()  # finds it cancelled, sends a new bill
+    cancelled, sent = payouts_of(app, reward_id)
+    assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info
+    with app.app_context():
+        assert services.reconcile() == []

@@ -31,7 +31,7 @@ from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
 from core import privacy
 from core.privacy import row_dict
-from core.services import Actor, change_audited, record_audit
+from core.services import Actor, change_audited, record_audit, reveal_sensitive
 from core.wechat import WeChatIdentity
 from media import services as media_services
 from media.services import MediaInfo
@@ -457,6 +457,19 @@ def _get_report(report_id: int) -> Report:
 
 def get_report(report_id: int) -> Report:
     return _get_report(report_id)
+
+
+# A report's sensitive fields, shown masked in the admin, and the role that may see each in the clear: the rating
+# comment is read by those who moderate; the submitter's address is for an administrator handling abuse (the
+# moderators' burst signal compares addresses without showing them).
+REVEALABLE_REPORT_FIELDS = {"rating_comment": "moderator", "submitted_ip": "admin"}
+
+
+def reveal_report_field(actor: Actor, report_id: int, field: str) -> str | None:
+    """The clear value of one of REVEALABLE_REPORT_FIELDS, audited. The caller checks the role and commits."""
+    report = _get_report(report_id)
+    value = getattr(report, field)
+    return None if value is None else reveal_sensitive(actor, "report", report_id, field, value)
 
 
 def lock_report(report_id: int) -> Report:

@@ -227,6 +227,15 @@ def reencrypt_column(connection_factory: Callable[[], Any], ring: KeyRing, table
         yield progress
 
 
+def mask_ip(value: str | None) -> str:
+    """``203.0.113.77`` → ``203.0.*.*``, ``2001:db8:1::7`` → ``2001:db8:*``: the network, not the machine."""
+    if not value:
+        return ""
+    if ":" in value:
+        return ":".join(value.split(":")[:2]) + ":*"
+    return ".".join(value.split(".")[:2]) + ".*.*"
+
+
 def mask(value: str | None, *, keep_start: int = 3, keep_end: int = 4) -> str:
     """``13812345678`` → ``138****5678``, ``张三丰`` → ``张*丰``: enough to recognise, not to use."""
     if not value:

@@ -246,7 +246,7 @@ def _check_submission_rate(resident_id: int, ip_address: str | None, settings: C
     limits = [(Report.resident_id == resident_id, settings.reports_per_resident_per_hour)]
     if ip_address:
         # The resident's row lock covers their own limit; residents behind one address share this one.
-        lock_for_transaction(f"reports.ip:{ip_address}")
+        lock_for_transaction(f"reports.ip:{ip_digest(ip_address)}")
         limits.append((Report.submitted_ip_digest == ip_digest(ip_address), settings.reports_per_ip_per_hour))
     # One statement counts every window, each up to its limit.
     counts = db.session.execute(sa.select(*(
@@ -955,7 +955,8 @@ def check_resident_may_act(resident_id: int) -> None:
 def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
     """The resident's reports with their timelines and the ids of their media."""
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id).order_by(Report.id))
-    return [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags", "reviewed_by")),
+    return [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags", "reviewed_by",
+                                         "submitted_ip_digest")),
              "category_name": report.category.name,
              "media": [row_dict(item, exclude=("report_id", "phash")) for item in report.media],
              "timeline": [row_dict(event, exclude=("report_id", "actor_name")) for event in report.events]}

@@ -5,6 +5,7 @@ while the app reads both."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -13,14 +14,16 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from flask_migrate import downgrade, upgrade
+
 from citizen import services as citizen_services
 from citizen.models import Report, Resident
 from core import crypto
 from core.app import create_app, import_models
-from core.db import db
+from core.db import UTCDateTime, db, utcnow
 from core.wechat import WeChatIdentity
 from tests.citizen.helpers import new_report, sign_in
-from tests.conftest import app_on_own_database, dispose
+from tests.conftest import app_on_own_database, build_config, dispose, own_database
 
 pytestmark = pytest.mark.live_database
 OLD_KEY, NEW_KEY, STRAY_KEY = "O" * 43, "N" * 43, "S" * 43
@@ -109,7 +112,7 @@ def test_no_clear_value_is_stored_anywhere_and_the_app_reads_them_all(encrypted_
         assert (resident.openid, resident.unionid) == RESIDENTS[1]
     # Signing in again finds the same resident by the openid's blind index.
     client = encrypted_app.test_client()
-    assert client.get("/api/v1/me", headers=sign_in(client, RESIDENTS[0][0])).json["id"] == reports[0].resident_id
+    assert client.get("/api/v1/me", headers=sign_in(client, RESIDENTS[1][0])).json["id"] == resident.id
 
 
 def _app_with_keys(app, **keys: Any):
@@ -182,3 +185,58 @@ def test_values_under_a_key_no_longer_configured_are_reported_and_left_alone(enc
     finally:
         dispose(stray)
         dispose(rotating)
+
+
+def _insert_clear_rows() -> None:
+    """Residents and reports as revision 0016 stored them: in the clear."""
+    now = utcnow()
+    residents = sa.table("residents", sa.column("id"), sa.column("openid"), sa.column("unionid"),
+                         sa.column("is_blocked"), sa.column("created_at", UTCDateTime()),
+                         sa.column("updated_at", UTCDateTime()))
+    db.session.execute(residents.insert(), [
+        {"id": 1, "openid": RESIDENTS[0][0], "unionid": RESIDENTS[0][1], "is_blocked": False, "created_at": now,
+         "updated_at": now},
+        {"id": 2, "openid": "forgotten:2", "unionid": None, "is_blocked": False, "created_at": now,
+         "updated_at": now}])
+    reports = sa.table("reports", *(sa.column(name) for name in (
+        "id", "resident_id", "category_id", "description", "lat", "lng", "address", "status", "idempotency_key",
+        "request_fingerprint", "submitted_ip", "rating", "rating_comment", "version")),
+        sa.column("flags", sa.JSON()), sa.column("checks", sa.JSON()), sa.column("created_at", UTCDateTime()),
+        sa.column("updated_at", UTCDateTime()))
+    db.session.execute(reports.insert(), [
+        {"id": number, "resident_id": 1, "category_id": "S0102", "description": "路边垃圾", "lat": 36.0671,
+         "lng": 120.3826, "address": "香港中路 1 号", "status": "closed", "idempotency_key": f"key-{number:04d}",
+         "request_fingerprint": "f" * 64, "submitted_ip": IP_ADDRESS, "rating": 5, "rating_comment": COMMENT,
+         "version": 1, "flags": [], "checks": {}, "created_at": now, "updated_at": now} for number in (1, 2)])
+    db.session.commit()
+
+
+def test_the_migration_encrypts_rows_stored_in_the_clear_and_downgrading_restores_them(tmp_path, fake_wechat,
+                                                                                      request):
+    clear_values = [IP_ADDRESS, COMMENT, *RESIDENTS[0]]
+    with own_database(tmp_path, request, "clear_rows") as url:
+        app = create_app(build_config(tmp_path, fake_wechat, database_url=url, field_encryption_key=OLD_KEY,
+                                      field_index_key=INDEX_KEY))
+        try:
+            with app.app_context():
+                upgrade(revision="0016")
+                _insert_clear_rows()
+                upgrade(revision="0019")
+            stored = [str(value) for _, value in _every_stored_value(url)]
+            assert not [value for value in stored for clear in clear_values if clear in value]
+            with app.app_context():
+                resident = db.session.scalars(sa.select(Resident).where(Resident.find_by("openid", RESIDENTS[0][0]))
+                                              ).one()
+                assert resident.unionid == RESIDENTS[0][1] and resident.forgotten_at is None
+                assert db.session.get(Resident, 2).forgotten_at is not None
+                facts = citizen_services.report_facts(2, burst_window=dt.timedelta(days=1))
+                assert facts.reports_from_same_ip == 2 and not facts.resident_api_client
+                assert {(report.submitted_ip, report.rating_comment)
+                        for report in db.session.scalars(sa.select(Report))} == {(IP_ADDRESS, COMMENT)}
+                db.session.remove()
+                downgrade(revision="0016")
+            stored = [str(value) for _, value in _every_stored_value(url)]
+            assert all(stored.count(clear) >= 1 for clear in clear_values)
+            assert stored.count(COMMENT) == 2 and "forgotten:2" in stored
+        finally:
+            dispose(app)

@@ -30,13 +30,18 @@ class Resident(TimestampMixin, Base):
 
     @validates("openid", "unionid")
     def _set_blind_index(self, field: str, value: str | None) -> str | None:
-        setattr(self, f"{field}_digest", blind_index(f"residents.{field}", value))
+        setattr(self, f"{field}_digest", self.digest(field, value))
         return value
+
+    @staticmethod
+    def digest(field: str, value: str | None) -> str | None:
+        """The blind index of an ``openid`` or ``unionid``, as stored in ``<field>_digest``."""
+        return blind_index(f"residents.{field}", value)
 
     @classmethod
     def find_by(cls, field: str, value: str) -> sa.ColumnElement[bool]:
         """The condition "``field`` is ``value``" on an encrypted, indexed field (``openid``, ``unionid``)."""
-        return getattr(cls, f"{field}_digest") == blind_index(f"residents.{field}", value)
+        return getattr(cls, f"{field}_digest") == cls.digest(field, value)
 
 
 class Category(Base):

@@ -1039,7 +1039,8 @@ def enforce_retention(settings: Config, now: dt.datetime | None = None) -> Reten
         sa.update(Report).where(Report.submitted_ip.is_not(None),
                                 Report.created_at < now - dt.timedelta(days=settings.retention_report_ip_days))
         # Keeping updated_at: clearing an address is no change of the report's own (and restarts no clock).
-        .values(submitted_ip=None, submitted_ip_digest=None, updated_at=Report.updated_at).execution_options(synchronize_session=False)).rowcount
+        .values(submitted_ip=None, submitted_ip_digest=None, updated_at=Report.updated_at)
+        .execution_options(synchronize_session=False)).rowcount
     media_cutoff = now - dt.timedelta(days=settings.retention_finished_report_media_days)
     expired = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.media_id).join(Report).where(
         Report.status.in_(FINISHED_STATUSES), Report.updated_at < media_cutoff)).all()

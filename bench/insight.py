@@ -95,14 +95,17 @@ REWARDED_SHARE = 0.05  # a campaign's budget pays for a small share of the repor
 def load_reports(count: int) -> None:
     """A year of reports with their closing events, forwarding records and a year-long rewards campaign."""
     from citizen import services as citizen_services
+    from citizen.models import Resident
+    from core.crypto import encrypt
     from core.db import db
 
     seats = citizen_services.district_seats()
     categories = list(db.session.scalars(sa.text("SELECT id FROM categories WHERE is_active")))
     now = dt.datetime.now(dt.timezone.utc)
     residents = 2000
-    bulk_insert("residents", ("id", "openid", "is_blocked", "created_at", "updated_at"),
-                [(number, f"bench-resident-{number}", False, now, now) for number in range(1, residents + 1)])
+    bulk_insert("residents", ("id", "openid", "openid_digest", "is_blocked", "created_at", "updated_at"),
+                [(number, encrypt(f"bench-resident-{number}"), Resident.digest("openid", f"bench-resident-{number}"),
+                  False, now, now) for number in range(1, residents + 1)])
     shanghai = dt.timezone(dt.timedelta(hours=8))
     db.session.execute(sa.text(
         "INSERT INTO reward_campaigns (id, name, description, starts_on, ends_on, budget_fen, default_amount_fen, "

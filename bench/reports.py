@@ -92,9 +92,10 @@ def prepare_database(env: dict[str, str], existing: int) -> None:
     """
     from flask_migrate import upgrade
 
-    from citizen.models import Report, ReportStatusCount
+    from citizen.models import Report, ReportStatusCount, Resident
     from core import services
     from core.app import create_app
+    from core.crypto import encrypt
     from core.db import db
 
     app = create_app(Config.from_env(env))
@@ -105,10 +106,11 @@ def prepare_database(env: dict[str, str], existing: int) -> None:
         db.session.commit()
         categories = list(db.session.scalars(sa.text("SELECT id FROM categories WHERE is_active")))
         residents = 2000
-        db.session.execute(sa.text("INSERT INTO residents (openid, is_blocked, created_at, updated_at) "
-                                   "VALUES (:openid, false, :now, :now)"),
-                           [{"openid": f"bench-existing-{n}", "now": dt.datetime.now(dt.timezone.utc)}
-                            for n in range(residents)])
+        db.session.execute(sa.text("INSERT INTO residents (openid, openid_digest, is_blocked, created_at, updated_at) "
+                                   "VALUES (:openid, :digest, false, :now, :now)"),
+                           [{"openid": encrypt(openid), "digest": Resident.digest("openid", openid),
+                             "now": dt.datetime.now(dt.timezone.utc)}
+                            for openid in (f"bench-existing-{n}" for n in range(residents))])
         db.session.commit()
         first_resident = db.session.scalar(sa.text("SELECT min(id) FROM residents"))
         postgres = db.engine.dialect.name == "postgresql"

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from citizen import services
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
-from core.db import MAX_DATABASE_ID
+from core.db import MAX_DATABASE_ID, db
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
 
@@ -95,6 +95,24 @@ def queue() -> str:
 @bp.get("/reports/<int:report_id>")
 def report_page(report_id: int) -> str:
     require_staff_role("moderator")
+    return _report_page(report_id)
+
+
+@bp.post("/reports/<int:report_id>/reveal")
+def reveal(report_id: int) -> str:
+    """The page again with one masked field in the clear (never redirected to: the value stays out of the session
+    cookie and the history), audited."""
+    require_staff_role("moderator")
+    field = request.form.get("field", "")
+    if field not in services.REVEALABLE_REPORT_FIELDS:
+        abort(400)
+    require_staff_role(services.REVEALABLE_REPORT_FIELDS[field])
+    value = services.reveal_report_field(actor(), report_id, field)
+    db.session.commit()
+    return _report_page(report_id, revealed={field: value})
+
+
+def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) -> str:
     report = services.get_report(report_id)
     settings = current_app.config["APP_SETTINGS"]
     media = [{"item": item, "info": media_services.media_info(item.media_id),
@@ -105,7 +123,8 @@ def report_page(report_id: int) -> str:
     return render_template(
         "citizen/report.html", report=report, media=media, candidates=candidates, gcj=(gcj_lat, gcj_lng),
         history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
-        tile_url=settings.map_tile_url)
+        tile_url=settings.map_tile_url, openid=services.get_resident(report.resident_id).openid,
+        revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS)
 
 
 def _first_photo_url(report: Any) -> str | None:

@@ -1,5 +1,5 @@
 """`flask reports sweep` and `flask privacy enforce-retention`: scheduled passes (cron, or an rq scheduler running
-the same jobs)."""
+the same jobs); `flask privacy rotate-key` (core.cli) joins the privacy commands."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from citizen import jobs
+from core.cli import rotate_key_command
 
 reports_cli = AppGroup("reports", help="Residents' reports.")
-privacy_cli = AppGroup("privacy", help="Residents' data: retention.")
+privacy_cli = AppGroup("privacy", help="Residents' data: retention, encryption keys.")
+privacy_cli.add_command(rotate_key_command)
 
 
 @reports_cli.command("sweep")

@@ -4,21 +4,44 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from core.crypto import EncryptedString, blind_index
 from core.db import Base, TimestampMixin, utcnow
 
 
 class Resident(TimestampMixin, Base):
-    """A mini-program user, known by their WeChat openid (never shown or logged in the clear)."""
+    """A mini-program user, known by their WeChat openid (never shown or logged in the clear).
+
+    The openid and unionid are stored encrypted, each with a blind index to find the resident by (``find_by``);
+    assigning either sets its index."""
 
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    unionid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    openid: Mapped[str] = mapped_column(EncryptedString(64))
+    openid_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(EncryptedString(64))
+    unionid_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     is_blocked: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[dt.datetime | None]
+    # The account was deleted (or expired): its openid is a placeholder, its data gone or anonymised.
+    forgotten_at: Mapped[dt.datetime | None]
+
+    @validates("openid", "unionid")
+    def _set_blind_index(self, field: str, value: str | None) -> str | None:
+        setattr(self, f"{field}_digest", self.digest(field, value))
+        return value
+
+    @staticmethod
+    def digest(field: str, value: str | None) -> str | None:
+        """The blind index of an ``openid`` or ``unionid``, as stored in ``<field>_digest``."""
+        return blind_index(f"residents.{field}", value)
+
+    @classmethod
+    def find_by(cls, field: str, value: str) -> sa.ColumnElement[bool]:
+        """The condition "``field`` is ``value``" on an encrypted, indexed field (``openid``, ``unionid``)."""
+        return getattr(cls, f"{field}_digest") == cls.digest(field, value)
 
 
 class Category(Base):
@@ -50,7 +73,7 @@ class Report(TimestampMixin, Base):
         sa.Index("ix_reports_category_recent", "category_id", "created_at"),
         sa.Index("ix_reports_location", "lat", "lng"),
         sa.Index("ix_reports_resident_recent", "resident_id", "created_at"),
-        sa.Index("ix_reports_ip_recent", "submitted_ip", "created_at"),
+        sa.Index("ix_reports_ip_recent", "submitted_ip_digest", "created_at"),
         # The sweeps' "changed lately" (listeners checking that no status change passed them by).
         sa.Index("ix_reports_changed", "updated_at", "id"),
     )
@@ -67,7 +90,9 @@ class Report(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(sa.String(20))
     idempotency_key: Mapped[str] = mapped_column(sa.String(64))
     request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
-    submitted_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    # Encrypted; the blind index counts a burst of reports from one address.
+    submitted_ip: Mapped[str | None] = mapped_column(EncryptedString(45))
+    submitted_ip_digest: Mapped[str | None] = mapped_column(sa.String(64))
     # What the checks flagged, as shown; ReportFlag rows hold the same flags for the queue's filter.
     flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     checks: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
@@ -76,7 +101,8 @@ class Report(TimestampMixin, Base):
     reviewed_by: Mapped[str | None] = mapped_column(sa.String(64))
     reviewed_at: Mapped[dt.datetime | None]
     rating: Mapped[int | None]
-    rating_comment: Mapped[str | None] = mapped_column(sa.String(500))
+    # 500 characters of up to 4 bytes each, encrypted.
+    rating_comment: Mapped[str | None] = mapped_column(EncryptedString(2000))
     rated_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
@@ -87,6 +113,16 @@ class Report(TimestampMixin, Base):
 
     # Concurrent moderators: the second UPDATE matches no row and fails instead of applying twice.
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("submitted_ip")
+    def _set_ip_index(self, field: str, value: str | None) -> str | None:
+        self.submitted_ip_digest = ip_digest(value)
+        return value
+
+
+def ip_digest(ip_address: str | None) -> str | None:
+    """The blind index of a submitter's IP address, to count reports from one address without storing it plain."""
+    return blind_index("reports.submitted_ip", ip_address)
 
 
 class ReportFlag(Base):

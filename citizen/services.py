@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from citizen import jobs as citizen_jobs
 from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
-                            ReportStatusCount, Resident)
+                            ReportStatusCount, Resident, ip_digest)
 from core.config import Config
 from core.db import db, get_or_not_found, get_row, id_digests, lock_for_transaction, utcnow
 from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
@@ -31,7 +31,7 @@ from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
 from core import privacy
 from core.privacy import row_dict
-from core.services import Actor, change_audited, record_audit
+from core.services import Actor, change_audited, record_audit, reveal_sensitive
 from core.wechat import WeChatIdentity
 from media import services as media_services
 from media.services import MediaInfo
@@ -108,7 +108,7 @@ def get_resident(resident_id: int) -> Resident:
 
 
 def _find_by_openid(openid: str) -> Resident | None:
-    return db.session.scalar(sa.select(Resident).where(Resident.openid == openid))
+    return db.session.scalar(sa.select(Resident).where(Resident.find_by("openid", openid)))
 
 
 # --- categories ----------------------------------------------------------------------------
@@ -246,8 +246,8 @@ def _check_submission_rate(resident_id: int, ip_address: str | None, settings: C
     limits = [(Report.resident_id == resident_id, settings.reports_per_resident_per_hour)]
     if ip_address:
         # The resident's row lock covers their own limit; residents behind one address share this one.
-        lock_for_transaction(f"reports.ip:{ip_address}")
-        limits.append((Report.submitted_ip == ip_address, settings.reports_per_ip_per_hour))
+        lock_for_transaction(f"reports.ip:{ip_digest(ip_address)}")
+        limits.append((Report.submitted_ip_digest == ip_digest(ip_address), settings.reports_per_ip_per_hour))
     # One statement counts every window, each up to its limit.
     counts = db.session.execute(sa.select(*(
         sa.select(sa.func.count()).select_from(
@@ -457,6 +457,19 @@ def _get_report(report_id: int) -> Report:
 
 def get_report(report_id: int) -> Report:
     return _get_report(report_id)
+
+
+# A report's sensitive fields, shown masked in the admin, and the role that may see each in the clear: the rating
+# comment is read by those who moderate; the submitter's address is for an administrator handling abuse (the
+# moderators' burst signal compares addresses without showing them).
+REVEALABLE_REPORT_FIELDS = {"rating_comment": "moderator", "submitted_ip": "admin"}
+
+
+def reveal_report_field(actor: Actor, report_id: int, field: str) -> str | None:
+    """The clear value of one of REVEALABLE_REPORT_FIELDS, audited. The caller checks the role and commits."""
+    report = _get_report(report_id)
+    value = getattr(report, field)
+    return None if value is None else reveal_sensitive(actor, "report", report_id, field, value)
 
 
 def lock_report(report_id: int) -> Report:
@@ -895,22 +908,21 @@ def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
                         ReportMedia.phash.in_(sa.select(own_photos.c.phash).where(own_photos.c.phash.is_not(None))))
     window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)
     # The resident and every count in one statement: this runs on each status change of each report.
-    blocked, forgotten, api_client, other_residents, from_ip, from_resident = db.session.execute(sa.select(
-        sa.select(Resident.is_blocked).where(Resident.id == report.resident_id).scalar_subquery(),
-        *(sa.select(Resident.openid.startswith(prefix, autoescape=True))
-          .where(Resident.id == report.resident_id).scalar_subquery()
-          for prefix in (FORGOTTEN_OPENID_PREFIX, API_CLIENT_OPENID_PREFIX)),
+    # The openid is encrypted: whether it names an API client is seen once it is read (and decrypted).
+    blocked, forgotten, openid, other_residents, from_ip, from_resident = db.session.execute(sa.select(
+        *(sa.select(column).where(Resident.id == report.resident_id).scalar_subquery()
+          for column in (Resident.is_blocked, Resident.forgotten_at.is_not(None), Resident.openid)),
         sa.select(sa.func.count(sa.distinct(Report.resident_id))).join(ReportMedia, ReportMedia.report_id == Report.id)
         .where(same_photo, Report.resident_id != report.resident_id).scalar_subquery(),
-        sa.select(sa.func.count()).where(Report.submitted_ip == report.submitted_ip, *window).scalar_subquery()
-        if report.submitted_ip else sa.literal(1),
+        sa.select(sa.func.count()).where(Report.submitted_ip_digest == report.submitted_ip_digest, *window)
+        .scalar_subquery() if report.submitted_ip_digest else sa.literal(1),
         sa.select(sa.func.count()).where(Report.resident_id == report.resident_id, *window).scalar_subquery(),
     )).one()
     if blocked is None:
         raise NotFound("用户不存在。")
     return ReportFacts(
         report_id=report.id, resident_id=report.resident_id, resident_blocked=blocked,
-        resident_forgotten=bool(forgotten), resident_api_client=bool(api_client),
+        resident_forgotten=bool(forgotten), resident_api_client=openid.startswith(API_CLIENT_OPENID_PREFIX),
         status=report.status, category_id=report.category_id, class_key=report.category_id[:3],
         district=report.district, created_at=report.created_at, flags=tuple(report.flags),
         other_residents_same_photo=other_residents or 0, reports_from_same_ip=from_ip or 0,
@@ -928,7 +940,7 @@ FINISHED_STATUSES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
 
 
 def is_forgotten(resident: Resident) -> bool:
-    return resident.openid.startswith(FORGOTTEN_OPENID_PREFIX)
+    return resident.forgotten_at is not None
 
 
 def check_resident_may_act(resident_id: int) -> None:
@@ -943,7 +955,8 @@ def check_resident_may_act(resident_id: int) -> None:
 def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
     """The resident's reports with their timelines and the ids of their media."""
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id).order_by(Report.id))
-    return [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags", "reviewed_by")),
+    return [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags", "reviewed_by",
+                                         "submitted_ip_digest")),
              "category_name": report.category.name,
              "media": [row_dict(item, exclude=("report_id", "phash")) for item in report.media],
              "timeline": [row_dict(event, exclude=("report_id", "actor_name")) for event in report.events]}
@@ -955,7 +968,7 @@ def export_resident(resident_id: int) -> dict[str, Any]:
     resident = get_resident(resident_id)
     return {
         "exported_at": utcnow().isoformat(),
-        "resident": row_dict(resident, exclude=("is_blocked",)),
+        "resident": row_dict(resident, exclude=("is_blocked", "openid_digest", "unionid_digest", "forgotten_at")),
         "data": {package: services.export_resident_data(resident_id) for package, services in privacy.data_holders()},
     }
 
@@ -991,7 +1004,7 @@ def forget_resident(resident_id: int) -> None:
                                          note="反映人已注销账户，个人信息已删除。"))
     resident = get_resident(resident_id)
     resident.openid, resident.unionid = f"{FORGOTTEN_OPENID_PREFIX}{resident.id}", None
-    resident.last_login_at = None
+    resident.last_login_at, resident.forgotten_at = None, utcnow()
 
 
 def forget_resident_everywhere(resident_id: int) -> None:
@@ -1026,7 +1039,8 @@ def enforce_retention(settings: Config, now: dt.datetime | None = None) -> Reten
         sa.update(Report).where(Report.submitted_ip.is_not(None),
                                 Report.created_at < now - dt.timedelta(days=settings.retention_report_ip_days))
         # Keeping updated_at: clearing an address is no change of the report's own (and restarts no clock).
-        .values(submitted_ip=None, updated_at=Report.updated_at).execution_options(synchronize_session=False)).rowcount
+        .values(submitted_ip=None, submitted_ip_digest=None, updated_at=Report.updated_at)
+        .execution_options(synchronize_session=False)).rowcount
     media_cutoff = now - dt.timedelta(days=settings.retention_finished_report_media_days)
     expired = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.media_id).join(Report).where(
         Report.status.in_(FINISHED_STATUSES), Report.updated_at < media_cutoff)).all()
@@ -1037,7 +1051,7 @@ def enforce_retention(settings: Config, now: dt.datetime | None = None) -> Reten
     db.session.commit()
     inactive_cutoff = now - dt.timedelta(days=settings.retention_inactive_resident_days)
     inactive = db.session.scalars(sa.select(Resident.id).where(
-        Resident.openid.not_like(f"{FORGOTTEN_OPENID_PREFIX}%"),
+        Resident.forgotten_at.is_(None),
         sa.func.coalesce(Resident.last_login_at, Resident.created_at) < inactive_cutoff)).all()
     for resident_id in inactive:
         forget_resident_everywhere(resident_id)

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from core import services
 from core.auth import ROLES, current_staff, log_in_staff, log_out_staff, require_staff_role
-from core.crypto import mask
+from core.crypto import mask, mask_ip
 from core.db import db
 from core.errors import AppError, RateLimited, Unauthorized
 from core.geo import wgs84_to_gcj02
@@ -109,6 +109,11 @@ def both_datums(point: tuple[float, float]) -> str:
 @bp.app_template_filter("masked")
 def masked(value: str | None) -> str:
     return mask(value)
+
+
+@bp.app_template_filter("masked_ip")
+def masked_ip(value: str | None) -> str:
+    return mask_ip(value)
 
 
 @bp.app_context_processor

@@ -1,4 +1,4 @@
-"""Operator commands: `flask create-staff`, `flask jobs worker`."""
+"""Operator commands: `flask create-staff`, `flask jobs worker`, `flask privacy rotate-key`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from redis.exceptions import RedisError
 
-from core import services
+from core import crypto, services
 from core.db import db
 from core.errors import AppError
 from core.jobs import DEFAULT_QUEUE, make_worker
@@ -50,3 +50,33 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
         raise click.ClickException(f"Redis at REDIS_URL cannot be reached: {exc}") from None
     worker = make_worker(current_app._get_current_object(), list(queues) or [DEFAULT_QUEUE])  # type: ignore[attr-defined]
     worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("rotate-key")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows per transaction.")
+@with_appcontext
+def rotate_key_command(batch_size: int) -> None:
+    """Re-encrypt under FIELD_ENCRYPTION_KEY every value still under one of FIELD_ENCRYPTION_OLD_KEYS.
+
+    Run it once every process has the new key as FIELD_ENCRYPTION_KEY and the old one in FIELD_ENCRYPTION_OLD_KEYS:
+    they then write under the new key and read both while this runs. Each batch is its own short transaction;
+    stopped, it resumes when run again (rows done are skipped). Once it reports nothing left, the old key can go.
+    """
+    from core.app import import_models
+
+    import_models()
+    ring = crypto.current_key_ring()
+    unreadable = 0
+    for table, column in crypto.encrypted_columns(db.metadata):
+        progress = crypto.RotationProgress(f"{table.name}.{column.name}")
+        for progress in crypto.reencrypt_column(db.engine.connect, ring, table, column, batch_size):
+            click.echo(f"{progress.column}: {progress.rows} rows read, {progress.reencrypted} re-encrypted")
+        unreadable += progress.unreadable
+        if progress.unreadable:
+            click.echo(f"{progress.column}: {progress.unreadable} values under no configured key (or altered), "
+                       "left as they are", err=True)
+    if unreadable:
+        raise click.ClickException(f"{unreadable} values could not be read with the configured keys; "
+                                   "keep the old keys until they are found")
+    click.echo(f"every value is under the current key ({ring.current_id}); FIELD_ENCRYPTION_OLD_KEYS may be removed")

@@ -168,6 +168,11 @@ class Config:
     rate_limit_export: tuple[int, int] = (10, 3600)
     # Key for sensitive fields at rest (32 bytes, URL-safe base64); unset: derived from SECRET_KEY (not in production).
     field_encryption_key: str | None = None
+    # Keys values may still be encrypted with, read but never written (during and until `flask privacy rotate-key`).
+    field_encryption_old_keys: tuple[str, ...] = ()
+    # HMAC key of the blind indexes that find encrypted values (openids, IP addresses); never rotated with the
+    # encryption key (core/crypto.py says why). Unset: derived from SECRET_KEY (not in production).
+    field_index_key: str | None = None
     # Retention (days): report IP addresses, media of finished reports, residents who no longer sign in.
     retention_report_ip_days: int = 90
     retention_finished_report_media_days: int = 730
@@ -248,7 +253,11 @@ class Config:
             insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
             insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
             **{name: _rate(env, name) for name in _RATE_LIMITS},
-            field_encryption_key=_encryption_key(env.get("FIELD_ENCRYPTION_KEY") or None),
+            field_encryption_key=_encryption_key("FIELD_ENCRYPTION_KEY", env.get("FIELD_ENCRYPTION_KEY") or None),
+            field_encryption_old_keys=tuple(
+                _encryption_key("FIELD_ENCRYPTION_OLD_KEYS", key.strip())
+                for key in (env.get("FIELD_ENCRYPTION_OLD_KEYS") or "").split(",") if key.strip()),
+            field_index_key=_encryption_key("FIELD_INDEX_KEY", env.get("FIELD_INDEX_KEY") or None),
             # A retention of 0 days (or fewer) would forget every resident and delete every finished report's media.
             **{name: _integer(env, name) for name in _RETENTION},
         )
@@ -271,6 +280,8 @@ class Config:
             problems.append("media on the local disk needs ALLOW_LOCAL_MEDIA_IN_PRODUCTION=1 (or configure S3_BUCKET)")
         if not self.field_encryption_key:
             problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, URL-safe base64)")
+        if not self.field_index_key:
+            problems.append("FIELD_INDEX_KEY must be set (32 random bytes, URL-safe base64, not the encryption key)")
         if not self.redis_url:
             problems.append("REDIS_URL must be set: without it jobs (video processing, case deliveries, payouts) run "
                             "inside the web processes and each process counts rate limits on its own")
@@ -449,14 +460,14 @@ def _tile_url(value: str) -> str:
     return value
 
 
-def _encryption_key(value: str | None) -> str | None:
-    from core.crypto import field_key
+def _encryption_key(name: str, value: str | None) -> str | None:
+    from core.crypto import decode_key
 
     if value is not None:
         try:
-            field_key(value, "")
+            decode_key(value)
         except ValueError:
-            raise ConfigError("FIELD_ENCRYPTION_KEY must be 32 random bytes in URL-safe base64 (44 characters)") from None
+            raise ConfigError(f"{name} must be 32 random bytes in URL-safe base64 (44 characters)") from None
     return value
 
 

@@ -35,16 +35,28 @@ def process_revision_directives(context_, revision, directives):
 def run_migrations_online():
     engine = target_db.engine
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_db.metadata,
-            render_item=render_item,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-            process_revision_directives=process_revision_directives,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by dropping it, which with foreign keys on first deletes its rows, refused
+            # while other tables reference them (residents). The pragma is ignored inside a transaction, so it is
+            # set on the driver's connection before one begins; the references are checked before committing.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_db.metadata,
+                render_item=render_item,
+                render_as_batch=sqlite,
+                compare_type=True,
+                process_revision_directives=process_revision_directives,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows referencing rows that no longer exist")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -32,7 +32,8 @@ S3_BUCKET = "test-media"
 # The test's settings changed to what production requires (Config.check_can_start), for make_app. Redis is
 # connected to only when used, and the apps made with these use none of it.
 PRODUCTION = dict(environment="production", dev_login_enabled=False, allow_local_media_in_production=True,
-                  field_encryption_key="A" * 43, redis_url="redis://redis.invalid:6379/0")
+                  field_encryption_key="A" * 43, field_index_key="B" * 43,
+                  redis_url="redis://redis.invalid:6379/0")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

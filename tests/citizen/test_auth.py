@@ -126,7 +126,7 @@ def test_dev_login_is_absent_in_production(make_app):
 def test_blocked_resident_cannot_sign_in(app, client, fake_wechat):
     sign_in(client, fake_wechat, "code-b1", "oBlockedResident0000000000001")
     with app.app_context():
-        db.session.execute(sa.update(Resident).where(Resident.openid == "oBlockedResident0000000000001")
+        db.session.execute(sa.update(Resident).where(Resident.find_by("openid", "oBlockedResident0000000000001"))
                            .values(is_blocked=True))
         db.session.commit()
     response = sign_in(client, fake_wechat, "code-b2", "oBlockedResident0000000000001")

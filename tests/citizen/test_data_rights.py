@@ -125,7 +125,7 @@ def test_the_admin_pages_of_anonymised_records_still_open(app, client, holdings)
 def test_blocked_residents_tokens_stop_working_at_once(app, client):
     auth = sign_in(client, "oSoonBlocked")
     with app.app_context():
-        db.session.scalar(sa.select(Resident).where(Resident.openid == "oSoonBlocked")).is_blocked = True
+        db.session.scalar(sa.select(Resident).where(Resident.find_by("openid", "oSoonBlocked"))).is_blocked = True
         db.session.commit()
     response = client.get("/api/v1/reports/mine", headers=auth)
     assert response.status_code == 403 and response.json["error"]["code"] == "resident_blocked"

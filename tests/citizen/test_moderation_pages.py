@@ -15,7 +15,7 @@ from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from media import services as media_services
 from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
-from tests.core.admin_helpers import admin_login, admin_post
+from tests.core.admin_helpers import admin_login, admin_post, signed_in_staff
 from tests.factories import StaffFactory
 
 
@@ -172,3 +172,47 @@ def test_saving_a_rejection_template_with_an_id_beyond_32_bits_is_refused(app, c
     response = admin_post(client, "/admin/rejection-templates", {"id": str(2**40), "title": "新理由", "text": "理由正文"})
     assert response.status_code == 302
     assert "驳回理由不存在" in client.get(response.location).get_data(as_text=True)
+
+
+def _rated_report_from(app, client, ip_address: str, comment: str) -> int:
+    client.environ_base["REMOTE_ADDR"] = ip_address
+    report_id = new_report(client, sign_in(client, "oMaskedResident00000000000001"))["id"]
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        report.rating, report.rating_comment = 4, comment
+        db.session.commit()
+    return report_id
+
+
+def _reveals(app) -> list[tuple[str, str | None, dict]]:
+    with app.app_context():
+        return [(entry.actor_name, entry.object_id, entry.after) for entry in db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "sensitive.reveal").order_by(AuditEntry.id))]
+
+
+def test_the_report_page_shows_the_submitter_masked_and_reveals_for_the_role_that_needs_it_audited(
+        app, client, moderator_client):
+    report_id = _rated_report_from(app, client, "203.0.113.77", "维修师傅态度很好，电话13912345678")
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    assert "203.0.*.*" in page and "203.0.113.77" not in page
+    assert "维修师" + "*" * 15 + "5678" in page and "13912345678" not in page
+    assert "oMa" + "*" * 22 + "0001" in page and "oMaskedResident00000000000001" not in page
+    # A moderator may read the comment, not the address: the address's button is not even shown.
+    assert page.count('name="field" value="rating_comment"') == 1 and 'value="submitted_ip"' not in page
+
+    shown = admin_post(moderator_client, f"/admin/reports/{report_id}/reveal", {"field": "rating_comment"},
+                       form_page=f"/admin/reports/{report_id}")
+    assert shown.status_code == 200 and "维修师傅态度很好，电话13912345678" in shown.get_data(as_text=True)
+    refused = admin_post(moderator_client, f"/admin/reports/{report_id}/reveal", {"field": "submitted_ip"},
+                         form_page=f"/admin/reports/{report_id}")
+    assert refused.status_code == 403 and "203.0.113.77" not in refused.get_data(as_text=True)
+    unknown = admin_post(moderator_client, f"/admin/reports/{report_id}/reveal", {"field": "description"},
+                         form_page=f"/admin/reports/{report_id}")
+    assert unknown.status_code == 400
+    assert _reveals(app) == [("queue_mod", str(report_id), {"field": "rating_comment"})]
+
+    administrator = signed_in_staff(app, "reveal_admin", "admin")
+    shown = admin_post(administrator, f"/admin/reports/{report_id}/reveal", {"field": "submitted_ip"},
+                       form_page=f"/admin/reports/{report_id}")
+    assert "203.0.113.77" in shown.get_data(as_text=True)
+    assert _reveals(app)[-1] == ("reveal_admin", str(report_id), {"field": "submitted_ip"})

@@ -15,6 +15,7 @@ SAFE_PRODUCTION = {
     "REDIS_URL": "redis://redis.invalid:6379/0",
     "S3_BUCKET": "media",
     "FIELD_ENCRYPTION_KEY": "A" * 43,
+    "FIELD_INDEX_KEY": "B" * 43,
 }
 
 
@@ -49,6 +50,8 @@ def test_safe_production_settings_start():
     ({"DEV_LOGIN": "1"}, "DEV_LOGIN"),
     ({"S3_BUCKET": ""}, "ALLOW_LOCAL_MEDIA_IN_PRODUCTION"),
     ({"FIELD_ENCRYPTION_KEY": ""}, "FIELD_ENCRYPTION_KEY"),
+    # Blind indexes derived from SECRET_KEY would stop finding every resident the day that key is changed.
+    ({"FIELD_INDEX_KEY": ""}, "FIELD_INDEX_KEY"),
     # Jobs inline in every gunicorn process, and a login rate limit per process: 4 workers, 4 times the attempts.
     ({"REDIS_URL": ""}, "REDIS_URL"),
     # Nobody could sign in: every WeChat login would fail at request time.
@@ -126,6 +129,8 @@ def test_rate_limits_and_retention_come_from_the_environment():
     ("INSIGHT_RANKING_WEIGHTS", "handled=lots"),
     ("INSIGHT_RANKING_WEIGHTS", "handled=nan"),
     ("FIELD_ENCRYPTION_KEY", "too-short"),
+    ("FIELD_ENCRYPTION_OLD_KEYS", "A" * 43 + ",too-short"),
+    ("FIELD_INDEX_KEY", "too-short"),
 ])
 def test_a_value_that_cannot_work_is_refused_at_start_naming_its_variable(name, value):
     with pytest.raises(ConfigError, match=name):

@@ -119,13 +119,13 @@ def test_blocked_and_excluded_residents_earn_nothing(app, client, run_jobs, resi
     make_campaign(app)
     staff_member = sign_in(client, "oStaffMembersOwnWeChat")
     with app.app_context():
-        staff_id = db.session.scalar(sa.select(Resident.id).where(Resident.openid == "oStaffMembersOwnWeChat"))
+        staff_id = db.session.scalar(sa.select(Resident.id).where(Resident.find_by("openid", "oStaffMembersOwnWeChat")))
         services.exclude_resident(OFFICER, staff_id, reason="staff", note="城管局工作人员")
         db.session.commit()
     assert reward_of(app, accepted_report(app, client, run_jobs, staff_member)).reason == "resident_excluded"
     report_id = new_report(client, resident)["id"]
     with app.app_context():
-        db.session.scalar(sa.select(Resident).where(Resident.openid == "oRewardedResident")).is_blocked = True
+        db.session.scalar(sa.select(Resident).where(Resident.find_by("openid", "oRewardedResident"))).is_blocked = True
         db.session.commit()
     moderate(app, run_jobs, report_id, "accepted")
     assert reward_of(app, report_id).reason == "resident_blocked"

@@ -7,7 +7,7 @@ Failed sign-ins are throttled per username and address outside the database (cor
 account lockout's failed_login_count and locked_until go: anyone could lock a colleague out with them.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-06 22:10:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0020'
-down_revision = '0017'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

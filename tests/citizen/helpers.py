@@ -45,3 +45,15 @@ def new_report(client, auth: dict[str, str], **body_options) -> dict:
     response = submit(client, auth, report_body(media_ids, **body_options))
     assert response.status_code == 201, response.json
     return response.json
+
+
+def make_photos_public(app, report_id: int, blur_boxes: list[list[float]] | None = None) -> None:
+    """A moderator makes each of the report's photos public, blurred in ``blur_boxes`` (fractions of the photo)."""
+    from citizen import services
+    from core.services import Actor
+
+    with app.app_context():
+        for item in services.get_report(report_id).media:
+            if item.kind == "photo":
+                services.set_photo_publication(Actor(None, "publishing-moderator"), report_id, item.media_id,
+                                               is_public=True, blur_boxes=blur_boxes or [])

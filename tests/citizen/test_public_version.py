@@ -9,9 +9,11 @@ import json
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from cases import services as case_services
 from citizen import services
 from citizen.models import ReportMedia
 from core.db import db
+from core.services import Actor
 from core.storage import ObjectNotFound
 from media.models import Media
 from tests.cases.conftest import accept
@@ -220,3 +222,15 @@ def test_nearby_takes_a_limit(app, client, resident, neighbour, run_jobs):
         accepted(app, client, resident, run_jobs, description=f"附近第{n}条。")
     assert len(client.get(f"{NEARBY}&limit=2", headers=neighbour).json["items"]) == 2
     assert client.get(f"{NEARBY}&limit=51", headers=neighbour).status_code == 422
+
+
+def test_the_residents_export_holds_what_they_read_not_officers_internal_notes(app, client, resident, run_jobs):
+    report = accepted(app, client, resident, run_jobs)
+    with app.app_context():
+        case = case_services.open_desk_case(report["id"])
+        db.session.commit()
+        case_services.act_on_desk_case(Actor(None, "调度员"), case.id, "register", expected_version=case.version,
+                                       note="内部：联系李工 13700001111")
+    exported = json.dumps(client.get("/api/v1/me/export", headers=resident).json, ensure_ascii=False)
+    assert "李工" not in exported and "13700001111" not in exported
+    assert "城市管理监督指挥中心已立案。" in exported

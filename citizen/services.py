@@ -577,7 +577,7 @@ def nearby_open_reports(lat: float, lng: float, *, radius_m: float, limit: int =
     south, west, north, east = bounding_box(lat, lng, radius_m)
     candidates = db.session.scalars(
         sa.select(Report).where(Report.status.in_(PUBLICLY_OPEN), Report.lat.between(south, north),
-                                Report.lng.between(west, east)))
+                                Report.lng.between(west, east)).options(selectinload(Report.media)))
     ranked = sorted(((report, haversine_m(lat, lng, report.lat, report.lng)) for report in candidates),
                     key=lambda pair: pair[1])
     return [pair for pair in ranked if pair[1] <= radius_m][:limit]
@@ -596,8 +596,8 @@ def latest_public_reply(report: Report) -> ReportEvent | None:
 def find_reports(*, ids: list[int] | None = None, category_ids: list[str] | None = None,
                  statuses: tuple[str, ...] | None = None, since: dt.datetime | None = None,
                  until: dt.datetime | None = None, limit: int = 1000, offset: int = 0) -> list[Report]:
-    """Reports matching every given filter, newest first (for the Open311 server)."""
-    query = sa.select(Report)
+    """Reports matching every given filter, newest first (for the Open311 server), with their photos and timeline."""
+    query = sa.select(Report).options(selectinload(Report.media), selectinload(Report.events))
     if ids is not None:
         query = query.where(Report.id.in_(ids))
     if category_ids:

@@ -21,6 +21,7 @@ from tests.cases.test_open311_server import check
 from tests.citizen.helpers import QINGDAO, make_photos_public, new_report, sign_in
 from tests.core.admin_helpers import admin_post, signed_in_staff
 from tests.media.conftest import fetch  # noqa: F401 (a fixture)
+from tests.statements import recorded_statements
 
 PRIVATE_TEXT = "门口垃圾堆了一周，车牌鲁B·D12345的车也挡着，联系我13912345678，身份证370202199001011234。"
 PUBLIC_TEXT = "门口垃圾堆了一周，车牌［车牌号］的车也挡着，联系我［手机号］，身份证［身份证号］。"
@@ -234,3 +235,18 @@ def test_the_residents_export_holds_what_they_read_not_officers_internal_notes(a
     exported = json.dumps(client.get("/api/v1/me/export", headers=resident).json, ensure_ascii=False)
     assert "李工" not in exported and "13700001111" not in exported
     assert "城市管理监督指挥中心已立案。" in exported
+
+
+def test_a_page_of_the_feed_costs_the_same_statements_however_many_it_holds(app, client, resident, run_jobs):
+    for n in range(3):
+        report = accepted(app, client, resident, run_jobs, description=f"第{n}条。")
+        make_photos_public(app, report["id"])
+    run_jobs()
+    per_page = {}
+    with recorded_statements(app) as statements:
+        for size in (1, 3):
+            statements.clear()
+            feed = client.get(f"/open311/v2/requests.json?page_size={size}").json
+            assert len(feed) == size and all(item["media_url"] for item in feed)
+            per_page[size] = len(statements)
+    assert per_page[3] == per_page[1]

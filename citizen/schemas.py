@@ -150,7 +150,8 @@ class NearbyReportSchema(Schema):
     description = fields.String(required=True, metadata={"description": "The public text: phone numbers, identity "
                                                                          "card numbers and plates masked"})
     distance_m = fields.Integer(required=True)
-    thumbnail_url = fields.String(allow_none=True, metadata={"description": "The first public photo's blurred thumbnail"})
+    thumbnail_url = fields.String(allow_none=True,
+                                  metadata={"description": "The first public photo's blurred thumbnail"})
     photos = fields.List(fields.Dict(), required=True,
                          metadata={"description": "Signed links (large, thumb) of the photos a moderator made "
                                                   "public, blurred where they showed faces or plates"})

@@ -190,9 +190,9 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
 
     # category_id as well as category: the checks below query by it before the flush would set it.
     report = Report(resident_id=resident_id, category_id=category.id, category=category,
-                    description=draft.description.strip(), lat=lat, lng=lng, address=draft.address.strip(), district=district_of(lat, lng),
-                    status=PENDING_REVIEW, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-                    submitted_ip=ip_address, flags=[], checks={}, created_at=utcnow())
+                    description=draft.description.strip(), lat=lat, lng=lng, address=draft.address.strip(),
+                    district=district_of(lat, lng), status=PENDING_REVIEW, idempotency_key=idempotency_key,
+                    request_fingerprint=fingerprint, submitted_ip=ip_address, flags=[], checks={}, created_at=utcnow())
     report.media = [ReportMedia(media_id=item.id, kind=item.kind, position=position, sha256=item.sha256,
                                 phash=item.perceptual_hash) for position, item in enumerate(attachments)]
     report.events = [ReportEvent(from_status=None, to_status=PENDING_REVIEW, actor_kind="resident",
@@ -322,10 +322,10 @@ def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: s
     if to_status not in TRANSITIONS.get(report.status, set()):
         raise Conflict(f"当前状态（{STATUS_NAMES[report.status]}）不能变更为{STATUS_NAMES[to_status]}。",
                        code="illegal_transition", details={"from": report.status, "to": to_status})
-    public_reply = public_reply and bool(note)
-    event = ReportEvent(from_status=report.status, to_status=to_status, actor_kind=actor_kind,
-                        actor_name=actor_name, note=_public_text(note) if public_reply else note or RESIDENT_NOTES[to_status],
-                        visibility="public" if public_reply else "resident", staff_note=staff_note)
+    public_reply = bool(public_reply and note)
+    shown = _public_text(note) if public_reply and note else note or RESIDENT_NOTES[to_status]
+    event = ReportEvent(from_status=report.status, to_status=to_status, actor_kind=actor_kind, actor_name=actor_name,
+                        note=shown, visibility="public" if public_reply else "resident", staff_note=staff_note)
     report.status = to_status
     report.events.append(event)
     publish(REPORT_STATUS_CHANGED, report.id)
@@ -479,6 +479,8 @@ def set_photo_publication(actor: Actor, report_id: int, media_id: int, *, is_pub
     locked = _lock_report_photo(report_id, media_id)
     if locked is None or locked.kind != "photo":
         raise NotFound("该反映没有这张照片。")
+    if is_public and media_services.media_info(media_id).status != "ready":
+        raise Conflict("照片尚未处理完成，请稍后再公开。", code="media_not_ready")
     before = {"is_public": locked.is_public, "blur_boxes": locked.blur_boxes}
     if locked.public_media_id is not None:
         media_services.delete_media([locked.public_media_id])

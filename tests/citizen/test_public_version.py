@@ -18,7 +18,7 @@ from core.storage import ObjectNotFound
 from media.models import Media
 from tests.cases.conftest import accept
 from tests.cases.test_open311_server import check
-from tests.citizen.helpers import QINGDAO, make_photos_public, new_report, sign_in
+from tests.citizen.helpers import QINGDAO, half_detailed_photo, make_photos_public, new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_post, signed_in_staff
 from tests.media.conftest import fetch  # noqa: F401 (a fixture)
 from tests.statements import recorded_statements
@@ -44,7 +44,8 @@ def moderator(app):
 
 
 def accepted(app, client, resident, run_jobs, description: str = PRIVATE_TEXT) -> dict:
-    report = new_report(client, resident, description=description)
+    report = new_report(client, resident, description=description,
+                        media_ids=[upload_photo(client, resident, data=half_detailed_photo())])
     run_jobs()
     accept(app, report["id"])
     run_jobs()
@@ -128,7 +129,8 @@ def test_a_photo_is_public_only_once_a_moderator_marks_it_and_then_only_blurred(
     public = Image.open(io.BytesIO(body)).convert("L")
     assert public.size == original_large.size
     width, height = public.size
-    blurred_quarter, untouched_quarter = (0, 0, width // 2, height // 2), (width * 3 // 4, height * 3 // 4, width, height)
+    # The box is on the detailed half; the far end of the flat half must be as it was.
+    blurred_quarter, untouched_quarter = (0, 0, width // 2, height // 2), (width * 3 // 4, 0, width, height)
     assert ImageStat.Stat(ImageChops.difference(public.crop(blurred_quarter),
                                                 original_large.crop(blurred_quarter))).mean[0] > 3
     assert ImageStat.Stat(ImageChops.difference(public.crop(untouched_quarter),
@@ -250,3 +252,14 @@ def test_a_page_of_the_feed_costs_the_same_statements_however_many_it_holds(app,
             assert len(feed) == size and all(item["media_url"] for item in feed)
             per_page[size] = len(statements)
     assert per_page[3] == per_page[1]
+
+
+def test_a_photo_still_being_processed_cannot_be_made_public(app, client, resident, run_jobs, moderator):
+    report = accepted(app, client, resident, run_jobs)
+    item = photo_of(app, report["id"])
+    with app.app_context():
+        db.session.get(Media, item.media_id).status = "processing"
+        db.session.commit()
+    response = publish(moderator, report["id"], item.media_id, boxes=[])
+    assert "尚未处理完成" in moderator.get(response.location).get_data(as_text=True)
+    assert not photo_of(app, report["id"]).is_public

@@ -61,8 +61,12 @@ class ExternalUpdate:
     update_id: str
     report_id: int
     status: str  # received | in_progress | resolved | closed | sent_back
+    # An officer's note: internal unless written as a public reply (then the resident and the public read it, masked).
     note: str | None
     photo_urls: tuple[str, ...] = ()
+    public: bool = False
+    # What the resident reads of a step whose note is internal (the desk's "已派遣至…"); else the status's own text.
+    step_note: str | None = None
 
 
 class CaseSystem(Protocol):
@@ -156,6 +160,7 @@ class Open311CaseSystem:
         answer = _json(_send("GET", f"{self.endpoint}/requests.json", timeout=self.timeout,
                              params=self._params(service_request_id=",".join(report_ids_by_request))))
         updates = []
+        # Open311's status_notes (and an update's description) are public by the specification: public replies.
         for item in answer if isinstance(answer, list) else []:
             request_id = str(item.get("service_request_id", ""))
             if request_id not in report_ids_by_request or item.get("status") not in ("open", "closed"):
@@ -166,7 +171,7 @@ class Open311CaseSystem:
             updates.append(ExternalUpdate(
                 update_id=f"{request_id}:{item['status']}:{stamp}", report_id=report_ids_by_request[request_id],
                 status=status, note=item.get("status_notes") or None,
-                photo_urls=(media_url,) if status == "closed" and media_url else ()))
+                photo_urls=(media_url,) if status == "closed" and media_url else (), public=True))
         return updates
 
     def _request_updates(self, report_ids_by_request: dict[str, int], since: dt.datetime) -> list[ExternalUpdate]:
@@ -182,7 +187,7 @@ class Open311CaseSystem:
             updates.append(ExternalUpdate(
                 update_id=str(item.get("update_id")), report_id=report_ids_by_request[request_id],
                 status="closed" if item["status"] == "closed" else "in_progress",
-                note=item.get("description") or None, photo_urls=(media_url,) if media_url else ()))
+                note=item.get("description") or None, photo_urls=(media_url,) if media_url else (), public=True))
         return updates
 
 

@@ -91,7 +91,7 @@ def desk_act(case_id: int, action: str) -> Response:
         photos = _uploaded_photo(citizen_services.get_report(case.report_id).resident_id) if action == "handle" else ()
         services.act_on_desk_case(actor(), case_id, action, expected_version=version,
                                   note=request.form.get("note", ""), department=request.form.get("department"),
-                                  photo_media_ids=photos)
+                                  photo_media_ids=photos, public_reply=request.form.get("public_reply") == "on")
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")

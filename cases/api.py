@@ -62,7 +62,7 @@ class CaseUpdates(MethodView):
             if report_id is None:
                 raise NotFound("未找到该案件对应的反映。", code="unknown_case")
         update = ExternalUpdate(update_id=body["update_id"], report_id=report_id, status=body["status"],
-                                note=body["note"], photo_urls=tuple(body["photo_urls"]))
+                                note=body["note"], photo_urls=tuple(body["photo_urls"]), public=body["public"])
         outcome = services.apply_update("push", update, body_digest=services.digest(request.get_data()),
                                         actor_name=current_app.config["APP_SETTINGS"].case_system)
         db.session.commit()

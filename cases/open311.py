@@ -3,6 +3,9 @@
 Requests are residents' reports: POST files one as ``pending_review`` through the same service code
 path as the mini-program and answers with a token; a report is public (and gets its
 ``service_request_id``) once a moderator has accepted it.
+
+What GET serves is each report's public version (``cases.services._open311_requests``), a page at a time and at
+a limited pace per address (``RATE_LIMIT_OPEN311_READ``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from cases import services as service
-from core.errors import AppError
+from core.errors import AppError, RateLimited
+from core.privacy import absolute_links
+from core.ratelimit import rate_limit
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMAT = "<any(json, xml):fmt>"
@@ -54,8 +59,20 @@ def _error(status: int, description: str) -> Response:
 
 @bp.errorhandler(AppError)
 def _app_error(exc: AppError) -> Response:
-    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400.
+    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400, but for a client reading too
+    # fast, who is told when to come back.
+    if isinstance(exc, RateLimited):
+        response = _error(exc.status, exc.message)
+        response.headers.update(exc.headers)
+        return response
     return _error(exc.status if exc.status in (403, 404) else 400, exc.message)
+
+
+@bp.before_request
+def _limit_reading() -> None:
+    # The feed is open to anyone without a key: each address reads at a pace the database can serve everyone.
+    if request.method == "GET":
+        rate_limit("open311_read", request.remote_addr or "")
 
 
 @bp.errorhandler(HTTPException)
@@ -101,13 +118,14 @@ def create_request(fmt: str) -> Response:
 
 @bp.get(f"/requests.{FORMAT}")
 def requests_list(fmt: str) -> Response:
-    return _answer(service.find_requests(request.args, now=dt.datetime.now(dt.timezone.utc)), fmt,
-                   "service_requests")
+    found = service.find_requests(request.args, now=dt.datetime.now(dt.timezone.utc))
+    # Local-disk photo links are app paths: clients need them whole.
+    return _answer(absolute_links(found, request.host_url), fmt, "service_requests")
 
 
 @bp.get(f"/requests/<int:request_id>.{FORMAT}")
 def request_detail(request_id: int, fmt: str) -> Response:
-    return _answer([service.public_request(request_id)], fmt, "service_requests")
+    return _answer(absolute_links([service.public_request(request_id)], request.host_url), fmt, "service_requests")
 
 
 @bp.get(f"/tokens/<token>.{FORMAT}")

@@ -13,7 +13,10 @@ class CaseUpdateSchema(Schema):
                             metadata={"description": "Or the case system's own id, as it answered the delivery"})
     status = fields.String(required=True, validate=validate.OneOf(EXTERNAL_STATUSES))
     note = fields.String(load_default=None, validate=validate.Length(max=400),
-                         metadata={"description": "Shown to the resident on the timeline"})
+                         metadata={"description": "An officer's note: internal (staff only) unless `public` is true"})
+    public = fields.Boolean(load_default=False,
+                            metadata={"description": "The note is a public reply: shown to the resident on the "
+                                                     "timeline and, masked, in the Open311 feed"})
     photo_urls = fields.List(fields.Url(schemes={"http", "https"}), load_default=list,
                              validate=validate.Length(max=9),
                              metadata={"description": "Resolution photos, fetched from allow-listed hosts"})

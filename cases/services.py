@@ -324,14 +324,22 @@ def _lifecycle_path(start: str, target: str) -> list[str] | None:
 def _move_report(report: Any, update: ExternalUpdate, actor_name: str) -> Any:
     """Apply one external status to the report; the timeline event that carries its note."""
     note = (update.note or "").strip() or None
+    public_reply = update.public and note is not None
+    # What the resident reads: a public reply, else the step's own words; an internal note stays with staff.
+    shown, staff_note = (note, None) if public_reply else (update.step_note, note)
     target = _TARGETS.get(update.status)
     if update.status == "sent_back" and report.status == citizen_services.RESOLVED:
         target = citizen_services.IN_PROGRESS
-        note = note or "核查未通过，已重新派遣处置。"
+        shown = shown or "核查未通过，已重新派遣处置。"
     if report.status not in _CASE_STATUSES:
         raise Conflict("该反映尚未受理，不能接收案件进度。", code="illegal_transition", details={"from": report.status})
     if target is None or target == report.status:
-        return citizen_services.record_case_progress(report, note or "案件处理进度已更新。", actor_name=actor_name)
+        if shown is None and staff_note is not None:
+            return citizen_services.record_case_progress(report, staff_note, actor_name=actor_name,
+                                                         visibility="internal")
+        return citizen_services.record_case_progress(report, shown or "案件处理进度已更新。", actor_name=actor_name,
+                                                     visibility="public" if public_reply else "resident",
+                                                     staff_note=staff_note)
     path = _lifecycle_path(report.status, target)
     if path is None:
         raise Conflict(f"反映当前状态（{citizen_services.STATUS_NAMES[report.status]}）不能变更为"
@@ -341,7 +349,8 @@ def _move_report(report: Any, update: ExternalUpdate, actor_name: str) -> Any:
     for position, status in enumerate(path):
         last = position == len(path) - 1
         event = citizen_services.transition(report, status, actor_kind="case_system", actor_name=actor_name,
-                                            note=note if last else None)
+                                            note=shown if last else None, public_reply=public_reply and last,
+                                            staff_note=staff_note if last else None)
     return event
 
 
@@ -523,21 +532,19 @@ def get_desk_case(case_id: int) -> DeskCase:
     return get_or_not_found(DeskCase, case_id, "案件不存在。")
 
 
-def _desk_note(action: str, department: str | None, note: str) -> str:
-    if action == "register":
-        return note or "城市管理监督指挥中心已立案。"
-    if action == "dispatch":
-        return f"已派遣至{department}处置。" + (f"{note}" if note else "")
-    if action == "verify":
-        return note or "处置结果已核查通过。"
-    if action == "close":
-        return note or "已结案，感谢您对城市管理的支持。"
-    return note
+def _desk_step_note(action: str, department: str | None) -> str | None:
+    """What the resident reads of a desk step when the officer's note is internal (None: the status's own text)."""
+    return {"register": "城市管理监督指挥中心已立案。", "dispatch": f"已派遣至{department}处置。",
+            "verify": "处置结果已核查通过。"}.get(action)
 
 
 def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_version: int, note: str = "",
-                     department: str | None = None, photo_media_ids: tuple[int, ...] = ()) -> DeskCase:
-    """One step of the case on the desk; the report and the resident's timeline follow. Audited; commits."""
+                     department: str | None = None, photo_media_ids: tuple[int, ...] = (),
+                     public_reply: bool = False) -> DeskCase:
+    """One step of the case on the desk; the report and the resident's timeline follow. Audited; commits.
+
+    The officer's ``note`` is internal unless it is a ``public_reply``: then the resident reads it on their
+    timeline and the public in the Open311 feed (masked)."""
     desk_case = get_desk_case(case_id)
     spec = DESK_ACTIONS.get(action)
     if spec is None:
@@ -562,13 +569,15 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
         desk_case.steps.append(step)
         db.session.flush()
         update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
-                                status=spec.external_status, note=_desk_note(action, desk_case.department, note))
+                                status=spec.external_status, note=note or None, public=public_reply,
+                                step_note=_desk_step_note(action, desk_case.department))
         outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
                                actor_name=f"案件台·{actor.name}")
         if photo_media_ids and outcome.event_id is not None:
             _add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
         record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
-                     after={"step": desk_case.step, "department": desk_case.department, "note": note or None})
+                     after={"step": desk_case.step, "department": desk_case.department, "note": note or None,
+                            "public_reply": public_reply and bool(note)})
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
@@ -708,6 +717,7 @@ CHANGESET = "2026-11-29T00:00:00+08:00"
 OPEN311_OPEN = (citizen_services.ACCEPTED, citizen_services.FORWARDED, citizen_services.IN_PROGRESS)
 OPEN311_CLOSED = (citizen_services.RESOLVED, citizen_services.CLOSED)
 OPEN311_DEFAULT_DAYS, OPEN311_MAX_ROWS = 90, 1000
+OPEN311_DEFAULT_PAGE_SIZE, OPEN311_MAX_PAGE_SIZE = 50, 100
 
 
 def _open311_time(value: dt.datetime | None) -> str | None:
@@ -726,27 +736,38 @@ def service_definition(code: str) -> dict[str, Any]:
     return {"service_code": code, "attributes": []}
 
 
-def _open311_request(report: Any) -> dict[str, Any]:
-    last = report.events[-1]
-    department = db.session.scalar(sa.select(DeskCase.department).where(DeskCase.report_id == report.id))
-    return {
-        "service_request_id": str(report.id),
-        "status": "closed" if report.status in OPEN311_CLOSED else "open",
-        "status_notes": last.note, "service_name": report.category.name, "service_code": report.category_id,
-        "description": report.description, "agency_responsible": department, "service_notice": None,
-        "requested_datetime": _open311_time(report.created_at), "updated_datetime": _open311_time(last.occurred_at),
-        "expected_datetime": None, "address": report.address or None, "address_id": None, "zipcode": None,
-        "lat": report.lat, "long": report.lng,
-        # Residents' photos are private: they are not published.
-        "media_url": None,
-    }
+def _open311_requests(reports: list[Any]) -> list[dict[str, Any]]:
+    """The public version of reports: masked text, the latest public reply, the blurred copy of the first photo a
+    moderator made public; nothing of the resident, their evidence or officers' internal notes."""
+    ids = [report.id for report in reports]
+    departments = dict(db.session.execute(sa.select(DeskCase.report_id, DeskCase.department)
+                                          .where(DeskCase.report_id.in_(ids))).all()) if ids else {}
+    photos = {report_id: media_ids[0] for report_id, media_ids in citizen_services.public_photo_ids(reports).items()
+              if media_ids}
+    urls = media_services.media_urls_by_id(photos.values())
+    answers = []
+    for report in reports:
+        reply = citizen_services.latest_public_reply(report)
+        answers.append({
+            "service_request_id": str(report.id),
+            "status": "closed" if report.status in OPEN311_CLOSED else "open",
+            "status_notes": reply.note if reply else None, "service_name": report.category.name,
+            "service_code": report.category_id, "description": report.public_description,
+            "agency_responsible": departments.get(report.id), "service_notice": None,
+            "requested_datetime": _open311_time(report.created_at),
+            "updated_datetime": _open311_time(report.events[-1].occurred_at),
+            "expected_datetime": None, "address": report.address or None, "address_id": None, "zipcode": None,
+            "lat": report.lat, "long": report.lng,
+            "media_url": urls.get(photos.get(report.id), {}).get("large"),
+        })
+    return answers
 
 
 def public_request(report_id: int) -> dict[str, Any]:
     reports = citizen_services.find_reports(ids=[report_id], statuses=OPEN311_OPEN + OPEN311_CLOSED)
     if not reports:
         raise NotFound(f"service_request_id {report_id} not found")
-    return _open311_request(reports[0])
+    return _open311_requests(reports)[0]
 
 
 def _open311_date(value: str | None, name: str) -> dt.datetime | None:
@@ -763,18 +784,32 @@ def _open311_date(value: str | None, name: str) -> dt.datetime | None:
         raise ValidationFailed(f"{name} is out of range") from None
 
 
+def _open311_number(args: Any, name: str, default: int, maximum: int) -> int:
+    text = args.get(name)
+    if text in (None, ""):
+        return default
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ValidationFailed(f"{name} must be a whole number from 1 to {maximum}")
+    return int(text)
+
+
 def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
-    """GET requests: by ids, or by service_code / status / dates (default: the last 90 days, 1000 rows)."""
+    """GET requests: by ids, or by service_code / status / dates (default: the last 90 days), a page at a time
+    (``page`` from 1, ``page_size`` up to OPEN311_MAX_PAGE_SIZE: an extension of GeoReport v2)."""
+    page_size = _open311_number(args, "page_size", OPEN311_DEFAULT_PAGE_SIZE, OPEN311_MAX_PAGE_SIZE)
+    # Deeper pages are read with start_date and end_date: an offset that far costs the database the whole scan.
+    page = _open311_number(args, "page", 1, OPEN311_MAX_ROWS // page_size)
     ids_text = args.get("service_request_id")
     if ids_text:
         try:
             ids = [int(part) for part in ids_text.split(",") if part.strip()]
         except ValueError:
             raise ValidationFailed("service_request_id must be a comma-separated list of ids") from None
+        if len(ids) > OPEN311_MAX_PAGE_SIZE:
+            raise ValidationFailed(f"service_request_id takes at most {OPEN311_MAX_PAGE_SIZE} ids")
         # An id no database id can be is an unknown request, not a database error.
         ids = [request_id for request_id in ids if 0 < request_id <= MAX_DATABASE_ID]
-        reports = citizen_services.find_reports(ids=ids, statuses=OPEN311_OPEN + OPEN311_CLOSED)
-        return [_open311_request(report) for report in reports]
+        return _open311_requests(citizen_services.find_reports(ids=ids, statuses=OPEN311_OPEN + OPEN311_CLOSED))
     status = args.get("status")
     if status not in (None, "", "open", "closed"):
         raise ValidationFailed("status must be open or closed")
@@ -787,8 +822,8 @@ def find_requests(args: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
         since = max(until or now, dt.datetime.min.replace(tzinfo=dt.timezone.utc) + window) - window
     codes = [code for code in (args.get("service_code") or "").split(",") if code]
     reports = citizen_services.find_reports(category_ids=codes or None, statuses=statuses, since=since, until=until,
-                                            limit=OPEN311_MAX_ROWS)
-    return [_open311_request(report) for report in reports]
+                                            limit=page_size, offset=(page - 1) * page_size)
+    return _open311_requests(reports)
 
 
 def token_answer(token: str) -> dict[str, Any]:

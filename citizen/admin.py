@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
@@ -116,7 +117,9 @@ def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) 
     report = services.get_report(report_id)
     settings = current_app.config["APP_SETTINGS"]
     media = [{"item": item, "info": media_services.media_info(item.media_id),
-              "urls": media_services.media_urls(item.media_id, include_original=True)} for item in report.media]
+              "urls": media_services.media_urls(item.media_id, include_original=True),
+              "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
+             for item in report.media]
     candidates = [{"candidate": candidate, "photo": _first_photo_url(candidate.report)}
                   for candidate in services.duplicate_candidates(report, settings)]
     gcj_lat, gcj_lng = wgs84_to_gcj02(report.lat, report.lng)
@@ -169,6 +172,25 @@ def duplicate(report_id: int) -> Response:
 def request_info(report_id: int) -> Response:
     return _act(report_id, services.request_more_information, "已通知市民补充信息。",
                 message=request.form.get("message", ""))
+
+
+@bp.post("/reports/<int:report_id>/photos/<int:media_id>/publication")
+def photo_publication(report_id: int, media_id: int) -> Response:
+    """A photo made public (as a copy blurred in the boxes drawn on it) or kept with staff."""
+    require_staff_role("moderator")
+    form = request.form
+    try:
+        boxes = json.loads(form.get("boxes") or "[]")
+        display = float(form.get("display_width", "")), float(form.get("display_height", ""))
+    except ValueError:
+        flash("遮挡框数据无效，请重新绘制。", "error")
+    else:
+        is_public = form.get("is_public") == "on"
+        perform(lambda: services.set_photo_publication(
+            actor(), report_id, media_id, is_public=is_public,
+            blur_boxes=services.blur_boxes_from_display(boxes, *display)),
+            "已公开该照片（遮挡处理后的副本）。" if is_public else "该照片不公开。")
+    return redirect(url_for("citizen_admin.report_page", report_id=report_id, _anchor=f"photo-{media_id}"))
 
 
 @bp.route("/categories", methods=["GET", "POST"])

@@ -174,27 +174,34 @@ class NearbyReports(MethodView):
     @resident_required
     @blp.arguments(NearbyArgsSchema, location="query")
     @blp.response(200, NearbySchema)
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.doc(security=RESIDENT_AUTH)
     def get(self, args: dict) -> dict:
-        """Known open problems near a point, anonymised, so residents need not report them again"""
+        """Known open problems near a point, nearest first, as the public sees them (masked text, only photos a
+        moderator made public, blurred), so residents need not report them again"""
+        rate_limit("nearby", request.remote_addr or "")
         lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
         settings = current_app.config["APP_SETTINGS"]
+        found = services.nearby_open_reports(lat, lng, radius_m=settings.nearby_radius_m, limit=args["limit"])
+        photos = services.public_photo_ids(report for report, _ in found)
+        urls = media_services.media_urls_by_id(media_id for media_ids in photos.values() for media_id in media_ids)
         items = []
-        for report, distance in services.nearby_open_reports(lat, lng, radius_m=settings.nearby_radius_m):
+        for report, distance in found:
             shown_lat, shown_lng = (wgs84_to_gcj02(report.lat, report.lng) if args["coord_type"] == "gcj02"
                                     else (report.lat, report.lng))
-            photo = next((item for item in report.media if item.kind == "photo"), None)
+            public_urls = [urls[media_id] for media_id in photos[report.id] if media_id in urls]
             items.append({
                 "category": report.category, "status": report.status,
-                "status_name": services.STATUS_NAMES[report.status],
+                "status_name": services.STATUS_NAMES[report.status], "description": report.public_description,
                 "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": args["coord_type"]},
                 "distance_m": round(distance, -1),
-                "thumbnail_url": absolute_links(media_services.media_urls(photo.media_id).get("thumb"),
-                                                request.host_url) if photo else None,
+                "thumbnail_url": public_urls[0].get("thumb") if public_urls else None,
+                "photos": public_urls,
                 # The day as residents count it (Beijing time), not the UTC day it is stored in.
                 "reported_on": report.created_at.astimezone(SHANGHAI).date(),
             })
-        return {"items": items}
+        # Local-disk links are app paths: the mini-program needs them whole.
+        return absolute_links({"items": items}, request.host_url)
 
 
 @blp.route("/reports/<int:report_id>")

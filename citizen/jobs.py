@@ -35,3 +35,10 @@ def enforce_retention() -> Any:
     outcome = services.enforce_retention(current_app.config["APP_SETTINGS"])
     log.info("retention enforced", extra=dataclasses.asdict(outcome))
     return outcome
+
+
+def render_public_photo(report_id: int, media_id: int) -> None:
+    """The blurred public copy of a photo a moderator marked public."""
+    from citizen import services
+
+    services.render_public_photo(report_id, media_id)

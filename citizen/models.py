@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.crypto import EncryptedString, blind_index
 from core.db import Base, TimestampMixin, utcnow
+from core.privacy import mask_personal_data
 
 
 class Resident(TimestampMixin, Base):
@@ -82,6 +83,9 @@ class Report(TimestampMixin, Base):
     resident_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"))
     category_id: Mapped[str] = mapped_column(sa.ForeignKey("categories.id"))
     description: Mapped[str] = mapped_column(sa.String(500))
+    # What the public (Open311, residents nearby) reads: the description with personal data masked, made whenever
+    # the description is written (below), so that no read has to remember to mask.
+    public_description: Mapped[str] = mapped_column(sa.String(500))
     # WGS-84; GCJ-02 is derived at the edges.
     lat: Mapped[float]
     lng: Mapped[float]
@@ -118,6 +122,11 @@ class Report(TimestampMixin, Base):
     def _set_ip_index(self, field: str, value: str | None) -> str | None:
         self.submitted_ip_digest = ip_digest(value)
         return value
+
+    @validates("description")
+    def _write_public_description(self, _key: str, text: str) -> str:
+        self.public_description = mask_personal_data(text)
+        return text
 
 
 def ip_digest(ip_address: str | None) -> str | None:
@@ -165,10 +174,24 @@ class ReportMedia(Base):
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     # 64-bit difference hash of the photo, hex: equal hashes are near-identical pictures.
     phash: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+    # The evidence stays with staff; a photo is public only once a moderator says so, and then only as a copy
+    # blurred in the boxes the moderator drew (fractions of the width and height: [x, y, w, h], from the top left).
+    is_public: Mapped[bool] = mapped_column(default=False)
+    blur_boxes: Mapped[list[list[float]]] = mapped_column(sa.JSON, default=list)
+    # The media package's blurred copy, once rendered; None while it is being made (or the photo is not public).
+    public_media_id: Mapped[int | None]
+
+
+EVENT_VISIBILITIES = ("resident", "public", "internal")
 
 
 class ReportEvent(Base):
-    """One step of a report's timeline, with a note the resident can read."""
+    """One step of a report's timeline.
+
+    ``visibility`` says who reads ``note``: "resident" (the resident, on their own report: status changes and what
+    moderators tell them), "public" (a public reply: the resident and anyone reading the Open311 feed; stored masked)
+    or "internal" (staff only). ``staff_note`` is an officer's internal note on a step the resident does see.
+    """
 
     __tablename__ = "report_events"
 
@@ -180,6 +203,8 @@ class ReportEvent(Base):
     actor_kind: Mapped[str] = mapped_column(sa.String(16))
     actor_name: Mapped[str | None] = mapped_column(sa.String(64))
     note: Mapped[str] = mapped_column(sa.String(500))
+    visibility: Mapped[str] = mapped_column(sa.String(8), default="resident")
+    staff_note: Mapped[str | None] = mapped_column(sa.String(500))
 
 
 class RejectionTemplate(Base):

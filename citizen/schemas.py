@@ -132,6 +132,8 @@ class NearbyArgsSchema(Schema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50),
+                           metadata={"description": "How many of the nearest to return"})
 
 
 class ProblemCategoryBriefSchema(Schema):
@@ -145,8 +147,14 @@ class NearbyReportSchema(Schema):
     status = fields.String(required=True)
     status_name = fields.String(required=True)
     location = fields.Dict(required=True, metadata={"description": "Rounded to about 100 m, in the requested coordinates"})
+    description = fields.String(required=True, metadata={"description": "The public text: phone numbers, identity "
+                                                                         "card numbers and plates masked"})
     distance_m = fields.Integer(required=True)
-    thumbnail_url = fields.String(allow_none=True)
+    thumbnail_url = fields.String(allow_none=True,
+                                  metadata={"description": "The first public photo's blurred thumbnail"})
+    photos = fields.List(fields.Dict(), required=True,
+                         metadata={"description": "Signed links (large, thumb) of the photos a moderator made "
+                                                  "public, blurred where they showed faces or plates"})
     reported_on = fields.Date(required=True)
 
 

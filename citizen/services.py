@@ -20,8 +20,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from citizen import jobs as citizen_jobs
-from citizen.models import (Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportMedia,
-                            ReportStatusCount, Resident, ip_digest)
+from citizen.models import (EVENT_VISIBILITIES, Category, RejectionTemplate, Report, ReportEvent, ReportFlag,
+                            ReportMedia, ReportStatusCount, Resident, ip_digest)
 from core.config import Config
 from core.db import db, get_or_not_found, get_row, id_digests, lock_for_transaction, utcnow
 from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, publish
@@ -189,10 +189,10 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
                                details={"media_ids": sorted(in_use)})
 
     # category_id as well as category: the checks below query by it before the flush would set it.
-    report = Report(resident_id=resident_id, category_id=category.id, category=category, description=draft.description.strip(),
-                    lat=lat, lng=lng, address=draft.address.strip(), district=district_of(lat, lng),
-                    status=PENDING_REVIEW, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-                    submitted_ip=ip_address, flags=[], checks={}, created_at=utcnow())
+    report = Report(resident_id=resident_id, category_id=category.id, category=category,
+                    description=draft.description.strip(), lat=lat, lng=lng, address=draft.address.strip(),
+                    district=district_of(lat, lng), status=PENDING_REVIEW, idempotency_key=idempotency_key,
+                    request_fingerprint=fingerprint, submitted_ip=ip_address, flags=[], checks={}, created_at=utcnow())
     report.media = [ReportMedia(media_id=item.id, kind=item.kind, position=position, sha256=item.sha256,
                                 phash=item.perceptual_hash) for position, item in enumerate(attachments)]
     report.events = [ReportEvent(from_status=None, to_status=PENDING_REVIEW, actor_kind="resident",
@@ -310,16 +310,22 @@ def _district_seats() -> list[dict[str, Any]]:
 # --- the lifecycle -------------------------------------------------------------------------
 
 def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: str | None = None,
-               note: str | None = None, expected_version: int | None = None) -> ReportEvent:
-    """Move a report along its lifecycle; anything the lifecycle does not allow is refused here."""
+               note: str | None = None, expected_version: int | None = None, public_reply: bool = False,
+               staff_note: str | None = None) -> ReportEvent:
+    """Move a report along its lifecycle; anything the lifecycle does not allow is refused here.
+
+    ``note`` is what the resident reads (by default the status's standard text); as a ``public_reply`` the public
+    reads it too, masked. ``staff_note`` stays with staff."""
     if expected_version is not None and report.version != expected_version:
         raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed",
                        details={"status": report.status})
     if to_status not in TRANSITIONS.get(report.status, set()):
         raise Conflict(f"当前状态（{STATUS_NAMES[report.status]}）不能变更为{STATUS_NAMES[to_status]}。",
                        code="illegal_transition", details={"from": report.status, "to": to_status})
-    event = ReportEvent(from_status=report.status, to_status=to_status, actor_kind=actor_kind,
-                        actor_name=actor_name, note=note or RESIDENT_NOTES[to_status])
+    public_reply = bool(public_reply and note)
+    shown = _public_text(note) if public_reply and note else note or RESIDENT_NOTES[to_status]
+    event = ReportEvent(from_status=report.status, to_status=to_status, actor_kind=actor_kind, actor_name=actor_name,
+                        note=shown, visibility="public" if public_reply else "resident", staff_note=staff_note)
     report.status = to_status
     report.events.append(event)
     publish(REPORT_STATUS_CHANGED, report.id)
@@ -404,12 +410,21 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
     return report
 
 
-def record_case_progress(report: Report, note: str, *, actor_name: str | None) -> ReportEvent:
-    """A step of the case system that leaves the status as it is (立案, 核查…), on the resident's timeline."""
+def record_case_progress(report: Report, note: str, *, actor_name: str | None, visibility: str,
+                         staff_note: str | None = None) -> ReportEvent:
+    """A step of the case system that leaves the status as it is (立案, 核查…): on the resident's timeline
+    ("resident"), as a public reply too ("public", masked), or for staff only ("internal")."""
+    if visibility not in EVENT_VISIBILITIES:
+        raise ValueError(f"unknown visibility {visibility!r}")
     event = ReportEvent(from_status=report.status, to_status=report.status, actor_kind="case_system",
-                        actor_name=actor_name, note=note[:500])
+                        actor_name=actor_name, note=_public_text(note) if visibility == "public" else note[:500],
+                        visibility=visibility, staff_note=staff_note[:500] if staff_note else None)
     report.events.append(event)
     return event
+
+
+def _public_text(note: str) -> str:
+    return privacy.mask_personal_data(note)[:500]
 
 
 def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) -> None:
@@ -424,6 +439,84 @@ def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) 
                                             sha256=item.sha256, event_id=event.id))
             position += 1
     media_services.attach_media([item.id for item in media], attached_to=f"report:{report.id}")
+
+
+# --- the public version of photos --------------------------------------------------------------
+
+MAX_BLUR_BOXES = 20
+
+
+def blur_boxes_from_display(boxes: Any, display_width: float, display_height: float) -> list[list[float]]:
+    """Boxes drawn on a photo shown ``display_width`` × ``display_height`` pixels ([[x, y, w, h], …] from its top
+    left) as fractions of the photo, clipped to it; anything else is a ValidationFailed naming the problem."""
+    problem = None
+    if not all(isinstance(size, int | float) and math.isfinite(size) and size > 0
+               for size in (display_width, display_height)):
+        problem = "the displayed size must be positive"
+    elif not isinstance(boxes, list) or len(boxes) > MAX_BLUR_BOXES:
+        problem = f"a list of at most {MAX_BLUR_BOXES} boxes"
+    elif not all(isinstance(box, list) and len(box) == 4 and all(isinstance(value, int | float)
+                                                                    and math.isfinite(value) for value in box)
+                 for box in boxes):
+        problem = "each box is [x, y, width, height] in pixels"
+    if problem:
+        raise ValidationFailed("遮挡框无效，请重新绘制。", code="invalid_blur_boxes", details={"boxes": problem})
+    fractions = []
+    for x, y, w, h in boxes:
+        left, top = max(0.0, min(x, x + w) / display_width), max(0.0, min(y, y + h) / display_height)
+        right, bottom = min(1.0, max(x, x + w) / display_width), min(1.0, max(y, y + h) / display_height)
+        if right > left and bottom > top:
+            fractions.append([round(left, 5), round(top, 5), round(right - left, 5), round(bottom - top, 5)])
+    return fractions
+
+
+def set_photo_publication(actor: Actor, report_id: int, media_id: int, *, is_public: bool,
+                          blur_boxes: list[list[float]]) -> ReportMedia:
+    """A moderator's choice for one of a report's photos: public (as a copy blurred in ``blur_boxes``) or not.
+
+    The copy made for an earlier choice goes at once; a job renders the new one, and until then the photo is not
+    public anywhere. Audited; commits."""
+    locked = _lock_report_photo(report_id, media_id)
+    if locked is None or locked.kind != "photo":
+        raise NotFound("该反映没有这张照片。")
+    if is_public and media_services.media_info(media_id).status != "ready":
+        raise Conflict("照片尚未处理完成，请稍后再公开。", code="media_not_ready")
+    before = {"is_public": locked.is_public, "blur_boxes": locked.blur_boxes}
+    if locked.public_media_id is not None:
+        media_services.delete_media([locked.public_media_id])
+    locked.is_public, locked.blur_boxes, locked.public_media_id = is_public, blur_boxes, None
+    record_audit(actor, "report.photo_publication", "report", report_id,
+                 before=before, after={"media_id": media_id, "is_public": is_public, "blur_boxes": blur_boxes})
+    if is_public:
+        enqueue_after_commit(citizen_jobs.render_public_photo, report_id, media_id)
+    db.session.commit()
+    return locked
+
+
+def _lock_report_photo(report_id: int, media_id: int) -> ReportMedia | None:
+    """The photo's row, locked until the transaction ends: a marking and the rendering of a copy one at a time."""
+    return db.session.scalars(sa.select(ReportMedia).where(ReportMedia.report_id == report_id,
+                                                           ReportMedia.media_id == media_id)
+                              .with_for_update().execution_options(populate_existing=True)).one_or_none()
+
+
+def render_public_photo(report_id: int, media_id: int) -> int | None:
+    """Make the blurred copy of a photo marked public, unless it is no longer public or already has one; the copy's
+    media id. The photo stays locked meanwhile (a second run waits, then finds the copy made). Commits."""
+    locked = _lock_report_photo(report_id, media_id)
+    if locked is None or not locked.is_public or locked.public_media_id is not None:
+        db.session.rollback()
+        return None
+    locked.public_media_id = media_services.create_public_copy(media_id, locked.blur_boxes,
+                                                               attached_to=f"report:{report_id}")
+    db.session.commit()
+    return locked.public_media_id
+
+
+def public_photo_ids(reports: Iterable[Report]) -> dict[int, list[int]]:
+    """By report id, the media ids of the public copies of its photos marked public, in order."""
+    return {report.id: [item.public_media_id for item in report.media
+                        if item.is_public and item.public_media_id is not None] for report in reports}
 
 
 RESIDENT_CONFLICT = "该反映的状态刚刚发生了变化，请刷新后查看。"
@@ -499,21 +592,27 @@ def nearby_open_reports(lat: float, lng: float, *, radius_m: float, limit: int =
     south, west, north, east = bounding_box(lat, lng, radius_m)
     candidates = db.session.scalars(
         sa.select(Report).where(Report.status.in_(PUBLICLY_OPEN), Report.lat.between(south, north),
-                                Report.lng.between(west, east)))
+                                Report.lng.between(west, east)).options(selectinload(Report.media)))
     ranked = sorted(((report, haversine_m(lat, lng, report.lat, report.lng)) for report in candidates),
                     key=lambda pair: pair[1])
     return [pair for pair in ranked if pair[1] <= radius_m][:limit]
 
 
 def timeline(report: Report) -> list[ReportEvent]:
-    return list(report.events)
+    """What the resident reads of their report's timeline: status changes, what they were told, public replies;
+    never officers' internal notes."""
+    return [event for event in report.events if event.visibility != "internal"]
+
+
+def latest_public_reply(report: Report) -> ReportEvent | None:
+    return next((event for event in reversed(report.events) if event.visibility == "public"), None)
 
 
 def find_reports(*, ids: list[int] | None = None, category_ids: list[str] | None = None,
                  statuses: tuple[str, ...] | None = None, since: dt.datetime | None = None,
-                 until: dt.datetime | None = None, limit: int = 1000) -> list[Report]:
-    """Reports matching every given filter, newest first (for the Open311 server)."""
-    query = sa.select(Report)
+                 until: dt.datetime | None = None, limit: int = 1000, offset: int = 0) -> list[Report]:
+    """Reports matching every given filter, newest first (for the Open311 server), with their photos and timeline."""
+    query = sa.select(Report).options(selectinload(Report.media), selectinload(Report.events))
     if ids is not None:
         query = query.where(Report.id.in_(ids))
     if category_ids:
@@ -524,7 +623,8 @@ def find_reports(*, ids: list[int] | None = None, category_ids: list[str] | None
         query = query.where(Report.created_at >= since)
     if until is not None:
         query = query.where(Report.created_at < until)
-    return list(db.session.scalars(query.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)))
+    return list(db.session.scalars(query.order_by(Report.created_at.desc(), Report.id.desc()).offset(offset)
+                                   .limit(limit)))
 
 
 def resident_history(resident_id: int) -> dict[str, int]:
@@ -959,7 +1059,8 @@ def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
                                          "submitted_ip_digest")),
              "category_name": report.category.name,
              "media": [row_dict(item, exclude=("report_id", "phash")) for item in report.media],
-             "timeline": [row_dict(event, exclude=("report_id", "actor_name")) for event in report.events]}
+             "timeline": [row_dict(event, exclude=("report_id", "actor_name", "staff_note"))
+                          for event in timeline(report)]}
             for report in reports]
 
 
@@ -1042,10 +1143,12 @@ def enforce_retention(settings: Config, now: dt.datetime | None = None) -> Reten
         .values(submitted_ip=None, submitted_ip_digest=None, updated_at=Report.updated_at)
         .execution_options(synchronize_session=False)).rowcount
     media_cutoff = now - dt.timedelta(days=settings.retention_finished_report_media_days)
-    expired = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.media_id).join(Report).where(
-        Report.status.in_(FINISHED_STATUSES), Report.updated_at < media_cutoff)).all()
-    media_services.delete_media([media_id for _, media_id in expired])
-    for report_id, media_id in expired:
+    expired = db.session.execute(sa.select(ReportMedia.report_id, ReportMedia.media_id, ReportMedia.public_media_id)
+                                 .join(Report).where(Report.status.in_(FINISHED_STATUSES),
+                                                     Report.updated_at < media_cutoff)).all()
+    media_services.delete_media([media_id for _, owned_media_id, public_media_id in expired
+                                 for media_id in (owned_media_id, public_media_id) if media_id is not None])
+    for report_id, media_id, _ in expired:
         db.session.execute(sa.delete(ReportMedia).where(ReportMedia.report_id == report_id,
                                                         ReportMedia.media_id == media_id))
     db.session.commit()

@@ -166,6 +166,9 @@ class Config:
     rate_limit_upload: tuple[int, int] = (120, 3600)
     rate_limit_preview: tuple[int, int] = (120, 60)
     rate_limit_export: tuple[int, int] = (10, 3600)
+    # The public version of reports: the Open311 feed's reads per address, and the nearby list's per address.
+    rate_limit_open311_read: tuple[int, int] = (60, 60)
+    rate_limit_nearby: tuple[int, int] = (30, 60)
     # Key for sensitive fields at rest (32 bytes, URL-safe base64); unset: derived from SECRET_KEY (not in production).
     field_encryption_key: str | None = None
     # Keys values may still be encrypted with, read but never written (during and until `flask privacy rotate-key`).
@@ -181,7 +184,8 @@ class Config:
     @property
     def rate_limits(self) -> dict[str, tuple[int, int]]:
         return {"upload": self.rate_limit_upload,
-                "preview": self.rate_limit_preview, "export": self.rate_limit_export}
+                "preview": self.rate_limit_preview, "export": self.rate_limit_export,
+                "open311_read": self.rate_limit_open311_read, "nearby": self.rate_limit_nearby}
 
     @property
     def staff_sign_in_policies(self) -> tuple[FailurePolicy, FailurePolicy]:

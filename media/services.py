@@ -26,7 +26,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
 from core.privacy import row_dict
 from core.storage import ObjectNotFound, SignedUpload, current_storage
-from media import processing
+from media import processing, redaction
 from media.models import Media
 from media.processing import FORMATS, KINDS, Format, MediaRejected
 
@@ -383,6 +383,40 @@ def _render_stream(original_key: str, kind: str, fmt: Format, stored: list[str])
             stored.append(outcome["thumb_key"])
             storage.put(outcome["thumb_key"], poster, "image/jpeg")
     return outcome
+
+
+# --- public copies ----------------------------------------------------------------------------------
+
+def create_public_copy(media_id: int, boxes: list[list[float]], *, attached_to: str) -> int:
+    """A photo's copy for the public, as a media of its own: the large rendition (no metadata) blurred in ``boxes``
+    (fractions [x, y, w, h] of the width and height), with its thumbnail, attached to ``attached_to``.
+
+    Staff keep the original; this copy is what public views link to. The caller commits; when storing fails, what
+    was stored goes.
+    """
+    source = get_or_not_found(Media, media_id, "媒体文件不存在。")
+    if source.kind != "photo" or source.status != "ready" or not source.large_key:
+        raise Conflict("照片尚未处理完成，不能生成公开版本。", code="media_not_ready", details={"media_id": media_id})
+    storage = current_storage()
+    copy = redaction.blurred_copy(storage.get(source.large_key), boxes)
+    media = Media(owner_resident_id=source.owner_resident_id, kind="photo", status="ready", format="jpeg",
+                  content_type="image/jpeg", size=len(copy.large), sha256=hashlib.sha256(copy.large).hexdigest(),
+                  width=copy.width, height=copy.height, original_key="", attached_to=attached_to,
+                  attached_at=utcnow())
+    db.session.add(media)
+    db.session.flush()
+    # The copy is its own original: there is nothing behind it for staff that the source does not hold.
+    media.original_key = media.large_key = _derivative_key(_original_key(media.owner_resident_id, media.id,
+                                                                          area="public"), "large", "jpg")
+    media.thumb_key = _derivative_key(media.original_key, "thumb", "jpg")
+    try:
+        storage.put(media.large_key, copy.large, "image/jpeg")
+        storage.put(media.thumb_key, copy.thumb, "image/jpeg")
+    except BaseException:
+        for key in (media.large_key, media.thumb_key):
+            storage.delete(key)
+        raise
+    return media.id
 
 
 # --- reading ----------------------------------------------------------------------------------------

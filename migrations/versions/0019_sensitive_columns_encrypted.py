@@ -6,7 +6,7 @@ will run with. A resident forgotten earlier (openid `forgotten:<id>`) gets `forg
 test that an encrypted openid no longer allows in SQL. Downgrading decrypts them again.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-06 21:30:00
 
 """
@@ -18,7 +18,7 @@ from core.crypto import current_key_ring
 
 # revision identifiers, used by Alembic.
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

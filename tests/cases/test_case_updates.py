@@ -22,16 +22,17 @@ def test_updates_move_the_report_and_the_resident_sees_notes_and_photo(app, clie
     report_id = accepted_report(app, client, resident, run_jobs)
     case_system.photos["fixed.jpg"] = photo_bytes(77)
     first = signed_update(client, {"update_id": "u-1", "report_id": report_id, "status": "in_progress",
-                                   "note": "已派遣环卫二队清理。"})
+                                   "note": "已派遣环卫二队清理，联系人王队长 13812345678。"})
     assert first.status_code == 200 and first.json == {"applied": True, "report_id": report_id, "status": "in_progress"}
     second = signed_update(client, {"update_id": "u-2", "case_id": f"W{report_id}", "status": "resolved",
-                                    "note": "垃圾已清运完毕。",
+                                    "note": "垃圾已清运完毕。", "public": True,
                                     "photo_urls": [f"{case_server.base_url}/photos/fixed.jpg"]})
     assert second.json["status"] == "resolved"
     run_jobs()
     timeline = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["timeline"]
     assert [entry["status"] for entry in timeline][-2:] == ["in_progress", "resolved"]
-    assert timeline[-2]["note"] == "已派遣环卫二队清理。" and timeline[-1]["note"] == "垃圾已清运完毕。"
+    # The first note was the case system's internal one: the resident reads the status's own words instead.
+    assert timeline[-2]["note"] == "责任单位正在处置。" and timeline[-1]["note"] == "垃圾已清运完毕。"
     assert len(timeline[-1]["photos"]) == 1 and timeline[-1]["photos"][0]["large"]
     media = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["media"]
     assert [item["purpose"] for item in media] == ["evidence", "resolution"]
@@ -176,7 +177,8 @@ def test_polling_reaches_a_case_behind_a_thousand_newer_open_reports(app, client
     with app.app_context():
         owner = db.session.get(Report, report_id).resident_id
         db.session.execute(sa.insert(Report), [
-            {"resident_id": owner, "category_id": "S0104", "description": "较新的反映", "lat": 36.0671, "lng": 120.3826,
+            {"resident_id": owner, "category_id": "S0104", "description": "较新的反映",
+             "public_description": "较新的反映", "lat": 36.0671, "lng": 120.3826,
              "address": "青岛市市南区", "district": "市南区", "status": "in_progress", "idempotency_key": f"newer-{n}",
              "request_fingerprint": "fp", "flags": [], "checks": {}, "created_at": utcnow() + dt.timedelta(seconds=n + 1)}
             for n in range(1000)])

@@ -63,7 +63,8 @@ def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, re
     assert report_status(app, report_id) == "forwarded"
     act(dispatcher, case_id, "dispatch", department="市南区环卫所")
     assert report_status(app, report_id) == "in_progress"
-    page = act(dispatcher, case_id, "handle", note="已清运垃圾。", photo=(io.BytesIO(photo_bytes(5)), "fixed.jpg"))
+    page = act(dispatcher, case_id, "handle", note="已清运垃圾。", public_reply="on",
+               photo=(io.BytesIO(photo_bytes(5)), "fixed.jpg"))
     assert "已处置" in page
     run_jobs()
     assert report_status(app, report_id) == "resolved"
@@ -77,7 +78,9 @@ def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, re
     report = client.get(f"/api/v1/reports/{report_id}", headers=resident).json
     notes = [entry["note"] for entry in report["timeline"]]
     assert "城市管理监督指挥中心已立案。" in notes and "已派遣至市南区环卫所处置。" in notes
-    assert "已清运垃圾。" in notes and "仍有残留，请重新处置。" in notes
+    # A public reply reaches the resident; an internal note does not, the step's own words do.
+    assert "已清运垃圾。" in notes and "核查未通过，已重新派遣处置。" in notes
+    assert "仍有残留，请重新处置。" not in notes and "残留已清除。" not in notes
     handled = next(entry for entry in report["timeline"] if entry["note"] == "已清运垃圾。")
     assert handled["status"] == "resolved" and len(handled["photos"]) == 1
     with app.app_context():
@@ -144,3 +147,29 @@ def test_a_case_changed_after_the_desk_read_it_is_a_conflict_not_a_500(app, clie
 def test_the_desk_needs_a_dispatcher(app):
     staff = signed_in_staff(app, "not-a-dispatcher", "moderator")
     assert staff.get("/admin/desk").status_code == 403
+
+
+def test_internal_notes_stay_with_staff_and_public_replies_are_published_masked(app, client, resident, run_jobs,
+                                                                                use_case_system, dispatcher):
+    """A dispatcher's note naming someone with a phone number stays on the desk and the report's staff page; only
+    what is written as a public reply reaches the resident and the Open311 feed, and the feed's copy is masked."""
+    use_case_system("desk")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_id = desk_case_id(app, report_id)
+    act(dispatcher, case_id, "register", note="联系张师傅 13912345678 到场。")
+    act(dispatcher, case_id, "dispatch", department="市南区环卫所", note="张师傅 139 1234 5678 负责。")
+
+    timeline = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["timeline"]
+    assert not any("张师傅" in entry["note"] for entry in timeline)
+    assert [entry["note"] for entry in timeline][-2:] == ["城市管理监督指挥中心已立案。", "已派遣至市南区环卫所处置。"]
+    published = client.get(f"/open311/v2/requests/{report_id}.json").json[0]
+    assert published["status_notes"] is None
+    staff_page = signed_in_staff(app, "desk_reader", "moderator").get(f"/admin/reports/{report_id}")
+    assert "联系张师傅 13912345678 到场。" in staff_page.get_data(as_text=True)
+
+    act(dispatcher, case_id, "handle", note="已清运，如有疑问请致电13987654321。", public_reply="on")
+    published = client.get(f"/open311/v2/requests/{report_id}.json").json[0]
+    assert published["status_notes"] == "已清运，如有疑问请致电［手机号］。"
+    assert "13987654321" not in client.get("/open311/v2/requests.json").get_data(as_text=True)
+    timeline = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["timeline"]
+    assert timeline[-1]["note"] == "已清运，如有疑问请致电［手机号］。"

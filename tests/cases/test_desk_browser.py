@@ -53,6 +53,7 @@ def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_re
     handle = page.get_by_role("form", name="处置")
     handle.get_by_label("处置照片").set_input_files(str(photo))
     handle.get_by_label(re.compile("处置说明")).fill("已补装井盖。")
+    handle.get_by_label(re.compile("作为公开答复")).check()
     handle.get_by_role("button", name="处置", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("已处置"))).to_be_visible()
     expect(page.get_by_role("img", name="处置照片 2")).to_be_visible()

@@ -45,3 +45,34 @@ def new_report(client, auth: dict[str, str], **body_options) -> dict:
     response = submit(client, auth, report_body(media_ids, **body_options))
     assert response.status_code == 201, response.json
     return response.json
+
+
+def make_photos_public(app, report_id: int, blur_boxes: list[list[float]] | None = None) -> None:
+    """A moderator makes each of the report's photos public, blurred in ``blur_boxes`` (fractions of the photo)."""
+    from citizen import services
+    from core.services import Actor
+
+    with app.app_context():
+        for item in services.get_report(report_id).media:
+            if item.kind == "photo":
+                services.set_photo_publication(Actor(None, "publishing-moderator"), report_id, item.media_id,
+                                               is_public=True, blur_boxes=blur_boxes or [])
+
+
+def half_detailed_photo() -> bytes:
+    """A 640 × 480 JPEG: fine black-and-white squares on its left half (what a blur visibly changes), flat grey on
+    its right half (what a blur elsewhere must leave as it is), a different grey each time (new bytes)."""
+    from PIL import Image, ImageDraw
+
+    grey = 60 + next(_seeds) % 120
+    image = Image.new("RGB", (640, 480), (grey, grey, grey))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 320, 8):
+        for y in range(0, 480, 8):
+            if (x + y) // 8 % 2:
+                draw.rectangle((x, y, x + 7, y + 7), fill=(255, 255, 255))
+            else:
+                draw.rectangle((x, y, x + 7, y + 7), fill=(0, 0, 0))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()

@@ -13,7 +13,8 @@ from citizen.models import Report
 from core.db import db
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor
-from tests.citizen.helpers import BEIJING, QINGDAO, new_report, report_body, sign_in, submit, upload_photo
+from tests.citizen.helpers import (BEIJING, QINGDAO, make_photos_public, new_report, report_body, sign_in, submit,
+                                   upload_photo)
 from tests.statements import recorded_statements
 
 MODERATOR = Actor(staff_id=None, name="test-moderator")
@@ -69,11 +70,13 @@ def test_photo_links_are_whole_urls_the_mini_program_can_load(app, client, resid
     report = new_report(client, resident)
     run_jobs()  # the thumbnail is rendered by the photo's processing (on rq with the services)
     move(app, report["id"], "accepted")
+    make_photos_public(app, report["id"])
+    run_jobs()
     shown = client.get(f"/api/v1/reports/{report['id']}", headers=resident).json
     links = [*shown["media"][0]["urls"].values()]
     nearby = client.get(f"/api/v1/reports/nearby?lat={QINGDAO[0]}&lng={QINGDAO[1]}&coord_type=wgs84",
                         headers=other_resident).json["items"]
-    links += [item["thumbnail_url"] for item in nearby]
+    links += [item["thumbnail_url"] for item in nearby] + [item["photos"][0]["large"] for item in nearby]
     assert links and all(link.startswith(("http://", "https://")) for link in links), links
 
 
@@ -270,8 +273,10 @@ def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resi
     items = response.json["items"]
     assert len(items) == 1
     assert items[0]["status"] == "accepted" and 100 <= items[0]["distance_m"] <= 120
-    assert set(items[0]) == {"category", "status", "status_name", "location", "distance_m", "thumbnail_url",
-                             "reported_on"}
+    assert set(items[0]) == {"category", "status", "status_name", "description", "location", "distance_m",
+                             "thumbnail_url", "photos", "reported_on"}
+    # No moderator made its photo public: none is shown.
+    assert items[0]["thumbnail_url"] is None and items[0]["photos"] == []
     assert "oResidentA" not in response.get_data(as_text=True)
 
 

@@ -28,6 +28,7 @@ ADMIN_ACCESS = {
     "citizen_admin.queue": "moderator", "citizen_admin.report_page": "moderator", "citizen_admin.accept": "moderator",
     "citizen_admin.reject": "moderator", "citizen_admin.duplicate": "moderator",
     "citizen_admin.request_info": "moderator", "citizen_admin.reveal": "moderator",
+    "citizen_admin.photo_publication": "moderator",
     "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
     "signboard_admin.queue": "signboard_reviewer", "signboard_admin.detail": "signboard_reviewer",
     "signboard_admin.decide": "signboard_reviewer", "signboard_admin.verify": "signboard_reviewer",

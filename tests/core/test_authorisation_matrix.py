@@ -41,7 +41,7 @@ ADMIN_ACCESS = {
     "insight_admin.static": PUBLIC, "insight_admin.dashboard": ANY_STAFF, "insight_admin.monthly": ANY_STAFF,
     "rewards_admin.static": PUBLIC, **{f"rewards_admin.{name}": "reward_officer" for name in (
         "campaigns", "campaign_edit", "review", "approve", "release", "refuse", "reverse", "retry", "payouts",
-        "cancel", "resume", "resident_lookup", "resident", "exclude", "export")},
+        "cancel", "abandon", "resume", "resident_lookup", "resident", "exclude", "export")},
 }
 # Neither API nor admin: public by design (signed links check their own signature).
 OTHER_PUBLIC = {"static", "core.healthz", "core.readyz", "files.signed_file", "files.signed_upload",

@@ -138,6 +138,13 @@ class LocalDiskStorage:
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
 
+    def open(self, key: str) -> BinaryIO:
+        """The object opened for reading, to be streamed: it stays readable to the end if deleted meanwhile."""
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
     def download(self, key: str, out: BinaryIO) -> None:
         try:
             with self._path(key).open("rb") as source:

@@ -157,5 +157,8 @@ def signed_upload(key: str) -> Response:
         # As S3 does with a presigned POST's content-length-range.
         return error_response(400, "size_mismatch", "上传文件大小与签名不符。", {"expected": size, "received": received})
     stream.seek(0)
-    storage.put(key, stream, content_type)
+    try:
+        storage.store_upload(key, stream, content_type)
+    except UploadRefused as exc:
+        return error_response(exc.status, exc.code, "上传链接无效或已过期。")
     return Response(status=204)

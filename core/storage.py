@@ -18,8 +18,8 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
 
@@ -217,8 +217,8 @@ class LocalDiskStorage:
     def store_upload(self, key: str, body: BinaryIO, content_type: str) -> None:
         """Store a direct upload's body, unless its upload ended meanwhile (UploadRefused)."""
         self.put(key, body, content_type)
-        # Checked again once stored: ended while the body streamed in, the upload has deleted the object already
-        # or its end marker is seen here.
+        # Checked again once stored: end_upload marks, then deletes, so an end while the body streamed in has
+        # either deleted this object or left its mark to be seen here.
         if self._ended_marker(key).exists():
             self.delete(key)
             raise UploadRefused(403, "link_expired_or_invalid", "upload link was used")
@@ -252,7 +252,7 @@ class LocalDiskStorage:
             raise StorageError(f"media directory {self.root} is not writable")
 
 
-def _remove_if_older(path: Path, before: float, remove: Any) -> int:
+def _remove_if_older(path: Path, before: float, remove: Callable[[], None]) -> int:
     """1 if ``path`` was last changed before ``before`` and ``remove`` removed it, else 0 (gone meanwhile: 0)."""
     try:
         if path.stat().st_mtime >= before:
@@ -352,13 +352,21 @@ class S3Storage:
                 yield item["Key"]
 
     def remove_abandoned(self, before: float) -> int:
+        from botocore.exceptions import ClientError
+
         removed = 0
         for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
             for upload in page.get("Uploads", []):
-                if upload["Initiated"].timestamp() < before:
+                if upload["Initiated"].timestamp() >= before:
+                    continue
+                try:
                     self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
                                                        UploadId=upload["UploadId"])
-                    removed += 1
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                        raise StorageError(str(exc)) from exc
+                    continue  # completed or aborted meanwhile
+                removed += 1
         return removed
 
     def check(self) -> None:

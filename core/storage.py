@@ -18,11 +18,16 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$")
+# A file being written by LocalDiskStorage.put, beside the object it becomes.
+_PARTIAL_PREFIX = ".upload-"
+# Where the local disk records ended direct uploads (no key begins with a dot).
+_ENDED_UPLOADS = ".ended-uploads"
 UPLOAD_FILE_FIELD = "file"
 _COPY_CHUNK = 1024 * 1024
 
@@ -85,6 +90,18 @@ class ObjectStorage(Protocol):
     def signed_upload(self, key: str, *, content_type: str, size: int, expires_in: int) -> SignedUpload:
         """A direct upload of exactly ``size`` bytes of ``content_type`` to ``key``."""
 
+    def end_upload(self, key: str) -> None:
+        """Delete ``key``, a direct upload's object, and take no more uploads to it. The local disk refuses its signed
+        links from now on; S3 cannot revoke a presigned POST, so what one stores later must be deleted by a sweep."""
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """The keys of the objects stored under ``prefix`` (``"uploads/"``)."""
+
+    def remove_abandoned(self, before: float) -> int:
+        """Remove what writes interrupted before the ``before`` timestamp left (a killed worker's temporary files on
+        disk, unfinished multipart uploads on S3), and the local disk's record of uploads ended before it (every
+        link to them has expired by then: the caller's business). How many things were removed."""
+
     def check(self) -> None:
         """Raise StorageError when the store cannot be reached."""
 
@@ -123,7 +140,7 @@ class LocalDiskStorage:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees half a file.
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX)
         try:
             with os.fdopen(handle, "wb") as out:
                 shutil.copyfileobj(_as_stream(body), out, _COPY_CHUNK)
@@ -135,6 +152,13 @@ class LocalDiskStorage:
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    def open(self, key: str) -> BinaryIO:
+        """The object opened for reading, to be streamed: it stays readable to the end if deleted meanwhile."""
+        try:
+            return self._path(key).open("rb")
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
 
@@ -186,12 +210,57 @@ class LocalDiskStorage:
         content_type = query.get("content_type", "")
         if not self.signer.verify(key, expires, query.get("signature", ""), "upload", str(size), content_type):
             raise UploadRefused(403, "link_expired_or_invalid", "upload link is invalid or expired")
+        if self._ended_marker(key).exists():
+            raise UploadRefused(403, "link_expired_or_invalid", "upload link was used")
         return size, content_type
+
+    def store_upload(self, key: str, body: BinaryIO, content_type: str) -> None:
+        """Store a direct upload's body, unless its upload ended meanwhile (UploadRefused)."""
+        self.put(key, body, content_type)
+        # Checked again once stored: end_upload marks, then deletes, so an end while the body streamed in has
+        # either deleted this object or left its mark to be seen here.
+        if self._ended_marker(key).exists():
+            self.delete(key)
+            raise UploadRefused(403, "link_expired_or_invalid", "upload link was used")
+
+    def _ended_marker(self, key: str) -> Path:
+        return self.root / _ENDED_UPLOADS / hashlib.sha256(check_key(key).encode()).hexdigest()
+
+    def end_upload(self, key: str) -> None:
+        # An empty directory per ended key: its time says when, for remove_abandoned. Marked before the object is
+        # deleted, so that a body stored meanwhile is either deleted here or refused by store_upload.
+        self._ended_marker(key).mkdir(parents=True, exist_ok=True)
+        self.delete(key)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        for path in (self.root / check_key(prefix.rstrip("/"))).rglob("*"):
+            if path.is_file() and not path.name.startswith(_PARTIAL_PREFIX):
+                yield path.relative_to(self.root).as_posix()
+
+    def remove_abandoned(self, before: float) -> int:
+        removed = 0
+        for path in self.root.rglob(_PARTIAL_PREFIX + "*"):
+            removed += _remove_if_older(path, before, path.unlink)
+        ended = self.root / _ENDED_UPLOADS
+        for marker in ended.iterdir() if ended.is_dir() else ():
+            removed += _remove_if_older(marker, before, marker.rmdir)
+        return removed
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"media directory {self.root} is not writable")
+
+
+def _remove_if_older(path: Path, before: float, remove: Callable[[], None]) -> int:
+    """1 if ``path`` was last changed before ``before`` and ``remove`` removed it, else 0 (gone meanwhile: 0)."""
+    try:
+        if path.stat().st_mtime >= before:
+            return 0
+        remove()
+    except FileNotFoundError:
+        return 0
+    return 1
 
 
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
@@ -272,6 +341,33 @@ class S3Storage:
             Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
             ExpiresIn=expires_in)
         return SignedUpload(url=post["url"], fields=dict(post["fields"]), expires_at=expires)
+
+    def end_upload(self, key: str) -> None:
+        self.delete(key)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def remove_abandoned(self, before: float) -> int:
+        from botocore.exceptions import ClientError
+
+        removed = 0
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() >= before:
+                    continue
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                        raise StorageError(str(exc)) from exc
+                    continue  # completed or aborted meanwhile
+                removed += 1
+        return removed
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

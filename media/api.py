@@ -80,7 +80,7 @@ class _CappedSink:
 @contextmanager
 def _received_file() -> Iterator[services.IncomingFile]:
     """The request's ``file`` part, streamed to a temporary directory that is removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="upload-") as directory:
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=services.upload_temp_dir()) as directory:
         sinks: list[_CappedSink] = []
 
         def stream_factory(*_: Any, **__: Any) -> _CappedSink:

@@ -21,5 +21,7 @@ def delete_unattached_command() -> None:
 @media_cli.command("sweep")
 @with_appcontext
 def sweep_command() -> None:
-    """Queue again the processing of media whose job was lost (still processing after 10 minutes)."""
+    """Queue again the processing of media whose job was lost (still processing after 10 minutes), and remove what
+    uploads left behind (expired or used direct uploads' staging objects, a killed worker's temporary files)."""
     click.echo(f"queued {jobs.requeue_unprocessed()} media for processing again")
+    click.echo(f"removed {jobs.remove_upload_leftovers()} upload leftovers")

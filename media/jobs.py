@@ -16,6 +16,12 @@ def requeue_unprocessed() -> int:
     return services.requeue_unprocessed()
 
 
+def remove_upload_leftovers() -> int:
+    """Scheduled with the sweep: expired direct uploads, staging objects a used link stored again, the folders and
+    partial files of workers killed while receiving or storing."""
+    return services.remove_upload_leftovers()
+
+
 def delete_unattached_media() -> int:
     """Scheduled (cron or an rq scheduler): media not attached within the configured hours goes."""
     return services.delete_unattached_media()

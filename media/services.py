@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,20 @@ class IncomingFile:
     format: Format
 
 
+# Received files wait in folders named so: the sweep removes those a killed worker left.
+UPLOAD_TEMP_PREFIX = "upload-"
+# Longer than any request takes to write a received file; a folder untouched this long is a dead worker's.
+UPLOAD_TEMP_MAX_AGE = dt.timedelta(hours=1)
+
+
+def upload_temp_dir(config: Config | None = None) -> Path:
+    """Where received files wait (tempfile.TemporaryDirectory(prefix=UPLOAD_TEMP_PREFIX, dir=this)): a folder of
+    the app's own under MEDIA_ROOT, with either storage backend, so that the sweep removes only its own."""
+    directory = (config or current_config()).media_root / ".incoming"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def _probe(incoming: IncomingFile) -> dict[str, Any]:
     """The columns a new media row gets from its bytes, or MediaRejected."""
     fmt = incoming.format
@@ -157,7 +172,7 @@ def accept_upload(resident_id: int, incoming: IncomingFile) -> Media:
         _discard_original(media.original_key)
         raise
     if staging_key:
-        storage.delete(staging_key)
+        storage.end_upload(staging_key)
     return media
 
 
@@ -277,14 +292,14 @@ def complete_direct_upload(resident_id: int, media_id: int) -> Media:
     except BaseException:
         _discard_original(final_key)
         raise
-    storage.delete(staging_key)
+    storage.end_upload(staging_key)
     return media
 
 
 @contextmanager
 def _downloaded(key: str, sha256: str) -> Iterator[IncomingFile]:
     """The stored object in a temporary file, checked against its declared hash, then sniffed."""
-    with tempfile.TemporaryDirectory(prefix="media-") as directory:
+    with tempfile.TemporaryDirectory(prefix=UPLOAD_TEMP_PREFIX, dir=upload_temp_dir()) as directory:
         path = Path(directory) / "original"
         with path.open("wb") as out:
             current_storage().download(key, out)
@@ -523,6 +538,62 @@ def requeue_unprocessed(now: dt.datetime | None = None) -> int:
     return len(stuck)
 
 
+# --- the sweep: nothing received stays behind ------------------------------------------------------
+
+# An upload whose link expired may still have sent its bytes just before; its /complete may follow this late.
+DIRECT_UPLOAD_COMPLETION_GRACE = dt.timedelta(hours=1)
+_STAGING_AREA = "uploads/"
+_STAGING_BATCH = 500
+
+
+def remove_upload_leftovers(now: dt.datetime | None = None) -> int:
+    """Remove what uploads left behind; how many things. Commits.
+
+    Direct uploads not completed within their link's time and the grace go, rows and staging objects. Staging
+    objects of no upload still awaited go too: S3 cannot revoke a presigned POST, so a link used again after
+    /complete (or a rejection) stores its body again. Then the folders of received files a killed worker left,
+    and what the storage's interrupted writes left.
+    """
+    now = now or utcnow()
+    removed = 0
+    while expired := db.session.scalars(_for_deletion(sa.select(Media).where(
+            Media.status == "awaiting_upload", Media.upload_expires_at < now - DIRECT_UPLOAD_COMPLETION_GRACE)
+            .order_by(Media.id).limit(_STAGING_BATCH))).all():
+        for media in expired:
+            _forget(media)
+        db.session.commit()
+        removed += len(expired)
+    storage = current_storage()
+    staged = list(storage.keys(_STAGING_AREA))
+    for start in range(0, len(staged), _STAGING_BATCH):
+        batch = staged[start:start + _STAGING_BATCH]
+        awaited = set(db.session.scalars(sa.select(Media.original_key).where(
+            Media.original_key.in_(batch), Media.status == "awaiting_upload")))
+        for key in batch:
+            if key not in awaited:
+                storage.delete(key)
+                removed += 1
+    db.session.rollback()
+    removed += _remove_abandoned_upload_folders(now)
+    # Every signed upload link has expired this long after its upload ended.
+    ended_long_ago = now - max(UPLOAD_TEMP_MAX_AGE, dt.timedelta(seconds=current_config().media_upload_ttl_seconds))
+    return removed + storage.remove_abandoned(ended_long_ago.timestamp())
+
+
+def _remove_abandoned_upload_folders(now: dt.datetime) -> int:
+    cutoff = (now - UPLOAD_TEMP_MAX_AGE).timestamp()
+    removed = 0
+    for folder in upload_temp_dir().glob(UPLOAD_TEMP_PREFIX + "*"):
+        try:
+            last_written = max(path.stat().st_mtime for path in (folder, *folder.rglob("*")))
+        except FileNotFoundError:
+            continue  # its request ended meanwhile
+        if last_written < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 # --- expiry -----------------------------------------------------------------------------------------
 
 def delete_unattached_media(now: dt.datetime | None = None, batch_size: int = 200) -> int:
@@ -549,9 +620,13 @@ def _for_deletion(query: sa.Select[tuple[Media]]) -> sa.Select[tuple[Media]]:
 def _forget(media: Media) -> None:
     """Delete the media's stored objects, then its row. Stored objects go first: a retry finds the row again."""
     storage = current_storage()
-    for key in (media.original_key, media.large_key, media.thumb_key):
-        if key:
-            storage.delete(key)
+    if media.status == "awaiting_upload":
+        # It has only its staging object, and a signed upload link to it that may still be used.
+        storage.end_upload(media.original_key)
+    else:
+        for key in (media.original_key, media.large_key, media.thumb_key):
+            if key:
+                storage.delete(key)
     db.session.delete(media)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import io
 import struct
 import warnings
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import Image
+from PIL import Image, ImageCms
 from pillow_heif import register_heif_opener
 
 from core.errors import AppError
@@ -132,25 +133,49 @@ def check_structure(path: Path, fmt: Format) -> None:
 
 
 def jpeg_segments(data: io.BufferedIOBase | io.BytesIO) -> list[tuple[int, int, int]]:
-    """(marker, offset, length) of each header segment up to and including the first SOS; [] if malformed."""
+    """(marker, offset, length) of each header segment up to and including the first SOS; [] if malformed.
+
+    Bytes between segments are skipped up to the next marker, as libjpeg does ("extraneous bytes before marker"):
+    cameras and editors leave some there, and every decoder reads such a photo.
+    """
     segments = []
     data.seek(2)
     while True:
-        header = data.read(4)
-        if len(header) < 4 or header[0] != 0xFF:
+        marker = _next_marker(data)
+        length_bytes = data.read(2)
+        if marker is None or len(length_bytes) < 2:
             return []
-        marker = header[1]
-        while marker == 0xFF:  # fill bytes
-            header = header[1:] + data.read(1)
-            if len(header) < 4:  # nothing but fill bytes to the end
-                return []
-            marker = header[1]
-        length = struct.unpack(">H", header[2:4])[0]
+        length = struct.unpack(">H", length_bytes)[0]
         offset = data.tell() - 4
         segments.append((marker, offset, length + 2))
         if marker == 0xDA:
             return segments
         data.seek(offset + length + 2)
+
+
+def _next_marker(data: Any) -> int | None:
+    """The next marker's code, read past anything that is not one (libjpeg's next_marker); None at the end.
+
+    The stream is left just after the code. Read by the chunk: a file of nothing but junk costs no byte-by-byte loop.
+    """
+    after_ff = False
+    while chunk := data.read(4096):
+        position = 0
+        while True:
+            if not after_ff:
+                found = chunk.find(b"\xff", position)
+                if found < 0:
+                    break
+                position, after_ff = found + 1, True
+            rest = chunk[position:].lstrip(b"\xff")  # fill bytes
+            if not rest:
+                break
+            position, after_ff = len(chunk) - len(rest), False
+            if rest[0] != 0x00:  # 0xFF 0x00 is a stuffed byte, not a marker
+                data.seek(data.tell() - len(chunk) + position + 1)
+                return rest[0]
+            position += 1
+    return None
 
 
 def jpeg_scan_offset(f: Any) -> int | None:
@@ -231,9 +256,16 @@ def open_photo(data: Any, fmt: Format, max_pixels: int) -> Image.Image:
     return image
 
 
+# What Pillow raises on EXIF it cannot follow (a TIFF header with a wrong magic, an offset pointing before the
+# block or past its end, a count larger than the data): the metadata is unreadable, the pixels may be fine.
+_UNREADABLE_METADATA = (SyntaxError, ValueError, TypeError, KeyError, IndexError, OSError, struct.error,
+                        OverflowError, ZeroDivisionError)
+
+
 def photo_meta(image: Image.Image) -> PhotoMeta:
-    """Orientation, GPS and capture time from EXIF, without decoding a pixel."""
-    exif = image.getexif()
+    """Orientation, GPS and capture time from EXIF, without decoding a pixel; what cannot be read is left out,
+    as exiftool warns and goes on."""
+    exif = _exif(image)
     orientation = exif.get(0x0112, 1)
     orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
     width, height = image.size
@@ -242,12 +274,26 @@ def photo_meta(image: Image.Image) -> PhotoMeta:
     return PhotoMeta(width, height, orientation, _gps(exif), _taken_at(exif))
 
 
-def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+def _exif(image: Image.Image) -> Image.Exif:
     try:
-        gps = exif.get_ifd(0x8825)
+        return image.getexif()
+    except _UNREADABLE_METADATA:
+        return Image.Exif()
+
+
+def _sub_directory(exif: Image.Exif, tag: int) -> dict[int, Any]:
+    try:
+        return dict(exif.get_ifd(tag))
+    except _UNREADABLE_METADATA:
+        return {}
+
+
+def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+    gps = _sub_directory(exif, 0x8825)
+    try:
         lat = _degrees(gps[2], gps.get(1, "N"), "S")
         lng = _degrees(gps[4], gps.get(3, "E"), "W")
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+    except _UNREADABLE_METADATA:
         return None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
         return None
@@ -262,7 +308,7 @@ def _degrees(parts: Any, ref: Any, negative_ref: str) -> float:
 
 
 def _taken_at(exif: Image.Exif) -> dt.datetime | None:
-    details = exif.get_ifd(0x8769)
+    details = _sub_directory(exif, 0x8769)
     text = details.get(0x9003) or exif.get(0x0132)
     try:
         local = dt.datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
@@ -293,16 +339,18 @@ _TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
 
 
 def render_photo(data: bytes, fmt: Format, max_pixels: int) -> PhotoRendition:
-    """The whole photo job: EXIF, orientation, both derivatives (metadata-free JPEG) and a perceptual hash.
+    """The whole photo job: EXIF, orientation, both derivatives (metadata-free sRGB JPEG) and a perceptual hash.
 
     JPEGs are decoded at the smallest DCT scale that still covers the large derivative
     (Pillow's ``draft``), and the thumbnail is made from the large one, never from the original.
     """
     with open_photo(io.BytesIO(data), fmt, max_pixels) as image:
         meta = photo_meta(image)
+        profile = foreign_profile(image)
         long_edge = max(image.size)
-        if fmt.name == "jpeg" and long_edge <= LARGE_EDGE and meta.orientation == 1 and image.mode in {"RGB", "L"}:
-            # Already small enough: the original's own pixels, minus every APP1–APP15 segment.
+        if (fmt.name == "jpeg" and long_edge <= LARGE_EDGE and meta.orientation == 1 and image.mode in {"RGB", "L"}
+                and profile is None):
+            # Already small enough and in sRGB: the original's own pixels, minus every metadata segment.
             large_image = _decoded(image)
             large = strip_jpeg_metadata(data)
         else:
@@ -310,16 +358,50 @@ def render_photo(data: bytes, fmt: Format, max_pixels: int) -> PhotoRendition:
             target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
             if fmt.name == "jpeg":
                 image.draft("RGB" if image.mode == "CMYK" else image.mode, target)
-            large_image = _flatten(_decoded(image))
+            large_image = _decoded(image)
+            if profile is not None and large_image.mode == "CMYK":
+                large_image, profile = to_srgb(large_image, profile), None
+            large_image = _flatten(large_image)
             if large_image.size != target:
                 # After the DCT-domain reduction the rest is under 2×: an area average (BOX) is both
                 # alias-free enough and the cheapest pass; a Lanczos pass here would cost more than the decode.
                 large_image = large_image.resize(target, Image.Resampling.BOX)
+            if profile is not None:  # converted once reduced: the same colours for a fraction of the work
+                large_image = to_srgb(large_image, profile)
             if meta.orientation in _TRANSPOSE:
                 large_image = large_image.transpose(_TRANSPOSE[meta.orientation])
             large = encode_jpeg(large_image)
     thumb_image = shrunk(_flatten(large_image), THUMB_EDGE)
     return PhotoRendition(meta, large, encode_jpeg(thumb_image), difference_hash(thumb_image))
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def foreign_profile(image: Image.Image) -> ImageCms.ImageCmsProfile | None:
+    """The photo's embedded ICC profile when its colours are not sRGB (Display P3 from iPhones, Adobe RGB from
+    cameras): served without it, they would look washed out. None for sRGB, no profile, or one that does not parse."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in {"RGB", "RGBA", "CMYK"}:
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = ImageCms.getProfileDescription(profile)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+    return None if "srgb" in description.lower().replace(" ", "") else profile
+
+
+def to_srgb(image: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
+    """The picture's colours in sRGB (perceptual intent, as browsers render a tagged photo); a profile that
+    does not fit the picture (an RGB profile on CMYK pixels) leaves the pixels as they are."""
+    mode = "RGBA" if image.mode == "RGBA" else "RGB"
+    try:
+        return ImageCms.profileToProfile(image, profile, _srgb(), outputMode=mode)
+    except ImageCms.PyCMSError:
+        return image if image.mode in {"RGB", "RGBA"} else image.convert(mode)
 
 
 def shrunk(image: Image.Image, edge: int) -> Image.Image:
@@ -358,13 +440,17 @@ def encode_jpeg(image: Image.Image) -> bytes:
 
 
 def strip_jpeg_metadata(data: bytes) -> bytes:
-    """The same JPEG without its APP1–APP15 and COM segments (EXIF, XMP, maker notes, ICC) and without anything
-    after its end-of-image marker (MPF previews, motion photos, each with metadata of its own):
-    byte-identical compressed pixels."""
+    """The same JPEG without its APPn and COM segments (JFIF and JFXX thumbnails, Canon's CIFF with the owner's name,
+    EXIF, XMP, maker notes, ICC) and without anything after its end-of-image marker (MPF previews, motion photos,
+    each with metadata of its own): byte-identical compressed pixels.
+
+    Adobe's APP14 stays when it is the plain 12-byte block: it says how the colours were coded, and decoders need it.
+    """
     segments = jpeg_segments(io.BytesIO(data))
     kept = [b"\xff\xd8"]
     for marker, offset, length in segments[:-1]:
-        if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
+        adobe = marker == 0xEE and length == 16 and data[offset + 4:offset + 9] == b"Adobe"
+        if adobe or not (0xE0 <= marker <= 0xEF or marker == 0xFE):
             kept.append(data[offset:offset + length])
     _, scan_offset, scan_header_length = segments[-1]
     kept.append(data[scan_offset:_end_of_image(data, scan_offset + scan_header_length)])

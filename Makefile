@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# Real camera and phone files (not ours to copy into the repository): the corpus suite's input, fuzzing seeds.
+CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
 .PHONY: run test test-embedded test-services fuzz faults corpus install migrate worker browser exiftool clean
@@ -54,9 +56,11 @@ test-services: install browser
 
 # The long runs of the property and API fuzzing that `make test` runs briefly (fixed seeds both ways).
 fuzz: install
-	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 $(BIN)/python -m pytest -q \
+	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 CORPUS_DIR=$(CORPUS_DIR) \
+		$(BIN)/python -m pytest -q \
 		tests/core/test_api_fuzz.py tests/core/test_geo_properties.py tests/core/test_signature_properties.py \
-		tests/core/test_crypto.py tests/media/test_properties.py tests/signboard_templates/test_credit_code_properties.py
+		tests/core/test_crypto.py tests/media/test_properties.py tests/media/test_mutation_fuzz.py \
+		tests/signboard_templates/test_credit_code_properties.py
 
 # exiftool, the corpus suite's reference reader: Debian's, installed the way the browser is.
 exiftool:
@@ -66,9 +70,9 @@ exiftool:
 # to gunicorn over HTTP and checked against exiftool and Pillow (tests/corpus); on PostgreSQL, Redis and S3 as well
 # when DATABASE_URL and REDIS_URL are set. It prints a table of what became of the files.
 corpus: install exiftool
-	env -u DATABASE_URL TEST_BACKENDS=embedded $(BIN)/python -m pytest -q -m corpus tests/corpus
+	env -u DATABASE_URL TEST_BACKENDS=embedded CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python -m pytest -q -m corpus tests/corpus
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-		TEST_BACKENDS=services $(BIN)/python -m pytest -q -m corpus tests/corpus; \
+		TEST_BACKENDS=services CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python -m pytest -q -m corpus tests/corpus; \
 	fi
 
 # The fault suite: the production stack on private PostgreSQL and Redis servers, under load and faults

@@ -56,7 +56,7 @@ def test_the_corpus_is_there():
 
 @pytest.fixture(scope="module")
 def resident(gunicorn_app):
-    """A fresh signed-in resident every UPLOADS_PER_RESIDENT uploads."""
+    """The headers of a signed-in resident, a fresh one every UPLOADS_PER_RESIDENT calls (one call per file)."""
     signed_in: dict[int, dict[str, str]] = {}
 
     def headers() -> dict[str, str]:
@@ -74,7 +74,8 @@ def test_a_real_file(gunicorn_app, resident, exiftool, tmp_path, path):
     fmt = processing.sniff(data[:processing.SNIFF_BYTES])
     outcome = Outcome(str(path.relative_to(CORPUS_DIR)), fmt.name if fmt else path.suffix.lower().lstrip(".") or "?")
     OUTCOMES.append(outcome)
-    answer = requests.post(f"{gunicorn_app.url}/api/v1/media", headers=resident(),
+    headers = resident()
+    answer = requests.post(f"{gunicorn_app.url}/api/v1/media", headers=headers,
                            files={"file": (path.name, data, "application/octet-stream")}, timeout=120)
     if answer.status_code >= 500:
         outcome.status = "server_error"
@@ -85,7 +86,7 @@ def test_a_real_file(gunicorn_app, resident, exiftool, tmp_path, path):
         check_refusal(outcome, answer, len(data), limit)
     else:
         outcome.status = "accepted"
-        check_accepted(outcome, gunicorn_app, resident, answer.json(), exiftool.read(path), data, exiftool, tmp_path)
+        check_accepted(outcome, gunicorn_app, headers, answer.json(), exiftool.read(path), data, exiftool, tmp_path)
     assert not outcome.defects, outcome.defects
 
 
@@ -99,9 +100,9 @@ def check_refusal(outcome: Outcome, answer: requests.Response, size: int, limit:
         outcome.defects.append(f"413 for {size} bytes, under the configured limit of {limit}")
 
 
-def check_accepted(outcome: Outcome, served, resident, media: dict, reference: dict, original: bytes,
+def check_accepted(outcome: Outcome, served, headers: dict[str, str], media: dict, reference: dict, original: bytes,
                    exiftool: ExifTool, tmp_path: Path) -> None:
-    media = until_processed(served, resident, media)
+    media = until_processed(served, headers, media)
     if media["status"] != "ready":
         outcome.defects.append(f"status {media['status']} after upload was accepted")
         return
@@ -123,11 +124,11 @@ def check_accepted(outcome: Outcome, served, resident, media: dict, reference: d
             outcome.defects += [f"large: {problem}" for problem in pixel_mismatches(original, served_bytes)]
 
 
-def until_processed(served, resident, media: dict) -> dict:
+def until_processed(served, headers: dict[str, str], media: dict) -> dict:
     deadline = time.monotonic() + PROCESSING_DEADLINE_S
     while media["status"] == "processing" and time.monotonic() < deadline:
         time.sleep(0.2)
-        media = requests.get(f"{served.url}/api/v1/media/{media['id']}", headers=resident(), timeout=30).json()
+        media = requests.get(f"{served.url}/api/v1/media/{media['id']}", headers=headers, timeout=30).json()
     return media
 
 

@@ -121,7 +121,7 @@ def check_structure(path: Path, fmt: Format) -> None:
         size = f.seek(0, io.SEEK_END)
         f.seek(0)
         if fmt.name == "jpeg":
-            if jpeg_scan_offset(f) is None or not _has_eoi_after(f):
+            if jpeg_scan_offset(f) is None or not _has_eoi_after(f, size):
                 raise corrupt("truncated_jpeg")
         elif fmt.name == "png":
             _check_png_chunks(f, size)
@@ -188,13 +188,19 @@ def jpeg_scan_offset(f: Any) -> int | None:
     return offset + length
 
 
-def _has_eoi_after(f: Any) -> bool:
-    """An end-of-image marker somewhere after the current position (a cut-off file has none)."""
-    tail = b""
-    while chunk := f.read(1024 * 1024):
-        if b"\xff\xd9" in tail[-1:] + chunk:
+def _has_eoi_after(f: Any, size: int) -> bool:
+    """An end-of-image marker somewhere after the current position (a cut-off file has none).
+
+    Looked for from the end backwards: a whole photo ends with one (or with what a phone appends after it, which
+    ends with one too), so a single read of the tail answers instead of reading megabytes of a 12 MP photo.
+    """
+    start, end = f.tell(), size
+    while end > start:
+        begin = max(start, end - 64 * 1024)
+        f.seek(begin)
+        if b"\xff\xd9" in f.read(end - begin + 1):  # one byte into the chunk after: a marker across the seam
             return True
-        tail = chunk
+        end = begin
     return False
 
 

@@ -254,3 +254,22 @@ def test_a_video_taken_far_from_the_report_is_flagged_as_a_photo_would_be(app, c
         checked = citizen_services.get_report(report["id"])
         assert "evidence_far_away" in checked.flags
         assert checked.checks["evidence"] == [{"media_id": media_id, "distance_m": pytest.approx(550_700, rel=0.01)}]
+
+
+# --- what wx.chooseMedia hands over from an iPhone: HEVC, upright ------------------------------------------------------
+
+@pytest.mark.parametrize(("muxer", "content_type"), [("mov", "video/quicktime"), ("mp4", "video/mp4")])
+def test_an_upright_hevc_phone_video_is_served_as_recorded(client, resident, upload, run_jobs, fetch, tmp_path, muxer,
+                                                          content_type):
+    recorded = samples.encoded(tmp_path / f"hevc.{muxer}", muxer, audio_codec="aac", video_codec="libx265",
+                               metadata={"location": "+36.0671+120.3826/"})
+    original = samples.turned_upright(recorded)
+    response = upload(original, filename="hevc.bin")
+    assert response.status_code == 201, response.json
+    assert (response.json["content_type"], response.json["width"], response.json["height"]) == (content_type, 240, 320)
+    media = ready(client, resident, run_jobs, response)
+    _, playable = fetch(media["urls"]["large"])
+    assert codecs_of(playable) == {"video": "hevc", "audio": "aac"}
+    with av.open(io.BytesIO(playable)) as container:
+        assert next(container.decode(video=0)).rotation in {90, -90}  # still shown upright
+    assert_private(playable)

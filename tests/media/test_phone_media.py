@@ -140,27 +140,37 @@ def test_wide_gamut_photos_are_converted_to_srgb(client, resident, upload, run_j
 
 def three_gp(path: Path, *, video_codec: str | None = "mpeg4", seconds: float = 2.0) -> bytes:
     """As an older Android phone records: 176×144 MPEG-4 (or H.263) video at 10 fps, AMR-NB audio at 8 kHz mono."""
-    rate, fps, size = 8000, 10, (176, 144)
+    fps, size = 10, (176, 144)
     with av.open(str(path), "w", format="3gp") as out:
         video = out.add_stream(video_codec, rate=fps) if video_codec else None
+        audio = amr_stream(out)
         if video is not None:
             video.width, video.height = size
             video.pix_fmt = "yuv420p"
-        audio = out.add_stream("libopencore_amrnb", rate=rate)
-        audio.layout, audio.bit_rate = "mono", 12200
-        if video is not None:
             for index in range(int(seconds * fps)):
                 frame = av.VideoFrame.from_image(samples.picture(*size).rotate(index * 7))
                 frame.pts, frame.time_base = index, Fraction(1, fps)
                 out.mux(video.encode(frame))
             out.mux(video.encode(None))
-        for start in range(0, int(seconds * rate), 160):
-            frame = av.AudioFrame(format="s16", layout="mono", samples=160)
-            frame.planes[0].update(samples.tone(start, 160))
-            frame.sample_rate, frame.pts = rate, start
-            out.mux(audio.encode(frame))
-        out.mux(audio.encode(None))
+        mux_amr_tone(out, audio, seconds)
     return path.read_bytes()
+
+
+def amr_stream(out: av.container.OutputContainer) -> av.audio.stream.AudioStream:
+    """Voice as phones record it: AMR-NB, 8 kHz mono, 12.2 kbit/s."""
+    audio = out.add_stream("libopencore_amrnb", rate=8000)
+    audio.layout, audio.bit_rate = "mono", 12200
+    return audio
+
+
+def mux_amr_tone(out: av.container.OutputContainer, audio: av.audio.stream.AudioStream, seconds: float) -> None:
+    """A tone in AMR's 20 ms frames."""
+    for start in range(0, int(seconds * 8000), 160):
+        frame = av.AudioFrame(format="s16", layout="mono", samples=160)
+        frame.planes[0].update(samples.tone(start, 160))
+        frame.sample_rate, frame.pts = 8000, start
+        out.mux(audio.encode(frame))
+    out.mux(audio.encode(None))
 
 
 def codecs_of(data: bytes) -> dict[str, str]:
@@ -197,6 +207,17 @@ def test_a_3gp_video_whose_video_cannot_be_kept_is_refused_at_upload(upload, tmp
     assert response.status_code == 415, response.json
     assert response.json["error"]["code"] == "unsupported_media_type"
     assert response.json["error"]["details"] == {"codec": "h263"}
+    assert stored_keys() == before
+
+
+def test_a_bare_amr_voice_note_is_refused_at_upload(upload, tmp_path, stored_keys):
+    """AMR without a 3GP container (#!AMR): no served copy could be made of it, so it is never accepted."""
+    path = tmp_path / "voice.amr"
+    with av.open(str(path), "w", format="amr") as out:
+        mux_amr_tone(out, amr_stream(out), 1.0)
+    before = stored_keys()
+    response = upload(path.read_bytes(), filename="voice.amr")
+    assert (response.status_code, response.json["error"]["code"]) == (415, "unsupported_media_type")
     assert stored_keys() == before
 
 

@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# Real camera and phone files (not ours to copy into the repository): the corpus suite's input, fuzzing seeds.
+CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services fuzz faults install migrate worker browser clean
+.PHONY: run test test-embedded test-services fuzz faults corpus install migrate worker browser exiftool clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,9 +56,24 @@ test-services: install browser
 
 # The long runs of the property and API fuzzing that `make test` runs briefly (fixed seeds both ways).
 fuzz: install
-	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 $(BIN)/python -m pytest -q \
+	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 CORPUS_DIR=$(CORPUS_DIR) \
+		$(BIN)/python -m pytest -q \
 		tests/core/test_api_fuzz.py tests/core/test_geo_properties.py tests/core/test_signature_properties.py \
-		tests/core/test_crypto.py tests/media/test_properties.py tests/signboard_templates/test_credit_code_properties.py
+		tests/core/test_crypto.py tests/media/test_properties.py tests/media/test_mutation_fuzz.py \
+		tests/signboard_templates/test_credit_code_properties.py
+
+# exiftool, the corpus suite's reference reader: Debian's, installed the way the browser is.
+exiftool:
+	@command -v exiftool >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl >/dev/null; }
+
+# The corpus suite: real camera and phone files (CORPUS_DIR, default ../shared/corpus beside the repository) uploaded
+# to gunicorn over HTTP and checked against exiftool and Pillow (tests/corpus); on PostgreSQL, Redis and S3 as well
+# when DATABASE_URL and REDIS_URL are set. It prints a table of what became of the files.
+corpus: install exiftool
+	env -u DATABASE_URL TEST_BACKENDS=embedded CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python -m pytest -q -m corpus tests/corpus
+	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+		TEST_BACKENDS=services CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python -m pytest -q -m corpus tests/corpus; \
+	fi
 
 # The fault suite: the production stack on private PostgreSQL and Redis servers, under load and faults
 # (tests/faults). FAULT_SECONDS sets how long each fault lasts (default 4).

@@ -129,8 +129,9 @@ def _probe(incoming: IncomingFile) -> dict[str, Any]:
         raise MediaRejected(422, "too_long", "时长超出限制。",
                             {"duration_s": stream.duration_s, "max_seconds": max_seconds})
     return {"kind": kind, "format": stream.format.name, "content_type": stream.format.content_type,
-            "width": stream.width, "height": stream.height, "duration_s": stream.duration_s, "taken_at": None,
-            "gps_lat": None, "gps_lng": None}
+            "width": stream.width, "height": stream.height, "duration_s": stream.duration_s,
+            "taken_at": stream.taken_at, "gps_lat": stream.gps[0] if stream.gps else None,
+            "gps_lng": stream.gps[1] if stream.gps else None}
 
 
 def _original_key(resident_id: int, media_id: int, area: str = "media") -> str:

@@ -37,13 +37,16 @@ PRODUCTION = dict(environment="production", dev_login_enabled=False, allow_local
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each pass leaves out what only the other pass can prove, and every pass leaves out the fault suite
-    unless it is asked for with ``-m faults`` (`make faults`): deselected, not skipped."""
+    """Each pass leaves out what only the other pass can prove, and every pass leaves out the fault suite and the
+    corpus suite unless asked for with ``-m faults`` (`make faults`) or ``-m corpus`` (`make corpus`): deselected,
+    not skipped."""
     other_pass_only = "embedded_only" if BACKENDS == "services" else "services_only"
-    faults_asked = "faults" in (config.getoption("markexpr") or "")
+    asked = config.getoption("markexpr") or ""
+    on_request = [marker for marker in ("faults", "corpus") if marker not in asked]
 
     def left_out(item: pytest.Item) -> bool:
-        return bool(item.get_closest_marker(other_pass_only) or (item.get_closest_marker("faults") and not faults_asked))
+        return bool(item.get_closest_marker(other_pass_only)
+                    or any(item.get_closest_marker(marker) for marker in on_request))
 
     deselected = [item for item in items if left_out(item)]
     if deselected:

@@ -114,3 +114,38 @@ def turned_upright(mp4: bytes) -> bytes:
         if int.from_bytes(data[matrix + 36:matrix + 40], "big"):  # the video track's (audio has no width)
             data[matrix:matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
     return bytes(data)
+
+
+def _s15fixed16(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def matrix_profile(description: str, red: tuple[float, float, float], green: tuple[float, float, float],
+                   blue: tuple[float, float, float], gamma: float) -> bytes:
+    """An ICC v2 RGB matrix/TRC display profile (D50 colorants), as cameras embed Adobe RGB or Display P3."""
+    def xyz(values: tuple[float, ...]) -> bytes:
+        return b"XYZ \x00\x00\x00\x00" + b"".join(_s15fixed16(v) for v in values)
+
+    desc_text = description.encode("ascii") + b"\x00"
+    tags = [(b"desc", b"desc\x00\x00\x00\x00" + struct.pack(">I", len(desc_text)) + desc_text + b"\x00" * 78),
+            (b"wtpt", xyz((0.9642, 1.0, 0.8249))), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)), (b"bXYZ", xyz(blue)),
+            (b"rTRC", b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, round(gamma * 256))),
+            (b"cprt", b"text\x00\x00\x00\x00no copyright, made in a test\x00")]
+    tags += [(b"gTRC", tags[5][1]), (b"bTRC", tags[5][1])]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += b"\x00" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ " + bytes(12) + b"acsp"
+              + bytes(24) + struct.pack(">I", 0) + _s15fixed16(0.9642) + _s15fixed16(1.0)
+              + _s15fixed16(0.8249) + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+ADOBE_RGB = matrix_profile("Adobe RGB (1998)", (0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609),
+                           (0.1492, 0.0632, 0.7446), 563 / 256)
+DISPLAY_P3 = matrix_profile("Display P3", (0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419),
+                            (0.1571, 0.0666, 0.7841), 2.2)

@@ -90,3 +90,18 @@ def test_the_perceptual_hash_tells_different_pictures_apart():
     rotated = processing.difference_hash(samples.picture(320, 240).rotate(90))
     assert processing.hash_distance(first, first) == 0
     assert processing.hash_distance(first, rotated) > 10
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("+36.0671+120.3826+010.000/", (36.0671, 120.3826)),  # iPhone: degrees and an altitude
+    ("+36.0671+120.3826/", (36.0671, 120.3826)),  # Android's ©xyz
+    ("-33.8568+151.2153/", (-33.8568, 151.2153)),
+    ("+3604.026+12022.956/", (36 + 4.026 / 60, 120 + 22.956 / 60)),  # degrees and minutes
+    ("+360401.2+1202257.6/", (36 + 4 / 60 + 1.2 / 3600, 120 + 22 / 60 + 57.6 / 3600)),  # and seconds
+    ("+36.0671+120.3826CRSWGS_84/", (36.0671, 120.3826)),
+    ("+00.0000+000.0000/", None), ("+95.0+120.0/", None), ("+36.0671/", None), ("Qingdao", None), ("", None),
+    ("+360.671+120.3826/", None)])
+def test_iso_6709_points_as_phones_write_them(text, expected):
+    found = processing.parse_iso6709(text)
+    assert found == (None if expected is None else (pytest.approx(expected[0], abs=1e-12),
+                                                    pytest.approx(expected[1], abs=1e-12)))

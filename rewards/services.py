@@ -732,7 +732,8 @@ def handle_notification(headers: Mapping[str, str], body: bytes, gateway: Transf
         sent_at = int(headers.get("Wechatpay-Timestamp", ""))
     except ValueError:
         raise NotificationRefused("通知缺少时间戳。", code="notification_stale") from None
-    if abs(now.timestamp() - sent_at) > settings.wechatpay_notify_window_seconds:
+    # In whole seconds: no float holds a 400-digit timestamp.
+    if abs(int(now.timestamp()) - sent_at) > settings.wechatpay_notify_window_seconds:
         raise NotificationRefused("通知时间戳超出允许范围。", code="notification_stale")
     notification = gateway.verify_notification(headers, body)
     if notification is None:

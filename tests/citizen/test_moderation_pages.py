@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
-from citizen.models import Report
+from citizen.models import RejectionTemplate, Report
 from core.db import db, utcnow
 from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
@@ -172,3 +172,19 @@ def test_saving_a_rejection_template_with_an_id_beyond_32_bits_is_refused(app, c
     response = admin_post(client, "/admin/rejection-templates", {"id": str(2**40), "title": "新理由", "text": "理由正文"})
     assert response.status_code == 302
     assert "驳回理由不存在" in client.get(response.location).get_data(as_text=True)
+
+
+def test_an_admin_creates_a_rejection_template(app, client):
+    """The new row was written before its title and text (NOT NULL): every new template was a 500."""
+    with app.app_context():
+        StaffFactory(username="reason_maker", roles=["admin"])
+    admin_login(client, "reason_maker")
+    response = admin_post(client, "/admin/rejection-templates",
+                          {"title": "照片不清晰", "text": "照片看不清问题，请重新拍摄。", "is_active": "on"})
+    assert response.status_code == 302
+    assert "已保存驳回理由" in client.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        created = db.session.scalars(sa.select(RejectionTemplate).where(RejectionTemplate.title == "照片不清晰")).one()
+        assert (created.text, created.is_active) == ("照片看不清问题，请重新拍摄。", True)
+        audit = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "rejection_template.save")).one()
+        assert audit.object_id == str(created.id) and audit.after["title"] == "照片不清晰"

@@ -188,3 +188,10 @@ def test_an_admin_creates_a_rejection_template(app, client):
         assert (created.text, created.is_active) == ("照片看不清问题，请重新拍摄。", True)
         audit = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "rejection_template.save")).one()
         assert audit.object_id == str(created.id) and audit.after["title"] == "照片不清晰"
+
+
+@pytest.mark.parametrize("query", ["since=0001-01-01", "until=9999-12-31"])
+def test_queue_dates_at_the_ends_of_the_calendar_filter_nothing_out_not_a_500(moderator_client, reports, query):
+    """Both were an OverflowError converting the Asia/Shanghai day to UTC."""
+    response = moderator_client.get(f"/admin/reports?status=&{query}")
+    assert response.status_code == 200 and "第2个问题" in response.get_data(as_text=True)

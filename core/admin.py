@@ -123,7 +123,8 @@ def _layout_context() -> dict[str, Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not urlsplit(target).netloc:
+    # A line break (or any control character) cannot go into the Location header: werkzeug refuses it.
+    if target and target.startswith("/admin") and target.isprintable() and not urlsplit(target).netloc:
         return target
     return url_for("admin.dashboard")
 

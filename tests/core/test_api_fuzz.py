@@ -43,21 +43,24 @@ def resident(client):
     return auth
 
 
-def call_and_validate(case, headers: dict[str, str]) -> None:  # noqa: ANN001
+@pytest.fixture
+def case_updates_signed(override_settings) -> None:
+    """The case system's callback with its secret set: unsigned, whatever its headers and body, it must refuse."""
+    override_settings(case_updates_secret="schemathesis-case-updates-secret")
+
+
+def validate(case, response) -> None:  # noqa: ANN001
     if case.operation.label != PAYOUT_NOTIFICATIONS:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.validate_response(response, checks=CHECKS)
         return
     # Payouts are off in this app: its documented answer is a 503 saying so, whatever the call (their notifications
     # with payouts on are tested with WeChat Pay's signatures in tests/rewards/test_payouts.py).
-    response = case.call(headers=headers)
     assert response.status_code == 503 and response.json()["error"]["code"] == "payouts_disabled", response.text
     case.validate_response(response, checks=CHECKS[1:])
 
 
-def test_every_operation_keeps_its_documented_promises(api_schema, resident, client, override_settings):
-    # One test over every operation (schemathesis' pytest plugin does not run on this pytest). The case system's
-    # callback is in it too, with its secret set: unsigned, whatever its headers and body, it must refuse.
-    override_settings(case_updates_secret="schemathesis-case-updates-secret")
+def test_every_operation_keeps_its_documented_promises(api_schema, resident, client, case_updates_signed):
+    # One test over every operation (schemathesis' pytest plugin does not run on this pytest).
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 35
     # Deleting the account ends the session it is called with: each of its examples signs in someone new.
@@ -70,7 +73,7 @@ def test_every_operation_keeps_its_documented_promises(api_schema, resident, cli
         def exercise(case) -> None:
             nonlocal calls
             calls += 1
-            call_and_validate(case, next(throwaway) if operation.label == DELETE_ACCOUNT else resident)
+            validate(case, case.call(headers=next(throwaway) if operation.label == DELETE_ACCOUNT else resident))
 
         try:
             exercise()
@@ -79,7 +82,7 @@ def test_every_operation_keeps_its_documented_promises(api_schema, resident, cli
     print(f"\nschemathesis: {calls} calls over {len(operations)} operations, no server error")
 
 
-def test_call_sequences_along_the_documented_links_keep_the_promises(api_schema, resident):
+def test_call_sequences_along_the_documented_links_keep_the_promises(api_schema, resident, case_updates_signed):
     # Not the account's deletion here: every later step of the sequence would be signed out.
     machine = api_schema.exclude(method="DELETE", path="/api/v1/me").as_state_machine()
     steps = 0
@@ -91,7 +94,7 @@ def test_call_sequences_along_the_documented_links_keep_the_promises(api_schema,
         def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:  # noqa: ANN001
             nonlocal steps
             steps += 1
-            case.validate_response(response, checks=CHECKS)
+            validate(case, response)
 
     SignedInResident.run(settings=fuzz_settings(SCENARIOS, stateful_step_count=10))
     assert steps >= SCENARIOS

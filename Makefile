@@ -54,13 +54,14 @@ test-services: install browser
 		echo "DATABASE_URL / REDIS_URL not set: skipping the PostgreSQL + Redis pass"; \
 	fi
 
-# The long runs of the property and API fuzzing that `make test` runs briefly (fixed seeds both ways).
+# The long runs of the property and API fuzzing and of the admin crawl that `make test` runs briefly (fixed seeds
+# both ways): 300 examples per API operation, 200 linked call sequences, every hostile value in every admin form.
 fuzz: install
-	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 CORPUS_DIR=$(CORPUS_DIR) \
-		$(BIN)/python -m pytest -q \
-		tests/core/test_api_fuzz.py tests/core/test_geo_properties.py tests/core/test_signature_properties.py \
-		tests/core/test_crypto.py tests/media/test_properties.py tests/media/test_mutation_fuzz.py \
-		tests/signboard_templates/test_credit_code_properties.py
+	env -u DATABASE_URL TEST_BACKENDS=embedded FUZZ_EXAMPLES=5000 FUZZ_API_EXAMPLES=300 FUZZ_API_SCENARIOS=200 \
+		FUZZ_ADMIN_VALUES=all CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python -m pytest -q \
+		tests/core/test_api_fuzz.py tests/core/test_admin_crawl.py tests/core/test_geo_properties.py \
+		tests/core/test_signature_properties.py tests/core/test_crypto.py tests/media/test_properties.py \
+		tests/media/test_mutation_fuzz.py tests/signboard_templates/test_credit_code_properties.py
 
 # exiftool, the corpus suite's reference reader: Debian's, installed the way the browser is.
 exiftool:

@@ -13,7 +13,7 @@ from cases import services
 from citizen import services as citizen_services
 from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
-from core.db import db
+from core.db import database_ids, db
 from core.errors import AppError
 from media import services as media_services
 
@@ -42,8 +42,9 @@ def deliveries() -> str:
 @bp.post("/deliveries/retry")
 def retry_deliveries() -> Response:
     require_staff_role(*DESK_ROLES)
-    chosen = request.form.get("delivery_id", type=int)
-    count = services.retry_deliveries(actor(), None if chosen is None else [chosen])
+    # Without a delivery_id, all; with one that is no id of ours ("abc", 2**31), none.
+    chosen = request.form.get("delivery_id")
+    count = services.retry_deliveries(actor(), None if chosen is None else database_ids([chosen]))
     flash(f"已重新发送 {count} 条转办。" if count else "没有可重试的转办。", "success" if count else "info")
     return redirect(url_for("cases_admin.deliveries", status=request.form.get("status") or None))
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.db import MAX_DATABASE_ID
@@ -112,14 +114,19 @@ class ReportPageSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
+# ASCII digits: \d and int() also take other scripts' digits.
+_ID_DIGITS = re.compile(r"^[0-9]{1,10}$")
+
+
 def _within_database_ids(value: str) -> None:
-    if int(value) > MAX_DATABASE_ID:
+    # marshmallow runs this even after the pattern refused the value ("abc"): only digits it took are read.
+    if _ID_DIGITS.match(value) and int(value) > MAX_DATABASE_ID:
         raise ValidationError(f"at most {MAX_DATABASE_ID}")
 
 
 class PageArgsSchema(Schema):
     # Ids are 32-bit in the database: a longer cursor would be a 500 on PostgreSQL, not a 422.
-    cursor = fields.String(load_default=None, validate=[validate.Regexp(r"^\d{1,10}$"), _within_database_ids])
+    cursor = fields.String(load_default=None, validate=[validate.Regexp(_ID_DIGITS), _within_database_ids])
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 
 

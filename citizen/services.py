@@ -783,12 +783,15 @@ def save_rejection_template(actor: Actor, *, template_id: int | None, title: str
     template = get_row(RejectionTemplate, template_id) if template_id else None
     if template_id and template is None:
         raise NotFound("驳回理由不存在。")
+    values = dict(title=title, text=text, is_active=is_active)
     if template is None:
-        template = RejectionTemplate(sort_order=100)
+        # Written whole: its title and text are NOT NULL, and the audit needs its id.
+        template = RejectionTemplate(sort_order=100, **values)
         db.session.add(template)
         db.session.flush()
-    change_audited(actor, "rejection_template.save", "rejection_template", template, title=title, text=text,
-                   is_active=is_active)
+        record_audit(actor, "rejection_template.save", "rejection_template", template.id, after=values)
+    else:
+        change_audited(actor, "rejection_template.save", "rejection_template", template, **values)
     return template
 
 

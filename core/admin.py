@@ -127,7 +127,8 @@ def _layout_context() -> dict[str, Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not urlsplit(target).netloc:
+    # A line break (or any control character) cannot go into the Location header: werkzeug refuses it.
+    if target and target.startswith("/admin") and target.isprintable() and not urlsplit(target).netloc:
         return target
     return url_for("admin.dashboard")
 
@@ -231,11 +232,13 @@ def parse_day(value: str | None, *, end: bool = False) -> dt.datetime | None:
         return None
     try:
         day = dt.date.fromisoformat(value)
-    except ValueError:
+        if end:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        # Not a date, or one at the end of the calendar (Shanghai's midnight of 0001-01-01 is before UTC's year 1,
+        # 9999-12-31 has no day after), where a bound leaves nothing out.
         return None
-    if end:
-        day += dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.timezone.utc)
 
 
 @bp.get("/audit")

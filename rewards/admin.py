@@ -69,9 +69,11 @@ def _fen(value: str | None, field: str, *, optional: bool = False) -> int | None
         return None
     try:
         amount = decimal.Decimal(text)
+        whole_fen = amount.is_finite() and amount == amount.quantize(decimal.Decimal("0.01"))
     except decimal.InvalidOperation:
-        amount = decimal.Decimal("NaN")
-    if not amount.is_finite() or amount != amount.quantize(decimal.Decimal("0.01")):
+        # Not a number, or one (1e100000000) with more digits in fen than a Decimal holds.
+        whole_fen = False
+    if not whole_fen:
         raise ValidationFailed(f"金额格式不正确：{value}（以元为单位，最多两位小数）。", details={"fields": {field: ["yuan"]}})
     return int(amount * 100)
 

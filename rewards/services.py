@@ -98,6 +98,8 @@ EARNING_STATUSES = {
     "closed": {"closed"},
 }
 REFUSING_STATUSES = {"rejected": "report_rejected", "withdrawn": "report_withdrawn", "duplicate": "report_duplicate"}
+# Why a resident earns nothing: a staff member's own WeChat account, or excluded for abuse (the officer's form).
+EXCLUSION_REASONS = ("staff", "abuse")
 
 
 def shanghai_day(instant: dt.datetime) -> dt.date:
@@ -136,6 +138,8 @@ def _check_campaign(form: CampaignForm, max_transfer_fen: int, campaign_id: int 
     problems: dict[str, list[str]] = {}
     if not form.name.strip() or len(form.name.strip()) > 64:
         problems["name"] = ["1–64 characters"]
+    if len(form.description.strip()) > 1000:
+        problems["description"] = ["at most 1000 characters"]
     if form.ends_on < form.starts_on:
         problems["ends_on"] = ["on or after starts_on"]
     for field in ("budget_fen", "daily_cap_fen", "monthly_cap_fen"):
@@ -453,6 +457,8 @@ def reverse_reward(actor: Actor, reward_id: int, *, note: str) -> Reward:
 
 
 def exclude_resident(actor: Actor, resident_id: int, *, reason: str, note: str = "") -> ExcludedResident:
+    if reason not in EXCLUSION_REASONS:
+        raise ValidationFailed("排除原因无效，请从列表中选择。", details={"fields": {"reason": list(EXCLUSION_REASONS)}})
     citizen_services.get_resident(resident_id)
     exclusion = db.session.get(ExcludedResident, resident_id)
     if exclusion is not None:
@@ -842,7 +848,8 @@ def handle_notification(headers: Mapping[str, str], body: bytes, gateway: Transf
         sent_at = int(headers.get("Wechatpay-Timestamp", ""))
     except ValueError:
         raise NotificationRefused("通知缺少时间戳。", code="notification_stale") from None
-    if abs(now.timestamp() - sent_at) > settings.wechatpay_notify_window_seconds:
+    # In whole seconds: no float holds a 400-digit timestamp.
+    if abs(int(now.timestamp()) - sent_at) > settings.wechatpay_notify_window_seconds:
         raise NotificationRefused("通知时间戳超出允许范围。", code="notification_stale")
     notification = gateway.verify_notification(headers, body)
     if notification is None:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from cases import services, signing
@@ -79,6 +80,17 @@ def test_a_timestamp_of_digits_that_are_no_number_is_refused_not_a_500(client, u
     response = client.post("/api/v1/case-updates", json={"update_id": "d-1", "report_id": 1, "status": "closed"},
                            headers={signing.TIMESTAMP_HEADER: "\xb2", signing.SIGNATURE_HEADER: "sha256=00"})
     assert response.status_code == 401 and response.json["error"]["code"] == "signature_missing"
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_a_timestamp_too_long_for_any_clock_is_stale_not_a_500(client, use_case_system, digits):
+    """A 400-digit timestamp was an OverflowError (no float holds it), a 5000-digit one a ValueError (beyond
+    int()'s 4300 digits)."""
+    use_case_system("webhook")
+    timestamp, body = "9" * digits, json.dumps({"update_id": "l-1", "report_id": 1, "status": "closed"}).encode()
+    headers = {signing.TIMESTAMP_HEADER: timestamp, signing.SIGNATURE_HEADER: signing.signature(UPDATES_SECRET, timestamp, body)}
+    response = client.post("/api/v1/case-updates", data=body, headers=headers, content_type="application/json")
+    assert response.status_code == 401 and response.json["error"]["code"] == "stale_timestamp"
 
 
 def test_a_tampered_body_is_refused(app, client, resident, run_jobs, use_case_system):

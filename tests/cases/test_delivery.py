@@ -179,6 +179,24 @@ def test_the_deliveries_page_lists_and_retries_with_an_audit(app, client, reside
         assert entry.object_id == str(delivery_id)
 
 
+@pytest.mark.parametrize("odd_id", [str(2**31), "1" * 40, "abc", "²", "-1", ""])
+def test_retrying_a_delivery_id_that_is_no_id_retries_nothing_not_a_500(app, client, resident, run_jobs,
+                                                                        use_case_system, odd_id):
+    """2**31 and more was an integer-out-of-range 500 on PostgreSQL; "abc" was read as no id, so every
+    delivery was retried."""
+    use_case_system("open311", open311_api_key="wrong-key")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    assert delivery_of(app, report_id).status == "failed"
+    with app.app_context():
+        StaffFactory(username="dispatcher-odd", roles=["dispatcher"])
+    staff = app.test_client()
+    admin_login(staff, "dispatcher-odd")
+    response = admin_post(staff, "/admin/deliveries/retry", {"delivery_id": odd_id}, form_page="/admin/deliveries")
+    assert response.status_code == 302
+    assert "没有可重试的转办" in staff.get(response.location).get_data(as_text=True)
+    assert delivery_of(app, report_id).status == "failed"
+
+
 def test_the_deliveries_page_needs_a_dispatcher(app, resident, client):
     with app.app_context():
         StaffFactory(username="moderator-only", roles=["moderator"])

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
-from citizen.models import Report
+from citizen.models import RejectionTemplate, Report
 from core.db import db, utcnow
 from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
@@ -216,3 +216,26 @@ def test_the_report_page_shows_the_submitter_masked_and_reveals_for_the_role_tha
                        form_page=f"/admin/reports/{report_id}")
     assert "203.0.113.77" in shown.get_data(as_text=True)
     assert _reveals(app)[-1] == ("reveal_admin", str(report_id), {"field": "submitted_ip"})
+
+
+def test_an_admin_creates_a_rejection_template(app, client):
+    """The new row was written before its title and text (NOT NULL): every new template was a 500."""
+    with app.app_context():
+        StaffFactory(username="reason_maker", roles=["admin"])
+    admin_login(client, "reason_maker")
+    response = admin_post(client, "/admin/rejection-templates",
+                          {"title": "照片不清晰", "text": "照片看不清问题，请重新拍摄。", "is_active": "on"})
+    assert response.status_code == 302
+    assert "已保存驳回理由" in client.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        created = db.session.scalars(sa.select(RejectionTemplate).where(RejectionTemplate.title == "照片不清晰")).one()
+        assert (created.text, created.is_active) == ("照片看不清问题，请重新拍摄。", True)
+        audit = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "rejection_template.save")).one()
+        assert audit.object_id == str(created.id) and audit.after["title"] == "照片不清晰"
+
+
+@pytest.mark.parametrize("query", ["since=0001-01-01", "until=9999-12-31"])
+def test_queue_dates_at_the_ends_of_the_calendar_filter_nothing_out_not_a_500(moderator_client, reports, query):
+    """Both were an OverflowError converting the Asia/Shanghai day to UTC."""
+    response = moderator_client.get(f"/admin/reports?status=&{query}")
+    assert response.status_code == 200 and "第2个问题" in response.get_data(as_text=True)

@@ -323,3 +323,10 @@ def test_too_many_reports_in_an_hour_get_429_with_retry_after(client, resident, 
 def test_reports_need_a_resident_token(client):
     assert client.post("/api/v1/reports", json={}).status_code == 401
     assert client.get("/api/v1/reports/mine").status_code == 401
+
+
+@pytest.mark.parametrize("cursor", ["abc", "", "1" * 11, "-1", "0x10", "١٢", str(2**31), "12 "])
+def test_a_cursor_that_is_no_report_id_is_a_422_naming_the_cursor(client, resident, cursor):
+    """Both validators of the cursor ran: after the pattern refused "abc", the range check's int() raised."""
+    response = client.get("/api/v1/reports/mine", query_string={"cursor": cursor}, headers=resident)
+    assert response.status_code == 422 and "cursor" in response.json["error"]["details"]["fields"]["query"]

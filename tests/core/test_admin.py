@@ -170,6 +170,15 @@ def test_a_page_number_past_the_last_shows_the_last_page_not_a_500(client, admin
         assert response.status_code == 200 and "chief" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", ["since=0001-01-01", "until=9999-12-31", "since=0001-01-01&until=9999-12-31"])
+def test_dates_at_the_ends_of_the_calendar_filter_nothing_out_not_a_500(client, admin, query):
+    """Asia/Shanghai midnight of 0001-01-01 is before UTC's year 1, and the day after 9999-12-31 is none:
+    both were an OverflowError. Such a bound leaves nothing out."""
+    admin_login(client, "chief")
+    response = client.get(f"/admin/audit?action=staff.login&{query}")
+    assert response.status_code == 200 and "<td>chief</td>" in response.get_data(as_text=True)
+
+
 def test_audit_entries_cannot_be_changed_or_deleted(app_ctx):
     from core import services
 
@@ -196,6 +205,16 @@ def test_the_login_redirect_never_leaves_the_admin(client, moderator):
     response = client.post("/admin/login?next=https://evil.example/", data={
         "username": "mod", "password": "correct-horse-battery", "csrf_token": csrf_token(client, "/admin/login")})
     assert response.location == "/admin/"
+
+
+@pytest.mark.parametrize("next_page", ["/admin/audit\r\nSet-Cookie: forged=1", "/admin/\nX-Injected: 1",
+                                       "/admin/%0d%0aX-Injected:%201"])
+def test_a_login_redirect_with_a_line_break_goes_to_the_dashboard_not_a_500(client, moderator, next_page):
+    """Werkzeug refuses a header value with a line break (ValueError): a crafted link was a 500 at sign-in."""
+    response = client.post("/admin/login", query_string={"next": next_page}, data={
+        "username": "mod", "password": "correct-horse-battery", "csrf_token": csrf_token(client, "/admin/login")})
+    assert response.status_code == 302
+    assert "\n" not in response.location and "\r" not in response.location and "X-Injected" not in response.headers
 
 
 def test_create_staff_command(app):

@@ -14,7 +14,7 @@ from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry
 from rewards import jobs, services
-from rewards.models import Campaign, LedgerEntry, Payout, Reward
+from rewards.models import Campaign, ExcludedResident, LedgerEntry, Payout, Reward
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
@@ -336,3 +336,44 @@ def test_a_campaign_sum_beyond_what_the_ledger_holds_is_refused_by_name(app, fie
     with pytest.raises(ValidationFailed) as refusal:
         make_campaign(app, **{field: 2**31})
     assert field in refusal.value.details["fields"]
+
+
+@pytest.mark.parametrize(("field", "typed"), [("budget_yuan", "1e100000000"), ("default_amount_yuan", "1E+999999"),
+                                              ("amounts", "B0301=1e100000000"), ("daily_cap_yuan", "-1e100000000")])
+def test_an_amount_of_more_digits_than_any_number_is_refused_on_the_form_not_a_500(app, field, typed):
+    """Decimal reads 1e100000000, but rounding it to fen needs more digits than it has (InvalidOperation)."""
+    from tests.core.admin_helpers import csrf_token, signed_in_staff
+
+    officer = signed_in_staff(app, f"officer-huge-{field}", "reward_officer")
+    form = {"name": "巨额活动", "starts_on": "2026-12-01", "ends_on": "2026-12-31", "budget_yuan": "1000",
+            "default_amount_yuan": "5", "daily_cap_yuan": "10", "monthly_cap_yuan": "100", "earn_on": "accepted",
+            "is_active": "on", field: typed}
+    response = officer.post("/admin/rewards/campaigns/new",
+                            data={**form, "csrf_token": csrf_token(officer, "/admin/rewards/campaigns/new")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "金额格式不正确" in page and 'name="budget_yuan"' in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Campaign).where(Campaign.name == "巨额活动")) == 0
+
+
+def test_a_campaign_description_longer_than_its_column_is_refused_by_name(app):
+    """Over 1000 characters was a 500 on PostgreSQL (value too long) and stored whole on SQLite."""
+    with pytest.raises(ValidationFailed) as refusal:
+        make_campaign(app, description="长" * 1001)
+    assert "description" in refusal.value.details["fields"]
+
+
+@pytest.mark.parametrize("reason", ["9" * 40, "", "other"])
+def test_excluding_a_resident_for_a_reason_not_on_the_form_is_refused_not_a_500(app, client, reason):
+    """The form offers "staff" and "abuse"; a longer reason was a 500 on PostgreSQL (its column holds 16)."""
+    from tests.core.admin_helpers import csrf_token, signed_in_staff
+
+    resident_id = client.get("/api/v1/me", headers=sign_in(client, "oExcludedForNoReason")).json["id"]
+    officer = signed_in_staff(app, f"officer-exclude-{len(reason)}", "reward_officer")
+    page = f"/admin/rewards/residents/{resident_id}"
+    response = officer.post(f"{page}/exclude", data={"reason": reason, "note": "",
+                                                     "csrf_token": csrf_token(officer, page)})
+    assert response.status_code == 302
+    assert "排除原因无效" in officer.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ExcludedResident, resident_id) is None

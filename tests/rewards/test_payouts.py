@@ -199,6 +199,15 @@ def test_forged_stale_and_replayed_notifications_change_nothing(app, client, run
     assert kinds(app, reward_id).count("paid") == 1
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 5000, "-" + "9" * 400])
+def test_a_notification_timestamp_too_long_for_any_clock_is_stale_not_a_500(client, wechatpay, timestamp):
+    """A 400-digit Wechatpay-Timestamp was an OverflowError: no float holds it."""
+    # The timestamp is checked before anything else: no signature or body is needed to reach it.
+    response = client.post(NOTIFY, data=b"{}", headers={"Wechatpay-Timestamp": timestamp},
+                           content_type="application/json")
+    assert response.status_code == 401 and response.json["error"]["code"] == "notification_stale"
+
+
 def test_reconciliation_reports_a_difference(app, client, run_jobs, resident, wechatpay):
     reward_id = approved_reward(app, client, run_jobs, resident)
     with app.app_context():

@@ -54,14 +54,17 @@ def _error(status: int, description: str) -> Response:
 
 @bp.errorhandler(AppError)
 def _app_error(exc: AppError) -> Response:
-    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400.
-    return _error(exc.status if exc.status in (403, 404) else 400, exc.message)
+    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400, but for a rate limit (429, with
+    # its Retry-After).
+    response = _error(exc.status if exc.status in (403, 404, 429) else 400, exc.message)
+    response.headers.update(exc.headers)
+    return response
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    return _error(status if status in (400, 403, 404, 405) else 500, exc.description or exc.name)
+    return _error(status if status in (400, 403, 404, 405, 413) else 500, exc.description or exc.name)
 
 
 @bp.get("/discovery.<any(json, xml):fmt>")

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services fuzz faults install migrate worker browser clean
+.PHONY: run test test-embedded test-services fuzz faults install migrate worker browser nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; }
 
+# The fault suite checks the shipped nginx site file (deploy/nginx) with `nginx -t`. RUNLEVEL=1: installed, not
+# started.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx-light >/dev/null; }
+
 test: test-embedded test-services
 
 test-embedded: install browser
@@ -60,7 +65,7 @@ fuzz: install
 
 # The fault suite: the production stack on private PostgreSQL and Redis servers, under load and faults
 # (tests/faults). FAULT_SECONDS sets how long each fault lasts (default 4).
-faults: install
+faults: install nginx
 	$(BIN)/python -m pytest -m faults -s -p no:logging tests/faults
 
 clean:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from cases import services as service
 from core.errors import AppError
+from core.ratelimit import rate_limit
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMAT = "<any(json, xml):fmt>"
@@ -65,6 +66,12 @@ def _app_error(exc: AppError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     return _error(status if status in (400, 403, 404, 405, 413) else 500, exc.description or exc.name)
+
+
+@bp.before_request
+def _limit_reads() -> None:
+    if request.method == "GET":
+        rate_limit("open311", request.remote_addr or "")
 
 
 @bp.get("/discovery.<any(json, xml):fmt>")

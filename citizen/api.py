@@ -174,9 +174,11 @@ class NearbyReports(MethodView):
     @resident_required
     @blp.arguments(NearbyArgsSchema, location="query")
     @blp.response(200, NearbySchema)
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.doc(security=RESIDENT_AUTH)
     def get(self, args: dict) -> dict:
         """Known open problems near a point, anonymised, so residents need not report them again"""
+        rate_limit("nearby", request.remote_addr or "")
         lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
         settings = current_app.config["APP_SETTINGS"]
         items = []

@@ -23,7 +23,7 @@ from core.db import MAX_DATABASE_ID, db, engine_options, is_storable_text
 from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
-from core.ratelimit import make_rate_limiter
+from core.ratelimit import make_rate_limiter, make_slots
 from core.security import register_security_headers
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
 from core.wechat import WeChatMiniProgram
@@ -126,6 +126,7 @@ def _wire_adapters(app: Flask, config: Config) -> None:
         redis_connection = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
     app.extensions["redis"] = redis_connection
     app.extensions["rate_limiter"] = make_rate_limiter(redis_connection)
+    app.extensions["concurrency_slots"] = make_slots(redis_connection)
     app.extensions["job_queue"] = RqQueue(redis_connection) if redis_connection is not None else InlineQueue(app)
 
     if config.media_backend == "s3":

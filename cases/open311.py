@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from cases import services as service
 from core.errors import AppError
+from core.links import public_url
 from core.ratelimit import rate_limit
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -78,7 +79,7 @@ def _limit_reads() -> None:
 def discovery(fmt: str) -> Response:
     changeset = service.CHANGESET
     endpoint = {"specification": "http://wiki.open311.org/GeoReport_v2",
-                "url": url_for("open311.discovery", fmt="json", _external=True).rsplit("/", 1)[0],
+                "url": public_url(url_for("open311.discovery", fmt="json")).rsplit("/", 1)[0],
                 "changeset": changeset, "type": "production", "formats": ["application/json", "text/xml"]}
     body = {"changeset": changeset, "contact": "点·靓青岛 城市管理", "key_service": "向城市管理部门申请 api_key",
             "endpoints": [endpoint]}

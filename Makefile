@@ -7,7 +7,7 @@ PORT ?= 5000
 CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services fuzz faults corpus install migrate worker browser exiftool clean
+.PHONY: run test test-embedded test-services fuzz faults corpus install migrate worker browser exiftool nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ worker: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; }
+
+# The fault suite checks the shipped nginx site file (deploy/nginx) with `nginx -t`. RUNLEVEL=1: installed, not
+# started.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx-light >/dev/null; }
 
 test: test-embedded test-services
 
@@ -78,7 +83,7 @@ corpus: install exiftool
 
 # The fault suite: the production stack on private PostgreSQL and Redis servers, under load and faults
 # (tests/faults). FAULT_SECONDS sets how long each fault lasts (default 4).
-faults: install
+faults: install nginx
 	$(BIN)/python -m pytest -m faults -s -p no:logging tests/faults
 
 clean:

@@ -5,7 +5,7 @@ path as the mini-program and answers with a token; a report is public (and gets 
 ``service_request_id``) once a moderator has accepted it.
 
 What GET serves is each report's public version (``cases.services._open311_requests``), a page at a time and at
-a limited pace per address (``RATE_LIMIT_OPEN311_READ``).
+a limited pace per address (``RATE_LIMIT_OPEN311``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from cases import services as service
-from core.errors import AppError, RateLimited
+from core.errors import AppError
+from core.links import public_origin, public_url
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
 
@@ -59,33 +60,30 @@ def _error(status: int, description: str) -> Response:
 
 @bp.errorhandler(AppError)
 def _app_error(exc: AppError) -> Response:
-    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400, but for a client reading too
-    # fast, who is told when to come back.
-    if isinstance(exc, RateLimited):
-        response = _error(exc.status, exc.message)
-        response.headers.update(exc.headers)
-        return response
-    return _error(exc.status if exc.status in (403, 404) else 400, exc.message)
-
-
-@bp.before_request
-def _limit_reading() -> None:
-    # The feed is open to anyone without a key: each address reads at a pace the database can serve everyone.
-    if request.method == "GET":
-        rate_limit("open311_read", request.remote_addr or "")
+    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400, but for a rate limit (429, with
+    # its Retry-After).
+    response = _error(exc.status if exc.status in (403, 404, 429) else 400, exc.message)
+    response.headers.update(exc.headers)
+    return response
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    return _error(status if status in (400, 403, 404, 405) else 500, exc.description or exc.name)
+    return _error(status if status in (400, 403, 404, 405, 413) else 500, exc.description or exc.name)
+
+
+@bp.before_request
+def _limit_reads() -> None:
+    if request.method == "GET":
+        rate_limit("open311", request.remote_addr or "")
 
 
 @bp.get("/discovery.<any(json, xml):fmt>")
 def discovery(fmt: str) -> Response:
     changeset = service.CHANGESET
     endpoint = {"specification": "http://wiki.open311.org/GeoReport_v2",
-                "url": url_for("open311.discovery", fmt="json", _external=True).rsplit("/", 1)[0],
+                "url": public_url(url_for("open311.discovery", fmt="json")).rsplit("/", 1)[0],
                 "changeset": changeset, "type": "production", "formats": ["application/json", "text/xml"]}
     body = {"changeset": changeset, "contact": "点·靓青岛 城市管理", "key_service": "向城市管理部门申请 api_key",
             "endpoints": [endpoint]}
@@ -120,12 +118,12 @@ def create_request(fmt: str) -> Response:
 def requests_list(fmt: str) -> Response:
     found = service.find_requests(request.args, now=dt.datetime.now(dt.timezone.utc))
     # Local-disk photo links are app paths: clients need them whole.
-    return _answer(absolute_links(found, request.host_url), fmt, "service_requests")
+    return _answer(absolute_links(found, public_origin()), fmt, "service_requests")
 
 
 @bp.get(f"/requests/<int:request_id>.{FORMAT}")
 def request_detail(request_id: int, fmt: str) -> Response:
-    return _answer(absolute_links([service.public_request(request_id)], request.host_url), fmt, "service_requests")
+    return _answer(absolute_links([service.public_request(request_id)], public_origin()), fmt, "service_requests")
 
 
 @bp.get(f"/tokens/<token>.{FORMAT}")

@@ -19,6 +19,7 @@ from core.errors import UpstreamUnavailable
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
 from core.geo import to_wgs84, wgs84_to_gcj02
+from core.links import public_origin
 from core.wechat import WeChatIdentity
 from media import services as media_services
 
@@ -76,7 +77,7 @@ class MyData(MethodView):
         """Everything held about me, as one JSON document with short-lived links to my media"""
         resident_id = current_resident_id()
         rate_limit("export", str(resident_id))
-        return absolute_links(services.export_resident(resident_id), request.host_url)
+        return absolute_links(services.export_resident(resident_id), public_origin())
 
 
 @dev_blp.route("/auth/dev")
@@ -111,7 +112,7 @@ def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
     """Reports as residents see them, with every media link signed from one query."""
     # Local-disk links are app paths: the mini-program needs them whole, as the media API gives them.
     urls = absolute_links(media_services.media_urls_by_id(item.media_id for report in reports for item in report.media),
-                          request.host_url)
+                          public_origin())
     return [{
         "id": report.id, "status": report.status, "status_name": services.STATUS_NAMES[report.status],
         "category": report.category, "description": report.description, "address": report.address,
@@ -201,7 +202,7 @@ class NearbyReports(MethodView):
                 "reported_on": report.created_at.astimezone(SHANGHAI).date(),
             })
         # Local-disk links are app paths: the mini-program needs them whole.
-        return absolute_links({"items": items}, request.host_url)
+        return absolute_links({"items": items}, public_origin())
 
 
 @blp.route("/reports/<int:report_id>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -13,15 +14,16 @@ from flask import Flask, Request, g, request, send_from_directory
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options, is_storable_text
-from core.errors import ErrorSchema, ValidationFailed, register_error_handlers
+from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
-from core.ratelimit import make_rate_limiter
+from core.ratelimit import make_rate_limiter, make_slots
 from core.security import register_security_headers
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
 from core.wechat import WeChatMiniProgram
@@ -30,6 +32,8 @@ access_log = logging.getLogger("access")
 migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 API_VERSION = "v1"
+# Deeper than any document of ours: more nesting is refused before a parser or a schema recurses into it.
+MAX_JSON_DEPTH = 32
 # Every package whose models share the one schema and the one migration chain.
 DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards", "insight")
 
@@ -122,6 +126,7 @@ def _wire_adapters(app: Flask, config: Config) -> None:
         redis_connection = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
     app.extensions["redis"] = redis_connection
     app.extensions["rate_limiter"] = make_rate_limiter(redis_connection)
+    app.extensions["concurrency_slots"] = make_slots(redis_connection)
     app.extensions["job_queue"] = RqQueue(redis_connection) if redis_connection is not None else InlineQueue(app)
 
     if config.media_backend == "s3":
@@ -164,8 +169,16 @@ def _register_request_hooks(app: Flask) -> None:
         g.request_id_token = request_id_var.set(g.request_id)
 
     @app.before_request
-    def _refuse_unstorable_text() -> None:
-        refuse_unstorable_text(_text_inputs())
+    def _limit_body_by_kind() -> None:
+        # Only the limit is set here (413 past it, before reading): the body is read, if at all, by the view that
+        # takes it. Upload views may narrow it to the file they expect.
+        settings = app.config["APP_SETTINGS"]
+        request.max_content_length = (settings.upload_body_max_bytes if request.mimetype == "multipart/form-data"
+                                      else settings.request_body_max_bytes)
+
+    @app.before_request
+    def _refuse_unstorable_query() -> None:
+        refuse_unstorable_text([("query", [text for key, values in request.args.lists() for text in (key, *values)])])
 
     @app.after_request
     def _finish_request(response):  # noqa: ANN001, ANN202
@@ -192,17 +205,13 @@ def refuse_unstorable_text(inputs: Iterable[tuple[str, list[str]]]) -> None:
                                                    for location in bad}})
 
 
-def _text_inputs() -> Iterator[tuple[str, list[str]]]:
-    """The query and JSON texts of the request, read before any view; forms are checked as they are parsed."""
-    yield "query", [text for key, values in request.args.lists() for text in (key, *values)]
-    if request.is_json:
-        yield "json", list(_json_texts(request.get_json(silent=True)))
-
-
 class TextCheckedRequest(Request):
-    """Flask's request, whose forms (URL-encoded or multipart, fields and file names) refuse text no database stores
-    when they are parsed: by the admin's CSRF check before its views, or by a view itself. Nothing parses a body
-    earlier than its view would, since upload views stream theirs under limits they set first."""
+    """Flask's request, whose bodies refuse text no database stores when they are read, by the view that takes them
+    and never earlier (upload views stream theirs under limits they set first): forms (URL-encoded or multipart,
+    fields and file names) as they are parsed, JSON when first read, which also refuses nesting deeper than
+    MAX_JSON_DEPTH."""
+
+    _body_checked = False
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
@@ -210,19 +219,51 @@ class TextCheckedRequest(Request):
         texts += [text for key, upload in self.files.items(multi=True) for text in (key, upload.filename or "")]
         refuse_unstorable_text([("form", texts)])
 
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
+        # Every reader of a whole body (webargs, get_json, a signature check) starts here.
+        if not self._body_checked:
+            body = super().get_data(cache=True, parse_form_data=parse_form_data)
+            if self.content_length is None and self.max_content_length is not None \
+                    and len(body) >= self.max_content_length:
+                # werkzeug cuts a streamed (chunked) body off at the limit: refused instead, as a declared length is.
+                raise RequestEntityTooLarge()
+            if self.is_json:
+                check_json_body(body)
+            self._body_checked = True
+        return super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+
+
+def check_json_body(data: bytes) -> None:
+    """Refuse a JSON body nested deeper than MAX_JSON_DEPTH (400) or holding unstorable text (422). A body that
+    is not JSON at all is left to the view's parser, which answers malformed_json."""
+    try:
+        document = json.loads(data)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
+        return
+    refuse_unstorable_text([("json", list(_json_texts(document)))])
+
+
+def _too_deep() -> AppError:
+    return AppError(f"JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）。", code="json_too_deep", status=400,
+                    details={"max_depth": MAX_JSON_DEPTH})
+
 
 def _json_texts(document: Any) -> Iterator[str]:
-    """The keys and strings of a parsed JSON document, walked without recursion (it may nest deeply)."""
-    pending = [document]
+    """The keys and strings of a parsed JSON document, walked without recursion; deeper than MAX_JSON_DEPTH
+    is refused."""
+    pending = [(document, 1)]
     while pending:
-        value = pending.pop()
+        value, depth = pending.pop()
         if isinstance(value, str):
             yield value
-        elif isinstance(value, dict):
-            yield from value.keys()
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            if isinstance(value, dict):
+                yield from value.keys()
+            pending.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:

@@ -166,9 +166,16 @@ class Config:
     rate_limit_upload: tuple[int, int] = (120, 3600)
     rate_limit_preview: tuple[int, int] = (120, 60)
     rate_limit_export: tuple[int, int] = (10, 3600)
-    # The public version of reports: the Open311 feed's reads per address, and the nearby list's per address.
-    rate_limit_open311_read: tuple[int, int] = (60, 60)
-    rate_limit_nearby: tuple[int, int] = (30, 60)
+    # Public work (security review): certificate look-ups, Open311 reads and nearby reports per IP address, monthly
+    # PDFs per staff member; and how many PDFs Chromium prints at once, in all processes together.
+    rate_limit_certificate: tuple[int, int] = (60, 60)
+    rate_limit_open311: tuple[int, int] = (120, 60)
+    rate_limit_nearby: tuple[int, int] = (60, 60)
+    rate_limit_pdf: tuple[int, int] = (10, 600)
+    pdf_prints_at_once: int = 2
+    # The largest request body that is not a file upload (JSON, forms): refused with 413 before it is read.
+    # Uploads (multipart bodies) may be as large as the largest media limit.
+    request_body_max_bytes: int = 256 * 1024
     # Key for sensitive fields at rest (32 bytes, URL-safe base64); unset: derived from SECRET_KEY (not in production).
     field_encryption_key: str | None = None
     # Keys values may still be encrypted with, read but never written (during and until `flask privacy rotate-key`).
@@ -183,9 +190,13 @@ class Config:
 
     @property
     def rate_limits(self) -> dict[str, tuple[int, int]]:
-        return {"upload": self.rate_limit_upload,
-                "preview": self.rate_limit_preview, "export": self.rate_limit_export,
-                "open311_read": self.rate_limit_open311_read, "nearby": self.rate_limit_nearby}
+        return {field.name.removeprefix("rate_limit_"): getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name.startswith("rate_limit_")}
+
+    @property
+    def upload_body_max_bytes(self) -> int:
+        """The largest multipart body: the largest media file and its multipart framing."""
+        return max(self.media_photo_max_bytes, self.media_audio_max_bytes, self.media_video_max_bytes) + MULTIPART_OVERHEAD
 
     @property
     def staff_sign_in_policies(self) -> tuple[FailurePolicy, FailurePolicy]:
@@ -257,6 +268,9 @@ class Config:
             insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
             insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
             **{name: _rate(env, name) for name in _RATE_LIMITS},
+            pdf_prints_at_once=_integer(env, "pdf_prints_at_once"),
+            # Below 4 KiB even a sign-in or a short report would not fit.
+            request_body_max_bytes=_integer(env, "request_body_max_bytes", minimum=4096),
             field_encryption_key=_encryption_key("FIELD_ENCRYPTION_KEY", env.get("FIELD_ENCRYPTION_KEY") or None),
             field_encryption_old_keys=tuple(
                 _encryption_key("FIELD_ENCRYPTION_OLD_KEYS", key.strip())
@@ -332,6 +346,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CASE_SYSTEMS = ("desk", "open311", "webhook")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
+# Room for a multipart body's boundaries and part headers around its file.
+MULTIPART_OVERHEAD = 64 * 1024
 # S3 (SigV4) refuses a presigned link valid for longer than seven days, when it is used.
 PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 

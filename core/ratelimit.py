@@ -1,4 +1,5 @@
-"""Request rate limits: a sliding window per (limit name, key), shared through Redis when configured.
+"""Request rate limits: a sliding window per (limit name, key), shared through Redis when configured; and slots,
+a bound on how many requests do one costly thing (print a PDF) at once.
 
 The embedded default (one process, `make run`) counts in process memory; with ``REDIS_URL`` every
 gunicorn process and host counts in the same Redis. A refusal is ``RateLimited`` (429 with
@@ -8,12 +9,14 @@ gunicorn process and host counts in the same Redis. A refusal is ``RateLimited``
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import math
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from core.errors import RateLimited
@@ -206,3 +209,85 @@ def attempt_succeeded(limiter: RateLimiter, begun: list[tuple[str, str]]) -> Non
     """The attempts were no failures: they no longer count."""
     for key, member in begun:
         limiter.forget(key, member)
+
+
+class MemorySlots:
+    """Slots held in this process (the embedded default's one process), each until released or its lease ends."""
+
+    def __init__(self) -> None:
+        self._leases: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, name: str, capacity: int, lease_seconds: float, *, now: float | None = None) -> str | None:
+        """A token for one of ``capacity`` slots of ``name``, or None when all are held."""
+        now = time.time() if now is None else now
+        with self._lock:
+            leases = self._leases.setdefault(name, {})
+            for token in [token for token, ends in leases.items() if ends <= now]:
+                del leases[token]
+            if len(leases) >= capacity:
+                return None
+            token = uuid.uuid4().hex
+            leases[token] = now + lease_seconds
+            return token
+
+    def release(self, name: str, token: str) -> None:
+        with self._lock:
+            self._leases.get(name, {}).pop(token, None)
+
+
+# Slots as a sorted set of tokens scored by when their lease ends: ended leases (a holder killed mid-print) are
+# dropped, then a token is added if fewer than the capacity remain.
+_ACQUIRE_SLOT = """
+local key, now, capacity, lease, token = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+if redis.call('ZCARD', key) >= capacity then
+  return false
+end
+redis.call('ZADD', key, now + lease, token)
+redis.call('PEXPIRE', key, math.ceil(lease * 1000))
+return token
+"""
+
+
+class RedisSlots:
+    """The same slots in Redis, shared by every gunicorn process and host."""
+
+    prefix = "slots:"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self._script = connection.register_script(_ACQUIRE_SLOT)
+
+    def acquire(self, name: str, capacity: int, lease_seconds: float, *, now: float | None = None) -> str | None:
+        token = self._script(keys=[self.prefix + name], args=[time.time() if now is None else now, capacity,
+                                                               lease_seconds, uuid.uuid4().hex])
+        return token.decode() if isinstance(token, bytes) else token
+
+    def release(self, name: str, token: str) -> None:
+        self.connection.zrem(self.prefix + name, token)
+
+
+Slots = MemorySlots | RedisSlots
+
+
+def make_slots(redis_connection: Any) -> Slots:
+    return RedisSlots(redis_connection) if redis_connection is not None else MemorySlots()
+
+
+# How soon a request refused for want of a slot may try again: about one print's time.
+SLOT_RETRY_AFTER_SECONDS = 5
+
+
+@contextlib.contextmanager
+def held_slot(slots: Slots, name: str, capacity: int, *, lease_seconds: float) -> Iterator[None]:
+    """Hold one of ``capacity`` slots of ``name`` for the block, or 429 when all are held. ``lease_seconds`` bounds
+    the block: a slot whose holder died is free again after it."""
+    token = slots.acquire(name, capacity, lease_seconds)
+    if token is None:
+        raise RateLimited("正在生成的报告过多，请稍后再试。", retry_after_seconds=SLOT_RETRY_AFTER_SECONDS,
+                          details={"limit": name, "at_once": capacity})
+    try:
+        yield
+    finally:
+        slots.release(name, token)

@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, render_template, request
 from citizen import services as citizen_services
 from core.admin import NavItem, admin_blueprint
 from core.auth import require_staff_role
+from core.ratelimit import held_slot, rate_limit
 from core.security import DOCUMENT_POLICY
 from insight import report as report_pages
 from insight import services
@@ -68,7 +69,7 @@ def dashboard() -> str:
 
 @bp.get("/insight/monthly")
 def monthly() -> Response:
-    require_staff_role()
+    staff = require_staff_role()
     settings = current_app.config["APP_SETTINGS"]
     district = request.args.get("district") or None
     try:
@@ -78,8 +79,12 @@ def monthly() -> Response:
         abort(400)
     name = f"insight-{period.first:%Y-%m}{'-' + district if district else ''}"
     if request.args.get("format") == "pdf":
+        # Each print is a Chromium for a second or more: so many per staff member, so many at once in all processes.
+        rate_limit("pdf", str(staff.id))
         try:
-            pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings), settings)
+            with held_slot(current_app.extensions["concurrency_slots"], "pdf", settings.pdf_prints_at_once,
+                           lease_seconds=report_pages.PDF_TIMEOUT_SECONDS + 10):
+                pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings), settings)
         except report_pages.PdfFailed as exc:
             current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
             abort(503)

@@ -17,6 +17,7 @@ from werkzeug.formparser import parse_form_data
 
 from core.auth import current_resident_id, resident_required
 from core.errors import ValidationFailed
+from core.links import public_url
 from core.ratelimit import rate_limit
 from core.storage import UPLOAD_FILE_FIELD
 from media import processing, services
@@ -103,7 +104,7 @@ def _received_file() -> Iterator[services.IncomingFile]:
 
 def _absolute(url: str) -> str:
     # Local-disk links are app paths; the mini-program needs them whole.
-    return request.host_url.rstrip("/") + url if url.startswith("/") else url
+    return public_url(url)
 
 
 def _view(media: Media) -> dict[str, Any]:

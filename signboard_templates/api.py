@@ -174,6 +174,7 @@ class ApplicationDetail(MethodView):
 @certificates_bp.get("/signboard-certificates/<number>")
 def certificate(number: str) -> tuple[str, int]:
     """The approval certificate a merchant shows, and anyone verifies, by its number."""
+    rate_limit("certificate", request.remote_addr or "")
     try:
         application = services.find_certificate(number)
     except NotFound:

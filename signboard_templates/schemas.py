@@ -5,6 +5,7 @@ from typing import Any
 from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from core.links import public_url
 from signboard_templates import credit_code, services
 from signboard_templates.models import STATUSES
 from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
@@ -16,7 +17,7 @@ def preview_url(template_id: str, shop_name: str, width_m: float | None = None, 
 
 
 def certificate_url(number: str) -> str:
-    return url_for("signboard_certificates.certificate", number=number, _external=True)
+    return public_url(url_for("signboard_certificates.certificate", number=number))
 
 
 def _shop_name(value: str) -> None:

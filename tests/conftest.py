@@ -124,6 +124,8 @@ def build_config(tmp_dir: Path, fake_wechat: FakeWeChatServer, *, database_url: 
         log_level="INFO",
         # Every test sees its own data in the moderation counts.
         queue_counts_ttl_seconds=0,
+        # The test client's origin: links to this app are built from PUBLIC_BASE_URL alone, never from the request.
+        public_base_url="http://localhost",
     )
     settings.update(overrides)
     return dataclasses.replace(Config.from_env({}), **settings)
@@ -342,9 +344,12 @@ def live_server(live_app: Flask) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    # Its links to itself (certificates, media) lead to where the browser finds it.
+    live_app.config["APP_SETTINGS"] = dataclasses.replace(live_app.config["APP_SETTINGS"], public_base_url=url)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield url
     server.shutdown()
     server.server_close()
 

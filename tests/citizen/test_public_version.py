@@ -206,7 +206,7 @@ def test_the_feed_is_paginated(app, client, resident, run_jobs):
 
 
 def test_the_feed_and_the_nearby_list_are_rate_limited_per_address(app, client, neighbour, override_settings):
-    override_settings(rate_limit_open311_read=(2, 60), rate_limit_nearby=(2, 60))
+    override_settings(rate_limit_open311=(2, 60), rate_limit_nearby=(2, 60))
     for _ in range(2):
         assert client.get("/open311/v2/requests.json").status_code == 200
         assert client.get(NEARBY, headers=neighbour).status_code == 200

@@ -135,6 +135,6 @@ def test_a_nul_character_in_the_query_is_a_validation_error(client):
     assert second_value.status_code == 422
 
 
-def test_deeply_nested_json_is_walked_without_recursion(client):
+def test_deeply_nested_json_is_refused_without_recursion(client):
     response = client.post("/api/v1/auth/dev", data="[" * 900 + "]" * 900, content_type="application/json")
-    assert response.status_code == 422
+    assert response.status_code == 400 and response.json["error"]["code"] == "json_too_deep"

@@ -85,6 +85,16 @@ def test_rate_limits_and_retention_come_from_the_environment():
         Config.from_env({"RATE_LIMIT_PREVIEW": "many"})
 
 
+def test_public_work_limits_and_the_body_limit_come_from_the_environment():
+    config = Config.from_env({"RATE_LIMIT_NEARBY": "5/60", "RATE_LIMIT_OPEN311": "0/1", "PDF_PRINTS_AT_ONCE": "3",
+                              "REQUEST_BODY_MAX_BYTES": "65536"})
+    assert config.rate_limits["nearby"] == (5, 60) and config.rate_limits["open311"] == (0, 1)
+    assert config.rate_limits["pdf"] == Config.rate_limit_pdf
+    assert config.rate_limits["certificate"] == Config.rate_limit_certificate
+    assert config.pdf_prints_at_once == 3 and config.request_body_max_bytes == 65536
+    assert config.upload_body_max_bytes > config.media_video_max_bytes
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("SIGNED_URL_TTL_SECONDS", "5min"),
     ("SIGNED_URL_TTL_SECONDS", "-300"),
@@ -108,6 +118,11 @@ def test_rate_limits_and_retention_come_from_the_environment():
     ("RETENTION_FINISHED_REPORT_MEDIA_DAYS", "0"),
     ("RATE_LIMIT_LOGIN", "5/0"),  # a window of no seconds limits nothing
     ("RATE_LIMIT_UPLOAD", "-1/60"),
+    ("RATE_LIMIT_NEARBY", "60"),
+    ("RATE_LIMIT_PDF", "-1/600"),
+    ("PDF_PRINTS_AT_ONCE", "0"),  # no PDF could ever be printed
+    ("REQUEST_BODY_MAX_BYTES", "1024"),  # not even a sign-in would fit
+    ("REQUEST_BODY_MAX_BYTES", "256k"),
     ("APP_ENV", "prod"),  # was development: the dev login on and no production check
     ("MEDIA_BACKEND", "cos"),
     ("LOG_LEVEL", "verbose"),

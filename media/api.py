@@ -18,6 +18,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.wsgi import get_input_stream
 
 from core.auth import current_resident_id, resident_required
+from core.db import release_connection
 from core.errors import AppError, ValidationFailed
 from core.ratelimit import rate_limit
 from core.storage import UPLOAD_FILE_FIELD
@@ -178,6 +179,7 @@ class MediaUpload(MethodView):
         """Upload a photo, voice note or video (multipart field `file`, as wx.uploadFile sends it)"""
         resident_id = current_resident_id()
         rate_limit("upload", str(resident_id))
+        release_connection()
         with _received_file() as incoming:
             known = services.find_by_hash(resident_id, incoming.sha256)
             media = services.accept_upload(resident_id, incoming)

@@ -106,7 +106,9 @@ def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAUL
 
 @sa.event.listens_for(Session, "after_commit")
 def _keep_committed_jobs(session: Session) -> None:
-    session.info[_COMMITTED_KEY] = session.info.pop(_PENDING_KEY, [])
+    # Released savepoints (begin_nested) report a commit too; their jobs wait for the transaction's own commit.
+    if not session.in_nested_transaction():
+        session.info[_COMMITTED_KEY] = session.info.pop(_PENDING_KEY, [])
 
 
 @sa.event.listens_for(Session, "after_transaction_end")

@@ -86,6 +86,20 @@ def test_a_rolled_back_transaction_queues_nothing(app, queue):
         assert job_runs(202) == 0
 
 
+def test_a_released_savepoint_is_no_commit(app, queue):
+    """A job queued before a savepoint left when the savepoint was released, before its transaction committed."""
+    with app.app_context():
+        enqueue_after_commit(record_job_run, 221)
+        with db.session.begin_nested():
+            services.record_audit(services.SYSTEM_ACTOR, "test.work", "job", 221)
+        queue.drain()
+        assert job_runs(221) == 0
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(221) == 1
+
+
 def test_a_closed_session_queues_nothing_it_had_pending(app, queue):
     """Closing the session ends its transaction unfinished: its jobs went with the next commit in that session."""
     with app.app_context():

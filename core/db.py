@@ -84,6 +84,15 @@ def lock_for_transaction(key: str) -> None:
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
 
 
+def release_connection() -> None:
+    """Commit what the request did so far (usually only reading who is asking) and hand the session's connection back
+    to the pool, before a long wait that needs no database: a request body arriving over a phone's network, many
+    seconds for a photo. Held meanwhile, the connection is one fewer for every other request of the process, and on
+    SQLite, where every transaction begins IMMEDIATE, it holds the database's only write lock: everyone else's writes
+    waited for the slowest upload, and failed after the 30 s busy timeout."""
+    db.session.commit()
+
+
 def get_or_not_found(model: type[Row], key: Any, message: str, *, code: str | None = None,
                      **options: Any) -> Row:
     """The row with this primary key, or ``NotFound(message)`` for the API's 404."""

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.db import db
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., Any]
 _PENDING_KEY = "jobs_pending_commit"
+_COMMITTED_KEY = "jobs_committed"
 DEFAULT_QUEUE = "default"
 
 
@@ -104,9 +105,23 @@ def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAUL
 
 
 @sa.event.listens_for(Session, "after_commit")
-def _dispatch_pending_jobs(session: Session) -> None:
-    pending = session.info.pop(_PENDING_KEY, [])
-    for backend, queued in itertools.groupby(pending, key=operator.itemgetter(0)):
+def _keep_committed_jobs(session: Session) -> None:
+    # Released savepoints (begin_nested) report a commit too; their jobs wait for the transaction's own commit.
+    if not session.in_nested_transaction():
+        session.info[_COMMITTED_KEY] = session.info.pop(_PENDING_KEY, [])
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _dispatch_committed_jobs(session: Session, transaction: SessionTransaction) -> None:
+    """Hand the committed transaction's jobs over once it has ended: its connection is back in the pool by then. At
+    commit it still was not, and an inline job (the embedded default) took a second connection while the request
+    held the first; twenty uploads at once on the threaded server then emptied the pool of 15 and waited 30 s for
+    it (500s). A transaction that ends without committing (rolled back, or the session closed) drops its jobs."""
+    if transaction.parent is not None:
+        return
+    session.info.pop(_PENDING_KEY, None)
+    committed = session.info.pop(_COMMITTED_KEY, [])
+    for backend, queued in itertools.groupby(committed, key=operator.itemgetter(0)):
         calls = [call for _, call in queued]
         try:
             backend.enqueue(calls)
@@ -117,12 +132,6 @@ def _dispatch_pending_jobs(session: Session) -> None:
             for call in calls:
                 log.error("job not queued", extra={"job": call.name, "ids": list(call.ids),
                                                    "error": f"{type(exc).__name__}: {exc}"})
-
-
-@sa.event.listens_for(Session, "after_soft_rollback")
-def _drop_pending_jobs(session: Session, previous_transaction: Any) -> None:
-    if previous_transaction.parent is None:
-        session.info.pop(_PENDING_KEY, None)
 
 
 def make_worker(app: Flask, queues: list[str], *, fork: bool = True) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -13,10 +13,13 @@ from typing import Any, BinaryIO
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.formparser import parse_form_data
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.wsgi import get_input_stream
 
 from core.auth import current_resident_id, resident_required
-from core.errors import ValidationFailed
+from core.db import release_connection
+from core.errors import AppError, ValidationFailed
 from core.links import public_url
 from core.ratelimit import rate_limit
 from core.storage import UPLOAD_FILE_FIELD
@@ -25,24 +28,30 @@ from media.models import Media
 from media.schemas import DirectUploadRequestSchema, DirectUploadSchema, MediaSchema, UploadFormSchema
 
 blp = Blueprint("media", __name__, description="Residents' photos, voice notes and videos")
-_MULTIPART_OVERHEAD = 64 * 1024
+# Beside the file, what a multipart body carries stays small: each form field (wx.uploadFile's formData), each
+# part's headers.
+_FIELD_BYTES = 64 * 1024
+_MAX_PARTS = 16
+# The body may exceed the largest file by its fields and the headers and boundaries of its parts.
+_MULTIPART_OVERHEAD = _MAX_PARTS * 2 * _FIELD_BYTES
+_READ_BYTES = 256 * 1024
 _BEARER = [{"bearerAuth": []}]
 
 
 class _CappedSink:
-    """Where one uploaded file part streams to: a temporary file, hashed and sniffed as it arrives,
+    """Where the uploaded file part streams to: a temporary file, hashed and sniffed as it arrives,
     refused (415, 413) as soon as its first bytes or its length rule it out."""
 
-    def __init__(self, directory: Path, index: int) -> None:
-        self.path = directory / f"part-{index}"
-        self._file: BinaryIO = self.path.open("w+b")
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: BinaryIO = self.path.open("wb")
         self._digest = hashlib.sha256()
         self._head = b""
         self.size = 0
         self.format: processing.Format | None = None
         self._limit = services.max_upload_bytes()
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes) -> None:
         if self.format is None and len(self._head) < processing.SNIFF_BYTES:
             self._head += data[:processing.SNIFF_BYTES - len(self._head)]
             if len(self._head) >= processing.SNIFF_BYTES:
@@ -51,7 +60,7 @@ class _CappedSink:
         if self.size > self._limit:
             raise services.too_large(self.format.kind if self.format else "file", self._limit)
         self._digest.update(data)
-        return self._file.write(data)
+        self._file.write(data)
 
     def _identify(self) -> None:
         self.format = processing.sniff(self._head)
@@ -60,46 +69,88 @@ class _CappedSink:
         # A generic ISO media file may still turn out to be audio; its final kind is checked after.
         self._limit = services.max_bytes(self.format.kind)
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if self.format is None and self._head:
-            self._identify()
-        return self._file.seek(offset, whence)
-
-    def read(self, size: int = -1) -> bytes:
-        return self._file.read(size)
-
     def close(self) -> None:
         self._file.close()
 
     def incoming(self) -> services.IncomingFile:
+        self.close()
+        if self.format is None and self._head:  # shorter than a sniff
+            self._identify()
         if self.size == 0 or self.format is None:
             raise ValidationFailed("文件为空。", code="empty_file")
-        self._file.flush()
         return services.IncomingFile(self.path, self.size, self._digest.hexdigest(), self.format)
+
+
+def _malformed() -> AppError:
+    return AppError("上传内容不是完整的 multipart/form-data。", code="malformed_multipart")
+
+
+def _ignored(data: bytes) -> None:
+    return None
+
+
+def _bounded_field(name: str) -> Callable[[bytes], None]:
+    """A form field's bytes, counted and dropped: nothing beside the file is used, and nothing large is let in."""
+    size = 0
+
+    def count(data: bytes) -> None:
+        nonlocal size
+        size += len(data)
+        if size > _FIELD_BYTES:
+            raise AppError("表单字段过大。", status=413, code="payload_too_large",
+                           details={"field": name, "max_bytes": _FIELD_BYTES})
+
+    return count
+
+
+def _stream_upload_part(stream: BinaryIO, boundary: bytes, sink: _CappedSink) -> bool:
+    """Read a multipart body to its end, writing the first ``file`` part's bytes to ``sink`` as they arrive; True
+    when the body had that part. Only the sink's limits bound the file, wherever its bytes fall in the reads
+    (Werkzeug's form parser applies its small-field limit to its raw buffer in file parts too, so that a CR or LF
+    near the end of a read refused most phone photos). Form fields are bounded by ``_FIELD_BYTES``, other file parts
+    skipped; both dropped."""
+    decoder = MultipartDecoder(boundary, max_parts=_MAX_PARTS)
+    found = False
+    write: Callable[[bytes], None] = _ignored
+    while True:
+        chunk = stream.read(_READ_BYTES)
+        decoder.receive_data(chunk or None)
+        try:
+            event = decoder.next_event()
+            while not isinstance(event, (NeedData, Epilogue)):
+                if isinstance(event, File) and event.name == UPLOAD_FILE_FIELD and not found:
+                    write, found = sink.write, True
+                elif isinstance(event, File):
+                    write = _ignored
+                elif isinstance(event, Field):
+                    write = _bounded_field(event.name)
+                elif isinstance(event, Data):
+                    write(event.data)
+                event = decoder.next_event()
+        except ValueError:  # the decoder's word for a body that is no multipart, or one cut off
+            raise _malformed() from None
+        # Between events the decoder holds what it has not placed yet: a part's headers, or text around the parts.
+        if len(decoder.buffer) > _FIELD_BYTES:
+            raise _malformed()
+        if not chunk:
+            return found
 
 
 @contextmanager
 def _received_file() -> Iterator[services.IncomingFile]:
     """The request's ``file`` part, streamed to a temporary directory that is removed afterwards."""
+    stream = get_input_stream(request.environ, max_content_length=services.max_upload_bytes() + _MULTIPART_OVERHEAD)
+    mimetype, options = parse_options_header(request.environ.get("CONTENT_TYPE", ""))
+    boundary = options.get("boundary", "").encode("ascii", "replace")
     with tempfile.TemporaryDirectory(prefix="upload-", dir=services.upload_temp_dir()) as directory:
-        sinks: list[_CappedSink] = []
-
-        def stream_factory(*_: Any, **__: Any) -> _CappedSink:
-            sinks.append(_CappedSink(Path(directory), len(sinks)))
-            return sinks[-1]
-
+        sink = _CappedSink(Path(directory) / "file")
         try:
-            _, _, files = parse_form_data(request.environ, stream_factory=stream_factory,
-                                          max_content_length=services.max_upload_bytes() + _MULTIPART_OVERHEAD,
-                                          max_form_memory_size=_MULTIPART_OVERHEAD, max_form_parts=16)
-            upload = files.get(UPLOAD_FILE_FIELD)
-            if upload is None:
+            if mimetype != "multipart/form-data" or not boundary or not _stream_upload_part(stream, boundary, sink):
                 raise ValidationFailed(f"缺少文件字段 {UPLOAD_FILE_FIELD}。", code="file_missing",
                                        details={"fields": {UPLOAD_FILE_FIELD: ["required"]}})
-            yield upload.stream.incoming()
+            yield sink.incoming()
         finally:
-            for sink in sinks:
-                sink.close()
+            sink.close()
 
 
 def _absolute(url: str) -> str:
@@ -120,7 +171,8 @@ class MediaUpload(MethodView):
         "schema": UploadFormSchema}}})
     @blp.response(201, MediaSchema, description="Stored (200 with the same media when these bytes were sent before)")
     @blp.alt_response(200, schema=MediaSchema, success=True, description="These bytes were sent before: the same media")
-    @blp.alt_response(413, description="payload_too_large")
+    @blp.alt_response(400, description="malformed_multipart")
+    @blp.alt_response(413, description="payload_too_large (the file, or a form field beside it)")
     @blp.alt_response(415, description="unsupported_media_type")
     @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.alt_response(422, description="corrupt_media / too_many_pixels / too_long / empty_file / file_missing")
@@ -128,6 +180,7 @@ class MediaUpload(MethodView):
         """Upload a photo, voice note or video (multipart field `file`, as wx.uploadFile sends it)"""
         resident_id = current_resident_id()
         rate_limit("upload", str(resident_id))
+        release_connection()
         with _received_file() as incoming:
             known = services.find_by_hash(resident_id, incoming.sha256)
             media = services.accept_upload(resident_id, incoming)

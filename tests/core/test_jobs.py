@@ -86,6 +86,49 @@ def test_a_rolled_back_transaction_queues_nothing(app, queue):
         assert job_runs(202) == 0
 
 
+def test_a_released_savepoint_is_no_commit(app, queue):
+    """A job queued before a savepoint left when the savepoint was released, before its transaction committed."""
+    with app.app_context():
+        enqueue_after_commit(record_job_run, 221)
+        with db.session.begin_nested():
+            services.record_audit(services.SYSTEM_ACTOR, "test.work", "job", 221)
+        queue.drain()
+        assert job_runs(221) == 0
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(221) == 1
+
+
+def test_a_closed_session_queues_nothing_it_had_pending(app, queue):
+    """Closing the session ends its transaction unfinished: its jobs went with the next commit in that session."""
+    with app.app_context():
+        enqueue_after_commit(record_job_run, 212)
+        db.session.close()
+        services.record_audit(services.SYSTEM_ACTOR, "test.work", "job", 213)
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(212) == 0
+
+
+def test_an_inline_job_runs_once_the_commit_has_given_its_connection_back(live_app, monkeypatch):
+    """At commit the connection was still out: an inline job took a second one while its request held the first,
+    and twenty uploads at once on the threaded server (`make run`) emptied the pool of 15 (500s after 30 s)."""
+    monkeypatch.setitem(live_app.extensions, "job_queue", InlineQueue(live_app))
+    checked_out: list[int] = []
+
+    def count_connections(marker: int) -> None:
+        checked_out.append(db.engine.pool.checkedout())
+
+    with live_app.app_context():
+        db.session.execute(sa.select(1))
+        assert db.engine.pool.checkedout() == 1
+        enqueue_after_commit(count_connections, 1)
+        db.session.commit()
+    assert checked_out == [0]
+
+
 def test_jobs_take_ids_not_objects(app_ctx):
     with pytest.raises(TypeError, match="ids"):
         enqueue_after_commit(record_job_run, object())

@@ -406,8 +406,9 @@ def _environment_of(config: Config, fake_wechat: FakeWeChatServer) -> dict[str, 
            "WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET, "WECHAT_API_BASE_URL": fake_wechat.base_url,
            "DEV_LOGIN": "1", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": str(config.media_root),
            "MEDIA_BACKEND": config.media_backend}
-    if config.redis_url:
-        env["REDIS_URL"] = config.redis_url
+    # Set either way: the served processes must not take the suite's own REDIS_URL (set in both passes in CI), or an
+    # embedded pass would queue its jobs to a Redis no worker of theirs reads.
+    env["REDIS_URL"] = config.redis_url or ""
     if config.media_backend == "s3":
         env.update(S3_BUCKET=config.s3_bucket or "", S3_ENDPOINT_URL=config.s3_endpoint_url or "",
                    S3_REGION=config.s3_region, S3_ACCESS_KEY_ID="testing", S3_SECRET_ACCESS_KEY="testing")

@@ -13,6 +13,7 @@ import io
 import itertools
 import time
 from pathlib import Path
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -116,7 +117,8 @@ def check_accepted(outcome: Outcome, served, headers: dict[str, str], media: dic
     if (taken_at is None) != (expected_time is None) or (taken_at and abs((taken_at - expected_time).total_seconds()) > 1):
         outcome.defects.append(f"taken_at {taken_at}, exiftool {expected_time}")
     for name, url in media["urls"].items():
-        served_bytes = requests.get(url, timeout=60).content
+        # Local-disk links are relative without PUBLIC_BASE_URL (never built from a Host header); S3 links are whole.
+        served_bytes = requests.get(urljoin(served.url, url), timeout=60).content
         copy = tmp_path / f"{name}.jpg"
         copy.write_bytes(served_bytes)
         outcome.defects += [f"{name}: {problem}" for problem in metadata_left(exiftool.read(copy))]

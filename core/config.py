@@ -188,6 +188,14 @@ class Config:
     retention_finished_report_media_days: int = 730
     retention_inactive_resident_days: int = 1095
 
+    def __repr__(self) -> str:
+        # Settings get printed (tracebacks, a debugging log line): keys, secrets and URLs that may carry passwords
+        # are shown only as set or not.
+        shown = (f"{field.name}={'<set>' if getattr(self, field.name) else getattr(self, field.name)!r}"
+                 if field.name in _NOT_PRINTED else f"{field.name}={getattr(self, field.name)!r}"
+                 for field in dataclasses.fields(self))
+        return f"Config({', '.join(shown)})"
+
     @property
     def rate_limits(self) -> dict[str, tuple[int, int]]:
         return {field.name.removeprefix("rate_limit_"): getattr(self, field.name) for field in dataclasses.fields(self)
@@ -340,6 +348,10 @@ _MEDIA_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if fiel
 _RATE_LIMITS = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("rate_limit_"))
 _RETENTION = tuple(field.name for field in dataclasses.fields(Config) if field.name.startswith("retention_"))
 
+_NOT_PRINTED = frozenset(("secret_key", "database_url", "redis_url", "s3_secret_access_key", "wechat_app_secret",
+                          "wechatpay_apiv3_key", "case_webhook_secret", "case_updates_secret", "open311_api_key",
+                          "open311_server_api_keys", "field_encryption_key", "field_encryption_old_keys",
+                          "field_index_key"))
 ENVIRONMENTS = ("development", "production")
 MEDIA_BACKENDS = ("local", "s3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -178,3 +178,16 @@ def test_a_bad_url_is_named_without_repeating_its_password():
     with pytest.raises(ConfigError, match="REDIS_URL") as refused:
         Config.from_env({"REDIS_URL": "redis//:s3cret-pass@cache:6379/0"})
     assert "s3cret-pass" not in str(refused.value)
+
+
+def test_printing_the_settings_shows_no_secret():
+    """A traceback or a log line that prints the settings must not carry keys, secrets or database passwords."""
+    secrets = {"SECRET_KEY": "s3cr3t-session-key-0123456789abcdef", "WECHAT_APP_SECRET": "wechat-app-secret-987",
+               "DATABASE_URL": "postgresql://app:db-password-42@127.0.0.1/test",
+               "REDIS_URL": "redis://:redis-password-7@127.0.0.1:6379/0",
+               "FIELD_ENCRYPTION_KEY": "C" * 43, "FIELD_INDEX_KEY": "D" * 43, "S3_SECRET_ACCESS_KEY": "s3-secret-55"}
+    printed = repr(Config.from_env(secrets))
+    assert "Config(" in printed and "environment='development'" in printed
+    for value in ("s3cr3t-session-key", "wechat-app-secret-987", "db-password-42", "redis-password-7", "C" * 43,
+                  "D" * 43, "s3-secret-55"):
+        assert value not in printed

@@ -35,6 +35,7 @@ from core.config import Config, current_config
 from core.db import MAX_DATABASE_ID, db, get_or_not_found, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.jobs import enqueue_after_commit
+from core.links import public_url
 from core.privacy import row_dict
 from core.services import Actor, record_audit
 from core.wechat import WeChatIdentity
@@ -153,19 +154,12 @@ def outgoing_case(report_id: int, settings: Config) -> OutgoingCase:
         if item.kind == "photo" and item.purpose == "evidence":
             url = media_services.media_urls(item.media_id, ttl_seconds=settings.case_media_url_ttl_seconds).get("large")
             if url:
-                photos.append(absolute_url(url, settings))
+                photos.append(public_url(url, settings))
     accepted_at = next((event.occurred_at for event in report.events
                         if event.to_status == citizen_services.ACCEPTED), report.created_at)
     return OutgoingCase(report_id=report.id, category_id=report.category_id, category_name=report.category.name,
                         description=report.description, lat=report.lat, lng=report.lng, address=report.address,
                         district=report.district, photo_urls=tuple(photos), accepted_at=accepted_at)
-
-
-def absolute_url(url: str, settings: Config) -> str:
-    """Local-disk links are paths of this app; whoever is outside needs them whole."""
-    if url.startswith("/") and settings.public_base_url:
-        return settings.public_base_url.rstrip("/") + url
-    return url
 
 
 # --- the sweep: nothing accepted is left behind ------------------------------------------------

@@ -7,14 +7,14 @@ stay relative to wherever the client reached us.
 
 from __future__ import annotations
 
-from core.config import current_config
+from core.config import Config, current_config
 
 
-def public_origin() -> str:
-    """PUBLIC_BASE_URL without its trailing slash, or "" when unset."""
-    return (current_config().public_base_url or "").rstrip("/")
+def public_origin(settings: Config | None = None) -> str:
+    """PUBLIC_BASE_URL without its trailing slash, or "" when unset (the app's settings unless others are given)."""
+    return ((settings or current_config()).public_base_url or "").rstrip("/")
 
 
-def public_url(url: str) -> str:
+def public_url(url: str, settings: Config | None = None) -> str:
     """An app path ("/files/…") on the public origin; anything else (an object store's link) as it is."""
-    return public_origin() + url if url.startswith("/") else url
+    return public_origin(settings) + url if url.startswith("/") else url

@@ -106,7 +106,7 @@ class PrivateRedis:
 
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis(port=self.port)
         wait_until(lambda: bool(client.ping()), seconds=20, what="redis-server")
         client.close()
@@ -114,15 +114,24 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
+            stop_process(self.process)
             self.process = None
 
 
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+def stop_process(process: subprocess.Popen[bytes], *, grace_seconds: float = 30) -> None:
+    """SIGTERM, then SIGKILL to its whole session after ``grace_seconds``, as systemd's TimeoutStopSec does: a
+    worker finishing a job held up by the faults must not outlive the suite (its Popen would warn at collection)."""
     if process.poll() is None:
-        process.send_signal(sig)
-    process.wait(timeout=60)
+        process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        print(f"process {process.args[0]} ignored SIGTERM for {grace_seconds} s: killed")
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
 
 
 class Gunicorn:
@@ -136,12 +145,13 @@ class Gunicorn:
             [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
              "--timeout", str(timeout), "--pythonpath", ",".join(str(path) for path in python_path),
              "--log-level", "warning", app_spec],
-            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=5).status_code == 200, seconds=300,
                    what="gunicorn")
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
 
 class RqWorkers:
@@ -191,7 +201,10 @@ class RqWorkers:
         self._stopping.set()
         with self._lock:
             for process in self.processes:
-                _stop(process)
+                if process.poll() is None:
+                    process.terminate()
+            for process in self.processes:
+                stop_process(process)
 
 
 class Faulty:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import IN_CI
-from tests.stack import BIN, ROOT, free_port, wait_until
+from tests.stack import BIN, ROOT, free_port, stop_process, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -45,15 +45,15 @@ def shipped_gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "LOG_LEVEL": "WARNING", "DEV_LOGIN": "1"}
     env.pop("REDIS_URL", None)
     process = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}",
-                                "wsgi:app"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "wsgi:app"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: requests.get(f"{url}/healthz", timeout=5).status_code == 200, seconds=120,
                    what="gunicorn with deploy/gunicorn.conf.py")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        stop_process(process)
 
 
 class SlowClient(threading.Thread):

@@ -44,6 +44,12 @@ def test_the_chain_is_linear_with_one_head():
     assert all(len(revision._all_down_revisions) <= 1 for revision in script.walk_revisions())
 
 
+def test_the_files_sort_in_chain_order():
+    script = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
+    chain = [Path(revision.path).name for revision in reversed(list(script.walk_revisions()))]
+    assert chain == sorted(chain)
+
+
 def test_models_and_migrations_do_not_drift(empty_app):
     with empty_app.app_context():
         upgrade()

@@ -1,0 +1,60 @@
+"""Admin forms: declared as marshmallow schemas in each package's ``forms.py``, loaded here.
+
+A form that does not load raises ``FormInvalid``, whose ``fields`` has the shape of the API's
+``details.fields`` (``{field: [messages]}``); the admin templates show each message next to its field
+with the ``field_errors`` macro of ``admin/_form.html``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow as ma
+from werkzeug.datastructures import MultiDict
+
+from core.errors import ValidationFailed
+
+FORM_INVALID_MESSAGE = "表单填写有误，请按提示修改。"
+
+
+class FormInvalid(ValidationFailed):
+    """The form did not load: the page is shown again with ``fields`` next to the inputs (HTTP 422)."""
+
+    def __init__(self, fields: Mapping[str, list[str]], message: str = FORM_INVALID_MESSAGE) -> None:
+        self.fields = {name: list(messages) for name, messages in fields.items()}
+        super().__init__(message, details={"fields": self.fields})
+
+
+def load_form(schema: ma.Schema, form: MultiDict[str, str]) -> dict[str, Any]:
+    """``form`` (a request's form) as ``schema`` loads it. Fields declared ``List`` take every value the form
+    sent under their name; the others take the first. Unknown fields (the CSRF token, buttons) are ignored."""
+    data: dict[str, Any] = {}
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if key not in form:
+            continue
+        data[key] = form.getlist(key) if isinstance(field, ma.fields.List) else form.get(key)
+    try:
+        return schema.load(data, unknown=ma.EXCLUDE)
+    except ma.ValidationError as error:
+        raise FormInvalid(_flatten(error.normalized_messages())) from None
+
+
+def _flatten(messages: Mapping[str, Any]) -> dict[str, list[str]]:
+    """marshmallow's messages (lists, or per-index dicts for List fields) as one list of texts per field."""
+    flat: dict[str, list[str]] = {}
+    for name, value in messages.items():
+        if isinstance(value, Mapping):
+            flat[str(name)] = [text for nested in value.values() for text in _texts(nested)]
+        else:
+            flat[str(name)] = list(_texts(value))
+    return flat
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for nested in value.values() for text in _texts(nested)]
+    return [text for nested in value for text in _texts(nested)]

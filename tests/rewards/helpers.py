@@ -63,7 +63,7 @@ def accepted_report(app, client, run_jobs, auth: dict[str, str], **body_options)
 
 def reward_of(app, report_id: int) -> Reward | None:
     with app.app_context():
-        reward = services._reward_for_report(report_id)
+        reward = services.reward_for_report(report_id)
         if reward is not None:
             db.session.expunge(reward)
         return reward

@@ -15,6 +15,7 @@ from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry
 from rewards import jobs, services
 from rewards.models import Campaign, ExcludedResident, LedgerEntry, Payout, Reward
+from rewards.services import grants
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
@@ -62,7 +63,7 @@ def test_a_repeated_status_event_grants_once(app, client, run_jobs, resident):
     moderate(app, run_jobs, report_id, "forwarded", "in_progress")
     with app.app_context():
         services.consider_report(report_id, app.config["APP_SETTINGS"])
-        reward = services._reward_for_report(report_id)
+        reward = services.reward_for_report(report_id)
         assert [entry.kind for entry in services.ledger_for(resident_id=reward.resident_id)] == ["granted"]
 
 
@@ -188,7 +189,7 @@ def test_the_same_photo_from_two_residents_is_held_and_can_be_refused(app, clien
     with app.app_context():
         services.refuse_held(OFFICER, reward.id)
         db.session.commit()
-        assert services._reward_for_report(copied).reason == "refused_by_officer"
+        assert services.reward_for_report(copied).reason == "refused_by_officer"
 
 
 def test_bursts_from_one_network_are_held(app, client, run_jobs, resident, override_settings):
@@ -308,7 +309,7 @@ def test_a_report_whose_status_change_reached_no_listener_is_decided_by_the_swee
 
 def test_the_sweep_decides_every_missed_change_of_the_day_not_only_the_oldest_batch(app, client, run_jobs, resident,
                                                                                     jobs_lost, monkeypatch):
-    monkeypatch.setattr(services, "CATCH_UP_BATCH", 2)  # a busy day: more changes than one batch
+    monkeypatch.setattr(grants, "CATCH_UP_BATCH", 2)  # a busy day: more changes than one batch
     make_campaign(app)
     report_ids = [new_report(client, resident)["id"] for _ in range(3)]
     run_jobs()

@@ -212,7 +212,7 @@ def test_reconciliation_reports_a_difference(app, client, run_jobs, resident, we
     reward_id = approved_reward(app, client, run_jobs, resident)
     with app.app_context():
         reward = db.session.get(Reward, reward_id)
-        services._append(reward, "paid", 666, actor_name="intruder", dedupe_key="forged-paid")
+        services.append_entry(reward, "paid", 666, actor_name="intruder", dedupe_key="forged-paid")
         db.session.commit()
         differences = [str(difference) for difference in services.reconcile()]
     assert any(f"reward {reward_id}" in difference for difference in differences)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import decimal
 import io
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,10 +15,12 @@ from citizen import services as citizen_services
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
 from core.db import database_ids, db
-from core.errors import AppError, ValidationFailed
+from core.errors import AppError
+from core.forms import load_form
 from core.pagination import paginate
 from core.services import record_audit
 from rewards import services
+from rewards.forms import ApprovalForm, CampaignSettingsForm, ExclusionForm, ReversalForm
 from rewards.jobs import gateway
 from rewards.models import Campaign, ExcludedResident
 
@@ -63,54 +64,6 @@ def _attempt(action: Callable[[], Any], success: str, target: str, **target_args
 
 # --- campaigns --------------------------------------------------------------------------------
 
-def _fen(value: str | None, field: str, *, optional: bool = False) -> int | None:
-    text = (value or "").strip()
-    if not text and optional:
-        return None
-    try:
-        amount = decimal.Decimal(text)
-        whole_fen = amount.is_finite() and amount == amount.quantize(decimal.Decimal("0.01"))
-    except decimal.InvalidOperation:
-        # Not a number, or one (1e100000000) with more digits in fen than a Decimal holds.
-        whole_fen = False
-    if not whole_fen:
-        raise ValidationFailed(f"金额格式不正确：{value}（以元为单位，最多两位小数）。", details={"fields": {field: ["yuan"]}})
-    return int(amount * 100)
-
-
-def _date(value: str | None, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value or "")
-    except ValueError:
-        raise ValidationFailed("请填写正确的日期。", details={"fields": {field: ["YYYY-MM-DD"]}}) from None
-
-
-def _amount_lines(text: str) -> dict[str, int]:
-    amounts = {}
-    for line in text.splitlines():
-        if line.strip():
-            key, _, value = line.partition("=")
-            amounts[key.strip()] = _fen(value, "amounts") or 0
-    return amounts
-
-
-def _campaign_form(form: Any) -> services.CampaignForm:
-    return services.CampaignForm(
-        name=form.get("name", ""), description=form.get("description", ""),
-        starts_on=_date(form.get("starts_on"), "starts_on"), ends_on=_date(form.get("ends_on"), "ends_on"),
-        budget_fen=_fen(form.get("budget_yuan"), "budget_fen") or 0,
-        default_amount_fen=_fen(form.get("default_amount_yuan"), "default_amount_fen") or 0,
-        daily_cap_fen=_fen(form.get("daily_cap_yuan"), "daily_cap_fen") or 0,
-        monthly_cap_fen=_fen(form.get("monthly_cap_yuan"), "monthly_cap_fen") or 0,
-        amounts=_amount_lines(form.get("amounts", "")),
-        eligible_categories=tuple(key.strip() for key in form.get("eligible_categories", "").replace("，", ",")
-                                  .split(",") if key.strip()),
-        eligible_districts=tuple(form.getlist("eligible_districts")), earn_on=form.get("earn_on", "accepted"),
-        second_approval_above_fen=_fen(form.get("second_approval_above_yuan"), "second_approval_above_fen",
-                                       optional=True),
-        is_active=form.get("is_active") == "on")
-
-
 @bp.get("/campaigns")
 def campaigns() -> str:
     require_staff_role(ROLE)
@@ -136,19 +89,21 @@ def _budget_chart(campaign: Campaign) -> dict[str, Any]:
 def campaign_edit(campaign_id: int | None = None) -> BaseResponse | str:
     require_staff_role(ROLE)
     campaign = services.get_campaign(campaign_id) if campaign_id is not None else None
-    error = None
+    error, errors = None, None
     if request.method == "POST":
+        schema = CampaignSettingsForm()
         try:
-            saved = services.save_campaign(actor(), _campaign_form(request.form), campaign_id=campaign_id,
+            form = services.CampaignForm(**load_form(schema, request.form))
+            saved = services.save_campaign(actor(), form, campaign_id=campaign_id,
                                            max_transfer_fen=current_app.config["APP_SETTINGS"].wechatpay_max_transfer_fen)
         except AppError as exc:
             db.session.rollback()
-            error = exc.message
+            error, errors = exc.message, schema.by_input(exc.details.get("fields", {}))
         else:
             db.session.commit()
             flash(f"已保存活动“{saved.name}”。", "success")
             return redirect(url_for("rewards_admin.campaign_edit", campaign_id=saved.id))
-    return render_template("rewards/campaign_form.html", campaign=campaign, error=error,
+    return render_template("rewards/campaign_form.html", campaign=campaign, error=error, errors=errors,
                            form=request.form if request.method == "POST" else None,
                            districts=citizen_services.district_names(),
                            chart=_budget_chart(campaign) if campaign else None,
@@ -171,7 +126,7 @@ def review() -> str:
 @bp.post("/review/approve")
 def approve() -> BaseResponse:
     require_staff_role(ROLE)
-    ids = database_ids(request.form.getlist("reward_id"))
+    ids = database_ids(load_form(ApprovalForm(), request.form)["reward_ids"])
     result = services.approve_rewards(actor(), ids)
     db.session.commit()
     if result.approved:
@@ -200,7 +155,8 @@ def refuse(reward_id: int) -> BaseResponse:
 @bp.post("/rewards/<int:reward_id>/reverse")
 def reverse(reward_id: int) -> BaseResponse:
     require_staff_role(ROLE)
-    return _attempt(lambda: services.reverse_reward(actor(), reward_id, note=request.form.get("note", "")),
+    return _attempt(lambda: services.reverse_reward(actor(), reward_id,
+                                                    **load_form(ReversalForm(), request.form)),
                     f"已撤销奖励 #{reward_id}，金额已退回预算。", "rewards_admin.review")
 
 
@@ -275,8 +231,8 @@ def resident(resident_id: int) -> str:
 @bp.post("/residents/<int:resident_id>/exclude")
 def exclude(resident_id: int) -> BaseResponse:
     require_staff_role(ROLE)
-    return _attempt(lambda: services.exclude_resident(actor(), resident_id, reason=request.form.get("reason", "staff"),
-                                                      note=request.form.get("note", "")),
+    return _attempt(lambda: services.exclude_resident(actor(), resident_id,
+                                                      **load_form(ExclusionForm(), request.form)),
                     "该市民今后不再获得奖励。", "rewards_admin.resident", resident_id=resident_id)
 
 

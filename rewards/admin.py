@@ -8,12 +8,13 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from citizen import services as citizen_services
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
+from core.config import current_config
 from core.db import database_ids, db
 from core.errors import AppError
 from core.forms import load_form
@@ -50,14 +51,14 @@ def _reward_names() -> dict[str, Any]:
 
 
 def _attempt(action: Callable[[], Any], success: str, target: str, **target_args: Any) -> BaseResponse:
-    """Run a staff action; commit and flash on success, roll back and flash the refusal otherwise."""
+    """Run a staff action and flash its outcome. A refusal is rolled back here, not by the request's end: the
+    redirect that shows it is a success, which commits."""
     try:
         action()
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(success, "success")
     return redirect(url_for(target, **target_args))
 
@@ -95,12 +96,11 @@ def campaign_edit(campaign_id: int | None = None) -> BaseResponse | str:
         try:
             form = services.CampaignForm(**load_form(schema, request.form))
             saved = services.save_campaign(actor(), form, campaign_id=campaign_id,
-                                           max_transfer_fen=current_app.config["APP_SETTINGS"].wechatpay_max_transfer_fen)
+                                           max_transfer_fen=current_config().wechatpay_max_transfer_fen)
         except AppError as exc:
             db.session.rollback()
             error, errors = exc.message, schema.by_input(exc.details.get("fields", {}))
         else:
-            db.session.commit()
             flash(f"已保存活动“{saved.name}”。", "success")
             return redirect(url_for("rewards_admin.campaign_edit", campaign_id=saved.id))
     return render_template("rewards/campaign_form.html", campaign=campaign, error=error, errors=errors,
@@ -128,7 +128,6 @@ def approve() -> BaseResponse:
     require_staff_role(ROLE)
     ids = database_ids(load_form(ApprovalForm(), request.form)["reward_ids"])
     result = services.approve_rewards(actor(), ids)
-    db.session.commit()
     if result.approved:
         flash(f"已审批 {len(result.approved)} 笔奖励，将发起转账。", "success")
     if result.awaiting_second:
@@ -141,7 +140,7 @@ def approve() -> BaseResponse:
 @bp.post("/rewards/<int:reward_id>/release")
 def release(reward_id: int) -> BaseResponse:
     require_staff_role(ROLE)
-    return _attempt(lambda: services.release_held(actor(), reward_id, current_app.config["APP_SETTINGS"]),
+    return _attempt(lambda: services.release_held(actor(), reward_id, current_config()),
                     f"已复核奖励 #{reward_id}。", "rewards_admin.review")
 
 
@@ -249,7 +248,6 @@ def _as_text(value: str) -> str:
 def export() -> Response:
     staff = require_staff_role(ROLE)
     record_audit(actor(), "reward_ledger.export", "reward_ledger", after={"by": staff.username})
-    db.session.commit()
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()

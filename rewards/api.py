@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from citizen import services as citizen_services
 from core.auth import current_resident_id, resident_required
-from core.db import db, utcnow
+from core.config import current_config
+from core.db import utcnow
 from rewards import services
 from rewards.jobs import gateway
 from rewards.models import Reward
@@ -89,7 +90,6 @@ class Claim(MethodView):
         means the page was shown; the reward is paid when `/rewards/mine` says so.
         """
         answer = services.claim(current_resident_id(), reward_id)
-        db.session.commit()
         client = gateway()
         if answer["state"] == "ready" and client is not None:
             answer.update(mch_id=client.mch_id, app_id=client.app_id)
@@ -106,6 +106,5 @@ class Notify(MethodView):
         client = gateway()
         if client is None:
             raise services.PayoutsDisabled("未启用微信支付转账。")
-        outcome = services.handle_notification(request.headers, request.get_data(), client,
-                                               current_app.config["APP_SETTINGS"])
+        outcome = services.handle_notification(request.headers, request.get_data(), client, current_config())
         return {"code": "SUCCESS", "message": outcome}

@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from core.db import db
 from rewards import jobs, services
 
 rewards_cli = AppGroup("rewards", help="Rewarded snapshots: payouts and reconciliation.")
@@ -29,4 +30,6 @@ def reconcile_command() -> None:
 def sweep_payouts_command() -> None:
     """Decide status changes that reached no decision, query bills not final after
     REWARD_PAYOUT_QUERY_AFTER_MINUTES and send approved rewards without a bill."""
-    click.echo(f"checked {jobs.sweep_payouts()} reward(s)")
+    checked = jobs.sweep_payouts()
+    db.session.commit()  # a command is one unit of work, as a queued job is
+    click.echo(f"checked {checked} reward(s)")

@@ -1,9 +1,12 @@
-"""Reward jobs, run inline or on rq; each takes ids and reads the current state itself."""
+"""Reward jobs, run inline or on rq; each takes ids and reads the current state itself. Each is one unit of work:
+the queue commits when it returns (services flush, and commit early only before WeChat Pay is called)."""
 
 from __future__ import annotations
 
 from flask import current_app
 
+from core.config import current_config
+from rewards import services
 from rewards.wechatpay import TransferGateway
 
 
@@ -15,14 +18,10 @@ def gateway() -> TransferGateway | None:
 def on_report_status_changed(report_id: int) -> None:
     """Listener for ``report.status_changed`` and ``report.flags_changed``: grant, hold, refuse or wait, as the
     report now stands. (Named for the first: rq finds queued jobs by this name.)"""
-    from rewards import services
-
-    services.consider_report(report_id, current_app.config["APP_SETTINGS"])
+    services.consider_report(report_id, current_config())
 
 
 def pay_reward(reward_id: int) -> None:
-    from rewards import services
-
     client = gateway()
     if client is not None:
         services.pay(reward_id, client)
@@ -31,9 +30,7 @@ def pay_reward(reward_id: int) -> None:
 def sweep_payouts() -> int:
     """Scheduled (cron: `flask rewards sweep-payouts`): status changes that reached no decision, then bills not
     final after a while and approvals without a bill."""
-    from rewards import services
-
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     services.catch_up_decisions(settings)
     client = gateway()
     return services.sweep_payouts(client, settings) if client is not None else 0

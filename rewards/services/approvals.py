@@ -15,6 +15,7 @@ from core.jobs import enqueue_after_commit
 from core.services import Actor, record_audit
 from rewards.models import ExcludedResident, LedgerEntry, Reward
 from rewards.services.ledger import append_entry, lock
+from rewards.services.payouts import PAY_REWARD_JOB
 from rewards.services.states import (APPROVED, EXCLUSION_REASONS, GRANTED, L_APPROVED, L_REVERSED, REVERSED,
                                      UNPAID)
 
@@ -33,8 +34,6 @@ def approvers(reward_id: int) -> list[str]:
 
 def approve_rewards(actor: Actor, reward_ids: Iterable[int]) -> ApprovalResult:
     """Approve granted rewards; those granted above their campaign's threshold need a second, different officer."""
-    from rewards import jobs
-
     result = ApprovalResult()
     for reward_id in sorted(set(reward_ids)):
         reward = lock(Reward, reward_id)
@@ -49,7 +48,7 @@ def approve_rewards(actor: Actor, reward_ids: Iterable[int]) -> ApprovalResult:
         if len(already) + 1 >= reward.approvals_required:
             reward.state = APPROVED
             result.approved.append(reward_id)
-            enqueue_after_commit(jobs.pay_reward, reward_id)
+            enqueue_after_commit(PAY_REWARD_JOB, reward_id)
         else:
             result.awaiting_second.append(reward_id)
         record_audit(actor, "reward.approve", "reward", reward_id, before={"state": GRANTED},

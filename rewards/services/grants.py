@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from citizen import services as citizen_services
 from core.config import Config
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.errors import Conflict
 from core.services import Actor, record_audit
 from rewards.models import Campaign, ExcludedResident, Reward
@@ -42,7 +42,7 @@ def consider_report(report_id: int, settings: Config) -> Reward | None:
         db.session.add(reward)
         db.session.flush()
     _decide(reward, campaign, facts, settings)
-    db.session.commit()
+    db.session.flush()
     return reward
 
 
@@ -158,10 +158,11 @@ def catch_up_decisions(settings: Config, now: dt.datetime | None = None) -> int:
         rewards = {report_id: (state, updated_at) for report_id, state, updated_at in db.session.execute(
             sa.select(Reward.report_id, Reward.state, Reward.updated_at).where(
                 Reward.report_id.in_([report_id for report_id, _ in changed])))}
-        db.session.rollback()
         missed = [report_id for report_id, changed_at in changed if report_id not in rewards
                   or (rewards[report_id][0] == PENDING and rewards[report_id][1] < changed_at)]
         for report_id in missed:
             consider_report(report_id, settings)
+            commit_early("a decision holds its campaign's lock (on SQLite, the database's): one at a time, the pass "
+                         "keeps no grant or submission waiting")
         decided += len(missed)
     return decided

@@ -57,5 +57,5 @@ def handle_notification(headers: Mapping[str, str], body: bytes, gateway: Transf
     except IntegrityError:
         return "duplicate"
     apply_bill_state(payout, resource)
-    db.session.commit()
+    db.session.flush()
     return "applied"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from citizen import services as citizen_services
 from core.config import Config
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.errors import AppError, Conflict
 from core.jobs import enqueue_after_commit
 from core.logs import identifier_digest
@@ -33,6 +33,7 @@ from rewards.services.states import (APPROVED, BILL_STATE_NAMES, CANCELLED, COLL
 from rewards.wechatpay import BillAnswer, GatewayUnreachable, TransferBill, TransferGateway
 
 log = logging.getLogger(__name__)
+PAY_REWARD_JOB = "rewards.jobs.pay_reward"
 # WeChat Pay's out_bill_no: at most 32 letters and digits, unique per merchant.
 OUT_BILL_NO_LENGTH = 32
 _OUT_BILL_ALPHABET = string.ascii_uppercase + string.digits
@@ -60,15 +61,13 @@ def _pause(code: str, detail: str) -> None:
 
 def resume_payouts(actor: Actor) -> list[int]:
     """Close the alert and queue every payout that was waiting; returns the rewards queued."""
-    from rewards import jobs
-
     alert = open_alert()
     if alert is not None:
         alert.resolved_at, alert.resolved_by = utcnow(), actor.name
         record_audit(actor, "reward.payouts_resume", "reward_payout_alert", alert.id, before={"code": alert.code})
     waiting = list(db.session.scalars(sa.select(Reward.id).where(Reward.state.in_((APPROVED, PAYING)))))
     for reward_id in waiting:
-        enqueue_after_commit(jobs.pay_reward, reward_id)
+        enqueue_after_commit(PAY_REWARD_JOB, reward_id)
     return waiting
 
 
@@ -138,18 +137,17 @@ def pay(reward_id: int, gateway: TransferGateway) -> Payout | None:
         return None
     payout = start_payout(reward_id, gateway.out_bill_prefix)
     if payout is None or payout.state == COLLISION:
-        db.session.commit()
         return payout
     if payout.state == UNSENT and payout.create_attempts == 0:
         _create(payout, gateway)  # commits the new request together with its first attempt, then calls
     else:
-        db.session.commit()
+        commit_early("start_payout's lock on the reward is not held while WeChat Pay is asked about the bill")
         payout = lock(Payout, payout.id)
         if payout.state != UNSENT:
             _refresh(payout, gateway)
         elif _refresh(payout, gateway) == "not_found":
             _create(payout, gateway)
-    db.session.commit()
+    db.session.flush()
     return payout
 
 
@@ -173,9 +171,9 @@ def _refresh(payout: Payout, gateway: TransferGateway) -> str:
 def _create(payout: Payout, gateway: TransferGateway) -> None:
     reward = get_reward(payout.reward_id)
     bill = _bill(payout, reward)
-    # Counted and committed before the call: if this worker dies mid-call, the next run queries first.
     payout.create_attempts += 1
-    db.session.commit()
+    commit_early("the payout, its bill number and this attempt are recorded before WeChat Pay is asked to create the "
+                 "bill: if this worker dies mid-call, the next run queries that number first and never pays twice")
     payout = lock(Payout, payout.id)
     answer = _ask(gateway.create_bill, bill)
     if answer is not None and answer.ok and answer.data.get("state") in NEW_BILL_STATES:
@@ -256,7 +254,6 @@ def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime |
     stale |= set(db.session.scalars(sa.select(Payout.reward_id).join(Reward, Reward.id == Payout.reward_id).where(
         Payout.resend_after_cancel.is_(True), Payout.state == CANCELLED, Reward.state == UNPAID,
         ~sa.exists().where(later.reward_id == Payout.reward_id, later.id > Payout.id))))
-    db.session.rollback()
     for reward_id in sorted(stale):
         payout = pay(reward_id, gateway)
         if payout is not None and unconfirmable(payout):
@@ -274,9 +271,9 @@ def unconfirmable(payout: Payout) -> bool:
 def _cancel_to_resend(payout_id: int, gateway: TransferGateway) -> Payout:
     payout = lock(Payout, payout_id)
     if unconfirmable(payout):  # still: no notification came in since the sweep looked
-        # Marked and committed before the call: a cancellation whose answer is lost is still followed by a new bill.
         payout.resend_after_cancel = True
-        db.session.commit()
+        commit_early("marked for sending again before WeChat Pay is asked to cancel: a cancellation whose answer is "
+                     "lost is still followed by a new bill")
         payout = lock(Payout, payout_id)
         answer = _ask(gateway.cancel_bill, payout.out_bill_no)
         if answer is not None and answer.ok:
@@ -284,7 +281,7 @@ def _cancel_to_resend(payout_id: int, gateway: TransferGateway) -> Payout:
             log.info("unconfirmable bill cancelled to be sent again", extra={"out_bill_no": payout.out_bill_no})
         else:
             payout.last_error = f"cancel: {answer.code if answer else 'no answer'}"[:200]
-    db.session.commit()
+    db.session.flush()
     return payout
 
 
@@ -318,10 +315,8 @@ def abandon_collided_payout(actor: Actor, payout_id: int) -> Payout:
 
 def retry_payout(actor: Actor, reward_id: int) -> None:
     """Send an unpaid reward again (a new bill: the previous one is final and unpaid)."""
-    from rewards import jobs
-
     reward = get_reward(reward_id)
     if reward.state != UNPAID:
         raise Conflict("只有转账未完成的奖励可以重新转账。", code="reward_not_unpaid")
     record_audit(actor, "reward_payout.retry", "reward", reward.id, before={"state": reward.state})
-    enqueue_after_commit(jobs.pay_reward, reward.id)
+    enqueue_after_commit(PAY_REWARD_JOB, reward.id)

@@ -14,7 +14,7 @@ from core.services import SYSTEM_ACTOR
 from rewards.models import ExcludedResident, Reward
 from rewards.services.approvals import reverse_reward
 from rewards.services.ledger import ledger_for
-from rewards.services.payouts import open_payout
+from rewards.services.payouts import PAY_REWARD_JOB, open_payout
 from rewards.services.states import APPROVED, GRANTED, PAID, PAYING, STATE_NAMES, UNPAID, WAIT_USER_CONFIRM
 
 
@@ -28,8 +28,6 @@ def claim(resident_id: int, reward_id: int) -> dict[str, Any]:
 
     A bill that expired unconfirmed (or failed) is final and unpaid: claiming starts a new one.
     """
-    from rewards import jobs
-
     reward = db.session.get(Reward, reward_id)
     if reward is None or reward.resident_id != resident_id:
         raise NotFound("奖励不存在。")
@@ -42,7 +40,7 @@ def claim(resident_id: int, reward_id: int) -> dict[str, Any]:
     if payout is not None and payout.state == WAIT_USER_CONFIRM and payout.package_info:
         return {"state": "ready", "package_info": payout.package_info}
     if reward.state == UNPAID:
-        enqueue_after_commit(jobs.pay_reward, reward.id)
+        enqueue_after_commit(PAY_REWARD_JOB, reward.id)
     return {"state": "processing"}
 
 

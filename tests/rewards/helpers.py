@@ -9,7 +9,7 @@ from citizen import services as citizen_services
 from citizen.models import Report
 from core.db import db, utcnow
 from core.services import Actor
-from rewards import services
+from rewards import jobs, services
 from rewards.models import Campaign, Reward
 from tests.citizen.helpers import new_report
 
@@ -36,19 +36,22 @@ def make_campaign(app, **changes: object) -> int:
 
 
 def moderate(app, run_jobs, report_id: int, *steps: str) -> None:
-    """Move a report through moderation and its case lifecycle as staff would, then run queued jobs."""
+    """Move a report through moderation and its case lifecycle as staff would (each step committed, as its request
+    is), then run queued jobs."""
     run_jobs()
     with app.app_context():
         for step in steps:
             version = db.session.get(Report, report_id).version
             if step == "accepted":
                 citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+                db.session.commit()
                 # The built-in case desk takes the report at once: it may be forwarded already.
                 run_jobs()
             elif db.session.get(Report, report_id).status == step:
                 continue
             elif step == "rejected":
                 citizen_services.reject_report(MODERATOR, report_id, expected_version=version, reason="不属于受理范围")
+                db.session.commit()
             else:
                 citizen_services.transition(db.session.get(Report, report_id), step, actor_kind="system")
                 db.session.commit()
@@ -72,3 +75,11 @@ def reward_of(app, report_id: int) -> Reward | None:
 def budget_used(app, campaign_id: int) -> int:
     with app.app_context():
         return services.budget_used(db.session.get(Campaign, campaign_id).id)
+
+
+def sweep(app) -> int:
+    """The scheduled pass, committed when it returns as the worker commits a job."""
+    with app.app_context():
+        checked = jobs.sweep_payouts()
+        db.session.commit()
+        return checked

@@ -52,6 +52,7 @@ def test_concurrent_grants_never_overdraw_the_budget(racing_app, contenders, roo
         with racing_app.app_context():
             start.wait()
             services.consider_report(report_id, settings)
+            db.session.commit()  # as the listener's job commits when it returns
 
     try:
         with ThreadPoolExecutor(max_workers=contenders) as pool:

@@ -13,13 +13,13 @@ from citizen.models import Resident
 from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry
-from rewards import jobs, services
+from rewards import services
 from rewards.models import Campaign, ExcludedResident, LedgerEntry, Payout, Reward
 from rewards.services import grants
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
-                                   reward_of)
+                                   reward_of, sweep)
 from tests.statements import recorded_statements
 
 
@@ -299,11 +299,9 @@ def test_a_report_whose_status_change_reached_no_listener_is_decided_by_the_swee
     with jobs_lost():
         moderate(app, run_jobs, report_id, "accepted")
     assert reward_of(app, report_id).state == "pending"
-    with app.app_context():
-        assert jobs.sweep_payouts() == 0  # payouts are off here; the decisions are caught up all the same
+    assert sweep(app) == 0  # payouts are off here; the decisions are caught up all the same
     assert reward_of(app, report_id).state == "granted"
-    with app.app_context():
-        jobs.sweep_payouts()
+    sweep(app)
     assert ledger(app, reward_of(app, report_id).id) == [("granted", 500, "system")]
 
 
@@ -316,8 +314,7 @@ def test_the_sweep_decides_every_missed_change_of_the_day_not_only_the_oldest_ba
     with jobs_lost():
         for report_id in report_ids:
             moderate(app, run_jobs, report_id, "accepted")
-    with app.app_context():
-        jobs.sweep_payouts()
+    sweep(app)
     assert [reward_of(app, report_id).state != "pending" for report_id in report_ids] == [True, True, True]
 
 

@@ -17,7 +17,7 @@ from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import app_on_own_database
 from tests.core.admin_helpers import admin_post, signed_in_staff
 from tests.fakes.wechatpay import MCH_ID, Fault
-from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, moderate, reward_of
+from tests.rewards.helpers import OFFICER, accepted_report, make_campaign, moderate, reward_of, sweep
 
 NOTIFY = "/api/v1/wechatpay/notify"
 
@@ -54,6 +54,7 @@ def kinds(app, reward_id: int) -> list[str]:
 def pay(app, reward_id: int, gateway=None) -> None:  # noqa: ANN001
     with app.app_context():
         services.pay(reward_id, gateway or app.extensions["wechatpay"])
+        db.session.commit()  # as the job that pays commits when it returns
 
 
 def test_end_to_end_from_report_to_paid_with_nothing_left_to_reconcile(app, client, run_jobs, resident, wechatpay):
@@ -226,9 +227,7 @@ def test_the_sweep_queries_bills_not_final_after_a_while(app, client, run_jobs, 
     [payout] = payouts_of(app, reward_id)
     wechatpay.finish(payout.out_bill_no, "SUCCESS")  # the notification never arrives
     override_settings(reward_payout_query_after_minutes=0)
-    from rewards import jobs
-    with app.app_context():
-        assert jobs.sweep_payouts() == 1
+    assert sweep(app) == 1
     assert kinds(app, reward_id)[-1] == "paid"
 
 
@@ -351,20 +350,16 @@ def test_a_bill_whose_answer_was_lost_is_cancelled_and_sent_again_by_the_sweep(a
 
     override_settings(reward_payout_query_after_minutes=0)
     wechatpay.cancellations_held = True
-    from rewards import jobs
-    with app.app_context():
-        jobs.sweep_payouts()
+    sweep(app)
     assert wechatpay.bills[lost.out_bill_no]["state"] == "CANCELING"
     [cancelling] = payouts_of(app, reward_id)
     assert cancelling.state == "CANCELING"
     assert "撤销完成后将自动重新发起" in officer.get("/admin/rewards/payouts").get_data(as_text=True)
-    with app.app_context():
-        jobs.sweep_payouts()  # the cancellation is not final yet: no second bill
+    sweep(app)  # the cancellation is not final yet: no second bill
     assert wechatpay.create_calls == [lost.out_bill_no] and payouts_of(app, reward_id)[0].state == "CANCELING"
 
     assert wechatpay.settle_cancellations() == [lost.out_bill_no]
-    with app.app_context():
-        jobs.sweep_payouts()
+    sweep(app)
     cancelled, sent = payouts_of(app, reward_id)
     assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM"
     assert sent.out_bill_no != lost.out_bill_no and wechatpay.create_calls == [lost.out_bill_no, sent.out_bill_no]
@@ -381,16 +376,14 @@ def test_a_cancellation_finished_by_notification_is_sent_again_by_the_next_sweep
     reward_id = approved_reward(app, client, run_jobs, resident)
     override_settings(reward_payout_query_after_minutes=0)
     wechatpay.cancellations_held = True
-    from rewards import jobs
-    with app.app_context():
-        jobs.sweep_payouts()
+    sweep(app)
     [lost] = payouts_of(app, reward_id)
     wechatpay.settle_cancellations()
     headers, body = wechatpay.notification(lost.out_bill_no)
     assert client.post(NOTIFY, data=body, headers=headers).json["message"] == "applied"
     with app.app_context():
         assert db.session.get(Reward, reward_id).state == "unpaid"
-        jobs.sweep_payouts()
+    sweep(app)
     cancelled, sent = payouts_of(app, reward_id)
     assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info
 
@@ -400,10 +393,8 @@ def test_a_cancellation_wechat_completes_by_itself_is_followed_by_a_new_bill(app
     wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
     reward_id = approved_reward(app, client, run_jobs, resident)
     override_settings(reward_payout_query_after_minutes=0)
-    from rewards import jobs
-    with app.app_context():
-        jobs.sweep_payouts()  # cancels
-        jobs.sweep_payouts()  # finds it cancelled, sends a new bill
+    sweep(app)  # cancels
+    sweep(app)  # finds it cancelled, sends a new bill
     cancelled, sent = payouts_of(app, reward_id)
     assert cancelled.state == "CANCELLED" and sent.state == "WAIT_USER_CONFIRM" and sent.package_info
     with app.app_context():

@@ -93,6 +93,7 @@ def main() -> None:
             started = time.perf_counter()
             for reward_id in reward_ids:
                 services.pay(reward_id, gateway)
+                db.session.commit()  # each payout is a job of its own, which commits when it returns
             payouts = time.perf_counter() - started
             bills = list(db.session.scalars(sa.select(Payout.out_bill_no)))
             assert len(bills) == count and len(server.state.bills) == count
@@ -114,6 +115,7 @@ def main() -> None:
             started = time.perf_counter()
             for headers, body in notifications:
                 assert services.handle_notification(headers, body, gateway, settings) == "applied"
+                db.session.commit()  # each notification is a request of its own
             applied = time.perf_counter() - started
 
             started = time.perf_counter()

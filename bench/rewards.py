@@ -69,7 +69,8 @@ def _approved_rewards(count: int) -> list[int]:
     db.session.flush()
     for reward in rewards:
         services.append_entry(reward, services.L_GRANTED, 500, actor_name="system", dedupe_key=f"grant:{reward.id}")
-        services.append_entry(reward, services.L_APPROVED, 0, actor_name=OFFICER.name, dedupe_key=f"approve:{reward.id}:1")
+        services.append_entry(reward, services.L_APPROVED, 0, actor_name=OFFICER.name,
+                              dedupe_key=f"approve:{reward.id}:1")
     db.session.commit()
     return [reward.id for reward in rewards]
 

@@ -74,7 +74,8 @@ def reverse_reward(actor: Actor, reward_id: int, *, note: str) -> Reward:
 
 def exclude_resident(actor: Actor, resident_id: int, *, reason: str, note: str = "") -> ExcludedResident:
     if reason not in EXCLUSION_REASONS:
-        raise ValidationFailed("排除原因无效，请从列表中选择。", details={"fields": {"reason": list(EXCLUSION_REASONS)}})
+        raise ValidationFailed("排除原因无效，请从列表中选择。",
+                               details={"fields": {"reason": list(EXCLUSION_REASONS)}})
     citizen_services.get_resident(resident_id)
     exclusion = db.session.get(ExcludedResident, resident_id)
     if exclusion is not None:

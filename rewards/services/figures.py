@@ -44,16 +44,18 @@ def campaign_figures(first_day: dt.date, last_day: dt.date) -> list[CampaignFigu
     end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), SHANGHAI)
     ours = LedgerEntry.campaign_id.in_(ids)
     reports = dict(db.session.execute(sa.select(Reward.campaign_id, sa.func.count()).where(
-        Reward.campaign_id.in_(ids), Reward.created_at >= start, Reward.created_at < end).group_by(Reward.campaign_id)).all())
+        Reward.campaign_id.in_(ids), Reward.created_at >= start, Reward.created_at < end)
+        .group_by(Reward.campaign_id)).all())
     earned = {(campaign_id, kind): (int(count), int(fen)) for campaign_id, kind, count, fen in db.session.execute(
         sa.select(LedgerEntry.campaign_id, LedgerEntry.kind, sa.func.count(), sa.func.sum(LedgerEntry.amount_fen))
         .where(ours, LedgerEntry.kind.in_((L_GRANTED, L_REVERSED)), LedgerEntry.earned_on.between(first_day, last_day))
         .group_by(LedgerEntry.campaign_id, LedgerEntry.kind))}
-    paid = {campaign_id: (int(count), int(fen), int(residents)) for campaign_id, count, fen, residents in db.session.execute(
+    paid_rows = db.session.execute(
         sa.select(LedgerEntry.campaign_id, sa.func.count(), sa.func.sum(LedgerEntry.amount_fen),
                   sa.func.count(sa.distinct(LedgerEntry.resident_id)))
         .where(ours, LedgerEntry.kind == L_PAID, LedgerEntry.occurred_at >= start, LedgerEntry.occurred_at < end)
-        .group_by(LedgerEntry.campaign_id))}
+        .group_by(LedgerEntry.campaign_id))
+    paid = {campaign_id: (int(count), int(fen), int(residents)) for campaign_id, count, fen, residents in paid_rows}
     to_date = {(campaign_id, kind): int(fen) for campaign_id, kind, fen in db.session.execute(
         sa.select(LedgerEntry.campaign_id, LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_fen))
         .where(ours, LedgerEntry.kind.in_((L_GRANTED, L_REVERSED, L_PAID)))

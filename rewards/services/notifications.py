@@ -40,7 +40,8 @@ def handle_notification(headers: Mapping[str, str], body: bytes, gateway: Transf
     if notification is None:
         raise NotificationRefused("通知签名验证失败。", code="notification_bad_signature")
     resource = notification.get("resource") or {}
-    if notification.get("event_type") != TRANSFER_FINISHED_EVENT or resource.get("mch_id") not in (None, gateway.mch_id):
+    if notification.get("event_type") != TRANSFER_FINISHED_EVENT \
+            or resource.get("mch_id") not in (None, gateway.mch_id):
         return "ignored"
     notification_id = str(notification.get("id") or "")[:64]
     if not notification_id or db.session.get(PayoutNotification, notification_id) is not None:

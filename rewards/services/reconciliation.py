@@ -57,7 +57,8 @@ def _reconcile_reward(reward: Reward, sums: dict[str, tuple[int, int]], payouts:
 
     granted, paid = sums.get(L_GRANTED, (0, 0)), sums.get(L_PAID, (0, 0))
     if granted[0] > 1 or (granted[0] == 1 and granted[1] != reward.amount_fen):
-        differences.append(Difference(subject, f"granted {granted[0]}x, {granted[1]} fen; reward says {reward.amount_fen}"))
+        differences.append(Difference(subject,
+                                      f"granted {granted[0]}x, {granted[1]} fen; reward says {reward.amount_fen}"))
     if granted[0] == 0 and (reward.state not in {PENDING, HELD, REFUSED} or len(sums) > 0):
         differences.append(Difference(subject, f"state {reward.state} without a grant in the ledger"))
     if paid[0] > 1 or paid[1] > granted[1]:

@@ -1,4 +1,5 @@
-"""Payout settings: the app refuses to start with payouts enabled and a key missing or unreadable (production or not)."""
+"""Payout settings: the app refuses to start with payouts enabled and a key missing or unreadable (production or
+not)."""
 
 from __future__ import annotations
 

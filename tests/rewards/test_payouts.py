@@ -240,7 +240,8 @@ def deployment(name: str, tmp_path_factory, fake_wechat, request, wechatpay_sett
 
 
 def first_payout_of(other, openid: str, amount_fen: int) -> Payout:  # noqa: ANN001
-    """A new campaign, one resident's accepted report, its reward approved: its first bill, as that deployment sent it."""
+    """A new campaign, one resident's accepted report, its reward approved: its first bill, as that deployment sent
+    it."""
     make_campaign(other, default_amount_fen=amount_fen)
     client = other.test_client()
     report_id = new_report(client, sign_in(client, openid))["id"]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote_from_bytes, urljoin, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from core.auth import ROLES
+from core.auth import staff_roles
 from core.db import db
 from core.models import StaffAccount
 from tests.citizen.helpers import new_report, sign_in, upload_photo
@@ -107,7 +107,7 @@ def admin_everything(app, client, run_jobs):
     with app.app_context():
         FacilityFactory()
         StaffFactory(username="crawl_colleague")  # whose account page is crawled instead of one's own
-    staff = signed_in_staff(app, STAFF_NAME, *ROLES)
+    staff = signed_in_staff(app, STAFF_NAME, *staff_roles(app))
     with app.app_context():
         own_id = db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == STAFF_NAME))
     return staff, f"/admin/staff/{own_id}"

@@ -15,7 +15,6 @@ def init_app(app: Flask, api: Api) -> None:
     from cases.admin import bp as admin_pages
     from cases.api import blp
     from cases.cli import cases_cli
-    from cases.jobs import queue_notifications
     from cases.open311 import bp as open311_server
     from core.admin import register_nav
     from core.api import register_api_blueprint
@@ -29,5 +28,5 @@ def init_app(app: Flask, api: Api) -> None:
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})
     app.cli.add_command(cases_cli)
-    subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
+    subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
     register_data_holder(app, "cases", export=services.export_resident_data, forget=services.forget_resident)

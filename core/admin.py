@@ -211,7 +211,8 @@ def staff_new() -> Response | str:
                 password=request.form.get("password", ""), roles=check_roles(request.form.getlist("roles")))
         except AppError as exc:
             db.session.rollback()
-            return render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form), exc.status
+            return (render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form),
+                    exc.status)
         db.session.commit()
         flash(f"已创建账户 {staff.username}。", "success")
         return redirect(url_for("admin.staff_list"))
@@ -230,7 +231,8 @@ def staff_edit(staff_id: int) -> Response | str:
                 new_password=request.form.get("new_password") or None)
         except AppError as exc:
             db.session.rollback()
-            return render_template("admin/staff_form.html", staff=staff, error=exc.message, form=request.form), exc.status
+            return (render_template("admin/staff_form.html", staff=staff, error=exc.message, form=request.form),
+                    exc.status)
         db.session.commit()
         flash(f"已保存账户 {staff.username}。", "success")
         return redirect(url_for("admin.staff_list"))

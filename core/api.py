@@ -164,7 +164,8 @@ def signed_upload(key: str) -> Response:
     received = stream.seek(0, os.SEEK_END)
     if received != size:
         # As S3 does with a presigned POST's content-length-range.
-        return error_response(400, "size_mismatch", "上传文件大小与签名不符。", {"expected": size, "received": received})
+        return error_response(400, "size_mismatch", "上传文件大小与签名不符。",
+                              {"expected": size, "received": received})
     stream.seek(0)
     try:
         storage.store_upload(key, stream, content_type)

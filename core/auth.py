@@ -12,7 +12,6 @@ from flask import Flask, current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from core import services
-from core.db import db
 from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.models import StaffAccount
 

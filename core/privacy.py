@@ -31,8 +31,8 @@ ID_CARD_NUMBER = re.compile(
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE_CHARACTER = "[A-HJ-NP-Z0-9]"  # plates use neither I nor O
 # Licence plates: province, issuing-office letter, an optional separator (鲁B·12345, 鲁B 12345), then a new-energy
-# number (D/F with five more), an ordinary five, or four and a suffix (学 learner, 警 police, 使/领 embassy and consulate,
-# 挂 trailer, 港/澳 cross-border, 试, 超). Letters in either case: residents type 鲁b12345.
+# number (D/F with five more), an ordinary five, or four and a suffix (学 learner, 警 police, 使/领 embassy and
+# consulate, 挂 trailer, 港/澳 cross-border, 试, 超). Letters in either case: residents type 鲁b12345.
 LICENCE_PLATE = re.compile(
     rf"[{_PROVINCES}][A-Z][·•・\-\s]?"
     rf"(?:[DF]{_PLATE_CHARACTER}\d{{4}}|\d{{5}}[DF]|{_PLATE_CHARACTER}{{4}}[挂学警港澳领使试超]|{_PLATE_CHARACTER}{{5}})"

@@ -15,12 +15,10 @@ def init_app(app: Flask, api: Api) -> None:
     from insight.admin import NAV
     from insight.admin import bp as admin_pages
     from insight.cli import insight_cli
-    from insight.jobs import refresh_report
 
     app.register_blueprint(admin_pages)
     # The data dashboard comes right after the home page, before core's staff pages.
     register_nav(app, NAV, weight=10)
     app.cli.add_command(insight_cli)
-    subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
-    subscribe(app, REPORT_RATED, refresh_report)
-    subscribe(app, REPORT_DELETED, refresh_report)
+    for event in (REPORT_STATUS_CHANGED, REPORT_RATED, REPORT_DELETED):
+        subscribe(app, event, "insight.jobs.refresh_report")

@@ -20,7 +20,6 @@ def init_app(app: Flask, api: Api) -> None:
     from rewards.admin import bp as admin_pages
     from rewards.api import blp, wechatpay_blp
     from rewards.cli import rewards_cli
-    from rewards.jobs import on_report_status_changed
     from rewards.wechatpay import WeChatPayGateway
 
     config = app.config["APP_SETTINGS"]
@@ -31,7 +30,7 @@ def init_app(app: Flask, api: Api) -> None:
     register_nav(app, NAV, weight=70)
     register_roles(app, {"reward_officer": "奖励专员"})
     app.cli.add_command(rewards_cli)
-    subscribe(app, REPORT_STATUS_CHANGED, on_report_status_changed)
+    subscribe(app, REPORT_STATUS_CHANGED, "rewards.jobs.on_report_status_changed")
     # A reward held while the checks were pending is decided once they have run.
-    subscribe(app, REPORT_FLAGS_CHANGED, on_report_status_changed)
+    subscribe(app, REPORT_FLAGS_CHANGED, "rewards.jobs.on_report_status_changed")
     register_data_holder(app, "rewards", export=services.export_resident_data, forget=services.forget_resident)

@@ -45,7 +45,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 # S3 (SigV4) refuses a presigned link valid for longer than seven days, when it is used.
 PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 class ConfigError(RuntimeError):
@@ -151,7 +151,7 @@ class Config:
 
     __repr__ = settings_repr
 
-    def area(self, kind: type[T]) -> T:
+    def area(self, kind: type[_T]) -> _T:
         """The settings of one area: ``config.area(CaseSettings)``."""
         for settings in self.areas:
             if type(settings) is kind:
@@ -296,7 +296,7 @@ def current_config() -> Config:
     return current_app.config["APP_SETTINGS"]
 
 
-def current_settings(kind: type[T]) -> T:
+def current_settings(kind: type[_T]) -> _T:
     """The running app's settings of one area, for views, admin views, jobs and CLI commands:
     ``current_settings(CaseSettings)``."""
     return current_config().area(kind)

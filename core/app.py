@@ -26,7 +26,7 @@ from core.api import API_VERSION, files_bp
 from core.api import bp as core_api
 from core.auth import CORE_ROLES, register_roles
 from core.cli import create_staff_command, jobs_cli
-from core.config import PROJECT_ROOT, Config
+from core.config import DOMAIN_PACKAGES, PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options, install_unit_of_work, is_storable_text
 from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
@@ -41,9 +41,6 @@ migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
 # Deeper than any document of ours: more nesting is refused before a parser or a schema recurses into it.
 MAX_JSON_DEPTH = 32
-# The domain packages, plugged in in this order, which is that of the API's tags in the OpenAPI document, of the
-# listeners of an event and of the data holders. Their models share core's schema and its one migration chain.
-DOMAIN_PACKAGES = ("citizen", "media", "signboard_templates", "rewards", "cases", "facilities", "insight")
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -20,10 +20,11 @@ def init_app(app: Flask, api: Api) -> None:
     from rewards.admin import bp as admin_pages
     from rewards.api import blp, wechatpay_blp
     from rewards.cli import rewards_cli
+    from rewards.settings import RewardSettings
     from rewards.wechatpay import WeChatPayGateway
 
-    config = app.config["APP_SETTINGS"]
-    app.extensions["wechatpay"] = WeChatPayGateway.from_config(config) if config.wechatpay_payouts_enabled else None
+    settings = app.config["APP_SETTINGS"].area(RewardSettings)
+    app.extensions["wechatpay"] = WeChatPayGateway.from_config(settings) if settings.wechatpay_payouts_enabled else None
     register_api_blueprint(api, blp)
     register_api_blueprint(api, wechatpay_blp)
     app.register_blueprint(admin_pages)

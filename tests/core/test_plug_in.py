@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.admin import admin_nav, register_nav
-from core.app import DOMAIN_PACKAGES
+from core.config import DOMAIN_PACKAGES
 from core.auth import register_roles, staff_roles
 from core.config import PROJECT_ROOT
 from core.db import db

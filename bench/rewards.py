@@ -30,6 +30,7 @@ from core.db import db  # noqa: E402
 from core.services import Actor  # noqa: E402
 from rewards import services  # noqa: E402
 from rewards.models import Campaign, LedgerEntry, Payout, Reward  # noqa: E402
+from rewards.settings import RewardSettings  # noqa: E402
 from rewards.wechatpay import TransferBill  # noqa: E402
 from tests.fakes.wechatpay import (APIV3_KEY, CERT_SERIAL_NO, MCH_ID, PUBLIC_KEY_ID,  # noqa: E402
                                    FakeWeChatPayServer)
@@ -111,7 +112,7 @@ def main() -> None:
             for headers, body in notifications:
                 gateway.verify_notification(headers, body)
             bare_verify = time.perf_counter() - started
-            settings = app.config["APP_SETTINGS"]
+            settings = app.config["APP_SETTINGS"].area(RewardSettings)
             started = time.perf_counter()
             for headers, body in notifications:
                 assert services.handle_notification(headers, body, gateway, settings) == "applied"

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from citizen import services as citizen_services
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
-from core.config import current_config
+from core.config import current_settings
 from core.db import database_ids, db
 from core.errors import AppError
 from core.forms import load_form
@@ -24,6 +24,7 @@ from rewards import services
 from rewards.forms import ApprovalForm, CampaignSettingsForm, ExclusionForm, ReversalForm
 from rewards.jobs import gateway
 from rewards.models import Campaign, ExcludedResident
+from rewards.settings import RewardSettings
 
 bp = admin_blueprint("rewards_admin", __name__, url_prefix="/admin/rewards")
 ROLE = "reward_officer"
@@ -96,7 +97,7 @@ def campaign_edit(campaign_id: int | None = None) -> BaseResponse | str:
         try:
             form = services.CampaignForm(**load_form(schema, request.form))
             saved = services.save_campaign(actor(), form, campaign_id=campaign_id,
-                                           max_transfer_fen=current_config().wechatpay_max_transfer_fen)
+                                           max_transfer_fen=current_settings(RewardSettings).wechatpay_max_transfer_fen)
         except AppError as exc:
             db.session.rollback()
             error, errors = exc.message, schema.by_input(exc.details.get("fields", {}))
@@ -140,7 +141,7 @@ def approve() -> BaseResponse:
 @bp.post("/rewards/<int:reward_id>/release")
 def release(reward_id: int) -> BaseResponse:
     require_staff_role(ROLE)
-    return _attempt(lambda: services.release_held(actor(), reward_id, current_config()),
+    return _attempt(lambda: services.release_held(actor(), reward_id, current_settings(RewardSettings)),
                     f"已复核奖励 #{reward_id}。", "rewards_admin.review")
 
 

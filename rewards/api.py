@@ -10,12 +10,13 @@ from flask_smorest import Blueprint
 
 from citizen import services as citizen_services
 from core.auth import current_resident_id, resident_required
-from core.config import current_config
+from core.config import current_settings
 from core.db import utcnow
 from rewards import services
 from rewards.jobs import gateway
 from rewards.models import Reward
 from rewards.schemas import ClaimSchema, CurrentCampaignSchema, MyRewardsSchema, NotificationAnswerSchema
+from rewards.settings import RewardSettings
 
 blp = Blueprint("rewards", __name__, description="Rewarded snapshots (有奖随手拍)")
 wechatpay_blp = Blueprint("wechatpay", __name__,
@@ -106,5 +107,6 @@ class Notify(MethodView):
         client = gateway()
         if client is None:
             raise services.PayoutsDisabled("未启用微信支付转账。")
-        outcome = services.handle_notification(request.headers, request.get_data(), client, current_config())
+        outcome = services.handle_notification(request.headers, request.get_data(), client,
+                                               current_settings(RewardSettings))
         return {"code": "SUCCESS", "message": outcome}

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from core.config import current_config
+from core.config import current_settings
 from rewards import services
+from rewards.settings import RewardSettings
 from rewards.wechatpay import TransferGateway
 
 
@@ -18,7 +19,7 @@ def gateway() -> TransferGateway | None:
 def on_report_status_changed(report_id: int) -> None:
     """Listener for ``report.status_changed`` and ``report.flags_changed``: grant, hold, refuse or wait, as the
     report now stands. (Named for the first: rq finds queued jobs by this name.)"""
-    services.consider_report(report_id, current_config())
+    services.consider_report(report_id, current_settings(RewardSettings))
 
 
 def pay_reward(reward_id: int) -> None:
@@ -30,7 +31,7 @@ def pay_reward(reward_id: int) -> None:
 def sweep_payouts() -> int:
     """Scheduled (cron: `flask rewards sweep-payouts`): status changes that reached no decision, then bills not
     final after a while and approvals without a bill."""
-    settings = current_config()
+    settings = current_settings(RewardSettings)
     services.catch_up_decisions(settings)
     client = gateway()
     return services.sweep_payouts(client, settings) if client is not None else 0

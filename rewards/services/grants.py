@@ -11,7 +11,6 @@ import datetime as dt
 import sqlalchemy as sa
 
 from citizen import services as citizen_services
-from core.config import Config
 from core.db import commit_early, db, utcnow
 from core.errors import Conflict
 from core.services import Actor, record_audit
@@ -20,6 +19,7 @@ from rewards.services.campaigns import amount_for, campaign_on
 from rewards.services.ledger import append_entry, budget_used, get_reward, lock, resident_earned
 from rewards.services.states import (DECIDED, EARNING_STATUSES, GRANTED, HELD, L_GRANTED, PENDING, REFUSED,
                                      REFUSING_STATUSES, SYSTEM, shanghai_day)
+from rewards.settings import RewardSettings
 
 
 def reward_for_report(report_id: int) -> Reward | None:
@@ -27,7 +27,7 @@ def reward_for_report(report_id: int) -> Reward | None:
                              .execution_options(populate_existing=True))
 
 
-def consider_report(report_id: int, settings: Config) -> Reward | None:
+def consider_report(report_id: int, settings: RewardSettings) -> Reward | None:
     """Decide what a report earns now; safe to call again on every status change (later calls change nothing)."""
     campaign = campaign_on(shanghai_day(citizen_services.report_created_at(report_id)))
     if campaign is None:
@@ -46,7 +46,7 @@ def consider_report(report_id: int, settings: Config) -> Reward | None:
     return reward
 
 
-def _decide(reward: Reward, campaign: Campaign, facts: citizen_services.ReportFacts, settings: Config) -> None:
+def _decide(reward: Reward, campaign: Campaign, facts: citizen_services.ReportFacts, settings: RewardSettings) -> None:
     if reward.state in DECIDED:
         return
     refusal = _refusal(campaign, facts)
@@ -83,7 +83,7 @@ def _refusal(campaign: Campaign, facts: citizen_services.ReportFacts) -> str | N
     return None
 
 
-def _hold_signals(facts: citizen_services.ReportFacts, settings: Config) -> list[str]:
+def _hold_signals(facts: citizen_services.ReportFacts, settings: RewardSettings) -> list[str]:
     signals = [flag for flag in ("evidence_far_away", "evidence_old", "checks_pending") if flag in facts.flags]
     if facts.other_residents_same_photo:
         signals.append("photo_shared")
@@ -115,7 +115,7 @@ def _grant(reward: Reward, campaign: Campaign) -> None:
     append_entry(reward, L_GRANTED, amount, actor_name=reward.released_by or SYSTEM, dedupe_key=f"grant:{reward.id}")
 
 
-def release_held(actor: Actor, reward_id: int, settings: Config) -> Reward:
+def release_held(actor: Actor, reward_id: int, settings: RewardSettings) -> Reward:
     """An officer has looked at the hold signals: grant now (budget and caps still apply)."""
     reward = get_reward(reward_id)
     if reward.state != HELD:
@@ -145,7 +145,7 @@ CATCH_UP_WINDOW = dt.timedelta(days=1)
 CATCH_UP_BATCH = 500
 
 
-def catch_up_decisions(settings: Config, now: dt.datetime | None = None) -> int:
+def catch_up_decisions(settings: RewardSettings, now: dt.datetime | None = None) -> int:
     """Decide reports whose latest status change reached no listener (its job lost with Redis or a worker):
     no reward yet, or one still pending from before that change. The scheduled pass runs it."""
     statuses = set().union(*EARNING_STATUSES.values()) | set(REFUSING_STATUSES)

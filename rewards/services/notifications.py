@@ -9,12 +9,12 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from core.config import Config
 from core.db import db, utcnow
 from core.errors import AppError
 from rewards.models import Payout, PayoutNotification
 from rewards.services.ledger import lock
 from rewards.services.payouts import apply_bill_state
+from rewards.settings import RewardSettings
 from rewards.wechatpay import TRANSFER_FINISHED_EVENT, TransferGateway
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class NotificationRefused(AppError):
     code = "notification_refused"
 
 
-def handle_notification(headers: Mapping[str, str], body: bytes, gateway: TransferGateway, settings: Config,
+def handle_notification(headers: Mapping[str, str], body: bytes, gateway: TransferGateway, settings: RewardSettings,
                         now: dt.datetime | None = None) -> str:
     """Apply a verified MCHTRANSFER.BILL.FINISHED notification once; stale, forged or replayed ones change nothing."""
     now = now or utcnow()

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from citizen import services as citizen_services
-from core.config import Config
 from core.db import commit_early, db, utcnow
 from core.errors import AppError, Conflict
 from core.jobs import enqueue_after_commit
@@ -30,6 +29,7 @@ from rewards.services.ledger import append_entry, get_reward, lock
 from rewards.services.states import (APPROVED, BILL_STATE_NAMES, CANCELLED, COLLISION, FAIL, FINAL_BILL_STATES,
                                      L_FAILED, L_PAID, L_PAYOUT_REQUESTED, NEW_BILL_STATES, PAID, PAYING, SUCCESS,
                                      SYSTEM, UNPAID, UNSENT, WAIT_USER_CONFIRM)
+from rewards.settings import RewardSettings
 from rewards.wechatpay import BillAnswer, GatewayUnreachable, TransferBill, TransferGateway
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def _record_unpaid(payout: Payout, reward: Reward, reason: str, *, actor_name: s
         reward.state = UNPAID
 
 
-def sweep_payouts(gateway: TransferGateway, settings: Config, now: dt.datetime | None = None) -> int:
+def sweep_payouts(gateway: TransferGateway, settings: RewardSettings, now: dt.datetime | None = None) -> int:
     """The scheduled pass: approved rewards without a bill, bills not final after a while, and bills the resident
     cannot confirm (cancelled, then sent again under a new number once WeChat has cancelled them)."""
     if open_alert() is not None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from rewards.settings import RewardSettings
 from rewards.wechatpay import WeChatPayGateway
 from tests.fakes.wechat import APP_ID
 from tests.fakes.wechatpay import APIV3_KEY, CERT_SERIAL_NO, MCH_ID, PUBLIC_KEY_ID, FakeWeChatPay, FakeWeChatPayServer
@@ -32,7 +33,7 @@ def wechatpay_settings(fake_wechatpay_server, tmp_path_factory) -> dict[str, obj
 def enable_payouts(app, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> None:
     config = app.config["APP_SETTINGS"].replace(**settings)
     monkeypatch.setitem(app.config, "APP_SETTINGS", config)
-    monkeypatch.setitem(app.extensions, "wechatpay", WeChatPayGateway.from_config(config))
+    monkeypatch.setitem(app.extensions, "wechatpay", WeChatPayGateway.from_config(config.area(RewardSettings)))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from core.db import db
 from core.models import AuditEntry
 from rewards import services
 from rewards.models import ExcludedResident, Reward
+from rewards.settings import RewardSettings
 from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import app_on_own_database
 from tests.core.admin_helpers import csrf_token, signed_in_staff
@@ -45,7 +46,7 @@ def test_concurrent_grants_never_overdraw_the_budget(racing_app, contenders, roo
                                           max_transfer_fen=20_000)
         db.session.commit()
         campaign_id = campaign.id
-    settings = racing_app.config["APP_SETTINGS"]
+    settings = racing_app.config["APP_SETTINGS"].area(RewardSettings)
     start = threading.Barrier(contenders)
 
     def grant(report_id: int) -> None:

@@ -75,7 +75,8 @@ def test_the_bill_number_prefix_comes_from_the_environment_and_is_checked():
     """WeChat Pay wants out_bill_no unique per merchant, letters and digits, at most 32: each deployment sharing a
     merchant has its own prefix, short enough to leave room for the random part."""
     assert RewardSettings.from_env({}).wechatpay_out_bill_prefix == "QDRW"
-    assert RewardSettings.from_env({"WECHATPAY_OUT_BILL_PREFIX": "QDSTAGING2"}).wechatpay_out_bill_prefix == "QDSTAGING2"
+    staging = RewardSettings.from_env({"WECHATPAY_OUT_BILL_PREFIX": "QDSTAGING2"})
+    assert staging.wechatpay_out_bill_prefix == "QDSTAGING2"
     for wrong in ("QD-RW", "QD RW", "青岛", "Q" * 13):
         with pytest.raises(ConfigError, match="WECHATPAY_OUT_BILL_PREFIX"):
             Config.from_env({"WECHATPAY_OUT_BILL_PREFIX": wrong})

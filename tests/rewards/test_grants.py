@@ -16,6 +16,7 @@ from core.models import AuditEntry
 from rewards import services
 from rewards.models import Campaign, ExcludedResident, LedgerEntry, Payout, Reward
 from rewards.services import grants
+from rewards.settings import RewardSettings
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
@@ -53,7 +54,7 @@ def test_without_a_campaign_a_status_change_costs_only_the_campaign_lookup(app, 
     bursts) are read only when a campaign could pay it."""
     report_id = new_report(client, resident)["id"]
     with recorded_statements(app) as statements, app.app_context():
-        assert services.consider_report(report_id, app.config["APP_SETTINGS"]) is None
+        assert services.consider_report(report_id, app.config["APP_SETTINGS"].area(RewardSettings)) is None
     assert len(statements) == 2  # the report, the campaign of its day
 
 
@@ -62,7 +63,7 @@ def test_a_repeated_status_event_grants_once(app, client, run_jobs, resident):
     report_id = accepted_report(app, client, run_jobs, resident)
     moderate(app, run_jobs, report_id, "forwarded", "in_progress")
     with app.app_context():
-        services.consider_report(report_id, app.config["APP_SETTINGS"])
+        services.consider_report(report_id, app.config["APP_SETTINGS"].area(RewardSettings))
         reward = services.reward_for_report(report_id)
         assert [entry.kind for entry in services.ledger_for(resident_id=reward.resident_id)] == ["granted"]
 
@@ -139,7 +140,7 @@ def test_a_photo_taken_elsewhere_holds_the_reward_until_an_officer_releases_it(a
     reward = reward_of(app, report_id)
     assert (reward.state, reward.hold_signals) == ("held", ["evidence_far_away"])
     with app.app_context():
-        services.release_held(OFFICER, reward.id, app.config["APP_SETTINGS"])
+        services.release_held(OFFICER, reward.id, app.config["APP_SETTINGS"].area(RewardSettings))
         db.session.commit()
     assert reward_of(app, report_id).state == "granted"
     assert ledger(app, reward.id) == [("granted", 500, "officer-1")]

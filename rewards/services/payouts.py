@@ -131,7 +131,8 @@ def pay(reward_id: int, gateway: TransferGateway) -> Payout | None:
     """Move a reward's payout forward: create its bill once, or learn what became of it.
 
     Never sends a create after an unknown outcome without querying first: a bill that WeChat
-    accepted while we crashed or timed out is found by its ``out_bill_no`` and recorded.
+    accepted while we crashed or timed out is found by its ``out_bill_no`` and recorded. Each step
+    is committed before WeChat Pay is called; what it answered is flushed, for the job to commit.
     """
     if open_alert() is not None:
         return None

@@ -9,6 +9,7 @@ from core.db import db, utcnow
 from core.services import Actor
 from insight import services
 from insight.models import ReportFact
+from insight.services import counters
 from tests.citizen.helpers import new_report, sign_in
 from tests.statements import recorded_statements
 
@@ -84,7 +85,7 @@ def test_the_sweep_takes_out_reports_deleted_while_their_refresh_was_lost(app, c
     """A deleted report has no row left to be found among recent changes: the sweep finds its fact by
     comparing the facts with the reports there are (in buckets of ids: here also one id a bucket)."""
     if bucket is not None:
-        monkeypatch.setattr(services, "DIGEST_BUCKET", bucket)
+        monkeypatch.setattr(counters, "DIGEST_BUCKET", bucket)
     settings = app.config["APP_SETTINGS"]
     staying, leaving = sign_in(client, "oStayingResident"), sign_in(client, "oQuietlyLeaving")
     kept = new_report(client, staying)["id"]

@@ -16,6 +16,7 @@ from citizen.models import Report
 from core.db import db
 from core.geo import wgs84_to_gcj02
 from insight import charts, services
+from insight.services import periods
 from tests.core.admin_helpers import admin_login
 from tests.factories import StaffFactory
 from tests.insight.helpers import local, make_campaign_row, make_delivery, make_report, make_reward, seed_october
@@ -42,7 +43,7 @@ def signed_in(app, client):
 
 def _seed_recent_and_pin_today(monkeypatch, app) -> None:
     """Reports on 5–25 October; "today" is 31 October, so the last 30 days hold all of October's figures."""
-    monkeypatch.setattr(services, "today", lambda: dt.date(2026, 10, 31))
+    monkeypatch.setattr(periods, "today", lambda: dt.date(2026, 10, 31))
     with app.app_context():
         for day, status, hours, rating in [(5, "closed", 5, 5), (6, "closed", 40, 3), (9, "closed", 100, 4),
                                            (12, "rejected", None, None), (20, "accepted", None, None),
@@ -105,7 +106,7 @@ def test_the_dashboard_has_every_chart_with_its_table_and_filters_hot_spots(app,
 @pytest.mark.parametrize(("today", "offered"), [(dt.date(2026, 10, 31), "2026-09"), (dt.date(2026, 11, 1), "2026-10"),
                                                 (dt.date(2027, 1, 15), "2026-12")])
 def test_the_monthly_report_form_offers_the_last_whole_month(signed_in, monkeypatch, today, offered):
-    monkeypatch.setattr(services, "today", lambda: today)
+    monkeypatch.setattr(periods, "today", lambda: today)
     page = signed_in.get("/admin/insight").get_data(as_text=True)
     assert f'<input type="month" name="month" value="{offered}" required>' in page
 

@@ -13,7 +13,7 @@ from core.db import db
 from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from media import services as media_services
-from signboard_templates import services
+from signboard_templates.services import applications
 from tests.citizen.helpers import upload_photo
 from tests.media import samples
 from tests.factories import STAFF_PASSWORD, StaffFactory
@@ -178,7 +178,7 @@ def test_the_certificate_number_carries_the_year_of_approval_in_beijing_time(app
     created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
     reviewer, token = staff_client(app, ["signboard_reviewer"])
     # 02:00 on New Year's Day 2027 in Qingdao is still 2026 in UTC.
-    monkeypatch.setattr(services, "utcnow", lambda: dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.timezone.utc))
+    monkeypatch.setattr(applications, "utcnow", lambda: dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.timezone.utc))
     assert decide(reviewer, token, created["id"], "approve").status_code == 302
     approved = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
     assert approved["certificate_number"].startswith("QDZP2027")

@@ -18,7 +18,7 @@ from citizen import services as citizen_services
 from core.config import Config
 from insight import charts
 from insight.services import Dashboard, MonthlyReport, PeriodFigures
-from signboard_templates.models import STATUSES as SIGNBOARD_STATUSES
+from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
 
 # Noto Sans CJK (TC, regular and bold) from the project's Python install; the PDF embeds the glyphs it uses, and
 # no system font is needed.

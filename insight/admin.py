@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, render_template, request
 from citizen import services as citizen_services
 from core.admin import NavItem, admin_blueprint
 from core.auth import require_staff_role
+from core.config import current_config
 from core.ratelimit import held_slot, rate_limit
 from core.security import DOCUMENT_POLICY
 from insight import report as report_pages
@@ -50,7 +51,7 @@ def change(now: Any, before: Any, kind: str = "count") -> str:
 @bp.get("/insight")
 def dashboard() -> str:
     require_staff_role()
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     days = request.args.get("days", 30, type=int)
     if days not in services.DASHBOARD_PERIODS:
         days = 30
@@ -70,7 +71,7 @@ def dashboard() -> str:
 @bp.get("/insight/monthly")
 def monthly() -> Response:
     staff = require_staff_role()
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     district = request.args.get("district") or None
     try:
         period = services.parse_month(request.args.get("month", ""))

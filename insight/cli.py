@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.config import current_config
 from insight import report as report_pages
 from insight import services
 
@@ -18,14 +18,14 @@ insight_cli = AppGroup("insight", help="City insight: counters and the monthly r
 @with_appcontext
 def rebuild_command() -> None:
     """Count every report afresh (first install, or after INSIGHT_GRID_M changed)."""
-    click.echo(f"counted {services.rebuild(current_app.config['APP_SETTINGS'])} reports")
+    click.echo(f"counted {services.rebuild(current_config())} reports")
 
 
 @insight_cli.command("sweep")
 @with_appcontext
 def sweep_command() -> None:
     """Count again reports whose refresh was lost with Redis or a worker (cron, every few minutes)."""
-    click.echo(f"counted again {services.catch_up(current_app.config['APP_SETTINGS'])} reports")
+    click.echo(f"counted again {services.catch_up(current_config())} reports")
 
 
 @insight_cli.command("monthly")
@@ -36,7 +36,7 @@ def sweep_command() -> None:
 @with_appcontext
 def monthly_command(month_text: str, district: str | None, out_dir: Path | None) -> None:
     """Write the month's analysis report as HTML and PDF."""
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     try:
         report = services.monthly_report(services.parse_month(month_text), settings, district=district)
     except ValueError as exc:

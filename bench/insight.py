@@ -235,6 +235,7 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
         else:
             started = time.perf_counter()
             services.rebuild(settings)
+            db.session.commit()
             print(f"  counted them (flask insight rebuild) in {time.perf_counter() - started:.1f} s", flush=True)
         if db.engine.dialect.name == "postgresql":
             # Statistics and the visibility map (index-only scans) for this schema's tables, as autovacuum would.

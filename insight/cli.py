@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from core.config import current_config
+from core.db import db
 from insight import report as report_pages
 from insight import services
 
@@ -18,7 +19,9 @@ insight_cli = AppGroup("insight", help="City insight: counters and the monthly r
 @with_appcontext
 def rebuild_command() -> None:
     """Count every report afresh (first install, or after INSIGHT_GRID_M changed)."""
-    click.echo(f"counted {services.rebuild(current_config())} reports")
+    counted = services.rebuild(current_config())
+    db.session.commit()
+    click.echo(f"counted {counted} reports")
 
 
 @insight_cli.command("sweep")

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from core.config import current_config
+from insight import services
 
 
 def refresh_report(report_id: int) -> None:
     """Subscribed to report.status_changed, report.rated and report.deleted."""
-    from insight import services
-
     services.refresh_report(report_id, current_config())
 
 
 def sweep() -> int:
     """Scheduled (cron or an rq scheduler, every few minutes): counts again what a lost refresh left behind."""
-    from insight import services
-
     return services.catch_up(current_config())

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from citizen import services as citizen_services
 from citizen.services import ReportSnapshot
 from core.config import Config
-from core.db import db, id_digests, utcnow
+from core.db import commit_early, db, id_digests, utcnow
 from insight.models import (ROLLUPS, CategoryDay, CategoryMonth, CellCategoryDay, CellDay, CellMonth, CloseDay,
                             CloseMonth, RatingDay, ReportFact, Rollup, StatusDay)
 from insight.services.periods import local_day
@@ -128,7 +128,6 @@ def refresh_report(report_id: int, settings: Config) -> None:
             # Another worker counted this report's first version at the same moment: start over from it.
             if attempt:
                 raise
-    db.session.commit()
 
 
 def _refresh(report_id: int, grid_m: int) -> None:
@@ -150,6 +149,12 @@ def _refresh(report_id: int, grid_m: int) -> None:
                 setattr(fact, name, value)
     db.session.flush()
     _add_counts(changes)
+
+
+def _count_again(report_id: int, settings: Config) -> None:
+    refresh_report(report_id, settings)
+    # Like the refresh jobs it stands in for; on SQLite the write lock is the whole database's.
+    commit_early("a sweep holds the write lock for one report at a time, not for the whole sweep")
 
 
 # How far back the scheduled pass compares reports with the facts counted for them, and how many at once.
@@ -177,7 +182,7 @@ def catch_up(settings: Config, now: dt.datetime | None = None) -> int:
         db.session.rollback()
         for snapshot in page:
             if counted.get(snapshot.id) != _fact_values(snapshot, settings.insight_grid_m):
-                refresh_report(snapshot.id, settings)
+                _count_again(snapshot.id, settings)
                 counted_again += 1
     return counted_again + _take_out_deleted(settings)
 
@@ -204,7 +209,7 @@ def _take_out_deleted(settings: Config) -> int:
             gone = sorted(set(counted) - citizen_services.existing_report_ids(counted))
             db.session.rollback()
             for report_id in gone:
-                refresh_report(report_id, settings)
+                _count_again(report_id, settings)
             removed += len(gone)
         db.session.rollback()
     return removed
@@ -217,7 +222,8 @@ def _month_start(column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[Any]:
 
 
 def rebuild(settings: Config) -> int:
-    """Count every report afresh (the first time, or after the grid size changed). Returns how many."""
+    """Count every report afresh (the first time, or after the grid size changed). Returns how many; the caller
+    commits."""
     for rollup in ROLLUPS:
         db.session.execute(sa.delete(rollup))
     db.session.execute(sa.delete(ReportFact))
@@ -234,5 +240,4 @@ def rebuild(settings: Config) -> int:
                   .where(*(getattr(ReportFact, fact).is_not(None) for fact in sources.values()))
                   .group_by(*keys).order_by(*keys))
         db.session.execute(sa.insert(rollup).from_select([*sources, "count"], select))
-    db.session.commit()
     return counted

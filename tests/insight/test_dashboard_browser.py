@@ -22,8 +22,8 @@ def test_the_dashboard_loads_without_console_errors(page, live_app, live_server)
         core_services.create_staff(core_services.SYSTEM_ACTOR, username="insight_browser", display_name="看板",
                                    password=STAFF_PASSWORD, roles=["moderator"])
         make_report(utcnow(), status="accepted")
-        db.session.commit()
         services.rebuild(live_app.config["APP_SETTINGS"])
+        db.session.commit()
     log_in(page, live_server, "insight_browser")  # the sign-in page's missing favicon is not the dashboard's
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type in {"error", "warning"} else None)

@@ -57,8 +57,8 @@ def _seed_recent_and_pin_today(monkeypatch, app) -> None:
         make_reward(campaign, local(2026, 10, 6, 9), resident_id=2, amount_fen=500, paid_at=local(2026, 10, 7))
         make_reward(campaign, local(2026, 10, 9, 9), resident_id=1, amount_fen=500)
         make_reward(campaign, local(2026, 10, 20, 9), resident_id=3)
-        db.session.commit()
         services.rebuild(app.config["APP_SETTINGS"])
+        db.session.commit()
 
 
 def test_the_dashboard_and_the_monthly_report_show_the_same_figures(app, signed_in, monkeypatch):
@@ -171,6 +171,7 @@ def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
 def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(app, app_ctx, tmp_path):
     seed_october()
     services.rebuild(app.config["APP_SETTINGS"])
+    db.session.commit()
     result = app.test_cli_runner().invoke(args=["insight", "monthly", "--month", "2026-10", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "insight-2026-10.html").read_text(encoding="utf-8")

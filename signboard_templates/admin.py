@@ -68,7 +68,6 @@ def decide(application_id: int) -> Response | tuple[str, int]:
     except AppError as exc:
         db.session.rollback()
         return _detail(application_id, error=exc.message, status=exc.status)
-    db.session.commit()
     message = f"已{DECISION_NAMES[form['decision']]}申请 {application.id}。"
     if application.certificate_number:
         message += f"核准证明编号：{application.certificate_number}"

@@ -10,7 +10,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from core.auth import current_resident_id, resident_required
-from core.db import db
 from core.errors import NotFound
 from core.ratelimit import rate_limit
 from signboard_templates import services
@@ -135,9 +134,7 @@ class Applications(MethodView):
     @blp.doc(security=RESIDENT)
     def post(self, body: dict):  # noqa: ANN201
         """Apply for a signboard; the checks come back at once (status draft until they pass)"""
-        application = services.create_application(current_resident_id(), body, rule_set())
-        db.session.commit()
-        return application
+        return services.create_application(current_resident_id(), body, rule_set())
 
 
 @blp.route("/signboard-applications/mine")
@@ -166,9 +163,7 @@ class ApplicationDetail(MethodView):
     @blp.doc(security=RESIDENT)
     def put(self, body: dict, application_id: int):  # noqa: ANN201
         """Resubmit after changes (allowed while draft or changes requested)"""
-        application = services.update_application(current_resident_id(), application_id, body, rule_set())
-        db.session.commit()
-        return application
+        return services.update_application(current_resident_id(), application_id, body, rule_set())
 
 
 @certificates_bp.get("/signboard-certificates/<number>")

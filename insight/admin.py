@@ -57,9 +57,9 @@ def dashboard() -> str:
         days = 30
     category = request.args.get("category") or None
     board = services.dashboard(settings, hot_spot_days=days, hot_spot_category=category)
+    of_category = f"，{board.category_names.get(category, category)}" if category else ""
     hot_spots = report_pages.hot_spot_chart(
-        "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{'，' + board.category_names.get(category, category) if category else ''}）",
-        board, settings)
+        "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{of_category}）", board, settings)
     return render_template(
         "insight/dashboard.html", board=board, hot_spots=hot_spots, hot_days=days, hot_category=category,
         recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
@@ -89,7 +89,7 @@ def monthly() -> Response:
         except report_pages.PdfFailed as exc:
             current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
             abort(503)
-        return Response(pdf, mimetype="application/pdf", headers={
-            "Content-Disposition": f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"})
+        disposition = f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"
+        return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": disposition})
     return Response(report_pages.render_monthly_html(report, settings), mimetype="text/html",
                     headers={"Content-Security-Policy": DOCUMENT_POLICY})

@@ -111,5 +111,6 @@ def print_pdf(html: str, settings: Config) -> bytes:
         except subprocess.TimeoutExpired as exc:
             raise PdfFailed(f"Chromium did not finish within {PDF_TIMEOUT_SECONDS} s") from exc
         if finished.returncode != 0 or not output.exists():
-            raise PdfFailed(f"Chromium failed ({finished.returncode}): {finished.stderr.decode(errors='replace')[-500:]}")
+            reason = finished.stderr.decode(errors="replace")[-500:]
+            raise PdfFailed(f"Chromium failed ({finished.returncode}): {reason}")
         return output.read_bytes()

@@ -36,7 +36,8 @@ def _names() -> dict:
 def queue() -> str:
     require_staff_role(REVIEWER)
     status = request.args.get("status", "submitted")
-    page = paginate(services.review_queue(status if status in STATUSES else None), request.args.get("page", 1, type=int))
+    page = paginate(services.review_queue(status if status in STATUSES else None),
+                    request.args.get("page", 1, type=int))
     return render_template("signboard_templates/queue.html", page=page, status=status,
                            categories={c.code: c.name for c in services.catalogue().categories})
 

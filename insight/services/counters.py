@@ -84,7 +84,7 @@ def _contributions(values: dict[str, Any]) -> list[Key]:
         key = tuple(values[fact] for fact in sources.values())
         if None not in key:
             keys.append((rollup, tuple(value.replace(day=1) if column == "month" else value
-                                       for column, value in zip(sources, key))))
+                                       for column, value in zip(sources, key, strict=True))))
     return keys
 
 
@@ -112,7 +112,7 @@ def _add_counts(changes: collections.Counter[Key]) -> None:
     by_rollup: dict[type[Rollup], list[dict[str, Any]]] = collections.defaultdict(list)
     for (rollup, key), delta in sorted(changes.items(), key=lambda item: (item[0][0].__tablename__, item[0][1])):
         if delta:
-            by_rollup[rollup].append({**dict(zip(SOURCES[rollup], key)), "count": delta})
+            by_rollup[rollup].append({**dict(zip(SOURCES[rollup], key, strict=True)), "count": delta})
     for rollup, rows in by_rollup.items():
         _upsert(rollup, rows)
 

@@ -58,7 +58,7 @@ def percentile(histogram: dict[int, int], fraction: float) -> int | None:
     rank = max(1, math.ceil(fraction * total))
     hours = sorted(histogram)
     running = itertools.accumulate(histogram[h] for h in hours)
-    return next(h for h, seen in zip(hours, running) if seen >= rank)
+    return next(h for h, seen in zip(hours, running, strict=True) if seen >= rank)
 
 
 def _ratio(part: int, whole: int) -> float | None:

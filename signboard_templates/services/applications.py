@@ -177,7 +177,8 @@ def get_own_application(resident_id: int, application_id: int, *, for_update: bo
 
 
 def get_application(application_id: int, *, for_update: bool = False) -> SignboardApplication:
-    return get_or_not_found(SignboardApplication, application_id, "申请不存在。", with_for_update=for_update, code="application_not_found")
+    return get_or_not_found(SignboardApplication, application_id, "申请不存在。", with_for_update=for_update,
+                            code="application_not_found")
 
 
 def review_queue(status: str | None) -> sa.Select[tuple[SignboardApplication]]:
@@ -243,7 +244,8 @@ def find_certificate(number: str) -> SignboardApplication:
     """The approved application behind a certificate number, for anyone who holds the number."""
     number = "".join(number.split()).upper()
     application = db.session.scalar(sa.select(SignboardApplication).where(
-        SignboardApplication.certificate_number == number, SignboardApplication.status == "approved")) if number else None
+        SignboardApplication.certificate_number == number,
+        SignboardApplication.status == "approved")) if number else None
     if application is None:
         raise NotFound("未找到该编号的招牌核准证明。", code="certificate_not_found")
     return application

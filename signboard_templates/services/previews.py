@@ -115,8 +115,8 @@ def gallery_png(category_code: str, shop_name: str | None = None) -> bytes:
         x = column * cell_w + (cell_w - board.width) // 2
         y = row * cell_h + 10 + (GALLERY_BOARD[1] - board.height) // 2
         sheet.paste(board, (x, y))
-        draw.text((column * cell_w + cell_w / 2, row * cell_h + 10 + GALLERY_BOARD[1] + 18), f"{index + 1:02d} {template.name}",
-                  font=label_font, fill="#1F2933", anchor="mm")
+        draw.text((column * cell_w + cell_w / 2, row * cell_h + 10 + GALLERY_BOARD[1] + 18),
+                  f"{index + 1:02d} {template.name}", font=label_font, fill="#1F2933", anchor="mm")
     png = rendering.png_bytes(sheet)
     preview_cache.put(key, png)
     return png

@@ -158,10 +158,11 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 @pytest.mark.parametrize("grid_m", [500, 20])  # cells of several pixels; cells far smaller than a pixel
 def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
     counts = {(36.07, 120.38): 100, (36.30, 120.50): 10, (35.90, 120.10): 1}
-    grid = services.HotSpotGrid(grid_m, {services.cell_of(lat, lng, grid_m): count for (lat, lng), count in counts.items()})
+    grid = services.HotSpotGrid(grid_m, {services.cell_of(lat, lng, grid_m): count
+                                         for (lat, lng), count in counts.items()})
     chart = charts.grid_map("m", "m", grid, outline=[(35.8, 120.0), (36.4, 120.0), (36.4, 120.6)], places=[])
     layer, labels = _heat_layer_and_labels(chart)
-    for (x, y), count in zip(labels, sorted(counts.values(), reverse=True)):
+    for (x, y), count in zip(labels, sorted(counts.values(), reverse=True), strict=True):
         assert layer.getpixel((round(x * 2), round(y * 2))) == _rgb(charts.heat_colour(count, 100))
     coloured = {rgb for _, rgb in layer.getcolors(1 << 20)} - {(0, 0, 0)}
     assert coloured == {_rgb(charts.heat_colour(count, 100)) for count in counts.values()}
@@ -185,7 +186,8 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     # fallback font (Liberation, DejaVu: TrueType), which would draw the Chinese as empty boxes.
     assert {tuple(line.split()[1:3]) for line in fonts.splitlines()[2:]} == {("Type", "3")}
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况", "有奖随手拍活动简报"):
+    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况",
+                    "有奖随手拍活动简报"):
         assert heading in text
 
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
@@ -197,7 +199,7 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
             colours |= {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20)}
     for chart_colour in (charts.PALETTE[0], charts.PALETTE[1], charts.HEAT[-1]):
         wanted = tuple(int(chart_colour[i:i + 2], 16) for i in (1, 3, 5))
-        assert any(sum(abs(a - b) for a, b in zip(rgb, wanted)) < 12 for rgb in colours), chart_colour
+        assert any(sum(abs(a - b) for a, b in zip(rgb, wanted, strict=True)) < 12 for rgb in colours), chart_colour
 
 
 def test_the_monthly_command_refuses_a_bad_month(app):

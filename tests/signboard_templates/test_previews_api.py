@@ -45,7 +45,8 @@ def test_the_default_size_is_the_templates(client):
     assert image.height > image.width
 
 
-@pytest.mark.parametrize("name", ["", "   ", "一二三四五六七八九十一二三四五六七八九十一", "老王\x07海鲜", "老王\u202e海鲜"])
+@pytest.mark.parametrize("name", ["", "   ", "一二三四五六七八九十一二三四五六七八九十一", "老王\x07海鲜",
+                                  "老王\u202e海鲜"])
 def test_bad_names_get_422(client, name):
     response = client.get("/api/v1/signboard-templates/catering-01/preview.png?shop_name=" + quote(name))
     assert response.status_code == 422

@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from citizen import services as citizen_services
 from citizen.services import ReportSnapshot
-from core.config import Config
 from core.db import commit_early, db, id_digests, utcnow
 from insight.models import (ROLLUPS, CategoryDay, CategoryMonth, CellCategoryDay, CellDay, CellMonth, CloseDay,
                             CloseMonth, RatingDay, ReportFact, Rollup, StatusDay)
 from insight.services.periods import local_day
+from insight.settings import InsightSettings
 
 METRES_PER_DEGREE = 111_320.0
 # Grid columns are a fixed width in degrees of longitude, measured at Qingdao's latitude.
@@ -117,7 +117,7 @@ def _add_counts(changes: collections.Counter[Key]) -> None:
         _upsert(rollup, rows)
 
 
-def refresh_report(report_id: int, settings: Config) -> None:
+def refresh_report(report_id: int, settings: InsightSettings) -> None:
     """Bring the counters in line with the report as it is now; running it again changes nothing."""
     for attempt in range(2):
         try:
@@ -151,7 +151,7 @@ def _refresh(report_id: int, grid_m: int) -> None:
     _add_counts(changes)
 
 
-def _count_again(report_id: int, settings: Config) -> None:
+def _count_again(report_id: int, settings: InsightSettings) -> None:
     refresh_report(report_id, settings)
     # Like the refresh jobs it stands in for; on SQLite the write lock is the whole database's.
     commit_early("a sweep holds the write lock for one report at a time, not for the whole sweep")
@@ -168,7 +168,7 @@ DIGEST_BUCKET = 1024
 DIGEST_BUCKETS_PER_SPAN = 64
 
 
-def catch_up(settings: Config, now: dt.datetime | None = None) -> int:
+def catch_up(settings: InsightSettings, now: dt.datetime | None = None) -> int:
     """Count again the reports changed lately whose counted fact disagrees with them, and take out the facts of
     reports deleted since, because their refresh job was lost with Redis or a worker. The scheduled pass runs
     it; returns how many it counted again."""
@@ -187,7 +187,7 @@ def catch_up(settings: Config, now: dt.datetime | None = None) -> int:
     return counted_again + _take_out_deleted(settings)
 
 
-def _take_out_deleted(settings: Config) -> int:
+def _take_out_deleted(settings: InsightSettings) -> int:
     """Facts whose report no longer exists, at any age: a deleted report leaves no row among the changes.
 
     Both sides are digested span by span of ids (count and sum of ids per bucket: an index range scan each,
@@ -221,7 +221,7 @@ def _month_start(column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[Any]:
     return sa.func.date(column, "start of month")
 
 
-def rebuild(settings: Config) -> int:
+def rebuild(settings: InsightSettings) -> int:
     """Count every report afresh (the first time, or after the grid size changed). Returns how many; the caller
     commits."""
     for rollup in ROLLUPS:

@@ -15,12 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from citizen import services as citizen_services
-from core.config import Config
 from core.db import db
 from insight.models import (CategoryDay, CategoryMonth, CellCategoryDay, CellDay, CellMonth, CloseDay, CloseMonth,
                             RatingDay, Rollup, StatusDay)
 from insight.services.counters import cell_centre
 from insight.services.periods import Period
+from insight.settings import InsightSettings
 
 # Reports staff took on, and those they turned away; acceptance rate = taken on / (taken on + turned away).
 TAKEN_ON = ("accepted", "forwarded", "in_progress", "resolved", "closed")
@@ -125,7 +125,7 @@ class ReportFigures:
         return _ratio(self.taken_on, self.taken_on + sum(self.by_status.get(status, 0) for status in TURNED_AWAY))
 
 
-def report_figures(period: Period, settings: Config, *, district: str | None = None) -> ReportFigures:
+def report_figures(period: Period, settings: InsightSettings, *, district: str | None = None) -> ReportFigures:
     """The period's report figures; for one district, whole months only (its rollups are monthly)."""
     in_district = {"district": district} if district else {}
     by_status = dict.fromkeys(citizen_services.STATUS_NAMES, 0)
@@ -175,7 +175,7 @@ class HotSpotGrid:
                 for cell, count in ranked]
 
 
-def hot_spot_grid(period: Period, settings: Config, *, category_id: str | None = None,
+def hot_spot_grid(period: Period, settings: InsightSettings, *, category_id: str | None = None,
                   district: str | None = None) -> HotSpotGrid:
     """Reports per grid cell: of one category, or of one district (whole months), or of all."""
     if category_id and district:
@@ -215,7 +215,7 @@ class DistrictScore:
     rank: int
 
 
-def district_ranking(period: Period, settings: Config) -> list[DistrictScore]:
+def district_ranking(period: Period, settings: InsightSettings) -> list[DistrictScore]:
     """Each district scored 0–100 on the reports it closed in the period (whole months).
 
     Measures, each 0–1: ``handled`` = closed / the most any district closed; ``speed`` = (fastest

@@ -8,11 +8,11 @@ import datetime as dt
 
 from cases import services as cases_services
 from citizen import services as citizen_services
-from core.config import Config
 from core.db import utcnow
 from insight.services.figures import (DistrictScore, HotSpotGrid, ReportFigures, category_names, district_ranking,
                                       hot_spot_grid, report_figures)
 from insight.services.periods import Period, last_days, previous_month
+from insight.settings import InsightSettings
 from rewards import services as rewards_services
 from signboard_templates import services as signboard_services
 
@@ -42,7 +42,7 @@ class PeriodFigures:
     forwarding: cases_services.Backlog  # of the reports accepted in the period
 
 
-def period_figures(period: Period, settings: Config, *, district: str | None = None) -> PeriodFigures:
+def period_figures(period: Period, settings: InsightSettings, *, district: str | None = None) -> PeriodFigures:
     """The period's figures; signboards and forwarding are the whole city's, even for one district."""
     return PeriodFigures(reports=report_figures(period, settings, district=district),
                          signboards=signboard_figures(period), forwarding=forwarding_backlog(period))
@@ -62,7 +62,7 @@ class Dashboard:
 DASHBOARD_PERIODS = (1, 7, 30, 90)
 
 
-def dashboard(settings: Config, *, hot_spot_days: int = 30, hot_spot_category: str | None = None) -> Dashboard:
+def dashboard(settings: InsightSettings, *, hot_spot_days: int = 30, hot_spot_category: str | None = None) -> Dashboard:
     hot_spot_period, recent = last_days(hot_spot_days), last_days(30)
     return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(recent, settings),
                      hot_spots=hot_spot_grid(hot_spot_period, settings, category_id=hot_spot_category),
@@ -85,7 +85,7 @@ class MonthlyReport:
     generated_at: dt.datetime
 
 
-def monthly_report(period: Period, settings: Config, *, district: str | None = None) -> MonthlyReport:
+def monthly_report(period: Period, settings: InsightSettings, *, district: str | None = None) -> MonthlyReport:
     if district is not None and district not in citizen_services.district_names():
         raise ValueError(f"unknown district: {district}")
     return MonthlyReport(period=period, district=district,

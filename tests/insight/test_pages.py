@@ -17,6 +17,7 @@ from core.db import db
 from core.geo import wgs84_to_gcj02
 from insight import charts, services
 from insight.services import periods
+from insight.settings import InsightSettings
 from tests.core.admin_helpers import admin_login
 from tests.factories import StaffFactory
 from tests.insight.helpers import local, make_campaign_row, make_delivery, make_report, make_reward, seed_october
@@ -57,7 +58,7 @@ def _seed_recent_and_pin_today(monkeypatch, app) -> None:
         make_reward(campaign, local(2026, 10, 6, 9), resident_id=2, amount_fen=500, paid_at=local(2026, 10, 7))
         make_reward(campaign, local(2026, 10, 9, 9), resident_id=1, amount_fen=500)
         make_reward(campaign, local(2026, 10, 20, 9), resident_id=3)
-        services.rebuild(app.config["APP_SETTINGS"])
+        services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
         db.session.commit()
 
 
@@ -171,7 +172,7 @@ def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed (make test installs it)")
 def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(app, app_ctx, tmp_path):
     seed_october()
-    services.rebuild(app.config["APP_SETTINGS"])
+    services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["insight", "monthly", "--month", "2026-10", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -78,6 +78,7 @@ class Config:
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 15 * 60
     log_level: str = "INFO"
+    log_format: str = "text"
     # Photo My City: where reports are accepted, and the thresholds of the automatic checks.
     service_area: tuple[tuple[float, float], ...] = QINGDAO_SERVICE_AREA
     duplicate_radius_m: float = 50.0
@@ -255,6 +256,8 @@ class Config:
             staff_max_failed_logins=_integer(env, "staff_max_failed_logins"),
             staff_lockout_seconds=_integer(env, "staff_lockout_seconds"),
             log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, cls.log_level),
+            # JSON lines for the log collector in production, a readable line per event at a developer's terminal.
+            log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS, "json" if environment == "production" else "text"),
             trusted_proxy_count=_integer(env, "trusted_proxy_count", minimum=0),
             signboard_rules_file=Path(env["SIGNBOARD_RULES_FILE"]) if env.get("SIGNBOARD_RULES_FILE") else None,
             service_area=_polygon(env.get("SERVICE_AREA_POLYGON")) or QINGDAO_SERVICE_AREA,
@@ -355,6 +358,7 @@ _NOT_PRINTED = frozenset(("secret_key", "database_url", "redis_url", "s3_secret_
 ENVIRONMENTS = ("development", "production")
 MEDIA_BACKENDS = ("local", "s3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
 CASE_SYSTEMS = ("desk", "open311", "webhook")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")

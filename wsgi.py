@@ -2,17 +2,16 @@
 
 import argparse
 
+from werkzeug.serving import make_server
+
 from core.app import create_app
+from core.cli import show_banner
 
 app = create_app()
 
 
 def serve(host: str, port: int) -> None:
     """werkzeug's server, as `flask run` starts it, but the banner comes once it listens, as the last thing shown."""
-    from werkzeug.serving import make_server
-
-    from core.cli import show_banner
-
     try:
         server = make_server(host, port, app, threaded=True)
     except OSError as exc:

@@ -139,7 +139,7 @@ class _AppHandler(logging.StreamHandler):
     """The one handler of ours on the root logger; an app built again (tests build many) replaces its formatter."""
 
 
-def configure_logging(level: str, log_format: str = "json") -> None:
+def configure_logging(level: str, log_format: str) -> None:
     logging.setLogRecordFactory(_record_with_request_id)
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, _AppHandler)), None)

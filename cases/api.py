@@ -87,4 +87,5 @@ class Subscriptions(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, body: dict) -> dict:
         """Record what wx.requestSubscribeMessage answered: each "accept" allows one status message"""
-        return {"remaining": services.record_subscriptions(current_resident_id(), body["results"])}
+        template_id = current_app.config["APP_SETTINGS"].wechat_status_template_id
+        return {"remaining": services.record_subscriptions(current_resident_id(), body["results"], template_id)}

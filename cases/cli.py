@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from cases import services
+from core.config import current_config
 
 cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
 
@@ -17,9 +18,10 @@ cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
 @with_appcontext
 def sweep_command(every: int) -> None:
     """Queue deliveries and notifications that are due or were lost, then poll an Open311 case system."""
+    settings = current_config()
     while True:
-        result = services.sweep()
-        applied = services.poll_case_system()
+        result = services.sweep(settings)
+        applied = services.poll_case_system(settings)
         click.echo(f"queued {result.deliveries} deliveries, {result.notifications} notifications; "
                    f"applied {applied} polled updates")
         if every <= 0:

@@ -4,7 +4,7 @@ Requests are residents' reports: POST files one as ``pending_review`` through th
 path as the mini-program and answers with a token; a report is public (and gets its
 ``service_request_id``) once a moderator has accepted it.
 
-What GET serves is each report's public version (``cases.services._open311_requests``), a page at a time and at
+What GET serves is each report's public version (``cases.services.open311_server``), a page at a time and at
 a limited pace per address (``RATE_LIMIT_OPEN311``).
 """
 

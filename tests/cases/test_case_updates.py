@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from cases import services, signing
 from cases.models import CaseUpdate
 from citizen.models import Report
+from core.config import current_config
 from core.db import db, utcnow
 from tests.cases.conftest import UPDATES_SECRET, accepted_report, delivery_of, report_status, signed_update
 from tests.media_files import photo_bytes
@@ -171,12 +172,12 @@ def test_polling_open311_brings_status_back(app, client, resident, run_jobs, use
     external_id = delivery_of(app, report_id).external_id
     case_system.set_status(external_id, "open", "已派遣处置", "2026-11-29T09:00:00+08:00")
     with app.app_context():
-        assert services.poll_case_system() == 1
-        assert services.poll_case_system() == 0  # the same state again is a repeat
+        assert services.poll_case_system(current_config()) == 1
+        assert services.poll_case_system(current_config()) == 0  # the same state again is a repeat
     assert report_status(app, report_id) == "in_progress"
     case_system.set_status(external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
-        services.poll_case_system()
+        services.poll_case_system(current_config())
     assert report_status(app, report_id) == "closed"
 
 
@@ -197,7 +198,7 @@ def test_polling_reaches_a_case_behind_a_thousand_newer_open_reports(app, client
         db.session.commit()
     case_system.set_status(delivery_of(app, report_id).external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
-        assert services.poll_case_system() == 1
+        assert services.poll_case_system(current_config()) == 1
     assert report_status(app, report_id) == "closed"
 
 
@@ -208,6 +209,6 @@ def test_polling_the_updates_extension(app, client, resident, run_jobs, use_case
     case_system.updates.append({"update_id": "ext-1", "service_request_id": external_id, "status": "closed",
                                 "updated_datetime": "2026-11-29T11:00:00+08:00", "description": "已办结"})
     with app.app_context():
-        assert services.poll_case_system() == 1
+        assert services.poll_case_system(current_config()) == 1
     assert report_status(app, report_id) == "closed"
 

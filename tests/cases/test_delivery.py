@@ -12,7 +12,7 @@ from cases import services
 from cases.models import CaseDelivery, DeskCase
 from citizen import services as citizen_services
 from citizen.models import Report
-from core.config import Config
+from core.config import Config, current_config
 from core.db import db, utcnow
 from core.errors import Conflict
 from core.models import AuditEntry
@@ -84,7 +84,7 @@ def test_a_token_answer_is_kept_and_resolved_when_polling(app, client, resident,
     assert delivery.external_id is None and delivery.external_token.startswith("tok-")
     assert report_status(app, report_id) == "forwarded"
     with app.app_context():
-        services.poll_case_system()
+        services.poll_case_system(current_config())
     assert delivery_of(app, report_id).external_id == case_system.cases[str(report_id)]["service_request_id"]
 
 
@@ -96,7 +96,7 @@ def test_a_4xx_stops_and_marks_the_delivery_failed_with_the_reason(app, client, 
     assert delivery.status == "failed" and "HTTP 403" in delivery.last_error and delivery.attempts == 1
     assert report_status(app, report_id) == "accepted"
     with app.app_context():
-        assert services.sweep(now=utcnow() + dt.timedelta(days=1)).deliveries == 0
+        assert services.sweep(current_config(), now=utcnow() + dt.timedelta(days=1)).deliveries == 0
 
 
 def test_a_5xx_waits_with_backoff_and_the_sweep_tries_again(app, client, resident, run_jobs, use_case_system,
@@ -109,8 +109,8 @@ def test_a_5xx_waits_with_backoff_and_the_sweep_tries_again(app, client, residen
     wait = (delivery.next_attempt_at - delivery.attempt_log[0].started_at).total_seconds()
     assert 15 <= wait <= 30  # the first backoff: half of 30 s fixed, half jitter
     with app.app_context():
-        assert services.sweep(now=delivery.next_attempt_at - dt.timedelta(seconds=1)).deliveries == 0
-        assert services.sweep(now=delivery.next_attempt_at).deliveries == 1
+        assert services.sweep(current_config(), now=delivery.next_attempt_at - dt.timedelta(seconds=1)).deliveries == 0
+        assert services.sweep(current_config(), now=delivery.next_attempt_at).deliveries == 1
     run_jobs()
     delivery = delivery_of(app, report_id)
     assert delivery.status == "done" and delivery.attempts == 2
@@ -138,7 +138,7 @@ def test_it_gives_up_after_the_configured_attempts(app, client, resident, run_jo
     case_system.failures = [500, 500]
     report_id = accepted_report(app, client, resident, run_jobs)
     with app.app_context():
-        services.sweep(now=utcnow() + dt.timedelta(hours=1))
+        services.sweep(current_config(), now=utcnow() + dt.timedelta(hours=1))
     run_jobs()
     delivery = delivery_of(app, report_id)
     assert delivery.status == "failed" and delivery.last_error.startswith("gave up after 2 attempts")

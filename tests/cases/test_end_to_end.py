@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cases import services
+from core.config import current_config
 from tests.cases.conftest import accept, delivery_of, signed_update
 from tests.citizen.helpers import new_report
 from tests.media_files import photo_bytes
@@ -27,7 +28,7 @@ def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_c
     case_system.set_status(external_id, "closed", "垃圾已清运。", "2026-11-29T12:00:00+08:00",
                            media_url=f"{case_server.base_url}/photos/done.jpg")
     with app.app_context():
-        assert services.poll_case_system() == 1
+        assert services.poll_case_system(current_config()) == 1
     run_jobs()
 
     report = client.get(f"/api/v1/reports/{report_id}", headers=resident).json

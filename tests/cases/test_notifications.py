@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from cases import services
 from cases.models import Notification
+from core.config import current_config
 from core.db import db, utcnow
 from tests.cases.conftest import accept, accepted_report, report_status, signed_update
 from tests.citizen.helpers import new_report
@@ -65,7 +66,7 @@ def test_a_failed_send_is_retried_and_never_undoes_the_change(app, client, resid
                                                                        Notification.status != "skipped"))
         assert notification.status == "retrying" and "errcode -1" in notification.last_error
         for _ in range(2):
-            services.sweep(now=utcnow() + dt.timedelta(hours=2))
+            services.sweep(current_config(), now=utcnow() + dt.timedelta(hours=2))
             run_jobs()
         db.session.refresh(notification)
         assert notification.status == "done" and notification.attempts == 3
@@ -81,7 +82,7 @@ def test_a_refused_subscription_is_not_retried(app, client, resident, run_jobs, 
     with app.app_context():
         sent = [n for n in services.notifications_for(report_id) if n.status != "skipped"]
         assert [(n.status, n.attempts) for n in sent] == [("failed", 1)]
-        assert services.sweep(now=utcnow() + dt.timedelta(days=1)).notifications == 0
+        assert services.sweep(current_config(), now=utcnow() + dt.timedelta(days=1)).notifications == 0
     fake_wechat.wechat.subscribe_failures.clear()
 
 

@@ -16,7 +16,6 @@ from cases.adapters import ExternalUpdate
 from cases.schemas import (CaseUpdateResultSchema, CaseUpdateSchema, SubscribeSettingsSchema, SubscriptionResultSchema,
                            SubscriptionSchema)
 from core.auth import current_resident_id, resident_required
-from core.db import db
 from core.errors import NotFound, Unauthorized, UpstreamUnavailable
 
 blp = Blueprint("cases", __name__, description="The case system's status updates; residents' notification consent")
@@ -66,7 +65,6 @@ class CaseUpdates(MethodView):
                                 note=body["note"], photo_urls=tuple(body["photo_urls"]), public=body["public"])
         outcome = services.apply_update("push", update, body_digest=services.digest(request.get_data()),
                                         actor_name=current_app.config["APP_SETTINGS"].case_system)
-        db.session.commit()
         return {"applied": outcome.applied, "report_id": outcome.report_id, "status": outcome.status}
 
 

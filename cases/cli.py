@@ -9,6 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from cases import services
 from core.config import current_config
+from core.db import db
 
 cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
 
@@ -22,6 +23,7 @@ def sweep_command(every: int) -> None:
     while True:
         result = services.sweep(settings)
         applied = services.poll_case_system(settings)
+        db.session.commit()  # each round is a unit of work of its own: what it queued leaves now
         click.echo(f"queued {result.deliveries} deliveries, {result.notifications} notifications; "
                    f"applied {applied} polled updates")
         if every <= 0:

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from cases import adapters
-from cases import jobs as case_jobs
 from cases.adapters import OutgoingCase, PermanentFailure, Receipt, TransientFailure
 from cases.models import CaseDelivery, DeliveryAttempt
 from cases.services.desk import open_desk_case
@@ -45,7 +44,7 @@ def open_delivery(report_id: int, *, case_system: str | None = None) -> CaseDeli
                                 status=PENDING, attempts=0, next_attempt_at=now, enqueued_at=now)
         db.session.add(delivery)
         db.session.flush()
-        enqueue_after_commit(case_jobs.deliver, delivery.id)
+        enqueue_after_commit("cases.jobs.deliver", delivery.id)
     return delivery
 
 
@@ -76,7 +75,7 @@ def deliver(delivery_id: int, settings: Config) -> str | None:
         _record_delivered(delivery, receipt, system.name)
         outcome = (DONE, receipt.external_id or receipt.token)
     delivery.attempt_log.append(DeliveryAttempt(started_at=now, outcome=outcome[0], detail=(outcome[1] or "")[:500]))
-    db.session.commit()
+    db.session.flush()
     log.info("case delivery attempt", extra={"delivery_id": delivery.id, "report_id": delivery.report_id,
                                              "outcome": outcome[0], "attempt": delivery.attempts})
     return delivery.status
@@ -152,7 +151,7 @@ def forwarding_backlog(*, since: dt.datetime | None = None, until: dt.datetime |
 
 
 def retry_deliveries(actor: Actor, delivery_ids: Iterable[int] | None = None) -> int:
-    """Try failed or waiting deliveries again now (all of them when no ids are given); audited; how many. Commits.
+    """Try failed or waiting deliveries again now (all of them when no ids are given); audited; how many.
 
     Each is reset only while it is still as it was read: one that a worker claimed or delivered in between (its
     commit waited for by the UPDATE on PostgreSQL) is the worker's, and neither reset nor counted."""
@@ -173,9 +172,8 @@ def retry_deliveries(actor: Actor, delivery_ids: Iterable[int] | None = None) ->
         before = {"status": delivery.status, "attempts": delivery.attempts, "last_error": delivery.last_error}
         record_audit(actor, "case_delivery.retry", "case_delivery", delivery.id, before=before,
                      after={"status": RETRYING, "report_id": delivery.report_id})
-        enqueue_after_commit(case_jobs.deliver, delivery.id)
+        enqueue_after_commit("cases.jobs.deliver", delivery.id)
         reset += 1
-    db.session.commit()
     return reset
 
 

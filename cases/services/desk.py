@@ -76,7 +76,7 @@ def _desk_step_note(action: str, department: str | None) -> str | None:
 def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_version: int, note: str = "",
                      department: str | None = None, photo_media_ids: tuple[int, ...] = (),
                      public_reply: bool = False) -> DeskCase:
-    """One step of the case on the desk; the report and the resident's timeline follow. Audited; commits.
+    """One step of the case on the desk; the report and the resident's timeline follow. Audited.
 
     The officer's ``note`` is internal unless it is a ``public_reply``: then the resident reads it on their
     timeline and the public in the Open311 feed (masked)."""
@@ -94,7 +94,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
     if spec.needs_note and not note:
         raise ValidationFailed(f"{spec.name}需要填写说明。", code="note_required")
     before = {"step": desk_case.step, "department": desk_case.department}
-    # A step committed by someone else after the case was read shows at the commit or at any flush before it.
+    # A step committed by someone else after the case was read shows at a flush: the last one is here.
     try:
         desk_case.step = spec.moves[desk_case.step]
         if department:
@@ -113,7 +113,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
         record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
                      after={"step": desk_case.step, "department": desk_case.department, "note": note or None,
                             "public_reply": public_reply and bool(note)})
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise Conflict("该案件已被其他人处理，请刷新后查看。", code="case_changed") from None

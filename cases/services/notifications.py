@@ -9,7 +9,6 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from cases import jobs as case_jobs
 from cases.models import Notification, SubscribeGrant
 from cases.services.outbox import DONE, FAILED, PENDING, SKIPPED, claim, finish, retry_later
 from citizen import services as citizen_services
@@ -31,7 +30,7 @@ _PERMANENT_WECHAT_ERRORS = {43101, 40003, 47003, 40037}
 
 def record_subscriptions(resident_id: int, results: dict[str, str], template_id: str | None) -> dict[str, int]:
     """What wx.requestSubscribeMessage answered ({template_id: "accept"|"reject"|"ban"}): each accept allows
-    one more message of that template. Only the configured template (``template_id``) counts. Commits."""
+    one more message of that template. Only the configured template (``template_id``) counts."""
     unknown = sorted(key for key in results if key != template_id)
     if unknown:
         raise ValidationFailed("未知的订阅消息模板。", code="unknown_template", details={"template_ids": unknown})
@@ -50,7 +49,6 @@ def record_subscriptions(resident_id: int, results: dict[str, str], template_id:
         elif answer == "ban":
             db.session.execute(sa.update(SubscribeGrant).where(*ours).values(remaining=0))
         remaining[template] = db.session.scalar(sa.select(SubscribeGrant.remaining).where(*ours))
-    db.session.commit()
     return remaining
 
 
@@ -74,7 +72,7 @@ def _message_data(values: dict[str, str], fields: tuple[tuple[str, str], ...]) -
 
 def queue_notifications(report_id: int, settings: Config) -> int:
     """A subscribe message for each status change of the report not yet considered, as far as the
-    resident's subscriptions go (the rest are skipped). Listens to report.status_changed. Commits."""
+    resident's subscriptions go (the rest are skipped). Listens to report.status_changed."""
     template_id = settings.wechat_status_template_id
     if not template_id:
         return 0
@@ -99,14 +97,13 @@ def queue_notifications(report_id: int, settings: Config) -> int:
         except IntegrityError:
             continue  # Another job considered this change first.
         if granted:
-            enqueue_after_commit(case_jobs.send_notification, notification.id)
+            enqueue_after_commit("cases.jobs.send_notification", notification.id)
             queued += 1
-    db.session.commit()
     return queued
 
 
 def send_notification(notification_id: int, wechat: Any, settings: Config) -> str | None:
-    """Send one subscribe message; a failure is retried later and never touches the report. Commits."""
+    """Send one subscribe message; a failure is retried later and never touches the report."""
     from wechatpy.exceptions import WeChatClientException
 
     now = utcnow()
@@ -115,7 +112,6 @@ def send_notification(notification_id: int, wechat: Any, settings: Config) -> st
         return None
     if wechat is None:
         finish(notification, FAILED, "WeChat is not configured")
-        db.session.commit()
         return notification.status
     resident = citizen_services.get_resident(notification.resident_id)
     page = f"{settings.wechat_status_page}?id={notification.report_id}"
@@ -132,7 +128,7 @@ def send_notification(notification_id: int, wechat: Any, settings: Config) -> st
     else:
         finish(notification, DONE)
         notification.sent_at = now
-    db.session.commit()
+    db.session.flush()
     return notification.status
 
 

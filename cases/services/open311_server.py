@@ -144,7 +144,7 @@ def token_answer(token: str) -> dict[str, Any]:
 
 def file_request(client: str, fields: dict[str, str], *, token: str, ip_address: str | None,
                  settings: Config, screen_text_later: bool) -> dict[str, Any]:
-    """POST requests: a pending_review report of the client's resident, answered with a token. Commits.
+    """POST requests: a pending_review report of the client's resident, answered with a token.
 
     ``screen_text_later`` as for the mini-program's reports: the outside text check runs on these too."""
     filed = db.session.scalar(sa.select(Open311Request).where(Open311Request.token == token))
@@ -173,7 +173,6 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
     except IntegrityError:
         # The same request posted at once (a client retrying): the report is one, and so is its token.
         return {"token": token, "service_notice": "该请求已提交过。"}
-    db.session.commit()
     return {"token": token, "service_notice": "已提交，审核受理后可按 token 查询 service_request_id。"}
 
 

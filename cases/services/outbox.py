@@ -13,10 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cases import jobs as case_jobs
 from cases.models import CaseDelivery, Notification, OutboxMixin
 from core.config import Config
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.jobs import enqueue_after_commit
 
 # The states of every outbox row (deliveries and notifications).
@@ -40,7 +39,8 @@ def claim(model: type[OutboxMixin], row_id: int, now: dt.datetime, settings: Con
                        sa.and_(model.status == WORKING, model.lease_until <= now))
     result = db.session.execute(sa.update(model).where(model.id == row_id, claimable).values(
         status=WORKING, lease_until=lease, attempts=model.attempts + 1, updated_at=now))
-    db.session.commit()
+    commit_early("an attempt is claimed under its lease before the slow call to the case system or WeChat: "
+                 "a worker that dies in the call leaves a lease that runs out, and no second worker tries meanwhile")
     if result.rowcount != 1:
         return None
     return db.session.get(model, row_id)
@@ -89,7 +89,7 @@ def sweep(settings: Config, now: dt.datetime | None = None) -> SweepResult:
     """Queue every delivery and notification that is due, or was lost with a worker or with Redis."""
     now = now or utcnow()
     found = {}
-    for model, job in ((CaseDelivery, case_jobs.deliver), (Notification, case_jobs.send_notification)):
+    for model, job in ((CaseDelivery, "cases.jobs.deliver"), (Notification, "cases.jobs.send_notification")):
         ids = _due(model, now, settings)
         if ids:
             db.session.execute(sa.update(model).where(model.id.in_(ids)).values(enqueued_at=now))
@@ -100,5 +100,4 @@ def sweep(settings: Config, now: dt.datetime | None = None) -> SweepResult:
         for row_id in ids:
             enqueue_after_commit(job, row_id)
         found[model] = len(ids)
-    db.session.commit()
     return SweepResult(deliveries=found[CaseDelivery], notifications=found[Notification])

@@ -18,13 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from cases import adapters
-from cases import jobs as case_jobs
 from cases.adapters import ExternalUpdate
 from cases.models import CaseDelivery, CaseUpdate
 from cases.services.outbox import DONE
 from citizen import services as citizen_services
 from core.config import Config
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.jobs import enqueue_after_commit
 from media import services as media_services
@@ -131,7 +130,7 @@ def apply_update(source: str, update: ExternalUpdate, *, body_digest: str, actor
     db.session.flush()
     record.report_event_id = event.id
     if update.photo_urls:
-        enqueue_after_commit(case_jobs.fetch_update_photos, record.id)
+        enqueue_after_commit("cases.jobs.fetch_update_photos", record.id)
     return UpdateOutcome(applied=True, report_id=report.id, status=report.status, event_id=event.id)
 
 
@@ -147,7 +146,7 @@ def digest(body: bytes) -> str:
 
 
 def fetch_update_photos(update_record_id: int, settings: Config) -> int:
-    """Fetch a case update's photos (allow-listed hosts only) into media and onto its timeline step. Commits."""
+    """Fetch a case update's photos (allow-listed hosts only) into media and onto its timeline step."""
     record = db.session.get(CaseUpdate, update_record_id)
     if record is None or record.report_event_id is None:
         return 0
@@ -159,7 +158,6 @@ def fetch_update_photos(update_record_id: int, settings: Config) -> int:
                                                                       "skipped": len(record.photo_urls) - len(allowed)})
     stored = [fetch_photo(url, report.resident_id, settings).id for url in allowed]
     add_photos(report, record.report_event_id, stored)
-    db.session.commit()
     return len(stored)
 
 
@@ -174,7 +172,7 @@ def host_allowed(url: str, settings: Config) -> bool:
 
 
 def fetch_photo(url: str, owner_resident_id: int, settings: Config) -> Any:
-    """A photo from an allow-listed host, stored through the media package for this resident. Commits."""
+    """A photo from an allow-listed host, stored through the media package for this resident."""
     if not host_allowed(url, settings):
         raise ValidationFailed("照片地址不在允许的主机列表中。", code="media_host_not_allowed", details={"url": url})
     with tempfile.TemporaryDirectory(prefix="case-photo-") as directory:
@@ -199,7 +197,9 @@ def fetch_photo(url: str, owner_resident_id: int, settings: Config) -> Any:
 # --- polling an Open311 case system ------------------------------------------------------------
 
 def poll_case_system(settings: Config, now: dt.datetime | None = None, *, lookback_days: int = 30) -> int:
-    """Read what changed in the Open311 case system for our open cases; how many updates applied. Commits."""
+    """Read what changed in the Open311 case system for our open cases; how many updates applied.
+
+    Each update applies on its own: one the report cannot take is logged and leaves the others applied."""
     now = now or utcnow()
     if settings.case_system != "open311":
         return 0
@@ -214,16 +214,15 @@ def poll_case_system(settings: Config, now: dt.datetime | None = None, *, lookba
     for delivery in delivered:
         if delivery.external_id is None and delivery.external_token:
             delivery.external_id = system.resolve_token(delivery.external_token)
-    db.session.commit()
+    commit_early("the request ids the case system resolved are kept even when reading its updates then fails")
     by_request = {delivery.external_id: delivery.report_id for delivery in delivered if delivery.external_id}
     applied = 0
     for update in system.fetch_updates(by_request, since=now - dt.timedelta(days=lookback_days)):
         try:
-            applied += apply_update("poll", update, body_digest=digest(update.update_id.encode()),
-                                    actor_name="open311").applied
-            db.session.commit()
+            with db.session.begin_nested():
+                applied += apply_update("poll", update, body_digest=digest(update.update_id.encode()),
+                                        actor_name="open311").applied
         except Conflict as exc:
-            db.session.rollback()
             log.warning("polled case update not applicable", extra={"report_id": update.report_id, "code": exc.code})
     return applied
 

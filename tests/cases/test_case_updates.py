@@ -174,10 +174,12 @@ def test_polling_open311_brings_status_back(app, client, resident, run_jobs, use
     with app.app_context():
         assert services.poll_case_system(current_config()) == 1
         assert services.poll_case_system(current_config()) == 0  # the same state again is a repeat
+        db.session.commit()
     assert report_status(app, report_id) == "in_progress"
     case_system.set_status(external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
         services.poll_case_system(current_config())
+        db.session.commit()
     assert report_status(app, report_id) == "closed"
 
 
@@ -199,6 +201,7 @@ def test_polling_reaches_a_case_behind_a_thousand_newer_open_reports(app, client
     case_system.set_status(delivery_of(app, report_id).external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
         assert services.poll_case_system(current_config()) == 1
+        db.session.commit()
     assert report_status(app, report_id) == "closed"
 
 
@@ -210,5 +213,6 @@ def test_polling_the_updates_extension(app, client, resident, run_jobs, use_case
                                 "updated_datetime": "2026-11-29T11:00:00+08:00", "description": "已办结"})
     with app.app_context():
         assert services.poll_case_system(current_config()) == 1
+        db.session.commit()
     assert report_status(app, report_id) == "closed"
 

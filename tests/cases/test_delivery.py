@@ -111,6 +111,7 @@ def test_a_5xx_waits_with_backoff_and_the_sweep_tries_again(app, client, residen
     with app.app_context():
         assert services.sweep(current_config(), now=delivery.next_attempt_at - dt.timedelta(seconds=1)).deliveries == 0
         assert services.sweep(current_config(), now=delivery.next_attempt_at).deliveries == 1
+        db.session.commit()
     run_jobs()
     delivery = delivery_of(app, report_id)
     assert delivery.status == "done" and delivery.attempts == 2
@@ -139,6 +140,7 @@ def test_it_gives_up_after_the_configured_attempts(app, client, resident, run_jo
     report_id = accepted_report(app, client, resident, run_jobs)
     with app.app_context():
         services.sweep(current_config(), now=utcnow() + dt.timedelta(hours=1))
+        db.session.commit()
     run_jobs()
     delivery = delivery_of(app, report_id)
     assert delivery.status == "failed" and delivery.last_error.startswith("gave up after 2 attempts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cases import services
 from core.config import current_config
+from core.db import db
 from tests.cases.conftest import accept, delivery_of, signed_update
 from tests.citizen.helpers import new_report
 from tests.media_files import photo_bytes
@@ -29,6 +30,7 @@ def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_c
                            media_url=f"{case_server.base_url}/photos/done.jpg")
     with app.app_context():
         assert services.poll_case_system(current_config()) == 1
+        db.session.commit()
     run_jobs()
 
     report = client.get(f"/api/v1/reports/{report_id}", headers=resident).json

@@ -77,13 +77,16 @@ def state(app: Flask, report_id: int) -> tuple[CaseDelivery, list[str]]:
 
 def sweep_later(app: Flask, seconds: int) -> int:
     with app.app_context():
-        return services.sweep(current_config(), now=utcnow() + dt.timedelta(seconds=seconds)).deliveries
+        queued = services.sweep(current_config(), now=utcnow() + dt.timedelta(seconds=seconds)).deliveries
+        db.session.commit()
+        return queued
 
 
 def _deliver_in_child(app: Flask, delivery_id: int) -> None:
     with app.app_context():
         db.engine.dispose(close=False)  # never share the parent's connections
         services.deliver(delivery_id, current_config())
+        db.session.commit()
 
 
 def test_a_worker_killed_after_the_case_system_accepted_is_repaired_once(fault_app, case_system):

@@ -67,6 +67,7 @@ def test_a_failed_send_is_retried_and_never_undoes_the_change(app, client, resid
         assert notification.status == "retrying" and "errcode -1" in notification.last_error
         for _ in range(2):
             services.sweep(current_config(), now=utcnow() + dt.timedelta(hours=2))
+            db.session.commit()
             run_jobs()
         db.session.refresh(notification)
         assert notification.status == "done" and notification.attempts == 3

@@ -8,7 +8,8 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from cases import services
-from core.config import current_config
+from cases.settings import CaseSettings
+from core.config import current_settings
 from core.db import db
 
 cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
@@ -19,7 +20,7 @@ cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
 @with_appcontext
 def sweep_command(every: int) -> None:
     """Queue deliveries and notifications that are due or were lost, then poll an Open311 case system."""
-    settings = current_config()
+    settings = current_settings(CaseSettings)
     while True:
         result = services.sweep(settings)
         applied = services.poll_case_system(settings)

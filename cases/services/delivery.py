@@ -19,8 +19,9 @@ from cases.models import CaseDelivery, DeliveryAttempt
 from cases.services.desk import open_desk_case
 from cases.services.outbox import (DONE, FAILED, OUTBOX_STATUS_NAMES, PENDING, RETRYING, SWEEP_BATCH, WORKING, claim,
                                    finish, retry_later, status_counts)
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
-from core.config import Config, current_config
+from core.config import Config, current_settings
 from core.db import db, utcnow
 from core.jobs import enqueue_after_commit
 from core.links import public_url
@@ -40,7 +41,8 @@ def open_delivery(report_id: int, *, case_system: str | None = None) -> CaseDeli
     delivery = db.session.scalar(sa.select(CaseDelivery).where(CaseDelivery.report_id == report_id))
     if delivery is None:
         now = utcnow()
-        delivery = CaseDelivery(report_id=report_id, case_system=case_system or current_config().case_system,
+        delivery = CaseDelivery(report_id=report_id,
+                                case_system=case_system or current_settings(CaseSettings).case_system,
                                 status=PENDING, attempts=0, next_attempt_at=now, enqueued_at=now)
         db.session.add(delivery)
         db.session.flush()
@@ -48,7 +50,7 @@ def open_delivery(report_id: int, *, case_system: str | None = None) -> CaseDeli
     return delivery
 
 
-def case_system(name: str, settings: Config) -> adapters.CaseSystem:
+def case_system(name: str, settings: CaseSettings) -> adapters.CaseSystem:
     if name == "open311":
         return adapters.Open311CaseSystem(settings)
     if name == "webhook":
@@ -56,15 +58,17 @@ def case_system(name: str, settings: Config) -> adapters.CaseSystem:
     return adapters.DeskCaseSystem(open_desk_case)
 
 
-def deliver(delivery_id: int, settings: Config) -> str | None:
-    """One attempt at handing a report to the case system; the new status, or None if not ours to try."""
+def deliver(delivery_id: int, settings: CaseSettings, app_config: Config) -> str | None:
+    """One attempt at handing a report to the case system; the new status, or None if not ours to try.
+
+    ``app_config``: the app's own settings, for the public links to the report's photos."""
     now = utcnow()
     delivery = claim(CaseDelivery, delivery_id, now, settings)
     if delivery is None:
         return None
     system = case_system(delivery.case_system, settings)
     try:
-        receipt = system.submit(outgoing_case(delivery.report_id, settings))
+        receipt = system.submit(outgoing_case(delivery.report_id, settings, app_config))
     except PermanentFailure as exc:
         finish(delivery, FAILED, str(exc))
         outcome = (FAILED, str(exc))
@@ -91,14 +95,14 @@ def _record_delivered(delivery: CaseDelivery, receipt: Receipt, system_name: str
                                     actor_name=system_name)
 
 
-def outgoing_case(report_id: int, settings: Config) -> OutgoingCase:
+def outgoing_case(report_id: int, settings: CaseSettings, app_config: Config) -> OutgoingCase:
     report = citizen_services.get_report(report_id)
     photos = []
     for item in report.media:
         if item.kind == "photo" and item.purpose == "evidence":
             url = media_services.media_urls(item.media_id, ttl_seconds=settings.case_media_url_ttl_seconds).get("large")
             if url:
-                photos.append(public_url(url, settings))
+                photos.append(public_url(url, app_config))
     accepted_at = next((event.occurred_at for event in report.events
                         if event.to_status == citizen_services.ACCEPTED), report.created_at)
     return OutgoingCase(report_id=report.id, category_id=report.category_id, category_name=report.category.name,

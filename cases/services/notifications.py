@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from cases.models import Notification, SubscribeGrant
 from cases.services.outbox import DONE, FAILED, PENDING, SKIPPED, claim, finish, retry_later
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
-from core.config import Config
 from core.db import db, utcnow
 from core.errors import ValidationFailed
 from core.jobs import enqueue_after_commit
@@ -70,7 +70,7 @@ def _message_data(values: dict[str, str], fields: tuple[tuple[str, str], ...]) -
     return data
 
 
-def queue_notifications(report_id: int, settings: Config) -> int:
+def queue_notifications(report_id: int, settings: CaseSettings) -> int:
     """A subscribe message for each status change of the report not yet considered, as far as the
     resident's subscriptions go (the rest are skipped). Listens to report.status_changed."""
     template_id = settings.wechat_status_template_id
@@ -80,7 +80,8 @@ def queue_notifications(report_id: int, settings: Config) -> int:
     known = set(db.session.scalars(sa.select(Notification.report_event_id).where(Notification.report_id == report_id)))
     queued = 0
     for event in citizen_services.timeline(report):
-        if event.id in known or event.from_status in (None, event.to_status) or event.to_status not in NOTIFIED_STATUSES:
+        if (event.id in known or event.from_status in (None, event.to_status)
+                or event.to_status not in NOTIFIED_STATUSES):
             continue
         try:
             with db.session.begin_nested():
@@ -102,7 +103,7 @@ def queue_notifications(report_id: int, settings: Config) -> int:
     return queued
 
 
-def send_notification(notification_id: int, wechat: Any, settings: Config) -> str | None:
+def send_notification(notification_id: int, wechat: Any, settings: CaseSettings) -> str | None:
     """Send one subscribe message; a failure is retried later and never touches the report."""
     from wechatpy.exceptions import WeChatClientException
 

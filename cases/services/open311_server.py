@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cases.models import DeskCase, Open311Request
 from cases.services.updates import fetch_photo
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
 from core.config import Config
 from core.db import MAX_DATABASE_ID, db
@@ -143,10 +144,11 @@ def token_answer(token: str) -> dict[str, Any]:
 
 
 def file_request(client: str, fields: dict[str, str], *, token: str, ip_address: str | None,
-                 settings: Config, screen_text_later: bool) -> dict[str, Any]:
+                 settings: CaseSettings, report_settings: Config, screen_text_later: bool) -> dict[str, Any]:
     """POST requests: a pending_review report of the client's resident, answered with a token.
 
-    ``screen_text_later`` as for the mini-program's reports: the outside text check runs on these too."""
+    ``report_settings`` and ``screen_text_later`` as for the mini-program's reports: the outside text check runs on
+    these too."""
     filed = db.session.scalar(sa.select(Open311Request).where(Open311Request.token == token))
     if filed is not None:
         return {"token": token, "service_notice": "该请求已提交过。"}
@@ -166,7 +168,7 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
         category_id=fields["service_code"], description=fields["description"][:500], lat=lat, lng=lng,
         coord_type="wgs84", address=(fields.get("address_string") or "")[:200], media_ids=(photo.id,))
     submission = citizen_services.submit_report(resident.id, draft, idempotency_key=token, ip_address=ip_address,
-                                                settings=settings, screen_text_later=screen_text_later)
+                                                settings=report_settings, screen_text_later=screen_text_later)
     try:
         with db.session.begin_nested():
             db.session.add(Open311Request(token=token, client=client, report_id=submission.report.id))

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cases.models import CaseDelivery, Notification, OutboxMixin
-from core.config import Config
+from cases.settings import CaseSettings
 from core.db import commit_early, db, utcnow
 from core.jobs import enqueue_after_commit
 
@@ -25,14 +25,14 @@ OUTBOX_STATUS_NAMES = {PENDING: "待发送", WORKING: "发送中", DONE: "已送
 SWEEP_BATCH = 500
 
 
-def backoff_seconds(attempts: int, settings: Config) -> float:
+def backoff_seconds(attempts: int, settings: CaseSettings) -> float:
     """Exponential backoff with "equal jitter": half the doubling delay fixed, half random."""
     ceiling = min(settings.case_delivery_backoff_max_seconds,
                   settings.case_delivery_backoff_base_seconds * 2 ** max(0, attempts - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def claim(model: type[OutboxMixin], row_id: int, now: dt.datetime, settings: Config) -> Any:
+def claim(model: type[OutboxMixin], row_id: int, now: dt.datetime, settings: CaseSettings) -> Any:
     """Take the row for one attempt under a lease, or None when it is done, failed, or being worked on."""
     lease = now + dt.timedelta(seconds=settings.case_delivery_lease_seconds)
     claimable = sa.or_(model.status.in_((PENDING, RETRYING)),
@@ -50,7 +50,7 @@ def finish(row: OutboxMixin, status: str, error: str | None = None) -> None:
     row.status, row.lease_until, row.last_error = status, None, error[:500] if error else None
 
 
-def retry_later(row: OutboxMixin, error: str, now: dt.datetime, settings: Config) -> None:
+def retry_later(row: OutboxMixin, error: str, now: dt.datetime, settings: CaseSettings) -> None:
     if row.attempts >= settings.case_delivery_max_attempts:
         finish(row, FAILED, f"gave up after {row.attempts} attempts: {error}")
         return
@@ -75,7 +75,7 @@ class SweepResult:
     notifications: int
 
 
-def _due(model: type[OutboxMixin], now: dt.datetime, settings: Config) -> list[int]:
+def _due(model: type[OutboxMixin], now: dt.datetime, settings: CaseSettings) -> list[int]:
     """Rows whose next try is due and that no queued job is known to hold: lost with Redis or a worker."""
     forgotten = now - dt.timedelta(seconds=settings.case_delivery_requeue_after_seconds)
     waiting = sa.and_(model.status.in_((PENDING, RETRYING)), model.next_attempt_at <= now,
@@ -85,7 +85,7 @@ def _due(model: type[OutboxMixin], now: dt.datetime, settings: Config) -> list[i
                                    .order_by(model.next_attempt_at).limit(SWEEP_BATCH)))
 
 
-def sweep(settings: Config, now: dt.datetime | None = None) -> SweepResult:
+def sweep(settings: CaseSettings, now: dt.datetime | None = None) -> SweepResult:
     """Queue every delivery and notification that is due, or was lost with a worker or with Redis."""
     now = now or utcnow()
     found = {}

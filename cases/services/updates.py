@@ -21,8 +21,8 @@ from cases import adapters
 from cases.adapters import ExternalUpdate
 from cases.models import CaseDelivery, CaseUpdate
 from cases.services.outbox import DONE
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
-from core.config import Config
 from core.db import commit_early, db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.jobs import enqueue_after_commit
@@ -145,7 +145,7 @@ def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def fetch_update_photos(update_record_id: int, settings: Config) -> int:
+def fetch_update_photos(update_record_id: int, settings: CaseSettings) -> int:
     """Fetch a case update's photos (allow-listed hosts only) into media and onto its timeline step."""
     record = db.session.get(CaseUpdate, update_record_id)
     if record is None or record.report_event_id is None:
@@ -166,12 +166,12 @@ def add_photos(report: Any, event_id: int, media_ids: Iterable[int]) -> None:
     citizen_services.add_case_photos(report, event, [media_services.media_info(media_id) for media_id in media_ids])
 
 
-def host_allowed(url: str, settings: Config) -> bool:
+def host_allowed(url: str, settings: CaseSettings) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in settings.case_media_hosts
 
 
-def fetch_photo(url: str, owner_resident_id: int, settings: Config) -> Any:
+def fetch_photo(url: str, owner_resident_id: int, settings: CaseSettings) -> Any:
     """A photo from an allow-listed host, stored through the media package for this resident."""
     if not host_allowed(url, settings):
         raise ValidationFailed("照片地址不在允许的主机列表中。", code="media_host_not_allowed", details={"url": url})
@@ -196,7 +196,7 @@ def fetch_photo(url: str, owner_resident_id: int, settings: Config) -> Any:
 
 # --- polling an Open311 case system ------------------------------------------------------------
 
-def poll_case_system(settings: Config, now: dt.datetime | None = None, *, lookback_days: int = 30) -> int:
+def poll_case_system(settings: CaseSettings, now: dt.datetime | None = None, *, lookback_days: int = 30) -> int:
     """Read what changed in the Open311 case system for our open cases; how many updates applied.
 
     Each update applies on its own: one the report cannot take is logged and leaves the others applied."""
@@ -209,7 +209,8 @@ def poll_case_system(settings: Config, now: dt.datetime | None = None, *, lookba
     recent = list(db.session.scalars(sa.select(CaseDelivery).where(
         CaseDelivery.status == DONE, CaseDelivery.case_system == "open311",
         CaseDelivery.delivered_at >= now - dt.timedelta(days=lookback_days))))
-    still_open = citizen_services.existing_report_ids((delivery.report_id for delivery in recent), statuses=open_statuses)
+    still_open = citizen_services.existing_report_ids((delivery.report_id for delivery in recent),
+                                                      statuses=open_statuses)
     delivered = [delivery for delivery in recent if delivery.report_id in still_open]
     for delivery in delivered:
         if delivery.external_id is None and delivery.external_token:

@@ -21,7 +21,7 @@ from citizen.models import Report
 from core.config import Config, current_config
 from core.db import db, utcnow
 from core.jobs import DEFAULT_QUEUE, make_worker
-from tests.cases.conftest import MODERATOR, case_settings
+from tests.cases.conftest import MODERATOR, case_settings, current_case_settings
 from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import build_config, dispose, drop_postgres_schema, fresh_postgres_schema, migrated_app
 
@@ -77,7 +77,7 @@ def state(app: Flask, report_id: int) -> tuple[CaseDelivery, list[str]]:
 
 def sweep_later(app: Flask, seconds: int) -> int:
     with app.app_context():
-        queued = services.sweep(current_config(), now=utcnow() + dt.timedelta(seconds=seconds)).deliveries
+        queued = services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(seconds=seconds)).deliveries
         db.session.commit()
         return queued
 
@@ -85,7 +85,7 @@ def sweep_later(app: Flask, seconds: int) -> int:
 def _deliver_in_child(app: Flask, delivery_id: int) -> None:
     with app.app_context():
         db.engine.dispose(close=False)  # never share the parent's connections
-        services.deliver(delivery_id, current_config())
+        services.deliver(delivery_id, current_case_settings(), current_config())
         db.session.commit()
 
 

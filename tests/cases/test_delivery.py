@@ -16,6 +16,7 @@ from citizen.models import Report
 from core.config import Config
 from core.db import db, utcnow
 from core.errors import Conflict
+from core.events import REPORT_ACCEPTED, emit
 from core.models import AuditEntry
 from core.services import Actor
 from tests.cases.conftest import MODERATOR, accepted_report, current_case_settings, delivery_of, report_status
@@ -88,6 +89,21 @@ def test_a_token_answer_is_kept_and_resolved_when_polling(app, client, resident,
         services.poll_case_system(current_case_settings())
     assert delivery_of(app, report_id).external_id == case_system.cases[str(report_id)]["service_request_id"]
 
+
+
+def test_the_acceptance_event_opens_the_delivery_in_its_transaction(app, client, resident, run_jobs, use_case_system):
+    """citizen announces an acceptance with REPORT_ACCEPTED and the report id alone; the delivery to the configured
+    case system is written in the acceptance's transaction, and goes with it when that rolls back."""
+    use_case_system("webhook")
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    delivery_row = sa.select(CaseDelivery).where(CaseDelivery.report_id == report_id)
+    with app.app_context():
+        emit(REPORT_ACCEPTED, report_id=report_id)
+        delivery = db.session.scalar(delivery_row)
+        assert delivery is not None and delivery.case_system == "webhook" and delivery.status == "pending"
+        db.session.rollback()
+        assert db.session.scalar(delivery_row) is None
 
 def test_a_4xx_stops_and_marks_the_delivery_failed_with_the_reason(app, client, resident, run_jobs, use_case_system,
                                                                   case_system):

@@ -22,14 +22,10 @@ install: $(VENV)/.installed
 migrate: install
 	$(BIN)/flask db upgrade
 
+# The server prints where the docs and the admin are once it listens (core/cli.py's banner).
 run: migrate
-	@echo ""
-	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs   (OpenAPI: /api/openapi.json)"
-	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin"
-	@echo "  First admin account:  $(BIN)/flask create-staff --username admin --role admin"
-	@echo ""
 	$(BIN)/flask facilities sample
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python wsgi.py --host 127.0.0.1 --port $(PORT)
 
 worker: install
 	$(BIN)/flask jobs worker

@@ -19,7 +19,7 @@ def init_app(app: Flask, api: Api) -> None:
     from core.admin import register_nav
     from core.api import register_api_blueprint
     from core.auth import register_roles
-    from core.events import REPORT_STATUS_CHANGED, subscribe
+    from core.events import REPORT_ACCEPTED, REPORT_STATUS_CHANGED, handle, subscribe
     from core.privacy import register_data_holder
 
     register_api_blueprint(api, blp)
@@ -28,5 +28,6 @@ def init_app(app: Flask, api: Api) -> None:
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})
     app.cli.add_command(cases_cli)
+    handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
     subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
     register_data_holder(app, "cases", export=services.export_resident_data, forget=services.forget_resident)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import requests
 
 from cases import signing
-from core.config import Config
+from cases.settings import CaseSettings
 
 USER_AGENT = "dianliang-qingdao-cases/1"
 
@@ -117,7 +117,7 @@ class Open311CaseSystem:
 
     name = "open311"
 
-    def __init__(self, settings: Config) -> None:
+    def __init__(self, settings: CaseSettings) -> None:
         self.endpoint = (settings.open311_endpoint or "").rstrip("/")
         self.api_key = settings.open311_api_key or ""
         self.jurisdiction_id = settings.open311_jurisdiction_id
@@ -196,7 +196,7 @@ class WebhookCaseSystem:
 
     name = "webhook"
 
-    def __init__(self, settings: Config) -> None:
+    def __init__(self, settings: CaseSettings) -> None:
         self.url = settings.case_webhook_url or ""
         self.secret = settings.case_webhook_secret or ""
         self.timeout = settings.case_http_timeout_seconds

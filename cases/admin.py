@@ -10,11 +10,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cases import services
+from cases.forms import DeskActionForm, RetryDeliveriesForm
 from citizen import services as citizen_services
 from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
 from core.db import database_ids, db
 from core.errors import AppError
+from core.forms import FormInvalid, load_form
 from media import services as media_services
 
 bp = admin_blueprint("cases_admin", __name__)
@@ -42,11 +44,11 @@ def deliveries() -> str:
 @bp.post("/deliveries/retry")
 def retry_deliveries() -> Response:
     require_staff_role(*DESK_ROLES)
-    # Without a delivery_id, all; with one that is no id of ours ("abc", 2**31), none.
-    chosen = request.form.get("delivery_id")
+    form = load_form(RetryDeliveriesForm(), request.form)
+    chosen = form.get("delivery_id")
     count = services.retry_deliveries(actor(), None if chosen is None else database_ids([chosen]))
     flash(f"已重新发送 {count} 条转办。" if count else "没有可重试的转办。", "success" if count else "info")
-    return redirect(url_for("cases_admin.deliveries", status=request.form.get("status") or None))
+    return redirect(url_for("cases_admin.deliveries", status=form["status"] or None))
 
 
 @bp.get("/desk")
@@ -84,15 +86,16 @@ def desk_act(case_id: int, action: str) -> Response:
     require_staff_role("dispatcher")
     if action not in services.DESK_ACTIONS:
         abort(404)
-    version = request.form.get("version", type=int)
-    if version is None:
-        abort(400)
+    try:
+        form = load_form(DeskActionForm(), request.form)
+    except FormInvalid:
+        abort(400)  # Only the page's hidden version can be wrong: a form no page of ours sent.
     case = services.get_desk_case(case_id)
     try:
         photos = _uploaded_photo(citizen_services.get_report(case.report_id).resident_id) if action == "handle" else ()
-        services.act_on_desk_case(actor(), case_id, action, expected_version=version,
-                                  note=request.form.get("note", ""), department=request.form.get("department"),
-                                  photo_media_ids=photos, public_reply=request.form.get("public_reply") == "on")
+        services.act_on_desk_case(actor(), case_id, action, expected_version=form["version"], note=form["note"],
+                                  department=form["department"], photo_media_ids=photos,
+                                  public_reply=form["public_reply"])
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -15,8 +15,9 @@ from cases import services, signing
 from cases.adapters import ExternalUpdate
 from cases.schemas import (CaseUpdateResultSchema, CaseUpdateSchema, SubscribeSettingsSchema, SubscriptionResultSchema,
                            SubscriptionSchema)
+from cases.settings import CaseSettings
 from core.auth import current_resident_id, resident_required
-from core.db import db
+from core.config import current_settings
 from core.errors import NotFound, Unauthorized, UpstreamUnavailable
 
 blp = Blueprint("cases", __name__, description="The case system's status updates; residents' notification consent")
@@ -28,7 +29,7 @@ def case_system_signed(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        settings = current_app.config["APP_SETTINGS"]
+        settings = current_settings(CaseSettings)
         if not settings.case_updates_secret:
             raise UpstreamUnavailable("未配置案件系统密钥。", code="case_updates_not_configured")
         timestamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
@@ -65,8 +66,7 @@ class CaseUpdates(MethodView):
         update = ExternalUpdate(update_id=body["update_id"], report_id=report_id, status=body["status"],
                                 note=body["note"], photo_urls=tuple(body["photo_urls"]), public=body["public"])
         outcome = services.apply_update("push", update, body_digest=services.digest(request.get_data()),
-                                        actor_name=current_app.config["APP_SETTINGS"].case_system)
-        db.session.commit()
+                                        actor_name=current_settings(CaseSettings).case_system)
         return {"applied": outcome.applied, "report_id": outcome.report_id, "status": outcome.status}
 
 
@@ -77,7 +77,7 @@ class Subscriptions(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self) -> dict:
         """The subscribe-message templates to ask the resident for"""
-        template_id = current_app.config["APP_SETTINGS"].wechat_status_template_id
+        template_id = current_settings(CaseSettings).wechat_status_template_id
         return {"template_ids": [template_id] if template_id else []}
 
     @resident_required
@@ -87,4 +87,5 @@ class Subscriptions(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, body: dict) -> dict:
         """Record what wx.requestSubscribeMessage answered: each "accept" allows one status message"""
-        return {"remaining": services.record_subscriptions(current_resident_id(), body["results"])}
+        template_id = current_settings(CaseSettings).wechat_status_template_id
+        return {"remaining": services.record_subscriptions(current_resident_id(), body["results"], template_id)}

@@ -8,6 +8,9 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from cases import services
+from cases.settings import CaseSettings
+from core.config import current_settings
+from core.db import db
 
 cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
 
@@ -17,9 +20,11 @@ cases_cli = AppGroup("cases", help="Forwarding reports to the case system.")
 @with_appcontext
 def sweep_command(every: int) -> None:
     """Queue deliveries and notifications that are due or were lost, then poll an Open311 case system."""
+    settings = current_settings(CaseSettings)
     while True:
-        result = services.sweep()
-        applied = services.poll_case_system()
+        result = services.sweep(settings)
+        applied = services.poll_case_system(settings)
+        db.session.commit()  # each round is a unit of work of its own: what it queued leaves now
         click.echo(f"queued {result.deliveries} deliveries, {result.notifications} notifications; "
                    f"applied {applied} polled updates")
         if every <= 0:

@@ -1,31 +1,37 @@
-"""Case jobs (ids in, inline or on rq): delivering, the sweep and poll, photos of updates, notifications."""
+"""Case jobs (ids in, inline or on rq): delivering, the sweep and poll, photos of updates, notifications.
+
+Each fetches the settings it needs and hands them to the services, which read none themselves.
+"""
 
 from __future__ import annotations
 
 from flask import current_app
 
 from cases import services
+from cases.settings import CaseSettings
+from core.config import current_config, current_settings
 
 
 def deliver(delivery_id: int) -> str | None:
     """One attempt at forwarding a report; failures are recorded and retried by the sweep, never raised."""
-    return services.deliver(delivery_id)
+    return services.deliver(delivery_id, current_settings(CaseSettings), current_config())
 
 
 def sweep() -> None:
     """Scheduled (cron or an rq scheduler, every minute): re-queue what is due or was lost, then poll."""
-    services.sweep()
-    services.poll_case_system()
+    settings = current_settings(CaseSettings)
+    services.sweep(settings)
+    services.poll_case_system(settings)
 
 
 def fetch_update_photos(update_record_id: int) -> None:
-    services.fetch_update_photos(update_record_id)
+    services.fetch_update_photos(update_record_id, current_settings(CaseSettings))
 
 
 def queue_notifications(report_id: int) -> None:
     """Listens to report.status_changed: queues the resident's subscribe messages."""
-    services.queue_notifications(report_id)
+    services.queue_notifications(report_id, current_settings(CaseSettings))
 
 
 def send_notification(notification_id: int) -> None:
-    services.send_notification(notification_id, current_app.extensions["wechat"])
+    services.send_notification(notification_id, current_app.extensions["wechat"], current_settings(CaseSettings))

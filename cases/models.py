@@ -105,7 +105,8 @@ class DeskCaseStep(Base):
 
 
 class SubscribeGrant(TimestampMixin, Base):
-    """How many more subscribe messages of a template a resident allowed (each tap in wx.requestSubscribeMessage allows one)."""
+    """How many more subscribe messages of a template a resident allowed (each tap in wx.requestSubscribeMessage
+    allows one)."""
 
     __tablename__ = "subscribe_grants"
     __table_args__ = (sa.UniqueConstraint("resident_id", "template_id"),)

@@ -4,7 +4,7 @@ Requests are residents' reports: POST files one as ``pending_review`` through th
 path as the mini-program and answers with a token; a report is public (and gets its
 ``service_request_id``) once a moderator has accepted it.
 
-What GET serves is each report's public version (``cases.services._open311_requests``), a page at a time and at
+What GET serves is each report's public version (``cases.services.open311_server``), a page at a time and at
 a limited pace per address (``RATE_LIMIT_OPEN311``).
 """
 
@@ -19,6 +19,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from cases import services as service
+from cases.settings import CaseSettings
+from core.config import current_config, current_settings
 from core.errors import AppError
 from core.links import public_origin, public_url
 from core.privacy import absolute_links
@@ -103,13 +105,14 @@ def service_definition(code: str, fmt: str) -> Response:
 @bp.post(f"/requests.{FORMAT}")
 def create_request(fmt: str) -> Response:
     form = request.form
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_settings(CaseSettings)
     client = dict(settings.open311_server_api_keys).get(form.get("api_key", ""))
     if client is None:
         return _error(403, "api_key is missing or not valid")
     fields = {key: value for key, value in form.items() if key != "api_key"}
     token = "t" + hashlib.sha256(repr((client, sorted(fields.items()))).encode()).hexdigest()[:40]
     answer = service.file_request(client, fields, token=token, ip_address=request.remote_addr, settings=settings,
+                                  report_settings=current_config(),
                                   screen_text_later=current_app.extensions["wechat"] is not None)
     return _answer([answer], fmt, "service_requests", 201)
 

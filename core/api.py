@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
@@ -172,3 +172,17 @@ def signed_upload(key: str) -> Response:
     except UploadRefused as exc:
         return error_response(exc.status, exc.code, "上传链接无效或已过期。")
     return Response(status=204)
+
+
+@bp.get("/")
+def home() -> Response:
+    """Where a newcomer's browser lands: the way to the API's documentation and to the admin. Outside the API's
+    blueprints, so the OpenAPI document stays the API's; a client asking for JSON gets the same links as JSON."""
+    links = {"api_docs": url_for("api-docs.openapi_swagger_ui"), "openapi": url_for("api-docs.openapi_json"),
+             "admin": url_for("admin.dashboard"), "health": url_for("core.healthz")}
+    if request.accept_mimetypes.best_match(["text/html", "application/json"], default="text/html") == "text/html":
+        response = Response(render_template("home.html", links=links), mimetype="text/html")
+    else:
+        response = jsonify({"links": links})
+    response.vary.add("Accept")
+    return response

@@ -65,7 +65,7 @@ def import_models() -> None:
 def create_app(config: Config | None = None) -> Flask:
     config = config if config is not None else Config.from_env()
     config.check_can_start()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.request_class = TextCheckedRequest

@@ -1,9 +1,14 @@
-"""Operator commands: `flask create-staff`, `flask jobs worker`, `flask privacy rotate-key`."""
+"""Operator commands: `flask create-staff`, `flask jobs worker`, `flask privacy rotate-key`; `make run`'s banner."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import click
-from flask import current_app
+import sqlalchemy as sa
+from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 from redis.exceptions import RedisError
 
@@ -12,6 +17,7 @@ from core.auth import staff_roles
 from core.db import db
 from core.errors import AppError
 from core.jobs import DEFAULT_QUEUE, make_worker
+from core.models import StaffAccount
 
 
 def _known_roles(ctx: click.Context, param: click.Parameter, roles: tuple[str, ...]) -> tuple[str, ...]:
@@ -90,3 +96,23 @@ def rotate_key_command(batch_size: int) -> None:
         raise click.ClickException(f"{unreadable} values could not be read with the configured keys; "
                                    "keep the old keys until they are found")
     click.echo(f"every value is under the current key ({ring.current_id}); FIELD_ENCRYPTION_OLD_KEYS may be removed")
+
+
+def banner(url: str, *, staff_accounts: int, dev_login: bool) -> str:
+    """Where the docs and the admin are and how to get in: what `make run` prints last, once the server listens,
+    so that no start-up line scrolls it away."""
+    flask = os.path.relpath(Path(sys.executable).parent / "flask")
+    lines = [f"  API docs:  {url}/api/docs   (OpenAPI: {url}/api/openapi.json)", f"  Admin:     {url}/admin/"]
+    if not staff_accounts:
+        lines.append(f"  First admin account:  {flask} create-staff --username admin --role admin")
+    if dev_login:
+        lines.append(f"  A resident without WeChat:  POST {url}/api/v1/auth/dev {{\"openid\": \"dev-1\"}}")
+    lines.append("  This is werkzeug's development server (production runs gunicorn: deploy/). Ctrl+C stops it.")
+    return "\n".join(["", *lines, ""])
+
+
+def show_banner(app: Flask, url: str) -> None:
+    with app.app_context():
+        staff_accounts = db.session.scalar(sa.select(sa.func.count()).select_from(StaffAccount)) or 0
+        db.session.rollback()
+    click.echo(banner(url, staff_accounts=staff_accounts, dev_login=app.config["APP_SETTINGS"].dev_login_enabled))

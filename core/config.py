@@ -40,6 +40,7 @@ AMAP_TILE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&
 ENVIRONMENTS = ("development", "production")
 MEDIA_BACKENDS = ("local", "s3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
 # Room for a multipart body's boundaries and part headers around its file.
@@ -120,6 +121,7 @@ class Config:
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 15 * 60
     log_level: str = "INFO"
+    log_format: str = "text"
     # Map tiles for the admin view's maps; AMap's tiles are GCJ-02. Empty: a map without tiles.
     map_tile_url: str = AMAP_TILE_URL
     # How many reverse proxies (nginx, a cloud load balancer) sit in front and set X-Forwarded-*.
@@ -242,6 +244,8 @@ class Config:
             staff_max_failed_logins=integer_setting(env, cls, "staff_max_failed_logins"),
             staff_lockout_seconds=integer_setting(env, cls, "staff_lockout_seconds"),
             log_level=choice_setting(env, "LOG_LEVEL", LOG_LEVELS, cls.log_level),
+            # JSON lines for the log collector in production, a readable line per event at a developer's terminal.
+            log_format=choice_setting(env, "LOG_FORMAT", LOG_FORMATS, "json" if environment == "production" else "text"),
             map_tile_url=_tile_url(env.get("MAP_TILE_URL", AMAP_TILE_URL)),
             trusted_proxy_count=integer_setting(env, cls, "trusted_proxy_count", minimum=0),
             public_base_url=url_setting(env, "PUBLIC_BASE_URL"),

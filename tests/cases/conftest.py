@@ -11,8 +11,10 @@ import sqlalchemy as sa
 
 from cases import signing
 from cases.models import CaseDelivery
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
 from citizen.models import Report
+from core.config import current_settings
 from core.db import db
 from core.services import Actor
 from tests.citizen.helpers import new_report, sign_in
@@ -34,6 +36,11 @@ def case_system(case_server) -> Iterator[FakeCaseSystem]:
     case_server.system.reset()
     yield case_server.system
     case_server.system.reset()
+
+
+def current_case_settings() -> CaseSettings:
+    """What the cases jobs and views hand the services, for tests that call them directly."""
+    return current_settings(CaseSettings)
 
 
 def case_settings(case_server: FakeCaseSystemServer, system: str = "desk", **changes: object) -> dict[str, object]:

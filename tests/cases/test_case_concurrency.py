@@ -75,8 +75,8 @@ def test_two_updates_of_one_report_at_once_apply_one_after_the_other(cases_app, 
     client = cases_app.test_client()
     resident = sign_in(client, f"oUpdateRace{second.split()[0]}")
     report_id = accepted_report(cases_app, client, resident, lambda: None)
-    first = {"update_id": f"race-{report_id}-1", "report_id": report_id, "status": "in_progress", "note": "已派遣处置。",
-             "public": True}
+    first = {"update_id": f"race-{report_id}-1", "report_id": report_id, "status": "in_progress",
+             "note": "已派遣处置。", "public": True}
     then = first if second == "the same update" else {"update_id": f"race-{report_id}-2", "report_id": report_id,
                                                         "status": "resolved", "note": "已处置完毕。", "public": True}
     first_body = json.dumps(first, ensure_ascii=False).encode()

@@ -13,7 +13,8 @@ from cases import services, signing
 from cases.models import CaseUpdate
 from citizen.models import Report
 from core.db import db, utcnow
-from tests.cases.conftest import UPDATES_SECRET, accepted_report, delivery_of, report_status, signed_update
+from tests.cases.conftest import (UPDATES_SECRET, accepted_report, current_case_settings, delivery_of, report_status,
+                                  signed_update)
 from tests.media_files import photo_bytes
 
 
@@ -88,7 +89,8 @@ def test_a_timestamp_too_long_for_any_clock_is_stale_not_a_500(client, use_case_
     int()'s 4300 digits)."""
     use_case_system("webhook")
     timestamp, body = "9" * digits, json.dumps({"update_id": "l-1", "report_id": 1, "status": "closed"}).encode()
-    headers = {signing.TIMESTAMP_HEADER: timestamp, signing.SIGNATURE_HEADER: signing.signature(UPDATES_SECRET, timestamp, body)}
+    headers = {signing.TIMESTAMP_HEADER: timestamp,
+               signing.SIGNATURE_HEADER: signing.signature(UPDATES_SECRET, timestamp, body)}
     response = client.post("/api/v1/case-updates", data=body, headers=headers, content_type="application/json")
     assert response.status_code == 401 and response.json["error"]["code"] == "stale_timestamp"
 
@@ -134,7 +136,8 @@ def test_unknown_cases_and_illegal_moves_are_refused(app, client, resident, run_
     use_case_system("webhook")
     report_id = accepted_report(app, client, resident, run_jobs)
     assert signed_update(client, {"update_id": "x-1", "case_id": "nope", "status": "closed"}).status_code == 404
-    assert signed_update(client, {"update_id": "x-2", "report_id": report_id, "status": "teleported"}).status_code == 422
+    teleported = {"update_id": "x-2", "report_id": report_id, "status": "teleported"}
+    assert signed_update(client, teleported).status_code == 422
     signed_update(client, {"update_id": "x-3", "report_id": report_id, "status": "closed"})
     refused = signed_update(client, {"update_id": "x-4", "report_id": report_id, "status": "in_progress"})
     assert refused.status_code == 409 and refused.json["error"]["code"] == "illegal_transition"
@@ -171,12 +174,14 @@ def test_polling_open311_brings_status_back(app, client, resident, run_jobs, use
     external_id = delivery_of(app, report_id).external_id
     case_system.set_status(external_id, "open", "已派遣处置", "2026-11-29T09:00:00+08:00")
     with app.app_context():
-        assert services.poll_case_system() == 1
-        assert services.poll_case_system() == 0  # the same state again is a repeat
+        assert services.poll_case_system(current_case_settings()) == 1
+        assert services.poll_case_system(current_case_settings()) == 0  # the same state again is a repeat
+        db.session.commit()
     assert report_status(app, report_id) == "in_progress"
     case_system.set_status(external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
-        services.poll_case_system()
+        services.poll_case_system(current_case_settings())
+        db.session.commit()
     assert report_status(app, report_id) == "closed"
 
 
@@ -192,12 +197,14 @@ def test_polling_reaches_a_case_behind_a_thousand_newer_open_reports(app, client
             {"resident_id": owner, "category_id": "S0104", "description": "较新的反映",
              "public_description": "较新的反映", "lat": 36.0671, "lng": 120.3826,
              "address": "青岛市市南区", "district": "市南区", "status": "in_progress", "idempotency_key": f"newer-{n}",
-             "request_fingerprint": "fp", "flags": [], "checks": {}, "created_at": utcnow() + dt.timedelta(seconds=n + 1)}
+             "request_fingerprint": "fp", "flags": [], "checks": {},
+             "created_at": utcnow() + dt.timedelta(seconds=n + 1)}
             for n in range(1000)])
         db.session.commit()
     case_system.set_status(delivery_of(app, report_id).external_id, "closed", "已办结", "2026-11-29T11:00:00+08:00")
     with app.app_context():
-        assert services.poll_case_system() == 1
+        assert services.poll_case_system(current_case_settings()) == 1
+        db.session.commit()
     assert report_status(app, report_id) == "closed"
 
 
@@ -208,6 +215,7 @@ def test_polling_the_updates_extension(app, client, resident, run_jobs, use_case
     case_system.updates.append({"update_id": "ext-1", "service_request_id": external_id, "status": "closed",
                                 "updated_datetime": "2026-11-29T11:00:00+08:00", "description": "已办结"})
     with app.app_context():
-        assert services.poll_case_system() == 1
+        assert services.poll_case_system(current_case_settings()) == 1
+        db.session.commit()
     assert report_status(app, report_id) == "closed"
 

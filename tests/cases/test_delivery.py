@@ -10,14 +10,16 @@ import sqlalchemy as sa
 
 from cases import services
 from cases.models import CaseDelivery, DeskCase
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
 from citizen.models import Report
 from core.config import Config
 from core.db import db, utcnow
 from core.errors import Conflict
+from core.events import REPORT_ACCEPTED, emit
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import MODERATOR, accepted_report, delivery_of, report_status
+from tests.cases.conftest import MODERATOR, accepted_report, current_case_settings, delivery_of, report_status
 from tests.citizen.helpers import new_report
 from tests.core.admin_helpers import admin_login, admin_post
 from tests.factories import StaffFactory
@@ -84,9 +86,24 @@ def test_a_token_answer_is_kept_and_resolved_when_polling(app, client, resident,
     assert delivery.external_id is None and delivery.external_token.startswith("tok-")
     assert report_status(app, report_id) == "forwarded"
     with app.app_context():
-        services.poll_case_system()
+        services.poll_case_system(current_case_settings())
     assert delivery_of(app, report_id).external_id == case_system.cases[str(report_id)]["service_request_id"]
 
+
+
+def test_the_acceptance_event_opens_the_delivery_in_its_transaction(app, client, resident, run_jobs, use_case_system):
+    """citizen announces an acceptance with REPORT_ACCEPTED and the report id alone; the delivery to the configured
+    case system is written in the acceptance's transaction, and goes with it when that rolls back."""
+    use_case_system("webhook")
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    delivery_row = sa.select(CaseDelivery).where(CaseDelivery.report_id == report_id)
+    with app.app_context():
+        emit(REPORT_ACCEPTED, report_id=report_id)
+        delivery = db.session.scalar(delivery_row)
+        assert delivery is not None and delivery.case_system == "webhook" and delivery.status == "pending"
+        db.session.rollback()
+        assert db.session.scalar(delivery_row) is None
 
 def test_a_4xx_stops_and_marks_the_delivery_failed_with_the_reason(app, client, resident, run_jobs, use_case_system,
                                                                   case_system):
@@ -96,7 +113,7 @@ def test_a_4xx_stops_and_marks_the_delivery_failed_with_the_reason(app, client, 
     assert delivery.status == "failed" and "HTTP 403" in delivery.last_error and delivery.attempts == 1
     assert report_status(app, report_id) == "accepted"
     with app.app_context():
-        assert services.sweep(now=utcnow() + dt.timedelta(days=1)).deliveries == 0
+        assert services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(days=1)).deliveries == 0
 
 
 def test_a_5xx_waits_with_backoff_and_the_sweep_tries_again(app, client, resident, run_jobs, use_case_system,
@@ -109,8 +126,10 @@ def test_a_5xx_waits_with_backoff_and_the_sweep_tries_again(app, client, residen
     wait = (delivery.next_attempt_at - delivery.attempt_log[0].started_at).total_seconds()
     assert 15 <= wait <= 30  # the first backoff: half of 30 s fixed, half jitter
     with app.app_context():
-        assert services.sweep(now=delivery.next_attempt_at - dt.timedelta(seconds=1)).deliveries == 0
-        assert services.sweep(now=delivery.next_attempt_at).deliveries == 1
+        settings = current_case_settings()
+        assert services.sweep(settings, now=delivery.next_attempt_at - dt.timedelta(seconds=1)).deliveries == 0
+        assert services.sweep(settings, now=delivery.next_attempt_at).deliveries == 1
+        db.session.commit()
     run_jobs()
     delivery = delivery_of(app, report_id)
     assert delivery.status == "done" and delivery.attempts == 2
@@ -126,7 +145,7 @@ def test_a_timeout_is_retried(app, client, resident, run_jobs, use_case_system):
 
 
 def test_backoff_doubles_up_to_its_ceiling_with_jitter():
-    settings = Config().replace(case_delivery_backoff_base_seconds=10, case_delivery_backoff_max_seconds=100)
+    settings = CaseSettings(case_delivery_backoff_base_seconds=10, case_delivery_backoff_max_seconds=100)
     for attempts, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)]:
         delays = {services.backoff_seconds(attempts, settings) for _ in range(50)}
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
@@ -138,7 +157,8 @@ def test_it_gives_up_after_the_configured_attempts(app, client, resident, run_jo
     case_system.failures = [500, 500]
     report_id = accepted_report(app, client, resident, run_jobs)
     with app.app_context():
-        services.sweep(now=utcnow() + dt.timedelta(hours=1))
+        services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(hours=1))
+        db.session.commit()
     run_jobs()
     delivery = delivery_of(app, report_id)
     assert delivery.status == "failed" and delivery.last_error.startswith("gave up after 2 attempts")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cases import services
-from tests.cases.conftest import accept, delivery_of, signed_update
+from core.db import db
+from tests.cases.conftest import accept, current_case_settings, delivery_of, signed_update
 from tests.citizen.helpers import new_report
 from tests.media_files import photo_bytes
 
@@ -13,7 +14,8 @@ def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_c
     use_case_system("open311")
     fake_wechat.wechat.subscribe_messages.clear()
     for _ in range(4):
-        client.post("/api/v1/notifications/subscriptions", headers=resident, json={"results": {"TMPL_STATUS": "accept"}})
+        client.post("/api/v1/notifications/subscriptions", headers=resident,
+                    json={"results": {"TMPL_STATUS": "accept"}})
     report_id = new_report(client, resident, description="端到端：路边暴露垃圾。")["id"]
     run_jobs()
     accept(app, report_id)
@@ -27,7 +29,8 @@ def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_c
     case_system.set_status(external_id, "closed", "垃圾已清运。", "2026-11-29T12:00:00+08:00",
                            media_url=f"{case_server.base_url}/photos/done.jpg")
     with app.app_context():
-        assert services.poll_case_system() == 1
+        assert services.poll_case_system(current_case_settings()) == 1
+        db.session.commit()
     run_jobs()
 
     report = client.get(f"/api/v1/reports/{report_id}", headers=resident).json

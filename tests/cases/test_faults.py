@@ -18,10 +18,10 @@ from cases import services
 from cases.models import CaseDelivery
 from citizen import services as citizen_services
 from citizen.models import Report
-from core.config import Config
+from core.config import Config, current_config
 from core.db import db, utcnow
 from core.jobs import DEFAULT_QUEUE, make_worker
-from tests.cases.conftest import MODERATOR, case_settings
+from tests.cases.conftest import MODERATOR, case_settings, current_case_settings
 from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import build_config, dispose, drop_postgres_schema, fresh_postgres_schema, migrated_app
 
@@ -77,13 +77,16 @@ def state(app: Flask, report_id: int) -> tuple[CaseDelivery, list[str]]:
 
 def sweep_later(app: Flask, seconds: int) -> int:
     with app.app_context():
-        return services.sweep(now=utcnow() + dt.timedelta(seconds=seconds)).deliveries
+        queued = services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(seconds=seconds)).deliveries
+        db.session.commit()
+        return queued
 
 
 def _deliver_in_child(app: Flask, delivery_id: int) -> None:
     with app.app_context():
         db.engine.dispose(close=False)  # never share the parent's connections
-        services.deliver(delivery_id)
+        services.deliver(delivery_id, current_case_settings(), current_config())
+        db.session.commit()
 
 
 def test_a_worker_killed_after_the_case_system_accepted_is_repaired_once(fault_app, case_system):

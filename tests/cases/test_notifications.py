@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from cases import services
 from cases.models import Notification
 from core.db import db, utcnow
-from tests.cases.conftest import accept, accepted_report, report_status, signed_update
+from tests.cases.conftest import accept, accepted_report, current_case_settings, report_status, signed_update
 from tests.citizen.helpers import new_report
 
 
@@ -28,7 +28,8 @@ def notifications(app, report_id: int) -> list[tuple[str, str]]:
 def test_the_template_to_ask_for_comes_from_configuration(client, resident, use_case_system):
     use_case_system("desk")
     assert client.get("/api/v1/notifications/subscriptions", headers=resident).json == {"template_ids": ["TMPL_STATUS"]}
-    refused = client.post("/api/v1/notifications/subscriptions", headers=resident, json={"results": {"OTHER": "accept"}})
+    refused = client.post("/api/v1/notifications/subscriptions", headers=resident,
+                          json={"results": {"OTHER": "accept"}})
     assert refused.status_code == 422 and refused.json["error"]["code"] == "unknown_template"
 
 
@@ -42,7 +43,8 @@ def test_each_allowed_status_change_reaches_wechat(app, client, resident, run_jo
     signed_update(client, {"update_id": "n-1", "report_id": report_id, "status": "in_progress"})
     run_jobs()
     assert notifications(app, report_id) == [("done", "已受理"), ("done", "已转办"), ("skipped", "处置中")]
-    messages = [m for m in fake_wechat.wechat.subscribe_messages if m["data"]["character_string1"]["value"] == str(report_id)]
+    messages = [m for m in fake_wechat.wechat.subscribe_messages
+                if m["data"]["character_string1"]["value"] == str(report_id)]
     assert len(messages) == 2
     assert messages[0]["touser"] == "oCasesResident0000000001" and messages[0]["template_id"] == "TMPL_STATUS"
     assert messages[0]["page"] == f"pages/report/detail?id={report_id}"
@@ -65,7 +67,8 @@ def test_a_failed_send_is_retried_and_never_undoes_the_change(app, client, resid
                                                                        Notification.status != "skipped"))
         assert notification.status == "retrying" and "errcode -1" in notification.last_error
         for _ in range(2):
-            services.sweep(now=utcnow() + dt.timedelta(hours=2))
+            services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(hours=2))
+            db.session.commit()
             run_jobs()
         db.session.refresh(notification)
         assert notification.status == "done" and notification.attempts == 3
@@ -81,7 +84,7 @@ def test_a_refused_subscription_is_not_retried(app, client, resident, run_jobs, 
     with app.app_context():
         sent = [n for n in services.notifications_for(report_id) if n.status != "skipped"]
         assert [(n.status, n.attempts) for n in sent] == [("failed", 1)]
-        assert services.sweep(now=utcnow() + dt.timedelta(days=1)).notifications == 0
+        assert services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(days=1)).notifications == 0
     fake_wechat.wechat.subscribe_failures.clear()
 
 

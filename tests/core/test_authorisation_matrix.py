@@ -44,7 +44,7 @@ ADMIN_ACCESS = {
         "cancel", "abandon", "resume", "resident_lookup", "resident", "exclude", "export")},
 }
 # Neither API nor admin: public by design (signed links check their own signature).
-OTHER_PUBLIC = {"static", "core.healthz", "core.readyz", "files.signed_file", "files.signed_upload",
+OTHER_PUBLIC = {"static", "core.home", "core.healthz", "core.readyz", "files.signed_file", "files.signed_upload",
                 "swagger_ui_files", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
                 "signboard_certificates.certificate"}
 # Open311 GeoReport v2 server: reading is public by the standard; filing needs a client's api_key

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from core.config import current_config
 from core.db import db
 from media import services
 
 
 def process_media(media_id: int) -> None:
-    services.render_media(media_id)
+    services.render_media(media_id, current_config())
     db.session.commit()
 
 
@@ -19,9 +20,9 @@ def requeue_unprocessed() -> int:
 def remove_upload_leftovers() -> int:
     """Scheduled with the sweep: expired direct uploads, staging objects a used link stored again, the folders and
     partial files of workers killed while receiving or storing."""
-    return services.remove_upload_leftovers()
+    return services.remove_upload_leftovers(current_config())
 
 
 def delete_unattached_media() -> int:
     """Scheduled (cron or an rq scheduler): media not attached within the configured hours goes."""
-    return services.delete_unattached_media()
+    return services.delete_unattached_media(current_config())

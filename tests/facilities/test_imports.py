@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from core.db import db
 from core.geo import haversine_m, wgs84_to_gcj02
-from facilities import imports, services
-from facilities.models import Facility, FacilityImport
+from facilities import imports, readers, services
+from facilities.models import Facility, FacilityImport, FacilityKind
 from tests.conftest import PRODUCTION
 
 GOOD_AND_BAD_CSV = """\
@@ -51,7 +51,7 @@ def test_a_csv_import_keeps_good_rows_and_reports_each_bad_one_with_its_line(app
     assert (toilet.name, toilet.opening_hours, toilet.status, toilet.shown) == ("中山路公厕", "22:00-06:00", "in_service", True)
     assert toilet.attributes == {"free": True, "accessible": True, "baby_changing": False, "genders": ["male", "female"]}
     assert db.session.scalar(sa.select(Facility.name).where(Facility.source_id == "qd-0011")) == "多行\n名称"
-    assert db.session.get(services.FacilityKind, "0301").facility_count == 2
+    assert db.session.get(FacilityKind, "0301").facility_count == 2
 
 
 def test_opening_hours_longer_than_the_column_are_a_rejected_row_not_a_failed_import(app_ctx, tmp_path):
@@ -103,7 +103,7 @@ def test_a_geojson_import_streams_features_with_line_numbers_kind_override_and_g
         _feature("g-5", gcj_lng + 0.001, gcj_lat, name="音乐广场公厕", attributes={"genders": ["family"]}),
     ]
     # The preamble is long enough to push "features" across the reader's first chunk.
-    text = '{"type": "FeatureCollection",\n"name": "' + "x" * (imports._READ_CHUNK - 40) + '",\n"features": [\n'
+    text = '{"type": "FeatureCollection",\n"name": "' + "x" * (readers.READ_CHUNK - 40) + '",\n"features": [\n'
     text += ",\n".join(json.dumps(f, ensure_ascii=False, indent=1 if n == 0 else None) for n, f in enumerate(features))
     text += "\n]}\n"
     path = tmp_path / "toilets.geojson"

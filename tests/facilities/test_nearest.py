@@ -13,6 +13,7 @@ from core.db import db
 from core.services import SYSTEM_ACTOR
 from facilities import imports, services, spatial
 from facilities.imports import RowContext, facility_values
+from facilities.services import lookup
 from facilities.models import ALL_SHOWN_SCOPE, Facility, FacilityDensity
 from tests.facilities.conftest import BOX
 
@@ -41,7 +42,7 @@ def test_nearest_equals_brute_force_on_random_data(scatter, kind):
 def test_the_answer_does_not_depend_on_the_density_estimate(scatter):
     scatter(400)
     for lat, lng in _query_points(random.Random(3), 15):
-        fetch = services._candidate_fetcher(lat, lng, "0301", False)
+        fetch = lookup._candidate_fetcher(lat, lng, "0301", False)
         expected = services.brute_force_nearest(lat, lng, kind="0301", limit=5, radius_m=5_000)
         for density in (0.0, 1e-12, 1e-7, 1e-3, 10.0):
             hits, _ = spatial.nearest(lat, lng, limit=5, radius_m=5_000, density_per_m2=density, fetch=fetch)

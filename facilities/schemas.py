@@ -61,27 +61,6 @@ class MapQuerySchema(Schema):
             raise ValidationError("at most 2 degrees on each side", "bbox")
 
 
-class PointSchema(Schema):
-    lat = fields.Float(required=True)
-    lng = fields.Float(required=True)
-
-
-class LocationSchema(Schema):
-    gcj02 = fields.Nested(PointSchema, required=True, metadata={"description": "For WeChat maps"})
-    wgs84 = fields.Nested(PointSchema, required=True)
-
-
-class ReportPrefillSchema(Schema):
-    facility_id = fields.Integer(required=True)
-    category_code = fields.String(required=True, metadata={"description": "Report category (component) code"})
-    category_name = fields.String(required=True)
-    lat = fields.Float(required=True)
-    lng = fields.Float(required=True)
-    coord_type = fields.String(required=True)
-    address = fields.String(required=True)
-    district = fields.String(required=True)
-
-
 class AttributesSchema(Schema):
     free = fields.Boolean()
     accessible = fields.Boolean()

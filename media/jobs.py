@@ -1,15 +1,15 @@
-"""Media jobs (ids in, inline or on rq): rendering derivatives, and the clean-up of unattached media."""
+"""Media jobs (ids in, inline or on rq): rendering derivatives, and the clean-up of unattached media.
+
+Each commits when it returns (core.jobs); run from the CLI, the command commits."""
 
 from __future__ import annotations
 
 from core.config import current_config
-from core.db import db
 from media import services
 
 
 def process_media(media_id: int) -> None:
     services.render_media(media_id, current_config())
-    db.session.commit()
 
 
 def requeue_unprocessed() -> int:

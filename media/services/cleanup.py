@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.config import Config
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.privacy import row_dict
 from core.storage import current_storage
 from media.models import Media
@@ -38,7 +38,7 @@ def remove_upload_leftovers(config: Config, now: dt.datetime | None = None) -> i
             .order_by(Media.id).limit(_STAGING_BATCH))).all():
         for media in expired:
             forget(media)
-        db.session.commit()
+        commit_early("a batch's locks are released, and its deletions kept, before the next batch's storage calls")
         removed += len(expired)
     storage = current_storage()
     staged = list(storage.keys(_STAGING_AREA))
@@ -82,7 +82,7 @@ def delete_unattached_media(config: Config, now: dt.datetime | None = None, batc
             return deleted
         for media in batch:
             forget(media)
-        db.session.commit()
+        commit_early("a batch's locks are released, and its deletions kept, before the next batch's storage calls")
         deleted += len(batch)
 
 

@@ -28,9 +28,7 @@ REQUEUE_BATCH = 500
 
 
 def queue_processing(media: Media) -> None:
-    from media.jobs import process_media
-
-    enqueue_after_commit(process_media, media.id)
+    enqueue_after_commit("media.jobs.process_media", media.id)
 
 
 def render_media(media_id: int, config: Config) -> None:
@@ -101,7 +99,7 @@ def _render_stream(original: str, kind: str, fmt: Format, stored: list[str]) -> 
 
 
 def requeue_unprocessed(now: dt.datetime | None = None) -> int:
-    """Queue the processing job again for media whose job was lost; each at most once per interval. Commits."""
+    """Queue the processing job again for media whose job was lost; each at most once per interval."""
     now = now or utcnow()
     stuck = list(db.session.scalars(sa.select(Media).where(
         Media.status == "processing", Media.updated_at < now - PROCESSING_REQUEUE_AFTER)
@@ -109,7 +107,7 @@ def requeue_unprocessed(now: dt.datetime | None = None) -> int:
     for media in stuck:
         media.updated_at = now
         queue_processing(media)
-    db.session.commit()
+    db.session.flush()
     return len(stuck)
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Config, current_config
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.storage import ObjectNotFound, SignedUpload, current_storage
 from media import processing
@@ -74,7 +74,7 @@ def accept_upload(resident_id: int, incoming: IncomingFile, config: Config) -> M
         with incoming.path.open("rb") as body:
             storage.put(media.original_key, body, media.content_type)
         queue_processing(media)
-        db.session.commit()
+        commit_early("the original is stored: a failed commit must delete it, which only this service can")
     except IntegrityError:
         # The same bytes arrived twice at once; the first one to commit wins.
         _discard_original(media.original_key)
@@ -124,7 +124,7 @@ _DECLARABLE = {(fmt.kind, fmt.content_type): fmt.name for fmt in FORMATS.values(
 
 def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_type: str, size: int,
                         sha256: str) -> tuple[Media, SignedUpload | None]:
-    """A media row awaiting its bytes and a short-lived signed upload for them (None: already have them). Commits."""
+    """A media row awaiting its bytes and a short-lived signed upload for them (None: already have them)."""
     sha256 = sha256.lower()
     if not _SHA256.match(sha256):
         raise ValidationFailed("sha256 须为 64 位十六进制。", details={"fields": {"sha256": ["not a SHA-256 hex digest"]}})
@@ -157,7 +157,6 @@ def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_
     media.original_key = media.original_key or original_key(resident_id, media.id, area="uploads")
     upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,
                                              expires_in=config.media_upload_ttl_seconds)
-    db.session.commit()
     return media, upload
 
 
@@ -190,13 +189,13 @@ def complete_direct_upload(resident_id: int, media_id: int, config: Config) -> M
     except MediaRejected:
         storage.delete(final_key)
         forget(media)
-        db.session.commit()
+        commit_early("a rejected upload is forgotten though the request fails and rolls back")
         raise
     _apply(media, columns, size=stored_size)
     media.original_key = final_key
     queue_processing(media)
     try:
-        db.session.commit()
+        commit_early("the checked copy is stored: a failed commit must delete it; the staging upload ends after")
     except BaseException:
         _discard_original(final_key)
         raise

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.geo import COORD_TYPES, to_wgs84
 from core.services import SYSTEM_ACTOR, Actor, record_audit
 from facilities import services, spatial
@@ -145,14 +145,7 @@ def _count_facilities() -> int:
 
 
 def _finish_bulk_write() -> None:
-    services.refresh_kind_stats()
-    db.session.commit()
-    _vacuum_analyze()
-    services.kind_snapshot(refresh=True)
-
-
-def _vacuum_analyze() -> None:
-    """Fresh planner statistics and, on PostgreSQL, a set visibility map.
+    """Fresh kind counts and planner statistics, and on PostgreSQL a set visibility map.
 
     The nearest search reads covering indexes, but an index-only scan still visits the table for every entry on a
     page not marked all-visible, and only VACUUM marks pages (autovacuum gets round to it some time later, and not
@@ -160,13 +153,16 @@ def _vacuum_analyze() -> None:
     of its own, unless the session is bound to a connection whose transaction the caller holds (then ANALYZE only,
     inside that transaction).
     """
+    services.refresh_kind_stats()
     bind = db.session.get_bind()
-    if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
+    vacuum = bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine)
+    if not vacuum:
+        db.session.execute(sa.text("ANALYZE facilities"))
+    commit_early("the import's last batch is kept like the others, and VACUUM on its own connection sees it")
+    if vacuum:
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM (ANALYZE) facilities")
-        return
-    db.session.execute(sa.text("ANALYZE facilities"))
-    db.session.commit()
+    services.kind_snapshot(refresh=True)
 
 
 @dataclasses.dataclass
@@ -197,7 +193,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
     record = FacilityImport(filename=path.name, file_format=file_format, kind_override=kind_override,
                             actor_name=actor.name, rejections=[])
     db.session.add(record)
-    db.session.commit()
+    commit_early("the history shows the import running while its batches are written, and after a crash")
     before = _count_facilities()
     if db.session.get_bind().dialect.name == "sqlite":
         # Random-order index inserts: a page cache that holds the indexes saves most of the I/O.
@@ -223,7 +219,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
                         on_reject(line, source_id, str(exc))
                 if len(batch) >= batch_size:
                     upsert_rows(batch)
-                    db.session.commit()
+                    commit_early("each batch is kept as written: a rerun after a crash converges from there")
                     batch.clear()
                     progress.bytes_done = counter.bytes_read
                     if on_progress is not None:
@@ -250,7 +246,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
 def _record_failure(record: FacilityImport, progress: Progress, rejections: list[dict[str, Any]], before: int) -> None:
     db.session.rollback()
     _close_record(record, progress, rejections, status="failed", inserted=_count_facilities() - before)
-    db.session.commit()
+    commit_early("the failure is recorded in the history though the import raises")
 
 
 def _close_record(record: FacilityImport, progress: Progress, rejections: list[dict[str, Any]], *, status: str,

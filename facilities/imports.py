@@ -121,7 +121,8 @@ def upsert_rows(rows: list[dict[str, Any]]) -> None:
     connection = db.session.connection()
     dialect = connection.dialect
     table = Facility.__table__
-    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in ("source_id", *UPSERT_COLUMNS)]
+    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+                  for name in ("source_id", *UPSERT_COLUMNS)]
     stamp_processor = table.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
     stamp = stamp_processor(utcnow()) if stamp_processor else utcnow()
     unique = {row["source_id"]: row for row in rows}

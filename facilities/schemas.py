@@ -37,7 +37,7 @@ class NearestQuerySchema(Schema):
 class BBoxField(fields.String):
     """``minLng,minLat,maxLng,maxLat`` -> a tuple of four floats."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN202
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             min_lng, min_lat, max_lng, max_lat = (float(part) for part in text.split(","))
@@ -55,7 +55,7 @@ class MapQuerySchema(Schema):
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=8))
 
     @validates_schema
-    def _not_too_large(self, data, **kwargs):  # noqa: ANN001, ANN202
+    def _not_too_large(self, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
         min_lng, min_lat, max_lng, max_lat = data.get("bbox", (0, 0, 0, 0))
         if max_lng - min_lng > 2 or max_lat - min_lat > 2:
             raise ValidationError("at most 2 degrees on each side", "bbox")

@@ -48,10 +48,12 @@ def update_facility(actor: Actor, facility: Facility, *, expected_updated_at: st
     since (another admin's save, an import) is refused rather than overwritten with what the editor last saw."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
-        raise ValidationFailed("不可修改的字段。", details={"fields": {name: ["not editable"] for name in sorted(unknown)}})
+        raise ValidationFailed("不可修改的字段。",
+                               details={"fields": {name: ["not editable"] for name in sorted(unknown)}})
     values = _validated_fields(changes)
     if expected_updated_at is not None:
-        db.session.refresh(facility, with_for_update={"of": Facility})  # a save committing meanwhile is waited for and seen
+        # A save committing meanwhile is waited for and seen.
+        db.session.refresh(facility, with_for_update={"of": Facility})
         if facility.updated_at.isoformat() != expected_updated_at:
             raise Conflict("该设施已被他人修改，请刷新后重新编辑。", code="facility_changed")
     before = _audit_view(facility)

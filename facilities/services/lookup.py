@@ -67,7 +67,8 @@ _RANKED_SPARE_ROWS = 1
 # turned into radians by multiplying (fewer function calls per row: this is evaluated for every candidate).
 _HALF_RADIAN = math.pi / 360.0
 _SQL_HAVERSINE_TERM = (f"power(sin((f.lat - :lat) * {_HALF_RADIAN!r}), 2)"
-                       f" + :cos_lat * cos(f.lat * {2 * _HALF_RADIAN!r}) * power(sin((f.lng - :lng) * {_HALF_RADIAN!r}), 2)")
+                       f" + :cos_lat * cos(f.lat * {2 * _HALF_RADIAN!r})"
+                       f" * power(sin((f.lng - :lng) * {_HALF_RADIAN!r}), 2)")
 _SQL_DISTANCE_OF_TERM = f"2.0 * {EARTH_RADIUS_M!r} * asin(sqrt({{least}}(1.0, near.h)))"
 
 

@@ -49,7 +49,8 @@ class MediaRejected(AppError):
 
 def unsupported(details: dict[str, Any] | None = None) -> MediaRejected:
     return MediaRejected(415, "unsupported_media_type",
-                         "不支持的文件格式：照片请用 JPEG/PNG/WebP/HEIC，语音请用 AAC/M4A/MP3/WAV，视频请用 MP4/MOV。", details)
+                         "不支持的文件格式：照片请用 JPEG/PNG/WebP/HEIC，语音请用 AAC/M4A/MP3/WAV，视频请用 MP4/MOV。",
+                         details)
 
 
 def corrupt(detail: str) -> MediaRejected:

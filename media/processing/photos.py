@@ -42,7 +42,8 @@ def open_photo(data: Any, fmt: Format, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", UserWarning)  # EXIF skipped while opening (see _exif)
             image = Image.open(data, formats=[fmt.pillow_format] if fmt.pillow_format else None)
     except Image.DecompressionBombError:
-        raise MediaRejected(422, "too_many_pixels", "图片像素过多（疑似解压炸弹）。", {"max_pixels": max_pixels}) from None
+        raise MediaRejected(422, "too_many_pixels", "图片像素过多（疑似解压炸弹）。",
+                            {"max_pixels": max_pixels}) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise corrupt(type(exc).__name__) from None
     pixels = image.width * image.height

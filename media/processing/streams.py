@@ -172,7 +172,9 @@ def remux_without_metadata(source: Path, target: Path, fmt: Format) -> None:
     import av
 
     muxer = _PLAYBACK[fmt.name][0]
-    options = {"fflags": "+bitexact", "id3v2_version": "0", "write_id3v1": "0"} if muxer == "mp3" else {"fflags": "+bitexact"}
+    options = {"fflags": "+bitexact"}
+    if muxer == "mp3":
+        options |= {"id3v2_version": "0", "write_id3v1": "0"}
     if muxer in {"mp4", "ipod"}:
         options["movflags"] = "+faststart"
     muxable = _muxable(muxer)

@@ -76,7 +76,8 @@ def attach_media(media_ids: list[int], *, attached_to: str) -> None:
     if not wanted:
         return
     attached = db.session.execute(
-        sa.update(Media).where(Media.id.in_(wanted), sa.or_(Media.attached_to.is_(None), Media.attached_to == attached_to))
+        sa.update(Media)
+        .where(Media.id.in_(wanted), sa.or_(Media.attached_to.is_(None), Media.attached_to == attached_to))
         .values(attached_to=attached_to, attached_at=utcnow())).rowcount
     if attached != len(wanted):
         raise Conflict("媒体文件已用于其他提交。", code="media_in_use", details={"media_ids": sorted(wanted)})

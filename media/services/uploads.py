@@ -127,7 +127,8 @@ def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_
     """A media row awaiting its bytes and a short-lived signed upload for them (None: already have them)."""
     sha256 = sha256.lower()
     if not _SHA256.match(sha256):
-        raise ValidationFailed("sha256 须为 64 位十六进制。", details={"fields": {"sha256": ["not a SHA-256 hex digest"]}})
+        raise ValidationFailed("sha256 须为 64 位十六进制。",
+                               details={"fields": {"sha256": ["not a SHA-256 hex digest"]}})
     if (kind, content_type) not in _DECLARABLE:
         raise processing.unsupported()
     check_size(kind, size, config)

@@ -7,11 +7,11 @@ from facilities.services.fields import (BOOLEAN_ATTRIBUTES, FIELD_CHECKS, GENDER
 from facilities.services.kinds import (density_map, kind_snapshot, list_kinds, refresh_kind_stats, resident_kind,
                                        set_kind_shown)
 from facilities.services.lookup import (MAX_MAP_POINTS, MAX_NEAREST_LIMIT, MAX_RADIUS_M, FacilityView, NearestResult,
-                                        brute_force_nearest, map_view, nearest, nearest_hits)
+                                        map_view, nearest, nearest_hits)
 
 __all__ = [
     "BOOLEAN_ATTRIBUTES", "EDITABLE_FIELDS", "FIELD_CHECKS", "GENDER_FACILITIES", "MAX_MAP_POINTS",
-    "MAX_NEAREST_LIMIT", "MAX_RADIUS_M", "FacilityView", "NearestResult", "brute_force_nearest", "density_map",
+    "MAX_NEAREST_LIMIT", "MAX_RADIUS_M", "FacilityView", "NearestResult", "density_map",
     "disable_facility", "facility_query", "get_facility", "import_history_query", "is_open", "kind_snapshot",
     "list_kinds", "map_view", "nearest", "nearest_hits", "parse_opening_hours", "refresh_kind_stats",
     "report_prefill", "resident_kind", "set_kind_shown", "storable", "update_facility",

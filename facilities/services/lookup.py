@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.db import db, utcnow
-from core.geo import EARTH_RADIUS_M, haversine_m
+from core.geo import EARTH_RADIUS_M
 from facilities import spatial
 from facilities.models import NEAREST_PREDICATE, NEAREST_SHOWN_PREDICATE, Facility
 from facilities.services.fields import is_open
@@ -267,20 +267,6 @@ def nearest(lat: float, lng: float, **options: Any) -> list[NearestResult]:
     views = {hit.id: hit.extra.view(kinds) for hit in read}  # type: ignore[union-attr]
     views.update(facility_views([hit.id for hit in hits if hit.id not in views]))
     return [NearestResult(views[hit.id], hit.distance_m) for hit in hits if hit.id in views]
-
-
-def brute_force_nearest(lat: float, lng: float, *, kind: str | None = None, limit: int = 5,
-                        radius_m: float = 2_000, open_now: bool = False,
-                        now: dt.datetime | None = None) -> list[spatial.Hit]:
-    """The reference answer: every facility in service measured, no index. For tests and the benchmark."""
-    at = now or utcnow()
-    query = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.opening_hours).where(
-        Facility.status == "in_service")
-    query = query.where(Facility.kind_code == kind) if kind else query.where(Facility.shown.is_(True))
-    hits = [spatial.Hit(row.id, haversine_m(lat, lng, row.lat, row.lng), row.lat, row.lng)
-            for row in db.session.execute(query) if not open_now or is_open(row.opening_hours, at)]
-    hits = [hit for hit in hits if hit.distance_m <= radius_m]
-    return sorted(hits, key=lambda hit: (hit.distance_m, hit.id))[:limit]
 
 
 @dataclasses.dataclass(frozen=True)

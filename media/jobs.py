@@ -4,12 +4,13 @@ Each commits when it returns (core.jobs); run from the CLI, the command commits.
 
 from __future__ import annotations
 
-from core.config import current_config
+from core.config import current_config, current_settings
 from media import services
+from media.settings import MediaSettings
 
 
 def process_media(media_id: int) -> None:
-    services.render_media(media_id, current_config())
+    services.render_media(media_id, current_settings(MediaSettings))
 
 
 def requeue_unprocessed() -> int:
@@ -20,9 +21,10 @@ def requeue_unprocessed() -> int:
 def remove_upload_leftovers() -> int:
     """Scheduled with the sweep: expired direct uploads, staging objects a used link stored again, the folders and
     partial files of workers killed while receiving or storing."""
-    return services.remove_upload_leftovers(current_config())
+    return services.remove_upload_leftovers(current_settings(MediaSettings),
+                                            services.upload_temp_dir(current_config().media_root))
 
 
 def delete_unattached_media() -> int:
     """Scheduled (cron or an rq scheduler): media not attached within the configured hours goes."""
-    return services.delete_unattached_media(current_config())
+    return services.delete_unattached_media(current_settings(MediaSettings))

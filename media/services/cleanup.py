@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from core.config import Config
 from core.db import commit_early, db, utcnow
 from core.privacy import row_dict
 from core.storage import current_storage
 from media.models import Media
-from media.services.limits import UPLOAD_TEMP_MAX_AGE, UPLOAD_TEMP_PREFIX, upload_temp_dir
+from media.settings import MediaSettings
+from media.services.limits import UPLOAD_TEMP_MAX_AGE, UPLOAD_TEMP_PREFIX
 from media.services.reading import link_ttl, urls
 from media.services.stored import for_deletion, forget
 
@@ -23,7 +24,7 @@ _STAGING_AREA = "uploads/"
 _STAGING_BATCH = 500
 
 
-def remove_upload_leftovers(config: Config, now: dt.datetime | None = None) -> int:
+def remove_upload_leftovers(settings: MediaSettings, temp_dir: Path, now: dt.datetime | None = None) -> int:
     """Remove what uploads left behind; how many things. Commits.
 
     Direct uploads not completed within their link's time and the grace go, rows and staging objects. Staging
@@ -51,16 +52,16 @@ def remove_upload_leftovers(config: Config, now: dt.datetime | None = None) -> i
                 storage.delete(key)
                 removed += 1
     db.session.rollback()
-    removed += _remove_abandoned_upload_folders(config, now)
+    removed += _remove_abandoned_upload_folders(temp_dir, now)
     # Every signed upload link has expired this long after its upload ended.
-    ended_long_ago = now - max(UPLOAD_TEMP_MAX_AGE, dt.timedelta(seconds=config.media_upload_ttl_seconds))
+    ended_long_ago = now - max(UPLOAD_TEMP_MAX_AGE, dt.timedelta(seconds=settings.media_upload_ttl_seconds))
     return removed + storage.remove_abandoned(ended_long_ago.timestamp())
 
 
-def _remove_abandoned_upload_folders(config: Config, now: dt.datetime) -> int:
+def _remove_abandoned_upload_folders(temp_dir: Path, now: dt.datetime) -> int:
     cutoff = (now - UPLOAD_TEMP_MAX_AGE).timestamp()
     removed = 0
-    for folder in upload_temp_dir(config).glob(UPLOAD_TEMP_PREFIX + "*"):
+    for folder in temp_dir.glob(UPLOAD_TEMP_PREFIX + "*"):
         try:
             last_written = max(path.stat().st_mtime for path in (folder, *folder.rglob("*")))
         except FileNotFoundError:
@@ -71,9 +72,9 @@ def _remove_abandoned_upload_folders(config: Config, now: dt.datetime) -> int:
     return removed
 
 
-def delete_unattached_media(config: Config, now: dt.datetime | None = None, batch_size: int = 200) -> int:
+def delete_unattached_media(settings: MediaSettings, now: dt.datetime | None = None, batch_size: int = 200) -> int:
     """Delete media (rows and stored objects) left unattached longer than the configured hours. Commits."""
-    cutoff = (now or utcnow()) - dt.timedelta(hours=config.media_unattached_ttl_hours)
+    cutoff = (now or utcnow()) - dt.timedelta(hours=settings.media_unattached_ttl_hours)
     deleted = 0
     while True:
         batch = db.session.scalars(for_deletion(sa.select(Media).where(

@@ -8,9 +8,9 @@ import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
-from core.config import Config
 from media import processing
 from media.processing import KINDS, Format, MediaRejected
+from media.settings import MediaSettings
 
 _HASH_CHUNK = 1024 * 1024
 # Received files wait in folders named so: the sweep removes those a killed worker left.
@@ -19,22 +19,22 @@ UPLOAD_TEMP_PREFIX = "upload-"
 UPLOAD_TEMP_MAX_AGE = dt.timedelta(hours=1)
 
 
-def max_bytes(kind: str, config: Config) -> int:
-    return {"photo": config.media_photo_max_bytes, "audio": config.media_audio_max_bytes,
-            "video": config.media_video_max_bytes}[kind]
+def max_bytes(kind: str, settings: MediaSettings) -> int:
+    return {"photo": settings.media_photo_max_bytes, "audio": settings.media_audio_max_bytes,
+            "video": settings.media_video_max_bytes}[kind]
 
 
-def max_upload_bytes(config: Config) -> int:
+def max_upload_bytes(settings: MediaSettings) -> int:
     """The largest body any kind may have."""
-    return max(max_bytes(kind, config) for kind in KINDS)
+    return max(max_bytes(kind, settings) for kind in KINDS)
 
 
 def too_large(kind: str, limit: int) -> MediaRejected:
     return MediaRejected(413, "payload_too_large", "文件过大。", {"kind": kind, "max_bytes": limit})
 
 
-def check_size(kind: str, size: int, config: Config) -> None:
-    limit = max_bytes(kind, config)
+def check_size(kind: str, size: int, settings: MediaSettings) -> None:
+    limit = max_bytes(kind, settings)
     if size > limit:
         raise too_large(kind, limit)
 
@@ -49,10 +49,10 @@ class IncomingFile:
     format: Format
 
 
-def upload_temp_dir(config: Config) -> Path:
+def upload_temp_dir(media_root: Path) -> Path:
     """Where received files wait (tempfile.TemporaryDirectory(prefix=UPLOAD_TEMP_PREFIX, dir=this)): a folder of
     the app's own under MEDIA_ROOT, with either storage backend, so that the sweep removes only its own."""
-    directory = config.media_root / ".incoming"
+    directory = media_root / ".incoming"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.config import current_config
+from core.config import current_settings
 from core.db import MAX_DATABASE_ID, db, get_or_not_found, get_row, utcnow
 from core.errors import Conflict, NotFound
 from core.storage import current_storage
 from media.models import Media
+from media.settings import MediaSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +112,7 @@ def link_ttl(ttl_seconds: int | None) -> int:
 
     Other packages' callers pass none yet; once they pass the media settings' value, this lookup goes.
     """
-    return ttl_seconds or current_config().signed_url_ttl_seconds
+    return ttl_seconds or current_settings(MediaSettings).signed_url_ttl_seconds
 
 
 def urls(media: Media, ttl_seconds: int, *, include_original: bool = False) -> dict[str, str]:

@@ -11,7 +11,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.config import Config
 from core.db import db, get_or_not_found, utcnow
 from core.errors import Conflict
 from core.jobs import enqueue_after_commit
@@ -19,6 +18,7 @@ from core.storage import current_storage
 from media import processing, redaction
 from media.models import Media
 from media.processing import FORMATS, Format, MediaRejected
+from media.settings import MediaSettings
 from media.services.stored import derivative_key, original_key
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def queue_processing(media: Media) -> None:
     enqueue_after_commit("media.jobs.process_media", media.id)
 
 
-def render_media(media_id: int, config: Config) -> None:
+def render_media(media_id: int, settings: MediaSettings) -> None:
     """Make the served derivatives of one accepted media; a file that cannot be rendered is marked failed.
 
     The rendering (seconds for a video) holds no lock and no transaction: a report attaching the media meanwhile
@@ -46,7 +46,7 @@ def render_media(media_id: int, config: Config) -> None:
     stored: list[str] = []
     try:
         if kind == "photo":
-            outcome = _render_photo(original, fmt, stored, config.media_photo_max_pixels)
+            outcome = _render_photo(original, fmt, stored, settings.media_photo_max_pixels)
         else:
             outcome = _render_stream(original, kind, fmt, stored)
         outcome.update(status="ready", failure_code=None)

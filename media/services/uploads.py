@@ -13,36 +13,37 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from core.config import Config, current_config
+from core.config import current_settings
 from core.db import commit_early, db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.storage import ObjectNotFound, SignedUpload, current_storage
 from media import processing
 from media.models import Media
 from media.processing import FORMATS, MediaRejected
-from media.services.limits import UPLOAD_TEMP_PREFIX, IncomingFile, check_size, hash_stream, upload_temp_dir
+from media.services.limits import UPLOAD_TEMP_PREFIX, IncomingFile, check_size, hash_stream
 from media.services.reading import owned_media
 from media.services.rendering import queue_processing
 from media.services.stored import forget, original_key
+from media.settings import MediaSettings
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _probe(incoming: IncomingFile, config: Config) -> dict[str, Any]:
+def _probe(incoming: IncomingFile, settings: MediaSettings) -> dict[str, Any]:
     """The columns a new media row gets from its bytes, or MediaRejected."""
     fmt = incoming.format
-    check_size(fmt.kind, incoming.size, config)
+    check_size(fmt.kind, incoming.size, settings)
     processing.check_structure(incoming.path, fmt)
     if fmt.kind == "photo":
-        with processing.open_photo(incoming.path, fmt, config.media_photo_max_pixels) as image:
+        with processing.open_photo(incoming.path, fmt, settings.media_photo_max_pixels) as image:
             meta = processing.photo_meta(image)
         return {"kind": "photo", "format": fmt.name, "content_type": fmt.content_type, "width": meta.width,
                 "height": meta.height, "taken_at": meta.taken_at, "gps_lat": meta.gps[0] if meta.gps else None,
                 "gps_lng": meta.gps[1] if meta.gps else None, "duration_s": None}
     stream = processing.probe_stream(incoming.path, fmt)
     kind = stream.format.kind
-    check_size(kind, incoming.size, config)
-    max_seconds = config.media_video_max_seconds if kind == "video" else config.media_audio_max_seconds
+    check_size(kind, incoming.size, settings)
+    max_seconds = settings.media_video_max_seconds if kind == "video" else settings.media_audio_max_seconds
     if stream.duration_s > max_seconds:
         raise MediaRejected(422, "too_long", "时长超出限制。",
                             {"duration_s": stream.duration_s, "max_seconds": max_seconds})
@@ -57,12 +58,12 @@ def find_by_hash(resident_id: int, sha256: str) -> Media | None:
                                                     Media.sha256 == sha256))
 
 
-def accept_upload(resident_id: int, incoming: IncomingFile, config: Config) -> Media:
+def accept_upload(resident_id: int, incoming: IncomingFile, settings: MediaSettings) -> Media:
     """Store a file the app received itself; the same resident's same bytes give the same media. Commits."""
     existing = find_by_hash(resident_id, incoming.sha256)
     if existing is not None and existing.status != "awaiting_upload":
         return existing
-    columns = _probe(incoming, config)
+    columns = _probe(incoming, settings)
     media = existing or Media(owner_resident_id=resident_id, sha256=incoming.sha256, original_key="")
     staging_key = media.original_key
     _apply(media, columns, size=incoming.size)
@@ -90,17 +91,18 @@ def accept_upload(resident_id: int, incoming: IncomingFile, config: Config) -> M
     return media
 
 
-def accept_local_file(resident_id: int, path: Path, config: Config | None = None) -> Media:
+def accept_local_file(resident_id: int, path: Path, settings: MediaSettings | None = None) -> Media:
     """Store a file the server fetched itself (a case system's photo) as the resident's media. Commits.
 
-    Without ``config`` (callers in other packages pass none yet) the running app's limits apply.
+    Without ``settings`` (callers in other packages pass none yet) the running app's limits apply.
     """
     with path.open("rb") as f:
         size, sha256, head = hash_stream(f)
     fmt = processing.sniff(head)
     if fmt is None:
         raise processing.unsupported()
-    return accept_upload(resident_id, IncomingFile(path, size, sha256, fmt), config or current_config())
+    return accept_upload(resident_id, IncomingFile(path, size, sha256, fmt),
+                         settings or current_settings(MediaSettings))
 
 
 def _apply(media: Media, columns: dict[str, Any], *, size: int) -> None:
@@ -122,7 +124,7 @@ _DECLARABLE = {(fmt.kind, fmt.content_type): fmt.name for fmt in FORMATS.values(
     ("audio", "audio/x-m4a"): "m4a", ("audio", "audio/mp3"): "mp3", ("audio", "audio/x-wav"): "wav"}
 
 
-def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_type: str, size: int,
+def start_direct_upload(resident_id: int, settings: MediaSettings, *, kind: str, content_type: str, size: int,
                         sha256: str) -> tuple[Media, SignedUpload | None]:
     """A media row awaiting its bytes and a short-lived signed upload for them (None: already have them)."""
     sha256 = sha256.lower()
@@ -131,7 +133,7 @@ def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_
                                details={"fields": {"sha256": ["not a SHA-256 hex digest"]}})
     if (kind, content_type) not in _DECLARABLE:
         raise processing.unsupported()
-    check_size(kind, size, config)
+    check_size(kind, size, settings)
     media = find_by_hash(resident_id, sha256)
     if media is not None and media.status != "awaiting_upload":
         return media, None
@@ -140,7 +142,7 @@ def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_
         db.session.add(media)
     media.kind, media.format, media.content_type = kind, _DECLARABLE[(kind, content_type)], content_type
     media.size, media.status = size, "awaiting_upload"
-    media.upload_expires_at = utcnow() + dt.timedelta(seconds=config.media_upload_ttl_seconds)
+    media.upload_expires_at = utcnow() + dt.timedelta(seconds=settings.media_upload_ttl_seconds)
     try:
         db.session.flush()
     except IntegrityError:
@@ -152,16 +154,16 @@ def start_direct_upload(resident_id: int, config: Config, *, kind: str, content_
         if winner.status != "awaiting_upload":
             return winner, None
         return winner, current_storage().signed_upload(winner.original_key, content_type=winner.content_type,
-                                                       size=winner.size, expires_in=config.media_upload_ttl_seconds)
+                                                       size=winner.size, expires_in=settings.media_upload_ttl_seconds)
     # Uploaded to a staging key: once checked, the bytes are copied where the signed link cannot reach.
     # Started again, the same key: bytes already sent to it are replaced or completed, never left behind.
     media.original_key = media.original_key or original_key(resident_id, media.id, area="uploads")
     upload = current_storage().signed_upload(media.original_key, content_type=content_type, size=size,
-                                             expires_in=config.media_upload_ttl_seconds)
+                                             expires_in=settings.media_upload_ttl_seconds)
     return media, upload
 
 
-def complete_direct_upload(resident_id: int, media_id: int, config: Config) -> Media:
+def complete_direct_upload(resident_id: int, media_id: int, settings: MediaSettings, temp_dir: Path) -> Media:
     """Check a direct upload's size, hash and type; on success it counts, on failure nothing is kept. Commits.
 
     The bytes are first copied from the staging key (which the signed link can still overwrite)
@@ -182,8 +184,8 @@ def complete_direct_upload(resident_id: int, media_id: int, config: Config) -> M
             raise MediaRejected(422, "size_mismatch", "上传文件大小与声明不符。",
                                 {"declared": media.size, "received": stored_size})
         storage.copy(staging_key, final_key)
-        with _downloaded(final_key, media.sha256, upload_temp_dir(config)) as incoming:
-            columns = _probe(incoming, config)
+        with _downloaded(final_key, media.sha256, temp_dir) as incoming:
+            columns = _probe(incoming, settings)
         if columns["kind"] != media.kind:
             raise MediaRejected(422, "kind_mismatch", "文件类型与声明不符。",
                                 {"declared": media.kind, "detected": columns["kind"]})

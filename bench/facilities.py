@@ -385,7 +385,7 @@ def main() -> None:
         tmp_dir = Path(tmp)
         tmp_dir.mkdir(exist_ok=True)
         csv_path = tmp_dir / "facilities.csv"
-        kinds = [row["code"] for row in csv.DictReader((Path(services.__file__).parent / "data" / "kinds.csv").open())]
+        kinds = [row["code"] for row in csv.DictReader((Path(imports.__file__).parent / "data" / "kinds.csv").open())]
         log(f"generating {args.rows:,} facilities over {len(kinds)} kinds ...")
         brute = BruteForce(*generate(csv_path, args.rows, kinds))
         points = query_points(args.queries, SEED)

@@ -9,8 +9,10 @@ from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
 from core.db import db
 from core.errors import AppError
+from core.forms import load_form
 from core.pagination import paginate
 from facilities import services
+from facilities.forms import FacilityEditForm, KindShownForm
 from facilities.models import FACILITY_STATUSES, Facility
 
 bp = admin_blueprint("facilities_admin", __name__, url_prefix="/admin/facilities")
@@ -41,15 +43,6 @@ def facility_list() -> str:
                            statuses=FACILITY_STATUSES)
 
 
-def _form_changes() -> dict:
-    form = request.form
-    attributes = {name: form.get(name) == "on" for name in ATTRIBUTE_NAMES}
-    attributes["genders"] = form.getlist("genders")
-    return {"name": form.get("name", ""), "address": form.get("address", ""), "district": form.get("district", ""),
-            "opening_hours": form.get("opening_hours", ""), "status": form.get("status", ""),
-            "attributes": attributes}
-
-
 @bp.route("/<int:facility_id>", methods=["GET", "POST"])
 def facility_edit(facility_id: int) -> Response | str:
     require_staff_role("admin")
@@ -58,12 +51,12 @@ def facility_edit(facility_id: int) -> Response | str:
                "attribute_names": ATTRIBUTE_NAMES}
     if request.method == "POST":
         try:
-            services.update_facility(actor(), facility, expected_updated_at=request.form.get("updated_at", ""),
-                                     **_form_changes())
+            changes = load_form(FacilityEditForm(), request.form)
+            services.update_facility(actor(), facility, expected_updated_at=changes.pop("updated_at"), **changes)
         except AppError as exc:
             db.session.rollback()
             return render_template("facilities/facility_form.html", error=exc.message,
-                                   field_errors=exc.details.get("fields", {}), **context), exc.status
+                                   errors=exc.details.get("fields", {}), **context), exc.status
         db.session.commit()
         flash(f"已保存设施 {facility.name}。", "success")
         return redirect(url_for("facilities_admin.facility_list"))
@@ -89,7 +82,7 @@ def kind_list() -> str:
 @bp.post("/kinds/<code>")
 def kind_update(code: str) -> Response:
     require_staff_role("admin")
-    kind = services.set_kind_shown(actor(), code, request.form.get("shown_to_residents") == "on")
+    kind = services.set_kind_shown(actor(), code, load_form(KindShownForm(), request.form)["shown_to_residents"])
     db.session.commit()
     flash(f"已{'向居民展示' if kind.shown_to_residents else '对居民隐藏'}设施类型 {kind.code} {kind.name}。", "success")
     return redirect(url_for("facilities_admin.kind_list"))

@@ -7,9 +7,9 @@ import sys
 import time
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.config import current_config
 from core.geo import COORD_TYPES
 from facilities import imports
 
@@ -77,6 +77,6 @@ def export_command(output, kind_code: str | None) -> None:  # noqa: ANN001
 @with_appcontext
 def sample_command() -> None:
     """Load the generated sample facilities (development only; `make run` calls it)."""
-    if current_app.config["APP_SETTINGS"].is_production:
+    if current_config().is_production:
         raise click.ClickException("the sample is for the embedded default; production never loads it")
     click.echo(f"sample facilities loaded: {imports.load_sample():,}")

@@ -14,162 +14,25 @@ import io
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
 
-from core.db import db, utcnow
+from core.db import commit_early, db, utcnow
 from core.geo import COORD_TYPES, to_wgs84
 from core.services import SYSTEM_ACTOR, Actor, record_audit
 from facilities import services, spatial
 from facilities.models import Facility, FacilityImport, FacilityKind
+from facilities.readers import READ_CHUNK, READERS, CountingReader, ImportFailed, RawRow
 
 FORMATS = ("csv", "geojson")
 BATCH_SIZE = 5_000
 STORED_REJECTIONS = 200
-_READ_CHUNK = 1 << 20
-# A single GeoJSON feature bigger than this is taken for a broken file rather than read on.
-_MAX_FEATURE_BYTES = 16 << 20
 # Columns an import writes; an upsert changes a row only when one of them differs.
 UPSERT_COLUMNS = ("kind_code", "name", "lat", "lng", "cell", "address", "district", "opening_hours",
                   "attributes", "status", "shown", "is_sample")
-TEXT_PROPERTIES = ("source_id", "kind", "name", "address", "district", "status", "opening_hours")
-
-
-class ImportFailed(Exception):
-    """The file as a whole cannot be read (as opposed to single rejected rows)."""
-
-
-class CountingReader(io.RawIOBase):
-    """A binary file that counts the bytes read from it, for the progress bar."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.bytes_read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        buffer[:len(data)] = data
-        self.bytes_read += len(data)
-        return len(data)
-
-
-# --- readers: (line number, raw properties) one at a time ---------------------------------------
-
-RawRow = dict[str, Any]
-
-
-def read_csv(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
-    """Rows of a UTF-8 CSV with a header (source_id, kind, name, lat, lng, … see the README)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
-    if reader.fieldnames is None:
-        return
-    line = reader.line_num + 1
-    for record in reader:
-        raw: RawRow = {key.strip(): value for key, value in record.items() if key is not None}
-        if None in record:
-            raw["__error__"] = "more fields than the header"
-        attributes = raw.pop("attributes", None)
-        try:
-            raw["attributes"] = json.loads(attributes) if attributes else {
-                name: raw[name] for name in (*services.BOOLEAN_ATTRIBUTES, "genders") if raw.get(name)}
-        except ValueError:  # a JSONDecodeError, or an integer beyond Python's digit limit
-            raw["__error__"] = "attributes is not valid JSON"
-        yield line, raw
-        line = reader.line_num + 1
-
-
-def read_geojson(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
-    """Point features of a GeoJSON FeatureCollection, decoded one at a time as the file is read."""
-    decoder = json.JSONDecoder()
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig")
-    buffer, position, line, eof = "", 0, 1, False
-
-    def fill() -> bool:
-        nonlocal buffer, position, eof
-        chunk = text.read(_READ_CHUNK)
-        eof = not chunk
-        buffer = buffer[position:] + chunk
-        position = 0
-        return bool(chunk)
-
-    def skip(characters: str) -> None:
-        nonlocal position, line
-        while True:
-            while position < len(buffer) and buffer[position] in characters:
-                line += buffer[position] == "\n"
-                position += 1
-            if position < len(buffer) or not fill():
-                return
-
-    # Find the "features" array of the top-level object.
-    while True:
-        found = buffer.find('"features"', position)
-        if found >= 0:
-            line += buffer.count("\n", position, found)
-            position = found + len('"features"')
-            skip(" \t\r\n")
-            if buffer[position:position + 1] == ":":
-                position += 1
-                skip(" \t\r\n")
-                if buffer[position:position + 1] == "[":
-                    position += 1
-                    break
-            raise ImportFailed(f"line {line}: \"features\" is not followed by an array")
-        keep = max(position, len(buffer) - len('"features"'))  # the key may straddle two chunks
-        line += buffer.count("\n", position, keep)
-        position = keep
-        if not fill():
-            raise ImportFailed("not a GeoJSON FeatureCollection: no \"features\" array")
-    while True:
-        skip(" \t\r\n,")
-        if position >= len(buffer):
-            raise ImportFailed(f"line {line}: the file ends inside the \"features\" array")
-        if buffer[position] == "]":
-            return
-        while True:
-            try:
-                feature, end = decoder.raw_decode(buffer, position)
-                break
-            except json.JSONDecodeError as exc:
-                if eof or len(buffer) - position > _MAX_FEATURE_BYTES:
-                    raise ImportFailed(f"line {line}: malformed JSON ({exc.msg})") from None
-                fill()
-            except ValueError as exc:  # an integer beyond Python's digit limit: no more of the file mends it
-                raise ImportFailed(f"line {line}: malformed JSON ({exc})") from None
-        yield line, _feature_row(feature)
-        line += buffer.count("\n", position, end)
-        position = end
-
-
-def _feature_row(feature: Any) -> RawRow:
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        return {"__error__": "not a GeoJSON Feature"}
-    properties = feature.get("properties") or {}
-    if not isinstance(properties, dict):
-        return {"__error__": "properties is not an object"}
-    raw: RawRow = {name: properties.get(name) for name in TEXT_PROPERTIES}
-    if raw["source_id"] is None and feature.get("id") is not None:
-        raw["source_id"] = feature["id"]
-    raw["attributes"] = properties.get("attributes") if "attributes" in properties else {
-        name: properties[name] for name in (*services.BOOLEAN_ATTRIBUTES, "genders") if name in properties}
-    geometry = feature.get("geometry") or {}
-    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
-    if not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(coordinates, list) \
-            or len(coordinates) < 2:
-        raw["__error__"] = "geometry is not a Point"
-    else:
-        raw["lng"], raw["lat"] = coordinates[0], coordinates[1]
-    return raw
-
-
-READERS: dict[str, Callable[[IO[bytes]], Iterator[tuple[int, RawRow]]]] = {"csv": read_csv, "geojson": read_geojson}
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -258,7 +121,8 @@ def upsert_rows(rows: list[dict[str, Any]]) -> None:
     connection = db.session.connection()
     dialect = connection.dialect
     table = Facility.__table__
-    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in ("source_id", *UPSERT_COLUMNS)]
+    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+                  for name in ("source_id", *UPSERT_COLUMNS)]
     stamp_processor = table.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
     stamp = stamp_processor(utcnow()) if stamp_processor else utcnow()
     unique = {row["source_id"]: row for row in rows}
@@ -282,14 +146,7 @@ def _count_facilities() -> int:
 
 
 def _finish_bulk_write() -> None:
-    services.refresh_kind_stats()
-    db.session.commit()
-    _vacuum_analyze()
-    services.kind_snapshot(refresh=True)
-
-
-def _vacuum_analyze() -> None:
-    """Fresh planner statistics and, on PostgreSQL, a set visibility map.
+    """Fresh kind counts and planner statistics, and on PostgreSQL a set visibility map.
 
     The nearest search reads covering indexes, but an index-only scan still visits the table for every entry on a
     page not marked all-visible, and only VACUUM marks pages (autovacuum gets round to it some time later, and not
@@ -297,13 +154,16 @@ def _vacuum_analyze() -> None:
     of its own, unless the session is bound to a connection whose transaction the caller holds (then ANALYZE only,
     inside that transaction).
     """
+    services.refresh_kind_stats()
     bind = db.session.get_bind()
-    if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
+    vacuum = bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine)
+    if not vacuum:
+        db.session.execute(sa.text("ANALYZE facilities"))
+    commit_early("the import's last batch is kept like the others, and VACUUM on its own connection sees it")
+    if vacuum:
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM (ANALYZE) facilities")
-        return
-    db.session.execute(sa.text("ANALYZE facilities"))
-    db.session.commit()
+    services.kind_snapshot(refresh=True)
 
 
 @dataclasses.dataclass
@@ -334,7 +194,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
     record = FacilityImport(filename=path.name, file_format=file_format, kind_override=kind_override,
                             actor_name=actor.name, rejections=[])
     db.session.add(record)
-    db.session.commit()
+    commit_early("the history shows the import running while its batches are written, and after a crash")
     before = _count_facilities()
     if db.session.get_bind().dialect.name == "sqlite":
         # Random-order index inserts: a page cache that holds the indexes saves most of the I/O.
@@ -346,7 +206,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
     try:
         with path.open("rb") as raw_file:
             counter = CountingReader(raw_file)
-            for line, raw in READERS[file_format](io.BufferedReader(counter, _READ_CHUNK)):
+            for line, raw in READERS[file_format](io.BufferedReader(counter, READ_CHUNK)):
                 progress.rows_read += 1
                 try:
                     batch.append(facility_values(raw, context))
@@ -360,7 +220,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
                         on_reject(line, source_id, str(exc))
                 if len(batch) >= batch_size:
                     upsert_rows(batch)
-                    db.session.commit()
+                    commit_early("each batch is kept as written: a rerun after a crash converges from there")
                     batch.clear()
                     progress.bytes_done = counter.bytes_read
                     if on_progress is not None:
@@ -387,7 +247,7 @@ def import_file(path: str | Path, file_format: str, *, kind_override: str | None
 def _record_failure(record: FacilityImport, progress: Progress, rejections: list[dict[str, Any]], before: int) -> None:
     db.session.rollback()
     _close_record(record, progress, rejections, status="failed", inserted=_count_facilities() - before)
-    db.session.commit()
+    commit_early("the failure is recorded in the history though the import raises")
 
 
 def _close_record(record: FacilityImport, progress: Progress, rejections: list[dict[str, Any]], *, status: str,

@@ -37,7 +37,7 @@ class NearestQuerySchema(Schema):
 class BBoxField(fields.String):
     """``minLng,minLat,maxLng,maxLat`` -> a tuple of four floats."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN202
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             min_lng, min_lat, max_lng, max_lat = (float(part) for part in text.split(","))
@@ -55,31 +55,10 @@ class MapQuerySchema(Schema):
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=8))
 
     @validates_schema
-    def _not_too_large(self, data, **kwargs):  # noqa: ANN001, ANN202
+    def _not_too_large(self, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
         min_lng, min_lat, max_lng, max_lat = data.get("bbox", (0, 0, 0, 0))
         if max_lng - min_lng > 2 or max_lat - min_lat > 2:
             raise ValidationError("at most 2 degrees on each side", "bbox")
-
-
-class PointSchema(Schema):
-    lat = fields.Float(required=True)
-    lng = fields.Float(required=True)
-
-
-class LocationSchema(Schema):
-    gcj02 = fields.Nested(PointSchema, required=True, metadata={"description": "For WeChat maps"})
-    wgs84 = fields.Nested(PointSchema, required=True)
-
-
-class ReportPrefillSchema(Schema):
-    facility_id = fields.Integer(required=True)
-    category_code = fields.String(required=True, metadata={"description": "Report category (component) code"})
-    category_name = fields.String(required=True)
-    lat = fields.Float(required=True)
-    lng = fields.Float(required=True)
-    coord_type = fields.String(required=True)
-    address = fields.String(required=True)
-    district = fields.String(required=True)
 
 
 class AttributesSchema(Schema):

@@ -18,6 +18,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.wsgi import get_input_stream
 
 from core.auth import current_resident_id, resident_required
+from core.config import current_config, current_settings
 from core.db import release_connection
 from core.errors import AppError, ValidationFailed
 from core.links import public_url
@@ -26,6 +27,7 @@ from core.storage import UPLOAD_FILE_FIELD
 from media import processing, services
 from media.models import Media
 from media.schemas import DirectUploadRequestSchema, DirectUploadSchema, MediaSchema, UploadFormSchema
+from media.settings import MediaSettings
 
 blp = Blueprint("media", __name__, description="Residents' photos, voice notes and videos")
 # Beside the file, what a multipart body carries stays small: each form field (wx.uploadFile's formData), each
@@ -42,14 +44,15 @@ class _CappedSink:
     """Where the uploaded file part streams to: a temporary file, hashed and sniffed as it arrives,
     refused (415, 413) as soon as its first bytes or its length rule it out."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, settings: MediaSettings) -> None:
         self.path = path
+        self._settings = settings
         self._file: BinaryIO = self.path.open("wb")
         self._digest = hashlib.sha256()
         self._head = b""
         self.size = 0
         self.format: processing.Format | None = None
-        self._limit = services.max_upload_bytes()
+        self._limit = services.max_upload_bytes(settings)
 
     def write(self, data: bytes) -> None:
         if self.format is None and len(self._head) < processing.SNIFF_BYTES:
@@ -67,7 +70,7 @@ class _CappedSink:
         if self.format is None:
             raise processing.unsupported()
         # A generic ISO media file may still turn out to be audio; its final kind is checked after.
-        self._limit = services.max_bytes(self.format.kind)
+        self._limit = services.max_bytes(self.format.kind, self._settings)
 
     def close(self) -> None:
         self._file.close()
@@ -137,13 +140,14 @@ def _stream_upload_part(stream: BinaryIO, boundary: bytes, sink: _CappedSink) ->
 
 
 @contextmanager
-def _received_file() -> Iterator[services.IncomingFile]:
+def _received_file(settings: MediaSettings) -> Iterator[services.IncomingFile]:
     """The request's ``file`` part, streamed to a temporary directory that is removed afterwards."""
-    stream = get_input_stream(request.environ, max_content_length=services.max_upload_bytes() + _MULTIPART_OVERHEAD)
+    stream = get_input_stream(request.environ,
+                              max_content_length=services.max_upload_bytes(settings) + _MULTIPART_OVERHEAD)
     mimetype, options = parse_options_header(request.environ.get("CONTENT_TYPE", ""))
     boundary = options.get("boundary", "").encode("ascii", "replace")
-    with tempfile.TemporaryDirectory(prefix="upload-", dir=services.upload_temp_dir()) as directory:
-        sink = _CappedSink(Path(directory) / "file")
+    with tempfile.TemporaryDirectory(prefix=services.UPLOAD_TEMP_PREFIX, dir=_temp_dir()) as directory:
+        sink = _CappedSink(Path(directory) / "file", settings)
         try:
             if mimetype != "multipart/form-data" or not boundary or not _stream_upload_part(stream, boundary, sink):
                 raise ValidationFailed(f"缺少文件字段 {UPLOAD_FILE_FIELD}。", code="file_missing",
@@ -153,13 +157,17 @@ def _received_file() -> Iterator[services.IncomingFile]:
             sink.close()
 
 
+def _temp_dir() -> Path:
+    return services.upload_temp_dir(current_config().media_root)
+
+
 def _absolute(url: str) -> str:
     # Local-disk links are app paths; the mini-program needs them whole.
     return public_url(url)
 
 
 def _view(media: Media) -> dict[str, Any]:
-    view = services.describe(media)
+    view = services.describe(media, current_settings(MediaSettings).signed_url_ttl_seconds)
     view["urls"] = {name: _absolute(url) for name, url in view["urls"].items()}
     return view
 
@@ -181,9 +189,10 @@ class MediaUpload(MethodView):
         resident_id = current_resident_id()
         rate_limit("upload", str(resident_id))
         release_connection()
-        with _received_file() as incoming:
+        settings = current_settings(MediaSettings)
+        with _received_file(settings) as incoming:
             known = services.find_by_hash(resident_id, incoming.sha256)
-            media = services.accept_upload(resident_id, incoming)
+            media = services.accept_upload(resident_id, incoming, settings)
         return _view(media), 200 if known is not None and known.id == media.id else 201
 
 
@@ -209,7 +218,7 @@ class DirectUploads(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a direct upload to storage (large videos): POST the returned fields and `file` to the URL"""
         rate_limit("upload", str(current_resident_id()))
-        media, upload = services.start_direct_upload(current_resident_id(), **body)
+        media, upload = services.start_direct_upload(current_resident_id(), current_settings(MediaSettings), **body)
         signed = None if upload is None else {
             "url": _absolute(upload.url), "method": "POST", "fields": upload.fields, "file_field": UPLOAD_FILE_FIELD,
             "expires_at": dt.datetime.fromtimestamp(upload.expires_at, dt.timezone.utc)}
@@ -225,5 +234,7 @@ class CompleteUpload(MethodView):
     @blp.alt_response(422, description="size_mismatch / hash_mismatch / kind_mismatch / corrupt_media")
     def post(self, media_id: int) -> dict[str, Any]:
         """Finish a direct upload: size, hash and type are checked before the media counts"""
-        return _view(services.complete_direct_upload(current_resident_id(), media_id))
+        media = services.complete_direct_upload(current_resident_id(), media_id, current_settings(MediaSettings),
+                                                _temp_dir())
+        return _view(media)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from media.models import MEDIA_STATUSES
 from media.processing import KINDS
 
 
@@ -13,7 +14,7 @@ class GpsSchema(Schema):
 class MediaSchema(Schema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, metadata={"enum": list(KINDS)})
-    status = fields.String(required=True, metadata={"enum": ["awaiting_upload", "processing", "ready", "failed"]})
+    status = fields.String(required=True, metadata={"enum": list(MEDIA_STATUSES)})
     content_type = fields.String(required=True, metadata={"description": "Detected from the bytes"})
     size = fields.Integer(required=True)
     sha256 = fields.String(required=True)

@@ -264,6 +264,7 @@ def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sw
     with app.app_context():
         assert "checks_pending" in services.get_report(report_id).flags  # the photo is still unprocessed
         media_services.requeue_unprocessed(now=utcnow() + media_services.PROCESSING_REQUEUE_AFTER)
+        db.session.commit()
     run_jobs()
     swept = app.test_cli_runner().invoke(args=["reports", "sweep"])
     assert swept.exit_code == 0 and "queued the checks of 0 reports" in swept.output

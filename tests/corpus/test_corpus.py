@@ -21,6 +21,7 @@ import requests
 from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 
 from media import processing, services
+from media.settings import MediaSettings
 from tests.corpus.conftest import CORPUS_DIR, ExifTool
 from tests.corpus.outcomes import OUTCOMES, Outcome
 
@@ -83,7 +84,8 @@ def test_a_real_file(gunicorn_app, resident, exiftool, tmp_path, path):
         outcome.defects.append(f"{answer.status_code}: {answer.text[:200]}")
     elif answer.status_code >= 400:
         outcome.status = "refused"
-        limit = services.max_bytes(fmt.kind, gunicorn_app.app.config["APP_SETTINGS"]) if fmt else None
+        media_settings = gunicorn_app.app.config["APP_SETTINGS"].area(MediaSettings)
+        limit = services.max_bytes(fmt.kind, media_settings) if fmt else None
         check_refusal(outcome, answer, len(data), limit)
     else:
         outcome.status = "accepted"

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from core.db import db
 from core.geo import haversine_m, wgs84_to_gcj02
-from facilities import imports, services
-from facilities.models import Facility, FacilityImport
+from facilities import imports, readers, services
+from facilities.models import Facility, FacilityImport, FacilityKind
 from tests.conftest import PRODUCTION
 
 GOOD_AND_BAD_CSV = """\
@@ -46,12 +46,15 @@ def test_a_csv_import_keeps_good_rows_and_reports_each_bad_one_with_its_line(app
         (10, "attributes:"), (11, "more")]
     assert (record.status, record.rows_read, record.rows_accepted, record.rows_rejected, record.rows_inserted) == (
         "finished", 11, 3, 8, 3)
-    assert record.rejections[0] == {"line": 4, "source_id": "", "reason": "source_id is missing or longer than 64 characters"}
+    assert record.rejections[0] == {"line": 4, "source_id": "",
+                                    "reason": "source_id is missing or longer than 64 characters"}
     toilet = db.session.scalar(sa.select(Facility).where(Facility.source_id == "qd-0001"))
-    assert (toilet.name, toilet.opening_hours, toilet.status, toilet.shown) == ("中山路公厕", "22:00-06:00", "in_service", True)
-    assert toilet.attributes == {"free": True, "accessible": True, "baby_changing": False, "genders": ["male", "female"]}
+    assert (toilet.name, toilet.opening_hours, toilet.status, toilet.shown) == (
+        "中山路公厕", "22:00-06:00", "in_service", True)
+    assert toilet.attributes == {"free": True, "accessible": True, "baby_changing": False,
+                                 "genders": ["male", "female"]}
     assert db.session.scalar(sa.select(Facility.name).where(Facility.source_id == "qd-0011")) == "多行\n名称"
-    assert db.session.get(services.FacilityKind, "0301").facility_count == 2
+    assert db.session.get(FacilityKind, "0301").facility_count == 2
 
 
 def test_opening_hours_longer_than_the_column_are_a_rejected_row_not_a_failed_import(app_ctx, tmp_path):
@@ -84,7 +87,8 @@ def test_reimporting_the_same_file_changes_nothing_and_a_changed_row_is_updated(
     changed = db.session.scalar(sa.select(Facility).where(Facility.source_id == "qd-0002"))
     assert changed.name == "栈桥公厕（新）" and changed.id == before["qd-0002"][0]
     assert changed.updated_at > before["qd-0002"][2]
-    assert db.session.scalar(sa.select(Facility.updated_at).where(Facility.source_id == "qd-0001")) == before["qd-0001"][2]
+    updated_at = db.session.scalar(sa.select(Facility.updated_at).where(Facility.source_id == "qd-0001"))
+    assert updated_at == before["qd-0001"][2]
 
 
 def _feature(source_id, lng, lat, **properties):
@@ -103,7 +107,7 @@ def test_a_geojson_import_streams_features_with_line_numbers_kind_override_and_g
         _feature("g-5", gcj_lng + 0.001, gcj_lat, name="音乐广场公厕", attributes={"genders": ["family"]}),
     ]
     # The preamble is long enough to push "features" across the reader's first chunk.
-    text = '{"type": "FeatureCollection",\n"name": "' + "x" * (imports._READ_CHUNK - 40) + '",\n"features": [\n'
+    text = '{"type": "FeatureCollection",\n"name": "' + "x" * (readers.READ_CHUNK - 40) + '",\n"features": [\n'
     text += ",\n".join(json.dumps(f, ensure_ascii=False, indent=1 if n == 0 else None) for n, f in enumerate(features))
     text += "\n]}\n"
     path = tmp_path / "toilets.geojson"
@@ -113,11 +117,13 @@ def test_a_geojson_import_streams_features_with_line_numbers_kind_override_and_g
                                                                        '{"type": "Feature", "id": "g-3"',
                                                                        '"not a feature"')]
     assert [line for line, _, _ in rejected] == lines
-    assert [reason for _, _, reason in rejected] == ["geometry is not a Point", "name: required", "not a GeoJSON Feature"]
+    assert [reason for _, _, reason in rejected] == [
+        "geometry is not a Point", "name: required", "not a GeoJSON Feature"]
     assert record.rows_accepted == 2
     square = db.session.scalar(sa.select(Facility).where(Facility.source_id == "g-1"))
     assert square.kind_code == "0301" and haversine_m(square.lat, square.lng, 36.0671, 120.3826) < 0.01
-    assert db.session.scalar(sa.select(Facility.attributes).where(Facility.source_id == "g-5")) == {"genders": ["family"]}
+    attributes = db.session.scalar(sa.select(Facility.attributes).where(Facility.source_id == "g-5"))
+    assert attributes == {"genders": ["family"]}
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -166,7 +172,8 @@ def test_json_python_will_not_decode_is_a_rejected_row_or_a_failed_import_never_
     geojson_path = tmp_path / "huge.geojson"
     geojson_path.write_text('{"type": "FeatureCollection", "features": [\n'
                             + json.dumps(_feature("h-3", 120.32, 36.06, kind="0301", name="公厕"))
-                            + f',\n{{"type": "Feature", "geometry": {{"type": "Point", "coordinates": [{huge}, 36]}}}}\n]}}\n',
+                            + ',\n{"type": "Feature", "geometry": {"type": "Point", "coordinates": ['
+                            + f'{huge}, 36]}}}}\n]}}\n',
                             encoding="utf-8")
     with pytest.raises(imports.ImportFailed, match="line 3: malformed JSON"):
         imports.import_file(geojson_path, "geojson")

@@ -13,8 +13,10 @@ from core.db import db
 from core.services import SYSTEM_ACTOR
 from facilities import imports, services, spatial
 from facilities.imports import RowContext, facility_values
+from facilities.services import lookup
 from facilities.models import ALL_SHOWN_SCOPE, Facility, FacilityDensity
 from tests.facilities.conftest import BOX
+from tests.facilities.reference import brute_force_nearest
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -34,15 +36,15 @@ def test_nearest_equals_brute_force_on_random_data(scatter, kind):
     for lat, lng in _query_points(rng, 40):
         limit = rng.choice([1, 5, 17, 50])
         radius = rng.choice([150.0, 800.0, 2_000.0, 10_000.0])
-        expected = services.brute_force_nearest(lat, lng, kind=kind, limit=limit, radius_m=radius)
+        expected = brute_force_nearest(lat, lng, kind=kind, limit=limit, radius_m=radius)
         assert services.nearest_hits(lat, lng, kind=kind, limit=limit, radius_m=radius) == expected
 
 
 def test_the_answer_does_not_depend_on_the_density_estimate(scatter):
     scatter(400)
     for lat, lng in _query_points(random.Random(3), 15):
-        fetch = services._candidate_fetcher(lat, lng, "0301", False)
-        expected = services.brute_force_nearest(lat, lng, kind="0301", limit=5, radius_m=5_000)
+        fetch = lookup._candidate_fetcher(lat, lng, "0301", False)
+        expected = brute_force_nearest(lat, lng, kind="0301", limit=5, radius_m=5_000)
         for density in (0.0, 1e-12, 1e-7, 1e-3, 10.0):
             hits, _ = spatial.nearest(lat, lng, limit=5, radius_m=5_000, density_per_m2=density, fetch=fetch)
             assert hits == expected
@@ -62,7 +64,7 @@ def test_a_kind_with_nothing_in_range_gives_an_empty_answer(scatter):
     scatter(3, ("0301",), seed=9, box=(36.40, 36.41, 120.60, 120.61))  # 40 km away
     assert services.nearest_hits(36.07, 120.38, kind="0301", radius_m=10_000) == []
     assert services.nearest_hits(36.07, 120.38, kind="2108", radius_m=10_000) == []  # no nursing rooms at all
-    assert services.nearest_hits(36.07, 120.38, kind="0301", radius_m=10_000) == services.brute_force_nearest(
+    assert services.nearest_hits(36.07, 120.38, kind="0301", radius_m=10_000) == brute_force_nearest(
         36.07, 120.38, kind="0301", radius_m=10_000)
 
 
@@ -111,7 +113,7 @@ def test_open_now_skips_closed_facilities_and_finds_farther_open_ones(app_ctx):
     def open_names(local_hour: int) -> list[str]:
         at = dt.datetime(2026, 1, 15, local_hour, 30, tzinfo=BEIJING)
         hits = services.nearest_hits(36.0700, 120.38, kind="0301", open_now=True, now=at)
-        assert hits == services.brute_force_nearest(36.0700, 120.38, kind="0301", open_now=True, now=at)
+        assert hits == brute_force_nearest(36.0700, 120.38, kind="0301", open_now=True, now=at)
         return [names[hit.id] for hit in hits]
 
     assert open_names(23) == ["night", "always"]
@@ -165,7 +167,7 @@ def test_the_local_density_is_the_densest_coarse_cell_around_the_point(scatter):
     assert density.per_m2(36.061 + next_cell, 120.381) > 0  # a neighbour of the spot's cell
     assert density.per_m2(36.061 + 3 * next_cell, 120.381) == 0.0
     assert services.nearest_hits(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000) == (
-        services.brute_force_nearest(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000))
+        brute_force_nearest(36.061 + 3 * next_cell, 120.381, kind="0301", radius_m=10_000))
 
 
 def test_cell_codes_and_coordinates_convert_both_ways():

@@ -234,7 +234,7 @@ def staff_and_cron(stack: Stack, ledger: Ledger, stop: threading.Event, *, later
             with app.app_context():
                 try:
                     step()
-                    db.session.commit()  # as the queue does when a job returns
+                    db.session.commit()  # as the job or the cron command would at its end
                 except Exception as exc:
                     db.session.rollback()
                     ledger.failed(f"{name} {type(exc).__name__}")

@@ -33,8 +33,8 @@ def upload(client, resident) -> Callable[..., object]:
     def upload(data: bytes, *, headers: dict[str, str] | None = None, filename: str = "photo.jpg",
                content_type: str = "image/jpeg"):
         # The client's file name and Content-Type are deliberately trusted by nothing.
-        return client.post("/api/v1/media", headers=headers or resident,
-                           data={"file": (io.BytesIO(data), filename, content_type)}, content_type="multipart/form-data")
+        return client.post("/api/v1/media", headers=headers or resident, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(data), filename, content_type)})
 
     return upload
 

@@ -15,11 +15,13 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from core.config import current_config
+from core.config import current_settings
 from core.db import db, utcnow
 from core.storage import LocalDiskStorage
 from media import processing, services
+from media.services import uploads
 from media.models import Media
+from media.settings import MediaSettings
 from tests.citizen.helpers import report_body, sign_in, submit
 from tests.conftest import LosingQueue, app_on_own_database
 from tests.locks import lock_waiters_appear, other_connection, uncommitted
@@ -74,15 +76,15 @@ def test_a_direct_upload_completed_twice_at_once_is_checked_and_kept_once(upload
     assert sent in {200, 201, 204}
 
     probing, go_on = threading.Event(), threading.Event()
-    probe = services._probe
+    probe = uploads._probe
 
-    def held_probe(incoming):  # the first request is held half-way, its copy made
+    def held_probe(incoming, settings):  # the first request is held half-way, its copy made
         if not probing.is_set():
             probing.set()
             assert go_on.wait(timeout=60)
-        return probe(incoming)
+        return probe(incoming, settings)
 
-    monkeypatch.setattr(services, "_probe", held_probe)
+    monkeypatch.setattr(uploads, "_probe", held_probe)
 
     def complete():
         return uploading_app.test_client().post(f"/api/v1/media/{media_id}/complete", headers=auth)
@@ -121,7 +123,7 @@ def _held_render(app, monkeypatch, media_id: int):
 
     def job() -> None:
         with app.app_context():
-            services.render_media(media_id)
+            services.render_media(media_id, current_settings(MediaSettings))
             db.session.commit()
 
     pool = ThreadPoolExecutor(max_workers=2)
@@ -198,11 +200,11 @@ def test_a_photo_attached_while_the_clean_up_runs_is_kept(uploading_app, monkeyp
     media_id = uploaded.json["id"]
     with uploading_app.app_context():
         keys = {db.session.get(Media, media_id).original_key}
-        later = utcnow() + dt.timedelta(hours=current_config().media_unattached_ttl_hours + 1)
+        later = utcnow() + dt.timedelta(hours=current_settings(MediaSettings).media_unattached_ttl_hours + 1)
 
     def clean_up() -> int:
         with uploading_app.app_context():
-            return services.delete_unattached_media(now=later)
+            return services.delete_unattached_media(current_settings(MediaSettings), now=later)
 
     with ThreadPoolExecutor(max_workers=1) as pool, other_connection(uploading_app) as observer:
         with uncommitted(uploading_app, lambda: services.attach_media([media_id], attached_to="report:1")):

@@ -10,13 +10,14 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
+from core.config import current_config, current_settings
 from core.db import db, utcnow
 from core.storage import LocalDiskStorage
 from media import services
 from media.models import Media
+from media.settings import MediaSettings
 from tests.media.test_direct_upload import start
 
 
@@ -27,7 +28,8 @@ def _staging_key(app, media_id: int) -> str:
 
 def _sweep(app, now: dt.datetime | None = None) -> int:
     with app.app_context():
-        return services.remove_upload_leftovers(now=now)
+        return services.remove_upload_leftovers(current_settings(MediaSettings),
+                                                services.upload_temp_dir(current_config().media_root), now=now)
 
 
 def _is_local(app) -> bool:
@@ -106,7 +108,7 @@ def test_the_sweep_keeps_what_an_upload_in_progress_has_sent(app, client, reside
 
 def test_the_sweep_removes_only_old_upload_folders(app, tmp_path):
     with app.app_context():
-        directory = services.upload_temp_dir()
+        directory = services.upload_temp_dir(current_config().media_root)
     old, fresh, other = directory / "upload-killed", directory / "upload-receiving", directory / "someone-elses"
     for folder in (old, fresh, other):
         folder.mkdir()
@@ -143,7 +145,7 @@ def test_the_folder_of_a_worker_killed_while_receiving_is_swept(gunicorn_app):
     from tests.media.test_serving import _gunicorn_workers
 
     with gunicorn_app.app.app_context():
-        directory = services.upload_temp_dir()
+        directory = services.upload_temp_dir(current_config().media_root)
     headers = gunicorn_app.sign_in("oKilledWhileReceiving000001")
     boundary = "leftoverboundary"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"v.mp4\"\r\n"

@@ -277,7 +277,7 @@ def test_a_video_taken_far_from_the_report_is_flagged_as_a_photo_would_be(app, c
         assert checked.checks["evidence"] == [{"media_id": media_id, "distance_m": pytest.approx(550_700, rel=0.01)}]
 
 
-# --- what wx.chooseMedia hands over from an iPhone: HEVC, upright ------------------------------------------------------
+# --- what wx.chooseMedia hands over from an iPhone: HEVC, upright -----------------------------------------------
 
 @pytest.mark.parametrize(("muxer", "content_type"), [("mov", "video/quicktime"), ("mp4", "video/mp4")])
 def test_an_upright_hevc_phone_video_is_served_as_recorded(client, resident, upload, run_jobs, fetch, tmp_path, muxer,

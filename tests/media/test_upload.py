@@ -281,6 +281,7 @@ def test_an_upload_whose_processing_job_was_lost_is_processed_by_the_sweep(app, 
         # Not yet: a job queued moments ago may simply not have run.
         assert services.requeue_unprocessed() == 0
         assert services.requeue_unprocessed(now=utcnow() + services.PROCESSING_REQUEUE_AFTER) == 1
+        db.session.commit()  # as the sweep's job does when it returns
     run_jobs()
     with app.app_context():
         assert db.session.get(Media, media_id).status == "ready"

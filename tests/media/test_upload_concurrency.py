@@ -43,18 +43,21 @@ def upload_at_once(base_url: str, residents: list[dict[str, str]]) -> list[reque
 
 def test_twenty_phone_photos_at_once_through_the_embedded_server(live_server, live_app):
     answers = upload_at_once(live_server, residents(live_server, "ThreadedUpload"))
-    assert [answer.status_code for answer in answers] == [201] * UPLOADERS, [a.text for a in answers if a.status_code != 201]
+    assert [answer.status_code for answer in answers] == [201] * UPLOADERS, [
+        a.text for a in answers if a.status_code != 201]
     assert len({answer.json()["id"] for answer in answers}) == UPLOADERS
     if live_app.extensions["redis"] is None:  # processed inline before each answer: none of the jobs failed either
         with live_app.app_context():
-            statuses = db.session.scalars(sa.select(Media.status).where(Media.id.in_([a.json()["id"] for a in answers])))
+            ids = [a.json()["id"] for a in answers]
+            statuses = db.session.scalars(sa.select(Media.status).where(Media.id.in_(ids)))
             assert list(statuses) == ["ready"] * UPLOADERS
 
 
 def test_twenty_phone_photos_at_once_through_gunicorn(gunicorn_app):
     uploaders = residents(gunicorn_app.url, "ServedAtOnce")
     answers = upload_at_once(gunicorn_app.url, uploaders)
-    assert [answer.status_code for answer in answers] == [201] * UPLOADERS, [a.text for a in answers if a.status_code != 201]
+    assert [answer.status_code for answer in answers] == [201] * UPLOADERS, [
+        a.text for a in answers if a.status_code != 201]
     assert len({answer.json()["id"] for answer in answers}) == UPLOADERS
     for headers, answer in zip(uploaders, answers, strict=True):
         assert wait_until_processed(gunicorn_app, headers, answer.json()["id"])["status"] == "ready"

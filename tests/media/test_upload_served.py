@@ -17,6 +17,7 @@ from werkzeug.test import encode_multipart
 from core.db import db
 from media import services
 from media.models import Media
+from media.settings import MediaSettings
 from tests.media_files import phone_photo_bytes, phone_video_file
 from tests.stack import wait_until
 
@@ -60,8 +61,10 @@ def test_a_phone_photo_is_stored_whole_through_the_test_client(client, resident,
 
 def test_a_20_mb_photo_is_accepted_through_gunicorn_and_the_test_client(gunicorn_app, client, resident):
     photo = phone_photo_bytes(20, megapixels=18, noise=0.95, quality=95)
-    assert 20_000_000 < len(photo) <= services.max_bytes("photo", gunicorn_app.app.config["APP_SETTINGS"])
-    answer = requests.post(f"{gunicorn_app.url}/api/v1/media", headers=gunicorn_app.sign_in("oServedUploadBig00000000001"),
+    media_settings = gunicorn_app.app.config["APP_SETTINGS"].area(MediaSettings)
+    assert 20_000_000 < len(photo) <= services.max_bytes("photo", media_settings)
+    answer = requests.post(f"{gunicorn_app.url}/api/v1/media",
+                           headers=gunicorn_app.sign_in("oServedUploadBig00000000001"),
                            files={"file": ("photo.jpg", photo, "image/jpeg")}, timeout=300)
     assert answer.status_code == 201, answer.text
     assert (answer.json()["size"], answer.json()["sha256"]) == (len(photo), hashlib.sha256(photo).hexdigest())
@@ -133,8 +136,9 @@ def warm_up_every_worker(served, workers: list[int], tmp_path: Path) -> None:
             release.wait(60)
             yield path.read_bytes() + tail
 
+        headers = {**served.sign_in(f"oServedWarmUp{path.stem}"), "Content-Type": content_type}
         answers.append(requests.post(f"{served.url}/api/v1/media", data=body(), timeout=120,
-                                     headers={**served.sign_in(f"oServedWarmUp{path.stem}"), "Content-Type": content_type}).status_code)
+                                     headers=headers).status_code)
 
     videos = [phone_video_file(tmp_path / f"warm{index:015d}.mp4", 1_000_000, seed=100 + index)
               for index in range(len(workers))]

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
+from citizen.services import moderation
 from citizen.models import Report, ReportMedia
 from core.db import db, utcnow
 from core.errors import Conflict
@@ -85,7 +86,7 @@ def test_the_second_of_two_moderators_gets_a_conflict_and_nothing_applies_twice(
 def test_a_moderator_whose_report_changes_after_it_was_read_gets_a_conflict(app, client, resident, monkeypatch):
     """Both read the same version; the other's change commits before this one writes: a conflict, not a 500."""
     report_id = new_report(client, resident)["id"]
-    read_report = services._get_report
+    read_report = services.get_report
 
     def read_then_changed(wanted: int) -> Report:
         loaded = read_report(wanted)
@@ -95,7 +96,7 @@ def test_a_moderator_whose_report_changes_after_it_was_read_gets_a_conflict(app,
 
     with app.app_context():
         version = version_of(report_id)
-        monkeypatch.setattr(services, "_get_report", read_then_changed)
+        monkeypatch.setattr(moderation, "get_report", read_then_changed)
         with pytest.raises(Conflict) as refusal:
             services.accept_report(FIRST, report_id, expected_version=version)
         assert refusal.value.code == "report_changed"

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
+from citizen.services import lifecycle
 from citizen.models import Report
 from core.db import db
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
@@ -225,7 +226,7 @@ def changed_by_someone_else_once_read(monkeypatch) -> None:
                            .execution_options(synchronize_session=False))
         return loaded
 
-    monkeypatch.setattr(services, "get_resident_report", read_then_changed)
+    monkeypatch.setattr(lifecycle, "get_resident_report", read_then_changed)
 
 
 def test_withdrawing_or_rating_a_report_changed_meanwhile_is_a_conflict_not_a_500(app, client, resident, monkeypatch):

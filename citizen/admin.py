@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from typing import Any
 
@@ -12,9 +11,12 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from citizen import services
+from citizen.forms import (CategoryForm, DuplicateForm, PhotoPublicationForm, RejectForm, RejectionTemplateForm,
+                           ReportActionForm, RequestInfoForm, RevealForm)
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
 from core.db import MAX_DATABASE_ID, db
+from core.forms import FormInvalid, load_form
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
 
@@ -104,7 +106,10 @@ def reveal(report_id: int) -> str:
     """The page again with one masked field in the clear (never redirected to: the value stays out of the session
     cookie and the history), audited."""
     require_staff_role("moderator")
-    field = request.form.get("field", "")
+    try:
+        field = load_form(RevealForm(), request.form)["field"]
+    except FormInvalid:
+        abort(400)
     if field not in services.REVEALABLE_REPORT_FIELDS:
         abort(400)
     require_staff_role(services.REVEALABLE_REPORT_FIELDS[field])
@@ -135,60 +140,61 @@ def _first_photo_url(report: Any) -> str | None:
     return media_services.media_urls(photo.media_id).get("thumb") if photo else None
 
 
-def _act(report_id: int, action: Any, success: str, **kwargs: Any) -> Response:
+def _act(report_id: int, form: ReportActionForm, action: Any, success: str) -> Response:
+    """Run a moderation action with the form's values (``success`` may name them: ``{duplicate_of_id}``). A version
+    the page could not have sent is a bad request; any other value that does not load is flashed back."""
     require_staff_role("moderator")
     try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
-    perform(lambda: action(actor(), report_id, expected_version=version, **kwargs), success)
+        values = load_form(form, request.form)
+    except FormInvalid as invalid:
+        if "version" in invalid.fields:
+            abort(400)
+        _flash_invalid(invalid)
+    else:
+        version = values.pop("version")
+        perform(lambda: action(actor(), report_id, expected_version=version, **values),
+                success.format(**values))
     return redirect(url_for("citizen_admin.report_page", report_id=report_id))
+
+
+def _flash_invalid(invalid: FormInvalid) -> None:
+    flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
 
 
 @bp.post("/reports/<int:report_id>/accept")
 def accept(report_id: int) -> Response:
-    return _act(report_id, services.accept_report, f"已受理反映 #{report_id}。")
+    return _act(report_id, ReportActionForm(), services.accept_report, f"已受理反映 #{report_id}。")
 
 
 @bp.post("/reports/<int:report_id>/reject")
 def reject(report_id: int) -> Response:
-    require_staff_role("moderator")
-    return _act(report_id, services.reject_report, f"已驳回反映 #{report_id}。",
-                reason=request.form.get("reason", ""), template_id=request.form.get("template_id", type=int))
+    return _act(report_id, RejectForm(), services.reject_report, f"已驳回反映 #{report_id}。")
 
 
 @bp.post("/reports/<int:report_id>/duplicate")
 def duplicate(report_id: int) -> Response:
-    require_staff_role("moderator")
-    original = request.form.get("duplicate_of_id", type=int)
-    if original is None:
-        flash("请填写原始反映编号。", "error")
-        return redirect(url_for("citizen_admin.report_page", report_id=report_id))
-    return _act(report_id, services.mark_duplicate, f"已将反映 #{report_id} 合并到 #{original}。",
-                duplicate_of_id=original)
+    return _act(report_id, DuplicateForm(), services.mark_duplicate,
+                f"已将反映 #{report_id} 合并到 #{{duplicate_of_id}}。")
 
 
 @bp.post("/reports/<int:report_id>/request-info")
 def request_info(report_id: int) -> Response:
-    return _act(report_id, services.request_more_information, "已通知市民补充信息。",
-                message=request.form.get("message", ""))
+    return _act(report_id, RequestInfoForm(), services.request_more_information, "已通知市民补充信息。")
 
 
 @bp.post("/reports/<int:report_id>/photos/<int:media_id>/publication")
 def photo_publication(report_id: int, media_id: int) -> Response:
     """A photo made public (as a copy blurred in the boxes drawn on it) or kept with staff."""
     require_staff_role("moderator")
-    form = request.form
     try:
-        boxes = json.loads(form.get("boxes") or "[]")
-        display = float(form.get("display_width", "")), float(form.get("display_height", ""))
-    except ValueError:
+        form = load_form(PhotoPublicationForm(), request.form)
+    except FormInvalid:
         flash("遮挡框数据无效，请重新绘制。", "error")
     else:
-        is_public = form.get("is_public") == "on"
+        is_public = form["is_public"]
         perform(lambda: services.set_photo_publication(
             actor(), report_id, media_id, is_public=is_public,
-            blur_boxes=services.blur_boxes_from_display(boxes, *display)),
+            blur_boxes=services.blur_boxes_from_display(form["boxes"], form["display_width"], form["display_height"])),
             "已公开该照片（遮挡处理后的副本）。" if is_public else "该照片不公开。")
     return redirect(url_for("citizen_admin.report_page", report_id=report_id, _anchor=f"photo-{media_id}"))
 
@@ -197,11 +203,14 @@ def photo_publication(report_id: int, media_id: int) -> Response:
 def categories() -> Response | str:
     require_staff_role("admin")
     if request.method == "POST":
-        form = request.form
-        perform(lambda: services.update_category(actor(), form.get("id", ""), name=form.get("name", ""),
-                                                 hint=form.get("hint", ""), is_active=form.get("is_active") == "on"),
-                "已保存类别。")
-        return redirect(url_for("citizen_admin.categories", _anchor=request.form.get("id", "")))
+        try:
+            form = load_form(CategoryForm(), request.form)
+        except FormInvalid as invalid:
+            _flash_invalid(invalid)
+            return redirect(url_for("citizen_admin.categories"))
+        category_id = form.pop("id")
+        perform(lambda: services.update_category(actor(), category_id, **form), "已保存类别。")
+        return redirect(url_for("citizen_admin.categories", _anchor=category_id))
     return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True))
 
 
@@ -209,10 +218,14 @@ def categories() -> Response | str:
 def rejection_templates() -> Response | str:
     require_staff_role("admin")
     if request.method == "POST":
-        form = request.form
-        perform(lambda: services.save_rejection_template(
-            actor(), template_id=form.get("id", type=int), title=form.get("title", ""), text=form.get("text", ""),
-            is_active=form.get("is_active") == "on"), "已保存驳回理由。")
+        try:
+            form = load_form(RejectionTemplateForm(), request.form)
+        except FormInvalid as invalid:
+            _flash_invalid(invalid)
+        else:
+            template_id = form.pop("id")
+            perform(lambda: services.save_rejection_template(actor(), template_id=template_id, **form),
+                    "已保存驳回理由。")
         return redirect(url_for("citizen_admin.rejection_templates"))
     return render_template("citizen/rejection_templates.html",
                            templates=services.rejection_templates(include_inactive=True))

@@ -161,6 +161,21 @@ def test_an_id_beyond_32_bits_in_a_moderation_form_is_a_clear_refusal(app, moder
         assert db.session.get(Report, report_id).status == "pending_review"
 
 
+def test_moderation_forms_that_do_not_load_change_nothing(app, moderator_client, reports):
+    """A version the page could not have sent is a bad request; a blank original is asked for again."""
+    report_id = reports[0]["id"]
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    tampered = admin_post(moderator_client, f"/admin/reports/{report_id}/accept", {"version": "v1"},
+                          form_page=f"/admin/reports/{report_id}")
+    assert tampered.status_code == 400
+    blank = admin_post(moderator_client, f"/admin/reports/{report_id}/duplicate",
+                       {"version": version_field(page), "duplicate_of_id": ""}, form_page=f"/admin/reports/{report_id}")
+    assert blank.status_code == 302
+    assert "请填写原始反映编号" in moderator_client.get(blank.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == "pending_review"
+
+
 def test_a_queue_cursor_beyond_32_bits_is_a_bad_request(moderator_client, reports):
     assert moderator_client.get(f"/admin/reports?after=2026-11-29T00:00:00%2B00:00_{2**40}").status_code == 400
 

@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, Config
-from core.db import MAX_DATABASE_ID, db, engine_options, is_storable_text
+from core.db import MAX_DATABASE_ID, db, engine_options, install_unit_of_work, is_storable_text
 from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
 from core.logs import configure_logging, new_request_id, request_id_var
@@ -81,6 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
     api = DocumentedApi(app)
     register_error_handlers(app)
     _register_request_hooks(app)
+    install_unit_of_work(app)
     register_security_headers(app, config)
     _register_blueprints(app, api)
     _subscribe_listeners(app)

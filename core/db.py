@@ -158,3 +158,24 @@ def _sqlite_begin(connection: sa.Connection) -> None:
         # writes fails at once (SQLITE_BUSY_SNAPSHOT) when another writer got in between,
         # whereas waiting for the lock is what busy_timeout handles.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def commit_early(reason: str) -> None:
+    """Commit now, before the unit of work ends, for ``reason``: the few steps whose record must be durable before
+    what comes next (a payout step before WeChat Pay is called, a delivery attempt before the case system is).
+    Everything else commits once, when the request or job ends."""
+    if not reason:
+        raise ValueError("an early commit says why")
+    db.session.commit()
+
+
+def install_unit_of_work(app: Any) -> None:
+    """A request is one unit of work: committed once, when it ends with a status below 400, and rolled back
+    otherwise (pyramid_tm's rule), so a refused request leaves nothing half-written and services only flush."""
+    @app.after_request
+    def _commit_unit_of_work(response: Any) -> Any:
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response

@@ -1,12 +1,16 @@
 """Background jobs: enqueued only after the database commits, run inline or on rq workers.
 
 Job functions live in each package's ``jobs.py`` and take ids, never objects, so the
-same function runs in-process (embedded default) or on an rq worker (production).
+same function runs in-process (embedded default) or on an rq worker (production). They are
+queued by dotted name ("cases.jobs.deliver"), so a service never imports the jobs that run
+it: jobs import services, one direction. A job is one unit of work: it commits once, when
+its function returns, and rolls back when it raises.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 import logging
 import operator
@@ -22,22 +26,39 @@ from core.db import db
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., Any]
+# A job function, or its dotted name ("package.jobs.function").
+JobReference = JobFunction | str
 _PENDING_KEY = "jobs_pending_commit"
 _COMMITTED_KEY = "jobs_committed"
 DEFAULT_QUEUE = "default"
 
 
+def job_name(job: JobReference) -> str:
+    return job if isinstance(job, str) else f"{job.__module__}.{job.__qualname__}"
+
+
+def resolve_job(job: JobReference) -> JobFunction:
+    """The function a dotted name stands for, imported on first use (the name is checked when queued)."""
+    if not isinstance(job, str):
+        return job
+    module_name, _, attribute = job.rpartition(".")
+    function = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(function):
+        raise LookupError(f"no job function {job!r}")
+    return function
+
+
 @dataclasses.dataclass(frozen=True)
 class QueuedCall:
-    """``func(*ids)``, to run on the worker queue ``queue``."""
+    """``func(*ids)``, to run on the worker queue ``queue``; ``func`` a job function or its dotted name."""
 
-    func: JobFunction
+    func: JobReference
     ids: tuple[int | str, ...]
     queue: str = DEFAULT_QUEUE
 
     @property
     def name(self) -> str:
-        return f"{self.func.__module__}.{self.func.__qualname__}"
+        return job_name(self.func)
 
 
 class JobQueue(Protocol):
@@ -58,7 +79,8 @@ class InlineQueue:
         for call in calls:
             with self.app.app_context():
                 try:
-                    call.func(*call.ids)
+                    resolve_job(call.func)(*call.ids)
+                    db.session.commit()
                 except Exception:
                     log.exception("inline job failed", extra={"job": call.name})
                     db.session.rollback()
@@ -78,7 +100,7 @@ class RqQueue:
         retry = Retry(max=3, interval=[10, 60, 300])
         by_queue: dict[str, list[Any]] = {}
         for call in calls:
-            by_queue.setdefault(call.queue, []).append(Queue.prepare_data(call.func, call.ids, retry=retry))
+            by_queue.setdefault(call.queue, []).append(Queue.prepare_data(call.name, call.ids, retry=retry))
         with self.redis.pipeline() as pipeline:
             for name, jobs in by_queue.items():
                 Queue(name, connection=self.redis).enqueue_many(jobs, pipeline=pipeline)
@@ -92,11 +114,13 @@ def job_queue() -> JobQueue:
     return current_app.extensions["job_queue"]
 
 
-def enqueue_after_commit(func: JobFunction, *ids: int | str, queue: str = DEFAULT_QUEUE) -> None:
-    """Queue ``func(*ids)`` to run once the current transaction commits; dropped on rollback."""
+def enqueue_after_commit(func: JobReference, *ids: int | str, queue: str = DEFAULT_QUEUE) -> None:
+    """Queue ``func(*ids)`` to run once the current transaction commits; dropped on rollback. ``func`` is best given
+    by dotted name; a name that names no function fails here, in the caller's test, not later on a worker."""
     for value in ids:
         if not isinstance(value, (int, str)):
             raise TypeError("jobs take ids, not objects")
+    resolve_job(func)
     session = db.session()
     if session.get_transaction() is None:
         # Tie the job to a transaction now, so that a rollback before any other work drops it.
@@ -140,6 +164,14 @@ def make_worker(app: Flask, queues: list[str], *, fork: bool = True) -> Any:
     ``fork=False`` runs jobs in the worker's own process (rq's SimpleWorker), as tests do.
     """
     from rq import Queue, SimpleWorker, Worker
+    from rq.job import Job
+
+    class UnitOfWorkJob(Job):
+        def _execute(self) -> Any:
+            # perform_job below removes the session afterwards, which rolls back whatever a failed job left.
+            result = super()._execute()
+            db.session.commit()
+            return result
 
     class AppWorker(Worker if fork else SimpleWorker):  # type: ignore[misc, valid-type]
         def main_work_horse(self, *args: Any, **kwargs: Any) -> None:
@@ -156,4 +188,5 @@ def make_worker(app: Flask, queues: list[str], *, fork: bool = True) -> Any:
                     db.session.remove()
 
     redis_connection = app.extensions["redis"]
-    return AppWorker([Queue(name, connection=redis_connection) for name in queues], connection=redis_connection)
+    return AppWorker([Queue(name, connection=redis_connection, job_class=UnitOfWorkJob) for name in queues],
+                     connection=redis_connection, job_class=UnitOfWorkJob)

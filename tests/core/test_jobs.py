@@ -65,6 +65,31 @@ def test_a_job_runs_once_after_the_commit(app, queue):
         assert job_runs(101) == 1
 
 
+def test_a_job_queued_by_name_runs_and_its_work_is_committed_when_it_returns(app, queue):
+    with app.app_context():
+        enqueue_after_commit("tests.core.sample_jobs.record_job_run", 105)
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(105) == 1
+
+
+def test_a_job_that_raises_leaves_nothing_written(app, queue):
+    with app.app_context():
+        enqueue_after_commit("tests.core.sample_jobs.record_then_fail", 106)
+        db.session.commit()
+    queue.drain()
+    with app.app_context():
+        assert job_runs(106) == 0
+
+
+def test_a_name_that_names_no_job_is_refused_when_queued(app_ctx):
+    with pytest.raises(LookupError):
+        enqueue_after_commit("tests.core.sample_jobs.no_such_job", 1)
+    with pytest.raises(ModuleNotFoundError):
+        enqueue_after_commit("tests.core.no_such_module.job", 1)
+
+
 def test_every_job_of_one_commit_leaves_with_it(app, queue):
     """A status change fans out to several listeners' jobs: they all leave with the commit (on rq in one round trip)."""
     with app.app_context():

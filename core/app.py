@@ -149,7 +149,8 @@ def _wire_adapters(app: Flask, config: Config) -> None:
 
 def _subscribe_listeners(app: Flask) -> None:
     from cases.jobs import queue_notifications
-    from core.events import REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
+    from core.events import (REPORT_ACCEPTED, REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED,
+                             handle, subscribe)
     from insight.jobs import refresh_report
     from rewards.jobs import on_report_status_changed
 
@@ -160,6 +161,7 @@ def _subscribe_listeners(app: Flask) -> None:
     subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
     subscribe(app, REPORT_RATED, refresh_report)
     subscribe(app, REPORT_DELETED, refresh_report)
+    handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from citizen import jobs as citizen_jobs
 from citizen.facts import CLOSED, DUPLICATE, REJECTED, WITHDRAWN, get_report
 from citizen.models import Report, ReportFlag, ReportMedia
 from core.config import Config
@@ -100,7 +99,7 @@ def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bo
     if report.flags != flags_before:
         # Listeners that decided on the flags (a reward held while the checks were pending) decide again.
         publish(REPORT_FLAGS_CHANGED, report.id)
-    db.session.commit()
+    db.session.flush()
     return report
 
 
@@ -118,8 +117,7 @@ def requeue_pending_checks(now: dt.datetime | None = None) -> int:
         .where(ReportFlag.flag == CHECKS_PENDING, Report.created_at < overdue)
         .order_by(ReportFlag.report_id).limit(CHECKS_REQUEUE_BATCH)).all()
     for report_id in report_ids:
-        enqueue_after_commit(citizen_jobs.check_report, report_id)
-    db.session.commit()
+        enqueue_after_commit("citizen.jobs.check_report", report_id)
     stuck = stuck_checks(now)
     if stuck.count:
         log.error("report checks stuck", extra={"reports": stuck.count_shown,

@@ -85,19 +85,18 @@ def forget_resident(resident_id: int) -> None:
 
 
 def forget_resident_everywhere(resident_id: int) -> None:
-    """``DELETE /api/v1/me``: every package forgets the resident; this package's own records go last. Commits."""
+    """``DELETE /api/v1/me``: every package forgets the resident; this package's own records go last."""
     # One erasure at a time: another at once (a double tap) waits here, then finds nothing left to forget.
     resident = db.session.get(Resident, resident_id, with_for_update=True, populate_existing=True)
     if resident is None:
         raise NotFound("用户不存在。")
     if is_forgotten(resident):
-        db.session.rollback()
         return
     for package, services in privacy.data_holders():
         if package != "citizen":
             services.forget_resident(resident_id)
     forget_resident(resident_id)
-    db.session.commit()
+    db.session.flush()
     log.info("resident forgotten", extra={"resident_id": resident_id})
 
 
@@ -110,7 +109,7 @@ class RetentionOutcome:
 
 def enforce_retention(settings: Config, now: dt.datetime | None = None) -> RetentionOutcome:
     """What the retention periods say must go, goes: IP addresses of old reports, media of long-finished
-    reports, and residents who have not signed in for the configured time. Commits."""
+    reports, and residents who have not signed in for the configured time."""
     now = now or utcnow()
     cleared = db.session.execute(
         sa.update(Report).where(Report.submitted_ip.is_not(None),
@@ -127,7 +126,6 @@ def enforce_retention(settings: Config, now: dt.datetime | None = None) -> Reten
     for report_id, media_id, _ in expired:
         db.session.execute(sa.delete(ReportMedia).where(ReportMedia.report_id == report_id,
                                                         ReportMedia.media_id == media_id))
-    db.session.commit()
     inactive_cutoff = now - dt.timedelta(days=settings.retention_inactive_resident_days)
     inactive = db.session.scalars(sa.select(Resident.id).where(
         Resident.forgotten_at.is_(None),

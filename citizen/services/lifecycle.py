@@ -56,13 +56,13 @@ def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: s
 
 
 @contextlib.contextmanager
-def committed_unless_changed(message: str = "该反映已被其他审核员处理，请刷新后查看。") -> Iterator[None]:
-    """Commit what the block writes to a report, unless another request changed the report since it was read:
-    its version moved on, found at the commit or at any flush before it (a lazy load inside the block flushes).
-    Then nothing is applied and the caller gets a conflict instead of a 500."""
+def written_unless_changed(message: str = "该反映已被其他审核员处理，请刷新后查看。") -> Iterator[None]:
+    """Write (flush) what the block changes in a report, unless another request changed the report since it was
+    read: its version moved on, found at this flush or at any before it (a lazy load inside the block flushes).
+    Then nothing is applied and the caller gets a conflict instead of a 500. The unit of work commits the rest."""
     try:
         yield
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise Conflict(message, code="report_changed") from None
@@ -86,7 +86,7 @@ def _public_text(note: str) -> str:
 
 
 def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) -> None:
-    """The case system's photos (a resolution photo) on the timeline step they illustrate. The caller commits."""
+    """The case system's photos (a resolution photo) on the timeline step they illustrate."""
     if event.id is None:
         db.session.flush()
     known = {item.media_id for item in report.media}
@@ -105,7 +105,7 @@ RESIDENT_CONFLICT = "该反映的状态刚刚发生了变化，请刷新后查�
 def withdraw_report(resident_id: int, report_id: int) -> Report:
     report = get_resident_report(resident_id, report_id)
     # A moderator may act after the report was read: their change stands, the resident hears so.
-    with committed_unless_changed(RESIDENT_CONFLICT):
+    with written_unless_changed(RESIDENT_CONFLICT):
         transition(report, WITHDRAWN, actor_kind="resident")
     return report
 
@@ -116,7 +116,7 @@ def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) 
         raise Conflict("问题处置完成后才能评价。", code="not_resolved", details={"status": report.status})
     if report.rating is not None:
         raise Conflict("您已评价过该反映。", code="already_rated")
-    with committed_unless_changed(RESIDENT_CONFLICT):
+    with written_unless_changed(RESIDENT_CONFLICT):
         report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
         publish(REPORT_RATED, report.id)
     return report

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,18 +12,18 @@ import sqlalchemy as sa
 from citizen.facts import ACCEPTED, DUPLICATE, PENDING_REVIEW, REJECTED, STATUS_NAMES, WITHDRAWN, get_report
 from citizen.models import RejectionTemplate, Report, ReportEvent, ReportFlag, ReportStatusCount
 from citizen.services.checks import set_flags
-from citizen.services.lifecycle import committed_unless_changed, transition
+from citizen.services.lifecycle import transition, written_unless_changed
 from core.db import db, get_row, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.events import REPORT_ACCEPTED, emit
 from core.services import Actor, change_audited, record_audit, reveal_sensitive
 
 
 def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: str, action: str,
-              note: str | None = None, in_same_transaction: Callable[[int], Any] | None = None,
-              **changes: Any) -> Report:
+              note: str | None = None, **changes: Any) -> Report:
     report = get_report(report_id)
     before = {"status": report.status}
-    with committed_unless_changed():
+    with written_unless_changed():
         transition(report, to_status, actor_kind="staff", actor_name=actor.name, note=note,
                    expected_version=expected_version)
         for field, value in changes.items():
@@ -32,15 +31,14 @@ def _moderate(actor: Actor, report_id: int, expected_version: int, to_status: st
         report.reviewed_by, report.reviewed_at = actor.name, utcnow()
         record_audit(actor, action, "report", report.id, before=before,
                      after={"status": to_status, **{k: v for k, v in changes.items()}})
-        if in_same_transaction is not None:
-            in_same_transaction(report.id)
     return report
 
 
 def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Report:
-    # The forwarding record (the cases package's outbox) commits with the acceptance or not at all.
-    return _moderate(actor, report_id, expected_version, ACCEPTED, "report.accept",
-                     in_same_transaction=case_services.open_delivery)
+    report = _moderate(actor, report_id, expected_version, ACCEPTED, "report.accept")
+    # Its handlers (the cases package's outbox) write in this transaction: committed with the acceptance or not at all.
+    emit(REPORT_ACCEPTED, report_id=report.id)
+    return report
 
 
 def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason: str,
@@ -76,7 +74,7 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
         raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed")
     if report.status != PENDING_REVIEW or not message.strip():
         raise Conflict("只能对待审核的反映补充询问，且需填写说明。", code="illegal_transition")
-    with committed_unless_changed():
+    with written_unless_changed():
         report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
                                          actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
         set_flags(report, {*report.flags, "info_requested"})
@@ -178,7 +176,3 @@ def save_rejection_template(actor: Actor, *, template_id: int | None, title: str
         change_audited(actor, "rejection_template.save", "rejection_template", template, **values)
     return template
 
-
-# Imported last: the cases package reads the lifecycle when it loads, and accepting a
-# report writes its forwarding record through cases.services.open_delivery.
-from cases import services as case_services  # noqa: E402

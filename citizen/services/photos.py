@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from citizen import jobs as citizen_jobs
 from citizen.models import Report, ReportMedia
 from core.db import db
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -49,7 +48,7 @@ def set_photo_publication(actor: Actor, report_id: int, media_id: int, *, is_pub
     """A moderator's choice for one of a report's photos: public (as a copy blurred in ``blur_boxes``) or not.
 
     The copy made for an earlier choice goes at once; a job renders the new one, and until then the photo is not
-    public anywhere. Audited; commits."""
+    public anywhere. Audited."""
     locked = _lock_report_photo(report_id, media_id)
     if locked is None or locked.kind != "photo":
         raise NotFound("该反映没有这张照片。")
@@ -62,8 +61,8 @@ def set_photo_publication(actor: Actor, report_id: int, media_id: int, *, is_pub
     record_audit(actor, "report.photo_publication", "report", report_id,
                  before=before, after={"media_id": media_id, "is_public": is_public, "blur_boxes": blur_boxes})
     if is_public:
-        enqueue_after_commit(citizen_jobs.render_public_photo, report_id, media_id)
-    db.session.commit()
+        enqueue_after_commit("citizen.jobs.render_public_photo", report_id, media_id)
+    db.session.flush()
     return locked
 
 
@@ -76,14 +75,13 @@ def _lock_report_photo(report_id: int, media_id: int) -> ReportMedia | None:
 
 def render_public_photo(report_id: int, media_id: int) -> int | None:
     """Make the blurred copy of a photo marked public, unless it is no longer public or already has one; the copy's
-    media id. The photo stays locked meanwhile (a second run waits, then finds the copy made). Commits."""
+    media id. The photo stays locked meanwhile (a second run waits, then finds the copy made)."""
     locked = _lock_report_photo(report_id, media_id)
     if locked is None or not locked.is_public or locked.public_media_id is not None:
-        db.session.rollback()
         return None
     locked.public_media_id = media_services.create_public_copy(media_id, locked.blur_boxes,
                                                                attached_to=f"report:{report_id}")
-    db.session.commit()
+    db.session.flush()
     return locked.public_media_id
 
 

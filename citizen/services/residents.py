@@ -36,7 +36,7 @@ def sign_in_resident(identity: WeChatIdentity) -> Resident:
     if identity.unionid and resident.unionid != identity.unionid:
         resident.unionid = identity.unionid
     resident.last_login_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return resident
 
 

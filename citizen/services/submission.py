@@ -12,7 +12,6 @@ import math
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from citizen import jobs as citizen_jobs
 from citizen.facts import PENDING_REVIEW, district_of
 from citizen.models import Category, Report, ReportEvent, ReportMedia, Resident, ip_digest
 from citizen.services.checks import any_unprocessed, apply_checks
@@ -108,22 +107,10 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
         return _replay(winner, fingerprint)
     media_services.attach_media([item.id for item in attachments], attached_to=f"report:{report.id}")
     if checks_later:
-        enqueue_after_commit(citizen_jobs.check_report, report.id)
+        enqueue_after_commit("citizen.jobs.check_report", report.id)
     # Entering its first status is a status change too: listeners count the new report.
     publish(REPORT_STATUS_CHANGED, report.id)
-    _commit_keeping_loaded()
     return Submission(report, created=True)
-
-
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what the session holds: the caller shows the report it has just
-    written, which reloading (the report, its category, media and timeline) would only read back."""
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 def _report_for_key(resident_id: int, idempotency_key: str) -> Report | None:

@@ -136,6 +136,7 @@ def test_retention_clears_addresses_media_and_inactive_residents(app, client, ho
         actor = core_services.SYSTEM_ACTOR
         pending = db.session.get(Report, holdings["pending"])
         citizen_services.reject_report(actor, pending.id, expected_version=pending.version, reason="不属于受理范围")
+        db.session.commit()
     override_settings(retention_report_ip_days=0, retention_finished_report_media_days=0,
                       retention_inactive_resident_days=10_000)
     result = app.test_cli_runner().invoke(args=["privacy", "enforce-retention"])
@@ -149,5 +150,6 @@ def test_retention_clears_addresses_media_and_inactive_residents(app, client, ho
 
         outcome = citizen_services.enforce_retention(app.config["APP_SETTINGS"],
                                                      now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=10_001))
+        db.session.commit()
     assert outcome.residents_forgotten >= 1
     assert client.get("/api/v1/me", headers=holdings["auth"]).status_code == 401

@@ -74,6 +74,7 @@ def test_the_second_of_two_moderators_gets_a_conflict_and_nothing_applies_twice(
     with app.app_context():
         seen_by_both = version_of(report_id)
         services.accept_report(FIRST, report_id, expected_version=seen_by_both)
+        db.session.commit()
         with pytest.raises(Conflict) as second:
             services.reject_report(SECOND, report_id, expected_version=seen_by_both, reason="不属于城市管理范围")
         assert second.value.code == "report_changed"
@@ -109,6 +110,7 @@ def test_rejecting_needs_a_reason_that_the_resident_sees(app, client, resident):
             services.reject_report(FIRST, report_id, expected_version=version_of(report_id), reason=" ")
         db.session.rollback()
         services.reject_report(FIRST, report_id, expected_version=version_of(report_id), reason="照片无法反映问题")
+        db.session.commit()
     detail = client.get(f"/api/v1/reports/{report_id}", headers=resident).json
     assert detail["status"] == "rejected" and detail["reject_reason"] == "照片无法反映问题"
     assert "照片无法反映问题" in detail["timeline"][-1]["note"]
@@ -242,6 +244,7 @@ def test_a_text_check_without_an_answer_is_run_again_by_the_sweep(app, client, r
     monkeypatch.setitem(app.extensions, "wechat", working)
     with app.app_context():
         assert services.requeue_pending_checks(now=overdue) == 1
+        db.session.commit()  # as the sweep's command does: the checks are queued once it commits
     run_jobs()
     with app.app_context():
         assert services.get_report(report_id).flags == ["text_flagged"]
@@ -261,6 +264,7 @@ def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sw
         assert services.get_report(report_id).flags == ["checks_pending", "evidence_far_away"]
         assert services.requeue_pending_checks() == 0  # queued moments ago: may simply not have run yet
         assert services.requeue_pending_checks(now=overdue) == 1
+        db.session.commit()  # as the sweep's command does: the checks are queued once it commits
     run_jobs()
     with app.app_context():
         assert "checks_pending" in services.get_report(report_id).flags  # the photo is still unprocessed
@@ -270,6 +274,7 @@ def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sw
     assert swept.exit_code == 0 and "queued the checks of 0 reports" in swept.output
     with app.app_context():
         assert services.requeue_pending_checks(now=overdue) == 1
+        db.session.commit()  # as the sweep's command does: the checks are queued once it commits
     run_jobs()
     with app.app_context():
         report = services.get_report(report_id)

@@ -43,12 +43,14 @@ def moderate(app, run_jobs, report_id: int, *steps: str) -> None:
             version = db.session.get(Report, report_id).version
             if step == "accepted":
                 citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+                db.session.commit()
                 # The built-in case desk takes the report at once: it may be forwarded already.
                 run_jobs()
             elif db.session.get(Report, report_id).status == step:
                 continue
             elif step == "rejected":
                 citizen_services.reject_report(MODERATOR, report_id, expected_version=version, reason="不属于受理范围")
+                db.session.commit()
             else:
                 citizen_services.transition(db.session.get(Report, report_id), step, actor_kind="system")
                 db.session.commit()

@@ -41,7 +41,14 @@ class WeChatIdentity:
 
 
 class MiniProgram(Protocol):
+    """What the packages ask of the mini-program's WeChat side (``app.extensions["wechat"]``; None in the embedded
+    default without credentials, where sign-in is the development one and no message is sent)."""
+
     def code_to_session(self, code: str) -> WeChatIdentity: ...
+
+    def send_subscribe_message(self, openid: str, template_id: str, data: dict[str, Any], page: str) -> None: ...
+
+    def text_is_risky(self, text: str) -> bool | None: ...
 
 
 class _StableTokenClient(WeChatClient):

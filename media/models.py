@@ -23,7 +23,8 @@ class Media(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    owner_resident_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id", ondelete="CASCADE"))
+    # citizen's resident, by id alone: no foreign keys across packages (README, "Architecture").
+    owner_resident_id: Mapped[int]
     kind: Mapped[str] = mapped_column(sa.String(8))
     status: Mapped[str] = mapped_column(sa.String(16))
     format: Mapped[str] = mapped_column(sa.String(8))

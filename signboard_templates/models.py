@@ -25,7 +25,8 @@ class SignboardApplication(TimestampMixin, Base):
     __tablename__ = "signboard_applications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    # citizen's resident, by id alone: no foreign keys across packages (README, "Architecture").
+    resident_id: Mapped[int] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     revision: Mapped[int] = mapped_column(default=1)
 

@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 
 from citizen import services
 from citizen.models import Report
-from citizen.schemas import (ProblemCategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
-                             ExportSchema, NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
-                             ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
+from citizen.schemas import (DevLoginSchema, ExportSchema, IdempotencyHeaderSchema, NearbyArgsSchema, NearbySchema,
+                             PageArgsSchema, ProblemCategoryTreeSchema, RatingSchema, ReportCreateSchema,
+                             ReportPageSchema, ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
 from core.admin import SHANGHAI
 from core.auth import current_resident_id, issue_resident_token, resident_required
 from core.errors import UpstreamUnavailable

@@ -20,7 +20,8 @@ from core.geo import haversine_m
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-PENDING_REVIEW, ACCEPTED, REJECTED, DUPLICATE, WITHDRAWN = "pending_review", "accepted", "rejected", "duplicate", "withdrawn"
+PENDING_REVIEW, ACCEPTED, REJECTED = "pending_review", "accepted", "rejected"
+DUPLICATE, WITHDRAWN = "duplicate", "withdrawn"
 FORWARDED, IN_PROGRESS, RESOLVED, CLOSED = "forwarded", "in_progress", "resolved", "closed"
 STATUS_NAMES = {
     PENDING_REVIEW: "待审核", ACCEPTED: "已受理", REJECTED: "未受理", DUPLICATE: "重复反映", WITHDRAWN: "已撤回",
@@ -112,7 +113,8 @@ def report_snapshots(*, after_id: int, limit: int) -> list[ReportSnapshot]:
 
 
 def report_id_digests(first_id: int, last_id: int, *, bucket: int) -> dict[int, tuple[int, int]]:
-    """The reports with ids in [first_id, last_id], per bucket of ids: (how many, sum of ids); see core.db.id_digests."""
+    """The reports with ids in [first_id, last_id], per bucket of ids: (how many, sum of ids); see
+    core.db.id_digests."""
     return id_digests(Report.id, first_id, last_id, bucket=bucket)
 
 
@@ -169,7 +171,8 @@ def report_created_at(report_id: int) -> dt.datetime:
 
 def report_facts(report_id: int, *, burst_window: dt.timedelta) -> ReportFacts:
     report = get_report(report_id)
-    own_photos = sa.select(ReportMedia).where(ReportMedia.report_id == report.id, ReportMedia.kind == "photo").subquery()
+    own_photos = (sa.select(ReportMedia).where(ReportMedia.report_id == report.id, ReportMedia.kind == "photo")
+                  .subquery())
     same_photo = sa.or_(ReportMedia.sha256.in_(sa.select(own_photos.c.sha256)),
                         ReportMedia.phash.in_(sa.select(own_photos.c.phash).where(own_photos.c.phash.is_not(None))))
     window = (Report.created_at > report.created_at - burst_window, Report.created_at <= report.created_at)

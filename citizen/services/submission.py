@@ -136,7 +136,7 @@ def _check_submission_rate(resident_id: int, ip_address: str | None, settings: C
         sa.select(sa.func.count()).select_from(
             sa.select(Report.id).where(condition, Report.created_at >= window_start).limit(limit).subquery())
         .scalar_subquery() for condition, limit in limits))).one()
-    for (condition, limit), count in zip(limits, counts):
+    for (condition, limit), count in zip(limits, counts, strict=True):
         if count >= limit:
             # The window frees up when the oldest of the last `limit` reports turns an hour old.
             oldest = db.session.scalar(

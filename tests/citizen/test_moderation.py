@@ -12,7 +12,7 @@ from citizen import services
 from citizen.services import moderation
 from citizen.models import Report, ReportMedia
 from core.db import db, utcnow
-from core.errors import Conflict
+from core.errors import Conflict, ValidationFailed
 from core.geo import EARTH_RADIUS_M
 from core.models import AuditEntry
 from core.services import Actor
@@ -119,7 +119,7 @@ def test_rejecting_needs_a_reason_that_the_resident_sees(app, client, resident):
 def test_marking_a_duplicate_points_at_the_original(app, client, resident):
     original, copy = new_report(client, resident)["id"], new_report(client, resident)["id"]
     with app.app_context():
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationFailed):
             services.mark_duplicate(FIRST, copy, expected_version=version_of(copy), duplicate_of_id=copy)
         db.session.rollback()
         services.mark_duplicate(FIRST, copy, expected_version=version_of(copy), duplicate_of_id=original)
@@ -186,7 +186,8 @@ def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resid
 
 def test_the_same_photo_on_another_report_is_flagged(app, client, resident, run_jobs):
     picture = photo_bytes(777)
-    first = new_report(client, resident, location=metres_north(500), media_ids=[upload_photo(client, resident, data=picture)])
+    first = new_report(client, resident, location=metres_north(500),
+                       media_ids=[upload_photo(client, resident, data=picture)])
     neighbour = sign_in(client, "oNeighbour")
     second = new_report(client, neighbour, media_ids=[upload_photo(client, neighbour, data=picture)])
     run_jobs()
@@ -235,7 +236,8 @@ def test_a_text_check_without_an_answer_is_run_again_by_the_sweep(app, client, r
     if outage == "error_answer":
         fake_wechat.wechat.text_check_failures[:] = [-1]  # 系统繁忙
     else:
-        monkeypatch.setitem(app.extensions, "wechat", WeChatMiniProgram(APP_ID, APP_SECRET, "http://127.0.0.1:1/", None))
+        unreachable = WeChatMiniProgram(APP_ID, APP_SECRET, "http://127.0.0.1:1/", None)
+        monkeypatch.setitem(app.extensions, "wechat", unreachable)
     report_id = new_report(client, resident, description="这里有违禁内容")["id"]
     run_jobs()
     overdue = utcnow() + services.CHECKS_OVERDUE_AFTER
@@ -296,9 +298,10 @@ def test_the_queue_is_oldest_first_with_a_keyset_cursor_and_counts(app, client, 
 def pending_reports_without_flags(count: int, *, before: dt.datetime) -> list[int]:
     """Reports older than ``before`` that no check flagged, written straight to the table (fast)."""
     owner = ResidentFactory().id
-    reports = [Report(resident_id=owner, category_id="S0104", description="未标记的反映", lat=QINGDAO[0], lng=QINGDAO[1],
-                      address="青岛市市南区", district="市南区", status="pending_review", idempotency_key=f"unflagged-{n}",
-                      request_fingerprint="fp", flags=[], checks={}, created_at=before - dt.timedelta(minutes=count - n))
+    reports = [Report(resident_id=owner, category_id="S0104", description="未标记的反映", lat=QINGDAO[0],
+                      lng=QINGDAO[1], address="青岛市市南区", district="市南区", status="pending_review",
+                      idempotency_key=f"unflagged-{n}", request_fingerprint="fp", flags=[], checks={},
+                      created_at=before - dt.timedelta(minutes=count - n))
                for n in range(count)]
     db.session.add_all(reports)
     db.session.commit()

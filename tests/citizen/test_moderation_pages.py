@@ -141,7 +141,8 @@ def test_an_admin_edits_a_category_and_it_is_audited(app, client):
     hints = {c["id"]: c["hint"] for group in categories for c in group["categories"]}
     assert hints["S0102"] == "新的提示"
     with app.app_context():
-        assert db.session.scalar(sa.select(AuditEntry.after).where(AuditEntry.action == "category.update"))["hint"] == "新的提示"
+        audited = db.session.scalar(sa.select(AuditEntry.after).where(AuditEntry.action == "category.update"))
+        assert audited["hint"] == "新的提示"
 
 
 @pytest.mark.parametrize(("action", "field", "message"), [
@@ -184,7 +185,8 @@ def test_saving_a_rejection_template_with_an_id_beyond_32_bits_is_refused(app, c
     with app.app_context():
         StaffFactory(username="reason_admin", roles=["admin"])
     admin_login(client, "reason_admin")
-    response = admin_post(client, "/admin/rejection-templates", {"id": str(2**40), "title": "新理由", "text": "理由正文"})
+    response = admin_post(client, "/admin/rejection-templates",
+                          {"id": str(2**40), "title": "新理由", "text": "理由正文"})
     assert response.status_code == 302
     assert "驳回理由不存在" in client.get(response.location).get_data(as_text=True)
 

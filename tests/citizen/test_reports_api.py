@@ -244,7 +244,8 @@ def test_rating_once_after_resolution(app, client, resident):
     too_early = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 5}, headers=resident)
     assert too_early.status_code == 409 and too_early.json["error"]["code"] == "not_resolved"
     move(app, report["id"], "accepted", "forwarded", "in_progress", "resolved")
-    rated = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 4, "comment": "很快"}, headers=resident)
+    rated = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 4, "comment": "很快"},
+                        headers=resident)
     assert rated.status_code == 200 and rated.json["rating"] == 4
     again = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 1}, headers=resident)
     assert again.status_code == 409 and again.json["error"]["code"] == "already_rated"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 import xstatic.pkg.leaflet
@@ -16,6 +17,7 @@ from citizen.forms import (CategoryForm, DuplicateForm, PhotoPublicationForm, Re
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
 from core.db import MAX_DATABASE_ID, db
+from core.errors import ValidationFailed
 from core.forms import FormInvalid, load_form
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
@@ -199,8 +201,24 @@ def photo_publication(report_id: int, media_id: int) -> Response:
     return redirect(url_for("citizen_admin.report_page", report_id=report_id, _anchor=f"photo-{media_id}"))
 
 
+def _save(action: Callable[[], Any], success: str) -> dict[str, list[str]] | None:
+    """``perform`` an admin page's save; when it is refused naming fields (``details.fields``, as the API shows
+    them), those fields' messages, for the page to show next to them."""
+    refused_fields: dict[str, list[str]] = {}
+
+    def attempt() -> None:
+        try:
+            action()
+        except ValidationFailed as refused:
+            refused_fields.update(refused.details.get("fields", {}))
+            raise
+
+    perform(attempt, success)
+    return refused_fields or None
+
+
 @bp.route("/categories", methods=["GET", "POST"])
-def categories() -> Response | str:
+def categories() -> Response | str | tuple[str, int]:
     require_staff_role("admin")
     if request.method == "POST":
         try:
@@ -209,23 +227,37 @@ def categories() -> Response | str:
             _flash_invalid(invalid)
             return redirect(url_for("citizen_admin.categories"))
         category_id = form.pop("id")
-        perform(lambda: services.update_category(actor(), category_id, **form), "已保存类别。")
+        errors = _save(lambda: services.update_category(actor(), category_id, **form), "已保存类别。")
+        if errors:
+            return _categories_page(errors, edited=category_id), 422
         return redirect(url_for("citizen_admin.categories", _anchor=category_id))
-    return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True))
+    return _categories_page()
+
+
+def _categories_page(errors: dict[str, list[str]] | None = None, edited: str | None = None) -> str:
+    return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True),
+                           errors=errors, edited=edited)
 
 
 @bp.route("/rejection-templates", methods=["GET", "POST"])
-def rejection_templates() -> Response | str:
+def rejection_templates() -> Response | str | tuple[str, int]:
     require_staff_role("admin")
     if request.method == "POST":
         try:
             form = load_form(RejectionTemplateForm(), request.form)
         except FormInvalid as invalid:
             _flash_invalid(invalid)
-        else:
-            template_id = form.pop("id")
-            perform(lambda: services.save_rejection_template(actor(), template_id=template_id, **form),
-                    "已保存驳回理由。")
+            return redirect(url_for("citizen_admin.rejection_templates"))
+        template_id = form.pop("id")
+        errors = _save(lambda: services.save_rejection_template(actor(), template_id=template_id, **form),
+                       "已保存驳回理由。")
+        if errors:
+            return _rejection_templates_page(errors, edited=template_id), 422
         return redirect(url_for("citizen_admin.rejection_templates"))
+    return _rejection_templates_page()
+
+
+def _rejection_templates_page(errors: dict[str, list[str]] | None = None, edited: int | None = None) -> str:
+    """``edited`` is the template the refused form saved, None for the form adding one."""
     return render_template("citizen/rejection_templates.html",
-                           templates=services.rejection_templates(include_inactive=True))
+                           templates=services.rejection_templates(include_inactive=True), errors=errors, edited=edited)

@@ -161,7 +161,8 @@ def save_rejection_template(actor: Actor, *, template_id: int | None, title: str
                             is_active: bool) -> RejectionTemplate:
     title, text = title.strip(), text.strip()
     if not title or not text or len(title) > 64 or len(text) > 500:
-        raise ValidationFailed("标题（≤ 64 字）和理由（≤ 500 字）都不能为空。", code="invalid_template")
+        raise ValidationFailed("标题（≤ 64 字）和理由（≤ 500 字）都不能为空。", code="invalid_template",
+                               details={"fields": {"title": ["1–64 characters"], "text": ["1–500 characters"]}})
     template = get_row(RejectionTemplate, template_id) if template_id else None
     if template_id and template is None:
         raise NotFound("驳回理由不存在。")

@@ -132,6 +132,25 @@ def test_moderation_is_for_moderators(app, client, reports):
     assert client.get(f"/admin/reports/{reports[0]['id']}").status_code == 403
 
 
+def test_a_refused_category_or_reason_is_shown_again_with_the_messages_next_to_the_fields(app, client):
+    with app.app_context():
+        StaffFactory(username="form_admin", roles=["admin"])
+    admin_login(client, "form_admin")
+    blank_name = admin_post(client, "/admin/categories", {"id": "S0102", "name": " ", "hint": "提示"},
+                            form_page="/admin/categories")
+    page = blank_name.get_data(as_text=True)
+    assert blank_name.status_code == 422 and "名称不能为空" in page
+    assert re.search(r'name="name" value="[^"]*" maxlength="64" required></label><p class="field-error"', page)
+    blank_text = admin_post(client, "/admin/rejection-templates", {"title": "新理由", "text": ""},
+                            form_page="/admin/rejection-templates")
+    assert blank_text.status_code == 422
+    assert re.search(r'<input name="text" maxlength="500" required></label><p class="field-error"',
+                     blank_text.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                                 .where(AuditEntry.action.in_(["category.update", "rejection_template.save"]))) == 0
+
+
 def test_an_admin_edits_a_category_and_it_is_audited(app, client):
     with app.app_context():
         StaffFactory(username="cat_admin", roles=["admin"])

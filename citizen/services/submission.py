@@ -98,8 +98,9 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
     try:
         db.session.flush()
     except IntegrityError:
-        # A concurrent retry with the same key won the race: answer with its report. Nothing but
-        # reads came before the insert, so the whole transaction goes (no savepoint needed).
+        # A concurrent retry with the same key won the race: answer with its report. Nothing but reads came
+        # before the insert (an Open311 client signing in before it only moves its last sign-in time, and its
+        # account already exists when a twin has filed for it), so the whole transaction goes: no savepoint.
         db.session.rollback()
         winner = _report_for_key(resident_id, idempotency_key)
         if winner is None:

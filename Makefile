@@ -7,7 +7,7 @@ PORT ?= 5000
 CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services fuzz faults corpus install migrate worker browser exiftool nginx clean
+.PHONY: run test test-embedded test-services imports fuzz faults corpus install migrate worker browser exiftool nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ test-services: install browser
 	else \
 		echo "DATABASE_URL / REDIS_URL not set: skipping the PostgreSQL + Redis pass"; \
 	fi
+
+# The import contracts of pyproject.toml ([tool.importlinter]): core knows no package, packages depend downwards
+# only, and none reaches into another's models, schemas, admin, api or jobs.
+imports: install
+	$(BIN)/lint-imports
 
 # The long runs of the property and API fuzzing and of the admin crawl that `make test` runs briefly (fixed seeds
 # both ways): 300 examples per API operation, 200 linked call sequences, every hostile value in every admin form.

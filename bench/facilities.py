@@ -190,7 +190,7 @@ def serve(app) -> tuple[str, int, object]:  # noqa: ANN001
 
 def run_database(name: str, url: str, csv_path: Path, rows: int, points: list[tuple[float, float]], expected: dict,
                  brute: BruteForce, *, keep: bool) -> dict:
-    config = dataclasses.replace(Config.from_env({}), database_url=url, log_level="WARNING")
+    config = Config.from_env({}).replace(database_url=url, log_level="WARNING")
     app = create_app(config)
     results: dict = {"database": name}
     with app.app_context():

@@ -11,7 +11,6 @@ one GROUP BY over the ledger, the least a reconciliation has to read.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import sys
@@ -41,8 +40,8 @@ OFFICER = Actor(None, "bench-officer")
 
 def _app(tmp: Path, server: FakeWeChatPayServer, database_url: str | None) -> object:
     private_key, public_key = server.state.write_keys(tmp)
-    config = dataclasses.replace(
-        Config.from_env({}), database_url=Config.from_env({"DATABASE_URL": database_url}).database_url
+    config = Config.from_env({}).replace(
+        database_url=Config.from_env({"DATABASE_URL": database_url}).database_url
         if database_url else f"sqlite:///{tmp / 'bench.db'}", media_root=tmp / "media", log_level="WARNING",
         wechatpay_payouts_enabled=True, wechatpay_mch_id=MCH_ID, wechatpay_app_id=APP_ID,
         wechatpay_private_key_path=private_key, wechatpay_cert_serial_no=CERT_SERIAL_NO,

@@ -10,7 +10,6 @@ Targets (issue 7): cold render under 50 ms median, a cached one under 2 ms.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import statistics
 import sys
@@ -78,8 +77,8 @@ def _rate(session: requests.Session, urls: list[str], headers: dict[str, str] | 
 
 def http_rates() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = dataclasses.replace(Config.from_env({}), database_url=f"sqlite:///{tmp}/bench.db",
-                                     media_root=Path(tmp) / "media", log_level="WARNING")
+        config = Config.from_env({}).replace(database_url=f"sqlite:///{tmp}/bench.db",
+                                             media_root=Path(tmp) / "media", log_level="WARNING")
         app = create_app(config)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = make_server("127.0.0.1", 0, app, threaded=True)

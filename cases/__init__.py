@@ -1,0 +1,34 @@
+"""Forwarding reports to the city's case system and hearing back: the outbox, updates, the built-in desk."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from cases import services
+    from cases.admin import NAV
+    from cases.admin import bp as admin_pages
+    from cases.api import blp
+    from cases.cli import cases_cli
+    from cases.open311 import bp as open311_server
+    from core.admin import register_nav
+    from core.api import register_api_blueprint
+    from core.auth import register_roles
+    from core.events import REPORT_ACCEPTED, REPORT_STATUS_CHANGED, handle, subscribe
+    from core.privacy import register_data_holder
+
+    register_api_blueprint(api, blp)
+    app.register_blueprint(open311_server)
+    app.register_blueprint(admin_pages)
+    register_nav(app, NAV, weight=40)
+    register_roles(app, {"dispatcher": "案件调度员"})
+    app.cli.add_command(cases_cli)
+    subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
+    # An accepted report's forwarding record is written in the acceptance's transaction.
+    handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
+    register_data_holder(app, "cases", export=services.export_resident_data, forget=services.forget_resident)

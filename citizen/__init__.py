@@ -1,1 +1,33 @@
 """Photo My City: residents, their identity, and the street problems they report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from citizen import services
+    from citizen.admin import NAV
+    from citizen.admin import bp as admin_pages
+    from citizen.api import blp, dev_blp
+    from citizen.cli import privacy_cli, reports_cli
+    from core.admin import register_nav
+    from core.api import register_api_blueprint
+    from core.auth import register_roles
+    from core.privacy import register_data_holder
+
+    register_api_blueprint(api, blp)
+    if app.config["APP_SETTINGS"].dev_login_enabled:
+        register_api_blueprint(api, dev_blp)
+    app.register_blueprint(admin_pages)
+    register_nav(app, NAV, weight=30)
+    register_roles(app, {"moderator": "审核员"})
+    app.cli.add_command(reports_cli)
+    app.cli.add_command(privacy_cli)
+    # Tokens of blocked or forgotten residents stop working at once, not when they expire.
+    app.extensions["resident_gate"] = services.check_resident_may_act
+    register_data_holder(app, "citizen", export=services.export_resident_data, forget=services.forget_resident)

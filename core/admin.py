@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,8 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
 from werkzeug.wrappers import Response
 
 from core import services
-from core.auth import ROLES, current_staff, log_in_staff, log_out_staff, require_staff_role
+from core.auth import (check_roles, current_staff, log_in_staff, log_out_staff, require_staff_role,
+                       staff_roles)
 from core.crypto import mask, mask_ip
 from core.db import db
 from core.errors import AppError, RateLimited, Unauthorized
@@ -38,15 +40,24 @@ class NavItem:
     roles: tuple[str, ...]
 
 
-CORE_NAV = (
-    NavItem("admin.dashboard", "工作台", ()),
+# Core's pages around the packages': the home page first, staff and audit right after the data dashboard (10).
+HOME_NAV = (NavItem("admin.dashboard", "工作台", ()),)
+STAFF_NAV = (
     NavItem("admin.staff_list", "人员管理", ("admin",)),
     NavItem("admin.audit_list", "操作日志", ("admin",)),
 )
+HOME_NAV_WEIGHT, STAFF_NAV_WEIGHT = 0, 20
 
 
-def register_nav(app: Flask, items: tuple[NavItem, ...]) -> None:
-    app.extensions.setdefault("admin_nav", []).extend(items)
+def register_nav(app: Flask, items: tuple[NavItem, ...], *, weight: int) -> None:
+    """Add a package's pages to the admin navigation: lighter weights come first, equal ones in registration
+    order."""
+    app.extensions.setdefault("admin_nav", []).append((weight, items))
+
+
+def admin_nav(app: Flask) -> list[NavItem]:
+    return [item for _, items in sorted(app.extensions.get("admin_nav", []), key=operator.itemgetter(0))
+            for item in items]
 
 
 def perform(action: Callable[[], Any], success: str) -> bool:
@@ -121,9 +132,9 @@ def _layout_context() -> dict[str, Any]:
     if not request.path.startswith("/admin"):
         return {}
     staff = current_staff()
-    nav = [item for item in current_app.extensions.get("admin_nav", [])
+    nav = [item for item in admin_nav(current_app)
            if staff is not None and (not item.roles or staff.has_role(*item.roles))]
-    return {"current_staff": staff, "nav_items": nav, "role_names": ROLES}
+    return {"current_staff": staff, "nav_items": nav, "role_names": staff_roles()}
 
 
 def _safe_next(target: str | None) -> str:
@@ -197,10 +208,11 @@ def staff_new() -> Response | str:
         try:
             staff = services.create_staff(
                 actor(), username=request.form.get("username", ""), display_name=request.form.get("display_name", ""),
-                password=request.form.get("password", ""), roles=request.form.getlist("roles"))
+                password=request.form.get("password", ""), roles=check_roles(request.form.getlist("roles")))
         except AppError as exc:
             db.session.rollback()
-            return render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form), exc.status
+            return (render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form),
+                    exc.status)
         db.session.commit()
         flash(f"已创建账户 {staff.username}。", "success")
         return redirect(url_for("admin.staff_list"))
@@ -215,11 +227,12 @@ def staff_edit(staff_id: int) -> Response | str:
         try:
             services.update_staff(
                 actor(), staff, display_name=request.form.get("display_name", ""),
-                roles=request.form.getlist("roles"), is_active=request.form.get("is_active") == "on",
+                roles=check_roles(request.form.getlist("roles")), is_active=request.form.get("is_active") == "on",
                 new_password=request.form.get("new_password") or None)
         except AppError as exc:
             db.session.rollback()
-            return render_template("admin/staff_form.html", staff=staff, error=exc.message, form=request.form), exc.status
+            return (render_template("admin/staff_form.html", staff=staff, error=exc.message, form=request.form),
+                    exc.status)
         db.session.commit()
         flash(f"已保存账户 {staff.username}。", "success")
         return redirect(url_for("admin.staff_list"))

@@ -12,6 +12,8 @@ from typing import BinaryIO
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_smorest import Api
+from flask_smorest import Blueprint as ApiBlueprint
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
@@ -21,8 +23,15 @@ from core.errors import NotFound, error_response
 from core.storage import UPLOAD_FILE_FIELD, LocalDiskStorage, ObjectNotFound, UploadRefused, check_key
 
 log = logging.getLogger(__name__)
+API_VERSION = "v1"
 bp = Blueprint("core", __name__)
 files_bp = Blueprint("files", __name__)
+
+
+def register_api_blueprint(api: Api, blueprint: ApiBlueprint) -> None:
+    """A package's part of the documented API, under /api/v1. The OpenAPI document lists the parts' tags in the
+    order they are registered."""
+    api.register_blueprint(blueprint, url_prefix=f"/api/{API_VERSION}")
 
 
 @bp.get("/healthz")
@@ -155,7 +164,8 @@ def signed_upload(key: str) -> Response:
     received = stream.seek(0, os.SEEK_END)
     if received != size:
         # As S3 does with a presigned POST's content-length-range.
-        return error_response(400, "size_mismatch", "上传文件大小与签名不符。", {"expected": size, "received": received})
+        return error_response(400, "size_mismatch", "上传文件大小与签名不符。",
+                              {"expected": size, "received": received})
     stream.seek(0)
     try:
         storage.store_upload(key, stream, content_type)

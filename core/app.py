@@ -1,4 +1,6 @@
-"""The application factory: configuration in, every extension, adapter and blueprint wired explicitly."""
+"""The application factory: configuration in, every extension and adapter wired explicitly, then each domain
+package plugged in by its own ``init_app(app, api)``: its blueprints, admin pages, commands, listeners, roles and
+data-rights hooks. Core names the packages here, as strings, and imports none of them."""
 
 from __future__ import annotations
 
@@ -18,7 +20,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from core.config import PROJECT_ROOT, Config
+from core.admin import HOME_NAV, HOME_NAV_WEIGHT, STAFF_NAV, STAFF_NAV_WEIGHT, register_nav
+from core.admin import bp as admin_pages
+from core.api import API_VERSION, files_bp
+from core.api import bp as core_api
+from core.auth import CORE_ROLES, register_roles
+from core.cli import create_staff_command, jobs_cli
+from core.config import DOMAIN_PACKAGES, PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options, install_unit_of_work, is_storable_text
 from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
@@ -31,11 +39,8 @@ from core.wechat import WeChatMiniProgram
 access_log = logging.getLogger("access")
 migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"))
 csrf = CSRFProtect()
-API_VERSION = "v1"
 # Deeper than any document of ours: more nesting is refused before a parser or a schema recurses into it.
 MAX_JSON_DEPTH = 32
-# Every package whose models share the one schema and the one migration chain.
-DOMAIN_PACKAGES = ("core", "citizen", "media", "signboard_templates", "cases", "facilities", "rewards", "insight")
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -53,7 +58,7 @@ class DocumentedApi(Api):
 
 
 def import_models() -> None:
-    for package in DOMAIN_PACKAGES:
+    for package in ("core", *DOMAIN_PACKAGES):
         importlib.import_module(f"{package}.models")
 
 
@@ -83,9 +88,9 @@ def create_app(config: Config | None = None) -> Flask:
     _register_request_hooks(app)
     install_unit_of_work(app)
     register_security_headers(app, config)
-    _register_blueprints(app, api)
-    _subscribe_listeners(app)
-    _register_cli(app)
+    _register_core(app)
+    for package in DOMAIN_PACKAGES:
+        importlib.import_module(package).init_app(app, api)
     return app
 
 
@@ -142,26 +147,23 @@ def _wire_adapters(app: Flask, config: Config) -> None:
                           redis_connection)
         if config.wechat_app_id else None
     )
-    from rewards.wechatpay import WeChatPayGateway
-
-    app.extensions["wechatpay"] = WeChatPayGateway.from_config(config) if config.wechatpay_payouts_enabled else None
 
 
-def _subscribe_listeners(app: Flask) -> None:
-    from cases.jobs import queue_notifications
-    from core.events import (REPORT_ACCEPTED, REPORT_DELETED, REPORT_FLAGS_CHANGED, REPORT_RATED, REPORT_STATUS_CHANGED,
-                             handle, subscribe)
-    from insight.jobs import refresh_report
-    from rewards.jobs import on_report_status_changed
+def _register_core(app: Flask) -> None:
+    """Core's own part: operational endpoints, signed files, the admin shell and its staff pages, the admin role."""
 
-    subscribe(app, REPORT_STATUS_CHANGED, on_report_status_changed)
-    # A reward held while the checks were pending is decided once they have run.
-    subscribe(app, REPORT_FLAGS_CHANGED, on_report_status_changed)
-    subscribe(app, REPORT_STATUS_CHANGED, queue_notifications)
-    subscribe(app, REPORT_STATUS_CHANGED, refresh_report)
-    subscribe(app, REPORT_RATED, refresh_report)
-    subscribe(app, REPORT_DELETED, refresh_report)
-    handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
+    @app.route("/api/swagger-ui/<path:filename>")
+    def swagger_ui_files(filename: str):  # noqa: ANN202
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    register_roles(app, CORE_ROLES)
+    app.register_blueprint(core_api)
+    app.register_blueprint(files_bp)
+    app.register_blueprint(admin_pages)
+    register_nav(app, HOME_NAV, weight=HOME_NAV_WEIGHT)
+    register_nav(app, STAFF_NAV, weight=STAFF_NAV_WEIGHT)
+    app.cli.add_command(create_staff_command)
+    app.cli.add_command(jobs_cli)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -267,83 +269,3 @@ def _json_texts(document: Any) -> Iterator[str]:
             if isinstance(value, dict):
                 yield from value.keys()
             pending.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
-
-
-def _register_blueprints(app: Flask, api: Api) -> None:
-    from cases.admin import NAV as CASES_NAV
-    from cases.admin import bp as cases_admin_pages
-    from cases.api import blp as cases_api
-    from cases.open311 import bp as open311_server
-    from citizen.admin import NAV as CITIZEN_NAV
-    from citizen.admin import bp as citizen_admin_pages
-    from citizen.api import blp as citizen_api
-    from citizen.api import dev_blp as citizen_dev_api
-    from citizen.services import check_resident_may_act
-    from core.admin import CORE_NAV, register_nav
-    from core.admin import bp as admin_pages
-    from core.api import bp as core_api
-    from core.api import files_bp
-    from insight.admin import NAV as INSIGHT_NAV
-    from insight.admin import bp as insight_admin_pages
-    from media.api import blp as media_api
-    from rewards.admin import NAV as REWARDS_NAV
-    from rewards.admin import bp as rewards_admin_pages
-    from rewards.api import blp as rewards_api
-    from rewards.api import wechatpay_blp as wechatpay_notify_api
-    from signboard_templates.admin import NAV as SIGNBOARD_NAV
-    from signboard_templates.admin import bp as signboard_admin_pages
-    from signboard_templates.api import blp as signboard_api
-    from signboard_templates.api import certificates_bp as signboard_certificate_pages
-    from facilities.admin import NAV as FACILITIES_NAV
-    from facilities.admin import bp as facilities_admin_pages
-    from facilities.api import blp as facilities_api
-
-    @app.route("/api/swagger-ui/<path:filename>")
-    def swagger_ui_files(filename: str):  # noqa: ANN202
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
-
-    # Tokens of blocked or forgotten residents stop working at once, not when they expire.
-    app.extensions["resident_gate"] = check_resident_may_act
-    app.register_blueprint(core_api)
-    app.register_blueprint(files_bp)
-    api.register_blueprint(citizen_api, url_prefix=f"/api/{API_VERSION}")
-    if app.config["APP_SETTINGS"].dev_login_enabled:
-        api.register_blueprint(citizen_dev_api, url_prefix=f"/api/{API_VERSION}")
-    api.register_blueprint(media_api, url_prefix=f"/api/{API_VERSION}")
-    api.register_blueprint(signboard_api, url_prefix=f"/api/{API_VERSION}")
-    api.register_blueprint(rewards_api, url_prefix=f"/api/{API_VERSION}")
-    api.register_blueprint(wechatpay_notify_api, url_prefix=f"/api/{API_VERSION}")
-    app.register_blueprint(signboard_certificate_pages)
-    app.register_blueprint(admin_pages)
-    app.register_blueprint(citizen_admin_pages)
-    app.register_blueprint(signboard_admin_pages)
-    api.register_blueprint(cases_api, url_prefix=f"/api/{API_VERSION}")
-    app.register_blueprint(open311_server)
-    app.register_blueprint(cases_admin_pages)
-    api.register_blueprint(facilities_api, url_prefix=f"/api/{API_VERSION}")
-    app.register_blueprint(facilities_admin_pages)
-    app.register_blueprint(rewards_admin_pages)
-    app.register_blueprint(insight_admin_pages)
-    # The data dashboard comes right after the home page.
-    register_nav(app, CORE_NAV[:1] + INSIGHT_NAV + CORE_NAV[1:] + CITIZEN_NAV + CASES_NAV + SIGNBOARD_NAV
-                 + FACILITIES_NAV + REWARDS_NAV)
-
-
-def _register_cli(app: Flask) -> None:
-    from citizen.cli import privacy_cli, reports_cli
-    from core.cli import jobs_cli, create_staff_command
-    from cases.cli import cases_cli
-    from insight.cli import insight_cli
-    from media.cli import media_cli
-    from facilities.cli import facilities_cli
-    from rewards.cli import rewards_cli
-
-    app.cli.add_command(create_staff_command)
-    app.cli.add_command(media_cli)
-    app.cli.add_command(jobs_cli)
-    app.cli.add_command(cases_cli)
-    app.cli.add_command(facilities_cli)
-    app.cli.add_command(rewards_cli)
-    app.cli.add_command(insight_cli)
-    app.cli.add_command(reports_cli)
-    app.cli.add_command(privacy_cli)

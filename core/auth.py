@@ -8,23 +8,39 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g, request, session
+from flask import Flask, current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from core import services
-from core.db import db
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.models import StaffAccount
 
-ROLES = {
-    "admin": "系统管理员",
-    "moderator": "审核员",
-    "reward_officer": "奖励专员",
-    "signboard_reviewer": "招牌审核员",
-    "dispatcher": "案件调度员",
-}
+# Core's one role; each package declares its own with register_roles.
+CORE_ROLES = {"admin": "系统管理员"}
 _TOKEN_SALT = "resident-token-v1"
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register_roles(app: Flask, roles: dict[str, str]) -> None:
+    """Staff roles (name: label) a package's pages check; listed in the staff form in registration order."""
+    known = app.extensions.setdefault("staff_roles", {})
+    taken = sorted(set(known) & set(roles))
+    if taken:
+        raise ValueError(f"staff roles registered twice: {', '.join(taken)}")
+    known.update(roles)
+
+
+def staff_roles(app: Flask | None = None) -> dict[str, str]:
+    """Every staff role of the app (the current one by default): name to label."""
+    return (app or current_app).extensions.get("staff_roles", {})
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """The roles given to a staff account, each one the app knows: 422 otherwise."""
+    unknown = sorted(set(roles) - set(staff_roles()))
+    if unknown:
+        raise ValidationFailed("角色无效。", code="invalid_roles", details={"fields": {"roles": unknown}})
+    return roles
 
 
 @dataclasses.dataclass(frozen=True)

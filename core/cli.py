@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 from redis.exceptions import RedisError
 
 from core import crypto, services
+from core.auth import staff_roles
 from core.db import db
 from core.errors import AppError
 from core.jobs import DEFAULT_QUEUE, make_worker
 
 
+def _known_roles(ctx: click.Context, param: click.Parameter, roles: tuple[str, ...]) -> tuple[str, ...]:
+    # The roles are the app's, registered by its packages: known once the app is loaded, not when this is imported.
+    known = staff_roles(ctx.ensure_object(ScriptInfo).load_app())
+    unknown = [role for role in roles if role not in known]
+    if unknown:
+        raise click.BadParameter(f"{unknown[0]!r} is not one of {', '.join(map(repr, known))}.", ctx, param)
+    return roles
+
+
 @click.command("create-staff")
 @click.option("--username", required=True)
 @click.option("--display-name", default="")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(services.ROLE_NAMES),
-              help="Repeat for several roles.")
+@click.option("--role", "roles", multiple=True, required=True, callback=_known_roles,
+              help="A staff role the app knows (admin, moderator, …); repeat for several.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @with_appcontext
 def create_staff_command(username: str, display_name: str, roles: tuple[str, ...], password: str) -> None:

@@ -1,24 +1,25 @@
 """Residents' data rights (PIPL): which packages hold a resident's data, and plain JSON of it.
 
-A package joins export and erasure by defining, in its ``services`` module,
+A package joins export and erasure from its ``init_app`` with ``register_data_holder(app, package,
+export=..., forget=...)``, giving
 
-- ``export_resident_data(resident_id) -> dict | list``: everything it holds about the resident, and
-- ``forget_resident(resident_id) -> None``: delete it, or anonymise what the city must keep (the
-  caller commits once, after every package).
+- ``export(resident_id) -> dict | list``: everything it holds about the resident, and
+- ``forget(resident_id) -> None``: delete it, or anonymise what the city must keep (the caller
+  commits once, after every package).
 
 ``citizen.services`` runs them for ``GET /api/v1/me/export`` and ``DELETE /api/v1/me``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import importlib
 import re
-from collections.abc import Iterable
-from types import ModuleType
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask, current_app
 
 # Mainland mobile numbers as residents write them: 13912345678, 139 1234 5678, 139-1234-5678, +86 139…, 0086139….
 PHONE_NUMBER = re.compile(r"(?<!\d)(?:(?:\+|00)?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
@@ -30,8 +31,8 @@ ID_CARD_NUMBER = re.compile(
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE_CHARACTER = "[A-HJ-NP-Z0-9]"  # plates use neither I nor O
 # Licence plates: province, issuing-office letter, an optional separator (鲁B·12345, 鲁B 12345), then a new-energy
-# number (D/F with five more), an ordinary five, or four and a suffix (学 learner, 警 police, 使/领 embassy and consulate,
-# 挂 trailer, 港/澳 cross-border, 试, 超). Letters in either case: residents type 鲁b12345.
+# number (D/F with five more), an ordinary five, or four and a suffix (学 learner, 警 police, 使/领 embassy and
+# consulate, 挂 trailer, 港/澳 cross-border, 试, 超). Letters in either case: residents type 鲁b12345.
 LICENCE_PLATE = re.compile(
     rf"[{_PROVINCES}][A-Z][·•・\-\s]?"
     rf"(?:[DF]{_PLATE_CHARACTER}\d{{4}}|\d{{5}}[DF]|{_PLATE_CHARACTER}{{4}}[挂学警港澳领使试超]|{_PLATE_CHARACTER}{{5}})"
@@ -48,19 +49,26 @@ def mask_personal_data(text: str) -> str:
     return text
 
 
-def data_holders() -> list[tuple[str, ModuleType]]:
-    """(package, services module) of every domain package that holds residents' data."""
-    from core.app import DOMAIN_PACKAGES
+@dataclasses.dataclass(frozen=True)
+class DataHolder:
+    """What a package holding residents' data does for their rights."""
 
-    holders = []
-    for package in DOMAIN_PACKAGES:
-        try:
-            module = importlib.import_module(f"{package}.services")
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, "export_resident_data") and hasattr(module, "forget_resident"):
-            holders.append((package, module))
-    return holders
+    export_resident_data: Callable[[int], Any]
+    forget_resident: Callable[[int], None]
+
+
+def register_data_holder(app: Flask, package: str, *, export: Callable[[int], Any],
+                         forget: Callable[[int], None]) -> None:
+    holders = app.extensions.setdefault("data_holders", {})
+    if package in holders:
+        raise ValueError(f"{package} is registered as a data holder twice")
+    holders[package] = DataHolder(export_resident_data=export, forget_resident=forget)
+
+
+def data_holders() -> list[tuple[str, DataHolder]]:
+    """(package, its hooks) of every package of the current app that holds residents' data, in registration
+    order."""
+    return list(current_app.extensions.get("data_holders", {}).items())
 
 
 def jsonable(value: Any) -> Any:

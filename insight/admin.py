@@ -8,12 +8,15 @@ from urllib.parse import quote
 from flask import Response, abort, current_app, render_template, request
 
 from citizen import services as citizen_services
+from citizen.settings import CitizenSettings
 from core.admin import NavItem, admin_blueprint
 from core.auth import require_staff_role
+from core.config import current_settings
 from core.ratelimit import held_slot, rate_limit
 from core.security import DOCUMENT_POLICY
 from insight import report as report_pages
 from insight import services
+from insight.settings import InsightSettings
 
 bp = admin_blueprint("insight_admin", __name__)
 NAV = (NavItem("insight_admin.dashboard", "数据看板", ()),)
@@ -50,15 +53,16 @@ def change(now: Any, before: Any, kind: str = "count") -> str:
 @bp.get("/insight")
 def dashboard() -> str:
     require_staff_role()
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_settings(InsightSettings)
     days = request.args.get("days", 30, type=int)
     if days not in services.DASHBOARD_PERIODS:
         days = 30
     category = request.args.get("category") or None
     board = services.dashboard(settings, hot_spot_days=days, hot_spot_category=category)
+    of_category = f"，{board.category_names.get(category, category)}" if category else ""
     hot_spots = report_pages.hot_spot_chart(
-        "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{'，' + board.category_names.get(category, category) if category else ''}）",
-        board, settings)
+        "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{of_category}）", board,
+        current_settings(CitizenSettings).service_area)
     return render_template(
         "insight/dashboard.html", board=board, hot_spots=hot_spots, hot_days=days, hot_category=category,
         recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
@@ -70,7 +74,8 @@ def dashboard() -> str:
 @bp.get("/insight/monthly")
 def monthly() -> Response:
     staff = require_staff_role()
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_settings(InsightSettings)
+    service_area = current_settings(CitizenSettings).service_area
     district = request.args.get("district") or None
     try:
         period = services.parse_month(request.args.get("month", ""))
@@ -84,11 +89,12 @@ def monthly() -> Response:
         try:
             with held_slot(current_app.extensions["concurrency_slots"], "pdf", settings.pdf_prints_at_once,
                            lease_seconds=report_pages.PDF_TIMEOUT_SECONDS + 10):
-                pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, settings), settings)
+                pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, service_area),
+                                             settings.insight_chromium)
         except report_pages.PdfFailed as exc:
             current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
             abort(503)
-        return Response(pdf, mimetype="application/pdf", headers={
-            "Content-Disposition": f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"})
-    return Response(report_pages.render_monthly_html(report, settings), mimetype="text/html",
+        disposition = f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"
+        return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": disposition})
+    return Response(report_pages.render_monthly_html(report, service_area), mimetype="text/html",
                     headers={"Content-Security-Policy": DOCUMENT_POLICY})

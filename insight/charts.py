@@ -19,7 +19,8 @@ from insight.services import HotSpotGrid, grid_steps
 
 PALETTE = ("#1f5fa8", "#3d8fd1", "#6fb1e4", "#e08a2e", "#c0392b")
 HEAT = ("#fde7c8", "#fbbf77", "#f28c38", "#d9531e", "#a11d12")
-FONT = "font-family=\"'Noto Sans CJK SC','Noto Sans CJK TC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif\""
+FONT = ("font-family=\"'Noto Sans CJK SC','Noto Sans CJK TC','Source Han Sans SC','PingFang SC','Microsoft YaHei',"
+        "sans-serif\"")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +158,8 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
         cells.append((int(row), int(col), count))
     if cells:
         rows, cols = [row for row, _, _ in cells], [col for _, col, _ in cells]
-        lats, lngs = [min(rows) * lat_step, (max(rows) + 1) * lat_step], [min(cols) * lng_step, (max(cols) + 1) * lng_step]
+        lats = [min(rows) * lat_step, (max(rows) + 1) * lat_step]
+        lngs = [min(cols) * lng_step, (max(cols) + 1) * lng_step]
     else:
         lats, lngs = [lat for lat, _ in outline], [lng for _, lng in outline]
     pad_lat, pad_lng = (max(lats) - min(lats)) * 0.08 + lat_step, (max(lngs) - min(lngs)) * 0.08 + lng_step
@@ -194,5 +196,5 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
         gcj_lat, gcj_lng = wgs84_to_gcj02(spot.lat, spot.lng)
         rows.append((str(rank), f"{spot.lat:.4f}, {spot.lng:.4f}", f"{gcj_lat:.4f}, {gcj_lng:.4f}", spot.district,
                      str(spot.count)))
-    return Chart(slug, title, _svg(slug, title, width, height, body),
-                 ("排名", "网格中心 WGS-84（纬度, 经度）", "网格中心 GCJ-02（纬度, 经度）", "所在区（市）", "数量（件）"), rows)
+    headings = ("排名", "网格中心 WGS-84（纬度, 经度）", "网格中心 GCJ-02（纬度, 经度）", "所在区（市）", "数量（件）")
+    return Chart(slug, title, _svg(slug, title, width, height, body), headings, rows)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from citizen.settings import CitizenSettings
+from core.config import current_settings
+from core.db import db
 from insight import report as report_pages
 from insight import services
+from insight.settings import InsightSettings
 
 insight_cli = AppGroup("insight", help="City insight: counters and the monthly report.")
 
@@ -18,14 +21,16 @@ insight_cli = AppGroup("insight", help="City insight: counters and the monthly r
 @with_appcontext
 def rebuild_command() -> None:
     """Count every report afresh (first install, or after INSIGHT_GRID_M changed)."""
-    click.echo(f"counted {services.rebuild(current_app.config['APP_SETTINGS'])} reports")
+    counted = services.rebuild(current_settings(InsightSettings))
+    db.session.commit()
+    click.echo(f"counted {counted} reports")
 
 
 @insight_cli.command("sweep")
 @with_appcontext
 def sweep_command() -> None:
     """Count again reports whose refresh was lost with Redis or a worker (cron, every few minutes)."""
-    click.echo(f"counted again {services.catch_up(current_app.config['APP_SETTINGS'])} reports")
+    click.echo(f"counted again {services.catch_up(current_settings(InsightSettings))} reports")
 
 
 @insight_cli.command("monthly")
@@ -36,17 +41,17 @@ def sweep_command() -> None:
 @with_appcontext
 def monthly_command(month_text: str, district: str | None, out_dir: Path | None) -> None:
     """Write the month's analysis report as HTML and PDF."""
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_settings(InsightSettings)
     try:
         report = services.monthly_report(services.parse_month(month_text), settings, district=district)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     directory = out_dir or settings.insight_output_dir
     stem = directory / f"insight-{report.period.first:%Y-%m}{'-' + district if district else ''}"
-    html = report_pages.render_monthly_html(report, settings)
+    html = report_pages.render_monthly_html(report, current_settings(CitizenSettings).service_area)
     _write(stem.with_suffix(".html"), html.encode("utf-8"))
     try:
-        pdf = report_pages.print_pdf(html, settings)
+        pdf = report_pages.print_pdf(html, settings.insight_chromium)
     except report_pages.PdfFailed as exc:
         raise click.ClickException(str(exc)) from exc
     _write(stem.with_suffix(".pdf"), pdf)

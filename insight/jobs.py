@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from core.config import current_settings
+from insight import services
+from insight.settings import InsightSettings
 
 
 def refresh_report(report_id: int) -> None:
     """Subscribed to report.status_changed, report.rated and report.deleted."""
-    from insight import services
-
-    services.refresh_report(report_id, current_app.config["APP_SETTINGS"])
+    services.refresh_report(report_id, current_settings(InsightSettings))
 
 
 def sweep() -> int:
     """Scheduled (cron or an rq scheduler, every few minutes): counts again what a lost refresh left behind."""
-    from insight import services
-
-    return services.catch_up(current_app.config["APP_SETTINGS"])
+    return services.catch_up(current_settings(InsightSettings))

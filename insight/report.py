@@ -15,10 +15,9 @@ from flask import current_app
 
 from cases.services import OUTBOX_STATUS_NAMES as DELIVERY_STATUSES
 from citizen import services as citizen_services
-from core.config import Config
 from insight import charts
 from insight.services import Dashboard, MonthlyReport, PeriodFigures
-from signboard_templates.models import STATUSES as SIGNBOARD_STATUSES
+from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
 
 # Noto Sans CJK (TC, regular and bold) from the project's Python install; the PDF embeds the glyphs it uses, and
 # no system font is needed.
@@ -61,19 +60,19 @@ def figure_charts(prefix: str, figures: PeriodFigures, category_names: dict[str,
     }
 
 
-def hot_spot_chart(slug: str, title: str, dashboard_or_report: Dashboard | MonthlyReport, settings: Config,
-                   ) -> charts.Chart:
+def hot_spot_chart(slug: str, title: str, dashboard_or_report: Dashboard | MonthlyReport,
+                   service_area: tuple[tuple[float, float], ...]) -> charts.Chart:
     places = citizen_services.district_seats()
-    return charts.grid_map(slug, title, dashboard_or_report.hot_spots, outline=settings.service_area, places=places)
+    return charts.grid_map(slug, title, dashboard_or_report.hot_spots, outline=service_area, places=places)
 
 
-def render_monthly_html(report: MonthlyReport, settings: Config) -> str:
+def render_monthly_html(report: MonthlyReport, service_area: tuple[tuple[float, float], ...]) -> str:
     title = f"青岛市城市管理{report.district or ''}月度分析报告 · {report.period.label}"
     # Straight from the template: the command has no request, and the page needs nothing of one.
     return current_app.jinja_env.get_template("insight/monthly.html").render(
         report=report, title=title, signboard_statuses=SIGNBOARD_STATUSES, delivery_statuses=DELIVERY_STATUSES,
         charts=figure_charts("month", report.current, report.category_names),
-        hot_spots=hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, settings))
+        hot_spots=hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, service_area))
 
 
 def _fontconfig(work: Path) -> Path:
@@ -91,11 +90,11 @@ def _fontconfig(work: Path) -> Path:
     return config
 
 
-def print_pdf(html: str, settings: Config) -> bytes:
-    """The page printed by headless Chromium (A4, the glyphs it uses embedded)."""
-    executable = shutil.which(settings.insight_chromium)
+def print_pdf(html: str, chromium: str) -> bytes:
+    """The page printed by headless Chromium (``chromium``: INSIGHT_CHROMIUM; A4, the glyphs it uses embedded)."""
+    executable = shutil.which(chromium)
     if executable is None:
-        raise PdfFailed(f"Chromium not found ({settings.insight_chromium}); install Debian's chromium or set "
+        raise PdfFailed(f"Chromium not found ({chromium}); install Debian's chromium or set "
                         "INSIGHT_CHROMIUM")
     with tempfile.TemporaryDirectory(prefix="insight-pdf-") as work:
         page, output = Path(work) / "report.html", Path(work) / "report.pdf"
@@ -111,5 +110,6 @@ def print_pdf(html: str, settings: Config) -> bytes:
         except subprocess.TimeoutExpired as exc:
             raise PdfFailed(f"Chromium did not finish within {PDF_TIMEOUT_SECONDS} s") from exc
         if finished.returncode != 0 or not output.exists():
-            raise PdfFailed(f"Chromium failed ({finished.returncode}): {finished.stderr.decode(errors='replace')[-500:]}")
+            reason = finished.stderr.decode(errors="replace")[-500:]
+            raise PdfFailed(f"Chromium failed ({finished.returncode}): {reason}")
         return output.read_bytes()

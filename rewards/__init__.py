@@ -1,1 +1,37 @@
 """Rewarded snapshots (有奖随手拍): campaigns, an append-only money ledger, WeChat Pay payouts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from core.admin import register_nav
+    from core.api import register_api_blueprint
+    from core.auth import register_roles
+    from core.events import REPORT_FLAGS_CHANGED, REPORT_STATUS_CHANGED, subscribe
+    from core.privacy import register_data_holder
+    from rewards import services
+    from rewards.admin import NAV
+    from rewards.admin import bp as admin_pages
+    from rewards.api import blp, wechatpay_blp
+    from rewards.cli import rewards_cli
+    from rewards.settings import RewardSettings
+    from rewards.wechatpay import WeChatPayGateway
+
+    settings = app.config["APP_SETTINGS"].area(RewardSettings)
+    app.extensions["wechatpay"] = WeChatPayGateway.from_config(settings) if settings.wechatpay_payouts_enabled else None
+    register_api_blueprint(api, blp)
+    register_api_blueprint(api, wechatpay_blp)
+    app.register_blueprint(admin_pages)
+    register_nav(app, NAV, weight=70)
+    register_roles(app, {"reward_officer": "奖励专员"})
+    app.cli.add_command(rewards_cli)
+    subscribe(app, REPORT_STATUS_CHANGED, "rewards.jobs.on_report_status_changed")
+    # A reward held while the checks were pending is decided once they have run.
+    subscribe(app, REPORT_FLAGS_CHANGED, "rewards.jobs.on_report_status_changed")
+    register_data_holder(app, "rewards", export=services.export_resident_data, forget=services.forget_resident)

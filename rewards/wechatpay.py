@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import requests
 
-from core.config import Config
+from rewards.settings import RewardSettings
 
 log = logging.getLogger(__name__)
 TRANSFER_FINISHED_EVENT = "MCHTRANSFER.BILL.FINISHED"
@@ -86,7 +86,7 @@ class WeChatPayGateway:
         self._client._core._gate_way = base_url.rstrip("/")
 
     @classmethod
-    def from_config(cls, config: Config) -> WeChatPayGateway:
+    def from_config(cls, config: RewardSettings) -> WeChatPayGateway:
         assert config.wechatpay_private_key_path is not None and config.wechatpay_public_key_path is not None
         return cls(mch_id=config.wechatpay_mch_id or "", app_id=config.wechatpay_app_id or "",
                    private_key_pem=config.wechatpay_private_key_path.read_text(),

@@ -9,8 +9,10 @@ from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
 from core.db import db
 from core.errors import AppError, NotFound
+from core.forms import load_form
 from core.pagination import paginate
 from signboard_templates import services
+from signboard_templates.forms import DecisionForm
 from signboard_templates.models import STATUSES
 from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
 from signboard_templates.schemas import certificate_url, preview_url
@@ -34,7 +36,8 @@ def _names() -> dict:
 def queue() -> str:
     require_staff_role(REVIEWER)
     status = request.args.get("status", "submitted")
-    page = paginate(services.review_queue(status if status in STATUSES else None), request.args.get("page", 1, type=int))
+    page = paginate(services.review_queue(status if status in STATUSES else None),
+                    request.args.get("page", 1, type=int))
     return render_template("signboard_templates/queue.html", page=page, status=status,
                            categories={c.code: c.name for c in services.catalogue().categories})
 
@@ -60,14 +63,13 @@ def detail(application_id: int) -> tuple[str, int]:
 @bp.post("/<int:application_id>/decision")
 def decide(application_id: int) -> Response | tuple[str, int]:
     require_staff_role(REVIEWER)
-    decision = request.form.get("decision", "")
     try:
-        application = services.decide(actor(), application_id, decision, request.form.get("comment", ""))
+        form = load_form(DecisionForm(), request.form)
+        application = services.decide(actor(), application_id, form["decision"], form["comment"])
     except AppError as exc:
         db.session.rollback()
         return _detail(application_id, error=exc.message, status=exc.status)
-    db.session.commit()
-    message = f"已{DECISION_NAMES[decision]}申请 {application.id}。"
+    message = f"已{DECISION_NAMES[form['decision']]}申请 {application.id}。"
     if application.certificate_number:
         message += f"核准证明编号：{application.certificate_number}"
     flash(message, "success")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint as PageBlueprint
-from flask import Flask, Response, current_app, render_template, request
+from flask import Response, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from core.auth import current_resident_id, resident_required
-from core.db import db
+from core.config import current_settings
 from core.errors import NotFound
 from core.ratelimit import rate_limit
 from signboard_templates import services
@@ -18,6 +18,7 @@ from signboard_templates.rules import BUILDING_KINDS, DEFAULT_RULES_FILE, MOUNT_
 from signboard_templates.schemas import (ApplicationInputSchema, ApplicationSchema, CategorySchema,
                                          CheckResultSchema, GalleryQuerySchema, PreviewQuerySchema, RuleSetSchema,
                                          TemplateListSchema, TemplateQuerySchema, TemplateSchema, preview_url)
+from signboard_templates.settings import SignboardSettings
 
 blp = Blueprint("signboards", __name__, description="Storefront signboards: templates, previews, pre-approval")
 certificates_bp = PageBlueprint("signboard_certificates", __name__, template_folder="templates")
@@ -25,18 +26,18 @@ IMAGE_CACHE_CONTROL = "public, max-age=86400"
 RESIDENT = [{"bearerAuth": []}]
 
 
-def _rules_of(app: Flask) -> RuleSet:
-    return load_rule_set(app.config["APP_SETTINGS"].signboard_rules_file or DEFAULT_RULES_FILE)
+def _rules_of(settings: SignboardSettings) -> RuleSet:
+    return load_rule_set(settings.signboard_rules_file or DEFAULT_RULES_FILE)
 
 
 def rule_set() -> RuleSet:
-    return _rules_of(current_app)
+    return _rules_of(current_settings(SignboardSettings))
 
 
 @blp.record_once
 def _check_rules_at_start(state) -> None:  # noqa: ANN001
     # A broken rule file stops the app from starting rather than failing the first merchant.
-    _rules_of(state.app)
+    _rules_of(state.app.config["APP_SETTINGS"].area(SignboardSettings))
 
 
 def _png(etag: str, render: Callable[[], bytes]) -> Response:
@@ -135,9 +136,7 @@ class Applications(MethodView):
     @blp.doc(security=RESIDENT)
     def post(self, body: dict):  # noqa: ANN201
         """Apply for a signboard; the checks come back at once (status draft until they pass)"""
-        application = services.create_application(current_resident_id(), body, rule_set())
-        db.session.commit()
-        return application
+        return services.create_application(current_resident_id(), body, rule_set())
 
 
 @blp.route("/signboard-applications/mine")
@@ -166,9 +165,7 @@ class ApplicationDetail(MethodView):
     @blp.doc(security=RESIDENT)
     def put(self, body: dict, application_id: int):  # noqa: ANN201
         """Resubmit after changes (allowed while draft or changes requested)"""
-        application = services.update_application(current_resident_id(), application_id, body, rule_set())
-        db.session.commit()
-        return application
+        return services.update_application(current_resident_id(), application_id, body, rule_set())
 
 
 @certificates_bp.get("/signboard-certificates/<number>")

@@ -19,7 +19,7 @@ def normalise(code: str) -> str:
 
 
 def check_character(first17: str) -> str:
-    total = sum(_VALUE[char] * weight for char, weight in zip(first17, WEIGHTS))
+    total = sum(_VALUE[char] * weight for char, weight in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
 
 

@@ -189,7 +189,7 @@ def _line_layout(lines: list[str], weight: str, size: int, box: Box, align: str)
         return None
     top = y0 + ((y1 - y0) - total) // 2
     placed, ink = [], [x1, y1, x0, y0]
-    for line, (left, upper, right, lower) in zip(lines, boxes):
+    for line, (left, upper, right, lower) in zip(lines, boxes, strict=True):
         x = x0 - left if align == "left" else x0 + ((x1 - x0) - (right - left)) // 2 - left
         placed.append(_Placed(line, x, top - upper))
         ink = [min(ink[0], x + left), min(ink[1], top), max(ink[2], x + right), max(ink[3], top + lower - upper)]
@@ -243,9 +243,9 @@ def _upright(name: str, weight: str, box: Box) -> tuple[int, list[_Placed], Box]
         for index, char in enumerate(chars):
             column, row = divmod(index, per_column)
             cx, cy = left - column * pitch_x, top + pitch_y * (row + 0.5)
-            l, t, r, b = face.getbbox(char, anchor="mm")
+            x_min, y_min, x_max, y_max = face.getbbox(char, anchor="mm")
             placed.append(_Placed(char, cx, cy))
-            ink = [min(ink[0], cx + l), min(ink[1], cy + t), max(ink[2], cx + r), max(ink[3], cy + b)]
+            ink = [min(ink[0], cx + x_min), min(ink[1], cy + y_min), max(ink[2], cx + x_max), max(ink[3], cy + y_max)]
         if ink[0] >= x0 and ink[1] >= y0 and ink[2] <= x1 and ink[3] <= y1:
             return size, placed, (round(ink[0]), round(ink[1]), round(ink[2]), round(ink[3]))
         size -= max(1, size // 20)

@@ -205,7 +205,8 @@ def _licence_name(p: Proposal, params: dict[str, Any]) -> str | None:
 def _template_size(p: Proposal, params: dict[str, Any]) -> str | None:
     rules, problems = p.template.size_rules, []
     if not rules.height_min_m <= p.sign_height_m <= rules.height_max_m:
-        problems.append(f"高度应在 {_m(rules.height_min_m)} 至 {_m(rules.height_max_m)} 之间（当前 {_m(p.sign_height_m)}）")
+        problems.append(f"高度应在 {_m(rules.height_min_m)} 至 {_m(rules.height_max_m)} 之间"
+                        f"（当前 {_m(p.sign_height_m)}）")
     if p.sign_thickness_m > rules.max_thickness_m:
         problems.append(f"厚度不超过 {_m(rules.max_thickness_m)}（当前 {_m(p.sign_thickness_m)}）")
     if p.mount_height_m < rules.min_clearance_m:

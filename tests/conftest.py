@@ -128,7 +128,7 @@ def build_config(tmp_dir: Path, fake_wechat: FakeWeChatServer, *, database_url: 
         public_base_url="http://localhost",
     )
     settings.update(overrides)
-    return dataclasses.replace(Config.from_env({}), **settings)
+    return Config.from_env({}).replace(**settings)
 
 
 def migrated_app(config: Config) -> Flask:
@@ -247,7 +247,7 @@ def override_settings(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     """Change settings read at request time (limits, TTLs, thresholds) for one test."""
 
     def override(**changes: object) -> Config:
-        settings = dataclasses.replace(app.config["APP_SETTINGS"], **changes)
+        settings = app.config["APP_SETTINGS"].replace(**changes)
         monkeypatch.setitem(app.config, "APP_SETTINGS", settings)
         return settings
 
@@ -264,7 +264,7 @@ def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
     made: list[Flask] = []
 
     def make(**overrides: object) -> Flask:
-        made.append(create_app(dataclasses.replace(app.config["APP_SETTINGS"], **overrides)))
+        made.append(create_app(app.config["APP_SETTINGS"].replace(**overrides)))
         return made[-1]
 
     yield make
@@ -346,7 +346,7 @@ def live_server(live_app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     # Its links to itself (certificates, media) lead to where the browser finds it.
-    live_app.config["APP_SETTINGS"] = dataclasses.replace(live_app.config["APP_SETTINGS"], public_base_url=url)
+    live_app.config["APP_SETTINGS"] = live_app.config["APP_SETTINGS"].replace(public_base_url=url)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield url

@@ -127,7 +127,7 @@ def test_a_timeout_is_retried(app, client, resident, run_jobs, use_case_system):
 
 
 def test_backoff_doubles_up_to_its_ceiling_with_jitter():
-    settings = Config(case_delivery_backoff_base_seconds=10, case_delivery_backoff_max_seconds=100)
+    settings = Config().replace(case_delivery_backoff_base_seconds=10, case_delivery_backoff_max_seconds=100)
     for attempts, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)]:
         delays = {services.backoff_seconds(attempts, settings) for _ in range(50)}
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)

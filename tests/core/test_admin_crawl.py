@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote_from_bytes, urljoin, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from core.auth import ROLES
+from core.auth import staff_roles
 from core.db import db
 from core.models import StaffAccount
 from tests.citizen.helpers import new_report, sign_in, upload_photo
@@ -53,8 +53,8 @@ class PageParser(HTMLParser):
         if tag == "a" and attributes.get("href"):
             self.links.append(attributes["href"])
         elif tag == "form":
-            self.forms.append({"method": attributes.get("method", "get").lower(), "action": attributes.get("action", ""),
-                               "fields": []})
+            self.forms.append({"method": attributes.get("method", "get").lower(),
+                               "action": attributes.get("action", ""), "fields": []})
             self._in_form = True
         elif not self._in_form or "name" not in attributes:
             return
@@ -103,11 +103,12 @@ def admin_everything(app, client, run_jobs):
     make_campaign(app)
     accepted_report(app, client, run_jobs, resident)  # a reward to review, a delivery, a case on the desk
     new_report(client, resident, description="待审核的反映")
-    client.post("/api/v1/signboard-applications", headers=resident, json=application_body(upload_photo(client, resident)))
+    client.post("/api/v1/signboard-applications", headers=resident,
+                json=application_body(upload_photo(client, resident)))
     with app.app_context():
         FacilityFactory()
         StaffFactory(username="crawl_colleague")  # whose account page is crawled instead of one's own
-    staff = signed_in_staff(app, STAFF_NAME, *ROLES)
+    staff = signed_in_staff(app, STAFF_NAME, *staff_roles(app))
     with app.app_context():
         own_id = db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == STAFF_NAME))
     return staff, f"/admin/staff/{own_id}"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from cases.settings import CaseSettings
+from citizen.settings import CitizenSettings
 from core.app import create_app
-from core.config import Config, ConfigError
+from core.config import Config, ConfigError, current_settings
+from media.settings import MediaSettings
+from rewards.settings import RewardSettings
 
 SAFE_PRODUCTION = {
     "APP_ENV": "production",
@@ -91,8 +95,8 @@ def test_public_work_limits_and_the_body_limit_come_from_the_environment():
     assert config.rate_limits["nearby"] == (5, 60) and config.rate_limits["open311"] == (0, 1)
     assert config.rate_limits["pdf"] == Config.rate_limit_pdf
     assert config.rate_limits["certificate"] == Config.rate_limit_certificate
-    assert config.pdf_prints_at_once == 3 and config.request_body_max_bytes == 65536
-    assert config.upload_body_max_bytes > config.media_video_max_bytes
+    assert config.request_body_max_bytes == 65536
+    assert config.upload_body_max_bytes > config.area(MediaSettings).media_video_max_bytes
 
 
 @pytest.mark.parametrize(("name", "value"), [
@@ -158,12 +162,13 @@ def test_values_are_read_in_the_forms_the_readme_gives():
         "SERVICE_AREA_POLYGON": "[[36.0, 120.1], [36.0, 120.5], [36.4, 120.5]]", "MAP_TILE_URL": "",
         "REDIS_URL": "rediss://:secret@cache.example.cn:6380/2", "TRUSTED_PROXY_COUNT": "0",
         "DUPLICATE_RADIUS_M": "25.5", "RATE_LIMIT_EXPORT": "0/1", "REWARD_PAYOUT_QUERY_AFTER_MINUTES": "0"})
-    assert (config.environment, config.media_backend, config.log_level, config.case_system) == (
+    citizen = config.area(CitizenSettings)
+    assert (config.environment, config.media_backend, config.log_level, config.area(CaseSettings).case_system) == (
         "production", "s3", "WARNING", "open311")
-    assert config.service_area == ((36.0, 120.1), (36.0, 120.5), (36.4, 120.5)) and config.map_tile_url == ""
+    assert citizen.service_area == ((36.0, 120.1), (36.0, 120.5), (36.4, 120.5)) and config.map_tile_url == ""
     assert config.redis_url == "rediss://:secret@cache.example.cn:6380/2" and config.trusted_proxy_count == 0
-    assert config.duplicate_radius_m == 25.5 and config.rate_limit_export == (0, 1)
-    assert config.reward_payout_query_after_minutes == 0
+    assert citizen.duplicate_radius_m == 25.5 and config.rate_limit_export == (0, 1)
+    assert config.area(RewardSettings).reward_payout_query_after_minutes == 0
 
 
 def test_a_misspelt_backend_is_refused_in_production_not_taken_for_the_local_disk():
@@ -185,9 +190,44 @@ def test_printing_the_settings_shows_no_secret():
     secrets = {"SECRET_KEY": "s3cr3t-session-key-0123456789abcdef", "WECHAT_APP_SECRET": "wechat-app-secret-987",
                "DATABASE_URL": "postgresql://app:db-password-42@127.0.0.1/test",
                "REDIS_URL": "redis://:redis-password-7@127.0.0.1:6379/0",
-               "FIELD_ENCRYPTION_KEY": "C" * 43, "FIELD_INDEX_KEY": "D" * 43, "S3_SECRET_ACCESS_KEY": "s3-secret-55"}
+               "FIELD_ENCRYPTION_KEY": "C" * 43, "FIELD_INDEX_KEY": "D" * 43, "S3_SECRET_ACCESS_KEY": "s3-secret-55",
+               "CASE_WEBHOOK_SECRET": "webhook-secret-31", "CASE_UPDATES_SECRET": "updates-secret-32",
+               "OPEN311_API_KEY": "open311-key-33", "OPEN311_SERVER_API_KEYS": '{"server-key-34": "district"}',
+               "WECHATPAY_APIV3_KEY": "apiv3-key-35"}
     printed = repr(Config.from_env(secrets))
     assert "Config(" in printed and "environment='development'" in printed
+    assert "CaseSettings(" in printed and "case_system='desk'" in printed
     for value in ("s3cr3t-session-key", "wechat-app-secret-987", "db-password-42", "redis-password-7", "C" * 43,
-                  "D" * 43, "s3-secret-55"):
+                  "D" * 43, "s3-secret-55", "webhook-secret-31", "updates-secret-32", "open311-key-33",
+                  "server-key-34", "apiv3-key-35"):
         assert value not in printed
+
+
+# --- the areas: each package's settings, composed by Config -----------------------------------------
+
+def test_each_area_reads_its_own_variables_and_config_hands_it_out():
+    config = Config.from_env({"CASE_SYSTEM": "webhook", "NEARBY_RADIUS_M": "250", "SIGNED_URL_TTL_SECONDS": "60"})
+    assert config.area(CaseSettings) == CaseSettings.from_env({"CASE_SYSTEM": "webhook"})
+    assert config.area(CitizenSettings).nearby_radius_m == 250.0
+    assert config.area(MediaSettings).signed_url_ttl_seconds == 60
+    assert Config().area(CaseSettings) == CaseSettings()
+
+
+def test_replace_changes_settings_by_name_whichever_area_holds_them():
+    config = Config.from_env({})
+    changed = config.replace(case_system="open311", nearby_radius_m=100.0, public_base_url="https://city.example.cn")
+    assert changed.area(CaseSettings).case_system == "open311" and changed.area(CitizenSettings).nearby_radius_m == 100
+    assert changed.public_base_url == "https://city.example.cn"
+    assert config.area(CaseSettings).case_system == "desk"
+    with pytest.raises(TypeError, match="no_such_setting"):
+        config.replace(no_such_setting=1)
+
+
+def test_the_transitional_flat_names_read_the_area_that_holds_them():
+    config = Config.from_env({"CASE_SYSTEM": "open311"})
+    assert config.case_system == "open311"
+    assert not hasattr(config, "no_such_setting")
+
+
+def test_current_settings_reads_the_running_app_s_area(app, app_ctx):
+    assert current_settings(CaseSettings) is app.config["APP_SETTINGS"].area(CaseSettings)

@@ -1,4 +1,5 @@
-"""Hand-built reports, forwarding records and rewards with known times, so that every figure has a known right answer."""
+"""Hand-built reports, forwarding records and rewards with known times, so that every figure has a known right
+answer."""
 
 from __future__ import annotations
 
@@ -24,15 +25,15 @@ def local(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> d
     return dt.datetime(year, month, day, hour, minute, tzinfo=SHANGHAI).astimezone(dt.timezone.utc)
 
 
-def make_report(created: dt.datetime, *, district: str = "市南区", category: str = "S0102", status: str = "pending_review",
-                closed_after_hours: float | None = None, rating: int | None = None,
+def make_report(created: dt.datetime, *, district: str = "市南区", category: str = "S0102",
+                status: str = "pending_review", closed_after_hours: float | None = None, rating: int | None = None,
                 rated_at: dt.datetime | None = None, offset_m: float = 0.0) -> Report:
     """A report as the citizen package stores it, at the district's seat (moved ``offset_m`` north)."""
     lat, lng = SEATS[district]
-    report = Report(resident_id=ResidentFactory().id, category_id=category, description="测试反映", lat=lat + offset_m / 111_320,
-                    lng=lng, address="青岛市", district=district, status=status, idempotency_key=uuid.uuid4().hex,
-                    request_fingerprint=f"fp{next(_numbers)}", flags=[], checks={}, rating=rating, rated_at=rated_at,
-                    created_at=created, updated_at=created)
+    report = Report(resident_id=ResidentFactory().id, category_id=category, description="测试反映",
+                    lat=lat + offset_m / 111_320, lng=lng, address="青岛市", district=district, status=status,
+                    idempotency_key=uuid.uuid4().hex, request_fingerprint=f"fp{next(_numbers)}", flags=[], checks={},
+                    rating=rating, rated_at=rated_at, created_at=created, updated_at=created)
     report.events = [ReportEvent(from_status=None, to_status="pending_review", actor_kind="resident", note="提交",
                                  occurred_at=created)]
     if closed_after_hours is not None:

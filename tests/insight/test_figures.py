@@ -12,6 +12,7 @@ from core.config import ConfigError, Config
 from core.db import db
 from insight import services
 from insight.models import ROLLUPS, ReportFact
+from insight.settings import InsightSettings
 from tests.insight.helpers import SEATS, make_report, seed_october
 
 OCTOBER = services.month(2026, 10)
@@ -20,8 +21,8 @@ OCTOBER = services.month(2026, 10)
 @pytest.fixture
 def october(app, app_ctx):
     seed_october()
-    services.rebuild(app.config["APP_SETTINGS"])
-    return app.config["APP_SETTINGS"]
+    services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
+    return app.config["APP_SETTINGS"].area(InsightSettings)
 
 
 def test_report_figures_of_october(october):
@@ -100,11 +101,11 @@ def test_a_period_splits_into_whole_months_and_the_days_around_them():
         return (months and (months.first, months.last)), [(part.first, part.last) for part in days]
 
     d = dt.date
-    assert split(d(2026, 9, 30), d(2026, 11, 1)) == ((d(2026, 10, 1), d(2026, 10, 31)),
-                                                     [(d(2026, 9, 30), d(2026, 9, 30)), (d(2026, 11, 1), d(2026, 11, 1))])
+    assert split(d(2026, 9, 30), d(2026, 11, 1)) == (
+        (d(2026, 10, 1), d(2026, 10, 31)), [(d(2026, 9, 30), d(2026, 9, 30)), (d(2026, 11, 1), d(2026, 11, 1))])
     assert split(d(2026, 10, 1), d(2026, 12, 31)) == ((d(2026, 10, 1), d(2026, 12, 31)), [])
-    assert split(d(2026, 12, 15), d(2027, 3, 2)) == ((d(2027, 1, 1), d(2027, 2, 28)),
-                                                     [(d(2026, 12, 15), d(2026, 12, 31)), (d(2027, 3, 1), d(2027, 3, 2))])
+    assert split(d(2026, 12, 15), d(2027, 3, 2)) == (
+        (d(2027, 1, 1), d(2027, 2, 28)), [(d(2026, 12, 15), d(2026, 12, 31)), (d(2027, 3, 1), d(2027, 3, 2))])
     assert split(d(2026, 10, 2), d(2026, 10, 31)) == (None, [(d(2026, 10, 2), d(2026, 10, 31))])
     assert split(d(2026, 10, 30), d(2026, 11, 29)) == (None, [(d(2026, 10, 30), d(2026, 11, 29))])
 
@@ -134,8 +135,8 @@ def test_districts_ranked_by_the_weighted_score(october):
 
 
 def test_ranking_weights_are_configurable(october):
-    only_volume = dataclasses.replace(october, insight_ranking_weights=(("handled", 1.0), ("speed", 0.0),
-                                                                        ("satisfaction", 0.0)))
+    only_volume = dataclasses.replace(october,
+                                      insight_ranking_weights=(("handled", 1.0), ("speed", 0.0), ("satisfaction", 0.0)))
     ranking = services.district_ranking(OCTOBER, only_volume)
     assert [(row.district, row.score) for row in ranking[:2]] == [("市南区", 100.0), ("市北区", 33.3)]
     assert Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=2,satisfaction=1"}).insight_ranking_weights == (

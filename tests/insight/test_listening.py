@@ -9,6 +9,8 @@ from core.db import db, utcnow
 from core.services import Actor
 from insight import services
 from insight.models import ReportFact
+from insight.services import counters
+from insight.settings import InsightSettings
 from tests.citizen.helpers import new_report, sign_in
 from tests.statements import recorded_statements
 
@@ -16,7 +18,7 @@ MODERATOR = Actor(None, "moderator-1")
 
 
 def test_a_report_is_counted_when_submitted_moved_along_and_rated(app, client, run_jobs):
-    settings = app.config["APP_SETTINGS"]
+    settings = app.config["APP_SETTINGS"].area(InsightSettings)
     resident = sign_in(client, "oInsightResident")
     report_id = new_report(client, resident)["id"]
     run_jobs()
@@ -46,7 +48,7 @@ def test_a_report_is_counted_when_submitted_moved_along_and_rated(app, client, r
 
 
 def test_the_sweep_counts_again_what_a_lost_refresh_left_behind(app, client, run_jobs, jobs_lost):
-    settings = app.config["APP_SETTINGS"]
+    settings = app.config["APP_SETTINGS"].area(InsightSettings)
     resident = sign_in(client, "oLostRefresh")
     counted = new_report(client, resident)["id"]
     run_jobs()
@@ -68,7 +70,7 @@ def test_the_sweep_counts_again_what_a_lost_refresh_left_behind(app, client, run
 
 
 def test_reports_that_go_with_a_deleted_account_leave_the_counts(app, client, run_jobs):
-    settings = app.config["APP_SETTINGS"]
+    settings = app.config["APP_SETTINGS"].area(InsightSettings)
     resident = sign_in(client, "oLeavingResident")
     report_id = new_report(client, resident)["id"]
     run_jobs()
@@ -86,8 +88,8 @@ def test_the_sweep_takes_out_reports_deleted_while_their_refresh_was_lost(app, c
     """A deleted report has no row left to be found among recent changes: the sweep finds its fact by
     comparing the facts with the reports there are (in buckets of ids: here also one id a bucket)."""
     if bucket is not None:
-        monkeypatch.setattr(services, "DIGEST_BUCKET", bucket)
-    settings = app.config["APP_SETTINGS"]
+        monkeypatch.setattr(counters, "DIGEST_BUCKET", bucket)
+    settings = app.config["APP_SETTINGS"].area(InsightSettings)
     staying, leaving = sign_in(client, "oStayingResident"), sign_in(client, "oQuietlyLeaving")
     kept = new_report(client, staying)["id"]
     gone = [new_report(client, leaving)["id"] for _ in range(2)]
@@ -110,7 +112,7 @@ def test_the_sweep_takes_out_reports_deleted_while_their_refresh_was_lost(app, c
 def test_a_sweep_with_nothing_deleted_reads_digests_not_reports(app, client, run_jobs):
     """What the sweep reads for deleted reports grows with the span of ids (a few statements per 65,536 ids),
     not with the reports: with every fact in agreement no id is looked up."""
-    settings = app.config["APP_SETTINGS"]
+    settings = app.config["APP_SETTINGS"].area(InsightSettings)
     resident = sign_in(client, "oManyReports")
     for _ in range(3):
         new_report(client, resident)

@@ -16,6 +16,8 @@ from citizen.models import Report
 from core.db import db
 from core.geo import wgs84_to_gcj02
 from insight import charts, services
+from insight.services import periods
+from insight.settings import InsightSettings
 from tests.core.admin_helpers import admin_login
 from tests.factories import StaffFactory
 from tests.insight.helpers import local, make_campaign_row, make_delivery, make_report, make_reward, seed_october
@@ -42,7 +44,7 @@ def signed_in(app, client):
 
 def _seed_recent_and_pin_today(monkeypatch, app) -> None:
     """Reports on 5–25 October; "today" is 31 October, so the last 30 days hold all of October's figures."""
-    monkeypatch.setattr(services, "today", lambda: dt.date(2026, 10, 31))
+    monkeypatch.setattr(periods, "today", lambda: dt.date(2026, 10, 31))
     with app.app_context():
         for day, status, hours, rating in [(5, "closed", 5, 5), (6, "closed", 40, 3), (9, "closed", 100, 4),
                                            (12, "rejected", None, None), (20, "accepted", None, None),
@@ -56,8 +58,8 @@ def _seed_recent_and_pin_today(monkeypatch, app) -> None:
         make_reward(campaign, local(2026, 10, 6, 9), resident_id=2, amount_fen=500, paid_at=local(2026, 10, 7))
         make_reward(campaign, local(2026, 10, 9, 9), resident_id=1, amount_fen=500)
         make_reward(campaign, local(2026, 10, 20, 9), resident_id=3)
+        services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
         db.session.commit()
-        services.rebuild(app.config["APP_SETTINGS"])
 
 
 def test_the_dashboard_and_the_monthly_report_show_the_same_figures(app, signed_in, monkeypatch):
@@ -105,7 +107,7 @@ def test_the_dashboard_has_every_chart_with_its_table_and_filters_hot_spots(app,
 @pytest.mark.parametrize(("today", "offered"), [(dt.date(2026, 10, 31), "2026-09"), (dt.date(2026, 11, 1), "2026-10"),
                                                 (dt.date(2027, 1, 15), "2026-12")])
 def test_the_monthly_report_form_offers_the_last_whole_month(signed_in, monkeypatch, today, offered):
-    monkeypatch.setattr(services, "today", lambda: today)
+    monkeypatch.setattr(periods, "today", lambda: today)
     page = signed_in.get("/admin/insight").get_data(as_text=True)
     assert f'<input type="month" name="month" value="{offered}" required>' in page
 
@@ -157,10 +159,11 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 @pytest.mark.parametrize("grid_m", [500, 20])  # cells of several pixels; cells far smaller than a pixel
 def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
     counts = {(36.07, 120.38): 100, (36.30, 120.50): 10, (35.90, 120.10): 1}
-    grid = services.HotSpotGrid(grid_m, {services.cell_of(lat, lng, grid_m): count for (lat, lng), count in counts.items()})
+    grid = services.HotSpotGrid(grid_m, {services.cell_of(lat, lng, grid_m): count
+                                         for (lat, lng), count in counts.items()})
     chart = charts.grid_map("m", "m", grid, outline=[(35.8, 120.0), (36.4, 120.0), (36.4, 120.6)], places=[])
     layer, labels = _heat_layer_and_labels(chart)
-    for (x, y), count in zip(labels, sorted(counts.values(), reverse=True)):
+    for (x, y), count in zip(labels, sorted(counts.values(), reverse=True), strict=True):
         assert layer.getpixel((round(x * 2), round(y * 2))) == _rgb(charts.heat_colour(count, 100))
     coloured = {rgb for _, rgb in layer.getcolors(1 << 20)} - {(0, 0, 0)}
     assert coloured == {_rgb(charts.heat_colour(count, 100)) for count in counts.values()}
@@ -169,7 +172,8 @@ def test_the_hot_spot_map_colours_each_cell_where_it_lies(grid_m):
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed (make test installs it)")
 def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(app, app_ctx, tmp_path):
     seed_october()
-    services.rebuild(app.config["APP_SETTINGS"])
+    services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
+    db.session.commit()
     result = app.test_cli_runner().invoke(args=["insight", "monthly", "--month", "2026-10", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "insight-2026-10.html").read_text(encoding="utf-8")
@@ -183,7 +187,8 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     # fallback font (Liberation, DejaVu: TrueType), which would draw the Chinese as empty boxes.
     assert {tuple(line.split()[1:3]) for line in fonts.splitlines()[2:]} == {("Type", "3")}
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况", "有奖随手拍活动简报"):
+    for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况",
+                    "有奖随手拍活动简报"):
         assert heading in text
 
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
@@ -195,7 +200,7 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
             colours |= {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20)}
     for chart_colour in (charts.PALETTE[0], charts.PALETTE[1], charts.HEAT[-1]):
         wanted = tuple(int(chart_colour[i:i + 2], 16) for i in (1, 3, 5))
-        assert any(sum(abs(a - b) for a, b in zip(rgb, wanted)) < 12 for rgb in colours), chart_colour
+        assert any(sum(abs(a - b) for a, b in zip(rgb, wanted, strict=True)) < 12 for rgb in colours), chart_colour
 
 
 def test_the_monthly_command_refuses_a_bad_month(app):

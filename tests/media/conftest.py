@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,7 +82,7 @@ def stored_keys(app: Flask) -> Callable[[], set[str]]:
 def settings(app: Flask, monkeypatch) -> Callable[..., None]:
     """Change media settings for one test."""
     def change(**overrides: object) -> None:
-        monkeypatch.setitem(app.config, "APP_SETTINGS", dataclasses.replace(app.config["APP_SETTINGS"], **overrides))
+        monkeypatch.setitem(app.config, "APP_SETTINGS", app.config["APP_SETTINGS"].replace(**overrides))
 
     return change
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -31,7 +30,7 @@ def wechatpay_settings(fake_wechatpay_server, tmp_path_factory) -> dict[str, obj
 
 
 def enable_payouts(app, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> None:
-    config = dataclasses.replace(app.config["APP_SETTINGS"], **settings)
+    config = app.config["APP_SETTINGS"].replace(**settings)
     monkeypatch.setitem(app.config, "APP_SETTINGS", config)
     monkeypatch.setitem(app.extensions, "wechatpay", WeChatPayGateway.from_config(config))
 

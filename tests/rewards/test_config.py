@@ -6,6 +6,7 @@ import pytest
 
 from core.app import create_app
 from core.config import Config, ConfigError
+from rewards.settings import RewardSettings
 from tests.core.test_config import SAFE_PRODUCTION
 from tests.fakes.wechat import APP_ID
 from tests.fakes.wechatpay import FakeWeChatPay
@@ -20,9 +21,9 @@ def payout_settings(tmp_path) -> dict[str, str]:
 
 
 def test_payouts_are_off_by_default_and_settings_come_from_the_environment(tmp_path):
-    assert not Config.from_env({}).wechatpay_payouts_enabled
-    config = Config.from_env({**payout_settings(tmp_path), "WECHAT_APP_ID": "wx1", "WECHATPAY_MAX_TRANSFER_FEN": "5000",
-                              "WECHATPAY_TRANSFER_SCENE_ID": "1005"})
+    assert not RewardSettings.from_env({}).wechatpay_payouts_enabled
+    config = RewardSettings.from_env({**payout_settings(tmp_path), "WECHAT_APP_ID": "wx1",
+                                      "WECHATPAY_MAX_TRANSFER_FEN": "5000", "WECHATPAY_TRANSFER_SCENE_ID": "1005"})
     assert config.wechatpay_payouts_enabled and config.wechatpay_app_id == "wx1"
     assert config.wechatpay_max_transfer_fen == 5000 and config.wechatpay_transfer_scene_id == "1005"
 
@@ -72,8 +73,8 @@ def test_a_key_file_that_holds_no_key_of_its_kind_is_refused_by_name(tmp_path, v
 def test_the_bill_number_prefix_comes_from_the_environment_and_is_checked():
     """WeChat Pay wants out_bill_no unique per merchant, letters and digits, at most 32: each deployment sharing a
     merchant has its own prefix, short enough to leave room for the random part."""
-    assert Config.from_env({}).wechatpay_out_bill_prefix == "QDRW"
-    assert Config.from_env({"WECHATPAY_OUT_BILL_PREFIX": "QDSTAGING2"}).wechatpay_out_bill_prefix == "QDSTAGING2"
+    assert RewardSettings.from_env({}).wechatpay_out_bill_prefix == "QDRW"
+    assert RewardSettings.from_env({"WECHATPAY_OUT_BILL_PREFIX": "QDSTAGING2"}).wechatpay_out_bill_prefix == "QDSTAGING2"
     for wrong in ("QD-RW", "QD RW", "青岛", "Q" * 13):
         with pytest.raises(ConfigError, match="WECHATPAY_OUT_BILL_PREFIX"):
             Config.from_env({"WECHATPAY_OUT_BILL_PREFIX": wrong})

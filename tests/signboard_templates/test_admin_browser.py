@@ -46,7 +46,8 @@ def test_a_reviewer_asks_for_changes_then_approves_and_the_certificate_verifies(
 
     api = live_app.test_client()
     token = api.post("/api/v1/auth/dev", json={"openid": "oBrowserMerchant0000000000001"}).json["token"]
-    resubmitted = api.put(f"/api/v1/signboard-applications/{created['id']}", headers={"Authorization": f"Bearer {token}"},
+    resubmitted = api.put(f"/api/v1/signboard-applications/{created['id']}",
+                          headers={"Authorization": f"Bearer {token}"},
                           json=application_body(created["facade_photo_media_id"], shop_name="青岛湾渔家",
                                                 licence_name="青岛市市北区青岛湾渔家餐饮店",
                                                 credit_code="91440300708461136T"))

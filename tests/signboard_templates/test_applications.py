@@ -13,7 +13,7 @@ from core.db import db
 from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from media import services as media_services
-from signboard_templates import services
+from signboard_templates.services import applications
 from tests.citizen.helpers import upload_photo
 from tests.media import samples
 from tests.factories import STAFF_PASSWORD, StaffFactory
@@ -112,7 +112,8 @@ def test_invalid_input_is_422_naming_the_field(client, merchant, changes, field)
     assert response.status_code == 422 and field in response.json["error"]["details"]["fields"]["json"]
 
 
-@pytest.mark.parametrize("sizes", [{"sign_width_m": 30, "sign_height_m": 0.5}, {"sign_width_m": 0.2, "sign_height_m": 10}])
+@pytest.mark.parametrize("sizes", [{"sign_width_m": 30, "sign_height_m": 0.5},
+                                   {"sign_width_m": 0.2, "sign_height_m": 10}])
 def test_a_sign_the_preview_cannot_draw_is_refused_everywhere_it_is_proposed(client, merchant, sizes):
     # Wider or taller than the preview draws: an approved application's preview link would answer 422.
     headers, photo = merchant
@@ -178,7 +179,7 @@ def test_the_certificate_number_carries_the_year_of_approval_in_beijing_time(app
     created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json
     reviewer, token = staff_client(app, ["signboard_reviewer"])
     # 02:00 on New Year's Day 2027 in Qingdao is still 2026 in UTC.
-    monkeypatch.setattr(services, "utcnow", lambda: dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.timezone.utc))
+    monkeypatch.setattr(applications, "utcnow", lambda: dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.timezone.utc))
     assert decide(reviewer, token, created["id"], "approve").status_code == 302
     approved = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
     assert approved["certificate_number"].startswith("QDZP2027")
@@ -216,7 +217,8 @@ def test_review_request_changes_then_approve_issues_a_verifiable_certificate(app
     approved = client.get(f"/api/v1/signboard-applications/{created['id']}", headers=headers).json
     number = approved["certificate_number"]
     assert approved["status"] == "approved" and re.fullmatch(r"QDZP\d{4}\d{6}[A-Z]{4}", number)
-    assert approved["approved_design"]["height_m"] == 0.8 and approved["approved_design"]["template_id"] == "catering-01"
+    design = approved["approved_design"]
+    assert design["height_m"] == 0.8 and design["template_id"] == "catering-01"
     assert approved["certificate_url"].endswith(f"/signboard-certificates/{number}")
 
     certificate = client.get(f"/signboard-certificates/{number}")

@@ -8,7 +8,8 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-from signboard_templates import services
+from signboard_templates import rendering
+from signboard_templates.services import previews
 
 
 def _image(response) -> Image.Image:  # noqa: ANN001
@@ -26,7 +27,7 @@ def test_a_preview_is_a_png_with_the_board_proportions_and_cache_headers(client)
 def test_a_repeat_with_the_etag_is_304_and_draws_nothing(client, monkeypatch):
     url = "/api/v1/signboard-templates/retail-03/preview.png?shop_name=" + quote("邻里便利店")
     first = client.get(url)
-    monkeypatch.setattr(services.rendering, "render", lambda *a, **k: pytest.fail("drew again"))
+    monkeypatch.setattr(rendering, "render", lambda *a, **k: pytest.fail("drew again"))
     again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"] and not again.data
     cached = client.get(url)
@@ -44,7 +45,8 @@ def test_the_default_size_is_the_templates(client):
     assert image.height > image.width
 
 
-@pytest.mark.parametrize("name", ["", "   ", "一二三四五六七八九十一二三四五六七八九十一", "老王\x07海鲜", "老王\u202e海鲜"])
+@pytest.mark.parametrize("name", ["", "   ", "一二三四五六七八九十一二三四五六七八九十一", "老王\x07海鲜",
+                                  "老王\u202e海鲜"])
 def test_bad_names_get_422(client, name):
     response = client.get("/api/v1/signboard-templates/catering-01/preview.png?shop_name=" + quote(name))
     assert response.status_code == 422
@@ -70,7 +72,7 @@ def test_each_category_has_a_gallery_of_its_18_templates(client):
     response = client.get("/api/v1/signboard-categories/healthcare/gallery.png")
     assert response.status_code == 200 and response.mimetype == "image/png"
     image = _image(response)
-    assert image.size == (services.GALLERY_CELL[0] * 3, services.GALLERY_CELL[1] * 6)
+    assert image.size == (previews.GALLERY_CELL[0] * 3, previews.GALLERY_CELL[1] * 6)
     named = client.get("/api/v1/signboard-categories/healthcare/gallery.png?shop_name=" + quote("仁心药房"))
     assert named.headers["ETag"] != response.headers["ETag"]
     assert client.get("/api/v1/signboard-categories/nope/gallery.png").status_code == 404

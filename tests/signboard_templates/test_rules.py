@@ -89,7 +89,7 @@ def test_a_broken_rule_file_stops_the_app_from_starting(tmp_path, app):
     path.write_text(json.dumps({"rules": [{"code": "X1", "check": "no_such_check", "severity": "blocking",
                                            "title": "t", "explanation": "e"}]}), encoding="utf-8")
     with pytest.raises(RuleSetError, match="unknown check"):
-        create_app(dataclasses.replace(app.config["APP_SETTINGS"], signboard_rules_file=path))
+        create_app(app.config["APP_SETTINGS"].replace(signboard_rules_file=path))
     with pytest.raises(RuleSetError, match="missing params"):
         build_rule_set({"rules": [{"code": "R9", "check": "board_thickness", "severity": "blocking", "title": "t",
                                    "explanation": "e", "params": {}}]})

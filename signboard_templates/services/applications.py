@@ -1,32 +1,24 @@
-"""Signboards: the catalogue, cached previews, and the pre-approval workflow. No Flask here."""
+"""Pre-approval applications: the merchant's proposal checked against the city's rules, the reviewer's decision
+and the certificate it issues. The facade photo is the media package's, reached through one seam here."""
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import datetime as dt
-import hashlib
 import secrets
-import threading
-import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from PIL import Image, ImageDraw
 
 from core.db import db, get_or_not_found, lock_for_transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.privacy import row_dict
 from core.services import Actor, record_audit
 from media import services as media_services
-from signboard_templates import credit_code, rendering
-from signboard_templates.catalogue import Catalogue, Category, Template, load_catalogue
+from signboard_templates import credit_code
 from signboard_templates.models import STATUSES, SignboardApplication, SignboardApplicationEvent
 from signboard_templates.rules import CheckResult, Proposal, RuleSet, run_checks
+from signboard_templates.services.templates import catalogue, clean_name, get_template, shop_name_problem
 
-MAX_NAME_LENGTH = 20
-_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 ACTIVE_STATUSES = ("submitted", "changes_requested", "approved")
 EDITABLE_STATUSES = ("draft", "changes_requested")
 DECISIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected"}
@@ -37,161 +29,6 @@ APPLICATION_FIELDS = (
     "facade_height_m", "facade_photo_media_id", "floor", "building_storeys", "pedestrian_street",
     "single_owner_building", "building_kind", "template_id", "sign_width_m", "sign_height_m", "sign_thickness_m",
     "protrusion_m", "mount_height_m", "mount_position")
-
-
-def catalogue() -> Catalogue:
-    return load_catalogue()
-
-
-def get_template(template_id: str) -> Template:
-    template = catalogue().template(template_id)
-    if template is None:
-        raise NotFound("招牌模板不存在。", code="template_not_found")
-    return template
-
-
-def get_category(code: str) -> Category:
-    category = catalogue().category(code)
-    if category is None:
-        raise NotFound("业态分类不存在。", code="category_not_found")
-    return category
-
-
-def shop_name_problem(name: str) -> str | None:
-    """Why a shop name cannot go on a signboard, in plain Chinese; None when it can."""
-    name = unicodedata.normalize("NFC", name)
-    if not name.strip():
-        return "店名不能为空。"
-    if len(name.strip()) > MAX_NAME_LENGTH:
-        return f"店名不能超过 {MAX_NAME_LENGTH} 个字符。"
-    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in name):
-        return "店名含有控制字符或不可见字符。"
-    return None
-
-
-def sign_proportion_problem(width_m: float, height_m: float) -> str | None:
-    """Why a board of this size cannot be previewed, in plain Chinese; None when it can.
-
-    Every place that takes a sign's size for a sign that will be previewed refuses what this refuses, so that no
-    accepted application has a preview link that answers 422.
-    """
-    if max(width_m / height_m, height_m / width_m) > rendering.MAX_ASPECT_RATIO:
-        return f"招牌宽高比不能超过 {rendering.MAX_ASPECT_RATIO}:1。"
-    return None
-
-
-def clean_name(name: str) -> str:
-    """A shop or licence name as it is stored, drawn and compared: NFC, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFC", name).split())
-
-
-# --- previews -----------------------------------------------------------------------------
-
-class PngCache:
-    """The most recently used rendered images, by content key; shared by a process's threads."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: collections.OrderedDict[str, bytes] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: bytes) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-preview_cache = PngCache(512)
-
-
-@dataclasses.dataclass(frozen=True)
-class PreviewSpec:
-    template: Template
-    shop_name: str
-    width_m: float
-    height_m: float
-
-    @property
-    def etag(self) -> str:
-        return _content_key("preview", self.template.id, self.shop_name, f"{self.width_m:g}", f"{self.height_m:g}")
-
-
-def _content_key(*parts: str) -> str:
-    material = "\x1f".join((rendering.RENDERER_VERSION, catalogue().version, *parts))
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
-
-
-def preview_spec(template_id: str, shop_name: str, width_m: float | None = None,
-                 height_m: float | None = None) -> PreviewSpec:
-    template = get_template(template_id)
-    problem = shop_name_problem(shop_name)
-    if problem:
-        raise ValidationFailed(problem, code="invalid_shop_name", details={"fields": {"shop_name": [problem]}})
-    return PreviewSpec(template, clean_name(shop_name), width_m or template.default_width_m,
-                       height_m or template.default_height_m)
-
-
-def preview_png(spec: PreviewSpec) -> bytes:
-    """The preview image, drawn once per distinct content and then served from the cache."""
-    cached = preview_cache.get(spec.etag)
-    if cached is None:
-        category = get_category(spec.template.category)
-        cached = rendering.png_bytes(rendering.render(spec.template, category, spec.shop_name, spec.width_m,
-                                                      spec.height_m))
-        preview_cache.put(spec.etag, cached)
-    return cached
-
-
-GALLERY_COLUMNS = 3
-GALLERY_CELL = (300, 210)
-GALLERY_BOARD = (280, 160)
-
-
-def gallery_etag(category_code: str, shop_name: str | None) -> str:
-    category = get_category(category_code)
-    return _content_key("gallery", category.code, shop_name or category.sample_name)
-
-
-def gallery_png(category_code: str, shop_name: str | None = None) -> bytes:
-    """One picture of every template in a category, numbered, for the mini-program's picker."""
-    key = gallery_etag(category_code, shop_name)
-    cached = preview_cache.get(key)
-    if cached is not None:
-        return cached
-    category = get_category(category_code)
-    name = clean_name(shop_name) if shop_name else category.sample_name
-    templates = catalogue().in_category(category.code)
-    rows = -(-len(templates) // GALLERY_COLUMNS)
-    cell_w, cell_h = GALLERY_CELL
-    sheet = Image.new("RGB", (cell_w * GALLERY_COLUMNS, cell_h * rows), "#F4F6F9")
-    draw = ImageDraw.Draw(sheet)
-    label_font = rendering.font("regular", 16)
-    for index, template in enumerate(templates):
-        row, column = divmod(index, GALLERY_COLUMNS)
-        board = rendering.render(template, category, name, template.default_width_m, template.default_height_m,
-                                 long_side=480)
-        board.thumbnail(GALLERY_BOARD, Image.Resampling.LANCZOS)
-        x = column * cell_w + (cell_w - board.width) // 2
-        y = row * cell_h + 10 + (GALLERY_BOARD[1] - board.height) // 2
-        sheet.paste(board, (x, y))
-        draw.text((column * cell_w + cell_w / 2, row * cell_h + 10 + GALLERY_BOARD[1] + 18), f"{index + 1:02d} {template.name}",
-                  font=label_font, fill="#1F2933", anchor="mm")
-    png = rendering.png_bytes(sheet)
-    preview_cache.put(key, png)
-    return png
 
 
 # --- the media package, reached through this one seam ------------------------------------
@@ -340,7 +177,8 @@ def get_own_application(resident_id: int, application_id: int, *, for_update: bo
 
 
 def get_application(application_id: int, *, for_update: bool = False) -> SignboardApplication:
-    return get_or_not_found(SignboardApplication, application_id, "申请不存在。", with_for_update=for_update, code="application_not_found")
+    return get_or_not_found(SignboardApplication, application_id, "申请不存在。", with_for_update=for_update,
+                            code="application_not_found")
 
 
 def review_queue(status: str | None) -> sa.Select[tuple[SignboardApplication]]:
@@ -406,24 +244,8 @@ def find_certificate(number: str) -> SignboardApplication:
     """The approved application behind a certificate number, for anyone who holds the number."""
     number = "".join(number.split()).upper()
     application = db.session.scalar(sa.select(SignboardApplication).where(
-        SignboardApplication.certificate_number == number, SignboardApplication.status == "approved")) if number else None
+        SignboardApplication.certificate_number == number,
+        SignboardApplication.status == "approved")) if number else None
     if application is None:
         raise NotFound("未找到该编号的招牌核准证明。", code="certificate_not_found")
     return application
-
-
-# --- residents' data rights --------------------------------------------------------------------
-
-def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
-    """The merchant's applications with their history."""
-    return [{**row_dict(application, exclude=("resident_id", "reviewer_id")),
-             "events": [row_dict(event, exclude=("application_id",)) for event in application.events]}
-            for application in my_applications(resident_id)]
-
-
-def forget_resident(resident_id: int) -> None:
-    """Approved applications stay (a certificate anyone may verify is a public record) without the facade
-    photo, which the media package deletes; every other application goes. The caller commits."""
-    for application in my_applications(resident_id):
-        if application.status != "approved":
-            db.session.delete(application)

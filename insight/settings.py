@@ -1,0 +1,61 @@
+"""Insight's settings: the hot-spot grid's cell size, the time limit for disposal, the district score's weights, and
+the Chromium that prints monthly reports to PDF (how many at once, in all processes together), and where the
+command writes them."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from core.config import DEFAULT_VAR_DIR, Config, ConfigError, integer_setting, settings_repr
+
+RANKING_MEASURES = ("handled", "speed", "satisfaction")
+
+
+@dataclasses.dataclass(frozen=True)
+class InsightSettings:
+    insight_grid_m: int = 500
+    insight_close_limit_hours: int = 72
+    insight_ranking_weights: tuple[tuple[str, float], ...] = (("handled", 0.4), ("speed", 0.3), ("satisfaction", 0.3))
+    insight_chromium: str = "chromium"
+    insight_output_dir: Path = DEFAULT_VAR_DIR / "reports"
+    pdf_prints_at_once: int = 2
+
+    __repr__ = settings_repr
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InsightSettings:
+        return cls(
+            insight_grid_m=integer_setting(env, cls, "insight_grid_m"),
+            insight_close_limit_hours=integer_setting(env, cls, "insight_close_limit_hours"),
+            insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
+            insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
+            insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
+            pdf_prints_at_once=integer_setting(env, cls, "pdf_prints_at_once"),
+        )
+
+    def problems(self, *, production: bool, shared: Config) -> list[str]:
+        return []
+
+
+def _weights(value: str | None) -> tuple[tuple[str, float], ...] | None:
+    """INSIGHT_RANKING_WEIGHTS: "handled=0.4,speed=0.3,satisfaction=0.3" (measures left out weigh 0)."""
+    if not value:
+        return None
+    weights = dict.fromkeys(RANKING_MEASURES, 0.0)
+    for part in value.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in weights:
+            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r}; use {', '.join(RANKING_MEASURES)}")
+        try:
+            weights[name.strip()] = float(weight)
+        except ValueError:
+            weights[name.strip()] = math.nan
+    if not all(math.isfinite(weight) and weight >= 0 for weight in weights.values()) or sum(weights.values()) <= 0:
+        raise ConfigError("INSIGHT_RANKING_WEIGHTS: weights are numbers ≥ 0 and not all 0")
+    return tuple(weights.items())
+
+
+SETTINGS = InsightSettings

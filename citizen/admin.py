@@ -8,14 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import xstatic.pkg.leaflet
-from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import abort, flash, redirect, render_template, request, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
 from citizen import services
 from citizen.forms import (CategoryForm, DuplicateForm, PhotoPublicationForm, RejectForm, RejectionTemplateForm,
                            ReportActionForm, RequestInfoForm, RevealForm)
+from citizen.settings import CitizenSettings
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
+from core.config import current_config, current_settings
 from core.db import MAX_DATABASE_ID, db
 from core.errors import ValidationFailed
 from core.forms import FormInvalid, load_form
@@ -65,7 +67,7 @@ def _status_counts(filters: services.QueueFilter) -> dict[str, int]:
         return services.status_counts(filters)
     now = time.monotonic()
     cached = _counts_cache.get(filters)
-    if cached is None or now - cached[0] >= current_app.config["APP_SETTINGS"].queue_counts_ttl_seconds:
+    if cached is None or now - cached[0] >= current_settings(CitizenSettings).queue_counts_ttl_seconds:
         if len(_counts_cache) > 256:
             _counts_cache.clear()
         cached = _counts_cache[filters] = (now, services.status_counts(filters))
@@ -122,18 +124,17 @@ def reveal(report_id: int) -> str:
 
 def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) -> str:
     report = services.get_report(report_id)
-    settings = current_app.config["APP_SETTINGS"]
     media = [{"item": item, "info": media_services.media_info(item.media_id),
               "urls": media_services.media_urls(item.media_id, include_original=True),
               "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
              for item in report.media]
     candidates = [{"candidate": candidate, "photo": _first_photo_url(candidate.report)}
-                  for candidate in services.duplicate_candidates(report, settings)]
+                  for candidate in services.duplicate_candidates(report, current_settings(CitizenSettings))]
     gcj_lat, gcj_lng = wgs84_to_gcj02(report.lat, report.lng)
     return render_template(
         "citizen/report.html", report=report, media=media, candidates=candidates, gcj=(gcj_lat, gcj_lng),
         history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
-        tile_url=settings.map_tile_url, openid=services.get_resident(report.resident_id).openid,
+        tile_url=current_config().map_tile_url, openid=services.get_resident(report.resident_id).openid,
         revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS)
 
 

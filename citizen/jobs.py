@@ -10,6 +10,8 @@ from typing import Any
 from flask import current_app
 
 from citizen import services
+from citizen.settings import CitizenSettings
+from core.config import current_settings
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 def check_report(report_id: int) -> None:
     """The automatic checks flagged for moderators, run once the report is committed."""
     wechat = current_app.extensions["wechat"]
-    services.run_checks(report_id, current_app.config["APP_SETTINGS"],
+    services.run_checks(report_id, current_settings(CitizenSettings),
                         screen_text=wechat.text_is_risky if wechat is not None else None)
 
 
@@ -29,7 +31,7 @@ def requeue_pending_checks() -> int:
 
 def enforce_retention() -> Any:
     """Scheduled daily (cron running `flask privacy enforce-retention`, or an rq scheduler running this)."""
-    outcome = services.enforce_retention(current_app.config["APP_SETTINGS"])
+    outcome = services.enforce_retention(current_settings(CitizenSettings))
     log.info("retention enforced", extra=dataclasses.asdict(outcome))
     return outcome
 

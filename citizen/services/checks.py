@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from citizen.facts import CLOSED, DUPLICATE, REJECTED, WITHDRAWN, get_report
 from citizen.models import Report, ReportFlag, ReportMedia
-from core.config import Config
+from citizen.settings import CitizenSettings
 from core.db import db, utcnow
 from core.events import REPORT_FLAGS_CHANGED, publish
 from core.geo import bounding_box, haversine_m
@@ -42,7 +42,7 @@ class DuplicateCandidate:
     photo_distance: int | None  # Hamming distance of the closest pair of photo hashes (0–64)
 
 
-def duplicate_candidates(report: Report, settings: Config, limit: int = 10) -> list[DuplicateCandidate]:
+def duplicate_candidates(report: Report, settings: CitizenSettings, limit: int = 10) -> list[DuplicateCandidate]:
     """Open reports of the same category nearby and recent, nearest and most alike first."""
     since = report.created_at - dt.timedelta(days=settings.duplicate_window_days)
     south, west, north, east = bounding_box(report.lat, report.lng, settings.duplicate_radius_m)
@@ -82,7 +82,8 @@ def _closest_hash_distance(ours: list[str], theirs: list[str]) -> int | None:
     return min(pairs) if pairs else None
 
 
-def run_checks(report_id: int, settings: Config, screen_text: Callable[[str], bool | None] | None = None) -> Report:
+def run_checks(report_id: int, settings: CitizenSettings,
+               screen_text: Callable[[str], bool | None] | None = None) -> Report:
     """Flags for the moderator: possible duplicates, reused photos, evidence far away or old, risky text.
 
     ``screen_text`` is a content check (WeChat's, when configured) answering True for risky text, and None
@@ -149,7 +150,7 @@ def stuck_checks(now: dt.datetime | None = None) -> StuckChecks:
     return StuckChecks(count, oldest)
 
 
-def apply_checks(report: Report, media: list[MediaInfo], settings: Config, *, text_flagged: bool = False,
+def apply_checks(report: Report, media: list[MediaInfo], settings: CitizenSettings, *, text_flagged: bool = False,
                   checks_pending: bool = False) -> None:
     """Set the report's flags and checks from its media and the reports already filed (no commit).
 

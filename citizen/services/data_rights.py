@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from citizen.facts import ACCEPTED, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS, REJECTED, RESOLVED, WITHDRAWN
 from citizen.models import Report, ReportEvent, ReportMedia, ReportStatusCount, Resident
+from citizen.settings import CitizenSettings
 from citizen.services.reading import timeline
 from citizen.services.residents import FORGOTTEN_OPENID_PREFIX, get_resident, is_forgotten
 from core import privacy
-from core.config import Config
 from core.db import db, utcnow
 from core.errors import NotFound
 from core.events import REPORT_DELETED, publish
@@ -107,7 +107,7 @@ class RetentionOutcome:
     report_media_deleted: int
 
 
-def enforce_retention(settings: Config, now: dt.datetime | None = None) -> RetentionOutcome:
+def enforce_retention(settings: CitizenSettings, now: dt.datetime | None = None) -> RetentionOutcome:
     """What the retention periods say must go, goes: IP addresses of old reports, media of long-finished
     reports, and residents who have not signed in for the configured time."""
     now = now or utcnow()

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from citizen.facts import PENDING_REVIEW, district_of
 from citizen.models import Category, Report, ReportEvent, ReportMedia, Resident, ip_digest
+from citizen.settings import CitizenSettings
 from citizen.services.checks import any_unprocessed, apply_checks
 from citizen.services.lifecycle import RESIDENT_NOTES
-from core.config import Config
 from core.db import db, lock_for_transaction, utcnow
 from core.errors import Conflict, RateLimited, ValidationFailed
 from core.events import REPORT_STATUS_CHANGED, publish
@@ -49,7 +49,7 @@ class Submission:
 
 
 def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str, ip_address: str | None,
-                  settings: Config, screen_text_later: bool = False) -> Submission:
+                  settings: CitizenSettings, screen_text_later: bool = False) -> Submission:
     """File a report once per idempotency key: a retry gets the same report, a different body a 409.
 
     The checks run here, in the submission's own transaction, on what the submission has already
@@ -125,7 +125,7 @@ def _replay(report: Report, fingerprint: str) -> Submission:
     return Submission(report, created=False)
 
 
-def _check_submission_rate(resident_id: int, ip_address: str | None, settings: Config) -> None:
+def _check_submission_rate(resident_id: int, ip_address: str | None, settings: CitizenSettings) -> None:
     window_start = utcnow() - dt.timedelta(hours=1)
     limits = [(Report.resident_id == resident_id, settings.reports_per_resident_per_hour)]
     if ip_address:

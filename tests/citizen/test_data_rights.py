@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from citizen import services as citizen_services
 from citizen.models import Report, Resident
+from citizen.settings import CitizenSettings
 from core import services as core_services
 from core.db import db
 from core.storage import ObjectNotFound, current_storage
@@ -148,7 +149,7 @@ def test_retention_clears_addresses_media_and_inactive_residents(app, client, ho
         assert db.session.get(Report, holdings["pending"]).media == []
         assert len(db.session.get(Report, holdings["case"]).media) == 1
 
-        outcome = citizen_services.enforce_retention(app.config["APP_SETTINGS"],
+        outcome = citizen_services.enforce_retention(app.config["APP_SETTINGS"].area(CitizenSettings),
                                                      now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=10_001))
         db.session.commit()
     assert outcome.residents_forgotten >= 1

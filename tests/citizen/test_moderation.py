@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from citizen import services
 from citizen.services import moderation
 from citizen.models import Report, ReportMedia
+from citizen.settings import CitizenSettings
 from core.db import db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.geo import EARTH_RADIUS_M
@@ -137,14 +138,14 @@ def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app,
     with app.app_context():
         db.session.get(Report, old).created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
         db.session.commit()
-        settings = app.config["APP_SETTINGS"]
+        settings = app.config["APP_SETTINGS"].area(CitizenSettings)
         ranked = [c.report.id for c in services.duplicate_candidates(services.get_report(subject), settings)]
     assert ranked == [ten, forty]
     assert far not in ranked and other_kind not in ranked and old not in ranked
 
 
 def test_a_report_just_inside_the_duplicate_radius_is_a_candidate(app, client, resident, run_jobs):
-    settings = app.config["APP_SETTINGS"]
+    settings = app.config["APP_SETTINGS"].area(CitizenSettings)
     # 99.9 % of the radius north, as haversine_m measures it (the mean Earth radius).
     almost = new_report(client, resident, location=(QINGDAO[0] + math.degrees(
         0.999 * settings.duplicate_radius_m / EARTH_RADIUS_M), QINGDAO[1]))["id"]
@@ -179,7 +180,8 @@ def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resid
     subject = new_report(client, resident, media_ids=[upload_photo(client, resident, data=reencoded(picture))])["id"]
     run_jobs()
     with app.app_context():
-        candidates = services.duplicate_candidates(services.get_report(subject), app.config["APP_SETTINGS"])
+        candidates = services.duplicate_candidates(services.get_report(subject),
+                                                  app.config["APP_SETTINGS"].area(CitizenSettings))
         assert [c.report.id for c in candidates] == [similar, nearer]
         assert candidates[0].photo_distance <= 2 < candidates[1].photo_distance
 
@@ -339,7 +341,7 @@ def test_a_flag_leaves_the_filter_when_the_checks_no_longer_raise_it(app, client
         services.request_more_information(FIRST, second, expected_version=services.get_report(second).version,
                                           message="请补充近景照片")
         db.session.execute(sa.delete(ReportMedia).where(ReportMedia.report_id != second))
-        services.run_checks(second, app.config["APP_SETTINGS"])
+        services.run_checks(second, app.config["APP_SETTINGS"].area(CitizenSettings))
         assert services.moderation_queue(filters, after=None) == []
         asked = services.moderation_queue(services.QueueFilter(flag="info_requested"), after=None)
         assert [report.id for report in asked] == [second]

@@ -30,4 +30,6 @@ def init_app(app: Flask, api: Api) -> None:
     app.cli.add_command(cases_cli)
     handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
     subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
+    # An accepted report's forwarding record is written in the acceptance's transaction.
+    handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
     register_data_holder(app, "cases", export=services.export_resident_data, forget=services.forget_resident)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import xstatic.pkg.leaflet
-from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import abort, flash, redirect, render_template, request, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
 from citizen import services
+from citizen.forms import (CategoryForm, DuplicateForm, PhotoPublicationForm, RejectForm, RejectionTemplateForm,
+                           ReportActionForm, RequestInfoForm, RevealForm)
+from citizen.settings import CitizenSettings
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
+from core.config import current_config, current_settings
 from core.db import MAX_DATABASE_ID, db
+from core.errors import ValidationFailed
+from core.forms import FormInvalid, load_form
 from core.geo import wgs84_to_gcj02
 from media import services as media_services
 
@@ -61,7 +67,7 @@ def _status_counts(filters: services.QueueFilter) -> dict[str, int]:
         return services.status_counts(filters)
     now = time.monotonic()
     cached = _counts_cache.get(filters)
-    if cached is None or now - cached[0] >= current_app.config["APP_SETTINGS"].queue_counts_ttl_seconds:
+    if cached is None or now - cached[0] >= current_settings(CitizenSettings).queue_counts_ttl_seconds:
         if len(_counts_cache) > 256:
             _counts_cache.clear()
         cached = _counts_cache[filters] = (now, services.status_counts(filters))
@@ -104,7 +110,10 @@ def reveal(report_id: int) -> str:
     """The page again with one masked field in the clear (never redirected to: the value stays out of the session
     cookie and the history), audited."""
     require_staff_role("moderator")
-    field = request.form.get("field", "")
+    try:
+        field = load_form(RevealForm(), request.form)["field"]
+    except FormInvalid:
+        abort(400)
     if field not in services.REVEALABLE_REPORT_FIELDS:
         abort(400)
     require_staff_role(services.REVEALABLE_REPORT_FIELDS[field])
@@ -115,18 +124,17 @@ def reveal(report_id: int) -> str:
 
 def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) -> str:
     report = services.get_report(report_id)
-    settings = current_app.config["APP_SETTINGS"]
     media = [{"item": item, "info": media_services.media_info(item.media_id),
               "urls": media_services.media_urls(item.media_id, include_original=True),
               "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
              for item in report.media]
     candidates = [{"candidate": candidate, "photo": _first_photo_url(candidate.report)}
-                  for candidate in services.duplicate_candidates(report, settings)]
+                  for candidate in services.duplicate_candidates(report, current_settings(CitizenSettings))]
     gcj_lat, gcj_lng = wgs84_to_gcj02(report.lat, report.lng)
     return render_template(
         "citizen/report.html", report=report, media=media, candidates=candidates, gcj=(gcj_lat, gcj_lng),
         history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
-        tile_url=settings.map_tile_url, openid=services.get_resident(report.resident_id).openid,
+        tile_url=current_config().map_tile_url, openid=services.get_resident(report.resident_id).openid,
         revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS)
 
 
@@ -135,84 +143,122 @@ def _first_photo_url(report: Any) -> str | None:
     return media_services.media_urls(photo.media_id).get("thumb") if photo else None
 
 
-def _act(report_id: int, action: Any, success: str, **kwargs: Any) -> Response:
+def _act(report_id: int, form: ReportActionForm, action: Any, success: str) -> Response:
+    """Run a moderation action with the form's values (``success`` may name them: ``{duplicate_of_id}``). A version
+    the page could not have sent is a bad request; any other value that does not load is flashed back."""
     require_staff_role("moderator")
     try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
-    perform(lambda: action(actor(), report_id, expected_version=version, **kwargs), success)
+        values = load_form(form, request.form)
+    except FormInvalid as invalid:
+        if "version" in invalid.fields:
+            abort(400)
+        _flash_invalid(invalid)
+    else:
+        version = values.pop("version")
+        perform(lambda: action(actor(), report_id, expected_version=version, **values),
+                success.format(**values))
     return redirect(url_for("citizen_admin.report_page", report_id=report_id))
+
+
+def _flash_invalid(invalid: FormInvalid) -> None:
+    flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
 
 
 @bp.post("/reports/<int:report_id>/accept")
 def accept(report_id: int) -> Response:
-    return _act(report_id, services.accept_report, f"已受理反映 #{report_id}。")
+    return _act(report_id, ReportActionForm(), services.accept_report, f"已受理反映 #{report_id}。")
 
 
 @bp.post("/reports/<int:report_id>/reject")
 def reject(report_id: int) -> Response:
-    require_staff_role("moderator")
-    return _act(report_id, services.reject_report, f"已驳回反映 #{report_id}。",
-                reason=request.form.get("reason", ""), template_id=request.form.get("template_id", type=int))
+    return _act(report_id, RejectForm(), services.reject_report, f"已驳回反映 #{report_id}。")
 
 
 @bp.post("/reports/<int:report_id>/duplicate")
 def duplicate(report_id: int) -> Response:
-    require_staff_role("moderator")
-    original = request.form.get("duplicate_of_id", type=int)
-    if original is None:
-        flash("请填写原始反映编号。", "error")
-        return redirect(url_for("citizen_admin.report_page", report_id=report_id))
-    return _act(report_id, services.mark_duplicate, f"已将反映 #{report_id} 合并到 #{original}。",
-                duplicate_of_id=original)
+    return _act(report_id, DuplicateForm(), services.mark_duplicate,
+                f"已将反映 #{report_id} 合并到 #{{duplicate_of_id}}。")
 
 
 @bp.post("/reports/<int:report_id>/request-info")
 def request_info(report_id: int) -> Response:
-    return _act(report_id, services.request_more_information, "已通知市民补充信息。",
-                message=request.form.get("message", ""))
+    return _act(report_id, RequestInfoForm(), services.request_more_information, "已通知市民补充信息。")
 
 
 @bp.post("/reports/<int:report_id>/photos/<int:media_id>/publication")
 def photo_publication(report_id: int, media_id: int) -> Response:
     """A photo made public (as a copy blurred in the boxes drawn on it) or kept with staff."""
     require_staff_role("moderator")
-    form = request.form
     try:
-        boxes = json.loads(form.get("boxes") or "[]")
-        display = float(form.get("display_width", "")), float(form.get("display_height", ""))
-    except ValueError:
+        form = load_form(PhotoPublicationForm(), request.form)
+    except FormInvalid:
         flash("遮挡框数据无效，请重新绘制。", "error")
     else:
-        is_public = form.get("is_public") == "on"
+        is_public = form["is_public"]
         perform(lambda: services.set_photo_publication(
             actor(), report_id, media_id, is_public=is_public,
-            blur_boxes=services.blur_boxes_from_display(boxes, *display)),
+            blur_boxes=services.blur_boxes_from_display(form["boxes"], form["display_width"], form["display_height"])),
             "已公开该照片（遮挡处理后的副本）。" if is_public else "该照片不公开。")
     return redirect(url_for("citizen_admin.report_page", report_id=report_id, _anchor=f"photo-{media_id}"))
 
 
+def _save(action: Callable[[], Any], success: str) -> dict[str, list[str]] | None:
+    """``perform`` an admin page's save; when it is refused naming fields (``details.fields``, as the API shows
+    them), those fields' messages, for the page to show next to them."""
+    refused_fields: dict[str, list[str]] = {}
+
+    def attempt() -> None:
+        try:
+            action()
+        except ValidationFailed as refused:
+            refused_fields.update(refused.details.get("fields", {}))
+            raise
+
+    perform(attempt, success)
+    return refused_fields or None
+
+
 @bp.route("/categories", methods=["GET", "POST"])
-def categories() -> Response | str:
+def categories() -> Response | str | tuple[str, int]:
     require_staff_role("admin")
     if request.method == "POST":
-        form = request.form
-        perform(lambda: services.update_category(actor(), form.get("id", ""), name=form.get("name", ""),
-                                                 hint=form.get("hint", ""), is_active=form.get("is_active") == "on"),
-                "已保存类别。")
-        return redirect(url_for("citizen_admin.categories", _anchor=request.form.get("id", "")))
-    return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True))
+        try:
+            form = load_form(CategoryForm(), request.form)
+        except FormInvalid as invalid:
+            _flash_invalid(invalid)
+            return redirect(url_for("citizen_admin.categories"))
+        category_id = form.pop("id")
+        errors = _save(lambda: services.update_category(actor(), category_id, **form), "已保存类别。")
+        if errors:
+            return _categories_page(errors, edited=category_id), 422
+        return redirect(url_for("citizen_admin.categories", _anchor=category_id))
+    return _categories_page()
+
+
+def _categories_page(errors: dict[str, list[str]] | None = None, edited: str | None = None) -> str:
+    return render_template("citizen/categories.html", categories=services.list_categories(include_inactive=True),
+                           errors=errors, edited=edited)
 
 
 @bp.route("/rejection-templates", methods=["GET", "POST"])
-def rejection_templates() -> Response | str:
+def rejection_templates() -> Response | str | tuple[str, int]:
     require_staff_role("admin")
     if request.method == "POST":
-        form = request.form
-        perform(lambda: services.save_rejection_template(
-            actor(), template_id=form.get("id", type=int), title=form.get("title", ""), text=form.get("text", ""),
-            is_active=form.get("is_active") == "on"), "已保存驳回理由。")
+        try:
+            form = load_form(RejectionTemplateForm(), request.form)
+        except FormInvalid as invalid:
+            _flash_invalid(invalid)
+            return redirect(url_for("citizen_admin.rejection_templates"))
+        template_id = form.pop("id")
+        errors = _save(lambda: services.save_rejection_template(actor(), template_id=template_id, **form),
+                       "已保存驳回理由。")
+        if errors:
+            return _rejection_templates_page(errors, edited=template_id), 422
         return redirect(url_for("citizen_admin.rejection_templates"))
+    return _rejection_templates_page()
+
+
+def _rejection_templates_page(errors: dict[str, list[str]] | None = None, edited: int | None = None) -> str:
+    """``edited`` is the template the refused form saved, None for the form adding one."""
     return render_template("citizen/rejection_templates.html",
-                           templates=services.rejection_templates(include_inactive=True))
+                           templates=services.rejection_templates(include_inactive=True), errors=errors, edited=edited)

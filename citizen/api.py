@@ -10,11 +10,13 @@ from flask_smorest import Blueprint
 
 from citizen import services
 from citizen.models import Report
-from citizen.schemas import (ProblemCategoryTreeSchema, DevLoginSchema, IdempotencyHeaderSchema, NearbyArgsSchema,
-                             ExportSchema, NearbySchema, PageArgsSchema, RatingSchema, ReportCreateSchema, ReportPageSchema,
-                             ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
+from citizen.schemas import (DevLoginSchema, ExportSchema, IdempotencyHeaderSchema, NearbyArgsSchema, NearbySchema,
+                             PageArgsSchema, ProblemCategoryTreeSchema, RatingSchema, ReportCreateSchema,
+                             ReportPageSchema, ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
+from citizen.settings import CitizenSettings
 from core.admin import SHANGHAI
 from core.auth import current_resident_id, issue_resident_token, resident_required
+from core.config import current_settings
 from core.errors import UpstreamUnavailable
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
@@ -150,7 +152,7 @@ class Reports(MethodView):
             media_ids=tuple(body["media_ids"]))
         submission = services.submit_report(
             current_resident_id(), draft, idempotency_key=headers["idempotency_key"],
-            ip_address=request.remote_addr, settings=current_app.config["APP_SETTINGS"],
+            ip_address=request.remote_addr, settings=current_settings(CitizenSettings),
             screen_text_later=current_app.extensions["wechat"] is not None)
         replay_headers = {} if submission.created else {"Idempotent-Replayed": "true"}
         return present_report(submission.report), 201, replay_headers
@@ -182,8 +184,8 @@ class NearbyReports(MethodView):
         moderator made public, blurred), so residents need not report them again"""
         rate_limit("nearby", request.remote_addr or "")
         lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
-        settings = current_app.config["APP_SETTINGS"]
-        found = services.nearby_open_reports(lat, lng, radius_m=settings.nearby_radius_m, limit=args["limit"])
+        radius_m = current_settings(CitizenSettings).nearby_radius_m
+        found = services.nearby_open_reports(lat, lng, radius_m=radius_m, limit=args["limit"])
         photos = services.public_photo_ids(report for report, _ in found)
         urls = media_services.media_urls_by_id(media_id for media_ids in photos.values() for media_id in media_ids)
         items = []

@@ -81,8 +81,8 @@ class TimelineEntrySchema(Schema):
     status_name = fields.String(required=True)
     at = fields.DateTime(required=True)
     note = fields.String(required=True)
-    photos = fields.List(fields.Dict(), required=True,
-                         metadata={"description": "Signed links of the case system's photos for this step (resolution)"})
+    photos = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Signed links of the case system's photos for this step (resolution)"})
 
 
 class ReportMediaSchema(Schema):
@@ -153,7 +153,8 @@ class NearbyReportSchema(Schema):
     category = fields.Nested(ProblemCategoryBriefSchema, required=True)
     status = fields.String(required=True)
     status_name = fields.String(required=True)
-    location = fields.Dict(required=True, metadata={"description": "Rounded to about 100 m, in the requested coordinates"})
+    location = fields.Dict(required=True, metadata={
+        "description": "Rounded to about 100 m, in the requested coordinates"})
     description = fields.String(required=True, metadata={"description": "The public text: phone numbers, identity "
                                                                          "card numbers and plates masked"})
     distance_m = fields.Integer(required=True)

@@ -69,6 +69,7 @@ def accept(app, report_id: int) -> None:
     with app.app_context():
         version = db.session.get(Report, report_id).version
         citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+        db.session.commit()
 
 
 def accepted_report(app, client, resident, run_jobs, **body) -> int:

@@ -32,6 +32,7 @@ def test_the_forwarding_record_commits_with_the_acceptance_or_not_at_all(app, cl
         report = db.session.get(Report, report_id)
         stale = report.version
         citizen_services.accept_report(MODERATOR, report_id, expected_version=stale)
+        db.session.commit()
         # A second moderator's acceptance on the stale version is refused and writes no second record.
         with pytest.raises(Conflict):
             citizen_services.accept_report(Actor(None, "other"), report_id, expected_version=stale)

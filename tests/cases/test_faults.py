@@ -63,6 +63,7 @@ def accepted(app: Flask, *openids: str) -> list[int]:
         for report_id in report_ids:
             citizen_services.accept_report(MODERATOR, report_id,
                                            expected_version=db.session.get(Report, report_id).version)
+        db.session.commit()
     return report_ids
 
 

@@ -50,6 +50,7 @@ def new_report(client, auth: dict[str, str], **body_options) -> dict:
 def make_photos_public(app, report_id: int, blur_boxes: list[list[float]] | None = None) -> None:
     """A moderator makes each of the report's photos public, blurred in ``blur_boxes`` (fractions of the photo)."""
     from citizen import services
+    from core.db import db
     from core.services import Actor
 
     with app.app_context():
@@ -57,6 +58,8 @@ def make_photos_public(app, report_id: int, blur_boxes: list[list[float]] | None
             if item.kind == "photo":
                 services.set_photo_publication(Actor(None, "publishing-moderator"), report_id, item.media_id,
                                                is_public=True, blur_boxes=blur_boxes or [])
+        # As the admin request would: its commit queues the rendering jobs.
+        db.session.commit()
 
 
 def half_detailed_photo() -> bytes:

@@ -70,14 +70,16 @@ def test_wechat_error_codes_become_clear_errors(client, fake_wechat, errcode, st
 
 
 def test_an_unknown_code_is_invalid_and_a_reused_code_is_used(client, fake_wechat):
-    assert client.post("/api/v1/auth/wechat", json={"code": "never-issued"}).json["error"]["code"] == "wechat_code_invalid"
+    refused = client.post("/api/v1/auth/wechat", json={"code": "never-issued"})
+    assert refused.json["error"]["code"] == "wechat_code_invalid"
     sign_in(client, fake_wechat, "code-once", "oOnceResident0000000000000001")
     again = client.post("/api/v1/auth/wechat", json={"code": "code-once"})
     assert again.status_code == 409 and again.json["error"]["code"] == "wechat_code_used"
 
 
 def test_unreachable_wechat_is_503(make_app):
-    response = make_app(wechat_api_base_url="http://127.0.0.1:1/").test_client().post("/api/v1/auth/wechat", json={"code": "x"})
+    unreachable = make_app(wechat_api_base_url="http://127.0.0.1:1/").test_client()
+    response = unreachable.post("/api/v1/auth/wechat", json={"code": "x"})
     assert response.status_code == 503
     assert response.json["error"]["code"] == "wechat_unreachable"
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from citizen import services as citizen_services
 from citizen.models import Report, Resident
+from citizen.settings import CitizenSettings
 from core import services as core_services
 from core.db import db
 from core.storage import ObjectNotFound, current_storage
@@ -136,6 +137,7 @@ def test_retention_clears_addresses_media_and_inactive_residents(app, client, ho
         actor = core_services.SYSTEM_ACTOR
         pending = db.session.get(Report, holdings["pending"])
         citizen_services.reject_report(actor, pending.id, expected_version=pending.version, reason="不属于受理范围")
+        db.session.commit()
     override_settings(retention_report_ip_days=0, retention_finished_report_media_days=0,
                       retention_inactive_resident_days=10_000)
     result = app.test_cli_runner().invoke(args=["privacy", "enforce-retention"])
@@ -147,7 +149,8 @@ def test_retention_clears_addresses_media_and_inactive_residents(app, client, ho
         assert db.session.get(Report, holdings["pending"]).media == []
         assert len(db.session.get(Report, holdings["case"]).media) == 1
 
-        outcome = citizen_services.enforce_retention(app.config["APP_SETTINGS"],
+        outcome = citizen_services.enforce_retention(app.config["APP_SETTINGS"].area(CitizenSettings),
                                                      now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=10_001))
+        db.session.commit()
     assert outcome.residents_forgotten >= 1
     assert client.get("/api/v1/me", headers=holdings["auth"]).status_code == 401

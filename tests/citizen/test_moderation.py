@@ -9,9 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
+from citizen.services import moderation
 from citizen.models import Report, ReportMedia
+from citizen.settings import CitizenSettings
 from core.db import db, utcnow
-from core.errors import Conflict
+from core.errors import Conflict, ValidationFailed
 from core.geo import EARTH_RADIUS_M
 from core.models import AuditEntry
 from core.services import Actor
@@ -73,6 +75,7 @@ def test_the_second_of_two_moderators_gets_a_conflict_and_nothing_applies_twice(
     with app.app_context():
         seen_by_both = version_of(report_id)
         services.accept_report(FIRST, report_id, expected_version=seen_by_both)
+        db.session.commit()
         with pytest.raises(Conflict) as second:
             services.reject_report(SECOND, report_id, expected_version=seen_by_both, reason="不属于城市管理范围")
         assert second.value.code == "report_changed"
@@ -85,7 +88,7 @@ def test_the_second_of_two_moderators_gets_a_conflict_and_nothing_applies_twice(
 def test_a_moderator_whose_report_changes_after_it_was_read_gets_a_conflict(app, client, resident, monkeypatch):
     """Both read the same version; the other's change commits before this one writes: a conflict, not a 500."""
     report_id = new_report(client, resident)["id"]
-    read_report = services._get_report
+    read_report = services.get_report
 
     def read_then_changed(wanted: int) -> Report:
         loaded = read_report(wanted)
@@ -95,7 +98,7 @@ def test_a_moderator_whose_report_changes_after_it_was_read_gets_a_conflict(app,
 
     with app.app_context():
         version = version_of(report_id)
-        monkeypatch.setattr(services, "_get_report", read_then_changed)
+        monkeypatch.setattr(moderation, "get_report", read_then_changed)
         with pytest.raises(Conflict) as refusal:
             services.accept_report(FIRST, report_id, expected_version=version)
         assert refusal.value.code == "report_changed"
@@ -108,6 +111,7 @@ def test_rejecting_needs_a_reason_that_the_resident_sees(app, client, resident):
             services.reject_report(FIRST, report_id, expected_version=version_of(report_id), reason=" ")
         db.session.rollback()
         services.reject_report(FIRST, report_id, expected_version=version_of(report_id), reason="照片无法反映问题")
+        db.session.commit()
     detail = client.get(f"/api/v1/reports/{report_id}", headers=resident).json
     assert detail["status"] == "rejected" and detail["reject_reason"] == "照片无法反映问题"
     assert "照片无法反映问题" in detail["timeline"][-1]["note"]
@@ -116,7 +120,7 @@ def test_rejecting_needs_a_reason_that_the_resident_sees(app, client, resident):
 def test_marking_a_duplicate_points_at_the_original(app, client, resident):
     original, copy = new_report(client, resident)["id"], new_report(client, resident)["id"]
     with app.app_context():
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationFailed):
             services.mark_duplicate(FIRST, copy, expected_version=version_of(copy), duplicate_of_id=copy)
         db.session.rollback()
         services.mark_duplicate(FIRST, copy, expected_version=version_of(copy), duplicate_of_id=original)
@@ -134,14 +138,14 @@ def test_duplicate_candidates_are_nearby_recent_same_category_nearest_first(app,
     with app.app_context():
         db.session.get(Report, old).created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
         db.session.commit()
-        settings = app.config["APP_SETTINGS"]
+        settings = app.config["APP_SETTINGS"].area(CitizenSettings)
         ranked = [c.report.id for c in services.duplicate_candidates(services.get_report(subject), settings)]
     assert ranked == [ten, forty]
     assert far not in ranked and other_kind not in ranked and old not in ranked
 
 
 def test_a_report_just_inside_the_duplicate_radius_is_a_candidate(app, client, resident, run_jobs):
-    settings = app.config["APP_SETTINGS"]
+    settings = app.config["APP_SETTINGS"].area(CitizenSettings)
     # 99.9 % of the radius north, as haversine_m measures it (the mean Earth radius).
     almost = new_report(client, resident, location=(QINGDAO[0] + math.degrees(
         0.999 * settings.duplicate_radius_m / EARTH_RADIUS_M), QINGDAO[1]))["id"]
@@ -176,14 +180,16 @@ def test_a_similar_photo_ranks_a_candidate_above_a_nearer_one(app, client, resid
     subject = new_report(client, resident, media_ids=[upload_photo(client, resident, data=reencoded(picture))])["id"]
     run_jobs()
     with app.app_context():
-        candidates = services.duplicate_candidates(services.get_report(subject), app.config["APP_SETTINGS"])
+        candidates = services.duplicate_candidates(services.get_report(subject),
+                                                  app.config["APP_SETTINGS"].area(CitizenSettings))
         assert [c.report.id for c in candidates] == [similar, nearer]
         assert candidates[0].photo_distance <= 2 < candidates[1].photo_distance
 
 
 def test_the_same_photo_on_another_report_is_flagged(app, client, resident, run_jobs):
     picture = photo_bytes(777)
-    first = new_report(client, resident, location=metres_north(500), media_ids=[upload_photo(client, resident, data=picture)])
+    first = new_report(client, resident, location=metres_north(500),
+                       media_ids=[upload_photo(client, resident, data=picture)])
     neighbour = sign_in(client, "oNeighbour")
     second = new_report(client, neighbour, media_ids=[upload_photo(client, neighbour, data=picture)])
     run_jobs()
@@ -232,7 +238,8 @@ def test_a_text_check_without_an_answer_is_run_again_by_the_sweep(app, client, r
     if outage == "error_answer":
         fake_wechat.wechat.text_check_failures[:] = [-1]  # 系统繁忙
     else:
-        monkeypatch.setitem(app.extensions, "wechat", WeChatMiniProgram(APP_ID, APP_SECRET, "http://127.0.0.1:1/", None))
+        unreachable = WeChatMiniProgram(APP_ID, APP_SECRET, "http://127.0.0.1:1/", None)
+        monkeypatch.setitem(app.extensions, "wechat", unreachable)
     report_id = new_report(client, resident, description="这里有违禁内容")["id"]
     run_jobs()
     overdue = utcnow() + services.CHECKS_OVERDUE_AFTER
@@ -241,6 +248,7 @@ def test_a_text_check_without_an_answer_is_run_again_by_the_sweep(app, client, r
     monkeypatch.setitem(app.extensions, "wechat", working)
     with app.app_context():
         assert services.requeue_pending_checks(now=overdue) == 1
+        db.session.commit()  # as the sweep's command does: the checks are queued once it commits
     run_jobs()
     with app.app_context():
         assert services.get_report(report_id).flags == ["text_flagged"]
@@ -260,6 +268,7 @@ def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sw
         assert services.get_report(report_id).flags == ["checks_pending", "evidence_far_away"]
         assert services.requeue_pending_checks() == 0  # queued moments ago: may simply not have run yet
         assert services.requeue_pending_checks(now=overdue) == 1
+        db.session.commit()  # as the sweep's command does: the checks are queued once it commits
     run_jobs()
     with app.app_context():
         assert "checks_pending" in services.get_report(report_id).flags  # the photo is still unprocessed
@@ -270,6 +279,7 @@ def test_checks_lost_or_run_before_the_photo_was_processed_run_again_from_the_sw
     assert swept.exit_code == 0 and "queued the checks of 0 reports" in swept.output
     with app.app_context():
         assert services.requeue_pending_checks(now=overdue) == 1
+        db.session.commit()  # as the sweep's command does: the checks are queued once it commits
     run_jobs()
     with app.app_context():
         report = services.get_report(report_id)
@@ -291,9 +301,10 @@ def test_the_queue_is_oldest_first_with_a_keyset_cursor_and_counts(app, client, 
 def pending_reports_without_flags(count: int, *, before: dt.datetime) -> list[int]:
     """Reports older than ``before`` that no check flagged, written straight to the table (fast)."""
     owner = ResidentFactory().id
-    reports = [Report(resident_id=owner, category_id="S0104", description="未标记的反映", lat=QINGDAO[0], lng=QINGDAO[1],
-                      address="青岛市市南区", district="市南区", status="pending_review", idempotency_key=f"unflagged-{n}",
-                      request_fingerprint="fp", flags=[], checks={}, created_at=before - dt.timedelta(minutes=count - n))
+    reports = [Report(resident_id=owner, category_id="S0104", description="未标记的反映", lat=QINGDAO[0],
+                      lng=QINGDAO[1], address="青岛市市南区", district="市南区", status="pending_review",
+                      idempotency_key=f"unflagged-{n}", request_fingerprint="fp", flags=[], checks={},
+                      created_at=before - dt.timedelta(minutes=count - n))
                for n in range(count)]
     db.session.add_all(reports)
     db.session.commit()
@@ -331,7 +342,7 @@ def test_a_flag_leaves_the_filter_when_the_checks_no_longer_raise_it(app, client
         services.request_more_information(FIRST, second, expected_version=services.get_report(second).version,
                                           message="请补充近景照片")
         db.session.execute(sa.delete(ReportMedia).where(ReportMedia.report_id != second))
-        services.run_checks(second, app.config["APP_SETTINGS"])
+        services.run_checks(second, app.config["APP_SETTINGS"].area(CitizenSettings))
         assert services.moderation_queue(filters, after=None) == []
         asked = services.moderation_queue(services.QueueFilter(flag="info_requested"), after=None)
         assert [report.id for report in asked] == [second]

@@ -132,6 +132,25 @@ def test_moderation_is_for_moderators(app, client, reports):
     assert client.get(f"/admin/reports/{reports[0]['id']}").status_code == 403
 
 
+def test_a_refused_category_or_reason_is_shown_again_with_the_messages_next_to_the_fields(app, client):
+    with app.app_context():
+        StaffFactory(username="form_admin", roles=["admin"])
+    admin_login(client, "form_admin")
+    blank_name = admin_post(client, "/admin/categories", {"id": "S0102", "name": " ", "hint": "提示"},
+                            form_page="/admin/categories")
+    page = blank_name.get_data(as_text=True)
+    assert blank_name.status_code == 422 and "名称不能为空" in page
+    assert re.search(r'name="name" value="[^"]*" maxlength="64" required></label><p class="field-error"', page)
+    blank_text = admin_post(client, "/admin/rejection-templates", {"title": "新理由", "text": ""},
+                            form_page="/admin/rejection-templates")
+    assert blank_text.status_code == 422
+    assert re.search(r'<input name="text" maxlength="500" required></label><p class="field-error"',
+                     blank_text.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                                 .where(AuditEntry.action.in_(["category.update", "rejection_template.save"]))) == 0
+
+
 def test_an_admin_edits_a_category_and_it_is_audited(app, client):
     with app.app_context():
         StaffFactory(username="cat_admin", roles=["admin"])
@@ -141,7 +160,8 @@ def test_an_admin_edits_a_category_and_it_is_audited(app, client):
     hints = {c["id"]: c["hint"] for group in categories for c in group["categories"]}
     assert hints["S0102"] == "新的提示"
     with app.app_context():
-        assert db.session.scalar(sa.select(AuditEntry.after).where(AuditEntry.action == "category.update"))["hint"] == "新的提示"
+        audited = db.session.scalar(sa.select(AuditEntry.after).where(AuditEntry.action == "category.update"))
+        assert audited["hint"] == "新的提示"
 
 
 @pytest.mark.parametrize(("action", "field", "message"), [
@@ -161,6 +181,21 @@ def test_an_id_beyond_32_bits_in_a_moderation_form_is_a_clear_refusal(app, moder
         assert db.session.get(Report, report_id).status == "pending_review"
 
 
+def test_moderation_forms_that_do_not_load_change_nothing(app, moderator_client, reports):
+    """A version the page could not have sent is a bad request; a blank original is asked for again."""
+    report_id = reports[0]["id"]
+    page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
+    tampered = admin_post(moderator_client, f"/admin/reports/{report_id}/accept", {"version": "v1"},
+                          form_page=f"/admin/reports/{report_id}")
+    assert tampered.status_code == 400
+    blank = admin_post(moderator_client, f"/admin/reports/{report_id}/duplicate",
+                       {"version": version_field(page), "duplicate_of_id": ""}, form_page=f"/admin/reports/{report_id}")
+    assert blank.status_code == 302
+    assert "请填写原始反映编号" in moderator_client.get(blank.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == "pending_review"
+
+
 def test_a_queue_cursor_beyond_32_bits_is_a_bad_request(moderator_client, reports):
     assert moderator_client.get(f"/admin/reports?after=2026-11-29T00:00:00%2B00:00_{2**40}").status_code == 400
 
@@ -169,7 +204,8 @@ def test_saving_a_rejection_template_with_an_id_beyond_32_bits_is_refused(app, c
     with app.app_context():
         StaffFactory(username="reason_admin", roles=["admin"])
     admin_login(client, "reason_admin")
-    response = admin_post(client, "/admin/rejection-templates", {"id": str(2**40), "title": "新理由", "text": "理由正文"})
+    response = admin_post(client, "/admin/rejection-templates",
+                          {"id": str(2**40), "title": "新理由", "text": "理由正文"})
     assert response.status_code == 302
     assert "驳回理由不存在" in client.get(response.location).get_data(as_text=True)
 

@@ -32,6 +32,7 @@ def accepted_report(live_app):
                         media_ids=[upload_photo(client, resident, data=half_detailed_photo())])
     with live_app.app_context():
         services.accept_report(MODERATOR, report["id"], expected_version=services.get_report(report["id"]).version)
+        db.session.commit()
     return report["id"]
 
 

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from core.db import db
-from tests.core.test_migrations import empty_app, empty_database_url  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.live_database
 

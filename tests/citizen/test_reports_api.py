@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from citizen import services
+from citizen.services import lifecycle
 from citizen.models import Report
 from core.db import db
 from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
@@ -225,7 +226,7 @@ def changed_by_someone_else_once_read(monkeypatch) -> None:
                            .execution_options(synchronize_session=False))
         return loaded
 
-    monkeypatch.setattr(services, "get_resident_report", read_then_changed)
+    monkeypatch.setattr(lifecycle, "get_resident_report", read_then_changed)
 
 
 def test_withdrawing_or_rating_a_report_changed_meanwhile_is_a_conflict_not_a_500(app, client, resident, monkeypatch):
@@ -243,7 +244,8 @@ def test_rating_once_after_resolution(app, client, resident):
     too_early = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 5}, headers=resident)
     assert too_early.status_code == 409 and too_early.json["error"]["code"] == "not_resolved"
     move(app, report["id"], "accepted", "forwarded", "in_progress", "resolved")
-    rated = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 4, "comment": "很快"}, headers=resident)
+    rated = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 4, "comment": "很快"},
+                        headers=resident)
     assert rated.status_code == 200 and rated.json["rating"] == 4
     again = client.post(f"/api/v1/reports/{report['id']}/rating", json={"rating": 1}, headers=resident)
     assert again.status_code == 409 and again.json["error"]["code"] == "already_rated"

@@ -21,8 +21,9 @@ def reports_of_one_shard(statuses: list[str]) -> list[int]:
     owner = ResidentFactory().id
     first = (db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Report.id), 0))) // 1000 + 1) * 1000
     reports = [Report(id=first + ReportStatusCount.SHARDS * n, resident_id=owner, category_id="S0104",
-                      description="同一分片的反映", lat=QINGDAO[0], lng=QINGDAO[1], address="青岛市市南区", district="市南区",
-                      status=status, idempotency_key=f"shard-{first}-{n}", request_fingerprint="fp", flags=[], checks={})
+                      description="同一分片的反映", lat=QINGDAO[0], lng=QINGDAO[1], address="青岛市市南区",
+                      district="市南区", status=status, idempotency_key=f"shard-{first}-{n}", request_fingerprint="fp",
+                      flags=[], checks={})
                for n, status in enumerate(statuses)]
     db.session.add_all(reports)
     db.session.commit()

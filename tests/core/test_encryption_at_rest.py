@@ -46,6 +46,7 @@ def _residents_with_reports(app) -> list[int]:
     for openid, unionid in RESIDENTS:
         with app.app_context():
             citizen_services.sign_in_resident(WeChatIdentity(openid=openid, unionid=unionid))
+            db.session.commit()
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = IP_ADDRESS
         report_ids.append(new_report(client, sign_in(client, openid))["id"])
@@ -176,6 +177,7 @@ def test_values_under_a_key_no_longer_configured_are_reported_and_left_alone(enc
     try:
         with stray.app_context():
             citizen_services.sign_in_resident(WeChatIdentity(openid="oWrittenUnderAStrayKey00000001", unionid=None))
+            db.session.commit()
         result = rotating.test_cli_runner().invoke(args=["privacy", "rotate-key"])
         assert result.exit_code == 1
         assert "residents.openid: 1 values under no configured key" in result.output

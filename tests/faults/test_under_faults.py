@@ -247,6 +247,7 @@ def _accept_waiting(app: Flask) -> None:
     db.session.rollback()
     for report_id, version in waiting:
         citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+        db.session.commit()
 
 
 def _approve_granted(app: Flask) -> None:

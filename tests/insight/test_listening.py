@@ -26,6 +26,7 @@ def test_a_report_is_counted_when_submitted_moved_along_and_rated(app, client, r
         assert db.session.get(ReportFact, report_id).status == "pending_review"
         version = citizen_services.get_report(report_id).version
         citizen_services.accept_report(MODERATOR, report_id, expected_version=version)
+        db.session.commit()
     run_jobs()  # the built-in case desk may take (forward) the report at once
     with app.app_context():
         report = citizen_services.get_report(report_id)
@@ -56,6 +57,7 @@ def test_the_sweep_counts_again_what_a_lost_refresh_left_behind(app, client, run
         with app.app_context():
             version = citizen_services.get_report(counted).version
             citizen_services.reject_report(MODERATOR, counted, expected_version=version, reason="不属于城市管理问题")
+            db.session.commit()
     with app.app_context():
         assert db.session.get(ReportFact, missed) is None
         assert db.session.get(ReportFact, counted).status == "pending_review"

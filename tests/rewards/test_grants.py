@@ -95,6 +95,7 @@ def test_a_duplicate_earns_nothing_and_the_first_report_earns(app, client, run_j
         from citizen.models import Report
         citizen_services.mark_duplicate(OFFICER, copy, expected_version=db.session.get(Report, copy).version,
                                         duplicate_of_id=first)
+        db.session.commit()
     run_jobs()
     assert reward_of(app, first).state == "granted"
     assert (reward_of(app, copy).state, reward_of(app, copy).reason) == ("refused", "report_duplicate")
@@ -171,6 +172,7 @@ def test_a_reward_held_only_for_pending_checks_is_decided_when_the_checks_finish
     with app.app_context():
         for report_id in (granted_later, held_later):
             citizen_jobs.check_report(report_id)  # as the sweep's requeued job runs it on a worker
+            db.session.commit()  # as the worker does when the job returns
     run_jobs()
     assert reward_of(app, granted_later).state == "granted"
     assert ledger(app, reward_of(app, granted_later).id) == [("granted", 500, "system")]

@@ -28,7 +28,6 @@ def init_app(app: Flask, api: Api) -> None:
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})
     app.cli.add_command(cases_cli)
-    handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
     subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
     # An accepted report's forwarding record is written in the acceptance's transaction.
     handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")

@@ -31,15 +31,22 @@ REPORT_ACCEPTED = "report.accepted"
 def subscribe(app: Flask, event: str, listener: JobReference) -> None:
     """Run the job ``listener`` (best by dotted name) with the object's id after each commit that published
     ``event``."""
-    resolve_job(listener)
-    app.extensions.setdefault("event_listeners", {}).setdefault(event, []).append(listener)
+    _add_once(app, "event_listeners", event, listener)
 
 
 def handle(app: Flask, event: str, handler: str) -> None:
     """Call the function named ``handler`` (dotted) with the payload of every ``emit(event, …)``, in the emitter's
     transaction."""
-    resolve_job(handler)
-    app.extensions.setdefault("event_handlers", {}).setdefault(event, []).append(handler)
+    _add_once(app, "event_handlers", event, handler)
+
+
+def _add_once(app: Flask, registry: str, event: str, target: JobReference) -> None:
+    # Registered twice, a handler would run twice per event: a merge of two init_app edits did exactly that.
+    resolve_job(target)
+    registered = app.extensions.setdefault(registry, {}).setdefault(event, [])
+    if target in registered:
+        raise ValueError(f"{target!r} is already registered for {event!r}")
+    registered.append(target)
 
 
 def emit(event: str, **payload: Any) -> None:

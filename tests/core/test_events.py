@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from core import services
@@ -60,3 +61,16 @@ def test_same_transaction_handlers_write_with_the_emitter_or_not_at_all(app):
         assert handled == {"42"}
     finally:
         app.extensions["event_handlers"]["test.accepted"].remove("tests.core.sample_jobs.record_handled")
+
+
+def test_a_handler_or_listener_registered_twice_is_refused(app):
+    handle(app, "test.twice", "tests.core.sample_jobs.record_handled")
+    subscribe(app, "test.twice", "tests.core.sample_jobs.record_job_run")
+    try:
+        with pytest.raises(ValueError):
+            handle(app, "test.twice", "tests.core.sample_jobs.record_handled")
+        with pytest.raises(ValueError):
+            subscribe(app, "test.twice", "tests.core.sample_jobs.record_job_run")
+    finally:
+        app.extensions["event_handlers"]["test.twice"].clear()
+        app.extensions["event_listeners"]["test.twice"].clear()

@@ -5,7 +5,7 @@ with zero errors and p99 under 200 ms, quoted as a ratio to a bare endpoint of t
     .venv/bin/python bench/load.py --users 2,4,8 --seconds 10 --think 0 --workers 4 --rq-workers 2
 
 The stack, all on this machine: a private PostgreSQL cluster and a private redis-server on free ports
-(tests/stack.py; the machine's shared servers are never touched), gunicorn serving ``wsgi:app``, rq workers
+(tests/common/stack.py; the machine's shared servers are never touched), gunicorn serving ``wsgi:app``, rq workers
 (`flask jobs worker`) rendering photos and running the report checks and listeners, media on local disk,
 the generated sample facilities, and sign-in through the loopback fake WeChat (tests/fakes/wechat.py).
 Rate limits are set high through the environment, so that none of them counts as an error.
@@ -55,7 +55,7 @@ import requests  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from tests.fakes.wechat import APP_ID, APP_SECRET, FakeWeChatServer  # noqa: E402
-from tests.stack import BIN, Gunicorn, PrivatePostgres, PrivateRedis, RqWorkers, percentile  # noqa: E402
+from tests.common.stack import BIN, Gunicorn, PrivatePostgres, PrivateRedis, RqWorkers, percentile  # noqa: E402
 
 QINGDAO_CENTRE = (36.0671, 120.3826)
 P99_TARGET_MS = 200.0

@@ -154,7 +154,7 @@ def served_app() -> Iterator[str]:
 
     from core.app import create_app
     from core.config import Config
-    from tests.stack import Gunicorn
+    from tests.common.stack import Gunicorn
 
     with tempfile.TemporaryDirectory(prefix="bench-media-") as workdir:
         env = {"SECRET_KEY": "bench-media-secret-key-that-is-long-enough-0123456789",

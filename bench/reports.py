@@ -46,7 +46,7 @@ import sqlalchemy as sa  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from core.config import Config  # noqa: E402
-from tests.stack import Gunicorn, percentile  # noqa: E402
+from tests.common.stack import Gunicorn, percentile  # noqa: E402
 
 QINGDAO_CENTRE = (36.0671, 120.3826)
 MODERATOR = ("bench_moderator", "bench-moderator-password")

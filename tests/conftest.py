@@ -426,7 +426,7 @@ def gunicorn_app(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeCh
                  request: pytest.FixtureRequest) -> Iterator[ServedApp]:
     """The pass's backends behind two gunicorn workers (and in the services pass an rq worker) on a database of
     their own: requests cross a real socket and a real HTTP parser, as the mini-program's do."""
-    from tests.stack import Gunicorn, RqWorkers
+    from tests.common.stack import Gunicorn, RqWorkers
 
     tmp_dir = tmp_path_factory.mktemp("served")
     overrides: dict[str, object] = {}

@@ -19,7 +19,7 @@ from tests.cases.conftest import accepted_report, case_settings, delivery_of, re
 from tests.citizen.helpers import sign_in
 from tests.conftest import app_on_own_database
 from tests.core.admin_helpers import csrf_token, signed_in_staff
-from tests.locks import lock_waiters_appear, other_connection, uncommitted
+from tests.common.locks import lock_waiters_appear, other_connection, uncommitted
 
 pytestmark = [pytest.mark.live_database, pytest.mark.services_only]
 

@@ -15,7 +15,7 @@ from citizen.models import Report
 from core.db import db, utcnow
 from tests.cases.conftest import (UPDATES_SECRET, accepted_report, current_case_settings, delivery_of, report_status,
                                   signed_update)
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 
 def test_updates_move_the_report_and_the_resident_sees_notes_and_photo(app, client, resident, run_jobs,

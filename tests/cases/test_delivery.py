@@ -22,7 +22,7 @@ from core.services import Actor
 from tests.cases.conftest import MODERATOR, accepted_report, current_case_settings, delivery_of, report_status
 from tests.citizen.helpers import new_report
 from tests.core.admin_helpers import admin_login, admin_post
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 
 
 def test_the_forwarding_record_commits_with_the_acceptance_or_not_at_all(app, client, resident, use_case_system):

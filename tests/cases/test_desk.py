@@ -16,7 +16,7 @@ from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from tests.cases.conftest import accepted_report, report_status
 from tests.core.admin_helpers import csrf_token, signed_in_staff
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from core import services as core_services
 from core.db import db
 from tests.citizen.helpers import new_report, sign_in
 from tests.core.test_admin_browser import log_in
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from cases import services
 from core.db import db
 from tests.cases.conftest import accept, current_case_settings, delivery_of, signed_update
 from tests.citizen.helpers import new_report
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 
 def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_case_system, case_system, case_server,

@@ -12,7 +12,7 @@ from citizen.models import Report
 from core.db import db
 from tests.cases.conftest import case_settings
 from tests.conftest import app_on_own_database
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 pytestmark = pytest.mark.live_database
 CLIENT_KEY, RETRIES = "open311-client-key", 6

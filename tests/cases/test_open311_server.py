@@ -17,7 +17,7 @@ from rewards import services as rewards_services
 
 from tests.cases.conftest import accept, accepted_report
 from tests.citizen.helpers import new_report
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 from tests.rewards.helpers import budget_used, make_campaign, reward_of
 
 SCHEMA_DIR = Path("/work/shared/open311-georeport-v2-schema")

@@ -6,7 +6,7 @@ import io
 import itertools
 import uuid
 
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 # A street corner in 市南区 (WGS-84), and far outside Qingdao (Beijing).
 QINGDAO = (36.0671, 120.3826)

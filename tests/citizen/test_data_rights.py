@@ -112,7 +112,7 @@ def test_deleting_the_account_takes_a_report_marked_duplicate_of_another_that_go
 
 def test_the_admin_pages_of_anonymised_records_still_open(app, client, holdings):
     from tests.core.admin_helpers import admin_login
-    from tests.factories import StaffFactory
+    from tests.common.factories import StaffFactory
 
     client.delete("/api/v1/me", headers=holdings["auth"])
     with app.app_context():

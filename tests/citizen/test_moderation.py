@@ -20,9 +20,9 @@ from core.services import Actor
 from core.wechat import WeChatMiniProgram
 from media import services as media_services
 from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
-from tests.factories import ResidentFactory
+from tests.common.factories import ResidentFactory
 from tests.fakes.wechat import APP_ID, APP_SECRET
-from tests.media_files import photo_bytes, reencoded
+from tests.common.media_files import photo_bytes, reencoded
 
 FIRST, SECOND = Actor(None, "moderator-1"), Actor(None, "moderator-2")
 

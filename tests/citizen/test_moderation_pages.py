@@ -16,7 +16,7 @@ from core.models import AuditEntry
 from media import services as media_services
 from tests.citizen.helpers import ACCEPTED, QINGDAO, new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_login, admin_post, signed_in_staff
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 
 
 @pytest.fixture

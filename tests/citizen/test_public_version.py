@@ -20,7 +20,7 @@ from tests.cases.conftest import accept
 from tests.cases.test_open311_server import check
 from tests.citizen.helpers import QINGDAO, half_detailed_photo, make_photos_public, new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_post, signed_in_staff
-from tests.statements import recorded_statements
+from tests.common.statements import recorded_statements
 
 PRIVATE_TEXT = "门口垃圾堆了一周，车牌鲁B·D12345的车也挡着，联系我13912345678，身份证370202199001011234。"
 PUBLIC_TEXT = "门口垃圾堆了一周，车牌［车牌号］的车也挡着，联系我［手机号］，身份证［身份证号］。"

@@ -16,7 +16,7 @@ from core.geo import EARTH_RADIUS_M, haversine_m, wgs84_to_gcj02
 from core.services import Actor
 from tests.citizen.helpers import (BEIJING, QINGDAO, make_photos_public, new_report, report_body, sign_in, submit,
                                    upload_photo)
-from tests.statements import recorded_statements
+from tests.common.statements import recorded_statements
 
 MODERATOR = Actor(staff_id=None, name="test-moderator")
 

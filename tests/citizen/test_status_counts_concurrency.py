@@ -11,8 +11,8 @@ from citizen import services
 from citizen.models import Report, ReportStatusCount
 from core.db import db
 from tests.citizen.helpers import QINGDAO
-from tests.factories import ResidentFactory
-from tests.locks import lock_waiters_appear
+from tests.common.factories import ResidentFactory
+from tests.common.locks import lock_waiters_appear
 
 pytestmark = [pytest.mark.live_database, pytest.mark.services_only]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.factories import STAFF_PASSWORD, StaffFactory
+from tests.common.factories import STAFF_PASSWORD, StaffFactory
 
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 

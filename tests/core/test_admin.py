@@ -12,7 +12,7 @@ from core import services as core_services
 from core.db import db
 from core.models import AuditEntry, StaffAccount
 from tests.core.admin_helpers import admin_login, admin_post, csrf_token
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 
 
 def staff_id(app, **fields) -> int:

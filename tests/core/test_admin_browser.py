@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from core import services
 from core.db import db
-from tests.factories import STAFF_PASSWORD
+from tests.common.factories import STAFF_PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -21,7 +21,7 @@ from core.db import db
 from core.models import StaffAccount
 from tests.citizen.helpers import new_report, sign_in, upload_photo
 from tests.core.admin_helpers import csrf_token, signed_in_staff
-from tests.factories import FacilityFactory, StaffFactory
+from tests.common.factories import FacilityFactory, StaffFactory
 from tests.rewards.helpers import accepted_report, make_campaign
 from tests.signboard_templates.conftest import application_body
 

@@ -14,7 +14,7 @@ import pytest
 from tests.citizen.helpers import new_report, sign_in, upload_photo
 from tests.core.admin_helpers import admin_login, csrf_token
 from tests.rewards.helpers import accepted_report, make_campaign, reward_of
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 from tests.signboard_templates.conftest import application_body
 
 ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher")

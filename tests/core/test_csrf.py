@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from core.db import db
 from core.models import AuditEntry, StaffAccount
 from tests.core.admin_helpers import admin_login, csrf_token
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

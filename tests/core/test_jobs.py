@@ -15,7 +15,7 @@ from core.db import db
 from core.jobs import DEFAULT_QUEUE, InlineQueue, RqQueue, enqueue_after_commit, make_worker
 from core.models import AuditEntry
 from tests.core.sample_jobs import record_job_run
-from tests.stack import free_port
+from tests.common.stack import free_port
 
 
 @dataclasses.dataclass

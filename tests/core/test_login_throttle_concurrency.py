@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.core.admin_helpers import admin_login
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 
 pytestmark = pytest.mark.live_database
 

@@ -10,8 +10,8 @@ from core.errors import RateLimited
 from core.ratelimit import (FailurePolicy, Limit, MemoryRateLimiter, RedisRateLimiter, attempt_succeeded,
                             begin_attempts, check)
 from tests.citizen.helpers import sign_in
-from tests.factories import StaffFactory
-from tests.media_files import photo_bytes
+from tests.common.factories import StaffFactory
+from tests.common.media_files import photo_bytes
 
 
 @pytest.fixture(params=["memory", "redis"])

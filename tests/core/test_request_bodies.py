@@ -10,7 +10,7 @@ import os
 import pytest
 
 from tests.citizen.helpers import sign_in
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 
 class CountedBody(io.RawIOBase):

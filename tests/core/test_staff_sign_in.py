@@ -10,7 +10,7 @@ from core import services
 from core.db import db
 from core.models import StaffAccount
 from tests.core.admin_helpers import admin_login, admin_post, csrf_token
-from tests.factories import STAFF_PASSWORD, StaffFactory
+from tests.common.factories import STAFF_PASSWORD, StaffFactory
 
 COOKIE = "qd_admin_session"
 

@@ -7,7 +7,7 @@ import re
 from core.db import db
 from facilities.models import Facility
 from tests.core.admin_helpers import signed_in_staff
-from tests.factories import FacilityFactory
+from tests.common.factories import FacilityFactory
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 _FORM = re.compile(r'<form method="post".*?</form>', re.DOTALL)

@@ -6,7 +6,7 @@ import pytest
 
 from core.geo import gcj02_to_wgs84, haversine_m, wgs84_to_gcj02
 from facilities import services
-from tests.factories import FacilityFactory
+from tests.common.factories import FacilityFactory
 
 NEAREST = "/api/v1/facilities/nearest"
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import IN_CI
-from tests.stack import BIN, ROOT, free_port, stop_process, wait_until
+from tests.common.stack import BIN, ROOT, free_port, stop_process, wait_until
 
 pytestmark = pytest.mark.faults
 

@@ -4,7 +4,7 @@ Residents upload photos and submit reports through gunicorn (retrying, as the mi
 they get an answer); a moderator accepts reports, a reward officer approves rewards, residents confirm
 their transfers and cron runs the sweeps — while, one after another, PostgreSQL restarts, Redis stops and
 comes back empty, the rq workers are killed with SIGKILL, and the object store and the case system answer
-500 and then stop answering. Everything runs on private servers (tests/stack.py): the machine's shared
+500 and then stop answering. Everything runs on private servers (tests/common/stack.py): the machine's shared
 PostgreSQL and Redis are never touched. Afterwards, with the faults over and the sweeps run, every
 accepted upload and report is present, every accepted report was delivered to the case system once, and
 every approved reward was paid exactly once; the counts are printed.
@@ -52,9 +52,9 @@ from tests.conftest import IN_CI
 from tests.fakes.case_system import API_KEY, FakeCaseSystem
 from tests.fakes.wechat import APP_ID
 from tests.fakes.wechatpay import APIV3_KEY, CERT_SERIAL_NO, MCH_ID, PUBLIC_KEY_ID, FakeWeChatPayServer
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 from tests.rewards.helpers import make_campaign
-from tests.stack import (BIN, POSTGRES_BIN, ROOT, Faulty, Gunicorn, LoopbackServer, PrivatePostgres, PrivateRedis,
+from tests.common.stack import (BIN, POSTGRES_BIN, ROOT, Faulty, Gunicorn, LoopbackServer, PrivatePostgres, PrivateRedis,
                          RqWorkers, s3_server, wait_until)
 
 pytestmark = pytest.mark.faults

@@ -13,7 +13,7 @@ from citizen import services as citizen_services
 from citizen.models import Report, ReportEvent
 from core.db import db
 from rewards.models import Campaign, LedgerEntry, Reward
-from tests.factories import ResidentFactory
+from tests.common.factories import ResidentFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEATS = {name: (lat, lng) for name, lat, lng in citizen_services.district_seats()}

@@ -12,7 +12,7 @@ from core.db import db, utcnow
 from insight import services
 from insight.settings import InsightSettings
 from tests.core.test_admin_browser import log_in
-from tests.factories import STAFF_PASSWORD
+from tests.common.factories import STAFF_PASSWORD
 from tests.insight.helpers import make_report
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from insight.models import ReportFact
 from insight.services import counters
 from insight.settings import InsightSettings
 from tests.citizen.helpers import new_report, sign_in
-from tests.statements import recorded_statements
+from tests.common.statements import recorded_statements
 
 MODERATOR = Actor(None, "moderator-1")
 

@@ -19,7 +19,7 @@ from insight import charts, services
 from insight.services import periods
 from insight.settings import InsightSettings
 from tests.core.admin_helpers import admin_login
-from tests.factories import StaffFactory
+from tests.common.factories import StaffFactory
 from tests.insight.helpers import local, make_campaign_row, make_delivery, make_report, make_reward, seed_october
 
 SUMMARY = re.compile(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>")

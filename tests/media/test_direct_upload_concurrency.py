@@ -24,9 +24,9 @@ from media.models import Media
 from media.settings import MediaSettings
 from tests.citizen.helpers import report_body, sign_in, submit
 from tests.conftest import LosingQueue, app_on_own_database
-from tests.locks import lock_waiters_appear, other_connection, uncommitted
+from tests.common.locks import lock_waiters_appear, other_connection, uncommitted
 from tests.media import samples
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 
 pytestmark = pytest.mark.live_database
 RETRIES = 8

@@ -14,7 +14,7 @@ from PIL import Image
 
 from media import processing
 from media.processing import FORMATS, MediaRejected
-from tests.media_files import EXIF_IFD, GPS_IFD
+from tests.common.media_files import EXIF_IFD, GPS_IFD
 
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 200)), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

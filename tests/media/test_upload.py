@@ -15,8 +15,8 @@ from media.models import Media
 from media.processing import THUMB_EDGE
 from tests.media import samples
 from tests.media.conftest import image_of
-from tests.media_files import photo_bytes
-from tests.stack import free_port
+from tests.common.media_files import photo_bytes
+from tests.common.stack import free_port
 
 PRIVATE_MARKERS = (b"SerialSecret", b"MAKERNOTE-SECRET", b"Huawei", b"ICC-PROFILE", b"Exif\x00\x00",
                    b"36.0671", b"iPhone", b"Apple")

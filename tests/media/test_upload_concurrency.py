@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from core.db import db
 from media.models import Media
 from tests.media.test_upload_served import PHONE_PHOTO, multipart_parts, wait_until_processed
-from tests.media_files import phone_photo_bytes
+from tests.common.media_files import phone_photo_bytes
 
 UPLOADERS = 20
 

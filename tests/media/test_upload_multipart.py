@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.media_files import phone_photo_bytes
+from tests.common.media_files import phone_photo_bytes
 
 BOUNDARY = "----WxUploadBoundaryQ1w2E3r4T5y6"
 PHOTO = phone_photo_bytes(5, megapixels=1)

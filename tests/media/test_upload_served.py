@@ -18,8 +18,8 @@ from core.db import db
 from media import services
 from media.models import Media
 from media.settings import MediaSettings
-from tests.media_files import phone_photo_bytes, phone_video_file
-from tests.stack import wait_until
+from tests.common.media_files import phone_photo_bytes, phone_video_file
+from tests.common.stack import wait_until
 
 # Several MB of entropy-coded JPEG: CR and LF bytes all through it, as in every real photo.
 PHONE_PHOTO = phone_photo_bytes(18)

@@ -18,8 +18,8 @@ from rewards.settings import RewardSettings
 from tests.citizen.helpers import new_report, sign_in
 from tests.conftest import app_on_own_database
 from tests.core.admin_helpers import csrf_token, signed_in_staff
-from tests.factories import ResidentFactory
-from tests.locks import lock_waiters_appear, other_connection, uncommitted
+from tests.common.factories import ResidentFactory
+from tests.common.locks import lock_waiters_appear, other_connection, uncommitted
 from tests.rewards.helpers import OFFICER, campaign_form, moderate
 
 pytestmark = pytest.mark.live_database

@@ -18,10 +18,10 @@ from rewards.models import Campaign, ExcludedResident, LedgerEntry, Payout, Rewa
 from rewards.services import grants
 from rewards.settings import RewardSettings
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
-from tests.media_files import photo_bytes
+from tests.common.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
                                    reward_of, sweep)
-from tests.statements import recorded_statements
+from tests.common.statements import recorded_statements
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from signboard_templates.rules import load_rule_set
 from signboard_templates.schemas import ApplicationInputSchema
 from tests.citizen.helpers import upload_photo
 from tests.conftest import app_on_own_database
-from tests.locks import lock_waiters_appear, other_connection, uncommitted
+from tests.common.locks import lock_waiters_appear, other_connection, uncommitted
 from tests.signboard_templates.conftest import application_body
 
 pytestmark = [pytest.mark.live_database, pytest.mark.services_only]

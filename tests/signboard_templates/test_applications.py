@@ -16,7 +16,7 @@ from media import services as media_services
 from signboard_templates.services import applications
 from tests.citizen.helpers import upload_photo
 from tests.media import samples
-from tests.factories import STAFF_PASSWORD, StaffFactory
+from tests.common.factories import STAFF_PASSWORD, StaffFactory
 from tests.signboard_templates.conftest import application_body
 
 

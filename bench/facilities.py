@@ -356,8 +356,8 @@ def report(all_results: list[dict]) -> None:
                 f"{postgis[f'postgis {name} {mode}'].median / timing.median:>23.2f}x" for name in references)
             print(f"{results['database']:<11} {key:<26} {timing.median:>10,.0f} {timing.p99:>10,.0f}{ratios}")
     for name in references:
-        print(f"PostGIS {name}: answers differing from brute force (cut to the radius): "
-              + ", ".join(f"{mode} {postgis[f'postgis {name} {mode} mismatches']}" for mode in ("one kind", "any kind")))
+        mismatches = (f"{mode} {postgis[f'postgis {name} {mode} mismatches']}" for mode in ("one kind", "any kind"))
+        print(f"PostGIS {name}: answers differing from brute force (cut to the radius): " + ", ".join(mismatches))
     print()
     for results in all_results:
         print(f"{results['database']}: loaded {results['rows']:,} rows in {results['load_s']:.0f} s "

@@ -71,7 +71,7 @@ def bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None
     else:
         placeholders = ", ".join(f":{column}" for column in columns)
         connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"),
-                           [dict(zip(columns, row)) for row in rows])
+                           [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 REPORT_COLUMNS = ("id", "resident_id", "category_id", "description", "lat", "lng", "address", "district", "status",
@@ -116,7 +116,8 @@ def load_reports(count: int) -> None:
          "ends": (now + dt.timedelta(days=30)).astimezone(shanghai).date(), "now": now})
     rng = random.Random(9)
     # Hot spots: a few hundred busy corners, and everything else scattered around the district seats.
-    corners = [(name, lat + rng.gauss(0, 0.03), lng + rng.gauss(0, 0.03)) for name, lat, lng in seats for _ in range(30)]
+    corners = [(name, lat + rng.gauss(0, 0.03), lng + rng.gauss(0, 0.03))
+               for name, lat, lng in seats for _ in range(30)]
     started = time.perf_counter()
     reports, events, deliveries, rewards, ledger = [], [], [], [], []
     loaded = collections.Counter()
@@ -184,11 +185,13 @@ def raw_scan(period) -> dict[str, object]:  # noqa: ANN001
     figures: dict[str, object] = {}
     for name, column in (("status", Report.status), ("category", Report.category_id), ("district", Report.district),
                          ("day", sa.func.date(Report.created_at))):
-        figures[name] = dict(db.session.execute(sa.select(column, sa.func.count()).where(in_period).group_by(column)).all())
+        counts = sa.select(column, sa.func.count()).where(in_period).group_by(column)
+        figures[name] = dict(db.session.execute(counts).all())
     closed = sa.select(ReportEvent.occurred_at, Report.created_at, Report.district).join(
-        Report, Report.id == ReportEvent.report_id).where(ReportEvent.to_status == "closed",
-                                                          ReportEvent.occurred_at >= start, ReportEvent.occurred_at < end)
-    durations = sorted((closed_at - created_at).total_seconds() for closed_at, created_at, _ in db.session.execute(closed))
+        Report, Report.id == ReportEvent.report_id).where(
+            ReportEvent.to_status == "closed", ReportEvent.occurred_at >= start, ReportEvent.occurred_at < end)
+    durations = sorted((closed_at - created_at).total_seconds()
+                       for closed_at, created_at, _ in db.session.execute(closed))
     figures["median_close_s"] = durations[len(durations) // 2] if durations else None
     figures["ratings"] = dict(db.session.execute(sa.select(Report.rating, sa.func.count()).where(
         Report.rated_at >= start, Report.rated_at < end).group_by(Report.rating)).all())
@@ -242,7 +245,8 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
             print(f"  counted them (flask insight rebuild) in {time.perf_counter() - started:.1f} s", flush=True)
         if db.engine.dialect.name == "postgresql":
             # Statistics and the visibility map (index-only scans) for this schema's tables, as autovacuum would.
-            tables = list(db.session.scalars(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
+            tables = list(db.session.scalars(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
             db.session.commit()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 for table in tables:
@@ -251,8 +255,8 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
         month = services.last_whole_month()
         read = rows_read(services.last_days(30))
         print("  rollup rows in the last 30 days: " + ", ".join(f"{table} {rows:,}" for table, rows in read.items())
-              + " (the hot-spot map reads insight_cell_days; a category's map, its share of insight_cell_category_days)",
-              flush=True)
+              + " (the hot-spot map reads insight_cell_days;"
+              " a category's map, its share of insight_cell_category_days)", flush=True)
         figures_ms = median_ms(lambda: services.dashboard(settings), args.runs)
         monthly_ms = median_ms(lambda: services.monthly_report(month, settings), args.runs)
         report = services.monthly_report(month, settings)
@@ -276,7 +280,8 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
     print(f"  monthly HTML           {html_ms:8.1f} ms")
     if pdf_ms is not None:
         print(f"  monthly PDF (Chromium) {pdf_ms:8.1f} ms")
-    print(f"  monthly report total   {total_monthly:8.1f} ms   target < 10 s: {'met' if total_monthly < 10_000 else 'NOT met'}")
+    print(f"  monthly report total   {total_monthly:8.1f} ms"
+          f"   target < 10 s: {'met' if total_monthly < 10_000 else 'NOT met'}")
     print(f"  reference: raw scan of one month's headline figures {reference_ms:8.1f} ms")
     print(f"  ratio dashboard figures / raw scan {figures_ms / reference_ms:.3f};"
           f" monthly figures / raw scan {monthly_ms / reference_ms:.3f} (below 1: faster than scanning)")

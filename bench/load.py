@@ -23,8 +23,9 @@ and taps), each request drawn by weight:
 It prints requests per second, p50/p99 per request type and the error rate, and the jobs still queued when
 the step ends. A step counts as sustained only if that backlog drains (back to where it was before the
 step) within ``--seconds`` after it: otherwise the workers do not keep up and the rate would not hold. At
-the end: the highest sustained mix rate with zero errors and p99 under 200 ms, next to the ceiling. The load generator shares the machine's two
-cores with everything it measures: the figures are noisy; the ratio is the figure to compare.
+the end: the highest sustained mix rate with zero errors and p99 under 200 ms, next to the ceiling. The load
+generator shares the machine's two cores with everything it measures: the figures are noisy; the ratio is the
+figure to compare.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def camera_picture(width: int, height: int, seed: int = 7) -> tuple[Image.Image,
     picture = Image.blend(Image.blend(base, grain, 0.28), detail.convert("RGB"), 0.12)
     exif = Image.Exif()
     exif[0x010F], exif[0x0110], exif[0x0112] = "HUAWEI", "ELS-AN00", 6
-    exif[0x8769] = {0x9003: "2026:05:04 09:30:15", 0x9011: "+08:00", 0x927C: bytes(rng.randrange(256) for _ in range(30000))}
+    exif[0x8769] = {0x9003: "2026:05:04 09:30:15", 0x9011: "+08:00",
+                    0x927C: bytes(rng.randrange(256) for _ in range(30000))}
     exif[0x8825] = {1: "N", 2: (IFDRational(36, 1), IFDRational(4, 1), IFDRational(123456, 100000)),
                     3: "E", 4: (IFDRational(120, 1), IFDRational(22, 1), IFDRational(57654321, 1000000))}
     return picture, exif
@@ -222,7 +223,8 @@ def main() -> None:
           f"{pillow_heif.options.DECODE_THREADS}; floor = pillow-heif's decode + JPEG encoding of the copies:")
     for clock_name, clock in (("CPU", time.process_time), ("wall", time.perf_counter)):
         result = measure(heif_candidates, heic, args.rounds, clock)
-        print(f"  {clock_name:4s} ms (median of {args.rounds}): ours {result['ours']:7.1f}   floor {result['floor']:7.1f}"
+        print(f"  {clock_name:4s} ms (median of {args.rounds}):"
+              f" ours {result['ours']:7.1f}   floor {result['floor']:7.1f}"
               f"   ours / floor = {result['ours'] / result['floor']:.2f}x   (target <= 1.3)")
 
     if args.skip_upload:

@@ -60,7 +60,8 @@ def render_times() -> None:
     cached = [_timed(lambda s=spec: services.preview_png(s)) for spec in specs]
     bare = [_timed(lambda t=t: _bare(t.default_width_m, t.default_height_m)) for t in templates]
     print(f"render, median over {len(templates)} templates:")
-    print(f"  cold   {_ms(cold):7.2f} ms   (bare text+PNG reference {_ms(bare):6.2f} ms, ratio {_ms(cold) / _ms(bare):5.2f})"
+    print(f"  cold   {_ms(cold):7.2f} ms"
+          f"   (bare text+PNG reference {_ms(bare):6.2f} ms, ratio {_ms(cold) / _ms(bare):5.2f})"
           f"   target < 50 ms: {'met' if _ms(cold) < 50 else 'MISSED'}")
     print(f"  cached {_ms(cached):7.4f} ms   (ratio to bare {_ms(cached) / _ms(bare):7.4f})"
           f"   target < 2 ms: {'met' if _ms(cached) < 2 else 'MISSED'}")
@@ -98,7 +99,8 @@ def http_rates() -> None:
             server.shutdown()
             server.server_close()
     print("HTTP, one client on loopback (werkzeug threaded server):")
-    print(f"  cached previews      {cached:7.0f} /s   (/healthz reference {healthz:6.0f} /s, ratio {cached / healthz:4.2f})")
+    print(f"  cached previews      {cached:7.0f} /s"
+          f"   (/healthz reference {healthz:6.0f} /s, ratio {cached / healthz:4.2f})")
     print(f"  304 revalidations    {revalidated:7.0f} /s   (ratio {revalidated / healthz:4.2f})")
 
 

@@ -128,8 +128,8 @@ class Config:
     trusted_proxy_count: int = 0
     # This app's public origin, for links handed to others ("https://api.example.cn").
     public_base_url: str | None = None
-    # Rate limits as (requests, per seconds): failed staff sign-ins per IP (see staff_sign_in_policies), uploads per resident,
-    # preview renderings (not cached answers) per IP, data exports per resident. 0 requests: no limit.
+    # Rate limits as (requests, per seconds): failed staff sign-ins per IP (see staff_sign_in_policies), uploads per
+    # resident, preview renderings (not cached answers) per IP, data exports per resident. 0 requests: no limit.
     rate_limit_login: tuple[int, int] = (20, 300)
     rate_limit_upload: tuple[int, int] = (120, 3600)
     rate_limit_preview: tuple[int, int] = (120, 60)
@@ -245,7 +245,8 @@ class Config:
             staff_lockout_seconds=integer_setting(env, cls, "staff_lockout_seconds"),
             log_level=choice_setting(env, "LOG_LEVEL", LOG_LEVELS, cls.log_level),
             # JSON lines for the log collector in production, a readable line per event at a developer's terminal.
-            log_format=choice_setting(env, "LOG_FORMAT", LOG_FORMATS, "json" if environment == "production" else "text"),
+            log_format=choice_setting(env, "LOG_FORMAT", LOG_FORMATS,
+                                      "json" if environment == "production" else "text"),
             map_tile_url=_tile_url(env.get("MAP_TILE_URL", AMAP_TILE_URL)),
             trusted_proxy_count=integer_setting(env, cls, "trusted_proxy_count", minimum=0),
             public_base_url=url_setting(env, "PUBLIC_BASE_URL"),
@@ -372,7 +373,8 @@ def url_setting(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...] =
     except ValueError:
         located = False
     if not located or parts.scheme not in schemes:
-        raise ConfigError(f"{name} must be an absolute URL with a host ({', '.join(f'{scheme}://…' for scheme in schemes)})")
+        accepted = ", ".join(f"{scheme}://…" for scheme in schemes)
+        raise ConfigError(f"{name} must be an absolute URL with a host ({accepted})")
     return value.strip()
 
 
@@ -433,7 +435,8 @@ def _tile_url(value: str) -> str:
         host = urlsplit(value).hostname
     except ValueError:
         host = None
-    if not (value.startswith(("https://", "http://")) and host and all(part in value for part in ("{x}", "{y}", "{z}"))):
+    placeholders = all(part in value for part in ("{x}", "{y}", "{z}"))
+    if not (value.startswith(("https://", "http://")) and host and placeholders):
         raise ConfigError("MAP_TILE_URL must be an http(s) tile template with {x}, {y} and {z} "
                           f"(empty: maps without tiles), not {value!r}")
     return value

@@ -104,7 +104,8 @@ class KeyRing:
             raise DecryptionFailed(f"the value was encrypted with key {stored_key_id}, which is not configured")
         try:
             raw = base64.urlsafe_b64decode(body)
-            return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], f"{version}:{stored_key_id}:".encode()).decode()
+            associated_data = f"{version}:{stored_key_id}:".encode()
+            return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated_data).decode()
         except (InvalidTag, ValueError) as exc:
             raise DecryptionFailed(f"the value cannot be decrypted with key {stored_key_id}") from exc
 

@@ -106,7 +106,8 @@ def get_or_not_found(model: type[Row], key: Any, message: str, *, code: str | No
     return row
 
 
-def id_digests(column: sa.ColumnElement[int], first_id: int, last_id: int, *, bucket: int) -> dict[int, tuple[int, int]]:
+def id_digests(column: sa.ColumnElement[int], first_id: int, last_id: int, *,
+               bucket: int) -> dict[int, tuple[int, int]]:
     """For the ids of ``column`` in [first_id, last_id], per bucket of ``bucket`` consecutive ids (id // bucket):
     how many there are and their sum. Where two packages keep a row per same id, comparing these shows which
     buckets disagree (an index range scan and a few rows per bucket, instead of every id)."""

@@ -44,7 +44,8 @@ class FailurePolicy:
     def wait(self, failures: int, last_failure: float, now: float) -> float:
         if failures < self.allowed:
             return 0.0
-        return last_failure + min(self.longest_delay_seconds, self.first_delay_seconds * 2 ** (failures - self.allowed)) - now
+        delay = min(self.longest_delay_seconds, self.first_delay_seconds * 2 ** (failures - self.allowed))
+        return last_failure + delay - now
 
 
 class MemoryRateLimiter:

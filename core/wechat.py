@@ -74,7 +74,7 @@ class _StableTokenClient(WeChatClient):
         try:
             response.raise_for_status()
         except requests.RequestException as exc:
-            raise WeChatClientException(None, None, client=self, request=exc.request, response=exc.response)
+            raise WeChatClientException(None, None, client=self, request=exc.request, response=exc.response) from exc
         result = response.json()
         if result.get("errcode", 0) != 0:
             raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,

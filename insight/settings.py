@@ -48,7 +48,8 @@ def _weights(value: str | None) -> tuple[tuple[str, float], ...] | None:
     for part in value.split(","):
         name, _, weight = part.partition("=")
         if name.strip() not in weights:
-            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r}; use {', '.join(RANKING_MEASURES)}")
+            raise ConfigError(f"INSIGHT_RANKING_WEIGHTS: unknown measure {name.strip()!r};"
+                              f" use {', '.join(RANKING_MEASURES)}")
         try:
             weights[name.strip()] = float(weight)
         except ValueError:

@@ -63,8 +63,8 @@ def phone_photo_bytes(seed: int = 0, *, megapixels: float = 12, noise: float = 0
     draw = ImageDraw.Draw(scene)
     for _ in range(40):
         x0, y0 = rng.randrange(width), rng.randrange(height)
-        draw.rectangle((x0, y0, x0 + rng.randrange(width // 40, width // 3), y0 + rng.randrange(height // 30, height // 3)),
-                       fill=tuple(rng.randrange(256) for _ in range(3)))
+        x1, y1 = x0 + rng.randrange(width // 40, width // 3), y0 + rng.randrange(height // 30, height // 3)
+        draw.rectangle((x0, y0, x1, y1), fill=tuple(rng.randrange(256) for _ in range(3)))
     grain = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
     out = io.BytesIO()
     Image.blend(scene, grain, noise).save(out, "JPEG", quality=quality, exif=_camera_exif(gps, taken_at))

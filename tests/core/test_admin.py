@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 import sqlalchemy as sa
@@ -232,7 +231,8 @@ def test_create_staff_command_refuses_a_name_longer_than_its_column(app, too_lon
     """PostgreSQL refused it with a traceback (StringDataRightTruncation); SQLite stored it beyond the column."""
     names = {"username": "long_name_admin", "display_name": "管理员", too_long: "名" * 65}
     result = app.test_cli_runner().invoke(
-        args=["create-staff", "--username", names["username"], "--display-name", names["display_name"], "--role", "admin"],
+        args=["create-staff", "--username", names["username"], "--display-name", names["display_name"],
+              "--role", "admin"],
         input="a-long-enough-password\na-long-enough-password\n")
     assert result.exit_code == 1 and "最多 64 个字符" in result.output
     assert isinstance(result.exception, SystemExit)

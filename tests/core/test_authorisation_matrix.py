@@ -146,7 +146,7 @@ def _without_links(before: dict, after: dict) -> dict:
                 _without_links(value, after.get(key) if isinstance(after, dict) else None)
                 for key, value in before.items()}
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [_without_links(x, y) for x, y in zip(before, after)]
+        return [_without_links(x, y) for x, y in zip(before, after, strict=True)]
     return before
 
 

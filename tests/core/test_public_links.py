@@ -19,7 +19,8 @@ def public_base_url(request, override_settings):
 
 def _app_links(values: list[str]) -> list[str]:
     """The links among ``values`` that lead into this app (not to object storage)."""
-    return [value for value in values if "/files/" in value or "/open311/" in value or "/signboard-certificates/" in value]
+    return [value for value in values
+            if "/files/" in value or "/open311/" in value or "/signboard-certificates/" in value]
 
 
 def _check(links: list[str], public_base_url: str | None) -> None:

@@ -49,6 +49,7 @@ def test_any_presented_token_is_refused_cleanly(app, token):
 @FUZZ
 @given(st.text(max_size=60))
 def test_a_signed_file_link_with_any_signature_is_refused_not_a_crash(app, signature):
-    response = app.test_client().get("/files/media/1/x/original", query_string={"expires": "9999999999", "signature": signature})
+    response = app.test_client().get("/files/media/1/x/original",
+                                     query_string={"expires": "9999999999", "signature": signature})
     # 422: text no database stores (a NUL) is refused before any view.
     assert response.status_code in {403, 404, 422}

@@ -27,7 +27,8 @@ class ExifTool:
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def read(self, path: Path) -> dict[str, object]:
-        """Every tag exiftool finds (numbers as numbers, grouped by where it found them: ``ExifIFD:DateTimeOriginal``)."""
+        """Every tag exiftool finds (numbers as numbers, grouped by where it found them:
+        ``ExifIFD:DateTimeOriginal``)."""
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(("\n".join(["-j", "-n", "-G1", "-a", "-u", str(path), "-execute"]) + "\n").encode())
         self._process.stdin.flush()

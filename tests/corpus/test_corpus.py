@@ -94,7 +94,8 @@ def test_a_real_file(gunicorn_app, resident, exiftool, tmp_path, path):
 
 
 def check_refusal(outcome: Outcome, answer: requests.Response, size: int, limit: int | None) -> None:
-    error = answer.json().get("error", {}) if answer.headers.get("Content-Type", "").startswith("application/json") else {}
+    is_json = answer.headers.get("Content-Type", "").startswith("application/json")
+    error = answer.json().get("error", {}) if is_json else {}
     reason = (error.get("details") or {}).get("reason")
     outcome.reason = f"{error.get('code')}" + (f" ({reason})" if reason else "")
     if not error.get("code") or not error.get("message"):
@@ -113,10 +114,12 @@ def check_accepted(outcome: Outcome, served, headers: dict[str, str], media: dic
         return
     expected_gps, expected_time = exif_gps(reference), exif_time(reference)
     gps = (media["gps"]["lat"], media["gps"]["lng"]) if media["gps"] else None
-    if (gps is None) != (expected_gps is None) or (gps and max(abs(a - b) for a, b in zip(gps, expected_gps)) > GPS_TOLERANCE):
+    if (gps is None) != (expected_gps is None) or (
+            gps and max(abs(a - b) for a, b in zip(gps, expected_gps, strict=True)) > GPS_TOLERANCE):
         outcome.defects.append(f"gps {gps}, exiftool {expected_gps}")
     taken_at = dt.datetime.fromisoformat(media["taken_at"]) if media["taken_at"] else None
-    if (taken_at is None) != (expected_time is None) or (taken_at and abs((taken_at - expected_time).total_seconds()) > 1):
+    if (taken_at is None) != (expected_time is None) or (
+            taken_at and abs((taken_at - expected_time).total_seconds()) > 1):
         outcome.defects.append(f"taken_at {taken_at}, exiftool {expected_time}")
     for name, url in media["urls"].items():
         # Local-disk links are relative without PUBLIC_BASE_URL (never built from a Host header); S3 links are whole.

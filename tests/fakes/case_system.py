@@ -95,7 +95,8 @@ class FakeCaseSystem:
                                           "updated_datetime": None, "media_url": None}
         if self.on_accept is not None:
             self.on_accept(case)
-        answer = {"token": case["token"]} if self.answer_with_token else {"service_request_id": case["service_request_id"]}
+        answer = ({"token": case["token"]} if self.answer_with_token
+                  else {"service_request_id": case["service_request_id"]})
         return 201, [answer], "application/json"
 
     def _public(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +108,8 @@ class FakeCaseSystem:
     def _webhook(self, request: Request) -> tuple[int, Any, str]:
         body = request.get_data()
         timestamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
-        if not signing.signature_matches(WEBHOOK_SECRET, timestamp, body, request.headers.get(signing.SIGNATURE_HEADER, "")):
+        signature = request.headers.get(signing.SIGNATURE_HEADER, "")
+        if not signing.signature_matches(WEBHOOK_SECRET, timestamp, body, signature):
             return 401, {"error": "bad signature"}, "application/json"
         payload = json.loads(body)
         with self._lock:

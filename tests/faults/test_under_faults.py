@@ -194,7 +194,8 @@ def resident(url: str, number: int, ledger: Ledger, stop: threading.Event) -> No
     session.headers["Authorization"] = f"Bearer {signed_in['token']}"
     while not stop.is_set():
         body = photo_bytes(next(_seeds))
-        media = until_answered("upload", lambda: session.post(
+        # The request runs inside until_answered, in this iteration: the default binds this photo.
+        media = until_answered("upload", lambda body=body: session.post(
             f"{url}/api/v1/media", files={"file": ("photo.jpg", io.BytesIO(body), "image/jpeg")}, timeout=10),
             (200, 201))
         if media is None:
@@ -205,7 +206,7 @@ def resident(url: str, number: int, ledger: Ledger, stop: threading.Event) -> No
         report = {"category_code": "S0102", "description": "路边有一堆暴露垃圾。", "address": "青岛市市南区",
                   "location": {"lat": 36.0671 + rng.uniform(-0.05, 0.05), "lng": 120.3826 + rng.uniform(-0.05, 0.05),
                                "coord_type": "wgs84"}, "media_ids": [media["id"]]}
-        filed = until_answered("report", lambda: session.post(
+        filed = until_answered("report", lambda report=report, key=key: session.post(
             f"{url}/api/v1/reports", json=report, headers={"Idempotency-Key": key}, timeout=10), (201,))
         if filed is None:
             return

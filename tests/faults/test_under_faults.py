@@ -54,8 +54,8 @@ from tests.fakes.wechat import APP_ID
 from tests.fakes.wechatpay import APIV3_KEY, CERT_SERIAL_NO, MCH_ID, PUBLIC_KEY_ID, FakeWeChatPayServer
 from tests.common.media_files import photo_bytes
 from tests.rewards.helpers import make_campaign
-from tests.common.stack import (BIN, POSTGRES_BIN, ROOT, Faulty, Gunicorn, LoopbackServer, PrivatePostgres, PrivateRedis,
-                         RqWorkers, s3_server, wait_until)
+from tests.common.stack import (BIN, POSTGRES_BIN, ROOT, Faulty, Gunicorn, LoopbackServer, PrivatePostgres,
+                                PrivateRedis, RqWorkers, s3_server, wait_until)
 
 pytestmark = pytest.mark.faults
 

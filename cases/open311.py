@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from cases import services as service
 from cases.settings import CaseSettings
-from core.config import current_config, current_settings
+from citizen.settings import CitizenSettings
+from core.config import current_settings
 from core.errors import AppError
 from core.links import public_origin, public_url
 from core.privacy import absolute_links
@@ -112,7 +113,7 @@ def create_request(fmt: str) -> Response:
     fields = {key: value for key, value in form.items() if key != "api_key"}
     token = "t" + hashlib.sha256(repr((client, sorted(fields.items()))).encode()).hexdigest()[:40]
     answer = service.file_request(client, fields, token=token, ip_address=request.remote_addr, settings=settings,
-                                  report_settings=current_config(),
+                                  report_settings=current_settings(CitizenSettings),
                                   screen_text_later=current_app.extensions["wechat"] is not None)
     return _answer([answer], fmt, "service_requests", 201)
 

@@ -175,15 +175,6 @@ class Config:
             raise TypeError(f"no setting named {', '.join(unknown)}")
         return dataclasses.replace(self, areas=tuple(areas), **changes)
 
-    def __getattr__(self, name: str) -> Any:
-        """TRANSITIONAL: ``config.case_system`` reads the area that holds the setting, while callers move to
-        ``config.area(CaseSettings).case_system`` or ``current_settings(CaseSettings)``. Remove once none is left."""
-        if not name.startswith("_"):
-            for settings in self.__dict__.get("areas", ()):
-                if name in {field.name for field in dataclasses.fields(settings)}:
-                    return getattr(settings, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     @property
     def rate_limits(self) -> dict[str, tuple[int, int]]:
         return {field.name.removeprefix("rate_limit_"): getattr(self, field.name) for field in dataclasses.fields(self)

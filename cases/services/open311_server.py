@@ -13,7 +13,7 @@ from cases.models import DeskCase, Open311Request
 from cases.services.updates import fetch_photo
 from cases.settings import CaseSettings
 from citizen import services as citizen_services
-from core.config import Config
+from citizen.settings import CitizenSettings
 from core.db import MAX_DATABASE_ID, db
 from core.errors import NotFound, ValidationFailed
 from core.wechat import WeChatIdentity
@@ -144,7 +144,7 @@ def token_answer(token: str) -> dict[str, Any]:
 
 
 def file_request(client: str, fields: dict[str, str], *, token: str, ip_address: str | None,
-                 settings: CaseSettings, report_settings: Config, screen_text_later: bool) -> dict[str, Any]:
+                 settings: CaseSettings, report_settings: CitizenSettings, screen_text_later: bool) -> dict[str, Any]:
     """POST requests: a pending_review report of the client's resident, answered with a token.
 
     ``report_settings`` and ``screen_text_later`` as for the mini-program's reports: the outside text check runs on

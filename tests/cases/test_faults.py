@@ -16,6 +16,7 @@ from flask import Flask
 
 from cases import services
 from cases.models import CaseDelivery
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
 from citizen.models import Report
 from core.config import Config, current_config
@@ -113,7 +114,8 @@ def test_a_worker_killed_after_the_case_system_accepted_is_repaired_once(fault_a
     assert delivery.status == "working" and len(case_system.cases) == 1  # accepted there, not recorded here
 
     assert sweep_later(fault_app, 1) == 0  # the lease still runs
-    assert sweep_later(fault_app, fault_app.config["APP_SETTINGS"].case_delivery_lease_seconds + 1) == 1
+    lease_seconds = fault_app.config["APP_SETTINGS"].area(CaseSettings).case_delivery_lease_seconds
+    assert sweep_later(fault_app, lease_seconds + 1) == 1
     work(fault_app)
     delivery, history = state(fault_app, report_id)
     assert [post["attribute[external_id]"] for post in case_system.posts] == [str(report_id)] * 2
@@ -128,7 +130,8 @@ def test_deliveries_queued_when_redis_is_flushed_are_swept_up(fault_app, case_sy
     work(fault_app)
     assert case_system.posts == []
     assert sweep_later(fault_app, 1) == 0  # just queued: not yet taken for lost
-    assert sweep_later(fault_app, fault_app.config["APP_SETTINGS"].case_delivery_requeue_after_seconds + 1) == 3
+    requeue_after_seconds = fault_app.config["APP_SETTINGS"].area(CaseSettings).case_delivery_requeue_after_seconds
+    assert sweep_later(fault_app, requeue_after_seconds + 1) == 3
     work(fault_app)
     for report_id in reports:
         delivery, history = state(fault_app, report_id)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from cases.settings import CaseSettings
 from citizen.models import Report
 from core.db import db
 from tests.cases.conftest import case_settings
@@ -46,4 +47,4 @@ def test_a_request_posted_several_times_at_once_files_one_report_and_answers_eac
 
 
 def case_system_url(app) -> str:
-    return app.config["APP_SETTINGS"].open311_endpoint.removesuffix("/open311")
+    return app.config["APP_SETTINGS"].area(CaseSettings).open311_endpoint.removesuffix("/open311")

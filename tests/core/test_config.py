@@ -84,7 +84,7 @@ def test_production_session_cookies_are_secure():
 def test_rate_limits_and_retention_come_from_the_environment():
     config = Config.from_env({"RATE_LIMIT_LOGIN": "5/60", "RETENTION_REPORT_IP_DAYS": "30"})
     assert config.rate_limit_login == (5, 60) and config.rate_limits["upload"] == Config.rate_limit_upload
-    assert config.retention_report_ip_days == 30
+    assert config.area(CitizenSettings).retention_report_ip_days == 30
     with pytest.raises(ConfigError, match="requests/seconds"):
         Config.from_env({"RATE_LIMIT_PREVIEW": "many"})
 
@@ -223,10 +223,10 @@ def test_replace_changes_settings_by_name_whichever_area_holds_them():
         config.replace(no_such_setting=1)
 
 
-def test_the_transitional_flat_names_read_the_area_that_holds_them():
+def test_an_areas_setting_is_read_from_its_area_only():
     config = Config.from_env({"CASE_SYSTEM": "open311"})
-    assert config.case_system == "open311"
-    assert not hasattr(config, "no_such_setting")
+    assert config.area(CaseSettings).case_system == "open311"
+    assert not hasattr(config, "case_system")
 
 
 def test_current_settings_reads_the_running_app_s_area(app, app_ctx):

@@ -7,7 +7,7 @@ PORT ?= 5000
 CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
-.PHONY: run test test-embedded test-services imports fuzz faults corpus install migrate worker browser exiftool nginx clean
+.PHONY: run test lint test-embedded test-services imports fuzz faults corpus install migrate worker browser exiftool nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,11 @@ browser:
 nginx:
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx-light >/dev/null; }
 
-test: test-embedded test-services
+# The shape is checked before the behaviour: ruff, then the import contracts, then both passes of the suite.
+test: lint test-embedded test-services
+
+lint: install imports
+	$(BIN)/ruff check .
 
 test-embedded: install browser
 	env -u DATABASE_URL TEST_BACKENDS=embedded $(BIN)/python -m pytest

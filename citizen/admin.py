@@ -18,7 +18,7 @@ from citizen.settings import CitizenSettings
 from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
 from core.auth import require_staff_role
 from core.config import current_config, current_settings
-from core.db import MAX_DATABASE_ID, db
+from core.db import MAX_DATABASE_ID
 from core.errors import ValidationFailed
 from core.forms import FormInvalid, load_form
 from core.geo import wgs84_to_gcj02
@@ -118,7 +118,6 @@ def reveal(report_id: int) -> str:
         abort(400)
     require_staff_role(services.REVEALABLE_REPORT_FIELDS[field])
     value = services.reveal_report_field(actor(), report_id, field)
-    db.session.commit()
     return _report_page(report_id, revealed={field: value})
 
 

@@ -19,7 +19,8 @@ from core import services
 from core.auth import (check_roles, current_staff, log_in_staff, log_out_staff, require_staff_role,
                        staff_roles)
 from core.crypto import mask, mask_ip
-from core.db import db
+from core.db import commit_early, db
+from core.forms import NewStaffForm, SignInForm, StaffChangesForm, load_form
 from core.errors import AppError, RateLimited, Unauthorized
 from core.geo import wgs84_to_gcj02
 from core.models import StaffAccount
@@ -61,14 +62,14 @@ def admin_nav(app: Flask) -> list[NavItem]:
 
 
 def perform(action: Callable[[], Any], success: str) -> bool:
-    """Run a staff action: commit and flash ``success``, or roll back and flash why it was refused."""
+    """Run a staff action and flash ``success`` (the request commits it), or roll back and flash why it was refused:
+    the page redirects either way, and a redirect's request commits."""
     try:
         action()
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return False
-    db.session.commit()
     flash(success, "success")
     return True
 
@@ -151,7 +152,8 @@ def login() -> Response | str:
             return redirect(url_for("admin.dashboard"))
         return render_template("admin/login.html")
     settings = current_app.config["APP_SETTINGS"]
-    username = request.form.get("username", "")
+    form = load_form(SignInForm(), request.form)
+    username = form["username"]
     address = request.remote_addr or ""
     account_policy, address_policy = settings.staff_sign_in_policies
     # Failures slow down the next tries of this username from this address, and of any username from it (password
@@ -164,14 +166,13 @@ def login() -> Response | str:
     except RateLimited as limited:
         return render_template("admin/login.html", error=limited.message, username=username), 429, limited.headers
     try:
-        staff = services.authenticate_staff(username, request.form.get("password", ""),
+        staff = services.authenticate_staff(username, form["password"],
                                             ip_address=request.remote_addr, request_id=g.get("request_id"))
     except services.LoginRefused as refused:
-        db.session.commit()
+        commit_early("a refused sign-in is audited, though the request answers 401 and would roll back")
         return render_template("admin/login.html", error=LOGIN_MESSAGES[refused.reason], username=username), 401
     attempt_succeeded(limiter, attempts)
     log_in_staff(staff)
-    db.session.commit()
     flash(f"欢迎，{staff.display_name}。", "success")
     return redirect(_safe_next(request.args.get("next")))
 
@@ -179,7 +180,6 @@ def login() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     log_out_staff()
-    db.session.commit()
     flash("您已退出登录。", "info")
     return redirect(url_for("admin.login"))
 
@@ -206,14 +206,13 @@ def staff_new() -> Response | str:
     require_staff_role("admin")
     if request.method == "POST":
         try:
-            staff = services.create_staff(
-                actor(), username=request.form.get("username", ""), display_name=request.form.get("display_name", ""),
-                password=request.form.get("password", ""), roles=check_roles(request.form.getlist("roles")))
+            form = load_form(NewStaffForm(), request.form)
+            staff = services.create_staff(actor(), username=form["username"], display_name=form["display_name"],
+                                          password=form["password"], roles=check_roles(form["roles"]))
         except AppError as exc:
             db.session.rollback()
             return (render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form),
                     exc.status)
-        db.session.commit()
         flash(f"已创建账户 {staff.username}。", "success")
         return redirect(url_for("admin.staff_list"))
     return render_template("admin/staff_form.html", staff=None, form={})
@@ -225,15 +224,13 @@ def staff_edit(staff_id: int) -> Response | str:
     staff = db.session.get(StaffAccount, staff_id) or abort(404)
     if request.method == "POST":
         try:
-            services.update_staff(
-                actor(), staff, display_name=request.form.get("display_name", ""),
-                roles=check_roles(request.form.getlist("roles")), is_active=request.form.get("is_active") == "on",
-                new_password=request.form.get("new_password") or None)
+            form = load_form(StaffChangesForm(), request.form)
+            services.update_staff(actor(), staff, display_name=form["display_name"], roles=check_roles(form["roles"]),
+                                  is_active=form["is_active"], new_password=form["new_password"])
         except AppError as exc:
             db.session.rollback()
             return (render_template("admin/staff_form.html", staff=staff, error=exc.message, form=request.form),
                     exc.status)
-        db.session.commit()
         flash(f"已保存账户 {staff.username}。", "success")
         return redirect(url_for("admin.staff_list"))
     return render_template("admin/staff_form.html", staff=staff, form={})

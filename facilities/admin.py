@@ -57,7 +57,6 @@ def facility_edit(facility_id: int) -> Response | str:
             db.session.rollback()
             return render_template("facilities/facility_form.html", error=exc.message,
                                    errors=exc.details.get("fields", {}), **context), exc.status
-        db.session.commit()
         flash(f"已保存设施 {facility.name}。", "success")
         return redirect(url_for("facilities_admin.facility_list"))
     return render_template("facilities/facility_form.html", **context)
@@ -68,7 +67,6 @@ def facility_disable(facility_id: int) -> Response:
     require_staff_role("admin")
     facility = db.session.get(Facility, facility_id) or abort(404)
     services.disable_facility(actor(), facility)
-    db.session.commit()
     flash(f"已停用设施 {facility.name}。", "success")
     return redirect(url_for("facilities_admin.facility_list"))
 
@@ -83,7 +81,6 @@ def kind_list() -> str:
 def kind_update(code: str) -> Response:
     require_staff_role("admin")
     kind = services.set_kind_shown(actor(), code, load_form(KindShownForm(), request.form)["shown_to_residents"])
-    db.session.commit()
     flash(f"已{'向居民展示' if kind.shown_to_residents else '对居民隐藏'}设施类型 {kind.code} {kind.name}。", "success")
     return redirect(url_for("facilities_admin.kind_list"))
 

@@ -10,17 +10,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load
 
+from core.forms import Checkbox
 from facilities.services import BOOLEAN_ATTRIBUTES
-
-
-class Checkbox(fields.Field):
-    """A checkbox: ticked sends "on", unticked sends nothing at all."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(load_default=False, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        return value == "on"
 
 
 class FacilityEditForm(Schema):

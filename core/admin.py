@@ -18,10 +18,11 @@ from werkzeug.wrappers import Response
 from core import services
 from core.auth import (check_roles, current_staff, log_in_staff, log_out_staff, require_staff_role,
                        staff_roles)
+from core.config import current_config
 from core.crypto import mask, mask_ip
 from core.db import commit_early, db
-from core.forms import NewStaffForm, SignInForm, StaffChangesForm, load_form
 from core.errors import AppError, RateLimited, Unauthorized
+from core.forms import NewStaffForm, SignInForm, StaffChangesForm, load_form
 from core.geo import wgs84_to_gcj02
 from core.models import StaffAccount
 from core.pagination import paginate
@@ -151,7 +152,7 @@ def login() -> Response | str:
         if current_staff() is not None:
             return redirect(url_for("admin.dashboard"))
         return render_template("admin/login.html")
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     form = load_form(SignInForm(), request.form)
     username = form["username"]
     address = request.remote_addr or ""

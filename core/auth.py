@@ -12,6 +12,7 @@ from flask import Flask, current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from core import services
+from core.config import current_config
 from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.models import StaffAccount
 
@@ -54,7 +55,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue_resident_token(resident_id: int) -> IssuedToken:
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     token = _serializer().dumps({"sub": resident_id})
     expires_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(
         seconds=settings.resident_token_ttl_seconds)
@@ -62,7 +63,7 @@ def issue_resident_token(resident_id: int) -> IssuedToken:
 
 
 def resident_id_from_token(token: str) -> int:
-    settings = current_app.config["APP_SETTINGS"]
+    settings = current_config()
     try:
         payload = _serializer().loads(token, max_age=settings.resident_token_ttl_seconds)
     except SignatureExpired:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from core.config import (PRESIGNED_URL_MAX_SECONDS, Config, choice_setting, decimal_setting, flag_setting,
-                         integer_setting, pairs_setting, secret, settings_repr, url_setting)
+from core.config import PRESIGNED_URL_MAX_SECONDS, Config
+from core.config_values import (choice_setting, decimal_setting, flag_setting, integer_setting, pairs_setting, secret,
+                                settings_repr, url_setting)
 
 CASE_SYSTEMS = ("desk", "open311", "webhook")
 

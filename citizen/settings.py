@@ -7,7 +7,8 @@ import dataclasses
 import json
 from collections.abc import Mapping
 
-from core.config import Config, ConfigError, decimal_setting, integer_setting, settings_repr
+from core.config import Config
+from core.config_values import ConfigError, decimal_setting, integer_setting, settings_repr
 
 # Qingdao's administrative extent, roughly, as (lat, lng) WGS-84 vertices.
 QINGDAO_SERVICE_AREA: tuple[tuple[float, float], ...] = (

@@ -3,26 +3,23 @@
 `Config` holds what every package shares (environment, keys, database, Redis, storage, the WeChat mini-program,
 logging, proxies, rate limits, links, body limits) and composes the settings of each domain package: an *area*,
 a frozen dataclass in ``<package>/settings.py`` named by that module's ``SETTINGS``. An area class gives every field
-a default, reads its variables in ``from_env(env)`` with the value checkers below, and names what cannot run in
-``problems(production=…, shared=config)``. Views, admin views, jobs and CLI commands read an area with
-``current_settings(CaseSettings)`` and pass it (or the fields needed) to services.
+a default, reads its variables in ``from_env(env)`` with the value checkers of ``core.config_values``, and names
+what cannot run in ``problems(production=…, shared=config)``. Views, admin views, jobs and CLI commands read an
+area with ``current_settings(CaseSettings)`` and pass it (or the fields needed) to services.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
-from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from core.config_values import (ConfigError, choice_setting, database_url_setting, encryption_key_setting, flag_setting,
+                                integer_setting, rate_setting, secret, settings_repr, tile_url_setting, url_setting)
 from core.ratelimit import FailurePolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +38,6 @@ ENVIRONMENTS = ("development", "production")
 MEDIA_BACKENDS = ("local", "s3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "text")
-DATABASE_BACKENDS = ("sqlite", "postgresql")
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
 # Room for a multipart body's boundaries and part headers around its file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -51,10 +47,6 @@ PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 _T = TypeVar("_T")
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot run safely; the message says what to change."""
-
-
 class AreaSettings(Protocol):
     """The settings of one domain package (see the module's docstring)."""
 
@@ -62,20 +54,6 @@ class AreaSettings(Protocol):
     def from_env(cls, env: Mapping[str, str]) -> Self: ...
 
     def problems(self, *, production: bool, shared: Config) -> list[str]: ...
-
-
-def secret(default: Any = None) -> Any:
-    """A field printed only as set or not: keys, secrets and URLs that may carry passwords."""
-    return dataclasses.field(default=default, metadata={"secret": True})
-
-
-def settings_repr(settings: Any) -> str:
-    """The settings as a dataclass prints them, their secret fields shown only as set or not (settings get printed
-    in tracebacks and debugging log lines)."""
-    shown = (f"{field.name}={'<set>' if getattr(settings, field.name) else getattr(settings, field.name)!r}"
-             if field.metadata.get("secret") else f"{field.name}={getattr(settings, field.name)!r}"
-             for field in dataclasses.fields(settings))
-    return f"{type(settings).__name__}({', '.join(shown)})"
 
 
 def area_kinds() -> tuple[type[AreaSettings], ...]:
@@ -215,7 +193,7 @@ class Config:
         return cls(
             environment=environment,
             secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
-            database_url=_database_url(env.get("DATABASE_URL") or cls.database_url),
+            database_url=database_url_setting(env.get("DATABASE_URL") or cls.database_url),
             redis_url=url_setting(env, "REDIS_URL", schemes=REDIS_URL_SCHEMES),
             media_backend=choice_setting(env, "MEDIA_BACKEND", MEDIA_BACKENDS, "s3" if s3_bucket else "local"),
             media_root=Path(env.get("MEDIA_ROOT") or cls.media_root),
@@ -238,17 +216,18 @@ class Config:
             # JSON lines for the log collector in production, a readable line per event at a developer's terminal.
             log_format=choice_setting(env, "LOG_FORMAT", LOG_FORMATS,
                                       "json" if environment == "production" else "text"),
-            map_tile_url=_tile_url(env.get("MAP_TILE_URL", AMAP_TILE_URL)),
+            map_tile_url=tile_url_setting(env.get("MAP_TILE_URL", AMAP_TILE_URL)),
             trusted_proxy_count=integer_setting(env, cls, "trusted_proxy_count", minimum=0),
             public_base_url=url_setting(env, "PUBLIC_BASE_URL"),
-            **{name: _rate(env, name) for name in _RATE_LIMITS},
+            **{name: rate_setting(env, cls, name) for name in _RATE_LIMITS},
             # Below 4 KiB even a sign-in or a short report would not fit.
             request_body_max_bytes=integer_setting(env, cls, "request_body_max_bytes", minimum=4096),
-            field_encryption_key=_encryption_key("FIELD_ENCRYPTION_KEY", env.get("FIELD_ENCRYPTION_KEY") or None),
+            field_encryption_key=encryption_key_setting("FIELD_ENCRYPTION_KEY",
+                                                        env.get("FIELD_ENCRYPTION_KEY") or None),
             field_encryption_old_keys=tuple(
-                _encryption_key("FIELD_ENCRYPTION_OLD_KEYS", key.strip())
+                encryption_key_setting("FIELD_ENCRYPTION_OLD_KEYS", key.strip())
                 for key in (env.get("FIELD_ENCRYPTION_OLD_KEYS") or "").split(",") if key.strip()),
-            field_index_key=_encryption_key("FIELD_INDEX_KEY", env.get("FIELD_INDEX_KEY") or None),
+            field_index_key=encryption_key_setting("FIELD_INDEX_KEY", env.get("FIELD_INDEX_KEY") or None),
             areas=tuple(kind.from_env(env) for kind in area_kinds()),
         )
 
@@ -303,142 +282,3 @@ def current_settings(kind: type[_T]) -> _T:
 # --- reading one variable: a value that cannot work is refused with the variable's name -------------
 # Areas read theirs with these. Numbers are read from the variable named as their field in capitals, and default to
 # the field's default on ``owner``, the settings class.
-
-def flag_setting(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
-    value = env.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def choice_setting(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    """One of ``choices``, in any case; a typo ("prod", "S3 ") must not quietly mean the default."""
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    by_lower = {choice.lower(): choice for choice in choices}
-    if text.lower() not in by_lower:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
-    return by_lower[text.lower()]
-
-
-def integer_setting(env: Mapping[str, str], owner: type, field: str, *, minimum: int = 1,
-                    maximum: int | None = None) -> int:
-    """The whole number in the variable named as ``field`` in capitals, or the field's default."""
-    name, text = field.upper(), env.get(field.upper())
-    if not text:
-        return getattr(owner, field)
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < minimum or (maximum is not None and value > maximum):
-        bounds = f"at least {minimum}" + (f" and at most {maximum}" if maximum is not None else "")
-        raise ConfigError(f"{name} must be a whole number of {bounds}, not {text!r}")
-    return value
-
-
-def decimal_setting(env: Mapping[str, str], owner: type, field: str, *, positive: bool = False) -> float:
-    """The finite number in the variable named as ``field`` in capitals (≥ 0, or > 0), or the field's default."""
-    name, text = field.upper(), env.get(field.upper())
-    if not text:
-        return getattr(owner, field)
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ConfigError(f"{name} must be a number {'greater than 0' if positive else 'of at least 0'}, not {text!r}")
-    return value
-
-
-def url_setting(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
-    """An absolute URL of one of ``schemes``, or None when unset. Its value is not repeated in the message: URLs
-    of databases and Redis carry passwords."""
-    value = env.get(name) or None
-    if value is None:
-        return None
-    try:
-        parts = urlsplit(value.strip())
-        located = bool(parts.hostname) or (parts.scheme == "unix" and bool(parts.path))
-    except ValueError:
-        located = False
-    if not located or parts.scheme not in schemes:
-        accepted = ", ".join(f"{scheme}://…" for scheme in schemes)
-        raise ConfigError(f"{name} must be an absolute URL with a host ({accepted})")
-    return value.strip()
-
-
-def path_setting(env: Mapping[str, str], name: str) -> Path | None:
-    return Path(env[name]) if env.get(name) else None
-
-
-def pairs_setting(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
-    """A JSON object of strings ('{"S0102": "garbage"}') as sorted (key, value) pairs."""
-    value = env.get(name)
-    if not value:
-        return ()
-    try:
-        mapping = json.loads(value)
-    except ValueError:
-        mapping = None
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ConfigError(f"{name} must be a JSON object of strings, not {value[:40]!r}")
-    return tuple(sorted((str(key), text) for key, text in mapping.items()))
-
-
-def _rate(env: Mapping[str, str], field: str) -> tuple[int, int]:
-    """A rate limit written "20/300": 20 requests per 300 seconds (0 requests: no limit)."""
-    name, text = field.upper(), env.get(field.upper())
-    if not text:
-        return getattr(Config, field)
-    count, _, seconds = text.partition("/")
-    try:
-        limit = int(count), int(seconds)
-    except ValueError:
-        limit = (-1, 0)
-    if limit[0] < 0 or limit[1] < 1:
-        raise ConfigError(f"{name}: a rate limit is written as requests/seconds (requests ≥ 0, seconds ≥ 1), "
-                          f"e.g. 20/300, not {text!r}")
-    return limit
-
-
-def _database_url(url: str) -> str:
-    """DATABASE_URL as SQLAlchemy takes it: PostgreSQL through psycopg 3, whatever spelling hosting panels use."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix):]
-    try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError:
-        backend = None
-    if backend not in DATABASE_BACKENDS:
-        raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:5432/db) "
-                          "or a SQLite one (sqlite:///path/app.db)")
-    return url
-
-
-def _tile_url(value: str) -> str:
-    """MAP_TILE_URL: a Leaflet tile template, http(s) with {x}, {y} and {z}; empty for maps without tiles."""
-    if not value:
-        return ""
-    try:
-        host = urlsplit(value).hostname
-    except ValueError:
-        host = None
-    placeholders = all(part in value for part in ("{x}", "{y}", "{z}"))
-    if not (value.startswith(("https://", "http://")) and host and placeholders):
-        raise ConfigError("MAP_TILE_URL must be an http(s) tile template with {x}, {y} and {z} "
-                          f"(empty: maps without tiles), not {value!r}")
-    return value
-
-
-def _encryption_key(name: str, value: str | None) -> str | None:
-    from core.crypto import decode_key
-
-    if value is not None:
-        try:
-            decode_key(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be 32 random bytes in URL-safe base64 (44 characters)") from None
-    return value

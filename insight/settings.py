@@ -9,7 +9,8 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.config import DEFAULT_VAR_DIR, Config, ConfigError, integer_setting, settings_repr
+from core.config import DEFAULT_VAR_DIR, Config
+from core.config_values import ConfigError, integer_setting, settings_repr
 
 RANKING_MEASURES = ("handled", "speed", "satisfaction")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from core.config import PRESIGNED_URL_MAX_SECONDS, Config, integer_setting, settings_repr
+from core.config import PRESIGNED_URL_MAX_SECONDS, Config
+from core.config_values import integer_setting, settings_repr
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.config import (Config, ConfigError, decimal_setting, flag_setting, integer_setting, path_setting, secret,
-                         settings_repr, url_setting)
+from core.config import Config
+from core.config_values import (ConfigError, decimal_setting, flag_setting, integer_setting, path_setting, secret,
+                                settings_repr, url_setting)
 
 DEFAULT_WECHATPAY_API_BASE_URL = "https://api.mch.weixin.qq.com"
 # WeChat Pay's out_bill_no is at most 32 letters and digits; the payout's random part takes what the prefix leaves.

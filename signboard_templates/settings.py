@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.config import Config, path_setting, settings_repr
+from core.config import Config
+from core.config_values import path_setting, settings_repr
 
 
 @dataclasses.dataclass(frozen=True)

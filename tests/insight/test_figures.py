@@ -139,8 +139,8 @@ def test_ranking_weights_are_configurable(october):
                                       insight_ranking_weights=(("handled", 1.0), ("speed", 0.0), ("satisfaction", 0.0)))
     ranking = services.district_ranking(OCTOBER, only_volume)
     assert [(row.district, row.score) for row in ranking[:2]] == [("市南区", 100.0), ("市北区", 33.3)]
-    assert Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=2,satisfaction=1"}).insight_ranking_weights == (
-        ("handled", 0.0), ("speed", 2.0), ("satisfaction", 1.0))
+    weighted = Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=2,satisfaction=1"}).area(InsightSettings)
+    assert weighted.insight_ranking_weights == (("handled", 0.0), ("speed", 2.0), ("satisfaction", 1.0))
     with pytest.raises(ConfigError):
         Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=1,beauty=2"})
 

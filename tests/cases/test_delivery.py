@@ -228,7 +228,7 @@ def test_the_deliveries_page_needs_a_dispatcher(app, resident, client):
 
 def test_the_case_system_setting_is_read_and_checked():
     settings = Config.from_env({"CASE_SYSTEM": "open311", "OPEN311_SERVICE_CODES": json.dumps({"S0102": "g"}),
-                                "CASE_MEDIA_HOSTS": "Photos.Example.cn, cdn.example.cn"})
+                                "CASE_MEDIA_HOSTS": "Photos.Example.cn, cdn.example.cn"}).area(CaseSettings)
     assert settings.case_system == "open311" and settings.open311_service_codes == (("S0102", "g"),)
     assert settings.case_media_hosts == ("photos.example.cn", "cdn.example.cn")
     with pytest.raises(Exception, match="CASE_SYSTEM"):

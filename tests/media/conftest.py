@@ -40,21 +40,6 @@ def upload(client, resident) -> Callable[..., object]:
 
 
 @pytest.fixture
-def run_jobs(app: Flask) -> Callable[[], None]:
-    """Inline jobs have already run at commit; queued rq jobs run now in a burst worker."""
-    def run() -> None:
-        redis_connection = app.extensions["redis"]
-        if redis_connection is None:
-            return
-        from rq import Queue, SimpleWorker
-
-        with app.app_context():
-            SimpleWorker([Queue("default", connection=redis_connection)], connection=redis_connection).work(burst=True)
-
-    return run
-
-
-@pytest.fixture
 def fetch(client) -> Callable[[str], tuple[int, bytes]]:
     def fetch(url: str) -> tuple[int, bytes]:
         if url.startswith("http://localhost/"):

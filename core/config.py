@@ -20,6 +20,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from core.config_values import (ConfigError, choice_setting, database_url_setting, encryption_key_setting, flag_setting,
                                 integer_setting, rate_setting, secret, settings_repr, tile_url_setting, url_setting)
+from core.logs import LOG_FORMATTERS
 from core.ratelimit import FailurePolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,6 @@ AMAP_TILE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&
 ENVIRONMENTS = ("development", "production")
 MEDIA_BACKENDS = ("local", "s3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-LOG_FORMATS = ("json", "text")
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
 # Room for a multipart body's boundaries and part headers around its file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -214,7 +214,7 @@ class Config:
             staff_lockout_seconds=integer_setting(env, cls, "staff_lockout_seconds"),
             log_level=choice_setting(env, "LOG_LEVEL", LOG_LEVELS, cls.log_level),
             # JSON lines for the log collector in production, a readable line per event at a developer's terminal.
-            log_format=choice_setting(env, "LOG_FORMAT", LOG_FORMATS,
+            log_format=choice_setting(env, "LOG_FORMAT", tuple(LOG_FORMATTERS),
                                       "json" if environment == "production" else "text"),
             map_tile_url=tile_url_setting(env.get("MAP_TILE_URL", AMAP_TILE_URL)),
             trusted_proxy_count=integer_setting(env, cls, "trusted_proxy_count", minimum=0),

@@ -54,13 +54,7 @@ def load_form(schema: ma.Schema, form: MultiDict[str, str]) -> dict[str, Any]:
 
 def _flatten(messages: Mapping[str, Any]) -> dict[str, list[str]]:
     """marshmallow's messages (lists, or per-index dicts for List fields) as one list of texts per field."""
-    flat: dict[str, list[str]] = {}
-    for name, value in messages.items():
-        if isinstance(value, Mapping):
-            flat[str(name)] = [text for nested in value.values() for text in _texts(nested)]
-        else:
-            flat[str(name)] = list(_texts(value))
-    return flat
+    return {str(name): _texts(value) for name, value in messages.items()}
 
 
 def _texts(value: Any) -> list[str]:

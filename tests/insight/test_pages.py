@@ -181,11 +181,14 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     pdf = tmp_path / "insight-2026-10.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
 
-    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
-    assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # every font embedded
-    # Every glyph drawn from Noto Sans CJK, whose CFF outlines Chromium embeds as Type 3 fonts: none from a
-    # fallback font (Liberation, DejaVu: TrueType), which would draw the Chinese as empty boxes.
-    assert {tuple(line.split()[1:3]) for line in fonts.splitlines()[2:]} == {("Type", "3")}
+    fonts = [line.split() for line in
+             subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]]
+    # Real CID fonts, subsetted and embedded, every one Noto Sans CJK: no Type 3 (poor selection and search), and
+    # none from a fallback font (Liberation, DejaVu), which would draw the Chinese as empty boxes.
+    assert fonts and all(font[1:3] == ["CID", "TrueType"] and font[-5:-2] == ["yes", "yes", "yes"] for font in fonts)
+    assert {font[0].partition("+")[2] for font in fonts} <= {"NotoSansCJKtc-Regular", "NotoSansCJKtc-Bold"}
+    # The fonts hold only the glyphs used: the whole report is a small file (each weight alone is 16 MB).
+    assert pdf.stat().st_size < 350_000
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况",
                     "有奖随手拍活动简报"):

@@ -260,11 +260,12 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> None:
         figures_ms = median_ms(lambda: services.dashboard(settings), args.runs)
         monthly_ms = median_ms(lambda: services.monthly_report(month, settings), args.runs)
         report = services.monthly_report(month, settings)
-        html_ms = median_ms(lambda: report_pages.render_monthly_html(report, service_area), args.runs)
+        districts = settings.insight_districts_geojson
+        html_ms = median_ms(lambda: report_pages.render_monthly_html(report, service_area, districts), args.runs)
         reference_ms = median_ms(lambda: raw_scan(month), args.runs)
         pdf_ms = None
         if args.pdf:
-            html = report_pages.render_monthly_html(report, service_area)
+            html = report_pages.render_monthly_html(report, service_area, districts)
             pdf_ms = median_ms(lambda: report_pages.print_pdf(html, settings.insight_chromium), 1)
 
     client = app.test_client()

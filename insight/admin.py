@@ -21,6 +21,7 @@ from insight.settings import InsightSettings
 bp = admin_blueprint("insight_admin", __name__)
 NAV = (NavItem("insight_admin.dashboard", "数据看板", ()),)
 FIGURE_FORMATS = {"count": "{:d}", "rate": "{:.1%}", "hours": "{:d} 小时", "score": "{:.2f}"}
+DIFFERENCE_FORMATS = {"count": "{:+d}", "rate": "{:+.1f} 个百分点", "hours": "{:+d} 小时", "score": "{:+.2f}"}
 
 
 @bp.app_template_filter("figure")
@@ -38,16 +39,18 @@ def hours(value: int | None) -> str:
     return figure(value, "hours")
 
 
-@bp.app_template_filter("change")
-def change(now: Any, before: Any, kind: str = "count") -> str:
-    """Month on month: points for rates, per cent for counts, the difference for hours and scores."""
-    if now is None or before is None:
+@bp.app_template_filter("difference")
+def difference(change: services.Change, kind: str = "count") -> str:
+    """The change as a difference: points for rates, hours for hours; "—" with no base."""
+    if change.absolute is None:
         return "—"
-    if kind == "rate":
-        return f"{(now - before) * 100:+.1f} 个百分点"
-    if kind == "count":
-        return f"{(now - before) / before:+.1%}" if before else "—"
-    return f"{now - before:+d} 小时" if kind == "hours" else f"{now - before:+.2f}"
+    return DIFFERENCE_FORMATS[kind].format(change.absolute * 100 if kind == "rate" else change.absolute)
+
+
+@bp.app_template_filter("relative")
+def relative(change: services.Change) -> str:
+    """The change relative to its base; "—" with no base or a base of 0."""
+    return "—" if change.relative is None else f"{change.relative:+.1%}"
 
 
 @bp.get("/insight")
@@ -62,7 +65,7 @@ def dashboard() -> str:
     of_category = f"，{board.category_names.get(category, category)}" if category else ""
     hot_spots = report_pages.hot_spot_chart(
         "hot-spots", f"问题热点网格（{board.hot_spot_period.label}{of_category}）", board,
-        current_settings(CitizenSettings).service_area)
+        current_settings(CitizenSettings).service_area, settings.insight_districts_geojson)
     return render_template(
         "insight/dashboard.html", board=board, hot_spots=hot_spots, hot_days=days, hot_category=category,
         recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
@@ -83,18 +86,17 @@ def monthly() -> Response:
     except ValueError:
         abort(400)
     name = f"insight-{period.first:%Y-%m}{'-' + district if district else ''}"
+    html = report_pages.render_monthly_html(report, service_area, settings.insight_districts_geojson)
     if request.args.get("format") == "pdf":
         # Each print is a Chromium for a second or more: so many per staff member, so many at once in all processes.
         rate_limit("pdf", str(staff.id))
         try:
             with held_slot(current_app.extensions["concurrency_slots"], "pdf", settings.pdf_prints_at_once,
                            lease_seconds=report_pages.PDF_TIMEOUT_SECONDS + 10):
-                pdf = report_pages.print_pdf(report_pages.render_monthly_html(report, service_area),
-                                             settings.insight_chromium)
+                pdf = report_pages.print_pdf(html, settings.insight_chromium)
         except report_pages.PdfFailed as exc:
             current_app.logger.error("monthly report PDF failed", extra={"reason": str(exc)})
             abort(503)
         disposition = f"attachment; filename={period.first:%Y-%m}.pdf; filename*=UTF-8''{quote(name)}.pdf"
         return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": disposition})
-    return Response(report_pages.render_monthly_html(report, service_area), mimetype="text/html",
-                    headers={"Content-Security-Policy": DOCUMENT_POLICY})
+    return Response(html, mimetype="text/html", headers={"Content-Security-Policy": DOCUMENT_POLICY})

@@ -9,16 +9,18 @@ import base64
 import dataclasses
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 from PIL import Image, ImageFilter
 
 from core.geo import wgs84_to_gcj02
+from insight.districts import District, simplify
 from insight.services import HotSpotGrid, grid_steps
 
 PALETTE = ("#1f5fa8", "#3d8fd1", "#6fb1e4", "#e08a2e", "#c0392b")
 HEAT = ("#fde7c8", "#fbbf77", "#f28c38", "#d9531e", "#a11d12")
+SEA, LAND, BOUNDARY = "#e3edf5", "#fbfbf7", "#7f93a8"
 FONT = ("font-family=\"'Noto Sans CJK SC','Noto Sans CJK TC','Source Han Sans SC','PingFang SC','Microsoft YaHei',"
         "sans-serif\"")
 
@@ -145,9 +147,29 @@ def _heat_layer(cells: Sequence[tuple[int, int, int]], most: int, grid_m: int,
             f'href="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}"/>')
 
 
+def _district_layer(districts: Sequence[District], view: tuple[float, float, float, float], height: int,
+                    x: Callable[[float], float], y: Callable[[float], float]) -> list[str]:
+    """The districts in view as land with their boundaries, each ring simplified to half a pixel."""
+    south, north, west, east = view
+    tolerance = (north - south) / height / 2
+    body = []
+    for district in districts:
+        d_south, d_north, d_west, d_east = district.bounds
+        if d_north < south or d_south > north or d_east < west or d_west > east:
+            continue
+        rings = [simplify(ring, tolerance) for ring in district.rings]
+        path = " ".join("M" + " ".join(f"{x(lng):.1f},{y(lat):.1f}" for lng, lat in ring) + "Z"
+                        for ring in rings if len(ring) >= 3)
+        body.append(f'<path class="district" d="{path}" fill="{LAND}" fill-rule="evenodd" stroke="{BOUNDARY}" '
+                    f'stroke-width="0.8" stroke-linejoin="round"/>')
+    return body
+
+
 def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tuple[float, float]],
-             places: Sequence[tuple[str, float, float]], top: int = 10) -> Chart:
-    """The cells with reports, coloured by count, over the city's outline and its district seats.
+             places: Sequence[tuple[str, float, float]], districts: Sequence[District] = (),
+             top: int = 10) -> Chart:
+    """The cells with reports, coloured by count, over the districts' boundaries, the service area's outline
+    (dashed) and the district seats; each district in view is labelled, at its seat or else at its middle.
 
     The view fits the cells with reports (or the whole outline when there are none); north is up.
     """
@@ -175,21 +197,34 @@ def grid_map(slug: str, title: str, grid: HotSpotGrid, *, outline: Sequence[tupl
     def y(lat: float) -> float:
         return (north - lat) / (north - south) * height
 
+    def in_view(lat: float, lng: float) -> bool:
+        return south <= lat <= north and west <= lng <= east
+
     most = max((count for _, _, count in cells), default=0)
     points = " ".join(f"{x(lng):.1f},{y(lat):.1f}" for lat, lng in outline)
-    body = [f'<rect width="{width}" height="{height}" fill="#f4f7fa"/>',
-            f'<polygon points="{points}" fill="#fff" stroke="#8aa" stroke-width="1"/>']
+    # Over the districts the service area is a dashed line; without them, the white land itself.
+    area = 'fill="none" stroke-dasharray="4 3"' if districts else 'fill="#fff"'
+    body = [f'<rect width="{width}" height="{height}" fill="{SEA if districts else "#f4f7fa"}"/>',
+            *_district_layer(districts, (south, north, west, east), height, x, y),
+            f'<polygon points="{points}" {area} stroke="#8aa" stroke-width="1"/>']
     if cells:
         body.append(_heat_layer(cells, most, grid.grid_m, (south, north, west, east), width, height))
+    seats = {name for name, lat, lng in places if in_view(lat, lng)}
     for name, lat, lng in places:
-        if south <= lat <= north and west <= lng <= east:
+        if in_view(lat, lng):
             body.append(f'<circle cx="{x(lng):.1f}" cy="{y(lat):.1f}" r="3" fill="#234"/>'
                         f'<text x="{x(lng) + 5:.1f}" y="{y(lat) - 4:.1f}" fill="#234">{escape(name)}</text>')
+    for district in districts:
+        lng, lat = district.label_point()
+        if district.name not in seats and in_view(lat, lng):
+            body.append(f'<text x="{x(lng):.1f}" y="{y(lat):.1f}" text-anchor="middle" fill="#567">'
+                        f'{escape(district.name)}</text>')
     spots = grid.top(top)
     for rank, spot in enumerate(spots, start=1):
         body.append(f'<text x="{x(spot.lng):.1f}" y="{y(spot.lat) + 4:.1f}" text-anchor="middle" font-weight="bold" '
                     f'fill="#000">{rank}</text>')
-    body.append(f'<text x="6" y="{height - 6}" fill="#555">网格 {grid.grid_m} 米 · 最多 {most} 件/格</text>')
+    legend = f"网格 {grid.grid_m} 米 · 最多 {most} 件/格" + (" · 细线为区（市）界，虚线为受理范围" if districts else "")
+    body.append(f'<text x="6" y="{height - 6}" fill="#555">{legend}</text>')
     # Both datums: staff look hot spots up on Chinese maps (AMap, Tencent), which take GCJ-02.
     rows = []
     for rank, spot in enumerate(spots, start=1):

@@ -48,7 +48,8 @@ def monthly_command(month_text: str, district: str | None, out_dir: Path | None)
         raise click.BadParameter(str(exc)) from exc
     directory = out_dir or settings.insight_output_dir
     stem = directory / f"insight-{report.period.first:%Y-%m}{'-' + district if district else ''}"
-    html = report_pages.render_monthly_html(report, current_settings(CitizenSettings).service_area)
+    html = report_pages.render_monthly_html(report, current_settings(CitizenSettings).service_area,
+                                           settings.insight_districts_geojson)
     _write(stem.with_suffix(".html"), html.encode("utf-8"))
     try:
         pdf = report_pages.print_pdf(html, settings.insight_chromium)

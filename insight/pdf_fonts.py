@@ -10,6 +10,7 @@ quadratic ones: a few hundred glyphs, well under a second, and Skia subsets them
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cvttf_NotoSansCJK_Bold
@@ -19,6 +20,8 @@ from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont, newTable
 
+# fontTools reports every table it subsets at INFO: a dozen lines a print, of no use in the application's logs.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 # Noto Sans CJK (TC, regular and bold) from the project's Python install: no system font is needed.
 FONT_FILES = (cvttf_NotoSansCJK_Regular.get_TTF_path(), cvttf_NotoSansCJK_Bold.get_TTF_path())
 # How far (in font units of 1000 an em) a quadratic curve may stray from the cubic it replaces.

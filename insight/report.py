@@ -13,7 +13,7 @@ from flask import current_app
 
 from cases.services import OUTBOX_STATUS_NAMES as DELIVERY_STATUSES
 from citizen import services as citizen_services
-from insight import charts, pdf_fonts
+from insight import charts, districts, pdf_fonts
 from insight.services import Dashboard, MonthlyReport, PeriodFigures
 from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
 
@@ -56,18 +56,20 @@ def figure_charts(prefix: str, figures: PeriodFigures, category_names: dict[str,
 
 
 def hot_spot_chart(slug: str, title: str, dashboard_or_report: Dashboard | MonthlyReport,
-                   service_area: tuple[tuple[float, float], ...]) -> charts.Chart:
-    places = citizen_services.district_seats()
-    return charts.grid_map(slug, title, dashboard_or_report.hot_spots, outline=service_area, places=places)
+                   service_area: tuple[tuple[float, float], ...], districts_file: Path) -> charts.Chart:
+    return charts.grid_map(slug, title, dashboard_or_report.hot_spots, outline=service_area,
+                           places=citizen_services.district_seats(), districts=districts.load(districts_file))
 
 
-def render_monthly_html(report: MonthlyReport, service_area: tuple[tuple[float, float], ...]) -> str:
+def render_monthly_html(report: MonthlyReport, service_area: tuple[tuple[float, float], ...],
+                        districts_file: Path) -> str:
     title = f"青岛市城市管理{report.district or ''}月度分析报告 · {report.period.label}"
     # Straight from the template: the command has no request, and the page needs nothing of one.
     return current_app.jinja_env.get_template("insight/monthly.html").render(
         report=report, title=title, signboard_statuses=SIGNBOARD_STATUSES, delivery_statuses=DELIVERY_STATUSES,
         charts=figure_charts("month", report.current, report.category_names),
-        hot_spots=hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, service_area))
+        hot_spots=hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, service_area,
+                                 districts_file))
 
 
 def _fontconfig(work: Path, html: str) -> Path:

@@ -1,6 +1,6 @@
-"""Insight's settings: the hot-spot grid's cell size, the time limit for disposal, the district score's weights, and
-the Chromium that prints monthly reports to PDF (how many at once, in all processes together), and where the
-command writes them."""
+"""Insight's settings: the hot-spot grid's cell size, the time limit for disposal, the district score's weights and
+the least data it needs, the districts' boundaries on the map, the Chromium that prints monthly reports to PDF (how
+many at once, in all processes together), and where the command writes them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.config import DEFAULT_VAR_DIR, Config
 from core.config_values import ConfigError, integer_setting, settings_repr
+from insight.districts import QINGDAO_DISTRICTS, DistrictsFileError, load
 
 RANKING_MEASURES = ("handled", "speed", "satisfaction")
 
@@ -20,6 +21,11 @@ class InsightSettings:
     insight_grid_m: int = 500
     insight_close_limit_hours: int = 72
     insight_ranking_weights: tuple[tuple[str, float], ...] = (("handled", 0.4), ("speed", 0.3), ("satisfaction", 0.3))
+    # A district is ranked on at least this many reports closed in the month, its satisfaction on at least this
+    # many ratings: fewer, and it is listed as having too little data (never scored 0).
+    insight_ranking_min_sample: int = 5
+    # The districts' boundaries drawn under the hot-spot grid (GeoJSON, WGS-84; see insight.districts).
+    insight_districts_geojson: Path = QINGDAO_DISTRICTS
     insight_chromium: str = "chromium"
     insight_output_dir: Path = DEFAULT_VAR_DIR / "reports"
     pdf_prints_at_once: int = 2
@@ -32,12 +38,18 @@ class InsightSettings:
             insight_grid_m=integer_setting(env, cls, "insight_grid_m"),
             insight_close_limit_hours=integer_setting(env, cls, "insight_close_limit_hours"),
             insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
+            insight_ranking_min_sample=integer_setting(env, cls, "insight_ranking_min_sample"),
+            insight_districts_geojson=Path(env.get("INSIGHT_DISTRICTS_GEOJSON") or cls.insight_districts_geojson),
             insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
             insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),
             pdf_prints_at_once=integer_setting(env, cls, "pdf_prints_at_once"),
         )
 
     def problems(self, *, production: bool, shared: Config) -> list[str]:
+        try:
+            load(self.insight_districts_geojson)
+        except DistrictsFileError as exc:
+            return [f"INSIGHT_DISTRICTS_GEOJSON: {exc}"]
         return []
 
 

@@ -20,7 +20,7 @@ from insight.models import (CategoryDay, CategoryMonth, CellCategoryDay, CellDay
                             RatingDay, Rollup, StatusDay)
 from insight.services.counters import cell_centre
 from insight.services.periods import Period
-from insight.settings import InsightSettings
+from insight.settings import RANKING_MEASURES, InsightSettings
 
 # Reports staff took on, and those they turned away; acceptance rate = taken on / (taken on + turned away).
 TAKEN_ON = ("accepted", "forwarded", "in_progress", "resolved", "closed")
@@ -206,21 +206,30 @@ def _city_cells(period: Period) -> dict[str, int]:
 
 @dataclasses.dataclass(frozen=True)
 class DistrictScore:
+    """A district's measures (None: too few reports to measure) and its score and rank (None: not ranked)."""
+
     district: str
     handled: int
     median_hours: int | None
     average_rating: float | None
-    measures: dict[str, float]
-    score: float
-    rank: int
+    rated: int
+    measures: dict[str, float | None]
+    score: float | None
+    rank: int | None
+
+    @property
+    def ranked(self) -> bool:
+        return self.rank is not None
 
 
 def district_ranking(period: Period, settings: InsightSettings) -> list[DistrictScore]:
-    """Each district scored 0–100 on the reports it closed in the period (whole months).
+    """The districts with enough data scored 0–100 on the reports they closed in the period (whole months) and
+    ranked; then those with too little data, unranked, in the city's order. Missing is missing, never 0.
 
-    Measures, each 0–1: ``handled`` = closed / the most any district closed; ``speed`` = (fastest
-    median hours + 1) / (own median hours + 1); ``satisfaction`` = average rating / 5. A district
-    with nothing closed or rated scores 0 on that measure. The score is the weighted mean × 100.
+    A district is ranked when it closed at least ``insight_ranking_min_sample`` reports. Measures, each 0–1,
+    among the ranked districts: ``handled`` = closed / the most any closed; ``speed`` = (fastest median hours + 1) /
+    (own median hours + 1); ``satisfaction`` = average rating / 5, only with at least that many ratings (else
+    None). The score is the weighted mean × 100 of the measures the district has.
     """
     closing: dict[str, dict[int, int]] = collections.defaultdict(dict)
     for district, hours, count in _sum(CloseMonth, period, ["district", "hours"]):
@@ -229,22 +238,27 @@ def district_ranking(period: Period, settings: InsightSettings) -> list[District
     for district, rating, count in _sum(RatingDay, period, ["district", "rating"]):
         ratings[district][rating] = int(count)
     names = citizen_services.district_names()
+    least = settings.insight_ranking_min_sample
     handled = {name: sum(closing[name].values()) for name in names}
     medians = {name: percentile(closing[name], 0.5) for name in names}
-    averages = {name: Satisfaction(ratings[name]).average for name in names}
-    most = max(handled.values(), default=0)
-    fastest = min((median for median in medians.values() if median is not None), default=None)
+    satisfaction = {name: Satisfaction(ratings[name]) for name in names}
+    measured = [name for name in names if handled[name] >= least]
+    most = max((handled[name] for name in measured), default=0)
+    fastest = min((medians[name] for name in measured), default=0)
     weights = dict(settings.insight_ranking_weights)
-    scored = []
-    for name in names:
-        measures = {
-            "handled": handled[name] / most if most else 0.0,
-            "speed": (fastest + 1) / (medians[name] + 1) if medians[name] is not None and fastest is not None else 0.0,
-            "satisfaction": averages[name] / 5 if averages[name] is not None else 0.0,
-        }
-        score = 100 * sum(weights[m] * value for m, value in measures.items()) / sum(weights.values())
-        scored.append((name, measures, round(score, 1)))
-    scored.sort(key=lambda item: (-item[2], names.index(item[0])))
+    measures: dict[str, dict[str, float | None]] = {name: dict.fromkeys(RANKING_MEASURES) for name in names}
+    scores: dict[str, float] = {}
+    for name in measured:
+        average = satisfaction[name].average
+        measures[name] = {"handled": handled[name] / most, "speed": (fastest + 1) / (medians[name] + 1),
+                          "satisfaction": average / 5 if average is not None and satisfaction[name].rated >= least
+                          else None}
+        weighed = [(weights[m], value) for m, value in measures[name].items() if value is not None and weights[m]]
+        if weighed:
+            scores[name] = round(100 * sum(w * value for w, value in weighed) / sum(w for w, _ in weighed), 1)
+    order = sorted(scores, key=lambda name: (-scores[name], names.index(name)))
+    ranks = {name: position for position, name in enumerate(order, start=1)}
     return [DistrictScore(district=name, handled=handled[name], median_hours=medians[name],
-                          average_rating=averages[name], measures=measures, score=score, rank=position)
-            for position, (name, measures, score) in enumerate(scored, start=1)]
+                          average_rating=satisfaction[name].average, rated=satisfaction[name].rated,
+                          measures=measures[name], score=scores.get(name), rank=ranks.get(name))
+            for name in order + [name for name in names if name not in ranks]]

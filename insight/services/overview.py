@@ -9,9 +9,10 @@ import datetime as dt
 from cases import services as cases_services
 from citizen import services as citizen_services
 from core.db import utcnow
+from insight.services.comparison import ComparedFigure, compare
 from insight.services.figures import (DistrictScore, HotSpotGrid, ReportFigures, category_names, district_ranking,
                                       hot_spot_grid, report_figures)
-from insight.services.periods import Period, last_days, previous_month
+from insight.services.periods import Period, last_days, previous_month, same_month_last_year
 from insight.settings import InsightSettings
 from rewards import services as rewards_services
 from signboard_templates import services as signboard_services
@@ -76,8 +77,11 @@ class MonthlyReport:
     district: str | None
     current: PeriodFigures
     previous: PeriodFigures
+    last_year: PeriodFigures  # the same month a year before
+    figures: list[ComparedFigure]  # the key figures, each with last month's and last year's
     hot_spots: HotSpotGrid
     ranking: list[DistrictScore]
+    ranking_min_sample: int
     backlog: cases_services.Backlog
     rewards: list[rewards_services.CampaignFigures]
     category_names: dict[str, str]
@@ -88,10 +92,13 @@ class MonthlyReport:
 def monthly_report(period: Period, settings: InsightSettings, *, district: str | None = None) -> MonthlyReport:
     if district is not None and district not in citizen_services.district_names():
         raise ValueError(f"unknown district: {district}")
-    return MonthlyReport(period=period, district=district,
-                         current=period_figures(period, settings, district=district),
-                         previous=period_figures(previous_month(period), settings, district=district),
+    current, previous = period_figures(period, settings, district=district), period_figures(
+        previous_month(period), settings, district=district)
+    last_year = period_figures(same_month_last_year(period), settings, district=district)
+    return MonthlyReport(period=period, district=district, current=current, previous=previous, last_year=last_year,
+                         figures=compare(current, previous, last_year),
                          hot_spots=hot_spot_grid(period, settings, district=district),
-                         ranking=district_ranking(period, settings), backlog=forwarding_backlog(),
+                         ranking=district_ranking(period, settings),
+                         ranking_min_sample=settings.insight_ranking_min_sample, backlog=forwarding_backlog(),
                          rewards=reward_figures(period), category_names=category_names(),
                          weights=dict(settings.insight_ranking_weights), generated_at=utcnow())

@@ -74,8 +74,9 @@ def parse_month(text: str) -> Period:
     """"2026-10" → October 2026; anything else is a ValueError."""
     # ASCII digits only: int() would also take a sign, spaces, underscores and other scripts' digits.
     parts = _MONTH.fullmatch(text)
-    # Year 1 starts before year 1 in UTC (where instants are stored), and a report also reads the month before.
-    if parts is None or int(parts["year"]) < 2:
+    # Year 1 starts before year 1 in UTC (where instants are stored), and a report also reads the month before
+    # and the same month a year before.
+    if parts is None or int(parts["year"]) < 3:
         raise ValueError(f"not a month: {text!r} (expected YYYY-MM)")
     return month(int(parts["year"]), int(parts["number"]))
 
@@ -83,6 +84,10 @@ def parse_month(text: str) -> Period:
 def previous_month(period: Period) -> Period:
     before = period.first - dt.timedelta(days=1)
     return month(before.year, before.month)
+
+
+def same_month_last_year(period: Period) -> Period:
+    return month(period.first.year - 1, period.first.month)
 
 
 def last_whole_month() -> Period:

@@ -124,20 +124,51 @@ def test_grid_cells_are_the_configured_size():
 
 
 def test_districts_ranked_by_the_weighted_score(october):
-    ranking = services.district_ranking(OCTOBER, october)
+    ranking = services.district_ranking(OCTOBER, dataclasses.replace(october, insight_ranking_min_sample=1))
     first, second = ranking[0], ranking[1]
     # 市南区 closed 3 (median 30 h, ratings 5 and 4); 市北区 closed 1 (80 h, rating 2).
     assert (first.district, first.handled, first.median_hours, first.average_rating) == ("市南区", 3, 30, 4.5)
     assert first.score == pytest.approx(100 * (0.4 * 1 + 0.3 * 1 + 0.3 * 0.9), abs=0.05)
     assert second.district == "市北区"
     assert second.score == pytest.approx(100 * (0.4 / 3 + 0.3 * 31 / 81 + 0.3 * 0.4), abs=0.05)
-    assert [row.score for row in ranking[2:]] == [0.0] * 8 and [row.rank for row in ranking] == list(range(1, 11))
+    # The eight districts that closed nothing are not ranked 3–10 at 0.0: they have no score and no rank.
+    assert [row.rank for row in ranking] == [1, 2] + [None] * 8
+    assert all(row.score is None and set(row.measures.values()) == {None} for row in ranking[2:])
+    assert [row.district for row in ranking[2:]] == [name for name in SEATS if name not in ("市南区", "市北区")]
+
+
+def test_missing_is_missing_in_the_ranking(october):
+    """A district with too few closed reports is unranked; one with too few ratings is scored without them."""
+    for hours in (20, 40):  # 李沧区 closes two, unrated
+        make_report(dt.datetime(2026, 10, 10, 4, tzinfo=dt.timezone.utc), district="李沧区", status="closed",
+                    closed_after_hours=hours)
+    db.session.commit()
+    services.rebuild(october)
+    ranking = {row.district: row for row in
+               services.district_ranking(OCTOBER, dataclasses.replace(october, insight_ranking_min_sample=2))}
+    # 市北区 closed one: too little data, neither scored 0 nor ranked last.
+    assert (ranking["市北区"].rank, ranking["市北区"].score, ranking["市北区"].handled) == (None, None, 1)
+    # 李沧区 (2 closed, median 20 h, no rating) is ranked on volume and speed alone, at 81.0; 市南区 (3 closed, 30 h,
+    # 2 ratings averaging 4.5) on all three, at 87.3.
+    lichang, shinan = ranking["李沧区"], ranking["市南区"]
+    assert lichang.measures["satisfaction"] is None and lichang.average_rating is None
+    assert lichang.score == pytest.approx(100 * (0.4 * 2 / 3 + 0.3 * 1) / 0.7, abs=0.05)
+    assert shinan.score == pytest.approx(100 * (0.4 * 1 + 0.3 * 21 / 31 + 0.3 * 0.9), abs=0.05)
+    assert (shinan.rank, lichang.rank) == (1, 2)
+    # Three ratings needed: 市南区's two no longer count, and nothing is scored as a 0 in their place.
+    strict = {row.district: row for row in
+              services.district_ranking(OCTOBER, dataclasses.replace(october, insight_ranking_min_sample=3))}
+    assert strict["市南区"].measures["satisfaction"] is None and strict["市南区"].average_rating == 4.5
+    assert strict["市南区"].score == 100.0 and strict["市南区"].rank == 1 and strict["李沧区"].rank is None
+    only_satisfaction = dataclasses.replace(october, insight_ranking_min_sample=3, insight_ranking_weights=(
+        ("handled", 0.0), ("speed", 0.0), ("satisfaction", 1.0)))
+    assert all(row.rank is None for row in services.district_ranking(OCTOBER, only_satisfaction))
 
 
 def test_ranking_weights_are_configurable(october):
     only_volume = dataclasses.replace(october,
                                       insight_ranking_weights=(("handled", 1.0), ("speed", 0.0), ("satisfaction", 0.0)))
-    ranking = services.district_ranking(OCTOBER, only_volume)
+    ranking = services.district_ranking(OCTOBER, dataclasses.replace(only_volume, insight_ranking_min_sample=1))
     assert [(row.district, row.score) for row in ranking[:2]] == [("市南区", 100.0), ("市北区", 33.3)]
     weighted = Config.from_env({"INSIGHT_RANKING_WEIGHTS": "speed=2,satisfaction=1"}).area(InsightSettings)
     assert weighted.insight_ranking_weights == (("handled", 0.0), ("speed", 2.0), ("satisfaction", 1.0))

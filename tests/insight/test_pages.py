@@ -193,6 +193,15 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     for heading in ("月度分析报告", "每日反映量", "问题热点网格", "各区（市）综合评价", "市南区", "转办情况",
                     "有奖随手拍活动简报"):
         assert heading in text
+    # The data tables are printed open: a day the chart leaves unlabelled (it labels every fifth) is on paper.
+    assert re.search(r"10-02\s+1\n", text) and re.search(r"10-04\s+0\n", text) and "数据表" not in text
+    # The first page is the summary: the key figures beside last month and last year, the top issues, the districts.
+    first_page = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                                text=True, check=True).stdout
+    for part in ("本月概要", "环比变化", "去年同月", "同比变化", "反映最多的问题", "暴露垃圾", "各区（市）表现",
+                 "数据不足、未排名"):
+        assert part in first_page, part
+    assert "一、反映趋势与构成" not in first_page
 
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
@@ -201,7 +210,8 @@ def test_the_monthly_command_writes_html_and_a_pdf_whose_pages_show_the_charts(a
     for path in pages:
         with Image.open(path) as image:
             colours |= {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20)}
-    for chart_colour in (charts.PALETTE[0], charts.PALETTE[1], charts.HEAT[-1]):
+    # The charts' colours, and the sea off the districts on the map.
+    for chart_colour in (charts.PALETTE[0], charts.PALETTE[1], charts.HEAT[-1], charts.SEA):
         wanted = tuple(int(chart_colour[i:i + 2], 16) for i in (1, 3, 5))
         assert any(sum(abs(a - b) for a, b in zip(rgb, wanted, strict=True)) < 12 for rgb in colours), chart_colour
 
@@ -225,3 +235,61 @@ def test_the_rebuild_command_counts_every_report(app, app_ctx):
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["insight", "rebuild"])
     assert result.exit_code == 0 and f"counted {db.session.query(Report).count()} reports" in result.output
+
+
+def _ranking_rows(page: str) -> list[list[str]]:
+    html = page[page.index('<table id="district-ranking">'):]
+    html = html[:html.index("</table>")]
+    return [re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>", row) for row in re.findall(r"<tr>(.*?)</tr>", html)][1:]
+
+
+def test_the_ranking_shows_missing_as_missing_and_names_districts_with_too_little_data(app, signed_in,
+                                                                                         override_settings):
+    """Before: 市北区's missing rating counted as 0 and the eight districts without data were ranked 3–10 at 0.0."""
+    with app.app_context():
+        seed_october()
+        services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
+        db.session.commit()
+    override_settings(insight_ranking_min_sample=2)
+    page = signed_in.get("/admin/insight/monthly?month=2026-10").get_data(as_text=True)
+    rows = {row[1]: row for row in _ranking_rows(page)}
+    # 市南区 (3 closed, 2 ratings) is ranked; 市北区 (1 closed) and the districts with nothing are not, and show "—".
+    assert rows["市南区"][0] == "1" and rows["市南区"][-1] != "—"
+    assert rows["市北区"] == ["—", "市北区", "1", "80 小时", "1", "2.00", "—"]
+    assert rows["平度市"] == ["—", "平度市", "0", "—", "0", "—", "—"]
+    assert [row[0] for row in _ranking_rows(page)] == ["1"] + ["—"] * 9
+    too_little = page[page.index('id="too-little-data"'):]
+    assert "结案少于 2 件" in too_little and "市北区（1 件）" in too_little[:too_little.index("</p>")]
+    override_settings(insight_ranking_min_sample=3)  # 市南区 ranked, its 2 ratings too few to count
+    rows = {row[1]: row for row in _ranking_rows(signed_in.get("/admin/insight/monthly?month=2026-10").get_data(
+        as_text=True))}
+    assert rows["市南区"][0] == "1" and rows["市南区"][5] == "4.50（不计分）" and rows["市南区"][6] == "100.0"
+
+
+def test_each_key_figure_beside_last_month_and_the_same_month_last_year(app, signed_in):
+    with app.app_context():
+        seed_october()
+        make_report(local(2025, 10, 8), status="closed", closed_after_hours=20, rating=3, rated_at=local(2025, 10, 9))
+        make_report(local(2025, 10, 9), status="rejected")
+        services.rebuild(app.config["APP_SETTINGS"].area(InsightSettings))
+        db.session.commit()
+    page = signed_in.get("/admin/insight/monthly?month=2026-10").get_data(as_text=True)
+    html = page[page.index('<table class="change" id="key-figures">'):]
+    cells = {name: re.findall(r"<td[^>]*>([^<]*)</td>", row) for name, row in TABLE_ROW.findall(
+        html[:html.index("</table>")])}
+    # This month | last month | change | the same month last year | change.
+    assert cells["反映总数"] == ["8", "2", "+6（+300.0%）", "2", "+6（+300.0%）"]
+    assert cells["结案数"] == ["4", "0", "+4（—）", "1", "+3（+300.0%）"]  # no per cent on a base of 0
+    assert cells["结案用时中位数"] == ["30 小时", "—", "—（—）", "20 小时", "+10 小时（+50.0%）"]
+    assert cells["受理率"][3:] == ["50.0%", "+21.4 个百分点（+42.9%）"]
+    assert cells["市民平均评分"][3:] == ["3.00", "+0.67（+22.2%）"]
+    # Better and worse by the figure's sense: more closed is better, slower closing worse.
+    assert 'class="num better">+3（+300.0%）' in html and 'class="num worse">+10 小时（+50.0%）' in html
+
+
+def test_a_change_without_a_base_is_a_dash():
+    assert services.Change.of(5, 0) == services.Change(5, None)
+    assert services.Change.of(None, 3) == services.Change.of(3, None) == services.Change(None, None)
+    fewer = services.Change.of(3, 4)
+    assert fewer.direction("up") == "worse" and fewer.direction("down") == "better" and fewer.direction(None) is None
+    assert services.Change.of(4, 4).direction("up") is None

@@ -5,7 +5,7 @@ outlines are TrueType (``glyf``); Noto Sans CJK's outlines are CFF (an OpenType 
 Type 3 fonts instead — a hundred and more of them, a bitmap-like procedure per glyph that viewers select and
 search poorly. So before each print the two weights are subsetted to the characters of the page (keeping the
 layout features: the ``locl`` forms for ``lang="zh-CN"`` among them) and their cubic outlines converted to
-quadratic ones: a few hundred glyphs, well under a second, and Skia subsets them further as it embeds them.
+quadratic ones: a few hundred glyphs, and Skia subsets them further as it embeds them.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ _HINTING_LIMITS = ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxIns
 
 
 def _options() -> subset.Options:
-    options = subset.Options()
-    options.layout_features = ["*"]  # the regional forms (locl), vertical forms, ligatures: as in the full font
+    options = subset.Options()  # fontTools' layout features: the regional forms (locl) among them, not the alternates
     options.name_IDs = ["*"]  # the family name fontconfig and the page's CSS know it by
     options.notdef_outline = True
     return options
@@ -56,8 +55,7 @@ def _to_truetype(font: TTFont) -> None:
     maxp.tableVersion, maxp.maxZones = 0x00010000, 1
     for field in _HINTING_LIMITS:
         setattr(maxp, field, 0)
-    post = font["post"]
-    post.formatType, post.extraNames, post.mapping, post.glyphOrder = 2.0, [], {}, order
+    font["post"].formatType = 3.0  # no glyph names: a PDF has no use for them
     font.sfntVersion = "\0\1\0\0"
 
 

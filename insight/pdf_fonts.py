@@ -10,6 +10,8 @@ quadratic ones: a few hundred glyphs, and Skia subsets them further as it embeds
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 from pathlib import Path
 
@@ -59,18 +61,27 @@ def _to_truetype(font: TTFont) -> None:
     font.sfntVersion = "\0\1\0\0"
 
 
+@functools.lru_cache(maxsize=8)
+def subset_font(source: str, characters: frozenset[str]) -> bytes:
+    """The font at ``source`` with the glyphs of ``characters``, as TrueType; a report printed again (previewed,
+    then downloaded) is cut once."""
+    font = TTFont(source, lazy=True)
+    subsetter = subset.Subsetter(_options())
+    subsetter.populate(text="".join(sorted(characters)))
+    subsetter.subset(font)
+    _to_truetype(font)
+    data = io.BytesIO()
+    font.save(data)
+    font.close()
+    return data.getvalue()
+
+
 def write_subsets(text: str, directory: Path) -> list[Path]:
     """Each weight of Noto Sans CJK with the glyphs ``text`` needs, as a TrueType font in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for source in FONT_FILES:
-        font = TTFont(source, lazy=True)
-        subsetter = subset.Subsetter(_options())
-        subsetter.populate(text=text)
-        subsetter.subset(font)
-        _to_truetype(font)
         path = directory / f"{Path(source).stem}.ttf"
-        font.save(path)
-        font.close()
+        path.write_bytes(subset_font(source, frozenset(text)))
         written.append(path)
     return written

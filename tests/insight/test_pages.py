@@ -10,12 +10,13 @@ import shutil
 import subprocess
 
 import pytest
+from fontTools.ttLib import TTFont
 from PIL import Image
 
 from citizen.models import Report
 from core.db import db
 from core.geo import wgs84_to_gcj02
-from insight import charts, services
+from insight import charts, pdf_fonts, services
 from insight.services import periods
 from insight.settings import InsightSettings
 from tests.core.admin_helpers import admin_login
@@ -293,3 +294,17 @@ def test_a_change_without_a_base_is_a_dash():
     fewer = services.Change.of(3, 4)
     assert fewer.direction("up") == "worse" and fewer.direction("down") == "better" and fewer.direction(None) is None
     assert services.Change.of(4, 4).direction("up") is None
+
+
+def test_the_pdf_fonts_hold_the_pages_characters_with_truetype_outlines(tmp_path):
+    """Chromium embeds TrueType-outlined fonts as CID fonts, CFF-outlined ones (Noto's .otf) as Type 3."""
+    pdf_fonts.subset_font.cache_clear()
+    paths = pdf_fonts.write_subsets("月度分析报告 市南区 2026", tmp_path / "fonts")
+    assert len(paths) == 2
+    for path in paths:
+        font = TTFont(path)
+        assert "glyf" in font and "CFF " not in font and font.sfntVersion == "\0\1\0\0"
+        assert set("月度分析报告市南区2026") <= {chr(code) for code in font.getBestCmap()}
+        assert len(font.getGlyphOrder()) < 100 and path.stat().st_size < 40_000
+    pdf_fonts.write_subsets("市南区 2026 月度分析报告", tmp_path / "again")  # the same characters: cut once
+    assert pdf_fonts.subset_font.cache_info().hits == 2

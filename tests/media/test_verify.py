@@ -172,3 +172,20 @@ def test_the_command_prints_a_summary_or_json_and_fails_while_problems_remain(ap
     assert repaired.exit_code == 0, repaired.output
     assert f"missing: {thumb} (media {photo.id} thumb) — requeued" in repaired.output
     assert "repaired: 1 requeued" in repaired.output
+
+
+def test_a_public_copy_is_its_own_original_and_is_never_rendered_from_itself(app_ctx, photos, storage):
+    """A moderator's blurred copy keeps its large rendition as its original: checked once, by its row's size and
+    SHA-256, and a lost thumbnail is reported but not re-rendered (the copy has nothing behind it to render from)."""
+    (photo,) = photos(1)
+    copy = db.session.get(Media, services.create_public_copy(photo.id, [[0.1, 0.1, 0.3, 0.3]],
+                                                             attached_to="report:1"))
+    db.session.commit()
+    assert copy.original_key == copy.large_key
+    run, problems = verify(checksums=True)
+    assert problems == [] and run.media == 2 and run.objects == 5 and run.hashed == 2
+
+    storage.delete(copy.thumb_key)
+    run, problems = verify(repair=True)
+    assert [(p.kind, p.media_id, p.role, p.repair) for p in problems] == [("missing", copy.id, "thumb", None)]
+    assert db.session.get(Media, copy.id, populate_existing=True).status == "ready"

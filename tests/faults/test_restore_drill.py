@@ -18,6 +18,7 @@ with a copy taken before the dump: `verify` reports those rows' objects missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -76,24 +77,16 @@ def servers() -> Iterator[tuple[PrivatePostgres, PrivateRedis, str]]:
     if not (POSTGRES_BIN / "pg_restore").exists() or shutil.which("redis-server") is None:
         message = f"the restore drill needs PostgreSQL's binaries ({POSTGRES_BIN}) and redis-server"
         pytest.fail(message) if IN_CI else pytest.skip(message)
-    started: list[Callable[[], None]] = []
-    werkzeug_log = logging.getLogger("werkzeug")
-    started.append(lambda level=werkzeug_log.level: werkzeug_log.setLevel(level))
-    try:
-        postgres = PrivatePostgres().start()
-        started.append(postgres.stop)
-        redis_server = PrivateRedis().start()
-        started.append(redis_server.stop)
-        s3, _ = s3_server()
-        started.append(s3.stop)
+    # Stopped last first, all of them whatever happens to one.
+    with contextlib.ExitStack() as running:
+        servers: list = []
+        for start in (PrivatePostgres().start, PrivateRedis().start, lambda: s3_server()[0]):
+            servers.append(start())
+            running.callback(servers[-1].stop)
+        werkzeug_log = logging.getLogger("werkzeug")
+        running.callback(werkzeug_log.setLevel, werkzeug_log.level)
         werkzeug_log.setLevel(logging.WARNING)  # moto's requests are not the drill's output
-        yield postgres, redis_server, s3.url
-    finally:
-        for stop in reversed(started):
-            try:
-                stop()
-            except Exception as exc:  # stop the rest whatever happens to one
-                print(f"stopping: {exc}")
+        yield servers[0], servers[1], servers[2].url
 
 
 def test_a_backup_taken_under_load_restores_every_accepted_report(servers, tmp_path) -> None:

@@ -56,6 +56,15 @@ def check_key(key: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class StoredObject:
+    """One object as a listing shows it: its key, its size in bytes, and when it was last written (POSIX time)."""
+
+    key: str
+    size: int
+    modified: float
+
+
+@dataclasses.dataclass(frozen=True)
 class SignedUpload:
     """POST ``fields`` and the body (field ``file``) as multipart/form-data to ``url`` before ``expires_at``."""
 
@@ -94,8 +103,10 @@ class ObjectStorage(Protocol):
         """Delete ``key``, a direct upload's object, and take no more uploads to it. The local disk refuses its signed
         links from now on; S3 cannot revoke a presigned POST, so what one stores later must be deleted by a sweep."""
 
-    def keys(self, prefix: str) -> Iterator[str]:
-        """The keys of the objects stored under ``prefix`` (``"uploads/"``)."""
+    def objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """The objects stored under ``prefix`` (``"uploads/"``; empty: all of them), streamed page by page: a listing
+        of millions is never held in memory. The store's own housekeeping (files being written, records of ended
+        uploads, folders whose names begin with a dot) is not listed."""
 
     def remove_abandoned(self, before: float) -> int:
         """Remove what writes interrupted before the ``before`` timestamp left (a killed worker's temporary files on
@@ -232,10 +243,20 @@ class LocalDiskStorage:
         self._ended_marker(key).mkdir(parents=True, exist_ok=True)
         self.delete(key)
 
-    def keys(self, prefix: str) -> Iterator[str]:
-        for path in (self.root / check_key(prefix.rstrip("/"))).rglob("*"):
-            if path.is_file() and not path.name.startswith(_PARTIAL_PREFIX):
-                yield path.relative_to(self.root).as_posix()
+    def objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        top = self.root / check_key(prefix.rstrip("/")) if prefix else self.root
+        for folder, folders, files in os.walk(top):
+            # In place, so that the walk does not enter them: .ended-uploads, the app's .incoming, and the like.
+            folders[:] = [name for name in folders if not name.startswith(".")]
+            for name in files:
+                if name.startswith(_PARTIAL_PREFIX):
+                    continue
+                path = Path(folder) / name
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # deleted since the folder was read
+                yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime)
 
     def remove_abandoned(self, before: float) -> int:
         removed = 0
@@ -351,11 +372,11 @@ class S3Storage:
     def end_upload(self, key: str) -> None:
         self.delete(key)
 
-    def keys(self, prefix: str) -> Iterator[str]:
+    def objects(self, prefix: str = "") -> Iterator[StoredObject]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         for page in pages:
             for item in page.get("Contents", []):
-                yield item["Key"]
+                yield StoredObject(item["Key"], int(item["Size"]), item["LastModified"].timestamp())
 
     def remove_abandoned(self, before: float) -> int:
         from botocore.exceptions import ClientError

@@ -1,5 +1,5 @@
-"""Media settings: the limits per kind, fitted to what the mini-program can send, and how long links and
-unattached uploads last."""
+"""Media settings: the limits per kind, fitted to what the mini-program can send, and how long links, unattached
+uploads and unreferenced objects last."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ class MediaSettings:
     media_video_max_seconds: int = 5 * 60
     media_upload_ttl_seconds: int = 15 * 60
     media_unattached_ttl_hours: int = 24
+    # An object no media row refers to is deleted by `flask media verify --repair` only when older than this: every
+    # object is written before the row that refers to it commits, and uploads in flight are referred to already.
+    media_orphan_retention_hours: int = 72
 
     __repr__ = settings_repr
 

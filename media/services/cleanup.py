@@ -42,7 +42,7 @@ def remove_upload_leftovers(settings: MediaSettings, temp_dir: Path, now: dt.dat
         commit_early("a batch's locks are released, and its deletions kept, before the next batch's storage calls")
         removed += len(expired)
     storage = current_storage()
-    staged = list(storage.keys(_STAGING_AREA))
+    staged = [stored.key for stored in storage.objects(_STAGING_AREA)]
     for start in range(0, len(staged), _STAGING_BATCH):
         batch = staged[start:start + _STAGING_BATCH]
         awaited = set(db.session.scalars(sa.select(Media.original_key).where(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import sqlalchemy as sa
 
-from core.db import db
+from core.db import MAX_DATABASE_ID, db
 from core.storage import current_storage
 from media.models import Media
 
@@ -14,6 +15,15 @@ from media.models import Media
 def original_key(resident_id: int, media_id: int, area: str = "media") -> str:
     # A random part, so that a key is never reused even where a database reuses a deleted row's id.
     return f"{area}/{resident_id}/{media_id}-{secrets.token_hex(8)}/original"
+
+
+_MEDIA_ID_IN_KEY = re.compile(r"^[a-z]+/\d+/(\d+)-[0-9a-f]+/")
+
+
+def media_id_in_key(key: str) -> int | None:
+    """The media id in a key that ``original_key`` or ``derivative_key`` made, else None."""
+    match = _MEDIA_ID_IN_KEY.match(key)
+    return int(match[1]) if match and int(match[1]) <= MAX_DATABASE_ID else None
 
 
 def derivative_key(original: str, name: str, extension: str) -> str:

@@ -160,11 +160,31 @@ def test_signed_upload_stores_the_body(backend):
     assert backend.storage.get("media/5/video") == b"hello video"
 
 
-def test_keys_lists_the_objects_under_a_prefix(backend):
-    for key in ("uploads/1/a/original", "uploads/2/b/original", "media/1/c/original"):
-        backend.storage.put(key, b"x", PLAIN)
-    assert sorted(backend.storage.keys("uploads/")) == ["uploads/1/a/original", "uploads/2/b/original"]
-    assert list(backend.storage.keys("nothing/")) == []
+def test_objects_lists_keys_sizes_and_times_under_a_prefix(backend):
+    before = time.time() - 5
+    for key, body in (("uploads/1/a/original", b"x"), ("uploads/2/b/original", b"yy"), ("media/1/c/original", b"zzz")):
+        backend.storage.put(key, body, PLAIN)
+    listed = sorted(backend.storage.objects("uploads/"), key=lambda stored: stored.key)
+    assert [(stored.key, stored.size) for stored in listed] == [("uploads/1/a/original", 1),
+                                                               ("uploads/2/b/original", 2)]
+    assert all(before < stored.modified < time.time() + 5 for stored in listed)
+    assert list(backend.storage.objects("nothing/")) == []
+    assert sorted(stored.key for stored in backend.storage.objects()) == [
+        "media/1/c/original", "uploads/1/a/original", "uploads/2/b/original"]
+
+
+def test_objects_leaves_out_the_stores_housekeeping(backend):
+    """An ended upload's record, a write in progress and the app's folder of received files are no objects."""
+    storage = backend.storage
+    upload = storage.signed_upload("uploads/3/d/original", content_type="video/mp4", size=5, expires_in=60)
+    assert backend.post(upload, b"video") in {200, 201, 204}
+    storage.end_upload("uploads/3/d/original")
+    storage.put("media/3/e/original", b"kept", PLAIN)
+    if isinstance(storage, LocalDiskStorage):
+        (storage.root / "media/3/e/.upload-inprogress").write_bytes(b"half")
+        (storage.root / ".incoming/upload-1").mkdir(parents=True)
+        (storage.root / ".incoming/upload-1/original").write_bytes(b"received")
+    assert [stored.key for stored in storage.objects()] == ["media/3/e/original"]
 
 
 def test_an_ended_upload_loses_its_object(backend):

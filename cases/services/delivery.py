@@ -25,6 +25,7 @@ from core.config import Config, current_settings
 from core.db import db, utcnow
 from core.jobs import enqueue_after_commit
 from core.links import public_url
+from core.privacy import mask_personal_data
 from core.services import SYSTEM_ACTOR, Actor, record_audit
 from media import services as media_services
 
@@ -121,22 +122,35 @@ def outgoing_case(report_id: int, settings: CaseSettings, app_config: Config) ->
 def reopen_case(report_id: int, reason: str, sequence: int) -> None:
     """A resident reopened a closed report (the handler of its reopening, in that transaction): the desk reworks
     its case at once (back to 处置); another case system gets a new request referring to the old one, from an
-    outbox row whose job runs after commit. A report never forwarded has no case to reopen."""
+    outbox row whose job runs after commit. A report never forwarded has no case to reopen.
+
+    The case records keep the resident's reason masked (phone numbers, identity card numbers, plates), as they keep
+    no other personal data: a resident's erasure has nothing to remove here. A new request refers to the latest
+    one the report was sent as."""
     delivery = db.session.scalar(sa.select(CaseDelivery).where(CaseDelivery.report_id == report_id))
     if delivery is None:
         return
+    reason = mask_personal_data(reason)[:500]
     if delivery.case_system not in ("open311", "webhook"):
         rework_desk_case(report_id, reason)
         return
     now = utcnow()
     reopening = CaseReopening(report_id=report_id, sequence=sequence, reason=reason, case_system=delivery.case_system,
-                              previous_external_id=delivery.external_id or delivery.external_token, status=PENDING,
+                              previous_external_id=_latest_request(delivery), status=PENDING,
                               attempts=0, next_attempt_at=now, enqueued_at=now)
     db.session.add(reopening)
     db.session.flush()
     record_audit(SYSTEM_ACTOR, "case_reopening.open", "case_reopening", reopening.id,
                  after={"report_id": report_id, "sequence": sequence, "case_system": delivery.case_system})
     enqueue_after_commit("cases.jobs.deliver_reopening", reopening.id)
+
+
+def _latest_request(delivery: CaseDelivery) -> str | None:
+    """The case system's id of the latest request a report was sent as: its last reopening's, or its own."""
+    reopened_as = db.session.scalar(sa.select(CaseReopening.external_id).where(
+        CaseReopening.report_id == delivery.report_id, CaseReopening.external_id.is_not(None))
+        .order_by(CaseReopening.sequence.desc()).limit(1))
+    return reopened_as or delivery.external_id or delivery.external_token
 
 
 def deliver_reopening(reopening_id: int, settings: CaseSettings, app_config: Config) -> str | None:

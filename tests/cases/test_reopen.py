@@ -140,6 +140,10 @@ def test_an_open311_case_system_gets_a_new_request_referring_to_the_old_one(app,
         assert services.poll_case_system(current_case_settings()) == 1
         db.session.commit()
     assert report_status(app, report_id) == "closed"
+    # A second reopening refers to the request the first was sent as.
+    assert reopen(client, resident, report_id, reason="又堆起来了。").status_code == 200
+    run_jobs()
+    assert case_system.posts[-1]["attribute[reopened_from]"] == new_id
 
 
 def test_a_webhook_case_system_hears_of_the_reopening_and_pushes_updates_to_it(app, client, resident, run_jobs,
@@ -148,15 +152,25 @@ def test_a_webhook_case_system_hears_of_the_reopening_and_pushes_updates_to_it(a
     report_id = accepted_report(app, client, resident, run_jobs)
     assert signed_update(client, {"update_id": "r-1", "report_id": report_id, "status": "closed"}).status_code == 200
 
-    assert reopen(client, resident, report_id, reason="路灯又不亮了。").status_code == 200
+    assert reopen(client, resident, report_id, reason="路灯又不亮了，请联系我 13812345678。").status_code == 200
     run_jobs()
 
     payload = case_system.webhook_posts[-1]["payload"]
     assert payload["event"] == "reopened" and payload["idempotency_key"] == f"{report_id}-reopen-1"
-    assert payload["reopened_from"] == {"case_id": f"W{report_id}"} and payload["reopen_reason"] == "路灯又不亮了。"
+    # The case records, and so the case system, get the reason masked like every other personal datum they keep.
+    assert payload["reopened_from"] == {"case_id": f"W{report_id}"}
+    assert payload["reopen_reason"] == "路灯又不亮了，请联系我 ［手机号］。"
     assert case_system.webhook_posts[-1]["headers"]["Idempotency-Key"] == f"{report_id}-reopen-1"
     assert signed_update(client, {"update_id": "r-2", "report_id": report_id, "status": "resolved"}).status_code == 200
     assert report_status(app, report_id) == "resolved"
+
+    # Erasure: the report stays a case, the resident's own words on its timeline lose their phone number.
+    assert client.delete("/api/v1/me", headers=resident).status_code == 204
+    with app.app_context():
+        notes = [event.note for event in citizen_services.get_report(report_id).events
+                 if event.actor_kind == "resident"]
+        assert "您已申请重新办理：路灯又不亮了，请联系我 [已删除]。" in notes
+        assert not any("13812345678" in note for note in notes)
 
 
 def test_a_lost_reopening_job_is_swept_up(app, client, resident, run_jobs, use_case_system, case_system, jobs_lost):

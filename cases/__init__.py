@@ -19,7 +19,7 @@ def init_app(app: Flask, api: Api) -> None:
     from core.admin import register_nav
     from core.api import register_api_blueprint
     from core.auth import register_roles
-    from core.events import REPORT_ACCEPTED, REPORT_STATUS_CHANGED, handle, subscribe
+    from core.events import REPORT_ACCEPTED, REPORT_REOPENED, REPORT_STATUS_CHANGED, handle, subscribe
     from core.privacy import register_data_holder
 
     register_api_blueprint(api, blp)
@@ -31,4 +31,6 @@ def init_app(app: Flask, api: Api) -> None:
     subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
     # An accepted report's forwarding record is written in the acceptance's transaction.
     handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")
+    # A reopened report goes back to the case system in the reopening's transaction (the desk, or an outbox row).
+    handle(app, REPORT_REOPENED, "cases.services.reopen_case")
     register_data_holder(app, "cases", export=services.export_resident_data, forget=services.forget_resident)

@@ -49,6 +49,25 @@ class OutgoingCase:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reopening:
+    """A closed case the resident reopened: sent again as a new request that refers to the old one."""
+
+    case: OutgoingCase
+    sequence: int  # the report's first, second… reopening
+    reason: str
+    previous_external_id: str | None
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.case.report_id}-reopen-{self.sequence}"
+
+    @property
+    def description(self) -> str:
+        previous = f"原工单 {self.previous_external_id}" if self.previous_external_id else "原工单"
+        return f"【市民申请重新办理，{previous}】{self.reason}\n原反映：{self.case.description}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Receipt:
     external_id: str | None
     token: str | None = None
@@ -130,13 +149,23 @@ class Open311CaseSystem:
         return {**params, **{key: value for key, value in values.items() if value is not None}}
 
     def submit(self, case: OutgoingCase) -> Receipt:
+        return self._post_request(case, case.description, case.idempotency_key)
+
+    def reopen(self, reopening: Reopening) -> Receipt:
+        """GeoReport v2 cannot reopen a request: a new one, its description and an attribute naming the old one."""
+        return self._post_request(reopening.case, reopening.description, reopening.idempotency_key,
+                                  {"attribute[reopened_from]": reopening.previous_external_id})
+
+    def _post_request(self, case: OutgoingCase, description: str, key: str,
+                      attributes: dict[str, str | None] | None = None) -> Receipt:
         form = self._params(
             api_key=self.api_key, service_code=self.service_codes.get(case.category_id, case.category_id),
             lat=f"{case.lat:.7f}", long=f"{case.lng:.7f}", address_string=case.address or None,
-            description=case.description, media_url=case.photo_urls[0] if case.photo_urls else None)
-        form["attribute[external_id]"] = case.idempotency_key
+            description=description, media_url=case.photo_urls[0] if case.photo_urls else None)
+        form["attribute[external_id]"] = key
+        form.update({name: value for name, value in (attributes or {}).items() if value})
         response = _send("POST", f"{self.endpoint}/requests.json", data=form, timeout=self.timeout,
-                         headers={"Idempotency-Key": case.idempotency_key})
+                         headers={"Idempotency-Key": key})
         answer = _json(response)
         first = answer[0] if isinstance(answer, list) and answer else answer
         if not isinstance(first, dict) or not (first.get("service_request_id") or first.get("token")):
@@ -202,14 +231,23 @@ class WebhookCaseSystem:
         self.timeout = settings.case_http_timeout_seconds
 
     def submit(self, case: OutgoingCase) -> Receipt:
+        return self._post(case, case.idempotency_key)
+
+    def reopen(self, reopening: Reopening) -> Receipt:
+        """The case again with ``event: "reopened"``, the resident's reason and the case it reopens."""
+        return self._post(reopening.case, reopening.idempotency_key, {
+            "event": "reopened", "reopened_from": {"case_id": reopening.previous_external_id},
+            "reopen_reason": reopening.reason, "reopen_sequence": reopening.sequence})
+
+    def _post(self, case: OutgoingCase, key: str, extra: dict[str, Any] | None = None) -> Receipt:
         body = json.dumps({
-            "report_id": case.report_id, "idempotency_key": case.idempotency_key,
+            "report_id": case.report_id, "idempotency_key": key,
             "category": {"id": case.category_id, "name": case.category_name}, "description": case.description,
             "location": {"lat": case.lat, "lng": case.lng, "crs": "WGS-84"}, "address": case.address,
             "district": case.district, "photo_urls": list(case.photo_urls),
-            "accepted_at": case.accepted_at.isoformat(),
+            "accepted_at": case.accepted_at.isoformat(), **(extra or {}),
         }, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": case.idempotency_key,
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key,
                    **signing.signed_headers(self.secret, int(time.time()), body)}
         response = _send("POST", self.url, data=body, headers=headers, timeout=self.timeout)
         answer = _json(response) if response.content else {}

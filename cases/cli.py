@@ -25,7 +25,8 @@ def sweep_command(every: int) -> None:
         result = services.sweep(settings)
         applied = services.poll_case_system(settings)
         db.session.commit()  # each round is a unit of work of its own: what it queued leaves now
-        click.echo(f"queued {result.deliveries} deliveries, {result.notifications} notifications; "
+        click.echo(f"queued {result.deliveries} deliveries, {result.notifications} notifications, "
+                   f"{result.reopenings} reopenings; "
                    f"applied {applied} polled updates")
         if every <= 0:
             return

@@ -17,6 +17,11 @@ def deliver(delivery_id: int) -> str | None:
     return services.deliver(delivery_id, current_settings(CaseSettings), current_config())
 
 
+def deliver_reopening(reopening_id: int) -> str | None:
+    """One attempt at sending a reopened report to the case system; retried by the sweep like a delivery."""
+    return services.deliver_reopening(reopening_id, current_settings(CaseSettings), current_config())
+
+
 def sweep() -> None:
     """Scheduled (cron or an rq scheduler, every minute): re-queue what is due or was lost, then poll."""
     settings = current_settings(CaseSettings)

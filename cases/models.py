@@ -46,6 +46,26 @@ class CaseDelivery(OutboxMixin, Base):
                                                               cascade="all, delete-orphan")
 
 
+class CaseReopening(OutboxMixin, Base):
+    """The outbox of reopened reports for a case system outside (Open311, webhook): one row per reopening, written in
+    the reopening's own transaction, sent as a new request referring to the old one. The desk reworks its own case
+    at once instead."""
+
+    __tablename__ = "case_reopenings"
+    __table_args__ = (sa.UniqueConstraint("report_id", "sequence"),
+                      sa.Index("ix_case_reopenings_due", "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(index=True)
+    sequence: Mapped[int]  # the report's first, second… reopening
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    case_system: Mapped[str] = mapped_column(sa.String(16))
+    # The case system's id (or token) of the request it reopens.
+    previous_external_id: Mapped[str | None] = mapped_column(sa.String(64))
+    delivered_at: Mapped[dt.datetime | None]
+    external_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+
+
 class DeliveryAttempt(Base):
     __tablename__ = "case_delivery_attempts"
 
@@ -89,6 +109,15 @@ class DeskCase(TimestampMixin, Base):
     steps: Mapped[list[DeskCaseStep]] = relationship(order_by="DeskCaseStep.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def reworked(self) -> bool:
+        """Whether a resident reopened the case (返工)."""
+        return any(step.action == REWORK_ACTION for step in self.steps)
+
+
+# The desk step of a resident's reopening: back to 处置.
+REWORK_ACTION = "reopen"
 
 
 class DeskCaseStep(Base):

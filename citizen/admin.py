@@ -34,7 +34,7 @@ QUEUE_PAGE_SIZE = 50
 FLAG_NAMES = {
     "possible_duplicate": "疑似重复", "photo_seen_before": "照片曾出现", "evidence_far_away": "拍摄地点偏远",
     "evidence_old": "照片时间较早", "text_flagged": "文本需复核", "info_requested": "已要求补充",
-    "checks_pending": "核查中",
+    "info_supplied": "已补充", "checks_pending": "核查中",
 }
 
 
@@ -127,11 +127,15 @@ def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) 
               "urls": media_services.media_urls(item.media_id, include_original=True),
               "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
              for item in report.media]
+    messages = [{"event": event, "reopening": services.is_reopening(event),
+                 "media": [entry for entry in media if entry["item"].event_id == event.id]}
+                for event in services.resident_messages(report)]
     candidates = [{"candidate": candidate, "photo": _first_photo_url(candidate.report)}
                   for candidate in services.duplicate_candidates(report, current_settings(CitizenSettings))]
     gcj_lat, gcj_lng = wgs84_to_gcj02(report.lat, report.lng)
     return render_template(
-        "citizen/report.html", report=report, media=media, candidates=candidates, gcj=(gcj_lat, gcj_lng),
+        "citizen/report.html", report=report, media=media, messages=messages, candidates=candidates,
+        gcj=(gcj_lat, gcj_lng),
         history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
         tile_url=current_config().map_tile_url, openid=services.get_resident(report.resident_id).openid,
         revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS)

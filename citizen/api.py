@@ -9,10 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from citizen import services
-from citizen.models import Report
+from citizen.models import Report, ReportEvent
 from citizen.schemas import (DevLoginSchema, ExportSchema, IdempotencyHeaderSchema, NearbyArgsSchema, NearbySchema,
-                             PageArgsSchema, ProblemCategoryTreeSchema, RatingSchema, ReportCreateSchema,
-                             ReportPageSchema, ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
+                             PageArgsSchema, ProblemCategoryTreeSchema, RatingSchema, ReopenSchema, ReplySchema,
+                             ReportCreateSchema, ReportPageSchema, ReportSchema, ResidentSchema, SessionSchema,
+                             WeChatLoginSchema)
 from citizen.settings import CitizenSettings
 from core.admin import SHANGHAI
 from core.auth import current_resident_id, issue_resident_token, resident_required
@@ -121,12 +122,17 @@ def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
         "district": report.district, "location": _location(report.lat, report.lng), "created_at": report.created_at,
         "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose, "urls": urls.get(item.media_id, {})}
                   for item in report.media],
-        "timeline": [{"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status],
-                      "at": event.occurred_at, "note": event.note,
-                      "photos": [urls.get(item.media_id, {}) for item in report.media if item.event_id == event.id]}
-                     for event in services.timeline(report)],
+        "timeline": [_timeline_entry(report, event, urls) for event in services.timeline(report)],
         "reject_reason": report.reject_reason, "rating": report.rating, "rating_comment": report.rating_comment,
     } for report in reports]
+
+
+def _timeline_entry(report: Report, event: ReportEvent, urls: dict[int, dict[str, str]]) -> dict[str, Any]:
+    media = [item for item in report.media if item.event_id == event.id]
+    return {"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status], "at": event.occurred_at,
+            "by": event.actor_kind, "note": event.note,
+            "photos": [urls.get(item.media_id, {}) for item in media if item.kind == "photo"],
+            "media": [{"id": item.media_id, "kind": item.kind, "urls": urls.get(item.media_id, {})} for item in media]}
 
 
 def present_report(report: Report) -> dict[str, Any]:
@@ -239,3 +245,34 @@ class RateReport(MethodView):
         """Rate how a resolved report was handled (1–5), once"""
         report = services.rate_report(current_resident_id(), report_id, rating=body["rating"], comment=body["comment"])
         return present_report(report)
+
+
+@blp.route("/reports/<int:report_id>/reply")
+class ReplyToReport(MethodView):
+    @resident_required
+    @blp.arguments(ReplySchema, example={"text": "垃圾堆在路口东南角的绿化带旁，已补拍近景照片。", "media_ids": [1042]})
+    @blp.response(200, ReportSchema)
+    @blp.alt_response(404, description="not_found: no such report of mine")
+    @blp.alt_response(409, description="no_information_requested: staff have not asked for more / report_changed")
+    @blp.alt_response(422, description="text_required (blank) / invalid_media / media_in_use")
+    @blp.doc(security=RESIDENT_AUTH)
+    def post(self, body: dict, report_id: int) -> dict:
+        """Answer a moderator's request for more information (要求补充信息); back to review, flagged 已补充"""
+        return present_report(services.reply_to_information_request(
+            current_resident_id(), report_id, text=body["text"], media_ids=tuple(body["media_ids"])))
+
+
+@blp.route("/reports/<int:report_id>/reopen")
+class ReopenReport(MethodView):
+    @resident_required
+    @blp.arguments(ReopenSchema, example={"reason": "只清理了路口西侧，东侧绿化带旁的垃圾仍在。", "media_ids": [1077]})
+    @blp.response(200, ReportSchema)
+    @blp.alt_response(404, description="not_found: no such report of mine")
+    @blp.alt_response(409, description="not_closed / reopen_window_passed / reopen_limit_reached / report_changed")
+    @blp.alt_response(422, description="reason_required (blank) / invalid_media / media_in_use")
+    @blp.doc(security=RESIDENT_AUTH)
+    def post(self, body: dict, report_id: int) -> dict:
+        """Reopen a closed report I am unhappy with, within the reopening window: handled again by the case system"""
+        return present_report(services.reopen_report(
+            current_resident_id(), report_id, reason=body["reason"], media_ids=tuple(body["media_ids"]),
+            settings=current_settings(CitizenSettings)))

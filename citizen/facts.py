@@ -34,6 +34,8 @@ TRANSITIONS = {
     IN_PROGRESS: {RESOLVED},
     RESOLVED: {CLOSED, IN_PROGRESS},
 }
+# A resident reopening a closed report sends it back to be handled (the only way out of CLOSED).
+REOPENED_TO = IN_PROGRESS
 # Shown to other residents near the point: known problems not yet finished.
 PUBLICLY_OPEN = (ACCEPTED, FORWARDED, IN_PROGRESS)
 # The account of an Open311 client (cases.open311) filing reports through the API: the client's name after this.
@@ -141,6 +143,21 @@ def changed_report_snapshots(since: dt.datetime, *, after: tuple[dt.datetime, in
     if after is not None:
         query = query.where(sa.tuple_(Report.updated_at, Report.id) > after)
     return [_snapshot(row) for row in db.session.execute(query.order_by(Report.updated_at, Report.id).limit(limit))]
+
+
+def is_reopening(event: ReportEvent) -> bool:
+    """Whether a timeline step is a resident reopening their closed report."""
+    return event.from_status == CLOSED and event.to_status == REOPENED_TO
+
+
+def reopened_count(since: dt.datetime, until: dt.datetime, *, district: str | None = None) -> int:
+    """How many times residents reopened a closed report in [since, until)."""
+    query = (sa.select(sa.func.count()).select_from(ReportEvent)
+             .where(ReportEvent.from_status == CLOSED, ReportEvent.to_status == REOPENED_TO,
+                    ReportEvent.occurred_at >= since, ReportEvent.occurred_at < until))
+    if district is not None:
+        query = query.join(Report, Report.id == ReportEvent.report_id).where(Report.district == district)
+    return db.session.scalar(query) or 0
 
 
 # --- what rewards decide on -----------------------------------------------------------------------

@@ -194,6 +194,8 @@ class ReportEvent(Base):
     """
 
     __tablename__ = "report_events"
+    # The monthly figures count reopenings (closed → in progress) by time.
+    __table_args__ = (sa.Index("ix_report_events_transition", "from_status", "to_status", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)

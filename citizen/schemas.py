@@ -76,13 +76,25 @@ class LocationOutSchema(Schema):
     gcj02 = fields.Dict(required=True)
 
 
+class TimelineMediaSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"description": "photo, video or audio (a voice message)"})
+    urls = fields.Dict(required=True)
+
+
 class TimelineEntrySchema(Schema):
     status = fields.String(required=True)
     status_name = fields.String(required=True)
     at = fields.DateTime(required=True)
+    by = fields.String(required=True, metadata={
+        "description": "Who made the step: resident (the resident's own reply or reopening), staff, case_system, "
+                       "system"})
     note = fields.String(required=True)
     photos = fields.List(fields.Dict(), required=True, metadata={
-        "description": "Signed links of the case system's photos for this step (resolution)"})
+        "description": "Signed links of the photos of this step (the case system's resolution photos, the "
+                       "resident's reply or reopening)"})
+    media = fields.List(fields.Nested(TimelineMediaSchema), required=True, metadata={
+        "description": "Every photo, video and voice message of this step"})
 
 
 class ReportMediaSchema(Schema):
@@ -133,6 +145,26 @@ class PageArgsSchema(Schema):
 class RatingSchema(Schema):
     rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
     comment = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+_MEDIA_IDS_DESCRIPTION = ("Ids from POST /media of the resident's own photos (0–9), at most one video and one voice "
+                          "message, none used elsewhere")
+
+
+class ReplySchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "The answer to the moderator's question (not blank)",
+        "example": "垃圾堆在香港中路与燕儿岛路路口东南角的绿化带旁，已补拍近景照片。"})
+    media_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=11),
+                            metadata={"description": _MEDIA_IDS_DESCRIPTION, "example": [1042, 1043]})
+
+
+class ReopenSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "Why the problem is not solved (not blank); the case system's staff read it",
+        "example": "只清理了路口西侧，东侧绿化带旁的垃圾仍在。"})
+    media_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=11),
+                            metadata={"description": _MEDIA_IDS_DESCRIPTION, "example": [1077]})
 
 
 class NearbyArgsSchema(Schema):

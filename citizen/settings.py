@@ -28,6 +28,9 @@ class CitizenSettings:
     reports_per_ip_per_hour: int = 60
     nearby_radius_m: float = 500.0
     queue_counts_ttl_seconds: float = 10.0
+    # A resident unhappy with a closed report may reopen it this many days after it closed, this many times.
+    reopen_window_days: int = 30
+    reopens_per_report: int = 2
     # Retention (days): report IP addresses, media of finished reports, residents who no longer sign in.
     retention_report_ip_days: int = 90
     retention_finished_report_media_days: int = 730
@@ -48,6 +51,8 @@ class CitizenSettings:
             reports_per_ip_per_hour=integer_setting(env, cls, "reports_per_ip_per_hour"),
             nearby_radius_m=decimal_setting(env, cls, "nearby_radius_m", positive=True),
             queue_counts_ttl_seconds=decimal_setting(env, cls, "queue_counts_ttl_seconds"),
+            reopen_window_days=integer_setting(env, cls, "reopen_window_days"),
+            reopens_per_report=integer_setting(env, cls, "reopens_per_report", minimum=0),
             # A retention of 0 days (or fewer) would forget every resident and delete every finished report's media.
             **{name: integer_setting(env, cls, name) for name in _RETENTION},
         )

@@ -26,6 +26,9 @@ REPORT_DELETED = "report.deleted"
 REPORT_FLAGS_CHANGED = "report.flags_changed"
 # Same-transaction: staff accepted a report (payload ``report_id``); its forwarding to the case system starts.
 REPORT_ACCEPTED = "report.accepted"
+# Same-transaction: a resident reopened a closed report (payload ``report_id``, ``reason``, ``sequence``: the how
+# many-th reopening); the case system is asked to handle it again.
+REPORT_REOPENED = "report.reopened"
 
 
 def subscribe(app: Flask, event: str, listener: JobReference) -> None:

@@ -10,10 +10,10 @@ Open311 server (``open311_server``) and residents' data rights (``data_rights``)
 """
 
 from cases.services.data_rights import export_resident_data, forget_resident
-from cases.services.delivery import (Backlog, deliver, deliveries, delivery_counts, forwarding_backlog, open_delivery,
-                                     retry_deliveries)
+from cases.services.delivery import (Backlog, deliver, deliver_reopening, deliveries, delivery_counts,
+                                     forwarding_backlog, open_delivery, reopen_case, retry_deliveries)
 from cases.services.desk import (DESK_ACTIONS, DESK_STEP_NAMES, act_on_desk_case, desk_counts, desk_queue,
-                                 get_desk_case, open_desk_case)
+                                 get_desk_case, open_desk_case, rework_desk_case)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
                                           send_notification)
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
@@ -24,10 +24,12 @@ from cases.services.updates import (EXTERNAL_STATUSES, apply_update, digest, fet
 
 __all__ = [
     "CHANGESET", "DESK_ACTIONS", "DESK_STEP_NAMES", "DONE", "EXTERNAL_STATUSES", "FAILED", "OUTBOX_STATUS_NAMES",
-    "WORKING", "Backlog", "act_on_desk_case", "apply_update", "backoff_seconds", "deliver", "deliveries",
+    "WORKING",
+    "Backlog",
+    "act_on_desk_case", "apply_update", "backoff_seconds", "deliver", "deliver_reopening", "deliveries",
     "delivery_counts", "desk_counts", "desk_queue", "digest", "export_resident_data", "fetch_update_photos",
     "file_request", "find_requests", "forget_resident", "forwarding_backlog", "get_desk_case", "notifications_for",
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",
-    "record_subscriptions", "report_id_for_external", "retry_deliveries", "send_notification", "service_definition",
-    "service_list", "sweep", "token_answer",
+    "record_subscriptions", "reopen_case", "report_id_for_external", "retry_deliveries", "rework_desk_case",
+    "send_notification", "service_definition", "service_list", "sweep", "token_answer",
 ]

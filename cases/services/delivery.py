@@ -9,14 +9,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
 from cases import adapters
 from cases.adapters import OutgoingCase, PermanentFailure, Receipt, TransientFailure
-from cases.models import CaseDelivery, DeliveryAttempt
-from cases.services.desk import open_desk_case
+from cases.models import CaseDelivery, CaseReopening, DeliveryAttempt, OutboxMixin
+from cases.services.desk import open_desk_case, rework_desk_case
 from cases.services.outbox import (DONE, FAILED, OUTBOX_STATUS_NAMES, PENDING, RETRYING, SWEEP_BATCH, WORKING, claim,
                                    finish, retry_later, status_counts)
 from cases.settings import CaseSettings
@@ -25,7 +25,8 @@ from core.config import Config, current_settings
 from core.db import db, utcnow
 from core.jobs import enqueue_after_commit
 from core.links import public_url
-from core.services import Actor, record_audit
+from core.privacy import mask_personal_data
+from core.services import SYSTEM_ACTOR, Actor, record_audit
 from media import services as media_services
 
 log = logging.getLogger(__name__)
@@ -67,22 +68,28 @@ def deliver(delivery_id: int, settings: CaseSettings, app_config: Config) -> str
     if delivery is None:
         return None
     system = case_system(delivery.case_system, settings)
-    try:
-        receipt = system.submit(outgoing_case(delivery.report_id, settings, app_config))
-    except PermanentFailure as exc:
-        finish(delivery, FAILED, str(exc))
-        outcome = (FAILED, str(exc))
-    except TransientFailure as exc:
-        retry_later(delivery, str(exc), now, settings)
-        outcome = (delivery.status, str(exc))
-    else:
-        _record_delivered(delivery, receipt, system.name)
-        outcome = (DONE, receipt.external_id or receipt.token)
+    outcome = _attempt(delivery, lambda: system.submit(outgoing_case(delivery.report_id, settings, app_config)),
+                       lambda receipt: _record_delivered(delivery, receipt, system.name), now, settings)
     delivery.attempt_log.append(DeliveryAttempt(started_at=now, outcome=outcome[0], detail=(outcome[1] or "")[:500]))
     db.session.flush()
     log.info("case delivery attempt", extra={"delivery_id": delivery.id, "report_id": delivery.report_id,
                                              "outcome": outcome[0], "attempt": delivery.attempts})
     return delivery.status
+
+
+def _attempt(row: OutboxMixin, send: Callable[[], Receipt], delivered: Callable[[Receipt], None], now: dt.datetime,
+             settings: CaseSettings) -> tuple[str, str | None]:
+    """One call to the case system for an outbox row: failed, retried later or ``delivered``; (status, detail)."""
+    try:
+        receipt = send()
+    except PermanentFailure as exc:
+        finish(row, FAILED, str(exc))
+        return FAILED, str(exc)
+    except TransientFailure as exc:
+        retry_later(row, str(exc), now, settings)
+        return row.status, str(exc)
+    delivered(receipt)
+    return DONE, receipt.external_id or receipt.token
 
 
 def _record_delivered(delivery: CaseDelivery, receipt: Receipt, system_name: str) -> None:
@@ -108,6 +115,66 @@ def outgoing_case(report_id: int, settings: CaseSettings, app_config: Config) ->
     return OutgoingCase(report_id=report.id, category_id=report.category_id, category_name=report.category.name,
                         description=report.description, lat=report.lat, lng=report.lng, address=report.address,
                         district=report.district, photo_urls=tuple(photos), accepted_at=accepted_at)
+
+
+# --- reopened reports ---------------------------------------------------------------------------
+
+def reopen_case(report_id: int, reason: str, sequence: int) -> None:
+    """A resident reopened a closed report (the handler of its reopening, in that transaction): the desk reworks
+    its case at once (back to 处置); another case system gets a new request referring to the old one, from an
+    outbox row whose job runs after commit. A report never forwarded has no case to reopen.
+
+    The case records keep the resident's reason masked (phone numbers, identity card numbers, plates), as they keep
+    no other personal data: a resident's erasure has nothing to remove here. A new request refers to the latest
+    one the report was sent as."""
+    delivery = db.session.scalar(sa.select(CaseDelivery).where(CaseDelivery.report_id == report_id))
+    if delivery is None:
+        return
+    reason = mask_personal_data(reason)[:500]
+    if delivery.case_system not in ("open311", "webhook"):
+        rework_desk_case(report_id, reason)
+        return
+    now = utcnow()
+    reopening = CaseReopening(report_id=report_id, sequence=sequence, reason=reason, case_system=delivery.case_system,
+                              previous_external_id=_latest_request(delivery), status=PENDING,
+                              attempts=0, next_attempt_at=now, enqueued_at=now)
+    db.session.add(reopening)
+    db.session.flush()
+    record_audit(SYSTEM_ACTOR, "case_reopening.open", "case_reopening", reopening.id,
+                 after={"report_id": report_id, "sequence": sequence, "case_system": delivery.case_system})
+    enqueue_after_commit("cases.jobs.deliver_reopening", reopening.id)
+
+
+def _latest_request(delivery: CaseDelivery) -> str | None:
+    """The case system's id of the latest request a report was sent as: its last reopening's, or its own."""
+    reopened_as = db.session.scalar(sa.select(CaseReopening.external_id).where(
+        CaseReopening.report_id == delivery.report_id, CaseReopening.external_id.is_not(None))
+        .order_by(CaseReopening.sequence.desc()).limit(1))
+    return reopened_as or delivery.external_id or delivery.external_token
+
+
+def deliver_reopening(reopening_id: int, settings: CaseSettings, app_config: Config) -> str | None:
+    """One attempt at sending a reopened report to the case system; the new status, or None if not ours to try."""
+    now = utcnow()
+    reopening = claim(CaseReopening, reopening_id, now, settings)
+    if reopening is None:
+        return None
+    system = case_system(reopening.case_system, settings)
+    if not isinstance(system, adapters.Open311CaseSystem | adapters.WebhookCaseSystem):
+        finish(reopening, FAILED, f"{system.name} takes no reopenings")
+        return reopening.status
+
+    def delivered(receipt: Receipt) -> None:
+        finish(reopening, DONE)
+        reopening.delivered_at, reopening.external_id = utcnow(), receipt.external_id or receipt.token
+
+    outcome = _attempt(reopening, lambda: system.reopen(adapters.Reopening(
+        outgoing_case(reopening.report_id, settings, app_config), reopening.sequence, reopening.reason,
+        reopening.previous_external_id)), delivered, now, settings)
+    db.session.flush()
+    log.info("case reopening attempt", extra={"reopening_id": reopening.id, "report_id": reopening.report_id,
+                                              "outcome": outcome[0], "attempt": reopening.attempts})
+    return reopening.status
 
 
 # --- the deliveries page -----------------------------------------------------------------------

@@ -8,13 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from cases.adapters import ExternalUpdate
-from cases.models import DeskCase, DeskCaseStep
+from cases.models import REWORK_ACTION, DeskCase, DeskCaseStep
 from cases.services.outbox import status_counts
 from cases.services.updates import add_photos, apply_update, digest
 from citizen import services as citizen_services
 from core.db import db, get_or_not_found
 from core.errors import Conflict, ValidationFailed
-from core.services import Actor, record_audit
+from core.services import SYSTEM_ACTOR, Actor, record_audit
 
 DESK_STEP_NAMES = {"received": "待立案", "registered": "已立案", "dispatched": "已派遣", "handled": "已处置",
                    "verified": "已核查", "closed": "已结案"}
@@ -49,6 +49,22 @@ def open_desk_case(report_id: int) -> DeskCase:
                                             note="市民反映已转入案件受理队列。", media_ids=[]))
         db.session.add(desk_case)
         db.session.flush()
+    return desk_case
+
+
+def rework_desk_case(report_id: int, reason: str) -> DeskCase | None:
+    """A resident reopened the report of a desk case: back to 处置 (已派遣, to the same department) for rework, the
+    resident's reason on the case for the officers. Audited; the report itself is moved by the reopening."""
+    desk_case = db.session.scalar(sa.select(DeskCase).where(DeskCase.report_id == report_id))
+    if desk_case is None:
+        return None
+    before = {"step": desk_case.step}
+    desk_case.step = "dispatched"
+    desk_case.steps.append(DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
+                                        note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[]))
+    db.session.flush()
+    record_audit(SYSTEM_ACTOR, "desk_case.rework", "desk_case", desk_case.id, before=before,
+                 after={"step": desk_case.step, "reason": reason})
     return desk_case
 
 

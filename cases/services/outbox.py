@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cases.models import CaseDelivery, Notification, OutboxMixin
+from cases.models import CaseDelivery, CaseReopening, Notification, OutboxMixin
 from cases.settings import CaseSettings
 from core.db import commit_early, db, utcnow
 from core.jobs import enqueue_after_commit
@@ -73,6 +73,7 @@ def status_counts(column: Any, names: dict[str, str]) -> dict[str, int]:
 class SweepResult:
     deliveries: int
     notifications: int
+    reopenings: int = 0
 
 
 def _due(model: type[OutboxMixin], now: dt.datetime, settings: CaseSettings) -> list[int]:
@@ -89,7 +90,8 @@ def sweep(settings: CaseSettings, now: dt.datetime | None = None) -> SweepResult
     """Queue every delivery and notification that is due, or was lost with a worker or with Redis."""
     now = now or utcnow()
     found = {}
-    for model, job in ((CaseDelivery, "cases.jobs.deliver"), (Notification, "cases.jobs.send_notification")):
+    for model, job in ((CaseDelivery, "cases.jobs.deliver"), (Notification, "cases.jobs.send_notification"),
+                       (CaseReopening, "cases.jobs.deliver_reopening")):
         ids = _due(model, now, settings)
         if ids:
             db.session.execute(sa.update(model).where(model.id.in_(ids)).values(enqueued_at=now))
@@ -100,4 +102,5 @@ def sweep(settings: CaseSettings, now: dt.datetime | None = None) -> SweepResult
         for row_id in ids:
             enqueue_after_commit(job, row_id)
         found[model] = len(ids)
-    return SweepResult(deliveries=found[CaseDelivery], notifications=found[Notification])
+    return SweepResult(deliveries=found[CaseDelivery], notifications=found[Notification],
+                       reopenings=found[CaseReopening])

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cases import adapters
 from cases.adapters import ExternalUpdate
-from cases.models import CaseDelivery, CaseUpdate
+from cases.models import CaseDelivery, CaseReopening, CaseUpdate
 from cases.services.outbox import DONE
 from cases.settings import CaseSettings
 from citizen import services as citizen_services
@@ -45,8 +45,10 @@ class UpdateOutcome:
 
 
 def report_id_for_external(external_id: str) -> int | None:
+    """The report of a case system's id: of its delivery, or of a reopening sent as a new request."""
     return db.session.scalar(sa.select(CaseDelivery.report_id).where(
-        sa.or_(CaseDelivery.external_id == external_id, CaseDelivery.external_token == external_id)))
+        sa.or_(CaseDelivery.external_id == external_id, CaseDelivery.external_token == external_id))) \
+        or db.session.scalar(sa.select(CaseReopening.report_id).where(CaseReopening.external_id == external_id))
 
 
 # Where a case system may move a report: from acceptance on, never back into moderation.
@@ -196,6 +198,15 @@ def fetch_photo(url: str, owner_resident_id: int, settings: CaseSettings) -> Any
 
 # --- polling an Open311 case system ------------------------------------------------------------
 
+def _reopened_requests(since: dt.datetime, open_statuses: tuple[str, ...]) -> dict[str, int]:
+    """The requests reopened reports were sent as lately (external id → report id), of reports still open."""
+    rows = db.session.execute(sa.select(CaseReopening.external_id, CaseReopening.report_id).where(
+        CaseReopening.status == DONE, CaseReopening.case_system == "open311", CaseReopening.external_id.is_not(None),
+        CaseReopening.delivered_at >= since)).all()
+    still_open = citizen_services.existing_report_ids((report_id for _, report_id in rows), statuses=open_statuses)
+    return {external_id: report_id for external_id, report_id in rows if report_id in still_open}
+
+
 def poll_case_system(settings: CaseSettings, now: dt.datetime | None = None, *, lookback_days: int = 30) -> int:
     """Read what changed in the Open311 case system for our open cases; how many updates applied.
 
@@ -217,6 +228,7 @@ def poll_case_system(settings: CaseSettings, now: dt.datetime | None = None, *, 
             delivery.external_id = system.resolve_token(delivery.external_token)
     commit_early("the request ids the case system resolved are kept even when reading its updates then fails")
     by_request = {delivery.external_id: delivery.report_id for delivery in delivered if delivery.external_id}
+    by_request.update(_reopened_requests(now - dt.timedelta(days=lookback_days), open_statuses))
     applied = 0
     for update in system.fetch_updates(by_request, since=now - dt.timedelta(days=lookback_days)):
         try:

@@ -5,14 +5,18 @@ concern); other packages that only read may import ``citizen.facts`` instead.
 """
 
 from citizen.facts import (ACCEPTED, API_CLIENT_OPENID_PREFIX, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS,
-                           PENDING_REVIEW, PUBLICLY_OPEN, REJECTED, RESOLVED, STATUS_NAMES, TRANSITIONS, WITHDRAWN,
+                           PENDING_REVIEW, PUBLICLY_OPEN, REJECTED, REOPENED_TO, RESOLVED, STATUS_NAMES, TRANSITIONS,
+                           WITHDRAWN,
                            ReportFacts, ReportSnapshot, changed_report_snapshots, district_names, district_of,
                            district_seats, existing_report_ids, get_report, report_created_at, report_facts,
-                           report_id_digests, report_snapshot, report_snapshots)
+                           is_reopening, reopened_count, report_id_digests, report_snapshot, report_snapshots)
 from citizen.services.categories import list_categories, update_category
-from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECKS_STUCK_AFTER, DuplicateCandidate,
-                                     StuckChecks, duplicate_candidates, requeue_pending_checks, run_checks,
-                                     stuck_checks)
+from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECKS_STUCK_AFTER, INFO_REQUESTED,
+                                     INFO_SUPPLIED, DuplicateCandidate, StuckChecks, duplicate_candidates,
+                                     requeue_pending_checks, run_checks, stuck_checks)
+from citizen.services.conversation import (REOPEN_PURPOSE, REPLY_PURPOSE, reopen_report,
+                                           resident_messages,
+                                           reply_to_information_request)
 from citizen.services.data_rights import (RetentionOutcome, enforce_retention, export_resident, export_resident_data,
                                           forget_resident, forget_resident_everywhere)
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
@@ -30,19 +34,20 @@ from citizen.services.submission import ReportDraft, Submission, submit_report
 
 __all__ = [
     "ACCEPTED", "API_CLIENT_OPENID_PREFIX", "CHECKS_OVERDUE_AFTER", "CHECKS_PENDING", "CHECKS_STUCK_AFTER", "CLOSED",
-    "DUPLICATE", "FORWARDED", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN", "REJECTED", "RESIDENT_NOTES",
-    "RESOLVED", "REVEALABLE_REPORT_FIELDS", "STATUS_NAMES", "TRANSITIONS", "WITHDRAWN",
+    "DUPLICATE", "FORWARDED", "INFO_REQUESTED", "INFO_SUPPLIED", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN",
+    "REJECTED", "REOPENED_TO", "REOPEN_PURPOSE", "REPLY_PURPOSE", "RESIDENT_NOTES", "RESOLVED",
+    "REVEALABLE_REPORT_FIELDS", "STATUS_NAMES", "TRANSITIONS", "WITHDRAWN",
     "DuplicateCandidate", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
     "StuckChecks", "Submission",
-    "accept_report", "add_case_photos", "blur_boxes_from_display", "changed_report_snapshots",
-    "check_resident_may_act", "district_names", "district_of", "district_seats", "duplicate_candidates",
-    "enforce_retention", "existing_report_ids", "export_resident", "export_resident_data", "find_reports",
-    "forget_resident", "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report",
-    "is_forgotten", "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "moderation_queue",
+    "accept_report", "add_case_photos", "blur_boxes_from_display", "changed_report_snapshots", "check_resident_may_act",
+    "district_names", "district_of", "district_seats", "duplicate_candidates", "enforce_retention",
+    "existing_report_ids", "export_resident", "export_resident_data", "find_reports", "forget_resident",
+    "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report", "is_forgotten", "is_reopening",
+    "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "moderation_queue",
     "nearby_open_reports", "public_photo_ids", "rate_report", "record_case_progress", "reject_report",
-    "rejection_templates", "render_public_photo", "report_created_at", "report_facts", "report_id_digests",
-    "report_snapshot", "report_snapshots", "request_more_information", "requeue_pending_checks", "resident_history",
-    "resident_reports", "reveal_report_field", "run_checks", "save_rejection_template", "set_photo_publication",
-    "sign_in_resident", "status_counts", "stuck_checks", "submit_report", "timeline", "transition",
-    "update_category", "withdraw_report",
+    "rejection_templates", "render_public_photo", "reopen_report", "reopened_count", "reply_to_information_request",
+    "report_created_at", "report_facts", "report_id_digests", "report_snapshot", "report_snapshots",
+    "request_more_information", "requeue_pending_checks", "resident_history", "resident_messages", "resident_reports",
+    "reveal_report_field", "run_checks", "save_rejection_template", "set_photo_publication", "sign_in_resident",
+    "status_counts", "stuck_checks", "submit_report", "timeline", "transition", "update_category", "withdraw_report",
 ]

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # check: moderators see 核查中, and the sweep runs the checks again once they are overdue.
 CHECKS_PENDING = "checks_pending"
 CHECKS_OVERDUE_AFTER = dt.timedelta(minutes=10)
+# The conversation's flags, which the checks keep: a moderator asked the resident for more (已要求补充), the resident
+# answered (已补充).
+INFO_REQUESTED, INFO_SUPPLIED = "info_requested", "info_supplied"
 CHECKS_REQUEUE_BATCH = 500
 # Checks still pending this long after the report was filed are stuck, not slow (the sweep has run them again several
 # times): WeChat's text check keeps answering an error (a wrong app secret, a missing permission) or no worker runs the
@@ -156,7 +159,7 @@ def apply_checks(report: Report, media: list[MediaInfo], settings: CitizenSettin
 
     Works on a report not yet added to the session too: the id it lacks excludes nothing.
     """
-    flags: set[str] = set(report.flags) & {"info_requested"}
+    flags: set[str] = set(report.flags) & {INFO_REQUESTED, INFO_SUPPLIED}
     checks: dict[str, Any] = {}
     hashes = {info.id: info.perceptual_hash for info in media}
     for item in report.media:

@@ -76,6 +76,9 @@ def forget_resident(resident_id: int) -> None:
             continue
         report.media = []
         report.description = privacy.PHONE_NUMBER.sub("[已删除]", report.description)
+        for event in report.events:
+            if event.actor_kind == "resident":  # their answers and reasons for reopening
+                event.note = privacy.PHONE_NUMBER.sub("[已删除]", event.note)
         report.submitted_ip, report.rating_comment = None, None
         report.events.append(ReportEvent(from_status=report.status, to_status=report.status, actor_kind="system",
                                          note="反映人已注销账户，个人信息已删除。"))

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from citizen.facts import (ACCEPTED, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS, PENDING_REVIEW, REJECTED, RESOLVED,
-                           STATUS_NAMES, TRANSITIONS, WITHDRAWN)
+from citizen.facts import (ACCEPTED, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS, PENDING_REVIEW, REJECTED,
+                           REOPENED_TO, RESOLVED, STATUS_NAMES, TRANSITIONS, WITHDRAWN)
 from citizen.models import EVENT_VISIBILITIES, Report, ReportEvent, ReportMedia
 from citizen.services.reading import get_resident_report
 from core import privacy
@@ -34,15 +34,19 @@ RESIDENT_NOTES = {
 
 def transition(report: Report, to_status: str, *, actor_kind: str, actor_name: str | None = None,
                note: str | None = None, expected_version: int | None = None, public_reply: bool = False,
-               staff_note: str | None = None) -> ReportEvent:
-    """Move a report along its lifecycle; anything the lifecycle does not allow is refused here.
+               staff_note: str | None = None, reopening: bool = False) -> ReportEvent:
+    """Move a report along its lifecycle; anything the lifecycle does not allow is refused here. Only the
+    resident's ``reopening`` moves a closed report back (to REOPENED_TO): no case system's update can.
 
     ``note`` is what the resident reads (by default the status's standard text); as a ``public_reply`` the public
     reads it too, masked. ``staff_note`` stays with staff."""
     if expected_version is not None and report.version != expected_version:
         raise Conflict("该反映已被其他人处理，请刷新后查看最新状态。", code="report_changed",
                        details={"status": report.status})
-    if to_status not in TRANSITIONS.get(report.status, set()):
+    allowed = TRANSITIONS.get(report.status, set())
+    if reopening and report.status == CLOSED:
+        allowed = allowed | {REOPENED_TO}
+    if to_status not in allowed:
         raise Conflict(f"当前状态（{STATUS_NAMES[report.status]}）不能变更为{STATUS_NAMES[to_status]}。",
                        code="illegal_transition", details={"from": report.status, "to": to_status})
     public_reply = bool(public_reply and note)
@@ -85,16 +89,18 @@ def _public_text(note: str) -> str:
     return privacy.mask_personal_data(note)[:500]
 
 
-def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo]) -> None:
-    """The case system's photos (a resolution photo) on the timeline step they illustrate."""
+def add_case_photos(report: Report, event: ReportEvent, media: list[MediaInfo], *,
+                    purpose: str = "resolution") -> None:
+    """Photos (the case system's resolution photo; a resident's reply or reopening) on the timeline step they
+    illustrate."""
     if event.id is None:
         db.session.flush()
     known = {item.media_id for item in report.media}
     position = len(report.media)
     for item in media:
         if item.id not in known:
-            report.media.append(ReportMedia(media_id=item.id, kind=item.kind, position=position, purpose="resolution",
-                                            sha256=item.sha256, event_id=event.id))
+            report.media.append(ReportMedia(media_id=item.id, kind=item.kind, position=position, purpose=purpose,
+                                            sha256=item.sha256, phash=item.perceptual_hash, event_id=event.id))
             position += 1
     media_services.attach_media([item.id for item in media], attached_to=f"report:{report.id}")
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from citizen.facts import ACCEPTED, DUPLICATE, PENDING_REVIEW, REJECTED, STATUS_NAMES, WITHDRAWN, get_report
 from citizen.models import RejectionTemplate, Report, ReportEvent, ReportFlag, ReportStatusCount
-from citizen.services.checks import set_flags
+from citizen.services.checks import INFO_REQUESTED, INFO_SUPPLIED, set_flags
 from citizen.services.lifecycle import transition, written_unless_changed
 from core.db import db, get_row, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -77,7 +77,7 @@ def request_more_information(actor: Actor, report_id: int, *, expected_version: 
     with written_unless_changed():
         report.events.append(ReportEvent(from_status=PENDING_REVIEW, to_status=PENDING_REVIEW, actor_kind="staff",
                                          actor_name=actor.name, note=f"需要您补充信息：{message.strip()[:400]}"))
-        set_flags(report, {*report.flags, "info_requested"})
+        set_flags(report, (set(report.flags) - {INFO_SUPPLIED}) | {INFO_REQUESTED})
         record_audit(actor, "report.request_info", "report", report.id, after={"message": message.strip()})
     return report
 

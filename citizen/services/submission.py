@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from typing import NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -73,15 +74,14 @@ def submit_report(resident_id: int, draft: ReportDraft, *, idempotency_key: str,
         raise ValidationFailed("该位置不在本市服务范围内。", code="outside_service_area",
                                details={"location": {"lat": draft.lat, "lng": draft.lng}})
     _check_submission_rate(resident_id, ip_address, settings)
-    attachments = _check_report_media(resident_id, draft.media_ids)
+    attachments = check_resident_media(resident_id, draft.media_ids)
     in_use = media_services.media_in_use(attachments)
     if in_use:
         # A concurrent retry with the same key may have attached them a moment ago: answer as it did.
         winner = _report_for_key(resident_id, idempotency_key)
         if winner is not None:
             return _replay(winner, fingerprint)
-        raise ValidationFailed("部分媒体文件已用于其他反映或申请，请重新拍摄上传。", code="media_in_use",
-                               details={"media_ids": sorted(in_use)})
+        refuse_media_in_use(in_use)
 
     # category_id as well as category: the checks below query by it before the flush would set it.
     report = Report(resident_id=resident_id, category_id=category.id, category=category,
@@ -148,7 +148,14 @@ def _check_submission_rate(resident_id: int, ip_address: str | None, settings: C
                               details={"limit_per_hour": limit})
 
 
-def _check_report_media(resident_id: int, media_ids: tuple[int, ...]) -> list[MediaInfo]:
+def refuse_media_in_use(in_use: list[int]) -> NoReturn:
+    raise ValidationFailed("部分媒体文件已用于其他反映或申请，请重新拍摄上传。", code="media_in_use",
+                           details={"media_ids": sorted(in_use)})
+
+
+def check_resident_media(resident_id: int, media_ids: tuple[int, ...], *, min_photos: int = 1) -> list[MediaInfo]:
+    """The resident's own media for a report (or a reply to it): theirs, each once, at least ``min_photos`` and
+    at most MAX_PHOTOS photos, one video and one voice message."""
     owned = {item.id: item for item in media_services.get_owned_media(resident_id, list(media_ids))}
     unknown = [media_id for media_id in media_ids if media_id not in owned]
     if unknown:
@@ -161,8 +168,8 @@ def _check_report_media(resident_id: int, media_ids: tuple[int, ...]) -> list[Me
     for item in items:
         by_kind[item.kind].append(item.id)
     problems = {}
-    if not 1 <= len(by_kind["photo"]) <= MAX_PHOTOS:
-        problems["photo"] = f"需要 1–{MAX_PHOTOS} 张照片"
+    if not min_photos <= len(by_kind["photo"]) <= MAX_PHOTOS:
+        problems["photo"] = f"需要 {min_photos}–{MAX_PHOTOS} 张照片"
     if len(by_kind["video"]) > 1:
         problems["video"] = "最多一个视频"
     if len(by_kind["audio"]) > 1:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class MonthlyFigure:
     key: str
-    name: str  # may name the time limit for disposal: {limit_hours}
+    name: str  # may name the time limit for disposal, {limit_hours}, and the reopenings, {reopened}
     kind: str  # how it is shown: "count", "rate", "hours" or "score" (the admin's ``figure`` filter)
     read: Callable[[PeriodFigures], Any]  # None: nothing to measure in that period
     better: str | None = None  # "up", "down", or None when neither way is better
@@ -34,6 +34,7 @@ MONTHLY_FIGURES: tuple[MonthlyFigure, ...] = (
     MonthlyFigure("average_rating", "市民平均评分", "score", lambda f: f.reports.satisfaction.average, "up"),
     MonthlyFigure("satisfied_rate", "满意率（4–5 分）", "rate", lambda f: f.reports.satisfaction.satisfied_rate, "up"),
     MonthlyFigure("rated", "市民评价数", "count", lambda f: f.reports.satisfaction.rated),
+    MonthlyFigure("reopen_rate", "重新办理率（{reopened} 次）", "rate", lambda f: f.reports.reopen_rate, "down"),
 )
 
 
@@ -77,6 +78,6 @@ class ComparedFigure:
 
 def compare(now: PeriodFigures, last_month: PeriodFigures, last_year: PeriodFigures,
             figures: tuple[MonthlyFigure, ...] = MONTHLY_FIGURES) -> list[ComparedFigure]:
-    names = {"limit_hours": now.reports.closing.limit_hours}
+    names = {"limit_hours": now.reports.closing.limit_hours, "reopened": now.reports.reopened}
     return [ComparedFigure(figure, figure.name.format(**names), figure.read(now), figure.read(last_month),
                            figure.read(last_year)) for figure in figures]

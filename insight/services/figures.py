@@ -111,6 +111,12 @@ class ReportFigures:
     by_day: dict[dt.date, int]
     closing: CloseFigures
     satisfaction: Satisfaction
+    reopened: int = 0  # times residents reopened a closed report in the period
+
+    @property
+    def reopen_rate(self) -> float | None:
+        """Reopenings per report closed in the period."""
+        return _ratio(self.reopened, self.closing.closed)
 
     @property
     def submitted(self) -> int:
@@ -145,7 +151,8 @@ def report_figures(period: Period, settings: InsightSettings, *, district: str |
                          by_category=dict(sorted(by_category.items(), key=lambda item: (-item[1], item[0]))),
                          by_district=dict(sorted(by_district.items(), key=lambda item: (-item[1], item[0]))),
                          by_day=by_day, closing=CloseFigures.of(closing, settings.insight_close_limit_hours),
-                         satisfaction=Satisfaction(ratings))
+                         satisfaction=Satisfaction(ratings),
+                         reopened=citizen_services.reopened_count(*period.bounds, district=district))
 
 
 def category_names() -> dict[str, str]:

@@ -121,6 +121,8 @@ def test_every_api_operation_is_either_public_or_needs_a_resident_token(client, 
 def test_resident_b_can_neither_read_nor_change_what_is_a_s(client, world):
     a, b = world["a"], world["b"]
     bodies = {("post", "/api/v1/reports/{report_id}/rating"): {"rating": 5, "comment": ""},
+              ("post", "/api/v1/reports/{report_id}/reply"): {"text": "补充"},
+              ("post", "/api/v1/reports/{report_id}/reopen"): {"reason": "未解决"},
               ("put", "/api/v1/signboard-applications/{application_id}"): application_body(world["b_photo"])}
     checked = 0
     for method, path, _ in operations(client):

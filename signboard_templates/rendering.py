@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 import manimgx_fonts_cjk
+from fontTools.ttLib import TTCollection
 from PIL import Image, ImageDraw, ImageFont
 
 from signboard_templates.catalogue import Category, Template
@@ -63,6 +64,18 @@ def collection_font(family: str, weight: int, size: int) -> ImageFont.FreeTypeFo
                               layout_engine=ImageFont.Layout.BASIC)
     face.set_variation_by_axes([weight])
     return face
+
+
+@functools.cache
+def _character_map() -> frozenset[int]:
+    with TTCollection(FONT_FILE, lazy=True) as collection:
+        return frozenset(collection.fonts[face_index(FONT_FAMILY)]["cmap"].getBestCmap())
+
+
+def undrawable(text: str) -> list[str]:
+    """The characters of ``text`` the signboard font has no glyph for (emoji, rare ideographs), each once."""
+    drawable = _character_map()
+    return list(dict.fromkeys(char for char in text if ord(char) not in drawable))
 
 
 @functools.lru_cache(maxsize=256)

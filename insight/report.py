@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-from xml.sax.saxutils import escape as xml_escape
-
 import cvttf_NotoSansCJK_Bold
 import cvttf_NotoSansCJK_Regular
 from flask import current_app
 
 from cases.services import OUTBOX_STATUS_NAMES as DELIVERY_STATUSES
 from citizen import services as citizen_services
+from core import pdf
 from insight import charts
 from insight.services import Dashboard, MonthlyReport, PeriodFigures
 from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
@@ -22,14 +16,10 @@ from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
 # Noto Sans CJK (TC, regular and bold) from the project's Python install; the PDF embeds the glyphs it uses, and
 # no system font is needed.
 FONT_FILES = (cvttf_NotoSansCJK_Regular.get_TTF_path(), cvttf_NotoSansCJK_Bold.get_TTF_path())
-SYSTEM_FONTCONFIG = "/etc/fonts/fonts.conf"
 CLOSE_BUCKETS = ((0, 24, "24 小时内"), (24, 48, "1–2 天"), (48, 72, "2–3 天"), (72, 168, "3–7 天"),
                  (168, None, "7 天以上"))
-PDF_TIMEOUT_SECONDS = 120
-
-
-class PdfFailed(RuntimeError):
-    """Chromium could not print the report; the message says why."""
+PdfFailed = pdf.PdfFailed
+PDF_TIMEOUT_SECONDS = pdf.PDF_TIMEOUT_SECONDS
 
 
 def _top(counts: dict[str, int], names: dict[str, str], limit: int) -> list[tuple[str, int]]:
@@ -75,41 +65,6 @@ def render_monthly_html(report: MonthlyReport, service_area: tuple[tuple[float, 
         hot_spots=hot_spot_chart("month-hot-spots", f"问题热点网格（{report.period.label}）", report, service_area))
 
 
-def _fontconfig(work: Path) -> Path:
-    """A fontconfig file for Chromium: the system's fonts, and Noto Sans CJK as if it were installed.
-
-    A font installed is used as it is; a web font (@font-face) Chromium first loads and checks whole, over a
-    second for the 16 MB of each weight.
-    """
-    system = os.environ.get("FONTCONFIG_FILE", SYSTEM_FONTCONFIG)
-    directories = "".join(f"<dir>{xml_escape(str(Path(path).parent))}</dir>" for path in FONT_FILES)
-    config = work / "fonts.conf"
-    config.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
-                      f'<fontconfig><include ignore_missing="yes">{xml_escape(system)}</include>{directories}'
-                      '</fontconfig>\n', encoding="utf-8")
-    return config
-
-
 def print_pdf(html: str, chromium: str) -> bytes:
-    """The page printed by headless Chromium (``chromium``: INSIGHT_CHROMIUM; A4, the glyphs it uses embedded)."""
-    executable = shutil.which(chromium)
-    if executable is None:
-        raise PdfFailed(f"Chromium not found ({chromium}); install Debian's chromium or set "
-                        "INSIGHT_CHROMIUM")
-    with tempfile.TemporaryDirectory(prefix="insight-pdf-") as work:
-        page, output = Path(work) / "report.html", Path(work) / "report.pdf"
-        page.write_text(html, encoding="utf-8")
-        command = [executable, "--headless", "--disable-gpu", "--no-pdf-header-footer", "--no-first-run",
-                   f"--user-data-dir={work}/profile", f"--print-to-pdf={output}", page.as_uri()]
-        if os.geteuid() == 0:
-            command.insert(1, "--no-sandbox")  # Chromium's sandbox refuses to run as root
-        fonts = {"FONTCONFIG_FILE": str(_fontconfig(Path(work)))}
-        try:
-            finished = subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=False,
-                                      env={**os.environ, **fonts})
-        except subprocess.TimeoutExpired as exc:
-            raise PdfFailed(f"Chromium did not finish within {PDF_TIMEOUT_SECONDS} s") from exc
-        if finished.returncode != 0 or not output.exists():
-            reason = finished.stderr.decode(errors="replace")[-500:]
-            raise PdfFailed(f"Chromium failed ({finished.returncode}): {reason}")
-        return output.read_bytes()
+    """The report printed by headless Chromium (``chromium``: INSIGHT_CHROMIUM; A4, the glyphs it uses embedded)."""
+    return pdf.print_pdf(html, chromium, FONT_FILES)

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
-from xml.sax.saxutils import escape as xml_escape
 
 from flask import current_app
 
 from cases.services import OUTBOX_STATUS_NAMES as DELIVERY_STATUSES
 from citizen import services as citizen_services
-from insight import charts, districts, pdf_fonts
+from core import pdf
+from insight import charts, districts
 from insight.services import Dashboard, MonthlyReport, PeriodFigures
 from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
 
-SYSTEM_FONTCONFIG = "/etc/fonts/fonts.conf"
 CLOSE_BUCKETS = ((0, 24, "24 小时内"), (24, 48, "1–2 天"), (48, 72, "2–3 天"), (72, 168, "3–7 天"),
                  (168, None, "7 天以上"))
-PDF_TIMEOUT_SECONDS = 120
-
-
-class PdfFailed(RuntimeError):
-    """Chromium could not print the report; the message says why."""
+PdfFailed = pdf.PdfFailed
+PDF_TIMEOUT_SECONDS = pdf.PDF_TIMEOUT_SECONDS
 
 
 def _top(counts: dict[str, int], names: dict[str, str], limit: int) -> list[tuple[str, int]]:
@@ -72,44 +64,6 @@ def render_monthly_html(report: MonthlyReport, service_area: tuple[tuple[float, 
                                  districts_file))
 
 
-def _fontconfig(work: Path, html: str) -> Path:
-    """A fontconfig file for Chromium: the system's fonts, and Noto Sans CJK (cut to the page's characters, with
-    TrueType outlines: see ``insight.pdf_fonts``) as if it were installed.
-
-    A font installed is used as it is; a web font (@font-face) Chromium first loads and checks whole.
-    """
-    system = os.environ.get("FONTCONFIG_FILE", SYSTEM_FONTCONFIG)
-    fonts = work / "fonts"
-    pdf_fonts.write_subsets(html, fonts)
-    config = work / "fonts.conf"
-    config.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
-                      f'<fontconfig><include ignore_missing="yes">{xml_escape(system)}</include>'
-                      f'<dir>{xml_escape(str(fonts))}</dir><cachedir>{xml_escape(str(work))}/fc-cache</cachedir>'
-                      '</fontconfig>\n', encoding="utf-8")
-    return config
-
-
 def print_pdf(html: str, chromium: str) -> bytes:
-    """The page printed by headless Chromium (``chromium``: INSIGHT_CHROMIUM; A4, the glyphs it uses embedded as
-    subsetted CID fonts)."""
-    executable = shutil.which(chromium)
-    if executable is None:
-        raise PdfFailed(f"Chromium not found ({chromium}); install Debian's chromium or set "
-                        "INSIGHT_CHROMIUM")
-    with tempfile.TemporaryDirectory(prefix="insight-pdf-") as work:
-        page, output = Path(work) / "report.html", Path(work) / "report.pdf"
-        page.write_text(html, encoding="utf-8")
-        command = [executable, "--headless", "--disable-gpu", "--no-pdf-header-footer", "--no-first-run",
-                   f"--user-data-dir={work}/profile", f"--print-to-pdf={output}", page.as_uri()]
-        if os.geteuid() == 0:
-            command.insert(1, "--no-sandbox")  # Chromium's sandbox refuses to run as root
-        fonts = {"FONTCONFIG_FILE": str(_fontconfig(Path(work), html))}
-        try:
-            finished = subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=False,
-                                      env={**os.environ, **fonts})
-        except subprocess.TimeoutExpired as exc:
-            raise PdfFailed(f"Chromium did not finish within {PDF_TIMEOUT_SECONDS} s") from exc
-        if finished.returncode != 0 or not output.exists():
-            reason = finished.stderr.decode(errors="replace")[-500:]
-            raise PdfFailed(f"Chromium failed ({finished.returncode}): {reason}")
-        return output.read_bytes()
+    """The report printed by headless Chromium (``chromium``: INSIGHT_CHROMIUM; A4, subsetted CID fonts)."""
+    return pdf.print_pdf(html, chromium)

@@ -7,15 +7,19 @@ from werkzeug.wrappers import Response
 
 from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
+from core.config import current_settings
 from core.db import db
 from core.errors import AppError, NotFound
 from core.forms import load_form
 from core.pagination import paginate
+from core.ratelimit import rate_limit
 from signboard_templates import services
+from signboard_templates.certificate import certificate_of, certificate_response
 from signboard_templates.forms import DecisionForm
 from signboard_templates.models import STATUSES
 from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
 from signboard_templates.schemas import certificate_url, preview_url
+from signboard_templates.settings import SignboardSettings
 
 bp = admin_blueprint("signboard_admin", __name__, url_prefix="/admin/signboards")
 REVIEWER = "signboard_reviewer"
@@ -65,7 +69,10 @@ def decide(application_id: int) -> Response | tuple[str, int]:
     require_staff_role(REVIEWER)
     try:
         form = load_form(DecisionForm(), request.form)
-        application = services.decide(actor(), application_id, form["decision"], form["comment"])
+        settings = current_settings(SignboardSettings)
+        application = services.decide(actor(), application_id, form["decision"], form["comment"],
+                                      issuer=settings.signboard_certificate_issuer,
+                                      valid_days=settings.signboard_certificate_valid_days)
     except AppError as exc:
         db.session.rollback()
         return _detail(application_id, error=exc.message, status=exc.status)
@@ -74,6 +81,16 @@ def decide(application_id: int) -> Response | tuple[str, int]:
         message += f"核准证明编号：{application.certificate_number}"
     flash(message, "success")
     return redirect(url_for("signboard_admin.detail", application_id=application.id))
+
+
+@bp.get("/<int:application_id>/certificate.pdf")
+def certificate_pdf(application_id: int) -> Response:
+    """The certificate printed for the reviewer: the same A4 document the merchant gets."""
+    staff = require_staff_role(REVIEWER)
+    application = services.get_application(application_id)
+    certificate_of(application)  # 409 before approval
+    rate_limit("pdf", str(staff.id))
+    return certificate_response(application)
 
 
 @bp.get("/certificates")

@@ -14,10 +14,11 @@ from core.config import current_settings
 from core.errors import NotFound
 from core.ratelimit import rate_limit
 from signboard_templates import services
+from signboard_templates.certificate import certificate_of, certificate_response, design_image, valid_today
 from signboard_templates.rules import BUILDING_KINDS, DEFAULT_RULES_FILE, MOUNT_POSITIONS, RuleSet, load_rule_set
 from signboard_templates.schemas import (ApplicationInputSchema, ApplicationSchema, CategorySchema,
                                          CheckResultSchema, GalleryQuerySchema, PreviewQuerySchema, RuleSetSchema,
-                                         TemplateListSchema, TemplateQuerySchema, TemplateSchema, preview_url)
+                                         TemplateListSchema, TemplateQuerySchema, TemplateSchema)
 from signboard_templates.settings import SignboardSettings
 
 blp = Blueprint("signboards", __name__, description="Storefront signboards: templates, previews, pre-approval")
@@ -168,15 +169,31 @@ class ApplicationDetail(MethodView):
         return services.update_application(current_resident_id(), application_id, body, rule_set())
 
 
+@blp.route("/signboard-applications/<int:application_id>/certificate.pdf")
+class ApplicationCertificate(MethodView):
+    @resident_required
+    @blp.response(200, content_type="application/pdf", description="The approval certificate on A4, as PDF")
+    @blp.alt_response(409, description="no_certificate: the application is not approved")
+    @blp.alt_response(503, description="pdf_failed: the PDF could not be printed")
+    @blp.doc(security=RESIDENT)
+    def get(self, application_id: int) -> Response:
+        """The merchant's approval certificate to print (门头招牌设置核准证明), with its verification QR code"""
+        application = services.get_own_application(current_resident_id(), application_id)
+        certificate_of(application)  # 409 before approval, before any printing
+        rate_limit("pdf", f"resident:{current_resident_id()}")
+        return certificate_response(application)
+
+
 @certificates_bp.get("/signboard-certificates/<number>")
 def certificate(number: str) -> tuple[str, int]:
-    """The approval certificate a merchant shows, and anyone verifies, by its number."""
+    """The public verification page of a certificate (its QR code opens it): whether it is valid, and the sign's
+    approved facts only (nothing about the merchant beyond the shop's name and address)."""
     rate_limit("certificate", request.remote_addr or "")
     try:
         application = services.find_certificate(number)
     except NotFound:
-        return render_template("signboard_templates/certificate.html", application=None, number=number), 404
-    design = application.approved_design or {}
-    return render_template("signboard_templates/certificate.html", application=application, design=design,
-                           number=number, preview=preview_url(design["template_id"], design["shop_name"],
-                                                               design["width_m"], design["height_m"])), 200
+        return render_template("signboard_templates/certificate.html", certificate=None, number=number), 404
+    found = certificate_of(application)
+    return render_template("signboard_templates/certificate.html", certificate=found, number=number,
+                           valid=valid_today(found),
+                           design=design_image(application)), 200

@@ -1,4 +1,7 @@
-"""Signboard previews drawn with Pillow in Noto Sans CJK (installed as a Python dependency).
+"""Signboard previews drawn with Pillow in Noto Sans CJK SC (installed as a Python dependency).
+
+Shop signs hang on the mainland, so names are drawn in the Simplified Chinese face of the collection: its glyph
+forms (骨, 直, 说, 令, 写, 角…) are the mainland's, where the TC face draws Taiwan's.
 
 A preview is drawn in two stages: the board (everything that depends on the template and
 the size only) and then the shop's name, fitted into the board's text box. The name is
@@ -13,15 +16,20 @@ import functools
 import io
 import math
 
-import cvttf_NotoSansCJK_Bold
-import cvttf_NotoSansCJK_Regular
+from pathlib import Path
+
+import manimgx_fonts_cjk
+from fontTools.ttLib import TTCollection
 from PIL import Image, ImageDraw, ImageFont
 
 from signboard_templates.catalogue import Category, Template
 
 # Bump when the drawing changes, so that cached previews and ETags change with it.
-RENDERER_VERSION = "1"
-FONT_FILES = {"regular": cvttf_NotoSansCJK_Regular.get_TTF_path(), "bold": cvttf_NotoSansCJK_Bold.get_TTF_path()}
+RENDERER_VERSION = "2"
+# One variable-weight collection of the JP, KR, SC, TC and HK faces.
+FONT_FILE = str(Path(manimgx_fonts_cjk.__file__).parent / "NotoSansCJK-VF.otf.ttc")
+FONT_FAMILY = "Noto Sans CJK SC"
+WEIGHTS = {"regular": 400, "bold": 700}
 LONG_SIDE_PX = 960
 MIN_SHORT_SIDE_PX = 96
 MAX_SIDE_PX = 3200
@@ -33,9 +41,46 @@ _WRAP_GAIN = 1.25
 Box = tuple[int, int, int, int]
 
 
+def face_index(family: str) -> int:
+    """The index in the collection of the face named ``family`` (e.g. "Noto Sans CJK SC")."""
+    return _face_indexes()[family]
+
+
+@functools.cache
+def _face_indexes() -> dict[str, int]:
+    names: dict[str, int] = {}
+    index = 0
+    while True:
+        try:
+            names[ImageFont.truetype(FONT_FILE, 10, index=index).getname()[0]] = index
+        except OSError:
+            return names
+        index += 1
+
+
+def collection_font(family: str, weight: int, size: int) -> ImageFont.FreeTypeFont:
+    """A face of the collection at a weight of its axis (400 regular, 700 bold)."""
+    face = ImageFont.truetype(FONT_FILE, max(1, size), index=face_index(family),
+                              layout_engine=ImageFont.Layout.BASIC)
+    face.set_variation_by_axes([weight])
+    return face
+
+
+@functools.cache
+def _character_map() -> frozenset[int]:
+    with TTCollection(FONT_FILE, lazy=True) as collection:
+        return frozenset(collection.fonts[face_index(FONT_FAMILY)]["cmap"].getBestCmap())
+
+
+def undrawable(text: str) -> list[str]:
+    """The characters of ``text`` the signboard font has no glyph for (emoji, rare ideographs), each once."""
+    drawable = _character_map()
+    return list(dict.fromkeys(char for char in text if ord(char) not in drawable))
+
+
 @functools.lru_cache(maxsize=256)
 def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(FONT_FILES[weight], max(1, size), layout_engine=ImageFont.Layout.BASIC)
+    return collection_font(FONT_FAMILY, WEIGHTS[weight], size)
 
 
 def board_pixels(width_m: float, height_m: float, long_side: int = LONG_SIDE_PX) -> tuple[int, int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -17,13 +16,13 @@ from media import services as media_services
 from signboard_templates import credit_code
 from signboard_templates.models import STATUSES, SignboardApplication, SignboardApplicationEvent
 from signboard_templates.rules import CheckResult, Proposal, RuleSet, run_checks
+from signboard_templates.services.certificates import SHANGHAI, certificate_terms
 from signboard_templates.services.templates import catalogue, clean_name, get_template, shop_name_problem
 
 ACTIVE_STATUSES = ("submitted", "changes_requested", "approved")
 EDITABLE_STATUSES = ("draft", "changes_requested")
 DECISIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected"}
 CERTIFICATE_PREFIX = "QDZP"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 APPLICATION_FIELDS = (
     "shop_name", "licence_name", "credit_code", "category", "address", "latitude", "longitude", "facade_width_m",
     "facade_height_m", "facade_photo_media_id", "floor", "building_storeys", "pedestrian_street",
@@ -211,8 +210,10 @@ def _approved_design(application: SignboardApplication) -> dict[str, Any]:
             "catalogue_version": catalogue().version}
 
 
-def decide(actor: Actor, application_id: int, decision: str, comment: str) -> SignboardApplication:
-    """A reviewer approves, asks for changes or rejects a submitted application; approval issues the certificate."""
+def decide(actor: Actor, application_id: int, decision: str, comment: str, *, issuer: str,
+           valid_days: int) -> SignboardApplication:
+    """A reviewer approves, asks for changes or rejects a submitted application; approval issues the certificate,
+    by ``issuer`` and valid for ``valid_days`` days (the settings, frozen into the approved design)."""
     if decision not in DECISIONS:
         raise ValidationFailed("审核结论无效。", details={"fields": {"decision": [decision]}})
     comment = comment.strip()
@@ -229,7 +230,8 @@ def decide(actor: Actor, application_id: int, decision: str, comment: str) -> Si
     application.reviewer_comment = comment or None
     application.decided_at = utcnow()
     if decision == "approve":
-        application.approved_design = _approved_design(application)
+        application.approved_design = {**_approved_design(application),
+                                       **certificate_terms(application.decided_at, issuer, valid_days)}
         # The year of approval as the certificate shows its date: Beijing time.
         year = application.decided_at.astimezone(SHANGHAI).year
         application.certificate_number = (f"{CERTIFICATE_PREFIX}{year}{application.id:06d}"

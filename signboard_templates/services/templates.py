@@ -39,6 +39,10 @@ def shop_name_problem(name: str) -> str | None:
         return f"店名不能超过 {MAX_NAME_LENGTH} 个字符。"
     if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in name):
         return "店名含有控制字符或不可见字符。"
+    missing = rendering.undrawable(name)
+    if missing:
+        listed = "、".join(f"“{char}”（U+{ord(char):04X}）" for char in missing)
+        return f"店名含有招牌字体无法显示的字符：{listed}，请删去或换用常用汉字、字母或数字。"
     return None
 
 

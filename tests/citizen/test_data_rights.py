@@ -36,7 +36,7 @@ def holdings(app, client):
     with app.app_context():
         actor = core_services.SYSTEM_ACTOR
         citizen_services.accept_report(actor, case["id"], expected_version=db.session.get(Report, case["id"]).version)
-        signboard_services.decide(actor, approved["id"], "approve", "")
+        signboard_services.decide(actor, approved["id"], "approve", "", issuer="青岛市城市管理局", valid_days=730)
         db.session.commit()
         keys = [key for media in db.session.scalars(sa.select(Media)).all() for key in
                 (media.original_key, media.large_key, media.thumb_key) if key]

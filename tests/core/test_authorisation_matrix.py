@@ -32,6 +32,7 @@ ADMIN_ACCESS = {
     "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
     "signboard_admin.queue": "signboard_reviewer", "signboard_admin.detail": "signboard_reviewer",
     "signboard_admin.decide": "signboard_reviewer", "signboard_admin.verify": "signboard_reviewer",
+    "signboard_admin.certificate_pdf": "signboard_reviewer",
     "cases_admin.static": PUBLIC, "cases_admin.deliveries": "dispatcher", "cases_admin.retry_deliveries": "dispatcher",
     "cases_admin.desk": "dispatcher", "cases_admin.desk_case": "dispatcher", "cases_admin.desk_act": "dispatcher",
     "facilities_admin.static": PUBLIC, "facilities_admin.facility_list": "admin",

@@ -72,8 +72,9 @@ def test_production_adds_strict_transport_security(make_app):
     assert client.get("/healthz").headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
-# Saved and mailed as one file, so styled from within; served under DOCUMENT_POLICY (below).
-STANDALONE_DOCUMENTS = {"insight/monthly.html"}
+# Saved and mailed as one file, so styled from within; the report is served under DOCUMENT_POLICY (below).
+# The signboard certificate is only ever printed to PDF from a file, never served as a page.
+STANDALONE_DOCUMENTS = {"insight/monthly.html", "signboard_templates/certificate_print.html"}
 _INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE)
 
 

@@ -16,7 +16,8 @@ from PIL import Image
 from citizen.models import Report
 from core.db import db
 from core.geo import wgs84_to_gcj02
-from insight import charts, pdf_fonts, services
+from core import pdf_fonts
+from insight import charts, services
 from insight.services import periods
 from insight.settings import InsightSettings
 from tests.core.admin_helpers import admin_login

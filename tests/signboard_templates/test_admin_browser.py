@@ -57,8 +57,13 @@ def test_a_reviewer_asks_for_changes_then_approves_and_the_certificate_verifies(
     page.get_by_role("button", name="批准").click()
     flash = page.get_by_role("status").first.inner_text()
     number = re.search(r"QDZP\w+", flash)[0]
+    printed = page.request.get(live_server + page.get_by_role("link", name="打印核准证明（PDF）").get_attribute("href"))
+    assert printed.ok and printed.headers["content-type"] == "application/pdf" and printed.body().startswith(b"%PDF")
     page.get_by_role("link", name=number).click()
-    expect(page.get_by_role("heading", name="门头招牌设置核准证明")).to_be_visible()
+    expect(page.get_by_role("heading", name="门头招牌设置核准证明查验")).to_be_visible()
+    assert "有效" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("cell", name="青岛市城市管理局")).to_be_visible()
+    assert "91440300708461136T" not in page.content()
     assert page.get_by_role("img", name="核准招牌效果图").evaluate("img => img.naturalWidth > 0")
 
     page.goto(f"{live_server}/admin/signboards/certificates")

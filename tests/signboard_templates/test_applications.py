@@ -103,6 +103,7 @@ def test_the_licence_name_is_compared_as_the_shop_name_is_normalised(client, mer
     ({"credit_code": "91370200163562681H"}, "credit_code"),
     ({"shop_name": ""}, "shop_name"),
     ({"shop_name": "一二三四五六七八九十一二三四五六七八九十一"}, "shop_name"),
+    ({"shop_name": "🍺啤酒屋"}, "shop_name"),
     ({"mount_position": "sky"}, "mount_position"),
     ({"floor": 0}, "floor"),
 ])
@@ -110,6 +111,15 @@ def test_invalid_input_is_422_naming_the_field(client, merchant, changes, field)
     headers, photo = merchant
     response = client.post("/api/v1/signboard-applications", json=application_body(photo, **changes), headers=headers)
     assert response.status_code == 422 and field in response.json["error"]["details"]["fields"]["json"]
+
+
+def test_an_emoji_in_the_shop_name_is_refused_by_name_before_anything_is_saved(app, client, merchant):
+    headers, photo = merchant
+    for url in ("/api/v1/signboard-applications/check", "/api/v1/signboard-applications"):
+        response = client.post(url, json=application_body(photo, shop_name="🍺啤酒屋"), headers=headers)
+        assert response.status_code == 422
+        assert "“🍺”（U+1F37A）" in response.json["error"]["details"]["fields"]["json"]["shop_name"][0]
+    assert client.get("/api/v1/signboard-applications/mine", headers=headers).json == []
 
 
 @pytest.mark.parametrize("sizes", [{"sign_width_m": 30, "sign_height_m": 0.5},

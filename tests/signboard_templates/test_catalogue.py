@@ -31,7 +31,7 @@ def test_the_data_files_hold_108_valid_templates_18_per_category():
         assert rules.height_min_m <= template.default_height_m <= rules.height_max_m
         assert rules.max_thickness_m <= 0.3 and rules.min_clearance_m >= 2.0
     assert len({t.layout for t in catalogue.templates}) == 8
-    assert catalogue.version.startswith("2026.11.1-")
+    assert catalogue.version.startswith("2026.12.1-")
 
 
 @pytest.mark.parametrize("breakage, expected", [

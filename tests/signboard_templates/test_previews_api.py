@@ -76,3 +76,20 @@ def test_each_category_has_a_gallery_of_its_18_templates(client):
     named = client.get("/api/v1/signboard-categories/healthcare/gallery.png?shop_name=" + quote("仁心药房"))
     assert named.headers["ETag"] != response.headers["ETag"]
     assert client.get("/api/v1/signboard-categories/nope/gallery.png").status_code == 404
+
+
+@pytest.mark.parametrize("name, missing", [("🍺啤酒屋", ["🍺"]), ("老王🦐海鲜🦐🍺", ["🦐", "🍺"]),
+                                           ("咖啡\U0002B81D", ["\U0002B81D"])])
+def test_a_name_the_font_cannot_draw_is_refused_naming_the_characters(client, name, missing):
+    for url in ("/api/v1/signboard-templates/catering-01/preview.png?shop_name=",
+                "/api/v1/signboard-categories/catering/gallery.png?shop_name="):
+        response = client.get(url + quote(name))
+        assert response.status_code == 422
+        message = response.json["error"]["details"]["fields"]["query"]["shop_name"][0]
+        assert all(f"“{char}”（U+{ord(char):04X}）" in message for char in missing), message
+        assert "啤" not in message and "咖" not in message
+
+
+def test_the_font_coverage_check_accepts_what_it_draws():
+    assert rendering.undrawable("Café 老王·海鲜（总店）No.1 & ①") == []
+    assert rendering.undrawable("🍺啤酒🍺屋") == ["🍺"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PIL import ImageChops
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from signboard_templates import rendering
 from signboard_templates.catalogue import load_catalogue
@@ -67,3 +67,46 @@ def test_an_upright_board_stacks_the_characters():
     assert board.upright
     ink = rendering.draw_name(board, template, "悦动健身")
     assert ink[3] - ink[1] > 2 * (ink[2] - ink[0])
+
+
+# Characters whose glyph forms differ between the mainland (SC) and Taiwan (TC) standards in Noto Sans CJK. (直, 说
+# and 写, named in the issue, are drawn alike by both faces of this font version: the first assertion below would
+# fail for them.)
+REGIONAL_FORMS = "骨令角递次反"
+
+
+def _reference_glyph(family: str, char: str, weight: int) -> Image.Image:
+    """The glyph drawn straight from one face of the font file, found by its name, as a normalised mask."""
+    index = next(i for i in range(5) if ImageFont.truetype(rendering.FONT_FILE, 10, index=i).getname()[0] == family)
+    face = ImageFont.truetype(rendering.FONT_FILE, 200, index=index)
+    face.set_variation_by_axes([weight])
+    mask = Image.new("L", (260, 260), 0)
+    ImageDraw.Draw(mask).text((130, 130), char, font=face, fill=255, anchor="mm")
+    return _normalised(mask)
+
+
+def _normalised(mask: Image.Image) -> Image.Image:
+    return mask.crop(mask.getbbox()).resize((96, 96), Image.Resampling.BILINEAR).point(lambda v: 255 if v > 127 else 0)
+
+
+def _mismatch(first: Image.Image, second: Image.Image) -> float:
+    return sum(1 for v in ImageChops.difference(first, second).get_flattened_data() if v) / (96 * 96)
+
+
+@pytest.mark.parametrize("char", REGIONAL_FORMS)
+def test_a_preview_draws_the_mainland_glyph_forms(char):
+    template = CATALOGUE.template("catering-03")  # flat, unlit, no shadow: the name's ink alone changes pixels
+    category = CATALOGUE.category(template.category)
+    size = rendering.board_pixels(1.2, 1.2, 480)
+    blank = rendering.draw_board(template, category, size)
+    board = rendering.draw_board(template, category, size)
+    rendering.draw_name(board, template, char)
+    ink = ImageChops.difference(blank.image, board.image).convert("L").point(lambda v: 255 if v > 40 else 0)
+    drawn = _normalised(ink)
+    weight = rendering.WEIGHTS[template.typeface_weight]
+    simplified, traditional = _reference_glyph("Noto Sans CJK SC", char, weight), _reference_glyph(
+        "Noto Sans CJK TC", char, weight)
+    # The two regions' forms really differ, so the comparison below can tell which one was drawn.
+    assert _mismatch(simplified, traditional) > 0.08
+    assert _mismatch(drawn, simplified) < 0.5 * _mismatch(drawn, traditional)
+    assert _mismatch(drawn, simplified) < 0.05

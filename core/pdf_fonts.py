@@ -24,8 +24,10 @@ from fontTools.ttLib import TTFont, newTable
 
 # fontTools reports every table it subsets at INFO: a dozen lines a print, of no use in the application's logs.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
-# Noto Sans CJK (TC, regular and bold) from the project's Python install: no system font is needed.
+# Noto Sans CJK (regular and bold) from the project's Python install: no system font is needed. Its family is named
+# TC, but each face holds every region's glyph forms; a page in lang="zh-CN" gets the mainland ones (locl).
 FONT_FILES = (cvttf_NotoSansCJK_Regular.get_TTF_path(), cvttf_NotoSansCJK_Bold.get_TTF_path())
+FONT_FAMILY = "Noto Sans CJK TC"
 # How far (in font units of 1000 an em) a quadratic curve may stray from the cubic it replaces.
 MAX_CURVE_ERROR = 1.0
 # maxp version 1.0 fields that only hinted TrueType fonts use: none here.

@@ -143,7 +143,8 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), *(["--config", str(config)] if config else []), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+            [str(BIN / "gunicorn"), *(["--config", str(config)] if config else []),
+             "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
              "--timeout", str(timeout), "--pythonpath", ",".join(str(path) for path in python_path),
              "--log-level", "warning", app_spec],
             env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

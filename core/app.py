@@ -30,6 +30,9 @@ from core.config import DOMAIN_PACKAGES, PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options, install_unit_of_work, is_storable_text
 from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
+from core.jobs_admin import NAV as JOBS_NAV
+from core.jobs_admin import NAV_WEIGHT as JOBS_NAV_WEIGHT
+from core.jobs_admin import bp as jobs_pages
 from core.logs import configure_logging, new_request_id, request_id_var
 from core.metrics import init_metrics, register_collector
 from core.queues import queue_gauges
@@ -166,6 +169,8 @@ def _register_core(app: Flask) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, HOME_NAV, weight=HOME_NAV_WEIGHT)
     register_nav(app, STAFF_NAV, weight=STAFF_NAV_WEIGHT)
+    app.register_blueprint(jobs_pages)
+    register_nav(app, JOBS_NAV, weight=JOBS_NAV_WEIGHT)
     app.cli.add_command(create_staff_command)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(schedule_cli)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest, values)
 from prometheus_client.core import GaugeMetricFamily
@@ -102,13 +102,10 @@ def seconds_since(moment: Any, now: Any) -> float:
 def init_metrics(app: Flask) -> None:
     """Count every request, and serve ``GET /metrics`` to the allowed networks or the bearer of METRICS_TOKEN."""
 
-    @app.before_request
-    def _start_timer() -> None:
-        request.environ["metrics.started"] = time.perf_counter()
-
     @app.after_request
     def _count(response: Response) -> Response:
-        started = request.environ.get("metrics.started")
+        # The request's start is taken by the app's own first hook (core.app), for the access log too.
+        started = g.get("request_started")
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
         REQUESTS.labels(route, request.method, str(response.status_code)).inc()
         if started is not None:

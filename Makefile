@@ -7,7 +7,7 @@ PORT ?= 5000
 CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
-.PHONY: run test lint test-embedded test-services imports fuzz faults corpus install migrate worker browser exiftool nginx clean
+.PHONY: run test lint test-embedded test-services imports fuzz faults corpus install migrate worker browser promtool exiftool nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; }
 
+# The alert rules (deploy/prometheus) are checked and unit-tested with Debian's promtool, from the `prometheus`
+# package. policy-rc.d refuses to start the server the package installs: installed, not started.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && if [ -e /usr/sbin/policy-rc.d ]; then \
+		RUNLEVEL=1 apt-get install -y -qq --no-install-recommends prometheus >/dev/null; else \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+		RUNLEVEL=1 apt-get install -y -qq --no-install-recommends prometheus >/dev/null; status=$$?; \
+		rm -f /usr/sbin/policy-rc.d; exit $$status; fi; }
+
 # The fault suite checks the shipped nginx site file (deploy/nginx) with `nginx -t`. RUNLEVEL=1: installed, not
 # started.
 nginx:
@@ -47,10 +56,10 @@ test: lint test-embedded test-services
 lint: install imports
 	$(BIN)/ruff check .
 
-test-embedded: install browser
+test-embedded: install browser promtool
 	env -u DATABASE_URL TEST_BACKENDS=embedded $(BIN)/python -m pytest
 
-test-services: install browser
+test-services: install browser promtool
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		TEST_BACKENDS=services $(BIN)/python -m pytest; \
 	elif [ "$$CI" = "true" ]; then \

@@ -15,12 +15,15 @@ def init_app(app: Flask, api: Api) -> None:
     from cases.admin import bp as admin_pages
     from cases.api import blp
     from cases.cli import cases_cli
+    from cases.facts import delivery_gauges
     from cases.open311 import bp as open311_server
     from core.admin import register_nav
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.events import REPORT_ACCEPTED, REPORT_REOPENED, REPORT_STATUS_CHANGED, handle, subscribe
+    from core.metrics import register_collector
     from core.privacy import register_data_holder
+    from core.schedule import register_periodic
 
     register_api_blueprint(api, blp)
     app.register_blueprint(open311_server)
@@ -28,6 +31,8 @@ def init_app(app: Flask, api: Api) -> None:
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})
     app.cli.add_command(cases_cli)
+    register_periodic(app, "cases sweep", every_seconds=60)
+    register_collector(app, delivery_gauges)
     subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
     # An accepted report's forwarding record is written in the acceptance's transaction.
     handle(app, REPORT_ACCEPTED, "cases.services.open_delivery")

@@ -18,7 +18,9 @@ def init_app(app: Flask, api: Api) -> None:
     from core.admin import register_nav
     from core.api import register_api_blueprint
     from core.auth import register_roles
+    from core.metrics import Gauge, register_collector
     from core.privacy import register_data_holder
+    from core.schedule import register_periodic
 
     register_api_blueprint(api, blp)
     if app.config["APP_SETTINGS"].dev_login_enabled:
@@ -28,6 +30,11 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"moderator": "审核员"})
     app.cli.add_command(reports_cli)
     app.cli.add_command(privacy_cli)
+    register_periodic(app, "reports sweep", every_seconds=300)
+    register_periodic(app, "privacy enforce-retention", daily_at="04:00")
+    register_collector(app, lambda: [Gauge(
+        "report_checks_stuck", "Reports whose automatic checks have been pending too long (counted up to 100).",
+        samples={(): float(services.stuck_checks().count)})])
     # Tokens of blocked or forgotten residents stop working at once, not when they expire.
     app.extensions["resident_gate"] = services.check_resident_may_act
     register_data_holder(app, "citizen", export=services.export_resident_data, forget=services.forget_resident)

@@ -20,6 +20,7 @@ from werkzeug.wsgi import FileWrapper
 from core.config import PROJECT_ROOT
 from core.db import db
 from core.errors import NotFound, error_response
+from core.metrics import Gauge
 from core.storage import UPLOAD_FILE_FIELD, LocalDiskStorage, ObjectNotFound, UploadRefused, check_key
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,15 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
+    checks = readiness_checks()
+    down = sorted(name for name, state in checks.items() if state != "ok")
+    if down:
+        return error_response(503, "not_ready", "服务尚未就绪：" + "、".join(down), {"checks": checks})
+    return jsonify({"status": "ready", "checks": checks})
+
+
+def readiness_checks() -> dict[str, str]:
+    """Each backend the app needs, "ok" or why not: the database (and its migration), Redis, the object storage."""
     checks: dict[str, str] = {}
     try:
         checks["database"] = "ok" if schema_is_current() else "not_migrated"
@@ -62,10 +72,13 @@ def readyz() -> Response:
     except Exception as exc:
         log.warning("readiness: storage down", extra={"error": type(exc).__name__})
         checks["storage"] = "down"
-    down = sorted(name for name, state in checks.items() if state != "ok")
-    if down:
-        return error_response(503, "not_ready", "服务尚未就绪：" + "、".join(down), {"checks": checks})
-    return jsonify({"status": "ready", "checks": checks})
+    return checks
+
+
+def readiness_gauges() -> list[Gauge]:
+    """/readyz's checks as a gauge for the alerts: 1 ready, 0 not."""
+    return [Gauge("readiness_check", "Whether a backend is ready as /readyz checks it (1) or not (0).", ("check",),
+                  {(name,): float(state == "ok") for name, state in readiness_checks().items()})]
 
 
 def schema_is_current() -> bool:

@@ -22,16 +22,22 @@ from werkzeug.routing import IntegerConverter
 
 from core.admin import HOME_NAV, HOME_NAV_WEIGHT, STAFF_NAV, STAFF_NAV_WEIGHT, register_nav
 from core.admin import bp as admin_pages
-from core.api import API_VERSION, files_bp
+from core.api import API_VERSION, files_bp, readiness_gauges
 from core.api import bp as core_api
 from core.auth import CORE_ROLES, register_roles
-from core.cli import create_staff_command, jobs_cli
+from core.cli import create_staff_command, jobs_cli, schedule_cli
 from core.config import DOMAIN_PACKAGES, PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options, install_unit_of_work, is_storable_text
 from core.errors import AppError, ErrorSchema, ValidationFailed, register_error_handlers
 from core.jobs import InlineQueue, RqQueue
+from core.jobs_admin import NAV as JOBS_NAV
+from core.jobs_admin import NAV_WEIGHT as JOBS_NAV_WEIGHT
+from core.jobs_admin import bp as jobs_pages
 from core.logs import configure_logging, new_request_id, request_id_var
+from core.metrics import init_metrics, register_collector
+from core.queues import queue_gauges
 from core.ratelimit import make_rate_limiter, make_slots
+from core.schedule import sweep_gauges
 from core.security import register_security_headers
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
 from core.wechat import WeChatMiniProgram
@@ -86,6 +92,7 @@ def create_app(config: Config | None = None) -> Flask:
     api = DocumentedApi(app)
     register_error_handlers(app)
     _register_request_hooks(app)
+    init_metrics(app)
     install_unit_of_work(app)
     register_security_headers(app, config)
     _register_core(app)
@@ -162,8 +169,16 @@ def _register_core(app: Flask) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, HOME_NAV, weight=HOME_NAV_WEIGHT)
     register_nav(app, STAFF_NAV, weight=STAFF_NAV_WEIGHT)
+    app.register_blueprint(jobs_pages)
+    register_nav(app, JOBS_NAV, weight=JOBS_NAV_WEIGHT)
     app.cli.add_command(create_staff_command)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(schedule_cli)
+    register_collector(app, readiness_gauges)
+    register_collector(app, sweep_gauges)
+    redis_connection = app.extensions["redis"]
+    if redis_connection is not None:
+        register_collector(app, lambda: queue_gauges(redis_connection))
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -1,8 +1,10 @@
-"""Operator commands: `flask create-staff`, `flask jobs worker`, `flask privacy rotate-key`; `make run`'s banner."""
+"""Operator commands: `flask create-staff`, `flask jobs worker`, `flask schedule run`, `flask privacy rotate-key`;
+`make run`'s banner."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from core.db import db
 from core.errors import AppError
 from core.jobs import DEFAULT_QUEUE, make_worker
 from core.models import StaffAccount
+from core.schedule import Scheduler, echo_schedule, leadership_for, runner_identity
 
 
 def _known_roles(ctx: click.Context, param: click.Parameter, roles: tuple[str, ...]) -> tuple[str, ...]:
@@ -66,6 +69,34 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
         raise click.ClickException(f"Redis at REDIS_URL cannot be reached: {exc}") from None
     worker = make_worker(current_app._get_current_object(), list(queues) or [DEFAULT_QUEUE])  # type: ignore[attr-defined]
     worker.work(burst=burst, with_scheduler=True)
+
+
+schedule_cli = AppGroup("schedule", help="The periodic commands (sweeps, retention, reconciliation).")
+
+
+@schedule_cli.command("run")
+@click.option("--poll", default=5.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="Seconds between looks at what is due.")
+@with_appcontext
+def schedule_run_command(poll: float) -> None:
+    """Run the periodic commands when due, until SIGTERM or Ctrl+C. Start one per host: one leads (through
+    Redis), the others stand by."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    identity = runner_identity()
+    scheduler = Scheduler(app, leadership_for(app, identity), identity)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop.set())
+    click.echo(f"scheduler {identity}: {len(app.extensions.get('schedule', []))} periodic commands")
+    try:
+        scheduler.run_until_stopped(poll_seconds=poll)
+    except KeyboardInterrupt:
+        scheduler.stop.set()
+
+
+@schedule_cli.command("show")
+@with_appcontext
+def schedule_show_command() -> None:
+    """Print the schedule and each command's last run."""
+    echo_schedule(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @click.command("rotate-key")

@@ -19,7 +19,8 @@ from typing import Any, Protocol, Self, TypeVar
 
 
 from core.config_values import (ConfigError, choice_setting, database_url_setting, encryption_key_setting, flag_setting,
-                                integer_setting, rate_setting, secret, settings_repr, tile_url_setting, url_setting)
+                                integer_setting, networks_setting, rate_setting, secret, settings_repr,
+                                tile_url_setting, url_setting)
 from core.logs import LOG_FORMATTERS
 from core.ratelimit import FailurePolicy
 
@@ -128,6 +129,9 @@ class Config:
     # HMAC key of the blind indexes that find encrypted values (openids, IP addresses); never rotated with the
     # encryption key (core/crypto.py says why). Unset: derived from SECRET_KEY (not in production).
     field_index_key: str | None = secret()
+    # Who may read GET /metrics: these networks, or the bearer of this token.
+    metrics_allowed_networks: tuple[str, ...] = ("127.0.0.1/32",)
+    metrics_token: str | None = secret()
     # The settings of each domain package, one instance per area class (see area()).
     areas: tuple[AreaSettings, ...] = dataclasses.field(default_factory=_default_areas)
 
@@ -228,6 +232,8 @@ class Config:
                 encryption_key_setting("FIELD_ENCRYPTION_OLD_KEYS", key.strip())
                 for key in (env.get("FIELD_ENCRYPTION_OLD_KEYS") or "").split(",") if key.strip()),
             field_index_key=encryption_key_setting("FIELD_INDEX_KEY", env.get("FIELD_INDEX_KEY") or None),
+            metrics_allowed_networks=networks_setting(env, "METRICS_ALLOWED_NETWORKS", cls.metrics_allowed_networks),
+            metrics_token=env.get("METRICS_TOKEN") or None,
             areas=tuple(kind.from_env(env) for kind in area_kinds()),
         )
 

@@ -4,6 +4,7 @@ and how settings print. A value that cannot work stops the start with a ``Config
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import math
 from collections.abc import Mapping
@@ -116,6 +117,17 @@ def pairs_setting(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], .
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise ConfigError(f"{name} must be a JSON object of strings, not {value[:40]!r}")
     return tuple(sorted((str(key), text) for key, text in mapping.items()))
+
+
+def networks_setting(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated networks ("127.0.0.1/32,10.0.0.0/8"; a bare address is its own network), normalised."""
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        return tuple(str(ipaddress.ip_network(part.strip(), strict=False)) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated IP networks (10.0.0.0/8), not {text[:60]!r}") from None
 
 
 def rate_setting(env: Mapping[str, str], owner: type, field: str) -> tuple[int, int]:

@@ -14,6 +14,7 @@ import importlib
 import itertools
 import logging
 import operator
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session, SessionTransaction
 
 from core.db import db
+from core.metrics import JOBS_FINISHED, JOBS_QUEUED, use_work_horse_identity
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class InlineQueue:
 
     def enqueue(self, calls: Sequence[QueuedCall]) -> None:
         for call in calls:
+            JOBS_QUEUED.labels(call.queue).inc()
             with self.app.app_context():
                 try:
                     resolve_job(call.func)(*call.ids)
@@ -84,6 +87,9 @@ class InlineQueue:
                 except Exception:
                     log.exception("inline job failed", extra={"job": call.name})
                     db.session.rollback()
+                    JOBS_FINISHED.labels(call.queue, "failed").inc()
+                else:
+                    JOBS_FINISHED.labels(call.queue, "done").inc()
 
     def check(self) -> None:
         return None
@@ -105,6 +111,8 @@ class RqQueue:
             for name, jobs in by_queue.items():
                 Queue(name, connection=self.redis).enqueue_many(jobs, pipeline=pipeline)
             pipeline.execute()
+        for name, jobs in by_queue.items():
+            JOBS_QUEUED.labels(name).inc(len(jobs))
 
     def check(self) -> None:
         self.redis.ping()
@@ -164,7 +172,8 @@ def make_worker(app: Flask, queues: list[str], *, fork: bool = True) -> Any:
     ``fork=False`` runs jobs in the worker's own process (rq's SimpleWorker), as tests do.
     """
     from rq import Queue, SimpleWorker, Worker
-    from rq.job import Job
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
 
     class UnitOfWorkJob(Job):
         def _execute(self) -> Any:
@@ -187,6 +196,19 @@ def make_worker(app: Flask, queues: list[str], *, fork: bool = True) -> Any:
                 finally:
                     db.session.remove()
 
+        def execute_job(self, job: Job, queue: Queue) -> None:
+            # Counted here, in the worker itself (a forked work-horse is gone by now): done, failed for good, or
+            # failed and queued again by its Retry.
+            super().execute_job(job, queue)
+            try:
+                status = job.get_status(refresh=True)
+            except NoSuchJobError:  # its result already expired: it finished
+                status = JobStatus.FINISHED
+            outcome = {JobStatus.FINISHED: "done", JobStatus.FAILED: "failed"}.get(status, "retrying")
+            JOBS_FINISHED.labels(queue.name, outcome).inc()
+
+    if fork:
+        use_work_horse_identity(os.getpid())
     redis_connection = app.extensions["redis"]
     return AppWorker([Queue(name, connection=redis_connection, job_class=UnitOfWorkJob) for name in queues],
                      connection=redis_connection, job_class=UnitOfWorkJob)

@@ -60,3 +60,20 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
     ip_address: Mapped[str | None] = mapped_column(sa.String(45))
+
+
+class SweepRun(Base):
+    """The last run of one periodic command of the scheduler (`flask schedule run`), one row per command: what the
+    jobs page shows and the metric of its last success."""
+
+    __tablename__ = "sweep_runs"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    # None while it runs (or when its scheduler died during it).
+    succeeded: Mapped[bool | None]
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    last_success_at: Mapped[dt.datetime | None]
+    # The scheduler that ran it: host and process id.
+    runner: Mapped[str] = mapped_column(sa.String(128))

@@ -14,6 +14,7 @@ from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.session.redisstorage import RedisStorage
 
 from core.errors import AppError
+from core.metrics import count_call
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class WeChatMiniProgram:
 
     def code_to_session(self, code: str) -> WeChatIdentity:
         try:
-            result = self.client.wxa.code_to_session(code)
+            result = _counted("code_to_session", self.client.wxa.code_to_session, code)
         except WeChatClientException as exc:
             raise _login_error(exc.errcode) from None
         except requests.RequestException:
@@ -104,14 +105,14 @@ class WeChatMiniProgram:
 
     def send_subscribe_message(self, openid: str, template_id: str, data: dict[str, Any], page: str) -> None:
         """A subscribe message (订阅消息); raises WeChatClientException or requests' errors for the caller to retry."""
-        self.client.wxa.send_subscribe_message(openid, template_id, data, page=page)
+        _counted("send_subscribe_message", self.client.wxa.send_subscribe_message, openid, template_id, data, page=page)
 
     def text_is_risky(self, text: str) -> bool | None:
         """WeChat's content check (msg_sec_check): True for risky (errcode 87014), False for an answer of 0, None
         when WeChat gave no verdict (an error code, or unreachable): the caller checks again later."""
         try:
-            self.client.post("wxa/msg_sec_check", data={"content": text},
-                             api_base_url=self.client.base_url)
+            _counted("msg_sec_check", self.client.post, "wxa/msg_sec_check", data={"content": text},
+                     api_base_url=self.client.base_url)
         except WeChatClientException as exc:
             if exc.errcode == RISKY_CONTENT_ERRCODE:
                 return True
@@ -121,6 +122,21 @@ class WeChatMiniProgram:
             log.warning("wechat content check unreachable")
             return None
         return False
+
+
+def _counted(operation: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, counted by outcome: ok, refused (WeChat answered with an error code, a risky-text
+    verdict included) or unreachable."""
+    try:
+        result = call(*args, **kwargs)
+    except WeChatClientException as exc:
+        count_call("wechat", operation, "unreachable" if exc.errcode is None else "refused")
+        raise
+    except requests.RequestException:
+        count_call("wechat", operation, "unreachable")
+        raise
+    count_call("wechat", operation, "ok")
+    return result
 
 
 def _login_error(errcode: int | None) -> WeChatError:

@@ -35,3 +35,11 @@ keepalive = 5
 max_requests = 5000
 max_requests_jitter = 500
 # The limits of a request line and its headers (8 KiB each at most, 100 headers) stay gunicorn's defaults.
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201
+    """GET /metrics adds up every process's files in PROMETHEUS_MULTIPROC_DIR: a worker that exits (restarted after
+    max_requests, or killed) is marked dead there, its counters still counted."""
+    from core.metrics import process_exited
+
+    process_exited(worker.pid)

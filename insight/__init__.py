@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 def init_app(app: Flask, api: Api) -> None:
     from core.admin import register_nav
     from core.events import REPORT_DELETED, REPORT_RATED, REPORT_STATUS_CHANGED, subscribe
+    from core.schedule import register_periodic
     from insight.admin import NAV
     from insight.admin import bp as admin_pages
     from insight.cli import insight_cli
@@ -20,5 +21,6 @@ def init_app(app: Flask, api: Api) -> None:
     # The data dashboard comes right after the home page, before core's staff pages.
     register_nav(app, NAV, weight=10)
     app.cli.add_command(insight_cli)
+    register_periodic(app, "insight sweep", every_seconds=300)
     for event in (REPORT_STATUS_CHANGED, REPORT_RATED, REPORT_DELETED):
         subscribe(app, event, "insight.jobs.refresh_report")

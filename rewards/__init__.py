@@ -14,11 +14,14 @@ def init_app(app: Flask, api: Api) -> None:
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.events import REPORT_FLAGS_CHANGED, REPORT_STATUS_CHANGED, subscribe
+    from core.metrics import register_collector
     from core.privacy import register_data_holder
+    from core.schedule import register_periodic
     from rewards import services
     from rewards.admin import NAV
     from rewards.admin import bp as admin_pages
     from rewards.api import blp, wechatpay_blp
+    from rewards.facts import payout_gauges
     from rewards.cli import rewards_cli
     from rewards.settings import RewardSettings
     from rewards.wechatpay import WeChatPayGateway
@@ -31,6 +34,9 @@ def init_app(app: Flask, api: Api) -> None:
     register_nav(app, NAV, weight=70)
     register_roles(app, {"reward_officer": "奖励专员"})
     app.cli.add_command(rewards_cli)
+    register_periodic(app, "rewards sweep-payouts", every_seconds=300)
+    register_periodic(app, "rewards reconcile", daily_at="02:30")
+    register_collector(app, payout_gauges)
     subscribe(app, REPORT_STATUS_CHANGED, "rewards.jobs.on_report_status_changed")
     # A reward held while the checks were pending is decided once they have run.
     subscribe(app, REPORT_FLAGS_CHANGED, "rewards.jobs.on_report_status_changed")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import requests
 
+from core.metrics import count_call
 from rewards.settings import RewardSettings
 
 log = logging.getLogger(__name__)
@@ -121,14 +122,18 @@ class WeChatPayGateway:
 
     @staticmethod
     def _call(method: Any, **arguments: Any) -> BillAnswer:
+        operation = method.__name__
         try:
             status, text = method(**arguments)
         except requests.RequestException as exc:
+            count_call("wechatpay", operation, "unreachable")
             raise GatewayUnreachable(type(exc).__name__) from exc
         except Exception as exc:  # wechatpayv3 raises a bare Exception when an answer's signature fails
+            count_call("wechatpay", operation, "unreachable")
             if "signature" in str(exc):
                 raise GatewayUnreachable("answer signature did not verify") from exc
             raise
+        count_call("wechatpay", operation, "ok" if 200 <= status < 300 else "refused")
         try:
             data = json.loads(text) if text else {}
         except (TypeError, ValueError):

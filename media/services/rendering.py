@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from core.db import db, get_or_not_found, utcnow
 from core.errors import Conflict
 from core.jobs import enqueue_after_commit
+from core.metrics import counter
 from core.storage import current_storage
 from media import processing, redaction
 from media.models import Media
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 # A media still processing this long after its last change lost its job (with Redis or a killed worker).
 PROCESSING_REQUEUE_AFTER = dt.timedelta(minutes=10)
 REQUEUE_BATCH = 500
+PROCESSING_FAILURES = counter("media_processing_failures_total",
+                              "Accepted media that could not be rendered (marked failed), by reason.", ("reason",))
 
 
 def queue_processing(media: Media) -> None:
@@ -61,6 +64,8 @@ def render_media(media_id: int, settings: MediaSettings) -> None:
     if media.status == "processing":  # otherwise another run of the job recorded the same keys first
         for name, value in outcome.items():
             setattr(media, name, value)
+        if media.status == "failed":
+            PROCESSING_FAILURES.labels(media.failure_code or "").inc()
 
 
 def _render_photo(original: str, fmt: Format, stored: list[str], max_pixels: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from citizen.models import Resident
 from core.db import db
+from tests.common import metrics
 from tests.conftest import PRODUCTION
 
 
@@ -158,3 +159,15 @@ def test_processes_share_the_access_token_through_redis(app, fake_wechat, redis_
     second.code_to_session("code-p2")
     assert fake_wechat.wechat.token_requests - before == 1
     assert first.client.access_token == second.client.access_token
+
+
+def test_wechat_logins_are_counted_by_outcome(client, fake_wechat):
+    def logins(outcome: str) -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        return metrics.value(text, "external_calls_total", service="wechat", operation="code_to_session",
+                             outcome=outcome)
+
+    ok, refused = logins("ok"), logins("refused")
+    assert sign_in(client, fake_wechat, "code-counted", "oCountedResident").status_code == 200
+    assert client.post("/api/v1/auth/wechat", json={"code": "code-unknown"}).status_code >= 400
+    assert (logins("ok") - ok, logins("refused") - refused) == (1, 1)

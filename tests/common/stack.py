@@ -135,14 +135,16 @@ def stop_process(process: subprocess.Popen[bytes], *, grace_seconds: float = 30)
 
 
 class Gunicorn:
-    """``app_spec`` served by gunicorn with ``env`` on a free port, ready once /healthz answers."""
+    """``app_spec`` served by gunicorn with ``env`` on a free port, ready once /healthz answers; with ``config``,
+    gunicorn's settings file (deploy/gunicorn.conf.py), which the options given here override."""
 
     def __init__(self, env: dict[str, str], *, workers: int, app_spec: str = "wsgi:app",
-                 python_path: Iterable[Path] = (ROOT,), timeout: int = 30) -> None:
+                 python_path: Iterable[Path] = (ROOT,), timeout: int = 30, config: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+            [str(BIN / "gunicorn"), *(["--config", str(config)] if config else []),
+             "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
              "--timeout", str(timeout), "--pythonpath", ",".join(str(path) for path in python_path),
              "--log-level", "warning", app_spec],
             env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

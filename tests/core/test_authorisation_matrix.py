@@ -25,6 +25,7 @@ ADMIN_ACCESS = {
     "signboard_admin.static": PUBLIC, "citizen_admin.leaflet_files": PUBLIC,
     "admin.logout": ANY_STAFF, "admin.dashboard": ANY_STAFF,
     "admin.staff_list": "admin", "admin.staff_new": "admin", "admin.staff_edit": "admin", "admin.audit_list": "admin",
+    "admin_jobs.static": PUBLIC, "admin_jobs.jobs": "admin", "admin_jobs.retry": "admin",
     "citizen_admin.queue": "moderator", "citizen_admin.report_page": "moderator", "citizen_admin.accept": "moderator",
     "citizen_admin.reject": "moderator", "citizen_admin.duplicate": "moderator",
     "citizen_admin.request_info": "moderator", "citizen_admin.reveal": "moderator",
@@ -48,6 +49,8 @@ ADMIN_ACCESS = {
 OTHER_PUBLIC = {"static", "core.home", "core.healthz", "core.readyz", "files.signed_file", "files.signed_upload",
                 "swagger_ui_files", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
                 "signboard_certificates.certificate"}
+# Checks the caller's address or bearer token itself (tests/core/test_metrics.py).
+OTHER_PUBLIC |= {"metrics"}
 # Open311 GeoReport v2 server: reading is public by the standard; filing needs a client's api_key
 # (tests/cases/test_open311_server.py).
 OTHER_PUBLIC |= {f"open311.{name}" for name in ("discovery", "services_list", "service_definition", "create_request",
@@ -185,7 +188,8 @@ def admin_rules(app):
 def _url(rule, world) -> str:
     # Ids of nothing in particular: what is checked is who may reach the page, not what it finds.
     values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", "case_id": 1, "action": "dispatch",
-              "facility_id": 1, "code": "0301", "campaign_id": 1, "payout_id": 1, "resident_id": 1, **world["owned"]}
+              "facility_id": 1, "code": "0301", "campaign_id": 1, "payout_id": 1, "resident_id": 1,
+              "job_id": "0123abcd", **world["owned"]}
     path = rule.rule
     for argument in rule.arguments:
         path = re.sub(rf"<(?:\w+:)?{argument}>", str(values[argument]), path)

@@ -160,6 +160,25 @@ class ReportStatusCount(Base):
     total: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class ReportMapCell(Base):
+    """How many reports of each status lie in each cell of the public map's finest cluster grid, with the sums of
+    their coordinates (a cluster's centre), kept by database triggers (migration 0024) on every insert, status or
+    position change and delete, so that a city-wide map adds up a few thousand rows instead of a million.
+
+    The grid divides WGS-84 degrees from (-90, -180) into cells of ``360 / 2**LEVEL`` degrees (level 16: about
+    610 × 490 m in Qingdao); a coarser level's cell is ``cell >> (LEVEL - level)`` on each axis."""
+
+    __tablename__ = "report_map_cells"
+    LEVEL = 16
+
+    status: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    cell_y: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    cell_x: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    total: Mapped[int] = mapped_column(sa.BigInteger)
+    lat_sum: Mapped[float]
+    lng_sum: Mapped[float]
+
+
 class ReportMedia(Base):
     __tablename__ = "report_media"
 

@@ -28,6 +28,9 @@ class CitizenSettings:
     reports_per_ip_per_hour: int = 60
     nearby_radius_m: float = 500.0
     queue_counts_ttl_seconds: float = 10.0
+    # How long an answer of the public reports map is served from the cache: a status change shows within this
+    # (0: not cached). Never more than half the signed media links' lifetime (the answers hold such links).
+    public_reports_cache_seconds: int = 30
     # Retention (days): report IP addresses, media of finished reports, residents who no longer sign in.
     retention_report_ip_days: int = 90
     retention_finished_report_media_days: int = 730
@@ -48,6 +51,7 @@ class CitizenSettings:
             reports_per_ip_per_hour=integer_setting(env, cls, "reports_per_ip_per_hour"),
             nearby_radius_m=decimal_setting(env, cls, "nearby_radius_m", positive=True),
             queue_counts_ttl_seconds=decimal_setting(env, cls, "queue_counts_ttl_seconds"),
+            public_reports_cache_seconds=integer_setting(env, cls, "public_reports_cache_seconds", minimum=0),
             # A retention of 0 days (or fewer) would forget every resident and delete every finished report's media.
             **{name: integer_setting(env, cls, name) for name in _RETENTION},
         )

@@ -3,8 +3,8 @@ counts per grid cell when zoomed out and as the reports themselves, newest first
 
 The grid is fixed to the globe: at level ``k`` a cell is ``360 / 2**k`` degrees (WGS-84) on each side, counted
 from (-90, -180), so that a cell at level ``k`` is the union of four at ``k + 1`` and a window moved a little still
-meets the same cells (and the same cached answer). Counts by status at the finest cluster level come from
-``report_map_cells`` (kept by triggers); filtered by category or time they are counted from the reports.
+meets the same cells (and the same cached answer). Counts by status come from ``report_map_cells`` (kept by
+triggers at three levels); filtered by category or time they are counted from the reports.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from core.db import db
 
 # What the public map shows: reports a moderator accepted, whatever became of them since.
 PUBLIC_STATUSES = (ACCEPTED, FORWARDED, IN_PROGRESS, RESOLVED, CLOSED)
-FINEST_CLUSTER_LEVEL = ReportMapCell.LEVEL
+FINEST_CLUSTER_LEVEL = max(ReportMapCell.LEVELS)
 # From this level on (a window of about 2 km, the mini-program's scale 16) the map shows the reports themselves.
 REPORTS_FROM_LEVEL = 18
 # A window chooses the level at which it is at most this many cells across.
@@ -102,13 +102,15 @@ def clusters(window: MapWindow, level: int) -> list[Cluster]:
 
 def _counted_from_map_cells(statuses: tuple[str, ...], level: int,
                             cells: tuple[int, int, int, int]) -> list[tuple[int, int, int, float, float]]:
-    factor = 2 ** (FINEST_CLUSTER_LEVEL - level)
+    # The coarsest grid kept that is at least as fine: its cells add up to the level's.
+    kept = min(kept for kept in ReportMapCell.LEVELS if kept >= level)
+    factor = 2 ** (kept - level)
     first_y, last_y, first_x, last_x = cells
     # Integer division of non-negative integers: the coarser cell on both databases.
     y, x = ReportMapCell.cell_y.op("/")(factor), ReportMapCell.cell_x.op("/")(factor)
     query = (sa.select(y, x, sa.func.sum(ReportMapCell.total), sa.func.sum(ReportMapCell.lat_sum),
                        sa.func.sum(ReportMapCell.lng_sum))
-             .where(ReportMapCell.status.in_(statuses), ReportMapCell.total > 0,
+             .where(ReportMapCell.level == kept, ReportMapCell.status.in_(statuses), ReportMapCell.total > 0,
                     ReportMapCell.cell_y.between(first_y * factor, (last_y + 1) * factor - 1),
                     ReportMapCell.cell_x.between(first_x * factor, (last_x + 1) * factor - 1))
              .group_by(y, x))
@@ -148,21 +150,24 @@ def _conditions(window: MapWindow) -> list[sa.ColumnElement[bool]]:
 
 def reports_in_window(window: MapWindow, *, before_id: int | None, limit: int) -> list[Report]:
     """The window's reports, newest first (by id; the cursor is the last id seen), with their photos."""
-    query = sa.select(Report).where(*_conditions(window)).options(selectinload(Report.media))
+    # The page's ids first, from the index alone (ix_reports_map_window), then only those reports.
+    ids = sa.select(Report.id).where(*_conditions(window))
     if before_id is not None:
-        query = query.where(Report.id < before_id)
-    return list(db.session.scalars(query.order_by(Report.id.desc()).limit(limit)))
+        ids = ids.where(Report.id < before_id)
+    page = list(db.session.scalars(ids.order_by(Report.id.desc()).limit(limit)))
+    query = sa.select(Report).where(Report.id.in_(page)).options(selectinload(Report.media))
+    return list(db.session.scalars(query.order_by(Report.id.desc())))
 
 
 def rebuild_map_cells() -> int:
     """Count ``report_map_cells`` again from the reports (after a bulk load that bypassed the triggers); how many
     rows it has now."""
-    y, x = _floor((Report.lat + 90) / cell_degrees(FINEST_CLUSTER_LEVEL)), _floor(
-        (Report.lng + 180) / cell_degrees(FINEST_CLUSTER_LEVEL))
     db.session.execute(sa.delete(ReportMapCell))
-    counted = (sa.select(Report.status, y, x, sa.func.count(), sa.func.sum(Report.lat), sa.func.sum(Report.lng))
-               .group_by(Report.status, y, x))
-    db.session.execute(sa.insert(ReportMapCell).from_select(
-        ["status", "cell_y", "cell_x", "total", "lat_sum", "lng_sum"], counted))
+    for level in ReportMapCell.LEVELS:
+        y, x = _floor((Report.lat + 90) / cell_degrees(level)), _floor((Report.lng + 180) / cell_degrees(level))
+        counted = (sa.select(sa.literal(level), Report.status, y, x, sa.func.count(), sa.func.sum(Report.lat),
+                             sa.func.sum(Report.lng)).group_by(Report.status, y, x))
+        db.session.execute(sa.insert(ReportMapCell).from_select(
+            ["level", "status", "cell_y", "cell_x", "total", "lat_sum", "lng_sum"], counted))
     db.session.flush()
     return db.session.scalar(sa.select(sa.func.count()).select_from(ReportMapCell))

@@ -122,6 +122,8 @@ def test_clusters_add_up_to_the_total_whatever_counts_them(client, spread):
     public = {"here", "here_closed", "here_old", "laoshan", "huangdao", "jimo"}
     assert city["total"] == sum(cluster["count"] for cluster in city["clusters"]) == len(public)
     assert len(city["clusters"]) >= 3
+    # Each grid kept (levels 12, 14, 16) and the levels between count the same reports.
+    assert [clusters_of(client, CITY, zoom=zoom)["total"] for zoom in (8, 11, 12, 13, 14)] == [len(public)] * 5
     for cluster in city["clusters"]:
         bounds = cluster["bounds"]
         assert bounds["south"] <= cluster["lat"] <= bounds["north"]
@@ -156,10 +158,10 @@ def test_the_map_cells_follow_status_changes(app, client, spread, override_setti
         db.session.rollback()
 
 
-def _map_cells() -> dict[tuple[str, int, int], tuple[int, float, float]]:
+def _map_cells() -> dict[tuple[int, str, int, int], tuple[int, float, float]]:
     from citizen.models import ReportMapCell
 
-    return {(row.status, row.cell_y, row.cell_x): (row.total, row.lat_sum, row.lng_sum)
+    return {(row.level, row.status, row.cell_y, row.cell_x): (row.total, row.lat_sum, row.lng_sum)
             for row in db.session.scalars(db.select(ReportMapCell))}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -171,3 +172,17 @@ def rebuild_map_cells() -> int:
             ["level", "status", "cell_y", "cell_x", "total", "lat_sum", "lng_sum"], counted))
     db.session.flush()
     return db.session.scalar(sa.select(sa.func.count()).select_from(ReportMapCell))
+
+
+def lock_map_cells(reports: Iterable[Report]) -> None:
+    """Take the map cell rows that deleting these reports changes, in the order a status change's trigger takes
+    them (migration 0024: level, status, cell) and before the status counts' rows, as the triggers do: deleting
+    reports one by one would take them in id order and deadlock with a status change."""
+    keys = sorted({(level, report.status, math.floor((report.lat + 90) / cell_degrees(level)),
+                    math.floor((report.lng + 180) / cell_degrees(level)))
+                   for report in reports for level in ReportMapCell.LEVELS})
+    if keys:
+        db.session.execute(sa.select(ReportMapCell.level).where(
+            sa.tuple_(ReportMapCell.level, ReportMapCell.status, ReportMapCell.cell_y, ReportMapCell.cell_x).in_(keys))
+            .order_by(ReportMapCell.level, ReportMapCell.status, ReportMapCell.cell_y, ReportMapCell.cell_x)
+            .with_for_update())

@@ -59,11 +59,15 @@ class Cluster:
 
 def grid_level(window: MapWindow, zoom: int | None) -> int:
     """The grid level of a window: the map's zoom (scale) + 2, cells of about 64 screen pixels; without a zoom,
-    the finest level at which the window is at most CELLS_ACROSS cells across."""
+    the finest level at which the window is at most CELLS_ACROSS cells across. Clusters are at most
+    FINEST_CLUSTER_LEVEL."""
     if zoom is not None:
-        return zoom + 2
-    span = max(window.north - window.south, window.east - window.west)
-    return max(1, math.floor(math.log2(360 * CELLS_ACROSS / span)))
+        level = zoom + 2
+    else:
+        span = max(window.north - window.south, window.east - window.west)
+        level = max(1, math.floor(math.log2(360 * CELLS_ACROSS / span)))
+    # Between the finest clusters and the reports, clusters of the finest level.
+    return level if shows_reports(level) else min(level, FINEST_CLUSTER_LEVEL)
 
 
 def shows_reports(level: int) -> bool:

@@ -134,6 +134,9 @@ def test_clusters_add_up_to_the_total_whatever_counts_them(client, spread):
     assert clusters_of(client, CITY, status="closed")["total"] == 2
     assert clusters_of(client, CITY, category="B0301")["total"] == 1
     assert clusters_of(client, CITY, zoom=10)["level"] == 12
+    # Scale 15: clusters of the finest level kept (16); from scale 16 on the reports themselves.
+    assert clusters_of(client, CITY, zoom=15)["level"] == 16
+    assert get(client, STREET, zoom=16).json["mode"] == "reports"
 
 
 def test_the_map_cells_follow_status_changes(app, client, spread, override_settings):

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +84,10 @@ def photo_bytes(seed: int) -> bytes:
     return out.getvalue()
 
 
-def prepare_database(env: dict[str, str], existing: int) -> None:
-    """Migrate, then load existing reports in bulk (they are the table a new report lands in).
+def prepare_database(env: dict[str, str], existing: int,
+                     spread: Callable[..., Iterator[tuple[object, ...]]] | None = None) -> None:
+    """Migrate, then load existing reports in bulk (they are the table a new report lands in), as rows of
+    REPORT_COLUMNS from ``spread`` (default _existing_reports, whose arguments it takes).
 
     The report indexes are dropped for the load and built afterwards; PostgreSQL loads with COPY,
     its triggers off (session_replication_role), and the per-status totals (whose rows the migrations
@@ -120,7 +122,7 @@ def prepare_database(env: dict[str, str], existing: int) -> None:
         for index in indexes:
             index.drop(db.session.connection())
         db.session.commit()
-        rows = _existing_reports(existing, categories, first_resident, residents, postgres)
+        rows = (spread or _existing_reports)(existing, categories, first_resident, residents, postgres)
         connection = db.engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -351,9 +353,9 @@ def base_env(workdir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    """The URL of an empty database: an SQLite file in ``workdir``, or a schema of its own (dropped after) in the
-    PostgreSQL database at BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test)."""
+def database(kind: str, workdir: Path, schema: str = "bench_reports") -> Iterator[str]:
+    """The URL of an empty database: an SQLite file in ``workdir``, or a schema of its own (``schema``, dropped after)
+    in the PostgreSQL database at BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test)."""
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
@@ -361,13 +363,13 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")}).database_url
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA bench_reports"))
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
-        yield f"{url}?options=-csearch_path%3Dbench_reports"
+        yield f"{url}?options=-csearch_path%3D{schema}"
     finally:
         with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_reports CASCADE"))
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         engine.dispose()
 
 if __name__ == "__main__":

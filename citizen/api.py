@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from citizen import services
 from citizen.models import Report, ReportEvent
 from citizen.schemas import (DevLoginSchema, ExportSchema, IdempotencyHeaderSchema, NearbyArgsSchema, NearbySchema,
-                             PageArgsSchema, ProblemCategoryTreeSchema, RatingSchema, ReopenSchema, ReplySchema,
-                             ReportCreateSchema, ReportPageSchema, ReportSchema, ResidentSchema, SessionSchema,
-                             WeChatLoginSchema)
+                             PageArgsSchema, ProblemCategoryTreeSchema, PublicReportsArgsSchema, PublicReportsSchema,
+                             RatingSchema, ReopenSchema, ReplySchema, ReportCreateSchema, ReportPageSchema,
+                             ReportSchema, ResidentSchema, SessionSchema, WeChatLoginSchema)
 from citizen.settings import CitizenSettings
 from core.admin import SHANGHAI
 from core.auth import current_resident_id, issue_resident_token, resident_required
@@ -21,10 +23,11 @@ from core.config import current_settings
 from core.errors import UpstreamUnavailable
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
-from core.geo import to_wgs84, wgs84_to_gcj02
+from core.geo import box_to_wgs84, to_wgs84, wgs84_to_gcj02
 from core.links import public_origin
 from core.wechat import WeChatIdentity
 from media import services as media_services
+from media.settings import MediaSettings
 
 blp = Blueprint("citizen", __name__, description="Residents: sign-in, problem categories and reports (我拍我城)")
 RESIDENT_AUTH = [{"bearerAuth": []}]
@@ -192,25 +195,36 @@ class NearbyReports(MethodView):
         lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
         radius_m = current_settings(CitizenSettings).nearby_radius_m
         found = services.nearby_open_reports(lat, lng, radius_m=radius_m, limit=args["limit"])
-        photos = services.public_photo_ids(report for report, _ in found)
-        urls = media_services.media_urls_by_id(media_id for media_ids in photos.values() for media_id in media_ids)
-        items = []
-        for report, distance in found:
-            shown_lat, shown_lng = (wgs84_to_gcj02(report.lat, report.lng) if args["coord_type"] == "gcj02"
-                                    else (report.lat, report.lng))
-            public_urls = [urls[media_id] for media_id in photos[report.id] if media_id in urls]
-            items.append({
-                "category": report.category, "status": report.status,
-                "status_name": services.STATUS_NAMES[report.status], "description": report.public_description,
-                "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": args["coord_type"]},
-                "distance_m": round(distance, -1),
-                "thumbnail_url": public_urls[0].get("thumb") if public_urls else None,
-                "photos": public_urls,
-                # The day as residents count it (Beijing time), not the UTC day it is stored in.
-                "reported_on": report.created_at.astimezone(SHANGHAI).date(),
-            })
+        items = [{**item, "distance_m": round(distance, -1)} for item, (_, distance)
+                 in zip(public_versions([report for report, _ in found], args["coord_type"]), found, strict=True)]
         # Local-disk links are app paths: the mini-program needs them whole.
         return absolute_links({"items": items}, public_origin())
+
+
+def _shown(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
+    """A stored WGS-84 point in the coordinates the request asked for."""
+    return wgs84_to_gcj02(lat, lng) if coord_type == "gcj02" else (lat, lng)
+
+
+def public_versions(reports: list[Report], coord_type: str) -> list[dict[str, Any]]:
+    """Reports as anyone may see them: masked text, the position rounded to about 100 m, only the photos a moderator
+    made public (their blurred copies, as signed links), nothing of the resident."""
+    photos = services.public_photo_ids(reports)
+    urls = media_services.media_urls_by_id(media_id for media_ids in photos.values() for media_id in media_ids)
+    items = []
+    for report in reports:
+        shown_lat, shown_lng = _shown(report.lat, report.lng, coord_type)
+        public_urls = [urls[media_id] for media_id in photos[report.id] if media_id in urls]
+        items.append({
+            "id": report.id, "category": report.category, "status": report.status,
+            "status_name": services.STATUS_NAMES[report.status], "description": report.public_description,
+            "location": {"lat": round(shown_lat, 3), "lng": round(shown_lng, 3), "coord_type": coord_type},
+            "thumbnail_url": public_urls[0].get("thumb") if public_urls else None,
+            "photos": public_urls,
+            # The day as residents count it (Beijing time), not the UTC day it is stored in.
+            "reported_on": report.created_at.astimezone(SHANGHAI).date(),
+        })
+    return items
 
 
 @blp.route("/reports/<int:report_id>")
@@ -276,3 +290,71 @@ class ReopenReport(MethodView):
         return present_report(services.reopen_report(
             current_resident_id(), report_id, reason=body["reason"], media_ids=tuple(body["media_ids"]),
             settings=current_settings(CitizenSettings)))
+
+
+PUBLIC_REPORTS_EXAMPLE = {
+    "mode": "clusters", "coord_type": "gcj02", "level": 12, "total": 5, "next_cursor": None, "items": [],
+    "clusters": [{"count": 3, "lat": 36.066, "lng": 120.389, "bounds": {
+        "south": 35.947, "west": 120.236, "north": 36.035, "east": 120.323}},
+        {"count": 2, "lat": 36.101, "lng": 120.462, "bounds": {
+            "south": 36.035, "west": 120.411, "north": 36.123, "east": 120.499}}],
+}
+
+
+@blp.route("/reports/public")
+class PublicReports(MethodView):
+    @blp.arguments(PublicReportsArgsSchema, location="query")
+    @blp.response(200, PublicReportsSchema, example=PUBLIC_REPORTS_EXAMPLE)
+    @blp.alt_response(422, description="validation_error: an inverted or too large window, bad dates, a page over "
+                                       "100")
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
+    def get(self, args: dict) -> Response:
+        """The city's reports on a map, for anyone (no sign-in): counts per grid cell when zoomed out, the reports
+        themselves (their public version, newest first, paged) when zoomed in. Answers are cached for
+        PUBLIC_REPORTS_CACHE_SECONDS (X-Cache: hit or miss), so a status change shows within that."""
+        rate_limit("public_reports", request.remote_addr or "")
+        coord_type = args["coord_type"]
+        window = services.MapWindow(
+            *box_to_wgs84(args["south"], args["west"], args["north"], args["east"], coord_type),
+            statuses=tuple(sorted(set(args["status"] or services.PUBLIC_STATUSES))),
+            category_ids=tuple(sorted(set(args["category"]))), since=args["since"], until=args["until"])
+        level = services.grid_level(window, args["zoom"])
+        # Clusters cover whole cells, so windows meeting the same cells share an answer.
+        where = ((window.south, window.west, window.north, window.east, args["cursor"], args["limit"])
+                 if services.shows_reports(level) else services.cell_range(window, level))
+        key = hashlib.sha256(json.dumps([level, where, coord_type, window.statuses, window.category_ids,
+                                         str(window.since), str(window.until), public_origin()]).encode()).hexdigest()
+        cache = current_app.extensions["cache"]
+        body = cache.get(f"public-reports:{key}")
+        cached = body is not None
+        if body is None:
+            answer = (_public_reports_page(window, coord_type, args) if services.shows_reports(level)
+                      else _public_clusters(window, level, coord_type))
+            body = json.dumps(PublicReportsSchema().dump({**answer, "coord_type": coord_type, "level": level}),
+                              ensure_ascii=False).encode()
+            ttl = min(current_settings(CitizenSettings).public_reports_cache_seconds,
+                      current_settings(MediaSettings).signed_url_ttl_seconds // 2)
+            if ttl > 0:
+                cache.set(f"public-reports:{key}", body, ttl)
+        return Response(body, mimetype="application/json", headers={"X-Cache": "hit" if cached else "miss"})
+
+
+def _public_clusters(window: services.MapWindow, level: int, coord_type: str) -> dict[str, Any]:
+    clusters = []
+    for cluster in services.clusters(window, level):
+        lat, lng = _shown(cluster.lat, cluster.lng, coord_type)
+        south, west = _shown(cluster.south, cluster.west, coord_type)
+        north, east = _shown(cluster.north, cluster.east, coord_type)
+        clusters.append({"count": cluster.count, "lat": round(lat, 3), "lng": round(lng, 3), "bounds": {
+            "south": round(south, 6), "west": round(west, 6), "north": round(north, 6), "east": round(east, 6)}})
+    return {"mode": "clusters", "total": sum(cluster["count"] for cluster in clusters), "clusters": clusters,
+            "items": [], "next_cursor": None}
+
+
+def _public_reports_page(window: services.MapWindow, coord_type: str, args: dict) -> dict[str, Any]:
+    before = int(args["cursor"]) if args["cursor"] else None
+    reports = services.reports_in_window(window, before_id=before, limit=args["limit"])
+    next_cursor = str(reports[-1].id) if len(reports) == args["limit"] else None
+    # Local-disk links are app paths: the mini-program needs them whole.
+    return {"mode": "reports", "total": None, "clusters": [],
+            "items": absolute_links(public_versions(reports, coord_type), public_origin()), "next_cursor": next_cursor}

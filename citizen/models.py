@@ -77,6 +77,10 @@ class Report(TimestampMixin, Base):
         sa.Index("ix_reports_ip_recent", "submitted_ip_digest", "created_at"),
         # The sweeps' "changed lately" (listeners checking that no status change passed them by).
         sa.Index("ix_reports_changed", "updated_at", "id"),
+        # The public map (migration 0024): a window's reports, newest first, and a category's clusters over a
+        # period, read from the index alone.
+        sa.Index("ix_reports_map_window", "lat", "lng", "status", "id"),
+        sa.Index("ix_reports_map_category", "category_id", "created_at", "status", "lat", "lng"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,6 +162,27 @@ class ReportStatusCount(Base):
     status: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     total: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class ReportMapCell(Base):
+    """How many reports of each status lie in each cell of the public map's cluster grids, with the sums of their
+    coordinates (a cluster's centre), kept by database triggers (migration 0024) on every insert, status or
+    position change and delete, so that a city-wide map adds up a few hundred rows instead of a million.
+
+    A grid of ``level`` divides WGS-84 degrees from (-90, -180) into cells of ``360 / 2**level`` degrees (level 16:
+    about 610 × 490 m in Qingdao); a coarser level's cell is ``cell >> (level - coarser)`` on each axis, so each
+    level answers every coarser one. Three are kept: a city at 12, a district at 14, streets at 16."""
+
+    __tablename__ = "report_map_cells"
+    LEVELS = (12, 14, 16)
+
+    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    cell_y: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    cell_x: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    total: Mapped[int] = mapped_column(sa.BigInteger)
+    lat_sum: Mapped[float]
+    lng_sum: Mapped[float]
 
 
 class ReportMedia(Base):

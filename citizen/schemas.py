@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
 
+from citizen.services.public_map import PUBLIC_STATUSES
+from core.admin import SHANGHAI
 from core.db import MAX_DATABASE_ID
 
 
@@ -181,7 +184,9 @@ class ProblemCategoryBriefSchema(Schema):
     name = fields.String(required=True)
 
 
-class NearbyReportSchema(Schema):
+class PublicVersionSchema(Schema):
+    """What anyone may read of a report: no resident, masked text, a rounded position, only public photos."""
+
     category = fields.Nested(ProblemCategoryBriefSchema, required=True)
     status = fields.String(required=True)
     status_name = fields.String(required=True)
@@ -189,13 +194,16 @@ class NearbyReportSchema(Schema):
         "description": "Rounded to about 100 m, in the requested coordinates"})
     description = fields.String(required=True, metadata={"description": "The public text: phone numbers, identity "
                                                                          "card numbers and plates masked"})
-    distance_m = fields.Integer(required=True)
     thumbnail_url = fields.String(allow_none=True,
                                   metadata={"description": "The first public photo's blurred thumbnail"})
     photos = fields.List(fields.Dict(), required=True,
                          metadata={"description": "Signed links (large, thumb) of the photos a moderator made "
                                                   "public, blurred where they showed faces or plates"})
     reported_on = fields.Date(required=True)
+
+
+class NearbyReportSchema(PublicVersionSchema):
+    distance_m = fields.Integer(required=True)
 
 
 class NearbySchema(Schema):
@@ -208,3 +216,78 @@ class ExportSchema(Schema):
     data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
                        metadata={"description": "By package: the resident's reports, media (with signed links), "
                                                 "signboard applications…"})
+
+
+# The widest map window answered (degrees, either way): Qingdao is about 1.6 across.
+MAX_WINDOW_DEGREES = 4.0
+
+
+class PublicReportsArgsSchema(PageArgsSchema):
+    south = fields.Float(required=True, validate=validate.Range(min=-90, max=90),
+                         metadata={"description": "The map window's southern edge (wx map getRegion: southwest)"})
+    west = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    north = fields.Float(required=True, validate=validate.Range(min=-90, max=90),
+                         metadata={"description": "The window's northern edge (getRegion: northeast)"})
+    east = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES),
+                               metadata={"description": "Of the window and of the positions answered"})
+    zoom = fields.Integer(load_default=None, validate=validate.Range(min=3, max=20), metadata={
+        "description": "The map's scale (3–20); from 16 on the reports themselves, below clusters. Without it the "
+                       "window's size decides (reports when it is under about 2 km across)"})
+    status = DelimitedList(fields.String(validate=validate.OneOf(PUBLIC_STATUSES)), load_default=(),
+                           metadata={"description": "Comma-separated; default every public status"})
+    category = DelimitedList(fields.String(validate=validate.Length(min=1, max=8)), load_default=(),
+                             validate=validate.Length(max=20),
+                             metadata={"description": "Comma-separated category ids (B0301,S0101); default all"})
+    since = fields.AwareDateTime(load_default=None, default_timezone=SHANGHAI, metadata={
+        "description": "Reported at or after (ISO 8601; a date or a time without offset is Beijing time)"})
+    until = fields.AwareDateTime(load_default=None, default_timezone=SHANGHAI,
+                                 metadata={"description": "Reported before (as since)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100),
+                           metadata={"description": "Reports per page (zoomed in)"})
+
+    @validates_schema
+    def _window_and_period(self, data: dict, **_kwargs: object) -> None:
+        errors = {}
+        if data["north"] <= data["south"]:
+            errors["north"] = ["must be north of south"]
+        elif data["north"] - data["south"] > MAX_WINDOW_DEGREES:
+            errors["north"] = [f"the window is at most {MAX_WINDOW_DEGREES:g} degrees high"]
+        if data["east"] <= data["west"]:
+            errors["east"] = ["must be east of west"]
+        elif data["east"] - data["west"] > MAX_WINDOW_DEGREES:
+            errors["east"] = [f"the window is at most {MAX_WINDOW_DEGREES:g} degrees wide"]
+        if data["since"] and data["until"] and data["until"] <= data["since"]:
+            errors["until"] = ["must be after since"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class PublicReportSchema(PublicVersionSchema):
+    id = fields.Integer(required=True)
+
+
+class MapBoundsSchema(Schema):
+    south = fields.Float(required=True)
+    west = fields.Float(required=True)
+    north = fields.Float(required=True)
+    east = fields.Float(required=True)
+
+
+class ReportClusterSchema(Schema):
+    count = fields.Integer(required=True)
+    lat = fields.Float(required=True, metadata={"description": "The reports' mean position, rounded to about 100 m"})
+    lng = fields.Float(required=True)
+    bounds = fields.Nested(MapBoundsSchema, required=True, metadata={"description": "The grid cell"})
+
+
+class PublicReportsSchema(Schema):
+    mode = fields.String(required=True, metadata={"description": "clusters (zoomed out) or reports (zoomed in)"})
+    coord_type = fields.String(required=True)
+    level = fields.Integer(required=True, metadata={"description": "Grid level: cells of 360 / 2**level degrees"})
+    total = fields.Integer(allow_none=True, required=True,
+                           metadata={"description": "Clusters: the reports counted (the sum of the counts)"})
+    clusters = fields.List(fields.Nested(ReportClusterSchema), required=True)
+    items = fields.List(fields.Nested(PublicReportSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True,
+                                metadata={"description": "Reports: pass back as cursor for the next page"})

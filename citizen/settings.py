@@ -31,6 +31,9 @@ class CitizenSettings:
     # A resident unhappy with a closed report may reopen it this many days after it closed, this many times.
     reopen_window_days: int = 30
     reopens_per_report: int = 2
+    # How long an answer of the public reports map is served from the cache: a status change shows within this
+    # (0: not cached). Never more than half the signed media links' lifetime (the answers hold such links).
+    public_reports_cache_seconds: int = 30
     # Retention (days): report IP addresses, media of finished reports, residents who no longer sign in.
     retention_report_ip_days: int = 90
     retention_finished_report_media_days: int = 730
@@ -53,6 +56,7 @@ class CitizenSettings:
             queue_counts_ttl_seconds=decimal_setting(env, cls, "queue_counts_ttl_seconds"),
             reopen_window_days=integer_setting(env, cls, "reopen_window_days"),
             reopens_per_report=integer_setting(env, cls, "reopens_per_report", minimum=0),
+            public_reports_cache_seconds=integer_setting(env, cls, "public_reports_cache_seconds", minimum=0),
             # A retention of 0 days (or fewer) would forget every resident and delete every finished report's media.
             **{name: integer_setting(env, cls, name) for name in _RETENTION},
         )

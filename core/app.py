@@ -25,6 +25,7 @@ from core.admin import bp as admin_pages
 from core.api import API_VERSION, files_bp, readiness_gauges
 from core.api import bp as core_api
 from core.auth import CORE_ROLES, register_roles
+from core.cache import make_cache
 from core.cli import create_staff_command, jobs_cli, schedule_cli
 from core.config import DOMAIN_PACKAGES, PROJECT_ROOT, Config
 from core.db import MAX_DATABASE_ID, db, engine_options, install_unit_of_work, is_storable_text
@@ -140,6 +141,7 @@ def _wire_adapters(app: Flask, config: Config) -> None:
     app.extensions["redis"] = redis_connection
     app.extensions["rate_limiter"] = make_rate_limiter(redis_connection)
     app.extensions["concurrency_slots"] = make_slots(redis_connection)
+    app.extensions["cache"] = make_cache(redis_connection)
     app.extensions["job_queue"] = RqQueue(redis_connection) if redis_connection is not None else InlineQueue(app)
 
     if config.media_backend == "s3":

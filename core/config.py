@@ -118,6 +118,8 @@ class Config:
     rate_limit_certificate: tuple[int, int] = (60, 60)
     rate_limit_open311: tuple[int, int] = (120, 60)
     rate_limit_nearby: tuple[int, int] = (60, 60)
+    # The public reports map (GET /api/v1/reports/public), per IP address: a map pans and zooms often.
+    rate_limit_public_reports: tuple[int, int] = (120, 60)
     rate_limit_pdf: tuple[int, int] = (10, 600)
     # The largest request body that is not a file upload (JSON, forms): refused with 413 before it is read.
     # Uploads (multipart bodies) may be as large as the largest file an area takes (upload_body_max_bytes).

@@ -297,10 +297,11 @@ def _rollback_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Rate-limit counts live outside the database: each test starts from none."""
+    """Rate-limit counts and cached answers live outside the database: each test starts from none."""
     yield
     if "app" in request.fixturenames:
         request.getfixturevalue("app").extensions["rate_limiter"].reset()
+        request.getfixturevalue("app").extensions["cache"].reset()
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, QueueFilter, 
                                          status_counts)
 from citizen.services.photos import (blur_boxes_from_display, public_photo_ids, render_public_photo,
                                      set_photo_publication)
+from citizen.services.public_map import (PUBLIC_STATUSES, Cluster, MapWindow, cell_range, clusters, grid_level,
+                                         rebuild_map_cells, reports_in_window, shows_reports)
 from citizen.services.reading import (find_reports, get_resident_report, latest_public_reply, lock_report,
                                       nearby_open_reports, resident_history, resident_reports, timeline)
 from citizen.services.residents import check_resident_may_act, get_resident, is_forgotten, sign_in_resident
@@ -51,3 +53,6 @@ __all__ = [
     "reveal_report_field", "run_checks", "save_rejection_template", "set_photo_publication", "sign_in_resident",
     "status_counts", "stuck_checks", "submit_report", "timeline", "transition", "update_category", "withdraw_report",
 ]
+# The public reports map.
+__all__ += ["PUBLIC_STATUSES", "Cluster", "MapWindow", "cell_range", "clusters", "grid_level", "rebuild_map_cells",
+            "reports_in_window", "shows_reports"]

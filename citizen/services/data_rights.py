@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from citizen.facts import ACCEPTED, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS, REJECTED, RESOLVED, WITHDRAWN
 from citizen.models import Report, ReportEvent, ReportMedia, ReportStatusCount, Resident
 from citizen.settings import CitizenSettings
+from citizen.services.public_map import lock_map_cells
 from citizen.services.reading import timeline
 from citizen.services.residents import FORGOTTEN_OPENID_PREFIX, get_resident, is_forgotten
 from core import privacy
@@ -65,6 +66,7 @@ def forget_resident(resident_id: int) -> None:
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id)).all()
     gone = [report.id for report in reports if report.status not in CASE_STATUSES]
     if gone:
+        lock_map_cells(report for report in reports if report.id in gone)
         _lock_status_counts({(report.status, report.id) for report in reports if report.id in gone})
         # Reports marked as duplicates of one that goes lose the link: others keep their own record, and among
         # those going too, none may still point at one deleted before it.

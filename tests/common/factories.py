@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from citizen.models import Resident
+from citizen.models import Report, Resident
 from core.db import db
 from core.models import StaffAccount
 from core.services import _hasher
@@ -28,6 +28,24 @@ class ResidentFactory(BaseFactory):
         model = Resident
 
     openid = factory.Sequence(lambda n: f"oTestOpenid{n:017d}")
+
+
+class ReportFactory(BaseFactory):
+    """A report as the flow leaves it (its status given), without photos: for views that read many."""
+
+    class Meta:
+        model = Report
+
+    resident_id = factory.LazyFunction(lambda: ResidentFactory().id)
+    category_id = "S0102"
+    description = "路边有一堆暴露垃圾，无人清理。"
+    lat = 36.0671
+    lng = 120.3826
+    address = "青岛市市南区香港中路 1 号"
+    district = "市南区"
+    status = "accepted"
+    idempotency_key = factory.Sequence(lambda n: f"factory-report-{n}")
+    request_fingerprint = "factory"
 
 
 class StaffFactory(BaseFactory):

@@ -63,6 +63,7 @@ PUBLIC_API = {
     ("get", "/api/v1/signboard-categories/{code}/gallery.png"), ("get", "/api/v1/signboard-rules"),
     ("get", "/api/v1/rewards/campaigns/current"), ("get", "/api/v1/facility-kinds"),
     ("get", "/api/v1/facilities/nearest"), ("get", "/api/v1/facilities"), ("get", "/api/v1/facilities/{facility_id}"),
+    ("get", "/api/v1/reports/public"),
 }
 # Called by other systems, each authenticated by its own signature (tested in their packages).
 SIGNED_API = {("post", "/api/v1/wechatpay/notify"): None, ("post", "/api/v1/case-updates"): [{"caseSignature": []}]}

@@ -50,6 +50,10 @@ class CaseSettings:
         ("character_string1", "report_no"), ("thing2", "category"), ("phrase3", "status"),
         ("time4", "time"), ("thing5", "note"))
     wechat_status_page: str = "pages/report/detail"
+    # A status message waits this long for further changes of its report: changes close together (accepted, then
+    # forwarded) make one message with the latest state, spending one of the resident's one-time permissions.
+    # 0: sent at once (changes in one transaction still make one message).
+    wechat_status_coalesce_seconds: int = 60
 
     __repr__ = settings_repr
 
@@ -92,6 +96,6 @@ class CaseSettings:
 
 _INTEGERS = ("case_updates_max_skew_seconds", "case_delivery_max_attempts", "case_delivery_backoff_base_seconds",
              "case_delivery_backoff_max_seconds", "case_delivery_lease_seconds", "case_delivery_requeue_after_seconds",
-             "case_media_max_bytes")
+             "case_media_max_bytes", "wechat_status_coalesce_seconds")
 
 SETTINGS = CaseSettings

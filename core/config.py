@@ -118,6 +118,8 @@ class Config:
     rate_limit_open311: tuple[int, int] = (120, 60)
     rate_limit_nearby: tuple[int, int] = (60, 60)
     rate_limit_pdf: tuple[int, int] = (10, 600)
+    # 附议 (me too) and its withdrawal per resident.
+    rate_limit_me_too: tuple[int, int] = (30, 3600)
     # The largest request body that is not a file upload (JSON, forms): refused with 413 before it is read.
     # Uploads (multipart bodies) may be as large as the largest file an area takes (upload_body_max_bytes).
     request_body_max_bytes: int = 256 * 1024

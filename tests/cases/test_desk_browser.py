@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def desk_report(live_app, monkeypatch):
     monkeypatch.setitem(live_app.config, "APP_SETTINGS", live_app.config["APP_SETTINGS"].replace(
-        case_system="desk", wechat_status_template_id="TMPL_DESK"))
+        case_system="desk", wechat_status_template_id="TMPL_DESK", wechat_status_coalesce_seconds=0))
     with live_app.app_context():
         core_services.create_staff(core_services.SYSTEM_ACTOR, username="browser_desk", display_name="调度员",
                                    password="correct-horse-battery", roles=["moderator", "dispatcher"])

@@ -15,9 +15,10 @@ from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECK
                                      stuck_checks)
 from citizen.services.data_rights import (RetentionOutcome, enforce_retention, export_resident, export_resident_data,
                                           forget_resident, forget_resident_everywhere)
-from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, add_me_too, followed_report,
-                                        followed_reports, followers_of, follower_timeline, me_too_counts,
-                                        open_me_too_total, originals_followed, rate, relations,
+from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, FollowerSummary, add_me_too, followed_report,
+                                        followed_reports, follower_summary, followers_of, follower_timeline,
+                                        me_too_counts,
+                                        most_followed_open, originals_followed, rate, relations,
                                         withdraw_me_too)
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
@@ -36,14 +37,14 @@ __all__ = [
     "ACCEPTED", "API_CLIENT_OPENID_PREFIX", "CHECKS_OVERDUE_AFTER", "CHECKS_PENDING", "CHECKS_STUCK_AFTER", "CLOSED",
     "DUPLICATE", "FORWARDED", "ME_TOO", "MERGED", "REPORTER", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN", "REJECTED", "RESIDENT_NOTES",
     "RESOLVED", "REVEALABLE_REPORT_FIELDS", "STATUS_NAMES", "TRANSITIONS", "WITHDRAWN",
-    "DuplicateCandidate", "Followed", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
+    "DuplicateCandidate", "Followed", "FollowerSummary", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
     "StuckChecks", "Submission",
     "accept_report", "add_case_photos", "add_me_too", "blur_boxes_from_display", "changed_report_snapshots",
     "check_resident_may_act", "district_names", "district_of", "district_seats", "duplicate_candidates",
     "enforce_retention", "existing_report_ids", "export_resident", "export_resident_data", "find_reports",
-    "followed_report", "followed_reports", "follower_timeline", "followers_of", "forget_resident", "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report",
+    "followed_report", "followed_reports", "follower_summary", "follower_timeline", "followers_of", "forget_resident", "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report",
     "is_forgotten", "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "me_too_counts", "moderation_queue",
-    "nearby_open_reports", "open_me_too_total", "originals_followed", "public_photo_ids", "rate", "rate_report",
+    "nearby_open_reports", "most_followed_open", "originals_followed", "public_photo_ids", "rate", "rate_report",
     "relations", "record_case_progress", "reject_report",
     "rejection_templates", "render_public_photo", "report_created_at", "report_facts", "report_id_digests",
     "report_snapshot", "report_snapshots", "request_more_information", "requeue_pending_checks", "resident_history",

@@ -142,11 +142,13 @@ def me_too_counts(report_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def open_me_too_total() -> int:
-    """附议 given to reports still open (the dashboard's figure)."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(ReportFollower).join(
-        Report, Report.id == ReportFollower.report_id).where(ReportFollower.reason == ME_TOO,
-                                                             Report.status.in_(PUBLICLY_OPEN))) or 0
+def most_followed_open(limit: int = 5) -> list[tuple[int, int]]:
+    """(report id, 附议 count) of the open reports most residents added their voice to, most first."""
+    count = sa.func.count().label("count")
+    return [(report_id, total) for report_id, total in db.session.execute(
+        sa.select(ReportFollower.report_id, count).join(Report, Report.id == ReportFollower.report_id)
+        .where(ReportFollower.reason == ME_TOO, Report.status.in_(PUBLICLY_OPEN))
+        .group_by(ReportFollower.report_id).order_by(count.desc(), ReportFollower.report_id).limit(limit))]
 
 
 def follower_timeline(report: Report) -> list[ReportEvent]:
@@ -191,3 +193,19 @@ def relations(resident_id: int, reports: list[Report]) -> dict[int, str | None]:
         ReportFollower.resident_id == resident_id, ReportFollower.report_id.in_([r.id for r in reports]))).all())
     return {report.id: REPORTER if report.resident_id == resident_id else followed.get(report.id)
             for report in reports}
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowerSummary:
+    """What staff see of a report's followers."""
+
+    me_too: int
+    merged: int
+    ratings: tuple[int, ...]
+
+
+def follower_summary(report_id: int) -> FollowerSummary:
+    followers = followers_of(report_id)
+    return FollowerSummary(me_too=sum(follower.reason == ME_TOO for follower in followers),
+                           merged=sum(follower.reason == MERGED for follower in followers),
+                           ratings=tuple(follower.rating for follower in followers if follower.rating is not None))

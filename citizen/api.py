@@ -129,8 +129,8 @@ def present_reports(items: list[services.Followed], resident_id: int) -> list[di
     counts = services.me_too_counts([item.report.id for item in everything])
     shown = {id(item): _shown_media(item) for item in everything}
     # Local-disk links are app paths: the mini-program needs them whole, as the media API gives them.
-    urls = absolute_links(media_services.media_urls_by_id(media_id for media in shown.values() for media_id, _ in media),
-                          public_origin())
+    media_ids = (media_id for media in shown.values() for media_id, _ in media)
+    urls = absolute_links(media_services.media_urls_by_id(media_ids), public_origin())
 
     def one(item: services.Followed) -> dict[str, Any]:
         report, follower = item.report, item.follower
@@ -326,11 +326,12 @@ class MeToo(MethodView):
 
     @resident_required
     @blp.response(204)
+    @blp.alt_response(404, description="not_open: no such open report, nor one I follow")
     @blp.alt_response(409, description="merged_follow: my merged report follows it / not_open: already resolved")
     @blp.alt_response(429, description="rate_limited (with Retry-After)")
     @blp.doc(security=RESIDENT_AUTH)
     def delete(self, report_id: int) -> None:
-        """Take back my 附议 while the report is open (no error when none was given)"""
+        """Take back my 附议 while the report is open (no error when none was given, or it was taken back)"""
         resident_id = current_resident_id()
         rate_limit("me_too", str(resident_id))
         services.withdraw_me_too(resident_id, report_id)

@@ -15,11 +15,10 @@ from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECK
                                      stuck_checks)
 from citizen.services.data_rights import (RetentionOutcome, enforce_retention, export_resident, export_resident_data,
                                           forget_resident, forget_resident_everywhere)
-from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, FollowerSummary, add_me_too, followed_report,
-                                        followed_reports, follower_summary, followers_of, follower_timeline,
-                                        me_too_counts,
-                                        most_followed_open, originals_followed, rate, relations,
-                                        withdraw_me_too)
+from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, FollowerSummary, add_me_too,
+                                        followed_report, followed_reports, follower_summary, follower_timeline,
+                                        followers_of, me_too_counts, most_followed_open, originals_followed, rate,
+                                        relations, withdraw_me_too)
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
 from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, QueueFilter, accept_report, mark_duplicate,
@@ -35,20 +34,25 @@ from citizen.services.submission import ReportDraft, Submission, submit_report
 
 __all__ = [
     "ACCEPTED", "API_CLIENT_OPENID_PREFIX", "CHECKS_OVERDUE_AFTER", "CHECKS_PENDING", "CHECKS_STUCK_AFTER", "CLOSED",
-    "DUPLICATE", "FORWARDED", "ME_TOO", "MERGED", "REPORTER", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN", "REJECTED", "RESIDENT_NOTES",
+    "DUPLICATE", "FORWARDED", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN", "REJECTED", "RESIDENT_NOTES",
     "RESOLVED", "REVEALABLE_REPORT_FIELDS", "STATUS_NAMES", "TRANSITIONS", "WITHDRAWN",
-    "DuplicateCandidate", "Followed", "FollowerSummary", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
+    "DuplicateCandidate", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
     "StuckChecks", "Submission",
-    "accept_report", "add_case_photos", "add_me_too", "blur_boxes_from_display", "changed_report_snapshots",
+    "accept_report", "add_case_photos", "blur_boxes_from_display", "changed_report_snapshots",
     "check_resident_may_act", "district_names", "district_of", "district_seats", "duplicate_candidates",
     "enforce_retention", "existing_report_ids", "export_resident", "export_resident_data", "find_reports",
-    "followed_report", "followed_reports", "follower_summary", "follower_timeline", "followers_of", "forget_resident", "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report",
-    "is_forgotten", "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "me_too_counts", "moderation_queue",
-    "nearby_open_reports", "most_followed_open", "originals_followed", "public_photo_ids", "rate", "rate_report",
-    "relations", "record_case_progress", "reject_report",
+    "forget_resident", "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report",
+    "is_forgotten", "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "moderation_queue",
+    "nearby_open_reports", "public_photo_ids", "rate_report", "record_case_progress", "reject_report",
     "rejection_templates", "render_public_photo", "report_created_at", "report_facts", "report_id_digests",
     "report_snapshot", "report_snapshots", "request_more_information", "requeue_pending_checks", "resident_history",
     "resident_reports", "reveal_report_field", "run_checks", "save_rejection_template", "set_photo_publication",
     "sign_in_resident", "status_counts", "stuck_checks", "submit_report", "timeline", "transition",
-    "update_category", "withdraw_me_too", "withdraw_report",
+    "update_category", "withdraw_report",
+]
+# Followers of a report: merged duplicates and 附议 (issue #21).
+__all__ += [
+    "ME_TOO", "MERGED", "REPORTER", "Followed", "FollowerSummary", "add_me_too", "followed_report", "followed_reports",
+    "follower_summary", "follower_timeline", "followers_of", "me_too_counts", "most_followed_open",
+    "originals_followed", "rate", "relations", "withdraw_me_too",
 ]

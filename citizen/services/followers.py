@@ -78,14 +78,18 @@ def add_me_too(resident_id: int, report_id: int) -> Followed:
 
 
 def withdraw_me_too(resident_id: int, report_id: int) -> None:
-    """Take back a 附议 while the report is open; withdrawing one not given is no error (the same answer)."""
+    """Take back a 附议 while the report is open; withdrawing one not given (again) is no error, the same answer.
+    A report neither open nor followed is not found, as for 附议."""
     follower = _follower(report_id, resident_id)
+    report = db.session.get(Report, report_id)
+    is_open = report is not None and report.status in PUBLICLY_OPEN
     if follower is None:
+        if not is_open:
+            raise NotFound("附近没有这条正在处理的反映。", code="not_open")
         return
     if follower.reason != ME_TOO:
         raise Conflict("您的反映已合并到该反映，不能撤回关注。", code="merged_follow")
-    report = db.session.get(Report, report_id)
-    if report is None or report.status not in PUBLICLY_OPEN:
+    if not is_open:
         raise Conflict("该反映已处置完毕，不能撤回附议。", code="not_open")
     db.session.delete(follower)
     db.session.flush()

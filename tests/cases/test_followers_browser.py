@@ -8,9 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from core import services as core_services
-from core.db import db
-from tests.citizen.helpers import new_report, sign_in
+from tests.cases.test_desk_browser import desk_with_report
+from tests.citizen.helpers import sign_in
 from tests.core.test_admin_browser import log_in
 
 pytestmark = pytest.mark.browser
@@ -18,18 +17,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def followed_report(live_app, monkeypatch):
-    monkeypatch.setitem(live_app.config, "APP_SETTINGS", live_app.config["APP_SETTINGS"].replace(
-        case_system="desk", wechat_status_template_id="TMPL_FOLLOW", wechat_status_coalesce_seconds=60))
-    with live_app.app_context():
-        core_services.create_staff(core_services.SYSTEM_ACTOR, username="browser_follow", display_name="审核调度员",
-                                   password="correct-horse-battery", roles=["moderator", "dispatcher"])
-        db.session.commit()
-    client = live_app.test_client()
-    resident = sign_in(client, "oBrowserFollowReporter01")
-    client.post("/api/v1/notifications/subscriptions", headers=resident,
-                json={"errMsg": "requestSubscribeMessage:ok", "TMPL_FOLLOW": "accept"})
-    report = new_report(client, resident, description="浏览器附议：路灯不亮")
-    return {"client": client, "id": report["id"]}
+    return desk_with_report(live_app, monkeypatch, username="browser_follow", openid="oBrowserFollowReporter01",
+                            template_id="TMPL_FOLLOW", description="浏览器附议：路灯不亮",
+                            wechat_status_coalesce_seconds=60)
 
 
 def test_staff_see_how_many_residents_added_their_voice(page, live_server, followed_report):

@@ -3,6 +3,7 @@ the report's public timeline and rate it; the 附议 count shows to staff."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from citizen import services
@@ -11,11 +12,20 @@ from core.db import db
 from core.models import AuditEntry
 from core.services import Actor
 from tests.citizen.helpers import QINGDAO, make_photos_public, new_report, sign_in
-from tests.citizen.test_moderation_pages import moderator_client  # noqa: F401 (a fixture)
-from tests.citizen.test_reports_api import move, other_resident, resident  # noqa: F401 (fixtures)
-from tests.core.admin_helpers import admin_post
+from tests.citizen.test_reports_api import move
+from tests.core.admin_helpers import admin_post, signed_in_staff
 
 MODERATOR = Actor(None, "follow-moderator")
+
+
+@pytest.fixture
+def resident(client):
+    return sign_in(client, "oFollowReporter")
+
+
+@pytest.fixture
+def other_resident(client):
+    return sign_in(client, "oFollowOtherReporter")
 
 
 def merge(app, duplicate_id: int, original_id: int) -> None:
@@ -189,8 +199,8 @@ def test_forgetting_ends_the_follows(app, client, resident, other_resident):
     assert client.get(f"/api/v1/reports/{accepted}", headers=other_resident).json["me_too_count"] == 0
 
 
-def test_staff_see_the_me_too_count_and_the_merge_is_audited(app, client, resident, other_resident,
-                                                            moderator_client):  # noqa: F811
+def test_staff_see_the_me_too_count_and_the_merge_is_audited(app, client, resident, other_resident):
+    moderator_client = signed_in_staff(app, "follow_mod", "moderator")
     report_id = new_report(client, resident)["id"]
     duplicate = new_report(client, other_resident)["id"]
     move(app, report_id, "accepted")
@@ -213,3 +223,9 @@ def test_staff_see_the_me_too_count_and_the_merge_is_audited(app, client, reside
                                                               AuditEntry.object_id == str(duplicate)))
         assert entry is not None and entry.after["duplicate_of_id"] == report_id
         assert services.me_too_counts([report_id]) == {report_id: 2}
+
+
+def test_withdrawing_from_a_report_neither_open_nor_followed_is_not_found(app, client, resident, other_resident):
+    pending = new_report(client, resident)["id"]
+    refused = client.delete(f"/api/v1/reports/{pending}/me-too", headers=other_resident)
+    assert refused.status_code == 404 and refused.json["error"]["code"] == "not_open"

@@ -76,6 +76,8 @@ class CaseSettings:
             wechat_status_template_fields=(pairs_setting(env, "WECHAT_STATUS_TEMPLATE_FIELDS")
                                            or cls.wechat_status_template_fields),
             wechat_status_page=env.get("WECHAT_STATUS_PAGE") or cls.wechat_status_page,
+            wechat_status_coalesce_seconds=integer_setting(env, cls, "wechat_status_coalesce_seconds", minimum=0,
+                                                           maximum=3600),
             **{name: env.get(name.upper()) or None for name in texts},
             **{name: integer_setting(env, cls, name) for name in _INTEGERS},
         )
@@ -96,6 +98,6 @@ class CaseSettings:
 
 _INTEGERS = ("case_updates_max_skew_seconds", "case_delivery_max_attempts", "case_delivery_backoff_base_seconds",
              "case_delivery_backoff_max_seconds", "case_delivery_lease_seconds", "case_delivery_requeue_after_seconds",
-             "case_media_max_bytes", "wechat_status_coalesce_seconds")
+             "case_media_max_bytes")
 
 SETTINGS = CaseSettings

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from cases import services
 from cases.models import SubscribeGrant
+from cases.settings import CaseSettings
 from citizen import services as citizen_services
 from citizen.models import Report
+from core.config_values import ConfigError
 from core.db import db, utcnow
 from tests.cases.conftest import MODERATOR, accept, accepted_report, current_case_settings, signed_update
 from tests.cases.test_notifications import subscribe
@@ -18,7 +21,8 @@ from tests.citizen.helpers import new_report, sign_in
 
 
 def sweep_later(app, run_jobs, minutes: int = 2) -> None:
-    """The scheduled sweep, once the coalescing window is over."""
+    """The jobs queued so far, then the scheduled sweep once the coalescing window is over."""
+    run_jobs()
     with app.app_context():
         services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(minutes=minutes))
         db.session.commit()
@@ -128,3 +132,10 @@ def test_a_merged_reporter_hears_how_the_original_goes_on(app, client, resident,
     about_original = [status for who, status in messages_about(fake_wechat, original)
                       if who == "oCasesMergedReporter0001"]
     assert about_original == ["已受理"]
+
+
+def test_the_coalescing_window_is_configured_and_may_be_zero():
+    assert CaseSettings.from_env({}).wechat_status_coalesce_seconds == 60
+    assert CaseSettings.from_env({"WECHAT_STATUS_COALESCE_SECONDS": "0"}).wechat_status_coalesce_seconds == 0
+    with pytest.raises(ConfigError, match="WECHAT_STATUS_COALESCE_SECONDS"):
+        CaseSettings.from_env({"WECHAT_STATUS_COALESCE_SECONDS": "a minute"})

@@ -55,8 +55,12 @@ def _follow(report: Report, resident_id: int, reason: str, source_report_id: int
 
 
 def follow_merged(duplicate: Report, original: Report) -> ReportFollower | None:
-    """The reporter of ``duplicate``, just merged into ``original``, follows the original (unless it is theirs).
-    A 附议 they had given becomes the follow of their merged report."""
+    """The reporter of ``duplicate``, just merged into ``original``, follows the original (unless it is theirs),
+    and so do the duplicate's own followers. A 附议 they had given becomes the follow of their merged report."""
+    # Those following the duplicate (reports merged into it before) follow the original as well.
+    for earlier in followers_of(duplicate.id):
+        if earlier.resident_id != original.resident_id:
+            _follow(original, earlier.resident_id, earlier.reason, earlier.source_report_id)
     if duplicate.resident_id == original.resident_id:
         return None
     follower = _follow(original, duplicate.resident_id, MERGED, duplicate.id)
@@ -119,15 +123,17 @@ def followed_reports(resident_id: int, *, before_id: int | None, limit: int) -> 
 
 
 def originals_followed(resident_id: int, duplicates: list[Report]) -> dict[int, Followed]:
-    """By duplicate report id, the original it was merged into as its reporter follows it."""
-    merged = {report.id: report.duplicate_of_id for report in duplicates if report.duplicate_of_id is not None}
+    """By duplicate report id, the report it was merged into as its reporter follows it: the last one along, when
+    that report was merged into another in turn."""
+    merged = [report.id for report in duplicates if report.duplicate_of_id is not None]
     if not merged:
         return {}
     followers = db.session.scalars(sa.select(ReportFollower).where(
-        ReportFollower.resident_id == resident_id, ReportFollower.source_report_id.in_(list(merged))))
-    by_source = {follower.source_report_id: follower for follower in followers}
-    return {duplicate_id: Followed(db.session.get(Report, original_id), by_source[duplicate_id])
-            for duplicate_id, original_id in merged.items() if duplicate_id in by_source}
+        ReportFollower.resident_id == resident_id, ReportFollower.source_report_id.in_(merged))
+        .order_by(ReportFollower.id))
+    latest = {follower.source_report_id: follower for follower in followers}
+    return {duplicate_id: Followed(db.session.get(Report, follower.report_id), follower)
+            for duplicate_id, follower in latest.items()}
 
 
 def followers_of(report_id: int) -> list[ReportFollower]:

@@ -229,3 +229,15 @@ def test_withdrawing_from_a_report_neither_open_nor_followed_is_not_found(app, c
     pending = new_report(client, resident)["id"]
     refused = client.delete(f"/api/v1/reports/{pending}/me-too", headers=other_resident)
     assert refused.status_code == 404 and refused.json["error"]["code"] == "not_open"
+
+
+def test_merging_a_report_with_followers_passes_them_on(app, client, resident, other_resident):
+    first = new_report(client, other_resident)["id"]
+    middle = new_report(client, resident)["id"]
+    third = sign_in(client, "oFollowChainReporter")
+    last = new_report(client, third)["id"]
+    merge(app, first, middle)
+    merge(app, middle, last)
+    # The first reporter follows where their problem is now handled.
+    assert client.get(f"/api/v1/reports/{last}", headers=other_resident).json["relation"] == "merged"
+    assert client.get(f"/api/v1/reports/{first}", headers=other_resident).json["original"]["id"] == last

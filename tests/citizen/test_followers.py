@@ -210,6 +210,8 @@ def test_staff_see_the_me_too_count_and_the_merge_is_audited(app, client, reside
     assert "<th scope=\"col\">附议</th>" in queue and "<td>2</td>" in queue
     page = moderator_client.get(f"/admin/reports/{report_id}").get_data(as_text=True)
     assert "2 位市民附议" in page
+    dashboard = moderator_client.get("/admin/insight").get_data(as_text=True)
+    assert f">#{report_id}</a>：2 位市民附议" in dashboard
 
     with app.app_context():
         version = db.session.get(Report, duplicate).version

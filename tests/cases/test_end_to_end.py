@@ -40,4 +40,5 @@ def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_c
     assert len(report["timeline"][-1]["photos"]) == 1
     sent = [message["data"]["phrase3"]["value"] for message in fake_wechat.wechat.subscribe_messages
             if message["data"]["character_string1"]["value"] == str(report_id)]
-    assert sent == ["已受理", "已转办", "处置中", "已处置"]
+    # Resolved and closed came in one poll: one message with the latest state, one permission.
+    assert sent == ["已受理", "已转办", "处置中", "已结案"]

@@ -68,7 +68,9 @@ def desk_case(case_id: int) -> str:
     photos = [{"item": item, "urls": media_services.media_urls(item.media_id)}
               for item in report.media if item.kind == "photo"]
     actions = {name: spec for name, spec in services.DESK_ACTIONS.items() if case.step in spec.moves}
-    return render_template("cases/desk_case.html", case=case, report=report, photos=photos, actions=actions)
+    return render_template("cases/desk_case.html", case=case, report=report, photos=photos, actions=actions,
+                           followers=citizen_services.follower_summary(report.id),
+                           notifications=services.notifications_for(report.id))
 
 
 def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:

@@ -81,8 +81,11 @@ class Subscriptions(MethodView):
         return {"template_ids": [template_id] if template_id else []}
 
     @resident_required
-    @blp.arguments(SubscriptionSchema)
-    @blp.response(200, SubscriptionResultSchema)
+    @blp.arguments(SubscriptionSchema, examples={
+        "as wx.requestSubscribeMessage answers": {"value": {"errMsg": "requestSubscribeMessage:ok",
+                                                            "TMPL_STATUS": "accept"}},
+        "under results": {"value": {"results": {"TMPL_STATUS": "accept"}}}})
+    @blp.response(200, SubscriptionResultSchema, example={"remaining": {"TMPL_STATUS": 1}})
     @blp.alt_response(422, description="unknown_template")
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, body: dict) -> dict:

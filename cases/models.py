@@ -147,18 +147,23 @@ class SubscribeGrant(TimestampMixin, Base):
 
 
 class Notification(OutboxMixin, Base):
-    """One subscribe message for one status change of a report, sent by a job and retried until it goes."""
+    """One subscribe message for one status change of a report to one of its residents (the reporter or a
+    follower), sent by a job and retried until it goes; or the record of why it was not (skipped: no permission
+    left; coalesced: a newer change of the report replaced it before it went, using its permission)."""
 
     __tablename__ = "case_notifications"
-    __table_args__ = (sa.Index("ix_case_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (sa.Index("ix_case_notifications_due", "status", "next_attempt_at"),
+                      sa.UniqueConstraint("report_event_id", "resident_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_event_id: Mapped[int] = mapped_column(unique=True)
+    report_event_id: Mapped[int]
     report_id: Mapped[int] = mapped_column(index=True)
     resident_id: Mapped[int]
     template_id: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     sent_at: Mapped[dt.datetime | None]
+    # The notification that replaced this one (status "coalesced").
+    coalesced_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_notifications.id"))
 
 
 class Open311Request(Base):

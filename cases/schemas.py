@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from cases.services import EXTERNAL_STATUSES
 
@@ -33,11 +35,28 @@ class CaseUpdateResultSchema(Schema):
     status = fields.String(required=True, metadata={"description": "The report's status afterwards"})
 
 
+# What wx.requestSubscribeMessage's success object carries besides the templates' answers.
+_CALLBACK_KEYS = ("errMsg", "errCode")
+
+
 class SubscriptionSchema(Schema):
+    """wx.requestSubscribeMessage's success object as the mini-program receives it, either as the body itself or
+    under ``results``; its ``errMsg`` is not an answer and is set aside."""
+
     results = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
                           values=fields.String(validate=validate.OneOf(("accept", "reject", "ban", "filter"))),
                           required=True, validate=validate.Length(min=1, max=10),
-                          metadata={"description": "wx.requestSubscribeMessage's answer: {templateId: 'accept'|…}"})
+                          metadata={"description": "wx.requestSubscribeMessage's answer: {templateId: 'accept'|…}"
+                                                   " (an errMsg key is allowed and ignored)"})
+
+    @pre_load
+    def _the_callback_as_is(self, data: Any, **_: object) -> Any:
+        if not isinstance(data, dict):
+            return data
+        results = data["results"] if "results" in data else data
+        if isinstance(results, dict):
+            results = {key: value for key, value in results.items() if key not in _CALLBACK_KEYS}
+        return {"results": results}
 
 
 class SubscriptionResultSchema(Schema):

@@ -50,6 +50,10 @@ class CaseSettings:
         ("character_string1", "report_no"), ("thing2", "category"), ("phrase3", "status"),
         ("time4", "time"), ("thing5", "note"))
     wechat_status_page: str = "pages/report/detail"
+    # A status message waits this long for further changes of its report: changes close together (accepted, then
+    # forwarded) make one message with the latest state, spending one of the resident's one-time permissions.
+    # 0: sent at once (changes in one transaction still make one message).
+    wechat_status_coalesce_seconds: int = 60
 
     __repr__ = settings_repr
 
@@ -72,6 +76,8 @@ class CaseSettings:
             wechat_status_template_fields=(pairs_setting(env, "WECHAT_STATUS_TEMPLATE_FIELDS")
                                            or cls.wechat_status_template_fields),
             wechat_status_page=env.get("WECHAT_STATUS_PAGE") or cls.wechat_status_page,
+            wechat_status_coalesce_seconds=integer_setting(env, cls, "wechat_status_coalesce_seconds", minimum=0,
+                                                           maximum=3600),
             **{name: env.get(name.upper()) or None for name in texts},
             **{name: integer_setting(env, cls, name) for name in _INTEGERS},
         )

@@ -95,6 +95,7 @@ def queue() -> str:
     next_after = (f"{reports[-1].created_at.isoformat()}_{reports[-1].id}"
                   if len(reports) == QUEUE_PAGE_SIZE else None)
     return render_template("citizen/queue.html", reports=reports, filters=request.args, next_after=next_after,
+                           me_too=services.me_too_counts([report.id for report in reports]),
                            counts=_status_counts(filters), categories=services.list_categories(),
                            districts=services.district_names(), stuck=services.stuck_checks())
 
@@ -138,7 +139,8 @@ def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) 
         gcj=(gcj_lat, gcj_lng),
         history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
         tile_url=current_config().map_tile_url, openid=services.get_resident(report.resident_id).openid,
-        revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS)
+        revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS,
+        followers=services.follower_summary(report.id))
 
 
 def _first_photo_url(report: Any) -> str | None:

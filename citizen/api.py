@@ -114,32 +114,65 @@ def _location(lat: float, lng: float) -> dict[str, dict[str, float]]:
     return {"wgs84": {"lat": lat, "lng": lng}, "gcj02": {"lat": round(gcj_lat, 7), "lng": round(gcj_lng, 7)}}
 
 
-def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
-    """Reports as residents see them, with every media link signed from one query."""
+def _shown_media(followed: services.Followed) -> list[tuple[int, Any]]:
+    """(media id, its report media row) of what this resident sees: all of their own report; of one they follow,
+    the public copies of the photos a moderator made public and the case system's photos."""
+    if followed.follower is None:
+        return [(item.media_id, item) for item in followed.report.media]
+    return [(item.media_id if item.purpose == "resolution" else item.public_media_id, item)
+            for item in followed.report.media
+            if item.purpose == "resolution" or (item.is_public and item.public_media_id is not None)]
+
+
+def present_reports(items: list[services.Followed], resident_id: int) -> list[dict[str, Any]]:
+    """Reports as this resident sees them (their own, or followed), a duplicate with the original it follows,
+    every media link signed from one query."""
+    originals = services.originals_followed(
+        resident_id, [item.report for item in items if item.follower is None and item.report.duplicate_of_id])
+    everything = [*items, *originals.values()]
+    counts = services.me_too_counts([item.report.id for item in everything])
+    shown = {id(item): _shown_media(item) for item in everything}
     # Local-disk links are app paths: the mini-program needs them whole, as the media API gives them.
-    urls = absolute_links(media_services.media_urls_by_id(item.media_id for report in reports for item in report.media),
-                          public_origin())
-    return [{
-        "id": report.id, "status": report.status, "status_name": services.STATUS_NAMES[report.status],
-        "category": report.category, "description": report.description, "address": report.address,
-        "district": report.district, "location": _location(report.lat, report.lng), "created_at": report.created_at,
-        "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose, "urls": urls.get(item.media_id, {})}
-                  for item in report.media],
-        "timeline": [_timeline_entry(report, event, urls) for event in services.timeline(report)],
-        "reject_reason": report.reject_reason, "rating": report.rating, "rating_comment": report.rating_comment,
-    } for report in reports]
+    media_ids = (media_id for media in shown.values() for media_id, _ in media)
+    urls = absolute_links(media_services.media_urls_by_id(media_ids), public_origin())
+
+    def one(item: services.Followed) -> dict[str, Any]:
+        report, follower = item.report, item.follower
+        media = shown[id(item)]
+        events = services.timeline(report) if follower is None else services.follower_timeline(report)
+        rated = report if follower is None else follower
+        return {
+            "id": report.id, "relation": item.relation, "me_too_count": counts[report.id], "status": report.status,
+            "status_name": services.STATUS_NAMES[report.status], "category": report.category,
+            "description": report.description if follower is None else report.public_description,
+            "address": report.address, "district": report.district, "location": _location(report.lat, report.lng),
+            "created_at": report.created_at,
+            "media": [{"id": media_id, "kind": row.kind, "purpose": row.purpose, "urls": urls.get(media_id, {})}
+                      for media_id, row in media],
+            "timeline": [_timeline_entry(event, media, urls) for event in events],
+            "reject_reason": report.reject_reason if follower is None else None,
+            "rating": rated.rating, "rating_comment": rated.rating_comment,
+        }
+
+    return [{**one(item), "original": one(originals[item.report.id]) if item.report.id in originals else None}
+            for item in items]
 
 
-def _timeline_entry(report: Report, event: ReportEvent, urls: dict[int, dict[str, str]]) -> dict[str, Any]:
-    media = [item for item in report.media if item.event_id == event.id]
+def _timeline_entry(event: ReportEvent, media: list[tuple[int, Any]], urls: dict[int, dict[str, str]]
+                    ) -> dict[str, Any]:
+    attached = [(media_id, row) for media_id, row in media if row.event_id == event.id]
     return {"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status], "at": event.occurred_at,
             "by": event.actor_kind, "note": event.note,
-            "photos": [urls.get(item.media_id, {}) for item in media if item.kind == "photo"],
-            "media": [{"id": item.media_id, "kind": item.kind, "urls": urls.get(item.media_id, {})} for item in media]}
+            "photos": [urls.get(media_id, {}) for media_id, row in attached if row.kind == "photo"],
+            "media": [{"id": media_id, "kind": row.kind, "urls": urls.get(media_id, {})} for media_id, row in attached]}
 
 
-def present_report(report: Report) -> dict[str, Any]:
-    return present_reports([report])[0]
+def present_report(item: services.Followed, resident_id: int) -> dict[str, Any]:
+    return present_reports([item], resident_id)[0]
+
+
+def _own(report: Report) -> dict[str, Any]:
+    return present_report(services.Followed(report, None), report.resident_id)
 
 
 @blp.route("/reports")
@@ -164,7 +197,7 @@ class Reports(MethodView):
             ip_address=request.remote_addr, settings=current_settings(CitizenSettings),
             screen_text_later=current_app.extensions["wechat"] is not None)
         replay_headers = {} if submission.created else {"Idempotent-Replayed": "true"}
-        return present_report(submission.report), 201, replay_headers
+        return _own(submission.report), 201, replay_headers
 
 
 @blp.route("/reports/mine")
@@ -176,9 +209,27 @@ class MyReports(MethodView):
     def get(self, args: dict) -> dict:
         """My reports, newest first; pass next_cursor back as cursor for the next page"""
         before = int(args["cursor"]) if args["cursor"] else None
-        reports = services.resident_reports(current_resident_id(), before_id=before, limit=args["limit"])
+        resident_id = current_resident_id()
+        reports = services.resident_reports(resident_id, before_id=before, limit=args["limit"])
         next_cursor = str(reports[-1].id) if len(reports) == args["limit"] else None
-        return {"items": present_reports(reports), "next_cursor": next_cursor}
+        return {"items": present_reports([services.Followed(report, None) for report in reports], resident_id),
+                "next_cursor": next_cursor}
+
+
+@blp.route("/reports/following")
+class FollowedReports(MethodView):
+    @resident_required
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ReportPageSchema, example={"items": [], "next_cursor": None})
+    @blp.doc(security=RESIDENT_AUTH)
+    def get(self, args: dict) -> dict:
+        """Reports I follow (附议 given, or my report merged into them), the latest followed first; pass
+        next_cursor back as cursor for the next page"""
+        before = int(args["cursor"]) if args["cursor"] else None
+        resident_id = current_resident_id()
+        items = services.followed_reports(resident_id, before_id=before, limit=args["limit"])
+        next_cursor = str(items[-1].follower.id) if len(items) == args["limit"] else None
+        return {"items": present_reports(items, resident_id), "next_cursor": next_cursor}
 
 
 @blp.route("/reports/nearby")
@@ -195,7 +246,10 @@ class NearbyReports(MethodView):
         lat, lng = to_wgs84(args["lat"], args["lng"], args["coord_type"])
         radius_m = current_settings(CitizenSettings).nearby_radius_m
         found = services.nearby_open_reports(lat, lng, radius_m=radius_m, limit=args["limit"])
-        items = [{**item, "distance_m": round(distance, -1)} for item, (_, distance)
+        counts = services.me_too_counts([report.id for report, _ in found])
+        relations = services.relations(current_resident_id(), [report for report, _ in found])
+        items = [{**item, "me_too_count": counts[report.id], "relation": relations[report.id],
+                  "distance_m": round(distance, -1)} for item, (report, distance)
                  in zip(public_versions([report for report, _ in found], args["coord_type"]), found, strict=True)]
         # Local-disk links are app paths: the mini-program needs them whole.
         return absolute_links({"items": items}, public_origin())
@@ -233,8 +287,9 @@ class ReportDetail(MethodView):
     @blp.response(200, ReportSchema)
     @blp.doc(security=RESIDENT_AUTH)
     def get(self, report_id: int) -> dict:
-        """One of my reports with its status timeline"""
-        return present_report(services.get_resident_report(current_resident_id(), report_id))
+        """One of my reports, or one I follow (附议, or my report merged into it), with its status timeline"""
+        resident_id = current_resident_id()
+        return present_report(services.followed_report(resident_id, report_id), resident_id)
 
 
 @blp.route("/reports/<int:report_id>/withdraw")
@@ -245,7 +300,7 @@ class WithdrawReport(MethodView):
     @blp.doc(security=RESIDENT_AUTH)
     def post(self, report_id: int) -> dict:
         """Withdraw a report that has not been reviewed yet"""
-        return present_report(services.withdraw_report(current_resident_id(), report_id))
+        return _own(services.withdraw_report(current_resident_id(), report_id))
 
 
 @blp.route("/reports/<int:report_id>/rating")
@@ -256,9 +311,10 @@ class RateReport(MethodView):
     @blp.alt_response(409, description="not_resolved / already_rated")
     @blp.doc(security=RESIDENT_AUTH)
     def post(self, body: dict, report_id: int) -> dict:
-        """Rate how a resolved report was handled (1–5), once"""
-        report = services.rate_report(current_resident_id(), report_id, rating=body["rating"], comment=body["comment"])
-        return present_report(report)
+        """Rate how a resolved report was handled (1–5), once: my own, or one I follow (my own rating)"""
+        resident_id = current_resident_id()
+        rated = services.rate(resident_id, report_id, rating=body["rating"], comment=body["comment"])
+        return present_report(rated, resident_id)
 
 
 @blp.route("/reports/<int:report_id>/reply")
@@ -272,7 +328,7 @@ class ReplyToReport(MethodView):
     @blp.doc(security=RESIDENT_AUTH)
     def post(self, body: dict, report_id: int) -> dict:
         """Answer a moderator's request for more information (要求补充信息); back to review, flagged 已补充"""
-        return present_report(services.reply_to_information_request(
+        return _own(services.reply_to_information_request(
             current_resident_id(), report_id, text=body["text"], media_ids=tuple(body["media_ids"])))
 
 
@@ -287,7 +343,7 @@ class ReopenReport(MethodView):
     @blp.doc(security=RESIDENT_AUTH)
     def post(self, body: dict, report_id: int) -> dict:
         """Reopen a closed report I am unhappy with, within the reopening window: handled again by the case system"""
-        return present_report(services.reopen_report(
+        return _own(services.reopen_report(
             current_resident_id(), report_id, reason=body["reason"], media_ids=tuple(body["media_ids"]),
             settings=current_settings(CitizenSettings)))
 
@@ -358,3 +414,44 @@ def _public_reports_page(window: services.MapWindow, coord_type: str, args: dict
     # Local-disk links are app paths: the mini-program needs them whole.
     return {"mode": "reports", "total": None, "clusters": [],
             "items": absolute_links(public_versions(reports, coord_type), public_origin()), "next_cursor": next_cursor}
+
+
+_ME_TOO_EXAMPLE = {
+    "id": 1024, "relation": "me_too", "me_too_count": 3, "status": "forwarded", "status_name": "已转办",
+    "category": {"id": "B0301", "code": "0301", "kind": "component", "class_code": "03", "class_name": "市容环境设施",
+                 "name": "公共厕所", "hint": ""},
+    "description": "公厕门口污水外溢", "address": "市南区香港中路 1 号", "district": "市南区",
+    "location": {"wgs84": {"lat": 36.0662, "lng": 120.3826}, "gcj02": {"lat": 36.0658, "lng": 120.3878}},
+    "created_at": "2026-12-06T01:20:00+00:00", "media": [],
+    "timeline": [{"status": "accepted", "status_name": "已受理", "at": "2026-12-06T02:00:00+00:00",
+                  "note": "您的反映已受理，将转交城市管理部门处理。", "photos": []}],
+    "reject_reason": None, "rating": None, "rating_comment": None, "original": None}
+
+
+@blp.route("/reports/<int:report_id>/me-too")
+class MeToo(MethodView):
+    @resident_required
+    @blp.response(200, ReportSchema, example=_ME_TOO_EXAMPLE)
+    @blp.alt_response(404, description="not_open: no such open report")
+    @blp.alt_response(409, description="own_report")
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
+    @blp.doc(security=RESIDENT_AUTH)
+    def post(self, report_id: int) -> dict:
+        """附议 (me too): add my voice to an open report from the nearby list instead of filing it again. Once per
+        resident: a second call answers the same and counts nothing more. I follow it from then on: its timeline
+        (GET /reports/{id}), its subscribe messages, and a rating of my own once it is resolved."""
+        resident_id = current_resident_id()
+        rate_limit("me_too", str(resident_id))
+        return present_report(services.add_me_too(resident_id, report_id), resident_id)
+
+    @resident_required
+    @blp.response(204)
+    @blp.alt_response(404, description="not_open: no such open report, nor one I follow")
+    @blp.alt_response(409, description="merged_follow: my merged report follows it / not_open: already resolved")
+    @blp.alt_response(429, description="rate_limited (with Retry-After)")
+    @blp.doc(security=RESIDENT_AUTH)
+    def delete(self, report_id: int) -> None:
+        """Take back my 附议 while the report is open (no error when none was given, or it was taken back)"""
+        resident_id = current_resident_id()
+        rate_limit("me_too", str(resident_id))
+        services.withdraw_me_too(resident_id, report_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from citizen.models import Report, ReportEvent, ReportMedia, Resident
+from citizen.models import Report, ReportEvent, ReportFollower, ReportMedia, Resident
 from core.db import db, get_or_not_found, id_digests
 from core.errors import NotFound
 from core.geo import haversine_m
@@ -88,9 +88,23 @@ def _snapshot_query() -> sa.Select[Any]:
     closed_at = (sa.select(sa.func.max(ReportEvent.occurred_at))
                  .where(ReportEvent.report_id == Report.id, ReportEvent.to_status == CLOSED)
                  .correlate(Report).scalar_subquery())
+    # Each report counts once in the satisfaction figures, at the mean of its reporter's and its followers' ratings
+    # rounded half up (a much-followed problem does not outweigh the others), dated by the first rating given.
+    def of_followers(column: Any) -> Any:
+        return (sa.select(column).where(ReportFollower.report_id == Report.id).correlate(Report)
+                .scalar_subquery())
+
+    follower_sum = of_followers(sa.func.coalesce(sa.func.sum(ReportFollower.rating), 0))
+    follower_count = of_followers(sa.func.count(ReportFollower.rating))
+    follower_first = of_followers(sa.func.min(ReportFollower.rated_at))
+    ratings = sa.case((Report.rating.is_(None), 0), else_=1) + follower_count
+    rating = sa.case((ratings > 0, (2 * (sa.func.coalesce(Report.rating, 0) + follower_sum) + ratings)
+                      // (2 * ratings)))
+    rated_at = sa.case((Report.rated_at.is_(None), follower_first), (follower_first.is_(None), Report.rated_at),
+                       (Report.rated_at < follower_first, Report.rated_at), else_=follower_first)
     return sa.select(Report.id, Report.created_at, Report.category_id, Report.district, Report.status, Report.lat,
-                     Report.lng, sa.case((Report.status == CLOSED, closed_at)).label("closed_at"), Report.rating,
-                     Report.rated_at, Report.updated_at)
+                     Report.lng, sa.case((Report.status == CLOSED, closed_at)).label("closed_at"),
+                     rating.label("rating"), rated_at.label("rated_at"), Report.updated_at)
 
 
 def _snapshot(row: sa.Row[Any]) -> ReportSnapshot:

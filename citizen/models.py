@@ -118,6 +118,8 @@ class Report(TimestampMixin, Base):
     media: Mapped[list[ReportMedia]] = relationship(order_by="ReportMedia.position", cascade="all, delete-orphan")
     events: Mapped[list[ReportEvent]] = relationship(order_by="ReportEvent.id", cascade="all, delete-orphan")
     flag_rows: Mapped[list[ReportFlag]] = relationship(cascade="all, delete-orphan")
+    followers: Mapped[list[ReportFollower]] = relationship(
+        cascade="all, delete-orphan", foreign_keys="ReportFollower.report_id")
 
     # Concurrent moderators: the second UPDATE matches no row and fails instead of applying twice.
     __mapper_args__ = {"version_id_col": version}
@@ -136,6 +138,28 @@ class Report(TimestampMixin, Base):
 def ip_digest(ip_address: str | None) -> str | None:
     """The blind index of a submitter's IP address, to count reports from one address without storing it plain."""
     return blind_index("reports.submitted_ip", ip_address)
+
+
+FOLLOW_REASONS = ("merged", "me_too")
+
+
+class ReportFollower(Base):
+    """A resident other than the reporter who follows a report: its timeline (public parts) and notifications,
+    and their own rating once it is resolved. "merged": their report (``source_report_id``) was merged into this
+    one as a duplicate; "me_too": they added their voice (附议) to it from the reports nearby."""
+
+    __tablename__ = "report_followers"
+    __table_args__ = (sa.UniqueConstraint("report_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"))
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(8))
+    source_report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reports.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(EncryptedString(2000))
+    rated_at: Mapped[dt.datetime | None]
 
 
 class ReportFlag(Base):

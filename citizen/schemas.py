@@ -107,8 +107,18 @@ class ReportMediaSchema(Schema):
     urls = fields.Dict(required=True)
 
 
-class ReportSchema(Schema):
+RELATIONS = ("reporter", "merged", "me_too")
+
+
+class FollowedReportSchema(Schema):
+    """A report as one resident reads it: their own whole, or one they follow as the public reads it (masked
+    text, public photos, status changes and public replies) with their own rating."""
+
     id = fields.Integer(required=True)
+    relation = fields.String(required=True, validate=validate.OneOf(RELATIONS), metadata={
+        "description": "reporter: my report; merged: my report was merged into this one; me_too: I added my voice "
+                      "(附议)"})
+    me_too_count = fields.Integer(required=True, metadata={"description": "Residents who added their voice (附议)"})
     status = fields.String(required=True)
     status_name = fields.String(required=True)
     category = fields.Nested(ProblemCategorySchema, required=True)
@@ -120,8 +130,14 @@ class ReportSchema(Schema):
     media = fields.List(fields.Nested(ReportMediaSchema), required=True)
     timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)
     reject_reason = fields.String(allow_none=True)
-    rating = fields.Integer(allow_none=True)
+    rating = fields.Integer(allow_none=True, metadata={"description": "My rating (a follower's is their own)"})
     rating_comment = fields.String(allow_none=True)
+
+
+class ReportSchema(FollowedReportSchema):
+    original = fields.Nested(FollowedReportSchema, allow_none=True, metadata={
+        "description": "A report merged as a duplicate (status duplicate): the original it was merged into, whose "
+                       "status, timeline and messages its reporter follows (and may rate once resolved)"})
 
 
 class ReportPageSchema(Schema):
@@ -203,6 +219,10 @@ class PublicVersionSchema(Schema):
 
 
 class NearbyReportSchema(PublicVersionSchema):
+    id = fields.Integer(required=True, metadata={"description": "For 附议: POST /reports/{id}/me-too"})
+    me_too_count = fields.Integer(required=True)
+    relation = fields.String(allow_none=True, required=True, validate=validate.OneOf(RELATIONS), metadata={
+        "description": "Mine (reporter), followed (merged, me_too) or null"})
     distance_m = fields.Integer(required=True)
 
 

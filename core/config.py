@@ -121,6 +121,8 @@ class Config:
     # The public reports map (GET /api/v1/reports/public), per IP address: a map pans and zooms often.
     rate_limit_public_reports: tuple[int, int] = (120, 60)
     rate_limit_pdf: tuple[int, int] = (10, 600)
+    # 附议 (me too) and its withdrawal per resident.
+    rate_limit_me_too: tuple[int, int] = (30, 3600)
     # The largest request body that is not a file upload (JSON, forms): refused with 413 before it is read.
     # Uploads (multipart bodies) may be as large as the largest file an area takes (upload_body_max_bytes).
     request_body_max_bytes: int = 256 * 1024

@@ -71,7 +71,8 @@ def dashboard() -> str:
         recent_charts=report_pages.figure_charts("recent", board.recent, board.category_names),
         periods=services.DASHBOARD_PERIODS, signboard_statuses=report_pages.SIGNBOARD_STATUSES,
         delivery_statuses=report_pages.DELIVERY_STATUSES, districts=citizen_services.district_names(),
-        default_month=services.last_whole_month().first.strftime("%Y-%m"))
+        default_month=services.last_whole_month().first.strftime("%Y-%m"),
+        most_followed=citizen_services.most_followed_open())
 
 
 @bp.get("/insight/monthly")

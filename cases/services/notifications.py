@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from cases.models import Notification, SubscribeGrant
-from cases.services.outbox import DONE, FAILED, PENDING, SKIPPED, claim, finish, retry_later
+from cases.services.outbox import (COALESCED, DONE, FAILED, PENDING, RETRYING, SKIPPED, claim, finish,
+                                   retry_later)
 from cases.settings import CaseSettings
 from citizen import services as citizen_services
 from core.db import db, utcnow
@@ -71,36 +73,71 @@ def _message_data(values: dict[str, str], fields: tuple[tuple[str, str], ...]) -
 
 
 def queue_notifications(report_id: int, settings: CaseSettings) -> int:
-    """A subscribe message for each status change of the report not yet considered, as far as the
-    resident's subscriptions go (the rest are skipped). Listens to report.status_changed."""
+    """A subscribe message for each status change of the report not yet considered, to its reporter and to each
+    follower (from when they followed), as far as each one's permissions go (the rest are skipped). A change whose
+    resident still has a message of the report waiting replaces it (coalesced): one permission, the latest state.
+    Listens to report.status_changed."""
     template_id = settings.wechat_status_template_id
     if not template_id:
         return 0
     report = citizen_services.get_report(report_id)
-    known = set(db.session.scalars(sa.select(Notification.report_event_id).where(Notification.report_id == report_id)))
+    considered = set(db.session.execute(sa.select(Notification.report_event_id, Notification.resident_id)
+                                        .where(Notification.report_id == report_id)).all())
+    recipients = [(report.resident_id, None, citizen_services.timeline(report))]
+    follower_events = citizen_services.follower_timeline(report)
+    recipients += [(follower.resident_id, follower.created_at, follower_events)
+                   for follower in citizen_services.followers_of(report_id)]
     queued = 0
-    for event in citizen_services.timeline(report):
-        if (event.id in known or event.from_status in (None, event.to_status)
-                or event.to_status not in NOTIFIED_STATUSES):
-            continue
-        try:
-            with db.session.begin_nested():
-                granted = db.session.execute(sa.update(SubscribeGrant).where(
-                    SubscribeGrant.resident_id == report.resident_id, SubscribeGrant.template_id == template_id,
-                    SubscribeGrant.remaining > 0).values(remaining=SubscribeGrant.remaining - 1)).rowcount == 1
-                notification = Notification(
-                    report_event_id=event.id, report_id=report.id, resident_id=report.resident_id,
-                    template_id=template_id, status=PENDING if granted else SKIPPED,
-                    last_error=None if granted else "no subscription left", attempts=0,
-                    data=_message_data(_message_values(report, event), settings.wechat_status_template_fields),
-                    enqueued_at=utcnow())
-                db.session.add(notification)
-        except IntegrityError:
-            continue  # Another job considered this change first.
-        if granted:
-            enqueue_after_commit("cases.jobs.send_notification", notification.id)
-            queued += 1
+    for resident_id, since, events in recipients:
+        for event in events:
+            if ((event.id, resident_id) in considered or event.from_status in (None, event.to_status)
+                    or event.to_status not in NOTIFIED_STATUSES or (since is not None and event.occurred_at < since)):
+                continue
+            queued += _queue_one(report, event, resident_id, settings)
     return queued
+
+
+def _waiting(report_id: int, resident_id: int) -> Notification | None:
+    return db.session.scalar(sa.select(Notification).where(
+        Notification.report_id == report_id, Notification.resident_id == resident_id,
+        Notification.status.in_((PENDING, RETRYING))).order_by(Notification.id.desc()).limit(1))
+
+
+def _queue_one(report: Any, event: Any, resident_id: int, settings: CaseSettings) -> int:
+    """The message of one change to one resident: replacing the one still waiting, else on a permission of its
+    own, else skipped. 1 when a send was queued now."""
+    template_id = settings.wechat_status_template_id
+    now = utcnow()
+    waiting = _waiting(report.id, resident_id)
+    due = now + dt.timedelta(seconds=settings.wechat_status_coalesce_seconds)
+    try:
+        with db.session.begin_nested():
+            notification = Notification(
+                report_event_id=event.id, report_id=report.id, resident_id=resident_id, template_id=template_id,
+                status=PENDING, attempts=0, next_attempt_at=waiting.next_attempt_at if waiting else due,
+                data=_message_data(_message_values(report, event), settings.wechat_status_template_fields))
+            db.session.add(notification)
+            db.session.flush()
+            # Changed in SQL on its state: a send that claimed the waiting one meanwhile keeps it.
+            replaced = waiting is not None and db.session.execute(sa.update(Notification).where(
+                Notification.id == waiting.id, Notification.status.in_((PENDING, RETRYING))).values(
+                status=COALESCED, coalesced_into_id=notification.id, next_attempt_at=now,
+                last_error=f"replaced by the newer change of notification {notification.id}")).rowcount == 1
+            if not replaced and not _use_permission(resident_id, template_id):
+                notification.status, notification.last_error = SKIPPED, "no subscription left"
+    except IntegrityError:
+        return 0  # Another job considered this change first.
+    if notification.status != PENDING or notification.next_attempt_at > now:
+        return 0  # Skipped, or sent by the sweep once its coalescing window is over.
+    notification.enqueued_at = now
+    enqueue_after_commit("cases.jobs.send_notification", notification.id)
+    return 1
+
+
+def _use_permission(resident_id: int, template_id: str) -> bool:
+    return db.session.execute(sa.update(SubscribeGrant).where(
+        SubscribeGrant.resident_id == resident_id, SubscribeGrant.template_id == template_id,
+        SubscribeGrant.remaining > 0).values(remaining=SubscribeGrant.remaining - 1)).rowcount == 1
 
 
 def send_notification(notification_id: int, wechat: Any, settings: CaseSettings) -> str | None:

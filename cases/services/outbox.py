@@ -20,8 +20,10 @@ from core.jobs import enqueue_after_commit
 
 # The states of every outbox row (deliveries and notifications).
 PENDING, WORKING, DONE, RETRYING, FAILED, SKIPPED = "pending", "working", "done", "retrying", "failed", "skipped"
+# A notification a newer change of its report replaced before it went (its permission used by that one).
+COALESCED = "coalesced"
 OUTBOX_STATUS_NAMES = {PENDING: "待发送", WORKING: "发送中", DONE: "已送达", RETRYING: "等待重试", FAILED: "失败",
-                       SKIPPED: "无需发送"}
+                       SKIPPED: "无需发送", COALESCED: "已合并"}
 SWEEP_BATCH = 500
 
 

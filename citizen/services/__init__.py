@@ -19,6 +19,10 @@ from citizen.services.conversation import (REOPEN_PURPOSE, REPLY_PURPOSE, reopen
                                            reply_to_information_request)
 from citizen.services.data_rights import (RetentionOutcome, enforce_retention, export_resident, export_resident_data,
                                           forget_resident, forget_resident_everywhere)
+from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, FollowerSummary, add_me_too,
+                                        followed_report, followed_reports, follower_summary, follower_timeline,
+                                        followers_of, me_too_counts, most_followed_open, originals_followed, rate,
+                                        relations, withdraw_me_too)
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
 from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, QueueFilter, accept_report, mark_duplicate,
@@ -56,3 +60,9 @@ __all__ = [
 # The public reports map.
 __all__ += ["PUBLIC_STATUSES", "Cluster", "MapWindow", "cell_range", "clusters", "grid_level", "rebuild_map_cells",
             "reports_in_window", "shows_reports"]
+# Followers of a report: merged duplicates and 附议 (issue #21).
+__all__ += [
+    "ME_TOO", "MERGED", "REPORTER", "Followed", "FollowerSummary", "add_me_too", "followed_report", "followed_reports",
+    "follower_summary", "follower_timeline", "followers_of", "me_too_counts", "most_followed_open",
+    "originals_followed", "rate", "relations", "withdraw_me_too",
+]

@@ -14,6 +14,7 @@ from citizen.facts import ACCEPTED, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS, R
 from citizen.models import Report, ReportEvent, ReportMedia, ReportStatusCount, Resident
 from citizen.settings import CitizenSettings
 from citizen.services.public_map import lock_map_cells
+from citizen.services.followers import forget_follows
 from citizen.services.reading import timeline
 from citizen.services.residents import FORGOTTEN_OPENID_PREFIX, get_resident, is_forgotten
 from core import privacy
@@ -63,6 +64,7 @@ def _lock_status_counts(reports: set[tuple[str, int]]) -> None:
 def forget_resident(resident_id: int) -> None:
     """Reports that never became cases go; cases stay without the resident's photos, IP address, phone
     numbers in the text or comment. The caller commits."""
+    forget_follows(resident_id)
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id)).all()
     gone = [report.id for report in reports if report.status not in CASE_STATUSES]
     if gone:

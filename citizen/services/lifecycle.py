@@ -116,12 +116,17 @@ def withdraw_report(resident_id: int, report_id: int) -> Report:
     return report
 
 
-def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) -> Report:
-    report = get_resident_report(resident_id, report_id)
+def check_ratable(report: Report, earlier_rating: int | None) -> None:
+    """A resident rates a report once, after it was resolved."""
     if report.status not in {RESOLVED, CLOSED}:
         raise Conflict("问题处置完成后才能评价。", code="not_resolved", details={"status": report.status})
-    if report.rating is not None:
+    if earlier_rating is not None:
         raise Conflict("您已评价过该反映。", code="already_rated")
+
+
+def rate_report(resident_id: int, report_id: int, *, rating: int, comment: str) -> Report:
+    report = get_resident_report(resident_id, report_id)
+    check_ratable(report, report.rating)
     with written_unless_changed(RESIDENT_CONFLICT):
         report.rating, report.rating_comment, report.rated_at = rating, comment.strip() or None, utcnow()
         publish(REPORT_RATED, report.id)

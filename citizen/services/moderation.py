@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from citizen.facts import ACCEPTED, DUPLICATE, PENDING_REVIEW, REJECTED, STATUS_NAMES, WITHDRAWN, get_report
 from citizen.models import RejectionTemplate, Report, ReportEvent, ReportFlag, ReportStatusCount
 from citizen.services.checks import INFO_REQUESTED, INFO_SUPPLIED, set_flags
+from citizen.services.followers import follow_merged
 from citizen.services.lifecycle import transition, written_unless_changed
 from core.db import db, get_row, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -63,8 +64,11 @@ def mark_duplicate(actor: Actor, report_id: int, *, expected_version: int, dupli
         raise ValidationFailed("请选择另一条有效的反映作为原始反映。", code="invalid_duplicate_of")
     if original.status in {REJECTED, WITHDRAWN, DUPLICATE}:
         raise ValidationFailed("原始反映已被驳回、撤回或本身是重复反映。", code="invalid_duplicate_of")
-    return _moderate(actor, report_id, expected_version, DUPLICATE, "report.mark_duplicate",
-                     duplicate_of_id=duplicate_of_id)
+    report = _moderate(actor, report_id, expected_version, DUPLICATE, "report.mark_duplicate",
+                       duplicate_of_id=duplicate_of_id)
+    # Its reporter hears how the original goes on: they follow it (its timeline, its messages, a rating).
+    follow_merged(report, original)
+    return report
 
 
 def request_more_information(actor: Actor, report_id: int, *, expected_version: int, message: str) -> Report:

@@ -47,7 +47,9 @@ def case_settings(case_server: FakeCaseSystemServer, system: str = "desk", **cha
     return {"case_system": system, "open311_endpoint": f"{case_server.base_url}/open311", "open311_api_key": API_KEY,
             "case_webhook_url": f"{case_server.base_url}/webhook", "case_webhook_secret": WEBHOOK_SECRET,
             "case_updates_secret": UPDATES_SECRET, "case_media_hosts": ("127.0.0.1",),
-            "public_base_url": "http://testserver", "wechat_status_template_id": "TMPL_STATUS", **changes}
+            "public_base_url": "http://testserver", "wechat_status_template_id": "TMPL_STATUS",
+            # Messages at once, each change its own (test_notification_quota.py covers the coalescing window).
+            "wechat_status_coalesce_seconds": 0, **changes}
 
 
 @pytest.fixture

@@ -16,19 +16,28 @@ from tests.common.media_files import photo_bytes
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def desk_report(live_app, monkeypatch):
+def desk_with_report(live_app, monkeypatch, *, username: str, openid: str, template_id: str, description: str,
+                     **settings: object) -> dict:
+    """The built-in case desk with a staff member ``username`` (moderator and dispatcher), and a report of a resident
+    who allowed one status message."""
     monkeypatch.setitem(live_app.config, "APP_SETTINGS", live_app.config["APP_SETTINGS"].replace(
-        case_system="desk", wechat_status_template_id="TMPL_DESK"))
+        case_system="desk", wechat_status_template_id=template_id, **settings))
     with live_app.app_context():
-        core_services.create_staff(core_services.SYSTEM_ACTOR, username="browser_desk", display_name="调度员",
+        core_services.create_staff(core_services.SYSTEM_ACTOR, username=username, display_name="调度员",
                                    password="correct-horse-battery", roles=["moderator", "dispatcher"])
         db.session.commit()
     client = live_app.test_client()
-    resident = sign_in(client, "oBrowserDeskResident00001")
-    client.post("/api/v1/notifications/subscriptions", headers=resident, json={"results": {"TMPL_DESK": "accept"}})
-    report = new_report(client, resident, description="浏览器案件台：井盖缺失")
+    resident = sign_in(client, openid)
+    client.post("/api/v1/notifications/subscriptions", headers=resident, json={"results": {template_id: "accept"}})
+    report = new_report(client, resident, description=description)
     return {"client": client, "resident": resident, "id": report["id"]}
+
+
+@pytest.fixture
+def desk_report(live_app, monkeypatch):
+    return desk_with_report(live_app, monkeypatch, username="browser_desk", openid="oBrowserDeskResident00001",
+                            template_id="TMPL_DESK", description="浏览器案件台：井盖缺失",
+                            wechat_status_coalesce_seconds=0)
 
 
 def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_report, fake_wechat, tmp_path):

@@ -63,15 +63,21 @@ def test_a_failed_send_is_retried_and_never_undoes_the_change(app, client, resid
     run_jobs()
     assert report_status(app, report_id) == "forwarded"
     with app.app_context():
-        notification = db.session.scalar(sa.select(Notification).where(Notification.report_id == report_id,
-                                                                       Notification.status != "skipped"))
-        assert notification.status == "retrying" and "errcode -1" in notification.last_error
-        for _ in range(2):
+        # The one permission is carried by the acceptance's message, or by the forwarding's that replaced it
+        # (coalesced) when the forwarding came first or while the acceptance's waited for its retry.
+        def carrying() -> Notification:
+            return db.session.scalar(sa.select(Notification).where(
+                Notification.report_id == report_id, Notification.status.not_in(("skipped", "coalesced"))))
+
+        assert carrying().status in ("retrying", "pending")
+        for _ in range(3):
             services.sweep(current_case_settings(), now=utcnow() + dt.timedelta(hours=2))
             db.session.commit()
             run_jobs()
-        db.session.refresh(notification)
-        assert notification.status == "done" and notification.attempts == 3
+        db.session.expire_all()
+        assert carrying().status == "done"
+        # Busy, then over quota, then sent: three attempts, whichever message made them.
+        assert sum(n.attempts for n in services.notifications_for(report_id)) == 3
     fake_wechat.wechat.subscribe_failures.clear()
 
 

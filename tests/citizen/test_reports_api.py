@@ -275,8 +275,9 @@ def test_nearby_lists_known_open_problems_without_the_reporter(app, client, resi
     items = response.json["items"]
     assert len(items) == 1
     assert items[0]["status"] == "accepted" and 100 <= items[0]["distance_m"] <= 120
-    assert set(items[0]) == {"category", "status", "status_name", "description", "location", "distance_m",
-                             "thumbnail_url", "photos", "reported_on"}
+    assert set(items[0]) == {"id", "me_too_count", "relation", "category", "status", "status_name", "description",
+                             "location", "distance_m", "thumbnail_url", "photos", "reported_on"}
+    assert items[0]["id"] == known["id"] and items[0]["me_too_count"] == 0 and items[0]["relation"] is None
     # No moderator made its photo public: none is shown.
     assert items[0]["thumbnail_url"] is None and items[0]["photos"] == []
     assert "oResidentA" not in response.get_data(as_text=True)

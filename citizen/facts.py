@@ -36,8 +36,15 @@ TRANSITIONS = {
 }
 # Shown to other residents near the point: known problems not yet finished.
 PUBLICLY_OPEN = (ACCEPTED, FORWARDED, IN_PROGRESS)
+# A category's id is its kind's letter and its 4-digit code: components (部件) are "B", events (事件) "S".
+COMPONENT_LETTER = "B"
 # The account of an Open311 client (cases.open311) filing reports through the API: the client's name after this.
 API_CLIENT_OPENID_PREFIX = "open311:"
+
+
+def component_category_id(code: str) -> str:
+    """The report category of a component's 4-digit code ("0301" → "B0301"), as report submission takes it."""
+    return f"{COMPONENT_LETTER}{code}"
 
 
 def get_report(report_id: int) -> Report:

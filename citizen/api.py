@@ -20,7 +20,7 @@ from core.config import current_settings
 from core.errors import UpstreamUnavailable
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
-from core.geo import to_wgs84, wgs84_to_gcj02
+from core.geo import from_wgs84, in_both_datums, to_wgs84
 from core.links import public_origin
 from core.wechat import WeChatIdentity
 from media import services as media_services
@@ -105,11 +105,6 @@ class Categories(MethodView):
         return {"classes": list(classes.values())}
 
 
-def _location(lat: float, lng: float) -> dict[str, dict[str, float]]:
-    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
-    return {"wgs84": {"lat": lat, "lng": lng}, "gcj02": {"lat": round(gcj_lat, 7), "lng": round(gcj_lng, 7)}}
-
-
 def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
     """Reports as residents see them, with every media link signed from one query."""
     # Local-disk links are app paths: the mini-program needs them whole, as the media API gives them.
@@ -118,7 +113,8 @@ def present_reports(reports: list[Report]) -> list[dict[str, Any]]:
     return [{
         "id": report.id, "status": report.status, "status_name": services.STATUS_NAMES[report.status],
         "category": report.category, "description": report.description, "address": report.address,
-        "district": report.district, "location": _location(report.lat, report.lng), "created_at": report.created_at,
+        "district": report.district, "location": in_both_datums(report.lat, report.lng),
+        "created_at": report.created_at,
         "media": [{"id": item.media_id, "kind": item.kind, "purpose": item.purpose, "urls": urls.get(item.media_id, {})}
                   for item in report.media],
         "timeline": [{"status": event.to_status, "status_name": services.STATUS_NAMES[event.to_status],
@@ -190,8 +186,7 @@ class NearbyReports(MethodView):
         urls = media_services.media_urls_by_id(media_id for media_ids in photos.values() for media_id in media_ids)
         items = []
         for report, distance in found:
-            shown_lat, shown_lng = (wgs84_to_gcj02(report.lat, report.lng) if args["coord_type"] == "gcj02"
-                                    else (report.lat, report.lng))
+            shown_lat, shown_lng = from_wgs84(report.lat, report.lng, args["coord_type"])
             public_urls = [urls[media_id] for media_id in photos[report.id] if media_id in urls]
             items.append({
                 "category": report.category, "status": report.status,

@@ -5,6 +5,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.db import MAX_DATABASE_ID
+from core.schemas import coord_type_field, not_blank
 
 
 class WeChatLoginSchema(Schema):
@@ -48,18 +49,15 @@ class ProblemCategoryTreeSchema(Schema):
     classes = fields.List(fields.Nested(ProblemCategoryClassSchema), required=True)
 
 
-COORD_TYPES = ("gcj02", "wgs84")
-
-
 class LocationInSchema(Schema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_type = fields.String(required=True, validate=validate.OneOf(COORD_TYPES))
+    coord_type = coord_type_field()
 
 
 class ReportCreateSchema(Schema):
     category_code = fields.String(required=True, validate=validate.Length(min=1, max=8))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.String(required=True, validate=[validate.Length(min=1, max=500), not_blank])
     location = fields.Nested(LocationInSchema, required=True)
     address = fields.String(load_default="", validate=validate.Length(max=200))
     media_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=11))
@@ -138,7 +136,7 @@ class RatingSchema(Schema):
 class NearbyArgsSchema(Schema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
+    coord_type = coord_type_field()
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50),
                            metadata={"description": "How many of the nearest to return"})
 

@@ -90,6 +90,14 @@ def test_an_id_no_database_holds_is_an_unknown_request(client, open311):
     assert response.status_code == 200 and response.json == []
 
 
+def test_a_blank_description_is_missing(client, open311):
+    # Regression: a description of spaces alone filed a report.
+    form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
+            "description": " \u3000\n ", "media_url": open311}
+    response = client.post("/open311/v2/requests.json", data=form)
+    assert response.status_code == 400 and "description" in response.json[0]["description"]
+
+
 def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, client, open311, run_jobs):
     form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
             "address_string": "青岛市市南区香港中路 1 号", "description": "路口有暴露垃圾。", "media_url": open311}

@@ -122,6 +122,7 @@ def test_a_point_outside_the_city_is_refused(client, resident):
     ({"location": {"lat": 36.06, "lng": 120.38, "coord_type": "bd09"}}, "location"),
     ({"description": "长" * 501}, "description"),
     ({"description": ""}, "description"),
+    ({"description": " \u3000\n\t "}, "description"),  # regression: spaces alone were a report
     ({"media_ids": []}, "media_ids"),
     ({"media_ids": ["1"]}, "media_ids"),
 ])

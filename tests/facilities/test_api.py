@@ -44,6 +44,21 @@ def test_nearest_takes_gcj02_and_answers_with_both_datums_and_a_report_prefill(a
     assert body["query"]["coord_type"] == "gcj02"
 
 
+def test_a_gcj02_point_sent_without_coord_type_finds_the_toilet_that_is_nearest(app, client):
+    # Regression: /facilities/nearest read a point without coord_type as WGS-84 while /reports/nearby and
+    # /facilities read GCJ-02. wx.getLocation({type: 'gcj02'})'s point, read as WGS-84, lies some 460 m away:
+    # the answer was a toilet 503 m from the resident instead of the one 93 m from them.
+    resident_at = (36.0671, 120.3826)  # WGS-84
+    with app.app_context():
+        near = FacilityFactory(lat=36.0679364, lng=120.3826).id  # 93 m north
+        FacilityFactory(lat=36.0673762, lng=120.3881892)  # 503 m east: 41 m from the misread point
+    gcj_lat, gcj_lng = wgs84_to_gcj02(*resident_at)
+    body = client.get(NEAREST, query_string={"lat": gcj_lat, "lng": gcj_lng, "kind": "0301", "limit": 1}).get_json()
+    assert body["query"]["coord_type"] == "gcj02"
+    assert [facility["id"] for facility in body["facilities"]] == [near]
+    assert body["facilities"][0]["distance_m"] == pytest.approx(93, abs=0.5)
+
+
 def test_nearest_with_nothing_around_is_an_empty_list(client):
     body = client.get(NEAREST, query_string={"lat": 36.0, "lng": 120.0}).get_json()
     assert body["facilities"] == []

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.crypto import EncryptedString, blind_index
-from core.db import Base, TimestampMixin, utcnow
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
 from core.privacy import mask_personal_data
 
 
@@ -18,6 +18,7 @@ class Resident(TimestampMixin, Base):
     assigning either sets its index."""
 
     __tablename__ = "residents"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(EncryptedString(64))
@@ -77,6 +78,7 @@ class Report(TimestampMixin, Base):
         sa.Index("ix_reports_ip_recent", "submitted_ip_digest", "created_at"),
         # The sweeps' "changed lately" (listeners checking that no status change passed them by).
         sa.Index("ix_reports_changed", "updated_at", "id"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -194,6 +196,7 @@ class ReportEvent(Base):
     """
 
     __tablename__ = "report_events"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)
@@ -211,6 +214,7 @@ class RejectionTemplate(Base):
     """Reasons moderators pick when rejecting; admins edit them."""
 
     __tablename__ = "rejection_templates"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(64))

@@ -132,6 +132,16 @@ def test_malformed_fields_are_named(client, resident, change, field):
     assert field in response.json["error"]["details"]["fields"]["json"]
 
 
+def test_a_deleted_report_s_id_is_never_given_again(app, client, resident):
+    # Regression: on SQLite the next report took the id of the newest one after its deletion, so the audit
+    # entries, deliveries and rewards naming the deleted report pointed at the new one.
+    deleted = new_report(client, resident)["id"]
+    with app.app_context():
+        db.session.delete(db.session.get(Report, deleted))
+        db.session.commit()
+    assert new_report(client, resident)["id"] > deleted
+
+
 def test_an_unknown_or_disabled_category_is_refused(app, client, resident):
     photo = upload_photo(client, resident)
     unknown = submit(client, resident, report_body([photo], category="S9999"))

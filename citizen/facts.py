@@ -150,6 +150,15 @@ def changed_report_snapshots(since: dt.datetime, *, after: tuple[dt.datetime, in
     return [_snapshot(row) for row in db.session.execute(query.order_by(Report.updated_at, Report.id).limit(limit))]
 
 
+def report_ids_submitted(start: dt.datetime, end: dt.datetime, *, statuses: tuple[str, ...], after_id: int,
+                         limit: int) -> list[int]:
+    """The reports submitted in [start, end) that are in one of ``statuses``, in id order, a batch at a time (the
+    cursor is the last id seen): for a campaign deciding the reports of its period."""
+    return list(db.session.scalars(sa.select(Report.id).where(
+        Report.status.in_(statuses), Report.created_at >= start, Report.created_at < end, Report.id > after_id)
+        .order_by(Report.id).limit(limit)))
+
+
 # --- what rewards decide on -----------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)

@@ -88,6 +88,8 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     page.goto(f"{live_server}/admin/rewards/campaigns")
     page.get_by_role("link", name="浏览器测试活动").click()
     expect(page.get_by_role("img", name="预算使用累计曲线")).to_be_visible()
+    # The rule of which reports a campaign rewards, where the officer sets its period.
+    expect(page.get_by_text("活动期间（北京时间）提交的反映均按本活动规则奖励")).to_be_visible()
     export = page.request.get(f"{live_server}/admin/rewards/export.csv")
     assert export.ok and out_bill_no in export.text() and "发起转账" in export.text()
 

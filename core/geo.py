@@ -87,22 +87,26 @@ def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
     return wgs_lat, wgs_lng
 
 
+def _as_is(lat: float, lng: float) -> tuple[float, float]:
+    return lat, lng
+
+
+_TO_WGS84 = {"wgs84": _as_is, "gcj02": gcj02_to_wgs84}
+_FROM_WGS84 = {"wgs84": _as_is, "gcj02": wgs84_to_gcj02}
+
+
 def to_wgs84(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
     """A point given in ``coord_type`` ("wgs84" or "gcj02") as WGS-84."""
-    if coord_type == "wgs84":
-        return lat, lng
-    if coord_type == "gcj02":
-        return gcj02_to_wgs84(lat, lng)
-    raise _unknown_coord_type(coord_type)
+    if coord_type not in _TO_WGS84:
+        raise _unknown_coord_type(coord_type)
+    return _TO_WGS84[coord_type](lat, lng)
 
 
 def from_wgs84(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
     """A stored (WGS-84) point in ``coord_type``."""
-    if coord_type == "wgs84":
-        return lat, lng
-    if coord_type == "gcj02":
-        return wgs84_to_gcj02(lat, lng)
-    raise _unknown_coord_type(coord_type)
+    if coord_type not in _FROM_WGS84:
+        raise _unknown_coord_type(coord_type)
+    return _FROM_WGS84[coord_type](lat, lng)
 
 
 def in_both_datums(lat: float, lng: float) -> dict[str, dict[str, float]]:

@@ -250,7 +250,7 @@ def run_database(name: str, url: str, csv_path: Path, rows: int, points: list[tu
     connection = http.client.HTTPConnection(host, port)
     for mode, kind in (("one kind", "0301"), ("any kind", None)):
         def http_query(point, kind=kind):  # noqa: ANN001, ANN202
-            params = {"lat": point[0], "lng": point[1], "limit": LIMIT, "radius_m": RADIUS_M}
+            params = {"lat": point[0], "lng": point[1], "coord_type": "wgs84", "limit": LIMIT, "radius_m": RADIUS_M}
             if kind:
                 params["kind"] = kind
             connection.request("GET", "/api/v1/facilities/nearest?" + urlencode(params))

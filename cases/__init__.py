@@ -17,9 +17,11 @@ def init_app(app: Flask, api: Api) -> None:
     from cases.cli import cases_cli
     from cases.facts import delivery_gauges
     from cases.open311 import bp as open311_server
+    from cases.open311 import error_answer as open311_error
     from core.admin import register_nav
     from core.api import register_api_blueprint
     from core.auth import register_roles
+    from core.errors import register_error_format
     from core.events import REPORT_ACCEPTED, REPORT_REOPENED, REPORT_STATUS_CHANGED, handle, subscribe
     from core.metrics import register_collector
     from core.privacy import register_data_holder
@@ -27,6 +29,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     register_api_blueprint(api, blp)
     app.register_blueprint(open311_server)
+    register_error_format(app, open311_server.url_prefix, open311_error)
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})

@@ -86,6 +86,9 @@ class ExternalUpdate:
     public: bool = False
     # What the resident reads of a step whose note is internal (the desk's "已派遣至…"); else the status's own text.
     step_note: str | None = None
+    # When the case system made it, as it says; None: as of its receipt. An update older than one applied to the
+    # report is recorded but changes nothing (cases.services.apply_update).
+    occurred_at: dt.datetime | None = None
 
 
 class CaseSystem(Protocol):
@@ -200,7 +203,8 @@ class Open311CaseSystem:
             updates.append(ExternalUpdate(
                 update_id=f"{request_id}:{item['status']}:{stamp}", report_id=report_ids_by_request[request_id],
                 status=status, note=item.get("status_notes") or None,
-                photo_urls=(media_url,) if status == "closed" and media_url else (), public=True))
+                photo_urls=(media_url,) if status == "closed" and media_url else (), public=True,
+                occurred_at=_w3c_time(item.get("updated_datetime"))))
         return updates
 
     def _request_updates(self, report_ids_by_request: dict[str, int], since: dt.datetime) -> list[ExternalUpdate]:
@@ -216,8 +220,18 @@ class Open311CaseSystem:
             updates.append(ExternalUpdate(
                 update_id=str(item.get("update_id")), report_id=report_ids_by_request[request_id],
                 status="closed" if item["status"] == "closed" else "in_progress",
-                note=item.get("description") or None, photo_urls=(media_url,) if media_url else (), public=True))
+                note=item.get("description") or None, photo_urls=(media_url,) if media_url else (), public=True,
+                occurred_at=_w3c_time(item.get("updated_datetime"))))
         return updates
+
+
+def _w3c_time(value: Any) -> dt.datetime | None:
+    """An Open311 ``updated_datetime`` (W3C, with its offset); None when absent or unreadable."""
+    try:
+        stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return stamp if stamp is not None and stamp.tzinfo is not None else None
 
 
 class WebhookCaseSystem:

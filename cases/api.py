@@ -64,10 +64,12 @@ class CaseUpdates(MethodView):
             if report_id is None:
                 raise NotFound("未找到该案件对应的反映。", code="unknown_case")
         update = ExternalUpdate(update_id=body["update_id"], report_id=report_id, status=body["status"],
-                                note=body["note"], photo_urls=tuple(body["photo_urls"]), public=body["public"])
+                                note=body["note"], photo_urls=tuple(body["photo_urls"]), public=body["public"],
+                                occurred_at=body["occurred_at"])
         outcome = services.apply_update("push", update, body_digest=services.digest(request.get_data()),
                                         actor_name=current_settings(CaseSettings).case_system)
-        return {"applied": outcome.applied, "report_id": outcome.report_id, "status": outcome.status}
+        return {"applied": outcome.applied, "report_id": outcome.report_id, "status": outcome.status,
+                "superseded": outcome.superseded}
 
 
 @blp.route("/notifications/subscriptions")

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, TimestampMixin, utcnow
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
 
 
 class OutboxMixin(TimestampMixin):
@@ -32,7 +32,8 @@ class CaseDelivery(OutboxMixin, Base):
     __tablename__ = "case_deliveries"
     __table_args__ = (sa.Index("ix_case_deliveries_due", "status", "next_attempt_at"),
                       # Figures: the reports accepted in a period and not yet delivered, by status.
-                      sa.Index("ix_case_deliveries_backlog", "status", "created_at"))
+                      sa.Index("ix_case_deliveries_backlog", "status", "created_at"),
+                      IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The citizen package's report id (packages share no tables, so no foreign key); also the idempotency key.
@@ -90,15 +91,19 @@ class CaseUpdate(Base):
     status: Mapped[str] = mapped_column(sa.String(16))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     photo_urls: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    # The citizen timeline event it made, once applied; None when it changed nothing.
+    # The citizen timeline event it made, once applied; None when it changed nothing (a repeat of the report's
+    # status, or older than an update applied before it).
     report_event_id: Mapped[int | None]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the case system made it (as it said, else its receipt): updates apply in this order, not as they arrive.
+    occurred_at: Mapped[dt.datetime | None]
 
 
 class DeskCase(TimestampMixin, Base):
     """A case on the built-in case desk (立案 → 派遣 → 处置 → 核查 → 结案)."""
 
     __tablename__ = "desk_cases"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(unique=True)

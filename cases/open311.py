@@ -16,13 +16,11 @@ from typing import Any
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
 
 from cases import services as service
 from cases.settings import CaseSettings
 from citizen.settings import CitizenSettings
 from core.config import current_settings
-from core.errors import AppError
 from core.links import public_origin, public_url
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
@@ -61,19 +59,14 @@ def _error(status: int, description: str) -> Response:
     return _answer([{"code": status, "description": description}], fmt, "errors", status)
 
 
-@bp.errorhandler(AppError)
-def _app_error(exc: AppError) -> Response:
-    # Open311 knows 400, 403 and 404; everything else a client got wrong is a 400, but for a rate limit (429, with
-    # its Retry-After).
-    response = _error(exc.status if exc.status in (403, 404, 429) else 400, exc.message)
-    response.headers.update(exc.headers)
-    return response
+# The statuses Open311 clients know: anything else a client got wrong is a 400, anything of ours a 500.
+_OPEN311_STATUSES = (400, 403, 404, 405, 413, 429)
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    return _error(status if status in (400, 403, 404, 405, 413) else 500, exc.description or exc.name)
+def error_answer(status: int, description: str) -> Response:
+    """Every error under /open311/v2 (core.errors.register_error_format), as GeoReport v2 has them, in the format
+    the path asks for: ``<errors><error><code>…</code><description>…</description></error></errors>`` or JSON."""
+    return _error(500 if status >= 500 else status if status in _OPEN311_STATUSES else 400, description)
 
 
 @bp.before_request

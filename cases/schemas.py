@@ -22,6 +22,9 @@ class CaseUpdateSchema(Schema):
     photo_urls = fields.List(fields.Url(schemes={"http", "https"}), load_default=list,
                              validate=validate.Length(max=9),
                              metadata={"description": "Resolution photos, fetched from allow-listed hosts"})
+    occurred_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "When the case system made the update (ISO 8601 with its offset); absent: as of its receipt. "
+                       "An update older than one already applied to the report is kept but changes nothing"})
 
     @validates_schema
     def _one_reference(self, data: dict, **_: object) -> None:
@@ -33,6 +36,8 @@ class CaseUpdateResultSchema(Schema):
     applied = fields.Boolean(required=True, metadata={"description": "False for a repeated update (no-op)"})
     report_id = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"description": "The report's status afterwards"})
+    superseded = fields.Boolean(required=True, metadata={
+        "description": "True when the update is older than one already applied: recorded, nothing changed"})
 
 
 # What wx.requestSubscribeMessage's success object carries besides the templates' answers.

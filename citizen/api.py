@@ -23,7 +23,7 @@ from core.config import current_settings
 from core.errors import UpstreamUnavailable
 from core.privacy import absolute_links
 from core.ratelimit import rate_limit
-from core.geo import box_to_wgs84, to_wgs84, wgs84_to_gcj02
+from core.geo import box_to_wgs84, from_wgs84, in_both_datums, to_wgs84
 from core.links import public_origin
 from core.wechat import WeChatIdentity
 from media import services as media_services
@@ -109,11 +109,6 @@ class Categories(MethodView):
         return {"classes": list(classes.values())}
 
 
-def _location(lat: float, lng: float) -> dict[str, dict[str, float]]:
-    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
-    return {"wgs84": {"lat": lat, "lng": lng}, "gcj02": {"lat": round(gcj_lat, 7), "lng": round(gcj_lng, 7)}}
-
-
 def _shown_media(followed: services.Followed) -> list[tuple[int, Any]]:
     """(media id, its report media row) of what this resident sees: all of their own report; of one they follow,
     the public copies of the photos a moderator made public and the case system's photos."""
@@ -145,7 +140,7 @@ def present_reports(items: list[services.Followed], resident_id: int) -> list[di
             "id": report.id, "relation": item.relation, "me_too_count": counts[report.id], "status": report.status,
             "status_name": services.STATUS_NAMES[report.status], "category": report.category,
             "description": report.description if follower is None else report.public_description,
-            "address": report.address, "district": report.district, "location": _location(report.lat, report.lng),
+            "address": report.address, "district": report.district, "location": in_both_datums(report.lat, report.lng),
             "created_at": report.created_at,
             "media": [{"id": media_id, "kind": row.kind, "purpose": row.purpose, "urls": urls.get(media_id, {})}
                       for media_id, row in media],
@@ -255,11 +250,6 @@ class NearbyReports(MethodView):
         return absolute_links({"items": items}, public_origin())
 
 
-def _shown(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
-    """A stored WGS-84 point in the coordinates the request asked for."""
-    return wgs84_to_gcj02(lat, lng) if coord_type == "gcj02" else (lat, lng)
-
-
 def public_versions(reports: list[Report], coord_type: str) -> list[dict[str, Any]]:
     """Reports as anyone may see them: masked text, the position rounded to about 100 m, only the photos a moderator
     made public (their blurred copies, as signed links), nothing of the resident."""
@@ -267,7 +257,7 @@ def public_versions(reports: list[Report], coord_type: str) -> list[dict[str, An
     urls = media_services.media_urls_by_id(media_id for media_ids in photos.values() for media_id in media_ids)
     items = []
     for report in reports:
-        shown_lat, shown_lng = _shown(report.lat, report.lng, coord_type)
+        shown_lat, shown_lng = from_wgs84(report.lat, report.lng, coord_type)
         public_urls = [urls[media_id] for media_id in photos[report.id] if media_id in urls]
         items.append({
             "id": report.id, "category": report.category, "status": report.status,
@@ -398,9 +388,9 @@ class PublicReports(MethodView):
 def _public_clusters(window: services.MapWindow, level: int, coord_type: str) -> dict[str, Any]:
     clusters = []
     for cluster in services.clusters(window, level):
-        lat, lng = _shown(cluster.lat, cluster.lng, coord_type)
-        south, west = _shown(cluster.south, cluster.west, coord_type)
-        north, east = _shown(cluster.north, cluster.east, coord_type)
+        lat, lng = from_wgs84(cluster.lat, cluster.lng, coord_type)
+        south, west = from_wgs84(cluster.south, cluster.west, coord_type)
+        north, east = from_wgs84(cluster.north, cluster.east, coord_type)
         clusters.append({"count": cluster.count, "lat": round(lat, 3), "lng": round(lng, 3), "bounds": {
             "south": round(south, 6), "west": round(west, 6), "north": round(north, 6), "east": round(east, 6)}})
     return {"mode": "clusters", "total": sum(cluster["count"] for cluster in clusters), "clusters": clusters,

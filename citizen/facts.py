@@ -38,8 +38,15 @@ TRANSITIONS = {
 REOPENED_TO = IN_PROGRESS
 # Shown to other residents near the point: known problems not yet finished.
 PUBLICLY_OPEN = (ACCEPTED, FORWARDED, IN_PROGRESS)
+# A category's id is its kind's letter and its 4-digit code: components (部件) are "B", events (事件) "S".
+COMPONENT_LETTER = "B"
 # The account of an Open311 client (cases.open311) filing reports through the API: the client's name after this.
 API_CLIENT_OPENID_PREFIX = "open311:"
+
+
+def component_category_id(code: str) -> str:
+    """The report category of a component's 4-digit code ("0301" → "B0301"), as report submission takes it."""
+    return f"{COMPONENT_LETTER}{code}"
 
 
 def get_report(report_id: int) -> Report:
@@ -172,6 +179,13 @@ def reopened_count(since: dt.datetime, until: dt.datetime, *, district: str | No
     if district is not None:
         query = query.join(Report, Report.id == ReportEvent.report_id).where(Report.district == district)
     return db.session.scalar(query) or 0
+def report_ids_submitted(start: dt.datetime, end: dt.datetime, *, statuses: tuple[str, ...], after_id: int,
+                         limit: int) -> list[int]:
+    """The reports submitted in [start, end) that are in one of ``statuses``, in id order, a batch at a time (the
+    cursor is the last id seen): for a campaign deciding the reports of its period."""
+    return list(db.session.scalars(sa.select(Report.id).where(
+        Report.status.in_(statuses), Report.created_at >= start, Report.created_at < end, Report.id > after_id)
+        .order_by(Report.id).limit(limit)))
 
 
 # --- what rewards decide on -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.crypto import EncryptedString, blind_index
-from core.db import Base, TimestampMixin, utcnow
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
 from core.privacy import mask_personal_data
 
 
@@ -18,6 +18,7 @@ class Resident(TimestampMixin, Base):
     assigning either sets its index."""
 
     __tablename__ = "residents"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(EncryptedString(64))
@@ -81,6 +82,7 @@ class Report(TimestampMixin, Base):
         # period, read from the index alone.
         sa.Index("ix_reports_map_window", "lat", "lng", "status", "id"),
         sa.Index("ix_reports_map_category", "category_id", "created_at", "status", "lat", "lng"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -244,7 +246,8 @@ class ReportEvent(Base):
 
     __tablename__ = "report_events"
     # The monthly figures count reopenings (closed → in progress) by time.
-    __table_args__ = (sa.Index("ix_report_events_transition", "from_status", "to_status", "occurred_at"),)
+    __table_args__ = (sa.Index("ix_report_events_transition", "from_status", "to_status", "occurred_at"),
+                      IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)
@@ -262,6 +265,7 @@ class RejectionTemplate(Base):
     """Reasons moderators pick when rejecting; admins edit them."""
 
     __tablename__ = "rejection_templates"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(64))

@@ -8,6 +8,7 @@ from webargs.fields import DelimitedList
 from citizen.services.public_map import PUBLIC_STATUSES
 from core.admin import SHANGHAI
 from core.db import MAX_DATABASE_ID
+from core.schemas import coord_type_field, not_blank
 
 
 class WeChatLoginSchema(Schema):
@@ -51,18 +52,15 @@ class ProblemCategoryTreeSchema(Schema):
     classes = fields.List(fields.Nested(ProblemCategoryClassSchema), required=True)
 
 
-COORD_TYPES = ("gcj02", "wgs84")
-
-
 class LocationInSchema(Schema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_type = fields.String(required=True, validate=validate.OneOf(COORD_TYPES))
+    coord_type = coord_type_field()
 
 
 class ReportCreateSchema(Schema):
     category_code = fields.String(required=True, validate=validate.Length(min=1, max=8))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.String(required=True, validate=[validate.Length(min=1, max=500), not_blank])
     location = fields.Nested(LocationInSchema, required=True)
     address = fields.String(load_default="", validate=validate.Length(max=200))
     media_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=11))
@@ -189,7 +187,7 @@ class ReopenSchema(Schema):
 class NearbyArgsSchema(Schema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
+    coord_type = coord_type_field()
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50),
                            metadata={"description": "How many of the nearest to return"})
 
@@ -249,8 +247,7 @@ class PublicReportsArgsSchema(PageArgsSchema):
     north = fields.Float(required=True, validate=validate.Range(min=-90, max=90),
                          metadata={"description": "The window's northern edge (getRegion: northeast)"})
     east = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES),
-                               metadata={"description": "Of the window and of the positions answered"})
+    coord_type = coord_type_field()
     zoom = fields.Integer(load_default=None, validate=validate.Range(min=3, max=20), metadata={
         "description": "The map's scale (3–20); from 16 on the reports themselves, below clusters. Without it the "
                        "window's size decides (reports when it is under about 2 km across)"})

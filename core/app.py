@@ -40,6 +40,7 @@ from core.queues import queue_gauges
 from core.ratelimit import make_rate_limiter, make_slots
 from core.schedule import sweep_gauges
 from core.security import register_security_headers
+from core.schemas import COORDINATES_NOTE
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
 from core.wechat import WeChatMiniProgram
 
@@ -125,6 +126,7 @@ def _flask_settings(config: Config) -> dict[str, Any]:
         # Swagger UI's files come from the swagger-ui-bundle package, never from a CDN.
         "OPENAPI_SWAGGER_UI_URL": "/api/swagger-ui/",
         "API_SPEC_OPTIONS": {
+            "info": {"description": COORDINATES_NOTE},
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "caseSignature": {"type": "apiKey", "in": "header", "name": "X-Case-Signature"}}},

@@ -54,6 +54,9 @@ class Base(DeclarativeBase):
 
 # Primary keys are 32-bit integers (PostgreSQL's serial): a larger id in a URL or a cursor is absent, not an error.
 MAX_DATABASE_ID = 2**31 - 1
+# The table arguments of a table whose ids other rows, audit entries or outside systems refer to: SQLite hands the
+# largest id out again once its row is deleted unless the table is AUTOINCREMENT (PostgreSQL's sequences never do).
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
 Row = TypeVar("Row")
 
 

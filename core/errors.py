@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
@@ -109,6 +110,21 @@ def _wants_html() -> bool:
     return request.path.startswith("/admin")
 
 
+# An error in another format than ours: (status, message) -> the response.
+ErrorFormat = Callable[[int, str], Response]
+
+
+def register_error_format(app: Flask, path_prefix: str, render: ErrorFormat) -> None:
+    """Under ``path_prefix`` errors answer as ``render`` makes them (a standard's own format, as Open311's), however
+    they arise: in a view, or before any (a path no route matches, a method none takes) or unexpected."""
+    app.extensions.setdefault("error_formats", {})[path_prefix] = render
+
+
+def _own_format() -> ErrorFormat | None:
+    formats: dict[str, ErrorFormat] = current_app.extensions.get("error_formats", {})
+    return next((render for prefix, render in formats.items() if request.path.startswith(prefix)), None)
+
+
 def _http_exception_response(exc: HTTPException) -> Response:
     status = exc.code or 500
     code, message = HTTP_STATUS_CODES.get(status, ("http_error", exc.description or ""))
@@ -126,9 +142,13 @@ def _http_exception_response(exc: HTTPException) -> Response:
     valid_methods = getattr(exc, "valid_methods", None)
     if status == 405 and valid_methods:
         details["allowed_methods"] = sorted(valid_methods)
+    own_format = _own_format()
     if _wants_html():
         return Response(render_template("admin/error.html", status=status, message=message), status=status)
-    response = error_response(status, code, message, details)
+    if own_format is not None:
+        response = own_format(status, exc.description or exc.name)
+    else:
+        response = error_response(status, code, message, details)
     if exc.response is None:
         for name, value in exc.get_headers():
             if name.lower() not in {"content-type", "content-length"}:
@@ -142,7 +162,9 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_html():
             return Response(render_template("admin/error.html", status=exc.status, message=exc.message),
                             status=exc.status, headers=exc.headers)
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        own_format = _own_format()
+        response = (own_format(exc.status, exc.message) if own_format is not None
+                    else error_response(exc.status, exc.code, exc.message, exc.details))
         response.headers.update(exc.headers)
         return response
 
@@ -156,4 +178,7 @@ def register_error_handlers(app: Flask) -> None:
             # The page reads the signed-in staff member for its menu: not through a transaction that just failed.
             db.session.rollback()
             return Response(render_template("admin/error.html", status=500, message=message), status=500)
+        own_format = _own_format()
+        if own_format is not None:
+            return own_format(500, "internal server error")
         return error_response(500, code, message)

@@ -2,6 +2,9 @@
 
 Everything is stored as WGS-84; the mini-program's maps speak GCJ-02, so conversion happens at
 the edges. Arguments are always ``(lat, lng)`` in degrees.
+
+The API's one convention (README, "Coordinates"): every endpoint that takes coordinates takes ``coord_type``
+(``core.schemas.coord_type_field``), GCJ-02 unless it says otherwise; points answered carry their datum.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ import math
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), used for every great-circle distance
 COORD_TYPES = ("wgs84", "gcj02")
+# What wx.getLocation({type: 'gcj02'}), wx.chooseLocation and the map component give.
+DEFAULT_COORD_TYPE = "gcj02"
+# Decimal places of a point answered in degrees: about a centimetre.
+_ANSWER_DECIMALS = 7
 
 # GCJ-02 works on the Krasovsky 1940 ellipsoid.
 _KRASOVSKY_A = 6_378_245.0
@@ -80,13 +87,33 @@ def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
     return wgs_lat, wgs_lng
 
 
+def _as_is(lat: float, lng: float) -> tuple[float, float]:
+    return lat, lng
+
+
+_TO_WGS84 = {"wgs84": _as_is, "gcj02": gcj02_to_wgs84}
+_FROM_WGS84 = {"wgs84": _as_is, "gcj02": wgs84_to_gcj02}
+
+
 def to_wgs84(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
     """A point given in ``coord_type`` ("wgs84" or "gcj02") as WGS-84."""
-    if coord_type == "wgs84":
-        return lat, lng
-    if coord_type == "gcj02":
-        return gcj02_to_wgs84(lat, lng)
-    raise _unknown_coord_type(coord_type)
+    if coord_type not in _TO_WGS84:
+        raise _unknown_coord_type(coord_type)
+    return _TO_WGS84[coord_type](lat, lng)
+
+
+def from_wgs84(lat: float, lng: float, coord_type: str) -> tuple[float, float]:
+    """A stored (WGS-84) point in ``coord_type``."""
+    if coord_type not in _FROM_WGS84:
+        raise _unknown_coord_type(coord_type)
+    return _FROM_WGS84[coord_type](lat, lng)
+
+
+def in_both_datums(lat: float, lng: float) -> dict[str, dict[str, float]]:
+    """A stored (WGS-84) point as answers give it: ``{"wgs84": {lat, lng}, "gcj02": {lat, lng}}``."""
+    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
+    return {"wgs84": {"lat": lat, "lng": lng},
+            "gcj02": {"lat": round(gcj_lat, _ANSWER_DECIMALS), "lng": round(gcj_lng, _ANSWER_DECIMALS)}}
 
 
 def _unknown_coord_type(coord_type: str) -> ValueError:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, TimestampMixin, utcnow
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
 
 FACILITY_STATUSES = ("in_service", "under_repair", "removed")
 # Only facilities in service are found by the nearest query; the two partial indexes below
@@ -62,6 +62,7 @@ class Facility(TimestampMixin, Base):
         sa.Index("ix_facilities_nearest_any", "cell", "lat", "lng", "id", "status", "shown",
                  sqlite_where=sa.text(NEAREST_SHOWN_PREDICATE), postgresql_where=sa.text(NEAREST_SHOWN_PREDICATE)),
         sa.CheckConstraint("status IN ('in_service', 'under_repair', 'removed')", name="status"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +96,7 @@ class FacilityImport(Base):
     """One run of `flask facilities import`, with the rows it rejected."""
 
     __tablename__ = "facility_imports"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     filename: Mapped[str] = mapped_column(sa.String(255))

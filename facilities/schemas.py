@@ -6,14 +6,10 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from core.db import utcnow
-from core.geo import COORD_TYPES, wgs84_to_gcj02
+from core.geo import in_both_datums
+from core.schemas import coord_type_field
 from facilities import services
 from facilities.models import FACILITY_STATUSES
-
-COORD_TYPE_FIELD = dict(load_default="wgs84", validate=validate.OneOf(COORD_TYPES),
-                        metadata={"description": "Datum of the given point: `wgs84` (wx.getLocation's default) "
-                                                 "or `gcj02` (wx.getLocation type 'gcj02', map components)"})
-
 
 class KindSchema(Schema):
     code = fields.String(required=True, metadata={"description": "Component code; equals the report category code"})
@@ -26,7 +22,7 @@ class KindSchema(Schema):
 class NearestQuerySchema(Schema):
     lat = fields.Float(required=True, validate=validate.Range(-90, 90))
     lng = fields.Float(required=True, validate=validate.Range(-180, 180))
-    coord_type = fields.String(**COORD_TYPE_FIELD)
+    coord_type = coord_type_field()
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=8),
                          metadata={"description": "A kind code from /facility-kinds; absent: every kind shown"})
     limit = fields.Integer(load_default=5, validate=validate.Range(1, services.MAX_NEAREST_LIMIT))
@@ -50,8 +46,7 @@ class BBoxField(fields.String):
 
 class MapQuerySchema(Schema):
     bbox = BBoxField(required=True, metadata={"description": "minLng,minLat,maxLng,maxLat"})
-    coord_type = fields.String(**{**COORD_TYPE_FIELD, "load_default": "gcj02",
-                                  "metadata": {"description": "Datum of bbox and of nothing else (default gcj02)"}})
+    coord_type = coord_type_field()
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=8))
 
     @validates_schema
@@ -72,7 +67,7 @@ class FacilitySchema(Schema):
     id = fields.Integer(required=True)
     kind = fields.Function(lambda f: {"code": f.kind_code, "name": f.kind_name}, required=True)
     name = fields.String(required=True)
-    location = fields.Function(lambda f: _location(f.lat, f.lng), required=True)
+    location = fields.Function(lambda f: in_both_datums(f.lat, f.lng), required=True)
     address = fields.String(required=True)
     district = fields.String(required=True)
     opening_hours = fields.String(allow_none=True, metadata={"description": "HH:MM-HH:MM[,…], Beijing time"})
@@ -114,7 +109,7 @@ class NearestResponseSchema(Schema):
 
 
 class ClusterSchema(Schema):
-    location = fields.Function(lambda c: _location(c.lat, c.lng), required=True)
+    location = fields.Function(lambda c: in_both_datums(c.lat, c.lng), required=True)
     count = fields.Integer(required=True)
 
 
@@ -123,8 +118,3 @@ class MapResponseSchema(Schema):
     clustered = fields.Function(lambda view: bool(view.clusters), required=True)
     facilities = fields.List(fields.Nested(FacilitySchema), required=True)
     clusters = fields.List(fields.Nested(ClusterSchema), required=True)
-
-
-def _location(lat: float, lng: float) -> dict:
-    gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
-    return {"gcj02": {"lat": gcj_lat, "lng": gcj_lng}, "wgs84": {"lat": lat, "lng": lng}}

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TimestampMixin
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin
 
 # awaiting_upload: a signed direct upload was handed out; processing: accepted, derivatives pending;
 # ready: derivatives made; failed: the job could not render it (the original is kept for staff).
@@ -20,6 +20,7 @@ class Media(TimestampMixin, Base):
         # The same resident sending the same bytes again gets the same media back (and owner look-ups use it).
         sa.UniqueConstraint("owner_resident_id", "sha256", name="uq_media_owner_sha256"),
         sa.Index("ix_media_unattached", "attached_to", "created_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

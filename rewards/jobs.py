@@ -22,6 +22,11 @@ def on_report_status_changed(report_id: int) -> None:
     services.consider_report(report_id, current_settings(RewardSettings))
 
 
+def decide_campaign_period(campaign_id: int) -> None:
+    """Queued when a campaign is saved: the reports of its period submitted before it earn as later ones do."""
+    services.decide_period(campaign_id, current_settings(RewardSettings))
+
+
 def pay_reward(reward_id: int) -> None:
     client = gateway()
     if client is not None:

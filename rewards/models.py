@@ -12,11 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TimestampMixin, utcnow
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
 
 
 class Campaign(TimestampMixin, Base):
     __tablename__ = "reward_campaigns"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(64))
@@ -55,7 +56,8 @@ class Reward(TimestampMixin, Base):
     __tablename__ = "rewards"
     __table_args__ = (sa.Index("ix_rewards_state", "state", "id"),
                       # Figures: the reports a campaign looked at in a period.
-                      sa.Index("ix_rewards_campaign_created", "campaign_id", "created_at"))
+                      sa.Index("ix_rewards_campaign_created", "campaign_id", "created_at"),
+                      IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("reward_campaigns.id"), index=True)
@@ -110,7 +112,7 @@ class Payout(TimestampMixin, Base):
     """
 
     __tablename__ = "reward_payouts"
-    __table_args__ = (sa.Index("ix_reward_payouts_state", "state", "updated_at"),)
+    __table_args__ = (sa.Index("ix_reward_payouts_state", "state", "updated_at"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reward_id: Mapped[int] = mapped_column(sa.ForeignKey("rewards.id"), index=True)
@@ -147,6 +149,7 @@ class PayoutAlert(Base):
     """Why payouts are paused (merchant balance exhausted, rate limited); open until an officer resumes them."""
 
     __tablename__ = "reward_payout_alerts"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -35,7 +35,8 @@ class RewardSettings:
     wechatpay_max_transfer_fen: int = 20_000
     reward_payout_query_after_minutes: int = 10
     reward_burst_window_minutes: int = 60
-    reward_burst_reports_per_ip: int = 10
+    # One IP address is a weak signal (a mobile carrier puts many residents behind one): far above a resident's.
+    reward_burst_reports_per_ip: int = 40
     reward_burst_reports_per_resident: int = 6
 
     __repr__ = settings_repr

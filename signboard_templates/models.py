@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, TimestampMixin, utcnow
+from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
 
 STATUSES = {
     "draft": "待修改（未通过自动检查）",
@@ -23,6 +23,7 @@ class SignboardApplication(TimestampMixin, Base):
     """A merchant's request to put up one signboard, checked automatically and then by a reviewer."""
 
     __tablename__ = "signboard_applications"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # citizen's resident, by id alone: no foreign keys across packages (README, "Architecture").

@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
+from core.geo import in_both_datums, to_wgs84
 from core.links import public_url
+from core.schemas import coord_type_field, not_blank
 from signboard_templates import credit_code, services
 from signboard_templates.models import STATUSES
 from signboard_templates.rules import BUILDING_KINDS, MOUNT_POSITIONS
@@ -118,14 +120,15 @@ class RuleSetSchema(Schema):
 class ApplicationInputSchema(Schema):
     shop_name = fields.String(required=True, validate=_shop_name,
                               metadata={"description": "The name on the signboard"})
-    licence_name = fields.String(required=True, validate=validate.Length(min=2, max=100),
+    licence_name = fields.String(required=True, validate=[validate.Length(min=2, max=100), not_blank],
                                  metadata={"description": "The name on the business licence"})
     credit_code = fields.String(required=True, metadata={"description": "Unified social credit code (GB 32100)"})
     category = fields.String(required=True)
-    address = fields.String(required=True, validate=validate.Length(min=4, max=200))
+    address = fields.String(required=True, validate=[validate.Length(min=4, max=200), not_blank])
     latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90),
-                            metadata={"description": "WGS-84 (wx.getLocation with type 'wgs84')"})
+                            metadata={"description": "In `coord_type`'s datum; answered as stored, in WGS-84"})
     longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_type = coord_type_field()
     facade_width_m = _metres(0.5, 100, required=True)
     facade_height_m = _metres(1, 30, required=True)
     facade_photo_media_id = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -153,6 +156,12 @@ class ApplicationInputSchema(Schema):
         # The application's preview link draws the sign at this size.
         _check_proportions(data, "sign_width_m", "sign_height_m")
 
+    @post_load
+    def _as_stored(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """The shop's place in WGS-84, as every coordinate is stored."""
+        data["latitude"], data["longitude"] = to_wgs84(data["latitude"], data["longitude"], data.pop("coord_type"))
+        return data
+
 
 class CheckSchema(Schema):
     code = fields.String()
@@ -178,6 +187,9 @@ class EventSchema(Schema):
 
 class ApplicationSchema(ApplicationInputSchema):
     id = fields.Integer()
+    coord_type = fields.Constant("wgs84", metadata={"description": "The datum of latitude and longitude answered"})
+    location = fields.Function(lambda a: in_both_datums(a.latitude, a.longitude),
+                               metadata={"description": "The shop's place in both datums: {wgs84, gcj02}"})
     status = fields.String(metadata={"enum": list(STATUSES)})
     status_label = fields.String()
     revision = fields.Integer()

@@ -152,7 +152,8 @@ def file_request(client: str, fields: dict[str, str], *, token: str, ip_address:
     filed = db.session.scalar(sa.select(Open311Request).where(Open311Request.token == token))
     if filed is not None:
         return {"token": token, "service_notice": "该请求已提交过。"}
-    missing = [name for name in ("service_code", "lat", "long", "description", "media_url") if not fields.get(name)]
+    missing = [name for name in ("service_code", "lat", "long", "description", "media_url")
+               if not (fields.get(name) or "").strip()]
     if missing:
         raise ValidationFailed(f"required: {', '.join(missing)} (this city needs a location and a photo)")
     try:

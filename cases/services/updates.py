@@ -41,7 +41,8 @@ class UpdateOutcome:
     applied: bool
     report_id: int
     status: str  # the report's status afterwards
-    event_id: int | None  # the timeline step it made (None for a repeat)
+    event_id: int | None  # the timeline step it made (None for a repeat or a superseded update)
+    superseded: bool = False  # older than an update already applied: recorded, nothing changed
 
 
 def report_id_for_external(external_id: str) -> int | None:
@@ -107,7 +108,11 @@ def _move_report(report: Any, update: ExternalUpdate, actor_name: str) -> Any:
 
 
 def apply_update(source: str, update: ExternalUpdate, *, body_digest: str, actor_name: str) -> UpdateOutcome:
-    """Apply a status change once per (source, update id): a repeat changes nothing. The caller commits."""
+    """Apply a status change once per (source, update id): a repeat changes nothing. The caller commits.
+
+    Updates apply in the order the case system made them, whatever way they came (pushed, polled, from the desk):
+    one older than an update already applied to the report is recorded and changes nothing, so a poll answering
+    as of before a pushed 已处置 never takes the report back to 处置中."""
     if update.status not in EXTERNAL_STATUSES:
         raise ValidationFailed("未知的案件状态。", code="unknown_status", details={"status": update.status})
     seen = db.session.scalar(sa.select(CaseUpdate).where(CaseUpdate.source == source,
@@ -117,8 +122,10 @@ def apply_update(source: str, update: ExternalUpdate, *, body_digest: str, actor
     # One update of a report at a time: another one (pushed, polled, from the desk) waits here until this one
     # commits, then moves the report on from where this one left it, instead of failing on the report's version.
     report = citizen_services.lock_report(update.report_id)
+    occurred_at = update.occurred_at or utcnow()
     record = CaseUpdate(source=source, update_id=update.update_id, body_digest=body_digest, report_id=report.id,
-                        status=update.status, note=update.note, photo_urls=list(update.photo_urls))
+                        status=update.status, note=update.note, photo_urls=list(update.photo_urls),
+                        occurred_at=occurred_at)
     try:
         with db.session.begin_nested():
             db.session.add(record)
@@ -128,6 +135,10 @@ def apply_update(source: str, update: ExternalUpdate, *, body_digest: str, actor
         if seen is None:
             raise
         return _repeat(seen, body_digest)
+    latest_applied = db.session.scalar(sa.select(sa.func.max(CaseUpdate.occurred_at)).where(
+        CaseUpdate.report_id == report.id, CaseUpdate.report_event_id.is_not(None)))
+    if latest_applied is not None and occurred_at < latest_applied:
+        return UpdateOutcome(applied=False, report_id=report.id, status=report.status, event_id=None, superseded=True)
     event = _move_report(report, update, actor_name)
     db.session.flush()
     record.report_event_id = event.id

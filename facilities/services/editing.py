@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from citizen.facts import component_category_id
 from core.db import db
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.geo import wgs84_to_gcj02
@@ -13,7 +14,7 @@ from core.services import Actor, record_audit
 from facilities.models import Facility, FacilityImport
 from facilities.services.fields import FIELD_CHECKS
 from facilities.services.kinds import refresh_kind_stats
-from facilities.services.lookup import FacilityView
+from facilities.services.lookup import FacilityView, kinds_of
 
 
 def get_facility(facility_id: int, *, for_residents: bool = True) -> Facility:
@@ -28,9 +29,12 @@ def gcj02_of(facility: Facility | FacilityView) -> tuple[float, float]:
 
 
 def report_prefill(facility: Facility | FacilityView) -> dict[str, Any]:
-    """What a problem report about this facility starts from: its id, category and place."""
+    """What a problem report about this facility starts from: its id, category and place, as report submission
+    takes them. The city's extension kinds (class 21) have no report category: the resident picks one."""
     gcj_lat, gcj_lng = gcj02_of(facility)
-    return {"facility_id": facility.id, "category_code": facility.kind_code, "category_name": facility.kind_name,
+    kind = kinds_of([facility.kind_code])[facility.kind_code]
+    category_code = None if kind.is_extension else component_category_id(kind.code)
+    return {"facility_id": facility.id, "category_code": category_code, "category_name": facility.kind_name,
             "lat": gcj_lat, "lng": gcj_lng, "coord_type": "gcj02", "address": facility.address,
             "district": facility.district}
 

@@ -23,10 +23,11 @@ class KindInfo:
     code: str
     name: str
     shown_to_residents: bool
+    is_extension: bool
 
     @classmethod
     def of(cls, kind: FacilityKind) -> KindInfo:
-        return cls(kind.code, kind.name, kind.shown_to_residents)
+        return cls(kind.code, kind.name, kind.shown_to_residents, kind.is_extension)
 
 
 @dataclasses.dataclass(frozen=True)

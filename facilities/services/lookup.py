@@ -235,7 +235,7 @@ def nearest_hits(lat: float, lng: float, *, kind: str | None = None, limit: int 
     return hits
 
 
-def _kinds_of(codes: Iterable[str]) -> Mapping[str, KindInfo]:
+def kinds_of(codes: Iterable[str]) -> Mapping[str, KindInfo]:
     """The kind snapshot's kinds, reread if one of ``codes`` is not among them (a kind added since)."""
     kinds = kind_snapshot().kinds
     return kinds if all(code in kinds for code in codes) else kind_snapshot(refresh=True).kinds
@@ -255,7 +255,7 @@ def facility_views(ids: Sequence[int]) -> dict[int, FacilityView]:
         cursor.execute(sql + f"f.id IN ({', '.join('?' * len(ids))})", list(ids))
     processors = _view_processors(dialect)
     rows = cursor.fetchall()
-    kinds = _kinds_of(row[1] for row in rows)
+    kinds = kinds_of(row[1] for row in rows)
     return {row[0]: ViewColumns(row, processors).view(kinds) for row in rows}
 
 
@@ -263,7 +263,7 @@ def nearest(lat: float, lng: float, **options: Any) -> list[NearestResult]:
     """The nearest facilities themselves, with their distances; options as for ``nearest_hits``."""
     hits = nearest_hits(lat, lng, **options)
     read = [hit for hit in hits if isinstance(hit.extra, ViewColumns)]
-    kinds = _kinds_of(hit.extra.values[1] for hit in read)  # type: ignore[union-attr]
+    kinds = kinds_of(hit.extra.values[1] for hit in read)  # type: ignore[union-attr]
     views = {hit.id: hit.extra.view(kinds) for hit in read}  # type: ignore[union-attr]
     views.update(facility_views([hit.id for hit in hits if hit.id not in views]))
     return [NearestResult(views[hit.id], hit.distance_m) for hit in hits if hit.id in views]

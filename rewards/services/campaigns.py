@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from core.db import db, get_or_not_found
 from core.errors import Conflict, ValidationFailed
+from core.jobs import enqueue_after_commit
 from core.services import Actor, record_audit
 from rewards.models import Campaign
-from rewards.services.states import EARNING_STATUSES, yuan
+from rewards.services.states import EARNING_STATUSES, SHANGHAI, yuan
 
 # Sums of fen are stored as 32-bit integers (21,474,836.47 yuan): a campaign's figures stay below.
 MAX_FEN = 2**31 - 1
@@ -80,6 +81,8 @@ def save_campaign(actor: Actor, form: CampaignForm, *, max_transfer_fen: int,
     db.session.flush()
     record_audit(actor, "reward_campaign.save", "reward_campaign", campaign.id, before=before,
                  after=campaign.audit_view())
+    # Its period may hold reports submitted before it was saved: they earn as the later ones do.
+    enqueue_after_commit("rewards.jobs.decide_campaign_period", campaign.id)
     return campaign
 
 
@@ -91,7 +94,15 @@ def campaigns() -> list[Campaign]:
     return list(db.session.scalars(sa.select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc())))
 
 
+def period_bounds(campaign: Campaign) -> tuple[dt.datetime, dt.datetime]:
+    """The instants [start, end) of the campaign's period: its first day to its last, Beijing time."""
+    return (dt.datetime.combine(campaign.starts_on, dt.time(), SHANGHAI),
+            dt.datetime.combine(campaign.ends_on + dt.timedelta(days=1), dt.time(), SHANGHAI))
+
+
 def campaign_on(day: dt.date) -> Campaign | None:
+    """The campaign that rewards the reports submitted on ``day`` (Beijing time): the one rule of which campaign pays
+    for a report, wherever it is decided (its status changes, the sweep, a campaign saved with a past period)."""
     return db.session.scalar(sa.select(Campaign).where(
         Campaign.is_active.is_(True), Campaign.starts_on <= day, Campaign.ends_on >= day).order_by(Campaign.id))
 
@@ -109,7 +120,8 @@ def campaign_rules(campaign: Campaign, category_names: Mapping[str, str]) -> lis
     def named(keys: Iterable[str]) -> str:
         return "、".join(category_names.get(key, key) for key in keys)
 
-    rules = [f"活动时间：{campaign.starts_on:%Y年%m月%d日}至{campaign.ends_on:%Y年%m月%d日}（北京时间）。",
+    rules = [f"活动时间：{campaign.starts_on:%Y年%m月%d日}至{campaign.ends_on:%Y年%m月%d日}（北京时间）。"
+             "活动期间提交的反映均按本规则奖励，包括活动发布前提交的反映；期间之外提交的不予奖励。",
              f"每条有效反映奖励 {yuan(campaign.default_amount_fen)} 元。" if campaign.default_amount_fen
              else "仅下列类别的有效反映可获得奖励。"]
     for key, amount in sorted((campaign.amounts or {}).items()):

@@ -10,12 +10,13 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from citizen import facts as citizen_facts
 from citizen import services as citizen_services
 from core.db import commit_early, db, utcnow
 from core.errors import Conflict
 from core.services import Actor, record_audit
 from rewards.models import Campaign, ExcludedResident, Reward
-from rewards.services.campaigns import amount_for, campaign_on
+from rewards.services.campaigns import amount_for, campaign_on, get_campaign, period_bounds
 from rewards.services.ledger import append_entry, budget_used, get_reward, lock, resident_earned
 from rewards.services.states import (DECIDED, EARNING_STATUSES, GRANTED, HELD, L_GRANTED, PENDING, REFUSED,
                                      REFUSING_STATUSES, SYSTEM, shanghai_day)
@@ -84,6 +85,9 @@ def _refusal(campaign: Campaign, facts: citizen_services.ReportFacts) -> str | N
 
 
 def _hold_signals(facts: citizen_services.ReportFacts, settings: RewardSettings) -> list[str]:
+    """Bursts are judged by resident: nothing the mini-program sends tells devices apart (its storage is per WeChat
+    user, so an id kept there names the resident again). One IP address is a weak signal (a mobile carrier puts many
+    residents behind one): its threshold is far higher."""
     signals = [flag for flag in ("evidence_far_away", "evidence_old", "checks_pending") if flag in facts.flags]
     if facts.other_residents_same_photo:
         signals.append("photo_shared")
@@ -140,21 +144,46 @@ def refuse_held(actor: Actor, reward_id: int) -> Reward:
     return reward
 
 
-# How far back the scheduled pass looks for status changes that reached no decision, and how many it reads at once.
+# How far back the scheduled pass looks for status changes (and campaigns saved) that reached no decision, and how
+# many reports it reads at once.
 CATCH_UP_WINDOW = dt.timedelta(days=1)
 CATCH_UP_BATCH = 500
+# The statuses a decision is made in: those that earn under some campaign, and those that refuse.
+DECIDING_STATUSES = tuple(sorted(set().union(*EARNING_STATUSES.values()) | set(REFUSING_STATUSES)))
+_ONE_AT_A_TIME = ("a decision holds its campaign's lock (on SQLite, the database's): one at a time, the pass keeps no "
+                  "grant or submission waiting")
+
+
+def decide_period(campaign_id: int, settings: RewardSettings) -> int:
+    """Decide the reports submitted within the campaign's period that have no reward yet (those submitted before it
+    was saved, or before its period was widened); how many. Queued when a campaign is saved; the sweep runs it again
+    for campaigns saved in the last day, in case that job was lost."""
+    campaign = get_campaign(campaign_id)
+    if not campaign.is_active:
+        return 0
+    start, end = period_bounds(campaign)
+    after, decided = 0, 0
+    while ids := citizen_facts.report_ids_submitted(start, end, statuses=DECIDING_STATUSES, after_id=after,
+                                                    limit=CATCH_UP_BATCH):
+        after = ids[-1]
+        rewarded = set(db.session.scalars(sa.select(Reward.report_id).where(Reward.report_id.in_(ids))))
+        for report_id in ids:
+            if report_id not in rewarded:
+                consider_report(report_id, settings)
+                commit_early(_ONE_AT_A_TIME)
+                decided += 1
+    return decided
 
 
 def catch_up_decisions(settings: RewardSettings, now: dt.datetime | None = None) -> int:
     """Decide reports whose latest status change reached no listener (its job lost with Redis or a worker):
     no reward yet, or one still pending from before that change. The scheduled pass runs it."""
-    statuses = set().union(*EARNING_STATUSES.values()) | set(REFUSING_STATUSES)
     since = (now or utcnow()) - CATCH_UP_WINDOW
     after, decided = None, 0
     # Every page of the window: a busy day has more changes than one batch, and the newest matter most.
     while page := citizen_services.changed_report_snapshots(since, after=after, limit=CATCH_UP_BATCH):
         after = (page[-1].changed_at, page[-1].id)
-        changed = [(snapshot.id, snapshot.changed_at) for snapshot in page if snapshot.status in statuses]
+        changed = [(snapshot.id, snapshot.changed_at) for snapshot in page if snapshot.status in DECIDING_STATUSES]
         rewards = {report_id: (state, updated_at) for report_id, state, updated_at in db.session.execute(
             sa.select(Reward.report_id, Reward.state, Reward.updated_at).where(
                 Reward.report_id.in_([report_id for report_id, _ in changed])))}
@@ -162,7 +191,8 @@ def catch_up_decisions(settings: RewardSettings, now: dt.datetime | None = None)
                   or (rewards[report_id][0] == PENDING and rewards[report_id][1] < changed_at)]
         for report_id in missed:
             consider_report(report_id, settings)
-            commit_early("a decision holds its campaign's lock (on SQLite, the database's): one at a time, the pass "
-                         "keeps no grant or submission waiting")
+            commit_early(_ONE_AT_A_TIME)
         decided += len(missed)
-    return decided
+    saved_lately = db.session.scalars(sa.select(Campaign.id).where(Campaign.is_active.is_(True),
+                                                                   Campaign.updated_at >= since))
+    return decided + sum(decide_period(campaign_id, settings) for campaign_id in list(saved_lately))

@@ -25,7 +25,8 @@ def test_updates_move_the_report_and_the_resident_sees_notes_and_photo(app, clie
     case_system.photos["fixed.jpg"] = photo_bytes(77)
     first = signed_update(client, {"update_id": "u-1", "report_id": report_id, "status": "in_progress",
                                    "note": "已派遣环卫二队清理，联系人王队长 13812345678。"})
-    assert first.status_code == 200 and first.json == {"applied": True, "report_id": report_id, "status": "in_progress"}
+    assert first.status_code == 200 and first.json == {"applied": True, "report_id": report_id, "status": "in_progress",
+                                                   "superseded": False}
     second = signed_update(client, {"update_id": "u-2", "case_id": f"W{report_id}", "status": "resolved",
                                     "note": "垃圾已清运完毕。", "public": True,
                                     "photo_urls": [f"{case_server.base_url}/photos/fixed.jpg"]})
@@ -183,6 +184,59 @@ def test_polling_open311_brings_status_back(app, client, resident, run_jobs, use
         services.poll_case_system(current_case_settings())
         db.session.commit()
     assert report_status(app, report_id) == "closed"
+
+
+@pytest.mark.parametrize("pushed_at", ["2026-11-29T10:00:00+08:00", None])
+def test_a_poll_older_than_a_pushed_update_is_recorded_and_undoes_nothing(app, client, resident, run_jobs,
+                                                                         use_case_system, case_system, pushed_at):
+    # Regression: with push and poll both in use, a pushed 已处置 went back to 处置中 at the next poll, whose
+    # Open311 answer still showed the request open as of before. An update without its time is as of receipt.
+    use_case_system("open311")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    external_id = delivery_of(app, report_id).external_id
+    body = {"update_id": "push-1", "report_id": report_id, "status": "resolved", "note": "已清运。", "public": True}
+    pushed = signed_update(client, {**body, "occurred_at": pushed_at} if pushed_at else body)
+    assert pushed.json == {"applied": True, "report_id": report_id, "status": "resolved", "superseded": False}
+    case_system.set_status(external_id, "open", "已派遣处置", "2026-11-29T09:00:00+08:00")
+    with app.app_context():
+        assert services.poll_case_system(current_case_settings()) == 0
+        db.session.commit()
+        polled = db.session.scalar(sa.select(CaseUpdate).where(CaseUpdate.source == "poll"))
+        assert (polled.status, polled.report_event_id) == ("in_progress", None)  # recorded, not applied
+        assert polled.occurred_at == dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.timezone.utc)
+    assert report_status(app, report_id) == "resolved"
+    timeline = client.get(f"/api/v1/reports/{report_id}", headers=resident).json["timeline"]
+    assert [entry["status"] for entry in timeline][-1] == "resolved"
+
+
+def test_an_older_push_after_a_newer_poll_undoes_nothing_and_says_so(app, client, resident, run_jobs,
+                                                                     use_case_system, case_system):
+    use_case_system("open311")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_system.set_status(delivery_of(app, report_id).external_id, "open", "已派遣处置", "2026-11-29T09:00:00+08:00")
+    with app.app_context():
+        assert services.poll_case_system(current_case_settings()) == 1
+        db.session.commit()
+    resolved = signed_update(client, {"update_id": "push-2", "report_id": report_id, "status": "resolved",
+                                      "occurred_at": "2026-11-29T10:00:00+08:00"})
+    assert resolved.json["status"] == "resolved"
+    late = signed_update(client, {"update_id": "push-1", "report_id": report_id, "status": "in_progress",
+                                  "occurred_at": "2026-11-29T09:30:00+08:00"})
+    assert late.status_code == 200
+    assert late.json == {"applied": False, "report_id": report_id, "status": "resolved", "superseded": True}
+    assert report_status(app, report_id) == "resolved"
+    # sent_back, newer than what the report shows, still moves it back: it is a newer step, not an old one.
+    sent_back = signed_update(client, {"update_id": "push-3", "report_id": report_id, "status": "sent_back",
+                                       "occurred_at": "2026-11-29T11:00:00+08:00"})
+    assert sent_back.json["status"] == "in_progress"
+
+
+def test_an_update_s_time_must_say_its_offset(client, resident, app, run_jobs, use_case_system):
+    use_case_system("webhook")
+    report_id = accepted_report(app, client, resident, run_jobs)
+    response = signed_update(client, {"update_id": "naive-1", "report_id": report_id, "status": "resolved",
+                                      "occurred_at": "2026-11-29T10:00:00"})
+    assert response.status_code == 422 and "occurred_at" in response.json["error"]["details"]["fields"]["json"]
 
 
 def test_polling_reaches_a_case_behind_a_thousand_newer_open_reports(app, client, resident, run_jobs, use_case_system,

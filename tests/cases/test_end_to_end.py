@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from cases import services
-from core.db import db
+from core.db import db, utcnow
 from tests.cases.conftest import accept, current_case_settings, delivery_of, signed_update
 from tests.citizen.helpers import new_report
 from tests.common.media_files import photo_bytes
@@ -27,7 +29,9 @@ def test_resident_to_case_system_and_back(app, client, resident, run_jobs, use_c
                            "note": "已派遣市南区环卫所。", "public": True})
     run_jobs()  # Its message goes before the next changes (else they would make one message together).
     case_system.photos["done.jpg"] = photo_bytes(2024)
-    case_system.set_status(external_id, "closed", "垃圾已清运。", "2026-11-29T12:00:00+08:00",
+    # Closed after the pushed update (updates apply in the order the case system made them).
+    closed_at = (utcnow() + dt.timedelta(minutes=1)).isoformat(timespec="seconds")
+    case_system.set_status(external_id, "closed", "垃圾已清运。", closed_at,
                            media_url=f"{case_server.base_url}/photos/done.jpg")
     with app.app_context():
         assert services.poll_case_system(current_case_settings()) == 1

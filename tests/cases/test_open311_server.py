@@ -77,6 +77,35 @@ def test_errors_use_the_open311_format(client, open311):
     assert client.get("/open311/v2/requests/999999.json").status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("get", "/open311/v2/nothing-here.xml", 404),
+    ("get", "/open311/v2/requests/not-a-number.xml", 404),
+    ("delete", "/open311/v2/requests.xml", 405),
+    ("put", "/open311/v2/requests/1.xml", 405),
+])
+def test_errors_outside_any_route_answer_in_the_format_asked(client, open311, method, path, status):
+    # Regression: a path no route matched (or a method none takes) answered our JSON error, not the standard's.
+    response = getattr(client, method)(path)
+    assert response.status_code == status and response.content_type.startswith("text/xml")
+    root = ElementTree.fromstring(response.data)
+    assert root.tag == "errors" and root.find("error/code").text == str(status)
+    assert root.find("error/description").text
+    as_json = getattr(client, method)(path.replace(".xml", ".json"))
+    assert as_json.status_code == status and as_json.json[0]["code"] == status
+
+
+def test_an_unexpected_failure_answers_in_the_format_asked(client, open311, monkeypatch):
+    from cases import services as case_services
+
+    def fail() -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(case_services, "service_list", fail)
+    response = client.get("/open311/v2/services.xml")
+    assert response.status_code == 500
+    assert ElementTree.fromstring(response.data).find("error/code").text == "500"
+
+
 @pytest.mark.parametrize("query", ["start_date=9999-12-31T23:59:59-14:00", "start_date=0001-01-01T00:00:00%2B14:00",
                                    "end_date=0001-01-05T00:00:00", "end_date=0001-01-01T00:00:00Z"])
 def test_dates_at_the_ends_of_time_are_answered_not_a_500(client, open311, query):
@@ -88,6 +117,14 @@ def test_dates_at_the_ends_of_time_are_answered_not_a_500(client, open311, query
 def test_an_id_no_database_holds_is_an_unknown_request(client, open311):
     response = client.get("/open311/v2/requests.json?service_request_id=1,99999999999")
     assert response.status_code == 200 and response.json == []
+
+
+def test_a_blank_description_is_missing(client, open311):
+    # Regression: a description of spaces alone filed a report.
+    form = {"api_key": CLIENT_KEY, "service_code": "S0102", "lat": "36.0671", "long": "120.3826",
+            "description": " \u3000\n ", "media_url": open311}
+    response = client.post("/open311/v2/requests.json", data=form)
+    assert response.status_code == 400 and "description" in response.json[0]["description"]
 
 
 def test_posting_files_a_report_for_review_then_the_token_gives_its_id(app, client, open311, run_jobs):

@@ -122,6 +122,7 @@ def test_a_point_outside_the_city_is_refused(client, resident):
     ({"location": {"lat": 36.06, "lng": 120.38, "coord_type": "bd09"}}, "location"),
     ({"description": "长" * 501}, "description"),
     ({"description": ""}, "description"),
+    ({"description": " \u3000\n\t "}, "description"),  # regression: spaces alone were a report
     ({"media_ids": []}, "media_ids"),
     ({"media_ids": ["1"]}, "media_ids"),
 ])
@@ -129,6 +130,16 @@ def test_malformed_fields_are_named(client, resident, change, field):
     response = submit(client, resident, {**report_body([1]), **change})
     assert response.status_code == 422
     assert field in response.json["error"]["details"]["fields"]["json"]
+
+
+def test_a_deleted_report_s_id_is_never_given_again(app, client, resident):
+    # Regression: on SQLite the next report took the id of the newest one after its deletion, so the audit
+    # entries, deliveries and rewards naming the deleted report pointed at the new one.
+    deleted = new_report(client, resident)["id"]
+    with app.app_context():
+        db.session.delete(db.session.get(Report, deleted))
+        db.session.commit()
+    assert new_report(client, resident)["id"] > deleted
 
 
 def test_an_unknown_or_disabled_category_is_refused(app, client, resident):

@@ -6,6 +6,7 @@ import pytest
 
 from core.geo import gcj02_to_wgs84, haversine_m, wgs84_to_gcj02
 from facilities import services
+from tests.citizen.helpers import sign_in, submit, upload_photo
 from tests.common.factories import FacilityFactory
 
 NEAREST = "/api/v1/facilities/nearest"
@@ -37,10 +38,25 @@ def test_nearest_takes_gcj02_and_answers_with_both_datums_and_a_report_prefill(a
     assert first["kind"] == {"code": "0301", "name": "公共厕所"}
     assert first["open_now"] is True and first["is_sample"] is False
     assert first["attributes"] == {"free": True, "accessible": True}
-    assert first["report"] == {"facility_id": facility_id, "category_code": "0301", "category_name": "公共厕所",
+    assert first["report"] == {"facility_id": facility_id, "category_code": "B0301", "category_name": "公共厕所",
                                "lat": pytest.approx(gcj_lat), "lng": pytest.approx(gcj_lng), "coord_type": "gcj02",
                                "address": "香港中路 1 号", "district": "市南区"}
     assert body["query"]["coord_type"] == "gcj02"
+
+
+def test_a_gcj02_point_sent_without_coord_type_finds_the_toilet_that_is_nearest(app, client):
+    # Regression: /facilities/nearest read a point without coord_type as WGS-84 while /reports/nearby and
+    # /facilities read GCJ-02. wx.getLocation({type: 'gcj02'})'s point, read as WGS-84, lies some 460 m away:
+    # the answer was a toilet 503 m from the resident instead of the one 93 m from them.
+    resident_at = (36.0671, 120.3826)  # WGS-84
+    with app.app_context():
+        near = FacilityFactory(lat=36.0679364, lng=120.3826).id  # 93 m north
+        FacilityFactory(lat=36.0673762, lng=120.3881892)  # 503 m east: 41 m from the misread point
+    gcj_lat, gcj_lng = wgs84_to_gcj02(*resident_at)
+    body = client.get(NEAREST, query_string={"lat": gcj_lat, "lng": gcj_lng, "kind": "0301", "limit": 1}).get_json()
+    assert body["query"]["coord_type"] == "gcj02"
+    assert [facility["id"] for facility in body["facilities"]] == [near]
+    assert body["facilities"][0]["distance_m"] == pytest.approx(93, abs=0.5)
 
 
 def test_nearest_with_nothing_around_is_an_empty_list(client):
@@ -129,8 +145,39 @@ def test_one_facility_by_id_and_404_for_removed_hidden_or_missing(app, client):
         shown = FacilityFactory().id
         removed = FacilityFactory(status="removed").id
         hidden = FacilityFactory(kind_code="0101", shown=False).id
-    assert client.get(f"/api/v1/facilities/{shown}").get_json()["report"]["category_code"] == "0301"
+    assert client.get(f"/api/v1/facilities/{shown}").get_json()["report"]["category_code"] == "B0301"
     for missing in (removed, hidden, 987654):
         response = client.get(f"/api/v1/facilities/{missing}")
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_report_from_a_facility_page_is_filed_with_its_prefill_as_given(app, client):
+    # Regression: the prefill gave the kind's bare code ("0301"), which report submission refuses (it takes
+    # "B0301": the bare codes of components and events overlap).
+    with app.app_context():
+        facility_id = FacilityFactory(lat=36.0671, lng=120.3826).id
+    prefill = client.get(f"/api/v1/facilities/{facility_id}").get_json()["report"]
+    resident = sign_in(client, "oToiletReporter")
+    body = {"category_code": prefill["category_code"], "description": "厕所门锁坏了，无法使用。",
+            "address": prefill["address"], "media_ids": [upload_photo(client, resident)],
+            "location": {"lat": prefill["lat"], "lng": prefill["lng"], "coord_type": prefill["coord_type"]}}
+    response = submit(client, resident, body)
+    assert response.status_code == 201, response.get_json()
+    report = response.get_json()
+    assert report["category"]["id"] == "B0301" and report["category"]["name"] == "公共厕所"
+    assert report["location"]["wgs84"] == pytest.approx({"lat": 36.0671, "lng": 120.3826})
+
+
+def test_every_other_kind_prefills_a_category_residents_can_choose(client):
+    kinds = client.get("/api/v1/facility-kinds").get_json()
+    tree = client.get("/api/v1/categories").get_json()
+    offered = {category["id"] for group in tree["classes"] for category in group["categories"]}
+    assert {f"B{kind['code']}" for kind in kinds if not kind["is_extension"]} <= offered
+
+
+def test_a_city_extension_kind_prefills_no_category(app, client):
+    # Class 21 (city extensions) has no report category: the resident picks one.
+    with app.app_context():
+        facility_id = FacilityFactory(kind_code="2103").id
+    assert client.get(f"/api/v1/facilities/{facility_id}").get_json()["report"]["category_code"] is None

@@ -52,12 +52,15 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     page.get_by_label("每人每日上限（元）").fill("100")
     page.get_by_label("每人每月上限（元）").fill("500")
     page.get_by_label("超过此金额需第二位专员复核（元，留空为不需要）").fill("10")
+    # A campaign rewards every report of its period, those the live app's other tests filed today among them: this
+    # one rewards a category only this test reports.
+    page.get_by_label("奖励范围（类别编号或大类，逗号分隔；留空为全部类别）").fill("B0303")
     page.get_by_role("button", name="保存活动").click()
     expect(page.get_by_text("已保存活动“浏览器测试活动”。")).to_be_visible()
 
     client = live_app.test_client()
     resident = sign_in(client, "oBrowserRewardResident")
-    report_id = new_report(client, resident, description="浏览器测试：有奖反映")["id"]
+    report_id = new_report(client, resident, description="浏览器测试：有奖反映", category="B0303")["id"]
     moderate(live_app, lambda: None, report_id, "accepted")
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="奖励审批").click()
@@ -88,6 +91,8 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     page.goto(f"{live_server}/admin/rewards/campaigns")
     page.get_by_role("link", name="浏览器测试活动").click()
     expect(page.get_by_role("img", name="预算使用累计曲线")).to_be_visible()
+    # The rule of which reports a campaign rewards, where the officer sets its period.
+    expect(page.get_by_text("活动期间（北京时间）提交的反映均按本活动规则奖励")).to_be_visible()
     export = page.request.get(f"{live_server}/admin/rewards/export.csv")
     assert export.ok and out_bill_no in export.text() and "发起转账" in export.text()
 

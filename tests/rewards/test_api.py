@@ -15,6 +15,7 @@ def test_the_current_campaign_explains_its_rules_in_chinese(app, client, run_job
     rules = "\n".join(campaign["rules"])
     assert "每条有效反映奖励 5.00 元" in rules and "每条奖励 10.00 元" in rules
     assert "活动区域：市南区" in rules and "每人每天最多获得 15.00 元" in rules
+    assert "活动期间提交的反映均按本规则奖励，包括活动发布前提交的反映" in rules
 
 
 def test_my_rewards_list_reports_states_and_totals_and_others_cannot_claim(app, client, run_jobs):

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
 from citizen import jobs as citizen_jobs
-from citizen.models import Resident
-from core.db import db
+from citizen.models import Report, Resident
+from core.db import db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry
 from rewards import services
@@ -20,7 +20,7 @@ from rewards.settings import RewardSettings
 from tests.citizen.helpers import BEIJING, QINGDAO, new_report, sign_in, upload_photo
 from tests.common.media_files import photo_bytes
 from tests.rewards.helpers import (OFFICER, SECOND_OFFICER, accepted_report, budget_used, make_campaign, moderate,
-                                   reward_of, sweep)
+                                   reward_of, sweep, today)
 from tests.common.statements import recorded_statements
 
 
@@ -193,6 +193,59 @@ def test_the_same_photo_from_two_residents_is_held_and_can_be_refused(app, clien
         services.refuse_held(OFFICER, reward.id)
         db.session.commit()
         assert services.reward_for_report(copied).reason == "refused_by_officer"
+
+
+def backdate(app, report_id: int, days: int) -> None:
+    """The report was submitted, and last changed, ``days`` ago."""
+    with app.app_context():
+        then = utcnow() - dt.timedelta(days=days)
+        db.session.execute(sa.update(Report).where(Report.id == report_id).values(created_at=then, updated_at=then))
+        db.session.commit()
+
+
+def test_a_campaign_rewards_the_reports_of_its_period_submitted_before_it_existed(app, client, run_jobs, resident):
+    # Regression: reports accepted before a campaign existed were rewarded at the next sweep, but only those of the
+    # last day. The rule: a campaign rewards the reports submitted within its period, whenever it was saved.
+    three_days_ago, last_week = accepted_report(app, client, run_jobs, resident), accepted_report(
+        app, client, run_jobs, resident)
+    backdate(app, three_days_ago, 3)
+    backdate(app, last_week, 7)
+    assert reward_of(app, three_days_ago) is None
+    campaign_id = make_campaign(app, starts_on=today() - dt.timedelta(days=5))
+    run_jobs()
+    reward = reward_of(app, three_days_ago)
+    assert (reward.state, reward.campaign_id) == ("granted", campaign_id)
+    assert reward_of(app, last_week) is None  # before the period: no campaign rewards it
+    sweep(app)
+    assert reward_of(app, last_week) is None
+
+
+def test_the_sweep_decides_a_period_whose_campaign_job_was_lost(app, client, run_jobs, resident, jobs_lost):
+    report_id = accepted_report(app, client, run_jobs, resident)
+    backdate(app, report_id, 3)
+    with jobs_lost():
+        make_campaign(app, starts_on=today() - dt.timedelta(days=5))
+    assert reward_of(app, report_id) is None
+    sweep(app)
+    assert reward_of(app, report_id).state == "granted"
+
+
+def test_residents_behind_one_carrier_address_are_not_a_burst(app, client, run_jobs):
+    # Regression: ten reports an hour from one IP address held rewards, and a mobile carrier puts many residents
+    # behind one address. Bursts are judged by resident; the address is a weak signal (a far higher threshold).
+    make_campaign(app)
+    residents = [sign_in(client, f"oCarrierResident{n}") for n in range(12)]
+    states = [reward_of(app, accepted_report(app, client, run_jobs, resident)).state for resident in residents]
+    assert states == ["granted"] * 12
+    assert RewardSettings.reward_burst_reports_per_ip >= 3 * RewardSettings.reward_burst_reports_per_resident
+
+
+def test_a_burst_of_one_resident_is_held(app, client, run_jobs, resident, override_settings):
+    override_settings(reward_burst_reports_per_resident=2)
+    make_campaign(app)
+    states = [reward_of(app, accepted_report(app, client, run_jobs, resident)).state for _ in range(3)]
+    assert states == ["granted", "granted", "held"]
+    assert reward_of(app, accepted_report(app, client, run_jobs, resident)).hold_signals == ["resident_burst"]
 
 
 def test_bursts_from_one_network_are_held(app, client, run_jobs, resident, override_settings):

@@ -206,6 +206,29 @@ def test_the_review_page_gives_the_shop_s_place_in_gcj02_as_well_as_wgs84(app, c
     assert f"WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）" in page
 
 
+def test_a_place_from_wx_choose_location_is_read_as_gcj02_and_answered_in_both_datums(client, merchant):
+    # Regression: applications took WGS-84 only, although wx.chooseLocation gives GCJ-02; without coord_type a
+    # point is GCJ-02, as on every other endpoint.
+    headers, photo = merchant
+    shop = (36.0671, 120.3826)  # WGS-84
+    gcj_lat, gcj_lng = wgs84_to_gcj02(*shop)
+    body = application_body(photo, latitude=gcj_lat, longitude=gcj_lng)
+    del body["coord_type"]
+    created = client.post("/api/v1/signboard-applications", json=body, headers=headers).json
+    assert (created["latitude"], created["longitude"]) == pytest.approx(shop, abs=1e-7)
+    assert created["coord_type"] == "wgs84"
+    assert created["location"]["gcj02"] == pytest.approx({"lat": gcj_lat, "lng": gcj_lng}, abs=1e-7)
+
+
+@pytest.mark.parametrize("field", ["licence_name", "address"])
+def test_a_blank_text_is_refused(client, merchant, field):
+    headers, photo = merchant
+    response = client.post("/api/v1/signboard-applications", json=application_body(photo, **{field: " \u3000 \t "}),
+                           headers=headers)
+    assert response.status_code == 422
+    assert field in response.json["error"]["details"]["fields"]["json"]
+
+
 def test_review_request_changes_then_approve_issues_a_verifiable_certificate(app, client, merchant):
     headers, photo = merchant
     created = client.post("/api/v1/signboard-applications", json=application_body(photo), headers=headers).json

@@ -78,6 +78,8 @@ def test_the_merchant_prints_a_one_page_a4_certificate_with_everything_an_offici
     fonts = subprocess.run(["pdffonts", str(tmp_path / "certificate.pdf")], capture_output=True, text=True,
                            check=True).stdout.splitlines()[2:]
     assert fonts and all(line.split()[-5] == "yes" for line in fonts)  # every font embedded: text, not pictures
+    # Real CID fonts, subsetted (core.pdf_fonts), not Type 3 procedures: the text selects and searches.
+    assert all("CID TrueType" in line and line.split()[-4] == "yes" for line in fonts)
 
 
 def test_only_the_owner_gets_the_certificate_and_only_once_approved(app, client, approved):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.common.stack import ROOT
+from tests.conftest import IN_CI
 
 UNITS = ROOT / "deploy" / "systemd"
 INSTALLED_AT = "/srv/citizen-services"
@@ -16,7 +17,8 @@ INSTALLED_AT = "/srv/citizen-services"
 
 def test_the_units_verify(tmp_path: Path):
     if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed")
+        message = "systemd-analyze is not installed (Debian's systemd package)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
     # The units name the documented install path; here it is this checkout, whose .venv has the binaries.
     for unit in UNITS.iterdir():
         (tmp_path / unit.name).write_text(unit.read_text().replace(INSTALLED_AT, str(ROOT)))

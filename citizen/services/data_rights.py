@@ -14,7 +14,7 @@ from citizen.facts import ACCEPTED, CLOSED, DUPLICATE, FORWARDED, IN_PROGRESS, R
 from citizen.models import Report, ReportEvent, ReportMedia, ReportStatusCount, Resident
 from citizen.settings import CitizenSettings
 from citizen.services.public_map import lock_map_cells
-from citizen.services.followers import forget_follows
+from citizen.services.followers import export_follows, forget_follows
 from citizen.services.reading import timeline
 from citizen.services.residents import FORGOTTEN_OPENID_PREFIX, get_resident, is_forgotten
 from core import privacy
@@ -30,16 +30,19 @@ CASE_STATUSES = (ACCEPTED, FORWARDED, IN_PROGRESS, RESOLVED, CLOSED)
 FINISHED_STATUSES = (REJECTED, WITHDRAWN, DUPLICATE, CLOSED)
 
 
-def export_resident_data(resident_id: int) -> list[dict[str, Any]]:
-    """The resident's reports with their timelines and the ids of their media."""
+def export_resident_data(resident_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The resident's reports with their timelines and the ids of their media, and the reports they follow."""
     reports = db.session.scalars(sa.select(Report).where(Report.resident_id == resident_id).order_by(Report.id))
-    return [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags", "reviewed_by",
-                                         "submitted_ip_digest")),
-             "category_name": report.category.name,
-             "media": [row_dict(item, exclude=("report_id", "phash")) for item in report.media],
-             "timeline": [row_dict(event, exclude=("report_id", "actor_name", "staff_note"))
-                          for event in timeline(report)]}
-            for report in reports]
+    return {
+        "reports": [{**row_dict(report, exclude=("resident_id", "request_fingerprint", "checks", "flags",
+                                                 "reviewed_by", "submitted_ip_digest")),
+                     "category_name": report.category.name,
+                     "media": [row_dict(item, exclude=("report_id", "phash")) for item in report.media],
+                     "timeline": [row_dict(event, exclude=("report_id", "actor_name", "staff_note"))
+                                  for event in timeline(report)]}
+                    for report in reports],
+        "follows": export_follows(resident_id),
+    }
 
 
 def export_resident(resident_id: int) -> dict[str, Any]:

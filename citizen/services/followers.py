@@ -6,6 +6,7 @@ the reporter and rate it with a rating of their own."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -190,6 +191,15 @@ def rate(resident_id: int, report_id: int, *, rating: int, comment: str) -> Foll
         followed.report.updated_at = utcnow()
         publish(REPORT_RATED, report_id)
     return followed
+
+
+def export_follows(resident_id: int) -> list[dict[str, Any]]:
+    """What the resident follows, why, since when and their own rating of it (the data export)."""
+    follows = db.session.scalars(sa.select(ReportFollower).where(ReportFollower.resident_id == resident_id)
+                                 .order_by(ReportFollower.id))
+    return [{"report_id": follow.report_id, "reason": follow.reason, "merged_report_id": follow.source_report_id,
+             "since": follow.created_at.isoformat(), "rating": follow.rating, "rating_comment": follow.rating_comment,
+             "rated_at": follow.rated_at.isoformat() if follow.rated_at else None} for follow in follows]
 
 
 def forget_follows(resident_id: int) -> None:

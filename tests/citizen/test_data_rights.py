@@ -49,7 +49,7 @@ def test_the_export_holds_everything_with_working_links(client, holdings):
     assert response.status_code == 200
     document = response.json
     assert document["resident"]["openid"] == OPENID
-    reports = {report["id"]: report for report in document["data"]["citizen"]}
+    reports = {report["id"]: report for report in document["data"]["citizen"]["reports"]}
     assert set(reports) == {holdings["case"], holdings["pending"]}
     assert reports[holdings["case"]]["description"] == PHONE_TEXT
     # The built-in case desk may have taken the accepted report already (jobs run inline when embedded).
@@ -92,7 +92,7 @@ def test_deleting_the_account_keeps_cases_anonymised_and_nothing_else(app, clien
     # Signing in again is a new account with nothing in it.
     again = sign_in(client, OPENID)
     assert client.get("/api/v1/me/export", headers=again).json["data"] == {
-        "citizen": [], "media": [], "signboard_templates": [], "rewards": [],
+        "citizen": {"reports": [], "follows": []}, "media": [], "signboard_templates": [], "rewards": [],
         "cases": {"subscriptions": [], "notifications": []}}
 
 

@@ -243,3 +243,21 @@ def test_merging_a_report_with_followers_passes_them_on(app, client, resident, o
     # The first reporter follows where their problem is now handled.
     assert client.get(f"/api/v1/reports/{last}", headers=other_resident).json["relation"] == "merged"
     assert client.get(f"/api/v1/reports/{first}", headers=other_resident).json["original"]["id"] == last
+
+
+def test_the_data_export_holds_what_i_follow_and_my_rating_of_it(app, client, resident, other_resident):
+    report = new_report(client, resident, description="路灯不亮")["id"]
+    move(app, report, "accepted")
+    assert me_too(client, other_resident, report).status_code == 200
+    move(app, report, "forwarded", "in_progress", "resolved")
+    rated = client.post(f"/api/v1/reports/{report}/rating", json={"rating": 2, "comment": "还是不亮"},
+                        headers=other_resident)
+    assert rated.status_code == 200
+
+    exported = client.get("/api/v1/me/export", headers=other_resident).json["data"]["citizen"]
+    assert exported["reports"] == []
+    [follow] = exported["follows"]
+    assert (follow["report_id"], follow["reason"], follow["rating"], follow["rating_comment"]) == (
+        report, "me_too", 2, "还是不亮")
+    # The reporter's own export lists the report, not who follows it.
+    assert client.get("/api/v1/me/export", headers=resident).json["data"]["citizen"]["follows"] == []

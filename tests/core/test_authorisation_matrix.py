@@ -172,7 +172,8 @@ def test_lists_and_the_export_hold_only_one_s_own(client, world):
     assert client.get("/api/v1/reports/mine", headers=b).json["items"] == []
     assert client.get("/api/v1/signboard-applications/mine", headers=b).json == []
     exported = client.get("/api/v1/me/export", headers=b).json
-    assert exported["data"]["citizen"] == [] and exported["data"]["signboard_templates"] == []
+    assert exported["data"]["citizen"] == {"reports": [], "follows": []}
+    assert exported["data"]["signboard_templates"] == []
     assert [item["id"] for item in exported["data"]["media"]] == [world["b_photo"]]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -365,23 +364,18 @@ class PublicReports(MethodView):
             statuses=tuple(sorted(set(args["status"] or services.PUBLIC_STATUSES))),
             category_ids=tuple(sorted(set(args["category"]))), since=args["since"], until=args["until"])
         level = services.grid_level(window, args["zoom"])
-        # Clusters cover whole cells, so windows meeting the same cells share an answer.
-        where = ((window.south, window.west, window.north, window.east, args["cursor"], args["limit"])
-                 if services.shows_reports(level) else services.cell_range(window, level))
-        key = hashlib.sha256(json.dumps([level, where, coord_type, window.statuses, window.category_ids,
-                                         str(window.since), str(window.until), public_origin()]).encode()).hexdigest()
-        cache = current_app.extensions["cache"]
-        body = cache.get(f"public-reports:{key}")
-        cached = body is not None
-        if body is None:
+
+        def render() -> bytes:
             answer = (_public_reports_page(window, coord_type, args) if services.shows_reports(level)
                       else _public_clusters(window, level, coord_type))
-            body = json.dumps(PublicReportsSchema().dump({**answer, "coord_type": coord_type, "level": level}),
+            return json.dumps(PublicReportsSchema().dump({**answer, "coord_type": coord_type, "level": level}),
                               ensure_ascii=False).encode()
-            ttl = min(current_settings(CitizenSettings).public_reports_cache_seconds,
-                      current_settings(MediaSettings).signed_url_ttl_seconds // 2)
-            if ttl > 0:
-                cache.set(f"public-reports:{key}", body, ttl)
+
+        body, cached = services.cached_map_answer(
+            current_app.extensions["cache"], window, level, page=(args["cursor"], args["limit"]),
+            shown_as=(coord_type, public_origin()),
+            cache_seconds=current_settings(CitizenSettings).public_reports_cache_seconds,
+            link_seconds=current_settings(MediaSettings).signed_url_ttl_seconds, render=render)
         return Response(body, mimetype="application/json", headers={"X-Cache": "hit" if cached else "miss"})
 
 

@@ -31,8 +31,8 @@ from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, QueueFilter, 
                                          status_counts)
 from citizen.services.photos import (blur_boxes_from_display, public_photo_ids, render_public_photo,
                                      set_photo_publication)
-from citizen.services.public_map import (PUBLIC_STATUSES, Cluster, MapWindow, cell_range, clusters, grid_level,
-                                         rebuild_map_cells, reports_in_window, shows_reports)
+from citizen.services.public_map import (PUBLIC_STATUSES, Cluster, MapWindow, cached_map_answer, clusters,
+                                         grid_level, rebuild_map_cells, reports_in_window, shows_reports)
 from citizen.services.reading import (find_reports, get_resident_report, latest_public_reply, lock_report,
                                       nearby_open_reports, resident_history, resident_reports, timeline)
 from citizen.services.residents import check_resident_may_act, get_resident, is_forgotten, sign_in_resident
@@ -58,8 +58,8 @@ __all__ = [
     "status_counts", "stuck_checks", "submit_report", "timeline", "transition", "update_category", "withdraw_report",
 ]
 # The public reports map.
-__all__ += ["PUBLIC_STATUSES", "Cluster", "MapWindow", "cell_range", "clusters", "grid_level", "rebuild_map_cells",
-            "reports_in_window", "shows_reports"]
+__all__ += ["PUBLIC_STATUSES", "Cluster", "MapWindow", "cached_map_answer", "clusters", "grid_level",
+            "rebuild_map_cells", "reports_in_window", "shows_reports"]
 # Followers of a report: merged duplicates and 附议 (issue #21).
 __all__ += [
     "ME_TOO", "MERGED", "REPORTER", "Followed", "FollowerSummary", "add_me_too", "followed_report", "followed_reports",

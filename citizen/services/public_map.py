@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from citizen.facts import ACCEPTED, CLOSED, FORWARDED, IN_PROGRESS, RESOLVED
 from citizen.models import Report, ReportMapCell
+from core.cache import Cache
 from core.db import db
 
 # What the public map shows: reports a moderator accepted, whatever became of them since.
@@ -72,6 +75,28 @@ def grid_level(window: MapWindow, zoom: int | None) -> int:
 
 def shows_reports(level: int) -> bool:
     return level >= REPORTS_FROM_LEVEL
+
+
+def cached_map_answer(cache: Cache, window: MapWindow, level: int, *, page: tuple[str | None, int],
+                      shown_as: tuple[str, str], cache_seconds: int, link_seconds: int,
+                      render: Callable[[], bytes]) -> tuple[bytes, bool]:
+    """The public map's answer (``render``'s bytes) for a window and whether it came from the cache.
+
+    Clusters cover whole cells, so windows meeting the same cells share an answer; reports are paged by ``page``
+    (cursor, limit). ``shown_as`` (coordinate type, link origin) is part of the answer's text. An answer holds signed
+    photo links, so it is kept at most half their lifetime: a hit never hands out a link about to expire."""
+    where = ((window.south, window.west, window.north, window.east, *page) if shows_reports(level)
+             else cell_range(window, level))
+    key = hashlib.sha256(json.dumps([level, where, *shown_as, window.statuses, window.category_ids,
+                                     str(window.since), str(window.until)]).encode()).hexdigest()
+    body = cache.get(f"public-reports:{key}")
+    if body is not None:
+        return body, True
+    body = render()
+    ttl = min(cache_seconds, link_seconds // 2)
+    if ttl > 0:
+        cache.set(f"public-reports:{key}", body, ttl)
+    return body, False
 
 
 def cell_degrees(level: int) -> float:

@@ -145,6 +145,8 @@ def present_reports(items: list[services.Followed], resident_id: int) -> list[di
                       for media_id, row in media],
             "timeline": [_timeline_entry(event, media, urls) for event in events],
             "reject_reason": report.reject_reason if follower is None else None,
+            "awaiting_information": follower is None and report.status == services.PENDING_REVIEW
+            and services.INFO_REQUESTED in report.flags,
             "rating": rated.rating, "rating_comment": rated.rating_comment,
         }
 
@@ -409,7 +411,7 @@ _ME_TOO_EXAMPLE = {
     "created_at": "2026-12-06T01:20:00+00:00", "media": [],
     "timeline": [{"status": "accepted", "status_name": "已受理", "at": "2026-12-06T02:00:00+00:00",
                   "note": "您的反映已受理，将转交城市管理部门处理。", "photos": []}],
-    "reject_reason": None, "rating": None, "rating_comment": None, "original": None}
+    "reject_reason": None, "awaiting_information": False, "rating": None, "rating_comment": None, "original": None}
 
 
 @blp.route("/reports/<int:report_id>/me-too")

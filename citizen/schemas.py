@@ -128,6 +128,9 @@ class FollowedReportSchema(Schema):
     media = fields.List(fields.Nested(ReportMediaSchema), required=True)
     timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)
     reject_reason = fields.String(allow_none=True)
+    awaiting_information = fields.Boolean(required=True, metadata={
+        "description": "Staff asked me for more information (要求补充信息) and wait for my answer: "
+                       "POST /reports/{id}/reply (always false on a report I only follow)"})
     rating = fields.Integer(allow_none=True, metadata={"description": "My rating (a follower's is their own)"})
     rating_comment = fields.String(allow_none=True)
 

@@ -47,6 +47,18 @@ def asked_report(app, client, resident, run_jobs) -> int:
     return report_id
 
 
+def test_the_report_says_when_it_awaits_my_answer_and_only_until_i_give_it(app, client, resident, run_jobs):
+    # The mini-program offers the answer form from this field, not from the wording of the timeline.
+    report_id = new_report(client, resident)["id"]
+    run_jobs()
+    assert client.get(f"/api/v1/reports/{report_id}", headers=resident).json["awaiting_information"] is False
+    ask(app, report_id)
+    mine = client.get("/api/v1/reports/mine", headers=resident).json["items"]
+    assert [item["awaiting_information"] for item in mine if item["id"] == report_id] == [True]
+    answered = reply(client, resident, report_id, text="在路口东南角。")
+    assert answered.status_code == 200 and answered.json["awaiting_information"] is False
+
+
 def test_a_reply_with_a_photo_and_a_voice_message_returns_the_report_to_review_flagged(app, client, resident,
                                                                                       run_jobs):
     report_id = asked_report(app, client, resident, run_jobs)

@@ -1,0 +1,74 @@
+// 我的反映: my reports, newest first, a page at a time (the API's keyset cursor); each opens its timeline.
+const api = require('../../utils/api')
+const {beijingTime} = require('../../utils/format')
+
+const PAGE_SIZE = 10
+
+function summary(report) {
+  const photo = report.media.find(item => item.kind === 'photo' && item.urls.thumb)
+  return {
+    id: report.id,
+    category: report.category.name,
+    status: report.status,
+    statusName: report.status_name,
+    description: report.description,
+    address: report.address,
+    createdAt: beijingTime(report.created_at),
+    thumb: photo ? photo.urls.thumb : '',
+    awaitingInformation: report.awaiting_information,
+  }
+}
+
+Component({
+  data: {items: [], nextCursor: null, loading: false, finished: false, failed: false},
+
+  methods: {
+    onLoad() {
+      return this.reload()
+    },
+
+    onShow() {
+      // Back from a report's page its status may have moved (withdrawn, rated, reopened): read the list again.
+      if (!this.shownBefore) {
+        this.shownBefore = true
+        return null
+      }
+      return this.reload()
+    },
+
+    onPullDownRefresh() {
+      return this.reload().then(() => wx.stopPullDownRefresh())
+    },
+
+    onReachBottom() {
+      return this.loadMore()
+    },
+
+    reload() {
+      this.setData({items: [], nextCursor: null, finished: false})
+      return this.fetchPage(null)
+    },
+
+    loadMore() {
+      if (this.data.loading || this.data.finished) return Promise.resolve()
+      return this.fetchPage(this.data.nextCursor)
+    },
+
+    // A failure is shown by utils/api.js; the page keeps what it had and offers to try again.
+    fetchPage(cursor) {
+      this.setData({loading: true, failed: false})
+      return api.request('GET', '/api/v1/reports/mine', {query: {limit: PAGE_SIZE, cursor}})
+        .then(page => this.setData({
+          items: this.data.items.concat(page.items.map(summary)),
+          nextCursor: page.next_cursor,
+          finished: !page.next_cursor,
+          loading: false,
+        }))
+        .catch(() => this.setData({loading: false, failed: true}))
+    },
+
+    openReport(event) {
+      wx.navigateTo({url: `/pages/reports/detail?id=${event.currentTarget.dataset.id}`})
+    },
+  },
+})

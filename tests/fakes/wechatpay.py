@@ -251,3 +251,19 @@ class FakeWeChatPayServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def payout_settings(server: FakeWeChatPayServer, key_directory: Path, app_id: str) -> dict[str, object]:
+    """The settings (Config's names) that pay rewards through ``server``, its keys written to ``key_directory``;
+    ``payout_environment`` gives them as a served process reads them."""
+    private_key, public_key = server.state.write_keys(key_directory)
+    return dict(wechatpay_payouts_enabled=True, wechatpay_mch_id=MCH_ID, wechatpay_app_id=app_id,
+                wechatpay_private_key_path=private_key, wechatpay_cert_serial_no=CERT_SERIAL_NO,
+                wechatpay_apiv3_key=APIV3_KEY, wechatpay_public_key_path=public_key,
+                wechatpay_public_key_id=PUBLIC_KEY_ID, wechatpay_api_base_url=server.base_url,
+                wechatpay_notify_url="https://example.invalid/api/v1/wechatpay/notify",
+                wechatpay_timeout_seconds=5.0)
+
+
+def payout_environment(settings: dict[str, object]) -> dict[str, str]:
+    return {name.upper(): ("1" if value is True else str(value)) for name, value in settings.items()}

@@ -9,7 +9,7 @@ import pytest
 from rewards.settings import RewardSettings
 from rewards.wechatpay import WeChatPayGateway
 from tests.fakes.wechat import APP_ID
-from tests.fakes.wechatpay import APIV3_KEY, CERT_SERIAL_NO, MCH_ID, PUBLIC_KEY_ID, FakeWeChatPay, FakeWeChatPayServer
+from tests.fakes.wechatpay import FakeWeChatPay, FakeWeChatPayServer, payout_settings
 
 
 @pytest.fixture(scope="session")
@@ -21,13 +21,7 @@ def fake_wechatpay_server() -> Iterator[FakeWeChatPayServer]:
 
 @pytest.fixture(scope="session")
 def wechatpay_settings(fake_wechatpay_server, tmp_path_factory) -> dict[str, object]:
-    private_key, public_key = fake_wechatpay_server.state.write_keys(tmp_path_factory.mktemp("wechatpay"))
-    return dict(wechatpay_payouts_enabled=True, wechatpay_mch_id=MCH_ID, wechatpay_app_id=APP_ID,
-                wechatpay_private_key_path=private_key, wechatpay_cert_serial_no=CERT_SERIAL_NO,
-                wechatpay_apiv3_key=APIV3_KEY, wechatpay_public_key_path=public_key,
-                wechatpay_public_key_id=PUBLIC_KEY_ID, wechatpay_api_base_url=fake_wechatpay_server.base_url,
-                wechatpay_notify_url="https://example.invalid/api/v1/wechatpay/notify",
-                wechatpay_timeout_seconds=5.0)
+    return payout_settings(fake_wechatpay_server, tmp_path_factory.mktemp("wechatpay"), APP_ID)
 
 
 def enable_payouts(app, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> None:

@@ -63,9 +63,26 @@ function networkError(errMsg) {
   return new ApiError({status: 0, code: 'network_error', message: NETWORK_FAILURE_MESSAGE, details: {errMsg}})
 }
 
+// Where a request's fields were read: schema errors come keyed by it ({"json": {"description": [...]}}), errors
+// of the backend's own checks by the field alone ({"media_ids": [...]}).
+const REQUEST_PARTS = ['json', 'query', 'headers', 'form', 'files', 'path']
+
+function fieldsOf(error) {
+  const given = (error.details && error.details.fields) || {}
+  const names = []
+  Object.keys(given).forEach(key => {
+    const nested = REQUEST_PARTS.indexOf(key) >= 0 && given[key] && !Array.isArray(given[key])
+    const inside = nested ? Object.keys(given[key]) : [key]
+    inside.forEach(name => {
+      if (names.indexOf(name) < 0) names.push(name)
+    })
+  })
+  return names
+}
+
 // The message with the fields it concerns, named as the form names them.
 function describeError(error) {
-  const fields = Object.keys((error.details && error.details.fields) || {})
+  const fields = fieldsOf(error)
   if (!fields.length) return error.message
   const names = fields.map(field => FIELD_LABELS[field] || field)
   return `${error.message}（${names.join('、')}）`

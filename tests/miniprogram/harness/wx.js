@@ -37,23 +37,26 @@ function later(result) {
   return new Promise(resolve => setTimeout(() => resolve(result), 0))
 }
 
-// A device API as WeChat offers it: callbacks when given any, else a promise; ``impl`` answers or throws an errMsg.
+// A device API as WeChat offers it: ``impl`` runs at the call (a toast shows at once, a dialog sees the tap it was
+// called in) and answers or throws an errMsg; callbacks get the answer a moment later when given, else a promise.
 function deviceApi(name, impl) {
   return (options = {}) => {
-    const outcome = later().then(() => impl(options)).then(result => ({errMsg: `${name}:ok`, ...result}))
-    const failed = error => ({errMsg: typeof error === 'string' ? `${name}:fail ${error}` : `${name}:fail ${error.message}`})
+    let outcome
+    try {
+      outcome = {ok: true, result: {errMsg: `${name}:ok`, ...impl(options)}}
+    } catch (error) {
+      outcome = {ok: false, result: {errMsg: `${name}:fail ${error.message}`}}
+    }
+    const delivered = later(outcome)
     if (options.success || options.fail || options.complete) {
-      outcome.then(result => {
-        if (options.success) options.success(result)
-        if (options.complete) options.complete(result)
-      }, error => {
-        const result = failed(error)
-        if (options.fail) options.fail(result)
+      delivered.then(({ok, result}) => {
+        const callback = ok ? options.success : options.fail
+        if (callback) callback(result)
         if (options.complete) options.complete(result)
       })
       return undefined
     }
-    return outcome.catch(error => Promise.reject(failed(error)))
+    return delivered.then(({ok, result}) => (ok ? result : Promise.reject(result)))
   }
 }
 
@@ -136,6 +139,13 @@ const api = {
     return recorderManager
   },
 
+  // WeChat shows the subscription dialog only when asked from a tap, synchronously: called after an await, or from
+  // onLoad, it fails.
+  requestSubscribeMessage: deviceApi('requestSubscribeMessage', ({tmplIds}) => {
+    if (!device.inTapGesture) throw new Error('can only be invoked by user TAP gesture.')
+    shown.subscribeRequests.push(tmplIds)
+    return Object.fromEntries(tmplIds.map(id => [id, device.subscribeAnswer]))
+  }),
   requestMerchantTransfer: deviceApi('requestMerchantTransfer', options => {
     shown.transfers.push(options)
     if (device.transferAnswer !== 'ok') throw new Error(device.transferAnswer)
@@ -178,17 +188,6 @@ const api = {
   }),
 }
 
-// WeChat shows the subscription dialog only when asked from a tap, synchronously: called after an await, or from
-// onLoad, it fails.
-api.requestSubscribeMessage = options => {
-  const inGesture = device.inTapGesture
-  const answer = deviceApi('requestSubscribeMessage', ({tmplIds}) => {
-    if (!inGesture) throw new Error('can only be invoked by user TAP gesture.')
-    shown.subscribeRequests.push(tmplIds)
-    return Object.fromEntries(tmplIds.map(id => [id, device.subscribeAnswer]))
-  })
-  return answer(options)
-}
 
 const strictWx = new Proxy(api, {
   get(target, name) {

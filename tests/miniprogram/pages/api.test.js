@@ -64,3 +64,11 @@ test('an unreachable server is told as a network failure', async () => {
   expect(failed).toMatchObject({status: 0, code: 'network_error'})
   expect(shown.told).toEqual(['网络连接失败，请检查网络后重试。'])
 })
+
+test('in development a stored openid signs in through the dev login instead of wx.login', async () => {
+  harnessWx.setStorageSync('devOpenid', `${device.openid}-dev`)
+  const me = await api.request('GET', '/api/v1/me')
+  expect(me.id).toBeGreaterThan(0)
+  expect(device.loginCount).toBe(0)
+  expect(callsMade()).toEqual(['POST /api/v1/auth/dev 200', 'GET /api/v1/me 200'])
+})

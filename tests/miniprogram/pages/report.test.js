@@ -115,3 +115,22 @@ test('a problem already reported nearby is joined (附议) instead of filed agai
   const joined = again.instance.data.nearby.find(item => item.id === fixtures.openReportId)
   expect(joined).toMatchObject({relation: 'me_too', canJoin: false})
 })
+
+test('without the location permission the place is picked on the map, and what is missing is said before sending',
+  async () => {
+    device.places.push({name: '湛山路 12 号', address: '山东省青岛市市南区', latitude: fixtures.location.latitude,
+      longitude: fixtures.location.longitude})
+    const page = openPage('pages/report/new')
+    await waitFor(() => page.instance.data.locationState === 'denied' && page.instance.data.classes.length,
+      'the location refused')
+    expect(text(page, '.location-state')).toBe('无法获取定位，请在地图上选择位置。')
+
+    await tap(page, '#submit')
+    expect(shown.told).toEqual(['请选择问题类别'])
+
+    await tap(page, '#choose-location')
+    await waitFor(() => page.instance.data.nearby.some(item => item.id === fixtures.openReportId),
+      'the problems reported near the place picked')
+    expect(text(page, '.address')).toBe('山东省青岛市市南区湛山路 12 号')
+    expect(network.calls.filter(call => call.path === '/api/v1/reports')).toEqual([])
+  })

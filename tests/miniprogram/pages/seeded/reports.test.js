@@ -1,0 +1,106 @@
+// 我的反映: my reports page by page, one closed on the desk shown with its timeline (the staff's public reply and
+// photo), rated and reopened; a request for more information answered with a photo; a report withdrawn.
+const fixtures = require('../../harness/fixtures')
+const network = require('../../harness/network')
+const {device, shown} = require('../../harness/wx')
+const {signInAs} = require('./resident')
+const {openPage, followNavigation, waitFor, tap, trigger, text, texts} = require('../../harness/pages')
+
+const seeded = fixtures.myReports
+
+function callsTo(method, path) {
+  return network.calls.filter(call => call.method === method && call.path === path).map(call => call.status)
+}
+
+test('a closed report found on the second page, its timeline read, rated and reopened', async () => {
+  signInAs(seeded.openid)
+  device.media.push([{path: fixtures.files.second_photo, fileType: 'image'}])
+
+  const list = openPage('pages/reports/mine')
+  await waitFor(() => list.instance.data.items.length && !list.instance.data.loading, 'the first page')
+  expect(list.instance.data.items).toHaveLength(10)
+  expect(list.instance.data.items[0].id).toBe(seeded.newestId)
+  expect(list.instance.data.items.map(item => item.id)).not.toContain(seeded.closedId)
+  expect(texts(list, '.asked')).toEqual(['工作人员请您补充信息'])
+  await tap(list, '#load-more')
+  await waitFor(() => list.instance.data.finished && !list.instance.data.loading, 'the second page')
+  expect(list.instance.data.items).toHaveLength(11)
+  expect(text(list, `#report-${seeded.closedId} .status`)).toBe('已结案')
+
+  await tap(list, `#report-${seeded.closedId}`)
+  await waitFor(() => shown.navigations.length, 'the report opened')
+  const page = followNavigation()
+  await waitFor(() => page.instance.data.report, 'the report')
+  const timeline = page.instance.data.report.timeline
+  expect(timeline[0].statusName).toBe('已结案')
+  const reply = timeline.find(step => step.note === seeded.staffReply)
+  expect(reply.by).toBe('处置部门')
+  expect(reply.photos).toHaveLength(1)
+  expect(reply.photos[0].large).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\//)
+  expect(texts(page, '.note')).toContain(seeded.staffReply)
+  expect(page.instance.data.report.canRate && page.instance.data.report.canReopen).toBe(true)
+  expect(page.instance.data.report.canWithdraw || page.instance.data.report.canReply).toBe(false)
+
+  // Rated two stars: the rating is kept and the form gives way to it.
+  await tap(page, '#submit-rating')
+  await waitFor(() => shown.toasts.length, 'asked for stars first')
+  expect(shown.toasts).toEqual(['请先选择评分'])
+  await tap(page, '#star-2')
+  await trigger(page, '#rating-comment', 'input', {value: '只清理了路口西侧。'})
+  await tap(page, '#submit-rating')
+  await waitFor(() => page.instance.data.report.rating === 2, 'the rating recorded')
+  expect(page.querySelector('#submit-rating')).toBeFalsy()
+  expect(texts(page, '.rated .star')).toHaveLength(2)
+
+  // A reason of spaces is refused by the API, in its words; then reopened with a photo taken now.
+  await trigger(page, '#reopen-reason', 'input', {value: '   '})
+  await tap(page, '#reopen')
+  await waitFor(() => !page.instance.data.busy && shown.modals.length, 'the refusal shown')
+  expect(shown.modals).toEqual([{title: '提示', content: '请填写重新办理的理由。（理由）'}])
+  await trigger(page, '#reopen-reason', 'input', {value: '东侧绿化带旁的垃圾仍在。'})
+  await tap(page, '#add-reopen-photo')
+  await waitFor(() => page.instance.data.reopenPhotos.length === 1, 'the photo taken')
+  await tap(page, '#reopen')
+  await waitFor(() => page.instance.data.report.status === 'in_progress', 'the report reopened')
+  const reopening = page.instance.data.report.timeline[0]
+  expect(reopening).toMatchObject({statusName: '处置中', by: '我', mine: true, note: '您已申请重新办理：东侧绿化带旁的垃圾仍在。'})
+  expect(reopening.photos).toHaveLength(1)
+  expect(page.instance.data.report.canReopen).toBe(false)
+  expect(callsTo('POST', `/api/v1/reports/${seeded.closedId}/reopen`)).toEqual([422, 200])
+  expect(callsTo('POST', '/api/v1/media')).toEqual([201])
+})
+
+test('a request for more information answered with a photo', async () => {
+  signInAs(seeded.openid)
+  device.media.push([{path: fixtures.files.photo, fileType: 'image'}])
+
+  const page = openPage('pages/reports/detail', {id: seeded.askedId})
+  await waitFor(() => page.instance.data.report, 'the report')
+  expect(page.instance.data.report.canReply).toBe(true)
+  expect(page.instance.data.report.timeline[0].note).toBe(`需要您补充信息：${seeded.informationRequest}`)
+
+  await trigger(page, '#answer-text', 'input', {value: '垃圾在路口东南角的绿化带旁，已补拍近景。'})
+  await tap(page, '#add-answer-photo')
+  await waitFor(() => page.instance.data.answerPhotos.length === 1, 'the photo taken')
+  await tap(page, '#send-answer')
+  await waitFor(() => !page.instance.data.report.canReply, 'the answer sent')
+  const answer = page.instance.data.report.timeline[0]
+  expect(answer).toMatchObject({by: '我', note: '垃圾在路口东南角的绿化带旁，已补拍近景。'})
+  expect(answer.photos).toHaveLength(1)
+  expect(page.querySelector('#send-answer')).toBeFalsy()
+  // The photo went up whole, as the camera took it.
+  const upload = network.uploads.find(each => each.filePath.endsWith('IMG_photo.jpg'))
+  expect(upload.bytes).toBeGreaterThan(3 * 1024 * 1024)
+})
+
+test('a report not yet reviewed is withdrawn after the resident confirms', async () => {
+  signInAs(seeded.openid)
+  const page = openPage('pages/reports/detail', {id: seeded.newestId})
+  await waitFor(() => page.instance.data.report, 'the report')
+  expect(page.instance.data.report.canWithdraw).toBe(true)
+  await tap(page, '#withdraw')
+  await waitFor(() => page.instance.data.report.status === 'withdrawn', 'the report withdrawn')
+  expect(shown.modals[0].title).toBe('撤回反映')
+  expect(text(page, '.status')).toBe('已撤回')
+  expect(page.querySelector('#withdraw')).toBeFalsy()
+})

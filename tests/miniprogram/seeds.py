@@ -1,0 +1,135 @@
+"""What the city already holds when the resident opens 我的反映, 公厕查询, 门头招牌 and 有奖随手拍: staff's answers to a
+resident's reports, toilets around them, an approved signboard application, a payable reward. Made the way staff
+and residents make them (the API, the moderators', the desk's, the reviewers' and the officers' services), each
+for a resident of its own whose openid the page test signs in with."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from cases import services as case_services
+from cases.models import DeskCase
+from citizen import services as citizen_services
+from core.db import db
+from core.geo import from_wgs84, haversine_m
+from core.services import Actor
+from media import services as media_services
+from rewards import services as reward_services
+from rewards.models import Payout
+from signboard_templates import services as signboard_services
+from signboard_templates.settings import SignboardSettings
+from tests.cases.conftest import accepted_report
+from tests.citizen.helpers import new_report, sign_in, upload_photo
+from tests.common.factories import FacilityFactory
+from tests.common.media_files import photo_bytes
+from tests.rewards.helpers import OFFICER, make_campaign, moderate, reward_of
+from tests.signboard_templates.conftest import application_body
+
+MODERATOR = Actor(None, "moderator-seeding")
+DISPATCHER = Actor(None, "dispatcher-seeding")
+REVIEWER = Actor(None, "reviewer-seeding")
+# 我的反映 shows ten reports a page: eleven make a second page, the closed one, the oldest, on it.
+REPORTS_BESIDE_THE_CLOSED_ONE = 10
+STAFF_REPLY = "已清运路口东侧的垃圾，并安排保洁员每日巡查。"
+INFORMATION_REQUEST = "请补充近景照片，并说明垃圾在路口的哪一侧。"
+
+
+def no_jobs_waiting() -> None:
+    """Jobs run inline at each commit in the embedded default the page tests run in: nothing is left to run."""
+
+
+def _my_reports(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
+    """A resident's reports: the oldest closed on the desk with a public reply and a photo of the work, one the
+    moderator asked more about, and pending ones, the newest of them to withdraw."""
+    openid = "mp-seeded-my-reports"
+    auth = sign_in(client, openid)
+    closed_id = accepted_report(app, client, auth, no_jobs_waiting)
+    with app.app_context():
+        case_id = db.session.scalar(sa.select(DeskCase.id).where(DeskCase.report_id == closed_id))
+        with tempfile.TemporaryDirectory(prefix="desk-photo-") as directory:
+            path = Path(directory) / "after.jpg"
+            path.write_bytes(photo_bytes(4242))
+            owner = citizen_services.get_report(closed_id).resident_id
+            after_photo = media_services.accept_local_file(owner, path).id
+        steps = (("register", {}), ("dispatch", {"department": "市南区环卫所"}),
+                 ("handle", {"note": STAFF_REPLY, "public_reply": True, "photo_media_ids": (after_photo,)}),
+                 ("verify", {}), ("close", {}))
+        for action, form in steps:
+            version = case_services.get_desk_case(case_id).version
+            case_services.act_on_desk_case(DISPATCHER, case_id, action, expected_version=version, **form)
+            db.session.commit()
+    asked_id = new_report(client, auth, description="路口有垃圾堆放。")["id"]
+    with app.app_context():
+        citizen_services.request_more_information(
+            MODERATOR, asked_id, message=INFORMATION_REQUEST,
+            expected_version=citizen_services.get_report(asked_id).version)
+        db.session.commit()
+    pending = [new_report(client, auth, description=f"第 {n} 处：人行道砖块松动。")["id"]
+               for n in range(1, REPORTS_BESIDE_THE_CLOSED_ONE)]
+    return {"openid": openid, "closedId": closed_id, "askedId": asked_id, "newestId": pending[-1],
+            "staffReply": STAFF_REPLY, "informationRequest": INFORMATION_REQUEST}
+
+
+def _toilets(app: Flask, resident_at: tuple[float, float]) -> dict[str, Any]:
+    """Two toilets north of the resident: the nearer one closed at this hour, the next open all day."""
+    now_in_beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    later = (now_in_beijing.hour + 3) % 24
+    closed_hours = f"{later:02d}:00-{(later + 1) % 24:02d}:00"
+    lat, lng = resident_at
+    with app.app_context():
+        closed = FacilityFactory(name="湛山路北公厕", lat=lat + 0.0004, lng=lng, opening_hours=closed_hours)
+        open_all_day = FacilityFactory(name="湛山路公厕", lat=lat + 0.0008364, lng=lng, opening_hours="00:00-24:00",
+                                       attributes={"free": True, "accessible": True, "baby_changing": True})
+        facilities = {"closedId": closed.id, "openId": open_all_day.id,
+                      "openDistanceM": haversine_m(lat, lng, open_all_day.lat, open_all_day.lng)}
+        gcj_lat, gcj_lng = from_wgs84(open_all_day.lat, open_all_day.lng, "gcj02")
+        db.session.commit()
+    return {**facilities, "openGcj02": {"latitude": gcj_lat, "longitude": gcj_lng}}
+
+
+def _approved_signboard(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
+    openid = "mp-seeded-merchant"
+    auth = sign_in(client, openid)
+    answer = client.post("/api/v1/signboard-applications", headers=auth, json=application_body(
+        upload_photo(client, auth), shop_name="海岸书店", licence_name="青岛市市南区海岸书店",
+        category="education", template_id="education-01", address="青岛市市南区大学路 8 号"))
+    assert answer.status_code == 201 and answer.json["status"] == "submitted", answer.json
+    with app.app_context():
+        settings = app.config["APP_SETTINGS"].area(SignboardSettings)
+        approved = signboard_services.decide(REVIEWER, answer.json["id"], "approve", "",
+                                             issuer=settings.signboard_certificate_issuer,
+                                             valid_days=settings.signboard_certificate_valid_days)
+        db.session.commit()
+        return {"openid": openid, "approvedId": approved.id, "certificateNumber": approved.certificate_number}
+
+
+def _rewards(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
+    """A campaign, and a resident with two rewards: one approved, its transfer waiting for them in WeChat Pay, and
+    one refused with the reason the mini-program shows."""
+    openid = "mp-seeded-rewarded"
+    auth = sign_in(client, openid)
+    make_campaign(app, default_amount_fen=666)
+    refused_report = new_report(client, auth, description="路边有一堆暴露垃圾，无人清理。")["id"]
+    moderate(app, no_jobs_waiting, refused_report, "rejected")
+    paid_report = accepted_report(app, client, auth, no_jobs_waiting)
+    reward_id = reward_of(app, paid_report).id
+    with app.app_context():
+        reward_services.approve_rewards(OFFICER, [reward_id])
+        db.session.commit()  # the payout job runs inline: WeChat Pay now waits for the resident
+        package_info = db.session.scalar(sa.select(Payout.package_info).where(Payout.reward_id == reward_id))
+    assert package_info, "the transfer was not prepared"
+    return {"openid": openid, "claimableId": reward_id, "refusedId": reward_of(app, refused_report).id,
+            "packageInfo": package_info}
+
+
+def seed(app: Flask, resident_at: tuple[float, float]) -> dict[str, Any]:
+    """What each seeded page test finds, by page (MINIPROGRAM_FIXTURES)."""
+    client = app.test_client()
+    return {"myReports": _my_reports(app, client), "toilets": _toilets(app, resident_at),
+            "signboard": _approved_signboard(app, client), "rewards": _rewards(app, client)}

@@ -21,6 +21,9 @@ class FakeWeChat:
     codes: dict[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
     errors: dict[str, int] = dataclasses.field(default_factory=dict)
     used_codes: set[str] = dataclasses.field(default_factory=set)
+    # Codes "<prefix><openid>:<anything>" sign that openid in, each once: as a phone's wx.login gives them, for a
+    # client that makes its own codes (the mini-program under Node) where a test cannot register each.
+    device_code_prefix: str | None = None
     risky_words: set[str] = dataclasses.field(default_factory=set)
     token_requests: int = 0
     # Subscribe messages received, and errcodes to answer the next sends with.
@@ -31,10 +34,6 @@ class FakeWeChat:
     text_check_failures: list[int] = dataclasses.field(default_factory=list)
     _counter: itertools.count = dataclasses.field(default_factory=itertools.count)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-
-    # Codes "<prefix><openid>:<anything>" sign that openid in, each once: as a phone's wx.login gives them, for a
-    # client that makes its own codes (the mini-program under Node) where a test cannot register each.
-    device_code_prefix: str | None = None
 
     def add_code(self, code: str, openid: str, unionid: str | None = None) -> None:
         self.codes[code] = (openid, unionid)

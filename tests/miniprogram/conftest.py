@@ -42,8 +42,10 @@ class MiniProgramBackend:
     fixtures: dict
 
 
-def node_tools() -> Path:
-    """The directory of the page tests' jest, once Node and the lock file's packages are there."""
+@pytest.fixture(scope="session")
+def jest() -> Path:
+    """The page tests' jest, once Node and the lock file's packages are there (asked for before the server starts:
+    without Node there is nothing to serve)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.fail(NODE_NEEDED) if IN_CI else pytest.skip(NODE_NEEDED)

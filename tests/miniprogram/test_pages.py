@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.miniprogram.conftest import HERE, MiniProgramBackend, node_tools, run_page_tests
+from tests.miniprogram.conftest import HERE, MiniProgramBackend, run_page_tests
 
 pytestmark = pytest.mark.embedded_only
 
@@ -48,9 +48,8 @@ def test_the_comparison_finds_a_call_the_document_lacks() -> None:
 
 
 @pytest.mark.parametrize("page_test", PAGE_TESTS, ids=[path.name.removesuffix(".test.js") for path in PAGE_TESTS])
-def test_pages_against_the_real_api(page_test: Path, miniprogram_backend: MiniProgramBackend,
+def test_pages_against_the_real_api(page_test: Path, jest: Path, miniprogram_backend: MiniProgramBackend,
                                     tmp_path: Path) -> None:
-    jest = node_tools()
     call_log = tmp_path / "calls.jsonl"
     run = run_page_tests(jest, page_test, miniprogram_backend, call_log)
     assert run.returncode == 0, f"jest failed:\n{run.stdout[-20000:]}\n{run.stderr[-20000:]}"

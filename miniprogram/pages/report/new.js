@@ -129,8 +129,10 @@ Component({
       }).catch(() => {})
     },
 
+    // The report page shows a report to its reporter and followers only: the others read it here, and join it.
     openNearby(event) {
-      wx.navigateTo({url: `/pages/report/detail?id=${event.currentTarget.dataset.id}`})
+      const {id, followed} = event.currentTarget.dataset
+      if (followed) wx.navigateTo({url: `/pages/report/detail?id=${id}`})
     },
 
     onCategoryColumnChange(event) {
@@ -246,6 +248,7 @@ Component({
       if (!category) return '请选择问题类别'
       if (!location) return '请选择问题位置'
       if (!photoCount) return '请至少拍一张照片'
+      if (attachments.some(item => item.failed)) return '有文件上传失败，请重试或删除'
       if (attachments.some(item => !item.mediaId)) return '请等待文件上传完成'
       if (!description.trim()) return '请描述问题'
       return null

@@ -1,6 +1,7 @@
 // Before each test file: miniprogram-simulate's own `wx` (which answers every call with canned data) is replaced by
 // the harness's; before each test, a new resident on a fresh device. A page's error that would only be logged (an
-// event handler throwing, a promise nobody handles) fails the test.
+// event handler throwing, a promise nobody handles) fails the test, and so does a message the resident was shown
+// that is not in Chinese.
 require('miniprogram-simulate')
 const harness = require('./wx')
 const network = require('./network')
@@ -25,5 +26,7 @@ beforeEach(() => {
 
 afterEach(() => {
   console.error.mockRestore()
-  if (problems.length) throw new Error(`the pages logged errors:\n${problems.join('\n')}`)
+  harness.shown.told.filter(message => !/[\u4e00-\u9fff]/.test(message))
+    .forEach(message => problems.push(`shown to the resident, not in Chinese: ${message}`))
+  if (problems.length) throw new Error(`the pages went wrong:\n${problems.join('\n')}`)
 })

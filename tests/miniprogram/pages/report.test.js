@@ -100,6 +100,9 @@ test('a problem already reported nearby is joined (附议) instead of filed agai
   await waitFor(() => page.instance.data.nearby.some(item => item.id === fixtures.openReportId),
     'the open report nearby')
   expect(page.instance.data.nearby.find(item => item.id === fixtures.openReportId).canJoin).toBe(true)
+  // Someone else's report is read here, not opened: the report page is its reporter's and followers' only.
+  await tap(page, `#nearby-${fixtures.openReportId}`)
+  expect(shown.navigations).toEqual([])
 
   await tap(page, `#join-${fixtures.openReportId}`)
   await waitFor(() => shown.navigations.length, 'the joined report opened')
@@ -114,6 +117,8 @@ test('a problem already reported nearby is joined (附议) instead of filed agai
   await waitFor(() => again.instance.data.nearby.length, 'the problems reported nearby')
   const joined = again.instance.data.nearby.find(item => item.id === fixtures.openReportId)
   expect(joined).toMatchObject({relation: 'me_too', canJoin: false})
+  await tap(again, `#nearby-${fixtures.openReportId}`)
+  expect(shown.navigations[1]).toEqual({how: 'navigateTo', url: `/pages/report/detail?id=${fixtures.openReportId}`})
 })
 
 test('without the location permission the place is picked on the map, and what is missing is said before sending',

@@ -17,8 +17,7 @@ from tests.common.stack import Gunicorn, free_port
 from tests.conftest import _environment_of, app_on_own_database
 from tests.fakes.wechat import APP_ID, FakeWeChatServer
 from tests.fakes.wechatpay import FakeWeChatPayServer, payout_environment, payout_settings
-from tests.miniprogram.conftest import (HERE, LOGIN_CODE_PREFIX, RESIDENT_AT, MiniProgramBackend, node_tools,
-                                        run_page_tests)
+from tests.miniprogram.conftest import HERE, LOGIN_CODE_PREFIX, RESIDENT_AT, MiniProgramBackend, run_page_tests
 from tests.miniprogram.seeds import seed
 from tests.miniprogram.test_pages import undocumented
 
@@ -55,9 +54,8 @@ def seeded_backend(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWe
 
 @pytest.mark.parametrize("page_test", SEEDED_PAGE_TESTS, ids=[path.name.removesuffix(".test.js")
                                                               for path in SEEDED_PAGE_TESTS])
-def test_seeded_pages_against_the_real_api(page_test: Path, seeded_backend: MiniProgramBackend,
+def test_seeded_pages_against_the_real_api(page_test: Path, jest: Path, seeded_backend: MiniProgramBackend,
                                            tmp_path: Path) -> None:
-    jest = node_tools()
     call_log = tmp_path / "calls.jsonl"
     run = run_page_tests(jest, page_test, seeded_backend, call_log)
     assert run.returncode == 0, f"jest failed:\n{run.stdout[-20000:]}\n{run.stderr[-20000:]}"

@@ -28,6 +28,7 @@ from tests.cases.conftest import accepted_report
 from tests.citizen.helpers import new_report, sign_in, upload_photo
 from tests.common.factories import FacilityFactory
 from tests.common.media_files import photo_bytes
+from tests.fakes.wechatpay import FakeWeChatPay, Fault
 from tests.rewards.helpers import OFFICER, make_campaign, moderate, reward_of
 from tests.signboard_templates.conftest import application_body
 
@@ -109,27 +110,32 @@ def _approved_signboard(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
         return {"openid": openid, "approvedId": approved.id, "certificateNumber": approved.certificate_number}
 
 
-def _rewards(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
-    """A campaign, and a resident with two rewards: one approved, its transfer waiting for them in WeChat Pay, and
-    one refused with the reason the mini-program shows."""
+def _rewards(app: Flask, client, wechatpay: FakeWeChatPay) -> dict[str, Any]:  # noqa: ANN001
+    """A campaign, and a resident with three rewards: one whose transfer WeChat Pay waits for them to confirm, one
+    whose transfer's answer was lost (WeChat Pay made the bill, we hold no package to confirm it with: the sweep
+    cancels and sends it again later), and one refused with the reason the mini-program shows."""
     openid = "mp-seeded-rewarded"
     auth = sign_in(client, openid)
     make_campaign(app, default_amount_fen=666)
     refused_report = new_report(client, auth, description="路边有一堆暴露垃圾，无人清理。")["id"]
     moderate(app, no_jobs_waiting, refused_report, "rejected")
-    paid_report = accepted_report(app, client, auth, no_jobs_waiting)
-    reward_id = reward_of(app, paid_report).id
+    claimable, unconfirmable = (reward_of(app, accepted_report(app, client, auth, no_jobs_waiting)).id
+                                for _ in range(2))
     with app.app_context():
-        reward_services.approve_rewards(OFFICER, [reward_id])
+        reward_services.approve_rewards(OFFICER, [claimable])
         db.session.commit()  # the payout job runs inline: WeChat Pay now waits for the resident
-        package_info = db.session.scalar(sa.select(Payout.package_info).where(Payout.reward_id == reward_id))
+        wechatpay.fail_next_create(Fault(status=200, create_anyway=True, drop_connection=True))
+        reward_services.approve_rewards(OFFICER, [unconfirmable])
+        db.session.commit()
+        package_info = db.session.scalar(sa.select(Payout.package_info).where(Payout.reward_id == claimable))
     assert package_info, "the transfer was not prepared"
-    return {"openid": openid, "claimableId": reward_id, "refusedId": reward_of(app, refused_report).id,
-            "packageInfo": package_info}
+    return {"openid": openid, "claimableId": claimable, "processingId": unconfirmable,
+            "refusedId": reward_of(app, refused_report).id, "packageInfo": package_info}
 
 
-def seed(app: Flask, resident_at: tuple[float, float]) -> dict[str, Any]:
-    """What each seeded page test finds, by page (MINIPROGRAM_FIXTURES)."""
+def seed(app: Flask, resident_at: tuple[float, float], wechatpay: FakeWeChatPay) -> dict[str, Any]:
+    """What each seeded page test finds, by page (MINIPROGRAM_FIXTURES); ``wechatpay`` is the WeChat Pay ``app``
+    pays through."""
     client = app.test_client()
     return {"myReports": _my_reports(app, client), "toilets": _toilets(app, resident_at),
-            "signboard": _approved_signboard(app, client), "rewards": _rewards(app, client)}
+            "signboard": _approved_signboard(app, client), "rewards": _rewards(app, client, wechatpay)}

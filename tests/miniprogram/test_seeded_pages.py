@@ -37,7 +37,7 @@ def seeded_backend(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWe
     url = f"http://127.0.0.1:{port}"
     # The seeding app pays through the same WeChat Pay as the served one, so the bill it makes is the one claimed.
     with app_on_own_database(tmp_dir, fake_wechat, request, "miniprogram_seeded", **payouts) as app:
-        fixtures = seed(app, RESIDENT_AT)
+        fixtures = seed(app, RESIDENT_AT, wechatpay.state)
         env = {**_environment_of(app.config["APP_SETTINGS"], fake_wechat), **payout_environment(payouts),
                "PUBLIC_BASE_URL": url}
         server = Gunicorn(env, workers=2, timeout=120, port=port)

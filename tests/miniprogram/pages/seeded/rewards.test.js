@@ -1,5 +1,6 @@
-// 有奖随手拍: the campaign's rules, my rewards in their states (one refused, with why), and a claim up to WeChat's
-// transfer confirmation with the package the API returns: closed once by the resident, then confirmed.
+// 有奖随手拍: the campaign's rules, my rewards in their states (one refused, with why), a claim up to WeChat's
+// transfer confirmation with the package the API returns (closed once by the resident, then confirmed), and a
+// claim whose transfer is still being prepared.
 const fixtures = require('../../harness/fixtures')
 const network = require('../../harness/network')
 const {device, shown} = require('../../harness/wx')
@@ -15,7 +16,7 @@ test('a reward claimed up to the transfer confirmation', async () => {
   const page = openPage('pages/rewards/index')
   await waitFor(() => page.instance.data.totals && page.instance.data.campaign, 'the campaign and my rewards')
   expect(page.instance.data.campaign.rules.length).toBeGreaterThan(0)
-  expect(page.instance.data.totals).toEqual({earned: '6.66', paid: '0.00', owed: '6.66'})
+  expect(page.instance.data.totals).toEqual({earned: '13.32', paid: '0.00', owed: '13.32'})
   expect(text(page, `#reward-${seeded.refusedId} .state`)).toBe('不予奖励')
   expect(text(page, `#reward-${seeded.refusedId} .explanation`)).toBe('您的反映未被受理，不发放奖励。')
   expect(page.querySelector(`#claim-${seeded.refusedId}`)).toBeFalsy()
@@ -38,4 +39,16 @@ test('a reward claimed up to the transfer confirmation', async () => {
   expect(text(page, `#reward-${seeded.claimableId} .state`)).toBe('转账中')
   expect(network.calls.filter(call => call.path === `/api/v1/rewards/${seeded.claimableId}/claim`)
     .map(call => call.status)).toEqual([200, 200])
+})
+
+test('a reward whose transfer is still being prepared is asked for again, then left for later', async () => {
+  signInAs(seeded.openid)
+  const page = openPage('pages/rewards/index')
+  await waitFor(() => page.instance.data.totals, 'my rewards')
+  await tap(page, `#claim-${seeded.processingId}`)
+  await waitFor(() => page.instance.data.outcome, 'the claim answered')
+  expect(page.instance.data.outcome).toBe('转账正在准备中，请稍后再来领取。')
+  expect(shown.transfers).toEqual([])
+  expect(network.calls.filter(call => call.path === `/api/v1/rewards/${seeded.processingId}/claim`)
+    .map(call => call.status)).toEqual([200, 200, 200, 200, 200])
 })

@@ -15,6 +15,15 @@ const EMPTY_FORM = {
   mount_height_m: '', mount_position: 'lintel', facade_photo_media_id: null,
 }
 
+// A value of the page's query as written: WeChat hands them over still percent-encoded (a test harness may not).
+function fromQuery(value) {
+  try {
+    return decodeURIComponent(value || '')
+  } catch (notEncoded) {
+    return value
+  }
+}
+
 // A typed number as the API takes it; what is not one is sent as typed, for the API to name the field.
 function numberOf(text, parse) {
   const value = parse(text)
@@ -38,8 +47,10 @@ Component({
       return Promise.all([rules, started]).catch(() => {})
     },
 
-    startFromTemplate({template_id: templateId = '', category = '', shop_name: shopName = ''}) {
-      this.setData({'form.template_id': templateId, 'form.category': category, 'form.shop_name': shopName})
+    startFromTemplate(options) {
+      const templateId = fromQuery(options.template_id)
+      this.setData({'form.template_id': templateId, 'form.category': fromQuery(options.category),
+        'form.shop_name': fromQuery(options.shop_name)})
       if (!templateId) return Promise.resolve()
       return api.request('GET', `/api/v1/signboard-templates/${encodeURIComponent(templateId)}`, {auth: false})
         .then(({default_size: size}) => this.setData({

@@ -47,7 +47,8 @@ def no_jobs_waiting() -> None:
 
 def _my_reports(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
     """A resident's reports: the oldest closed on the desk with a public reply and a photo of the work, one the
-    moderator asked more about, and pending ones, the newest of them to withdraw."""
+    moderator asked more about, and pending ones, the newest of them to withdraw; and a neighbour's report they
+    added their voice to (附议)."""
     openid = "mp-seeded-my-reports"
     auth = sign_in(client, openid)
     closed_id = accepted_report(app, client, auth, no_jobs_waiting)
@@ -73,8 +74,11 @@ def _my_reports(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
         db.session.commit()
     pending = [new_report(client, auth, description=f"第 {n} 处：人行道砖块松动。")["id"]
                for n in range(1, REPORTS_BESIDE_THE_CLOSED_ONE)]
+    neighbours = accepted_report(app, client, sign_in(client, "mp-seeded-neighbour"), no_jobs_waiting,
+                                 description="路灯整晚不亮。")
+    assert client.post(f"/api/v1/reports/{neighbours}/me-too", headers=auth).status_code == 200
     return {"openid": openid, "closedId": closed_id, "askedId": asked_id, "newestId": pending[-1],
-            "staffReply": STAFF_REPLY, "informationRequest": INFORMATION_REQUEST}
+            "followedId": neighbours, "staffReply": STAFF_REPLY, "informationRequest": INFORMATION_REQUEST}
 
 
 def _toilets(app: Flask, resident_at: tuple[float, float]) -> dict[str, Any]:

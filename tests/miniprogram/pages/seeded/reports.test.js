@@ -1,5 +1,6 @@
 // 我的反映: my reports page by page, one closed on the desk shown with its timeline (the staff's public reply and
-// photo), rated and reopened; a request for more information answered with a photo; a report withdrawn.
+// photo), rated and reopened; a request for more information answered with a photo; a report withdrawn; the
+// reports I follow in a list of their own.
 const fixtures = require('../../harness/fixtures')
 const network = require('../../harness/network')
 const {device, shown} = require('../../harness/wx')
@@ -103,4 +104,25 @@ test('a report not yet reviewed is withdrawn after the resident confirms', async
   expect(shown.modals[0].title).toBe('撤回反映')
   expect(text(page, '.status')).toBe('已撤回')
   expect(page.querySelector('#withdraw')).toBeFalsy()
+})
+
+test('a report I added my voice to, in the list of those I follow', async () => {
+  signInAs(seeded.openid)
+  const list = openPage('pages/reports/mine')
+  await waitFor(() => list.instance.data.items.length && !list.instance.data.loading, 'my reports')
+  await tap(list, '#list-following')
+  await waitFor(() => list.instance.data.list === 'following' && !list.instance.data.loading, 'the reports I follow')
+  expect(list.instance.data.items.map(item => item.id)).toEqual([seeded.followedId])
+  expect(text(list, `#report-${seeded.followedId} .relation`)).toBe('我附议的')
+  expect(text(list, `#report-${seeded.followedId} .description`)).toBe('路灯整晚不亮。')
+  expect(list.instance.data.finished).toBe(true)
+
+  await tap(list, `#report-${seeded.followedId}`)
+  await waitFor(() => shown.navigations.length, 'the report opened')
+  const page = followNavigation()
+  await waitFor(() => page.instance.data.report, 'the report')
+  const report = page.instance.data.report
+  expect(report.relation).toBe('me_too')
+  expect([report.canWithdraw, report.canReply, report.canRate, report.canReopen]).toEqual([false, false, false, false])
+  expect(callsTo('GET', '/api/v1/reports/following')).toEqual([200])
 })

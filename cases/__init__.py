@@ -32,7 +32,7 @@ def init_app(app: Flask, api: Api) -> None:
     register_error_format(app, open311_server.url_prefix, open311_error)
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=40)
-    register_roles(app, {"dispatcher": "案件调度员"})
+    register_roles(app, {"dispatcher": "案件调度员", "handler": "处置人员", "verifier": "核查员"})
     app.cli.add_command(cases_cli)
     register_periodic(app, "cases sweep", every_seconds=60)
     register_collector(app, delivery_gauges)

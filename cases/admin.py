@@ -10,9 +10,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cases import services
-from cases.forms import DeskActionForm, RetryDeliveriesForm
+from cases.forms import (DepartmentForm, DepartmentMembersForm, DeskActionForm, RetryDeliveriesForm,
+                         RoutingRuleForm)
 from citizen import services as citizen_services
-from core.admin import NavItem, actor, admin_blueprint
+from core.admin import NavItem, actor, admin_blueprint, perform
 from core.auth import require_staff_role
 from core.db import database_ids, db
 from core.errors import AppError
@@ -24,6 +25,7 @@ DESK_ROLES = ("dispatcher", "admin")
 NAV = (
     NavItem("cases_admin.desk", "案件办理", ("dispatcher",)),
     NavItem("cases_admin.deliveries", "案件转办", DESK_ROLES),
+    NavItem("cases_admin.departments", "处置部门", ("admin",)),
 )
 
 
@@ -104,3 +106,88 @@ def desk_act(case_id: int, action: str) -> Response:
     else:
         flash(f"案件 #{case_id} 已{services.DESK_ACTIONS[action].name}。", "success")
     return redirect(url_for("cases_admin.desk_case", case_id=case_id))
+
+
+# --- the departments directory (administrators) ---------------------------------------------------------------
+
+@bp.get("/departments")
+def departments() -> str:
+    require_staff_role("admin")
+    return render_template("cases/departments.html", departments=services.list_departments(),
+                           kinds=services.DEPARTMENT_KINDS)
+
+
+@bp.post("/departments")
+def department_create() -> Response:
+    require_staff_role("admin")
+    form = load_form(DepartmentForm(), request.form)
+    created: list[int] = []
+    if perform(lambda: created.append(services.create_department(actor(), name=form["name"], kind=form["kind"]).id),
+               f"已新建部门「{form['name'].strip()}」。"):
+        return redirect(url_for("cases_admin.department", department_id=created[0]))
+    return redirect(url_for("cases_admin.departments"))
+
+
+@bp.post("/departments/import")
+def departments_import() -> Response:
+    require_staff_role("admin")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("请选择要导入的 CSV 文件。", "error")
+        return redirect(url_for("cases_admin.departments"))
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        flash("文件须为 UTF-8 编码的 CSV。", "error")
+        return redirect(url_for("cases_admin.departments"))
+    outcomes: list[services.ImportOutcome] = []
+    if perform(lambda: outcomes.append(services.import_departments(actor(), text)), "部门已导入。"):
+        outcome = outcomes[0]
+        flash(f"新建 {outcome.created} 个部门，更新 {outcome.updated} 个，分派规则 {outcome.rules} 条。", "info")
+    return redirect(url_for("cases_admin.departments"))
+
+
+@bp.get("/departments/<int:department_id>")
+def department(department_id: int) -> str:
+    require_staff_role("admin")
+    return render_template("cases/department.html", department=services.get_department(department_id),
+                           kinds=services.DEPARTMENT_KINDS, districts=citizen_services.district_names(),
+                           handlers=services.handlers(), members=services.member_ids(department_id),
+                           rule_label=services.rule_label)
+
+
+@bp.post("/departments/<int:department_id>")
+def department_update(department_id: int) -> Response:
+    require_staff_role("admin")
+    form = load_form(DepartmentForm(), request.form)
+    perform(lambda: services.update_department(actor(), department_id, name=form["name"], kind=form["kind"],
+                                               is_active=form["is_active"]),
+            "部门已保存。" if form["is_active"] else "部门已保存（已停用：不再用于派遣和推荐）。")
+    return redirect(url_for("cases_admin.department", department_id=department_id))
+
+
+@bp.post("/departments/<int:department_id>/rules")
+def department_rule_add(department_id: int) -> Response:
+    require_staff_role("admin")
+    form = load_form(RoutingRuleForm(), request.form)
+    perform(lambda: services.add_rule(actor(), department_id, category_prefix=form["category_prefix"],
+                                      district=form["district"]), "已添加分派规则。")
+    return redirect(url_for("cases_admin.department", department_id=department_id))
+
+
+@bp.post("/departments/<int:department_id>/rules/<int:rule_id>/delete")
+def department_rule_remove(department_id: int, rule_id: int) -> Response:
+    require_staff_role("admin")
+    perform(lambda: services.remove_rule(actor(), department_id, rule_id), "已删除分派规则。")
+    return redirect(url_for("cases_admin.department", department_id=department_id))
+
+
+@bp.post("/departments/<int:department_id>/members")
+def department_members(department_id: int) -> Response:
+    require_staff_role("admin")
+    try:
+        form = load_form(DepartmentMembersForm(), request.form)
+    except FormInvalid:
+        abort(400)  # Only the page's checkboxes send staff ids: a form no page of ours sent.
+    perform(lambda: services.set_members(actor(), department_id, form["staff_ids"]), "已保存部门处置人员。")
+    return redirect(url_for("cases_admin.department", department_id=department_id))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
+from core.forms import Checkbox
+
 
 class RetryDeliveriesForm(ma.Schema):
     # Text, not a number: without a delivery_id all are retried, and one that is no id of ours ("abc", 2**31)
@@ -19,3 +21,18 @@ class DeskActionForm(ma.Schema):
     department = fields.String(load_default=None)
     # A checkbox: "on" when ticked, absent otherwise.
     public_reply = fields.Function(deserialize=lambda text: text == "on", load_default=False)
+
+
+class DepartmentForm(ma.Schema):
+    name = fields.String(load_default="")
+    kind = fields.String(load_default="")
+    is_active = Checkbox()
+
+
+class RoutingRuleForm(ma.Schema):
+    category_prefix = fields.String(load_default="")
+    district = fields.String(load_default="")
+
+
+class DepartmentMembersForm(ma.Schema):
+    staff_ids = fields.List(fields.Integer(), load_default=list)

@@ -108,6 +108,9 @@ class DeskCase(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(unique=True)
     step: Mapped[str] = mapped_column(sa.String(16), index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
+    # The department's name when dispatched, for display and reports (which group by it); a renamed department's
+    # old cases keep the name they were handled under.
     department: Mapped[str | None] = mapped_column(sa.String(64))
     version: Mapped[int] = mapped_column(default=1)
 
@@ -134,8 +137,48 @@ class DeskCaseStep(Base):
     action: Mapped[str] = mapped_column(sa.String(16))
     step: Mapped[str] = mapped_column(sa.String(16))
     actor_name: Mapped[str] = mapped_column(sa.String(64))
+    # The role the step was taken in (dispatcher, handler, verifier, admin); None for the system and residents.
+    actor_role: Mapped[str | None] = mapped_column(sa.String(32))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+
+
+class Department(TimestampMixin, Base):
+    """A handling department the desk dispatches cases to (a street office, sanitation, municipal works…)."""
+
+    __tablename__ = "case_departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    rules: Mapped[list[RoutingRule]] = relationship(order_by="(RoutingRule.category_prefix, RoutingRule.district)",
+                                                    cascade="all, delete-orphan", back_populates="department")
+
+
+class RoutingRule(Base):
+    """Cases of a category (a category id or its prefix: "S01" for every S01xx, "" for any) in a district ("" for
+    any) are proposed to a department; of the rules matching a case, the most specific wins."""
+
+    __tablename__ = "case_routing_rules"
+    __table_args__ = (sa.UniqueConstraint("category_prefix", "district"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
+    category_prefix: Mapped[str] = mapped_column(sa.String(8))
+    district: Mapped[str] = mapped_column(sa.String(16))
+
+    department: Mapped[Department] = relationship(back_populates="rules")
+
+
+class DepartmentMember(Base):
+    """A staff member with the handler role working for a department: they see and handle its cases."""
+
+    __tablename__ = "case_department_members"
+
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_accounts.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("case_departments.id"), primary_key=True, index=True)
 
 
 class SubscribeGrant(TimestampMixin, Base):

@@ -5,13 +5,19 @@ Everything else runs in jobs (``cases.jobs``), the case-updates API, the desk pa
 the ``flask cases`` commands, which pass in the settings each needs.
 
 The modules follow the way of a case: the outbox's machinery (``outbox``), deliveries (``delivery``), status
-coming back (``updates``), the built-in desk (``desk``), resident notifications (``notifications``), our
-Open311 server (``open311_server``) and residents' data rights (``data_rights``).
+coming back (``updates``), the built-in desk (``desk``) and its departments (``departments``), resident
+notifications (``notifications``), our Open311 server (``open311_server``) and residents' data rights
+(``data_rights``).
 """
 
 from cases.services.data_rights import export_resident_data, forget_resident
 from cases.services.delivery import (Backlog, deliver, deliver_reopening, deliveries, delivery_counts,
                                      forwarding_backlog, open_delivery, reopen_case, retry_deliveries)
+from cases.services.departments import (DEPARTMENT_KINDS, HANDLER_ROLE, DepartmentImportRefused, ImportOutcome,
+                                        Proposal, add_rule, create_department, departments_of, get_department,
+                                        handlers, import_departments, list_departments, member_ids,
+                                        propose_department, remove_rule, rule_label, set_members,
+                                        update_department)
 from cases.services.desk import (DESK_ACTIONS, DESK_STEP_NAMES, act_on_desk_case, desk_counts, desk_queue,
                                  get_desk_case, open_desk_case, rework_desk_case)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
@@ -32,4 +38,10 @@ __all__ = [
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",
     "record_subscriptions", "reopen_case", "report_id_for_external", "retry_deliveries", "rework_desk_case",
     "send_notification", "service_definition", "service_list", "sweep", "token_answer",
+]
+# The departments directory, its routing rules and handlers (issue #22).
+__all__ += [
+    "DEPARTMENT_KINDS", "HANDLER_ROLE", "DepartmentImportRefused", "ImportOutcome", "Proposal", "add_rule",
+    "create_department", "departments_of", "get_department", "handlers", "import_departments", "list_departments",
+    "member_ids", "propose_department", "remove_rule", "rule_label", "set_members", "update_department",
 ]

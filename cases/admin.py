@@ -21,10 +21,10 @@ from core.forms import FormInvalid, load_form
 from media import services as media_services
 
 bp = admin_blueprint("cases_admin", __name__)
-DESK_ROLES = ("dispatcher", "admin")
+DELIVERY_ROLES = ("dispatcher", "admin")
 NAV = (
-    NavItem("cases_admin.desk", "案件办理", ("dispatcher",)),
-    NavItem("cases_admin.deliveries", "案件转办", DESK_ROLES),
+    NavItem("cases_admin.desk", "案件办理", services.DESK_ROLES),
+    NavItem("cases_admin.deliveries", "案件转办", DELIVERY_ROLES),
     NavItem("cases_admin.departments", "处置部门", ("admin",)),
 )
 
@@ -32,12 +32,12 @@ NAV = (
 @bp.app_context_processor
 def _case_names() -> dict[str, Any]:
     return {"outbox_status_names": services.OUTBOX_STATUS_NAMES, "desk_step_names": services.DESK_STEP_NAMES,
-            "desk_actions": services.DESK_ACTIONS}
+            "desk_actions": services.DESK_ACTIONS, "step_action_names": services.STEP_ACTION_NAMES}
 
 
 @bp.get("/deliveries")
 def deliveries() -> str:
-    require_staff_role(*DESK_ROLES)
+    require_staff_role(*DELIVERY_ROLES)
     status = request.args.get("status") or None
     return render_template("cases/deliveries.html", deliveries=services.deliveries(status),
                            counts=services.delivery_counts(), status=status)
@@ -45,7 +45,7 @@ def deliveries() -> str:
 
 @bp.post("/deliveries/retry")
 def retry_deliveries() -> Response:
-    require_staff_role(*DESK_ROLES)
+    require_staff_role(*DELIVERY_ROLES)
     form = load_form(RetryDeliveriesForm(), request.form)
     chosen = form.get("delivery_id")
     count = services.retry_deliveries(actor(), None if chosen is None else database_ids([chosen]))
@@ -53,26 +53,41 @@ def retry_deliveries() -> Response:
     return redirect(url_for("cases_admin.deliveries", status=form["status"] or None))
 
 
+def desk_viewer() -> services.DeskViewer:
+    staff = require_staff_role(*services.DESK_ROLES)
+    return services.viewer_of(actor(), staff.roles)
+
+
+# Where each duty's work waits: a handler's at 已派遣, a verifier's at 已处置, a dispatcher's at 待立案.
+_FIRST_STEP = {"dispatcher": "received", "verifier": "handled", "handler": "dispatched"}
+
+
 @bp.get("/desk")
 def desk() -> str:
-    require_staff_role("dispatcher")
-    step = request.args.get("step", "received") or None
+    viewer = desk_viewer()
+    first = next((step for role, step in _FIRST_STEP.items() if role in viewer.roles), "received")
+    step = request.args.get("step", first) or None
     cases = [{"case": case, "report": citizen_services.get_report(case.report_id)}
-             for case in services.desk_queue(step)]
-    return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(), step=step)
+             for case in services.desk_queue(viewer, step)]
+    return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(viewer), step=step)
 
 
 @bp.get("/desk/<int:case_id>")
 def desk_case(case_id: int) -> str:
-    require_staff_role("dispatcher")
-    case = services.get_desk_case(case_id)
+    viewer = desk_viewer()
+    case = services.desk_case_for(viewer, case_id)
     report = citizen_services.get_report(case.report_id)
     photos = [{"item": item, "urls": media_services.media_urls(item.media_id)}
               for item in report.media if item.kind == "photo"]
-    actions = {name: spec for name, spec in services.DESK_ACTIONS.items() if case.step in spec.moves}
+    actions = services.available_actions(viewer, case)
+    dispatching = "dispatch" in actions
     return render_template("cases/desk_case.html", case=case, report=report, photos=photos, actions=actions,
                            followers=citizen_services.follower_summary(report.id),
-                           notifications=services.notifications_for(report.id))
+                           notifications=services.notifications_for(report.id),
+                           pending_return=services.pending_return(case),
+                           departments=services.list_departments(active_only=True) if dispatching else [],
+                           proposal=(services.propose_department(report.category_id, report.district)
+                                     if dispatching else None))
 
 
 def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:
@@ -87,19 +102,22 @@ def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:
 
 @bp.post("/desk/<int:case_id>/<action>")
 def desk_act(case_id: int, action: str) -> Response:
-    require_staff_role("dispatcher")
+    viewer = desk_viewer()
     if action not in services.DESK_ACTIONS:
         abort(404)
     try:
         form = load_form(DeskActionForm(), request.form)
     except FormInvalid:
         abort(400)  # Only the page's hidden version can be wrong: a form no page of ours sent.
-    case = services.get_desk_case(case_id)
+    case = services.desk_case_for(viewer, case_id)
+    # Before the photo is stored: an action of another duty, or on another department's case, is no page's of ours.
+    viewer.check_may(services.DESK_ACTIONS[action], case)
     try:
         photos = _uploaded_photo(citizen_services.get_report(case.report_id).resident_id) if action == "handle" else ()
-        services.act_on_desk_case(actor(), case_id, action, expected_version=form["version"], note=form["note"],
-                                  department=form["department"], photo_media_ids=photos,
-                                  public_reply=form["public_reply"])
+        services.act_on_desk_case(actor(), case_id, action, roles=viewer.roles, expected_version=form["version"],
+                                  note=form["note"], department_id=next(iter(database_ids([form["department_id"]])),
+                                                                        None),
+                                  photo_media_ids=photos, public_reply=form["public_reply"])
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -18,7 +18,8 @@ class RetryDeliveriesForm(ma.Schema):
 class DeskActionForm(ma.Schema):
     version = fields.Integer(required=True)  # the case's version the page showed: a step on a changed case is refused
     note = fields.String(load_default="")
-    department = fields.String(load_default=None)
+    # Text, read with core.db.database_ids: the select's placeholder sends "" when no department was chosen.
+    department_id = fields.String(load_default="")
     # A checkbox: "on" when ticked, absent otherwise.
     public_reply = fields.Function(deserialize=lambda text: text == "on", load_default=False)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from cases import services as case_services
 from cases import signing
 from cases.models import CaseDelivery
 from cases.settings import CaseSettings
@@ -16,8 +17,10 @@ from citizen import services as citizen_services
 from citizen.models import Report
 from core.config import current_settings
 from core.db import db
+from core.models import StaffAccount
 from core.services import Actor
 from tests.citizen.helpers import new_report, sign_in
+from tests.core.admin_helpers import signed_in_staff
 from tests.fakes.case_system import API_KEY, WEBHOOK_SECRET, FakeCaseSystem, FakeCaseSystemServer
 
 UPDATES_SECRET = "case-updates-secret-0123456789"
@@ -102,3 +105,20 @@ def signed_update(client, body: dict, *, secret: str = UPDATES_SECRET, timestamp
     data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
     headers = signing.signed_headers(secret, int(time.time()) if timestamp is None else timestamp, data)
     return client.post("/api/v1/case-updates", data=data, headers=headers, content_type="application/json")
+
+
+def a_department(name: str = "市南区环卫所", kind: str = "环卫") -> int:
+    """The id of the department of this name, created the first time (inside an app context)."""
+    existing = next((department for department in case_services.list_departments() if department.name == name), None)
+    return (existing or case_services.create_department(MODERATOR, name=name, kind=kind)).id
+
+
+def signed_in_handler(app, username: str, department: str = "市南区环卫所"):
+    """A test client signed in as a new handler, member of the department of this name."""
+    client = signed_in_staff(app, username, "handler")
+    with app.app_context():
+        staff_id = db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == username))
+        department_id = a_department(department)
+        case_services.set_members(MODERATOR, department_id, case_services.member_ids(department_id) | {staff_id})
+        db.session.commit()
+    return client

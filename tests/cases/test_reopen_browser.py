@@ -8,14 +8,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.citizen.helpers import new_report, sign_in
-from tests.core.test_admin_browser import log_in, make_staff
+from tests.cases.test_desk_browser import DEPARTMENT, EVERY_DESK_ROLE, desk_staff
+from tests.core.test_admin_browser import log_in
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_dispatcher_sees_a_reopened_case_back_at_handling(page, live_app, live_server, monkeypatch):
     monkeypatch.setitem(live_app.config, "APP_SETTINGS", live_app.config["APP_SETTINGS"].replace(case_system="desk"))
-    make_staff(live_app, "browser_rework", ["moderator", "dispatcher"])
+    desk_staff(live_app, "browser_rework", EVERY_DESK_ROLE, departments=(DEPARTMENT,))
     client = live_app.test_client()
     resident = sign_in(client, "oBrowserReopeningResident")
     report_id = new_report(client, resident, description="浏览器返工：人行道破损")["id"]
@@ -27,11 +28,11 @@ def test_a_dispatcher_sees_a_reopened_case_back_at_handling(page, live_app, live
     page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器返工")).get_by_role("link").click()
     case_url = page.url
     page.get_by_role("button", name="立案").click()
-    page.get_by_label("处置部门").fill("市南区市政养护中心")
+    page.get_by_label("处置部门").select_option(label=f"{DEPARTMENT}（市政）")
     page.get_by_role("button", name="派遣").click()
     page.get_by_role("form", name="处置").get_by_label(re.compile("处置说明")).fill("已修补。")
     page.get_by_role("form", name="处置").get_by_role("button", name="处置", exact=True).click()
-    page.get_by_role("button", name="核查").click()
+    page.get_by_role("button", name="核查", exact=True).click()
     page.get_by_role("button", name="结案").click()
     expect(page.get_by_role("heading", name=re.compile("已结案"))).to_be_visible()
 

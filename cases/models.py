@@ -139,6 +139,9 @@ class DeskCaseStep(Base):
     actor_name: Mapped[str] = mapped_column(sa.String(64))
     # The role the step was taken in (dispatcher, handler, verifier, admin); None for the system and residents.
     actor_role: Mapped[str | None] = mapped_column(sa.String(32))
+    # The department holding the case at this step (for a return accepted, the one that returned it): what a
+    # department's figures (returns, rework) count by.
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
 

@@ -119,6 +119,7 @@ def rework_desk_case(report_id: int, reason: str) -> DeskCase | None:
     before = {"step": desk_case.step}
     desk_case.step = "dispatched"
     desk_case.steps.append(DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
+                                        department_id=desk_case.department_id,
                                         note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[]))
     db.session.flush()
     record_audit(SYSTEM_ACTOR, "desk_case.rework", "desk_case", desk_case.id, before=before,
@@ -208,6 +209,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, roles: Iterable
     if spec.needs_note and not note:
         raise ValidationFailed(f"{spec.name}需要填写说明。", code="note_required")
     before = {"step": desk_case.step, "department": desk_case.department}
+    holding = desk_case.department_id
     # A step committed by someone else after the case was read shows at a flush: the last one is here.
     try:
         desk_case.step = spec.moves[desk_case.step]
@@ -217,7 +219,8 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, roles: Iterable
             # Back to 已立案 for another department: the one that returned it no longer holds it.
             desk_case.department_id, desk_case.department = None, None
         step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name,
-                            actor_role=viewer.role_for(spec), note=note or None, media_ids=list(photo_media_ids))
+                            actor_role=viewer.role_for(spec), department_id=desk_case.department_id or holding,
+                            note=note or None, media_ids=list(photo_media_ids))
         desk_case.steps.append(step)
         db.session.flush()
         # The report (and the resident's timeline) follows, as after an update from a case system; a return is

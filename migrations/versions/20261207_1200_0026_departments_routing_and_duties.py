@@ -1,7 +1,8 @@
 """departments, routing rules and separate duties on the case desk
 
 The desk dispatches to a directory of departments (with routing rules proposing one by category and district)
-instead of a typed name; handlers are members of departments; each desk step records the role it was taken in.
+instead of a typed name; handlers are members of departments; each desk step records the role it was taken in
+and the department holding the case.
 The desk case keeps the department's name beside its id, for display and reports. desk_cases is rebuilt on SQLite
 by the foreign key: it keeps AUTOINCREMENT (0025).
 
@@ -56,6 +57,9 @@ def upgrade():
 
     with op.batch_alter_table('desk_case_steps', schema=None) as batch_op:
         batch_op.add_column(sa.Column('actor_role', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('department_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_desk_case_steps_department_id'), ['department_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_desk_case_steps_department_id_case_departments'), 'case_departments', ['department_id'], ['id'])
 
     with op.batch_alter_table('desk_cases', schema=None,
                               table_kwargs={'sqlite_autoincrement': True}) as batch_op:
@@ -73,6 +77,9 @@ def downgrade():
         batch_op.drop_column('department_id')
 
     with op.batch_alter_table('desk_case_steps', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_desk_case_steps_department_id_case_departments'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_desk_case_steps_department_id'))
+        batch_op.drop_column('department_id')
         batch_op.drop_column('actor_role')
 
     with op.batch_alter_table('case_routing_rules', schema=None) as batch_op:

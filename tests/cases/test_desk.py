@@ -308,8 +308,10 @@ def test_a_department_returns_a_case_and_the_dispatcher_rules_on_it(app, client,
     with app.app_context():
         case = services.get_desk_case(case_id)
         assert (case.step, case.department_id) == ("registered", None)
-        assert [step.action for step in case.steps if step.action.startswith("return")] == [
-            "return_request", "return_refused", "return_request", "return_accepted"]
+        returns = [(step.action, step.department_id) for step in case.steps if step.action.startswith("return")]
+        # Each counts against the department that returned the case, even once it no longer holds it.
+        assert returns == [(action, int(department_id(app))) for action in (
+            "return_request", "return_refused", "return_request", "return_accepted")]
         audited = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_type == "desk_case")
                                           .order_by(AuditEntry.id)))
     assert audited[-4:] == ["desk_case.return_request", "desk_case.return_refused", "desk_case.return_request",

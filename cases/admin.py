@@ -86,8 +86,9 @@ def desk_case(case_id: int) -> str:
                            notifications=services.notifications_for(report.id),
                            pending_return=services.pending_return(case),
                            departments=services.list_departments(active_only=True) if dispatching else [],
-                           proposal=(services.propose_department(report.category_id, report.district)
-                                     if dispatching else None))
+                           proposal=(services.propose_department(
+                               report.category_id, report.district,
+                               excluding=services.departments_returned_from(case)) if dispatching else None))
 
 
 def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:

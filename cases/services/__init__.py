@@ -19,9 +19,9 @@ from cases.services.departments import (DEPARTMENT_KINDS, HANDLER_ROLE, Departme
                                         propose_department, remove_rule, rule_label, set_members,
                                         update_department)
 from cases.services.desk import (DESK_ACTIONS, DESK_ROLES, DESK_STEP_NAMES, STEP_ACTION_NAMES, DeskAction,
-                                 DeskViewer, act_on_desk_case, available_actions, desk_case_for, desk_counts,
-                                 desk_queue, get_desk_case, open_desk_case, pending_return, rework_desk_case,
-                                 viewer_of)
+                                 DeskViewer, act_on_desk_case, available_actions, departments_returned_from,
+                                 desk_case_for, desk_counts, desk_queue, get_desk_case, open_desk_case,
+                                 pending_return, rework_desk_case, viewer_of)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
                                           send_notification)
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
@@ -43,7 +43,8 @@ __all__ = [
 ]
 # The departments directory, its routing rules and handlers; the desk's separate duties and returns (issue #22).
 __all__ += [
-    "DESK_ROLES", "STEP_ACTION_NAMES", "DeskAction", "DeskViewer", "available_actions", "desk_case_for",
+    "DESK_ROLES", "STEP_ACTION_NAMES", "DeskAction", "DeskViewer", "available_actions", "departments_returned_from",
+    "desk_case_for",
     "pending_return", "viewer_of",
     "DEPARTMENT_KINDS", "HANDLER_ROLE", "DepartmentImportRefused", "ImportOutcome", "Proposal", "add_rule",
     "create_department", "departments_of", "get_department", "handlers", "import_departments", "list_departments",

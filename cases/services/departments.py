@@ -136,14 +136,16 @@ def remove_rule(actor: Actor, department_id: int, rule_id: int) -> None:
                  before={"category_prefix": rule.category_prefix, "district": rule.district})
 
 
-def propose_department(category_id: str, district: str | None) -> Proposal | None:
+def propose_department(category_id: str, district: str | None, *,
+                       excluding: Iterable[int] = ()) -> Proposal | None:
     """The active department the most specific matching rule names: the longest category prefix first, then a
-    rule for the case's district before one for the whole city."""
+    rule for the case's district before one for the whole city. Departments ``excluding`` (those that returned the
+    case) are not proposed again."""
     prefixes = [category_id[:length] for length in (5, 3, 1, 0)]
     rules = db.session.scalars(
         sa.select(RoutingRule).join(RoutingRule.department)
-        .where(Department.is_active.is_(True), RoutingRule.category_prefix.in_(prefixes),
-               RoutingRule.district.in_({"", district or ""})))
+        .where(Department.is_active.is_(True), Department.id.not_in(list(excluding)),
+               RoutingRule.category_prefix.in_(prefixes), RoutingRule.district.in_({"", district or ""})))
     best = max(rules, key=lambda rule: (len(rule.category_prefix), rule.district != ""), default=None)
     return None if best is None else Proposal(best.department, best)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cases.adapters import ExternalUpdate
 from cases.models import REWORK_ACTION, Department, DeskCase, DeskCaseStep
-from cases.services.departments import departments_of
+from cases.services.departments import HANDLER_ROLE, departments_of
 from cases.services.outbox import status_counts
 from cases.services.updates import add_photos, apply_update, digest
 from citizen import services as citizen_services
@@ -22,7 +22,7 @@ DESK_STEP_NAMES = {"received": "待立案", "registered": "已立案", "dispatch
                    "handled": "已处置", "verified": "已核查", "closed": "已结案"}
 # The desk's duties (分工): who registers and dispatches, who handles (a department's handlers, their
 # department's cases only), who verifies. Administrators may do everything; one person may hold several roles.
-DISPATCHER, HANDLER, VERIFIER, ADMIN = "dispatcher", "handler", "verifier", "admin"
+DISPATCHER, HANDLER, VERIFIER, ADMIN = "dispatcher", HANDLER_ROLE, "verifier", "admin"
 DESK_ROLES = (DISPATCHER, HANDLER, VERIFIER)
 # Roles that see every case on the desk; a handler alone sees only its departments'.
 _SEES_EVERY_CASE = (DISPATCHER, VERIFIER, ADMIN)
@@ -168,6 +168,12 @@ def pending_return(desk_case: DeskCase) -> DeskCaseStep | None:
     if desk_case.step != "returned":
         return None
     return next(step for step in reversed(desk_case.steps) if step.action == "return_request")
+
+
+def departments_returned_from(desk_case: DeskCase) -> set[int]:
+    """The departments whose returns of the case were accepted: not to be proposed for it again."""
+    return {step.department_id for step in desk_case.steps
+            if step.action == "return_accepted" and step.department_id is not None}
 
 
 def _desk_step_note(action: str, department: str | None) -> str | None:

@@ -301,6 +301,7 @@ def test_a_department_returns_a_case_and_the_dispatcher_rules_on_it(app, client,
     act(handler, case_id, "return_request", note="确实不在我们的辖区。")
     page = act(dispatcher, case_id, "return_accepted")
     assert "<dt>处置部门</dt><dd>未派遣</dd>" in page and 'aria-label="派遣"' in page
+    assert "没有匹配的分派规则" in page  # the department that returned it is not proposed again
     assert handler.get(f"/admin/desk/{case_id}").status_code == 404  # no longer the department's
     # The resident is told nothing of the desk's own business; the record counts the returns.
     assert client.get(f"/api/v1/reports/{desk_report_id(app, case_id)}", headers=resident).json["timeline"] == \

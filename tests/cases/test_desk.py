@@ -14,8 +14,11 @@ from cases.models import DeskCase
 from citizen import services as citizen_services
 from core.db import db
 from core.geo import wgs84_to_gcj02
+from core.errors import Forbidden
 from core.models import AuditEntry
+from core.services import Actor
 from tests.cases.conftest import MODERATOR, a_department, accepted_report, report_status, signed_in_handler
+from tests.common.factories import StaffFactory
 from tests.core.admin_helpers import csrf_token, signed_in_staff
 from tests.common.media_files import photo_bytes
 
@@ -322,3 +325,23 @@ def test_a_department_returns_a_case_and_the_dispatcher_rules_on_it(app, client,
 def desk_report_id(app, case_id: int) -> int:
     with app.app_context():
         return services.get_desk_case(case_id).report_id
+
+
+def test_the_service_takes_the_acting_staffs_roles(app, client, resident, run_jobs, use_case_system):
+    """Other callers than the pages (commands, jobs) pass the roles they act in: the same duties hold."""
+    use_case_system("desk")
+    case_id = desk_case_id(app, accepted_report(app, client, resident, run_jobs))
+    with app.app_context():
+        verifier = StaffFactory(username="service-verifier", roles=["verifier"])
+        as_verifier = Actor.of(verifier)
+        with pytest.raises(Forbidden) as refused:
+            services.act_on_desk_case(as_verifier, case_id, "register", roles=verifier.roles, expected_version=1)
+        assert refused.value.message == "您的角色不能立案。"
+        chief = Actor(None, "desk-chief")
+        services.act_on_desk_case(chief, case_id, "register", roles=("admin",), expected_version=1)
+        services.act_on_desk_case(chief, case_id, "dispatch", roles=("admin",), expected_version=2,
+                                  department_id=a_department())
+        # An administrator may handle any department's case; the step says it was taken as one.
+        case = services.act_on_desk_case(chief, case_id, "handle", roles=("admin",), expected_version=3,
+                                         note="管理员代为处置。")
+        assert (case.step, case.steps[-1].actor_role) == ("handled", "admin")

@@ -13,8 +13,8 @@ from cases import services
 from cases.models import DeskCase
 from citizen import services as citizen_services
 from core.db import db
-from core.geo import wgs84_to_gcj02
 from core.errors import Forbidden
+from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from core.services import Actor
 from tests.cases.conftest import MODERATOR, a_department, accepted_report, report_status, signed_in_handler

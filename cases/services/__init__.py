@@ -6,7 +6,8 @@ the ``flask cases`` commands, which pass in the settings each needs.
 
 The modules follow the way of a case: the outbox's machinery (``outbox``), deliveries (``delivery``), status
 coming back (``updates``), the built-in desk (``desk``), resident notifications (``notifications``), our
-Open311 server (``open311_server``) and residents' data rights (``data_rights``).
+Open311 server (``open311_server``), residents' data rights (``data_rights``), and the desk's time limits,
+deadlines and 督办 (``limits``).
 """
 
 from cases.services.data_rights import export_resident_data, forget_resident
@@ -14,6 +15,10 @@ from cases.services.delivery import (Backlog, deliver, deliver_reopening, delive
                                      forwarding_backlog, open_delivery, reopen_case, retry_deliveries)
 from cases.services.desk import (DESK_ACTIONS, DESK_STEP_NAMES, act_on_desk_case, desk_counts, desk_queue,
                                  get_desk_case, open_desk_case, rework_desk_case)
+from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, Limit, TimeLeft, WorkingCalendar, calendar_days,
+                                   limit_table, mark_notice_read, notice_departments, overdue_count,
+                                   remove_calendar_day, set_calendar_day, set_limits, supervise_overdue,
+                                   supervision_notices, supervisions_of, time_left, working_calendar)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
                                           send_notification)
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
@@ -32,4 +37,9 @@ __all__ = [
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",
     "record_subscriptions", "reopen_case", "report_id_for_external", "retry_deliveries", "rework_desk_case",
     "send_notification", "service_definition", "service_list", "sweep", "token_answer",
+    # the desk's time limits, deadlines and 督办
+    "CENTRE_NAME", "LIMITED_STEPS", "Limit", "TimeLeft", "WorkingCalendar",
+    "calendar_days", "limit_table", "mark_notice_read", "notice_departments", "overdue_count", "remove_calendar_day",
+    "set_calendar_day", "set_limits", "supervise_overdue", "supervision_notices", "supervisions_of", "time_left",
+    "working_calendar",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cases.adapters import ExternalUpdate
 from cases.models import REWORK_ACTION, DeskCase, DeskCaseStep
+from cases.services.limits import clock_step, queue_order
 from cases.services.outbox import status_counts
 from cases.services.updates import add_photos, apply_update, digest
 from citizen import services as citizen_services
@@ -45,8 +46,10 @@ def open_desk_case(report_id: int) -> DeskCase:
     desk_case = db.session.scalar(sa.select(DeskCase).where(DeskCase.report_id == report_id))
     if desk_case is None:
         desk_case = DeskCase(report_id=report_id, step="received")
-        desk_case.steps.append(DeskCaseStep(action="receive", step="received", actor_name="system",
-                                            note="市民反映已转入案件受理队列。", media_ids=[]))
+        received = DeskCaseStep(action="receive", step="received", actor_name="system",
+                                note="市民反映已转入案件受理队列。", media_ids=[])
+        desk_case.steps.append(received)
+        clock_step(desk_case, received)
         db.session.add(desk_case)
         db.session.flush()
     return desk_case
@@ -60,19 +63,21 @@ def rework_desk_case(report_id: int, reason: str) -> DeskCase | None:
         return None
     before = {"step": desk_case.step}
     desk_case.step = "dispatched"
-    desk_case.steps.append(DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
-                                        note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[]))
+    rework = DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
+                          note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[])
+    desk_case.steps.append(rework)
+    clock_step(desk_case, rework)  # the rework is a new 处置, with a new deadline
     db.session.flush()
     record_audit(SYSTEM_ACTOR, "desk_case.rework", "desk_case", desk_case.id, before=before,
                  after={"step": desk_case.step, "reason": reason})
     return desk_case
 
 
-def desk_queue(step: str | None, *, limit: int = 200) -> list[DeskCase]:
+def desk_queue(step: str | None, *, limit: int = 200, sort: str | None = None) -> list[DeskCase]:
     query = sa.select(DeskCase)
     if step:
         query = query.where(DeskCase.step == step)
-    return list(db.session.scalars(query.order_by(DeskCase.updated_at.desc(), DeskCase.id.desc()).limit(limit)))
+    return list(db.session.scalars(query.order_by(*queue_order(sort)).limit(limit)))
 
 
 def desk_counts() -> dict[str, int]:
@@ -118,6 +123,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
         step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name, note=note or None,
                             media_ids=list(photo_media_ids))
         desk_case.steps.append(step)
+        clock_step(desk_case, step)
         db.session.flush()
         update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
                                 status=spec.external_status, note=note or None, public=public_reply,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cases import services
-from cases.forms import DeskActionForm, RetryDeliveriesForm
+from cases.forms import CalendarDayForm, DeskActionForm, RetryDeliveriesForm, TimeLimitForm
 from citizen import services as citizen_services
-from core.admin import NavItem, actor, admin_blueprint
+from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
-from core.db import database_ids, db
+from core.db import database_ids, db, utcnow
 from core.errors import AppError
 from core.forms import FormInvalid, load_form
 from media import services as media_services
@@ -24,13 +25,16 @@ DESK_ROLES = ("dispatcher", "admin")
 NAV = (
     NavItem("cases_admin.desk", "案件办理", ("dispatcher",)),
     NavItem("cases_admin.deliveries", "案件转办", DESK_ROLES),
+    NavItem("cases_admin.supervisions", "督办通知", DESK_ROLES),
+    NavItem("cases_admin.time_limits", "办理时限", ("admin",)),
 )
 
 
 @bp.app_context_processor
 def _case_names() -> dict[str, Any]:
     return {"outbox_status_names": services.OUTBOX_STATUS_NAMES, "desk_step_names": services.DESK_STEP_NAMES,
-            "desk_actions": services.DESK_ACTIONS}
+            "desk_actions": services.DESK_ACTIONS, "limited_steps": services.LIMITED_STEPS,
+            "centre_name": services.CENTRE_NAME}
 
 
 @bp.get("/deliveries")
@@ -55,9 +59,11 @@ def retry_deliveries() -> Response:
 def desk() -> str:
     require_staff_role("dispatcher")
     step = request.args.get("step", "received") or None
-    cases = [{"case": case, "report": citizen_services.get_report(case.report_id)}
-             for case in services.desk_queue(step)]
-    return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(), step=step)
+    sort = request.args.get("sort") or None
+    queue = services.desk_queue(step, sort=sort)
+    cases = [{"case": case, "report": citizen_services.get_report(case.report_id)} for case in queue]
+    return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(), step=step, sort=sort,
+                           time_left=services.time_left(queue))
 
 
 @bp.get("/desk/<int:case_id>")
@@ -70,7 +76,9 @@ def desk_case(case_id: int) -> str:
     actions = {name: spec for name, spec in services.DESK_ACTIONS.items() if case.step in spec.moves}
     return render_template("cases/desk_case.html", case=case, report=report, photos=photos, actions=actions,
                            followers=citizen_services.follower_summary(report.id),
-                           notifications=services.notifications_for(report.id))
+                           notifications=services.notifications_for(report.id),
+                           time_left=services.time_left([case]).get(case.id),
+                           supervisions=services.supervisions_of(case.id))
 
 
 def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:
@@ -104,3 +112,73 @@ def desk_act(case_id: int, action: str) -> Response:
     else:
         flash(f"案件 #{case_id} 已{services.DESK_ACTIONS[action].name}。", "success")
     return redirect(url_for("cases_admin.desk_case", case_id=case_id))
+
+
+# --- time limits, the working calendar and 督办 ------------------------------------------------------------------
+
+@bp.get("/desk/limits")
+def time_limits() -> str:
+    require_staff_role("admin")
+    today = utcnow().astimezone(SHANGHAI).date()
+    return render_template("cases/time_limits.html", rows=services.limit_table(),
+                           categories=citizen_services.list_categories(include_inactive=True),
+                           calendar=services.working_calendar(),
+                           calendar_days=services.calendar_days(today - dt.timedelta(days=30)))
+
+
+@bp.post("/desk/limits")
+def save_time_limits() -> Response:
+    require_staff_role("admin")
+    try:
+        form = load_form(TimeLimitForm(), request.form)
+    except FormInvalid as invalid:
+        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+        return redirect(url_for("cases_admin.time_limits"))
+    limits = {step: (None if form["reset"] else form[f"{step}_hours"], form[f"{step}_working"])
+              for step in services.LIMITED_STEPS}
+    try:
+        services.set_limits(actor(), form["scope"], limits)
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("已恢复默认时限。" if form["reset"] else "已保存时限，新开始的环节按新时限计算。", "success")
+    return redirect(url_for("cases_admin.time_limits", _anchor=f"scope-{form['scope']}"))
+
+
+@bp.post("/desk/calendar")
+def save_calendar_day() -> Response:
+    require_staff_role("admin")
+    try:
+        form = load_form(CalendarDayForm(), request.form)
+        if form["remove"]:
+            services.remove_calendar_day(actor(), form["day"])
+        else:
+            services.set_calendar_day(actor(), form["day"], is_workday=form["is_workday"], name=form["name"])
+    except FormInvalid as invalid:
+        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"已删除 {form['day']:%Y-%m-%d} 的设置。" if form["remove"] else f"已保存 {form['day']:%Y-%m-%d}。",
+              "success")
+    return redirect(url_for("cases_admin.time_limits", _anchor="calendar"))
+
+
+@bp.get("/desk/supervisions")
+def supervisions() -> str:
+    require_staff_role(*DESK_ROLES)
+    department = request.args.get("department") or None
+    unread_only = request.args.get("unread") == "1"
+    notices = services.supervision_notices(department=department, unread_only=unread_only)
+    return render_template("cases/supervisions.html", notices=notices, department=department,
+                           unread_only=unread_only, departments=services.notice_departments())
+
+
+@bp.post("/desk/supervisions/<int:supervision_id>/read")
+def read_supervision(supervision_id: int) -> Response:
+    require_staff_role(*DESK_ROLES)
+    if services.mark_notice_read(actor(), supervision_id):
+        flash("已标记为已阅。", "success")
+    return redirect(url_for("cases_admin.supervisions", department=request.form.get("department") or None))

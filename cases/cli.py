@@ -31,3 +31,12 @@ def sweep_command(every: int) -> None:
         if every <= 0:
             return
         time.sleep(every)
+
+
+@cases_cli.command("supervise")
+@with_appcontext
+def supervise_command() -> None:
+    """督办: mark the desk cases newly past their step's deadline and notify their departments."""
+    marked = services.supervise_overdue()
+    db.session.commit()
+    click.echo(f"supervised {marked} overdue cases")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
+from cases.services import LIMITED_STEPS
+from core.forms import Checkbox
+
 
 class RetryDeliveriesForm(ma.Schema):
     # Text, not a number: without a delivery_id all are retried, and one that is no id of ours ("abc", 2**31)
@@ -19,3 +22,26 @@ class DeskActionForm(ma.Schema):
     department = fields.String(load_default=None)
     # A checkbox: "on" when ticked, absent otherwise.
     public_reply = fields.Function(deserialize=lambda text: text == "on", load_default=False)
+
+
+def _time_limit_fields() -> dict[str, fields.Field]:
+    """Each limited step's hours and whether they are working hours, as the limits page sends them."""
+    step_fields: dict[str, fields.Field] = {}
+    for step in LIMITED_STEPS:
+        step_fields[f"{step}_hours"] = fields.Float(required=True, error_messages={
+            "required": "请填写时限。", "invalid": "时限须为数字（小时，可带小数）。"})
+        step_fields[f"{step}_working"] = Checkbox()
+    return step_fields
+
+
+# One scope's limits (default, urgent, a class or a category); "reset" drops the scope's own values.
+TimeLimitForm = ma.Schema.from_dict({"scope": fields.String(load_default=""), "reset": Checkbox(),
+                                     **_time_limit_fields()}, name="TimeLimitForm")
+
+
+class CalendarDayForm(ma.Schema):
+    day = fields.Date(required=True,
+                      error_messages={"required": "请选择日期。", "invalid": "日期格式应为 YYYY-MM-DD。"})
+    is_workday = Checkbox()  # ticked: a 调休 working day; else a holiday
+    name = fields.String(load_default="")
+    remove = Checkbox()

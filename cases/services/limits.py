@@ -60,6 +60,13 @@ class WorkingCalendar:
     weekdays: frozenset[int]  # ISO: Monday 1 … Sunday 7
     exceptions: Mapping[dt.date, bool] = dataclasses.field(default_factory=dict)
 
+    @property
+    def description(self) -> str:
+        """"周一、周二、周三、周四、周五 09:00–12:00、13:30–17:30"."""
+        days = "、".join(f"周{'一二三四五六日'[weekday - 1]}" for weekday in sorted(self.weekdays))
+        hours = "、".join(f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in self.periods)
+        return f"{days} {hours}"
+
     def is_workday(self, day: dt.date) -> bool:
         return self.exceptions.get(day, day.isoweekday() in self.weekdays)
 

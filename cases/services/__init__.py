@@ -15,10 +15,11 @@ from cases.services.delivery import (Backlog, deliver, deliver_reopening, delive
                                      forwarding_backlog, open_delivery, reopen_case, retry_deliveries)
 from cases.services.desk import (DESK_ACTIONS, DESK_STEP_NAMES, act_on_desk_case, desk_counts, desk_queue,
                                  get_desk_case, open_desk_case, rework_desk_case)
-from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, Limit, TimeLeft, WorkingCalendar, calendar_days,
-                                   limit_table, mark_notice_read, notice_departments, overdue_count,
-                                   remove_calendar_day, set_calendar_day, set_limits, supervise_overdue,
-                                   supervision_notices, supervisions_of, time_left, working_calendar)
+from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, RETURN_ACTIONS, DepartmentScore, Limit, Measure,
+                                   TimeLeft, WorkingCalendar, calendar_days, department_scores, limit_table,
+                                   mark_notice_read, notice_departments, overdue_count, remove_calendar_day,
+                                   set_calendar_day, set_limits, supervise_overdue, supervision_notices,
+                                   supervisions_of, time_left, working_calendar)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
                                           send_notification)
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
@@ -37,9 +38,9 @@ __all__ = [
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",
     "record_subscriptions", "reopen_case", "report_id_for_external", "retry_deliveries", "rework_desk_case",
     "send_notification", "service_definition", "service_list", "sweep", "token_answer",
-    # the desk's time limits, deadlines and 督办
-    "CENTRE_NAME", "LIMITED_STEPS", "Limit", "TimeLeft", "WorkingCalendar",
-    "calendar_days", "limit_table", "mark_notice_read", "notice_departments", "overdue_count", "remove_calendar_day",
-    "set_calendar_day", "set_limits", "supervise_overdue", "supervision_notices", "supervisions_of", "time_left",
-    "working_calendar",
+    # the desk's time limits, deadlines, 督办 and department scores
+    "CENTRE_NAME", "LIMITED_STEPS", "RETURN_ACTIONS", "DepartmentScore", "Limit", "Measure", "TimeLeft",
+    "WorkingCalendar", "calendar_days", "department_scores", "limit_table", "mark_notice_read", "notice_departments",
+    "overdue_count", "remove_calendar_day", "set_calendar_day", "set_limits", "supervise_overdue",
+    "supervision_notices", "supervisions_of", "time_left", "working_calendar",
 ]

@@ -50,7 +50,7 @@ def make_urgent(category_id: str, urgent: bool = True) -> None:
 
 
 def test_each_step_starts_its_clock_and_its_record_keeps_the_deadline_it_ended(app, client, resident, run_jobs,
-                                                                                use_case_system):
+                                                                                use_case_system, dispatcher):
     use_case_system("desk")
     report_id = accepted_report(app, client, resident, run_jobs)
     with app.app_context():
@@ -73,26 +73,35 @@ def test_each_step_starts_its_clock_and_its_record_keeps_the_deadline_it_ended(a
             case = step(case, action, note="已清理。")
         assert case.step == "closed" and case.due_at is None
         assert services.time_left([case]) == {}
+        assert "逾期完成" not in dispatcher.get(f"/admin/desk/{case.id}").get_data(as_text=True)
 
 
-def test_a_resident_s_reopening_restarts_the_handling_clock(app, client, resident, run_jobs, use_case_system):
+def test_a_resident_s_reopening_restarts_the_handling_clock(app, client, resident, run_jobs, use_case_system,
+                                                            dispatcher):
     use_case_system("desk")
     report_id = accepted_report(app, client, resident, run_jobs)
     with app.app_context():
         case = step(desk_case_of(report_id), "register")
         case = step(case, "dispatch", department="市南区环卫所")
+        case.due_at = utcnow() - dt.timedelta(hours=1)  # the department let it lie past its deadline
+        db.session.commit()
         first_due, first_start = case.due_at, case.step_started_at
-        services.supervise_overdue(now=first_due + dt.timedelta(minutes=1))
+        services.supervise_overdue()
         db.session.commit()
         case = db.session.get(DeskCase, case.id)
         assert case.overdue_at is not None
         for action in ("handle", "verify", "close"):
             case = step(case, action, note="已处理。")
+        case_id = case.id
+    # The handling came after the deadline: its record says so.
+    assert "逾期完成" in dispatcher.get(f"/admin/desk/{case_id}").get_data(as_text=True)
+    with app.app_context():
+        case = db.session.get(DeskCase, case_id)
         services.rework_desk_case(report_id, "垃圾又堆起来了")
         db.session.commit()
         case = db.session.get(DeskCase, case.id)
         assert case.step == "dispatched" and case.overdue_at is None
-        assert case.step_started_at > first_start
+        assert case.step_started_at > first_start and case.due_at > first_due
         category_id = citizen_services.get_report(report_id).category_id
         handling = services.limits.effective_limits(services.limits.scope_chain(category_id, urgent=False))
         assert case.due_at == services.working_calendar().deadline(case.step_started_at, handling["dispatched"])

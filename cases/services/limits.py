@@ -164,7 +164,6 @@ def effective_limits(scope_names: Iterable[str], overrides: Mapping[str, Mapping
 def limit_table() -> list[dict[str, Any]]:
     """What the limits page lists: each scope with its effective limits and which steps it overrides."""
     overrides = limit_overrides()
-    shipped = shipped_limits()
     categories = citizen_services.list_categories(include_inactive=True)
     class_names = {category.id[:3]: category.class_name for category in categories}
     category_names = {category.id: category.name for category in categories}
@@ -178,7 +177,6 @@ def limit_table() -> list[dict[str, Any]]:
     for row in rows:
         row["limits"] = effective_limits(row["chain"], overrides)
         row["overridden"] = set(overrides.get(row["scope"], {}))
-        row["shipped"] = set(shipped.get(row["scope"], {}))
     return rows
 
 

@@ -35,6 +35,7 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"dispatcher": "案件调度员", "handler": "处置人员", "verifier": "核查员"})
     app.cli.add_command(cases_cli)
     register_periodic(app, "cases sweep", every_seconds=60)
+    register_periodic(app, "cases supervise", every_seconds=60)
     register_collector(app, delivery_gauges)
     subscribe(app, REPORT_STATUS_CHANGED, "cases.jobs.queue_notifications")
     # An accepted report's forwarding record is written in the acceptance's transaction.

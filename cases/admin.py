@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cases import services
-from cases.forms import (DepartmentForm, DepartmentMembersForm, DeskActionForm, RetryDeliveriesForm,
-                         RoutingRuleForm)
+from cases.forms import (CalendarDayForm, DepartmentForm, DepartmentMembersForm, DeskActionForm,
+                         RetryDeliveriesForm, RoutingRuleForm, TimeLimitForm)
 from citizen import services as citizen_services
-from core.admin import NavItem, actor, admin_blueprint, perform
+from core.admin import SHANGHAI, NavItem, actor, admin_blueprint, perform
 from core.auth import require_staff_role
-from core.db import database_ids, db
+from core.db import database_ids, db, utcnow
 from core.errors import AppError
 from core.forms import FormInvalid, load_form
 from media import services as media_services
@@ -25,14 +26,17 @@ DELIVERY_ROLES = ("dispatcher", "admin")
 NAV = (
     NavItem("cases_admin.desk", "案件办理", services.DESK_ROLES),
     NavItem("cases_admin.deliveries", "案件转办", DELIVERY_ROLES),
+    NavItem("cases_admin.supervisions", "督办通知", DELIVERY_ROLES),
     NavItem("cases_admin.departments", "处置部门", ("admin",)),
+    NavItem("cases_admin.time_limits", "办理时限", ("admin",)),
 )
 
 
 @bp.app_context_processor
 def _case_names() -> dict[str, Any]:
     return {"outbox_status_names": services.OUTBOX_STATUS_NAMES, "desk_step_names": services.DESK_STEP_NAMES,
-            "desk_actions": services.DESK_ACTIONS, "step_action_names": services.STEP_ACTION_NAMES}
+            "desk_actions": services.DESK_ACTIONS, "step_action_names": services.STEP_ACTION_NAMES,
+            "limited_steps": services.LIMITED_STEPS, "centre_name": services.CENTRE_NAME}
 
 
 @bp.get("/deliveries")
@@ -67,9 +71,11 @@ def desk() -> str:
     viewer = desk_viewer()
     first = next((step for role, step in _FIRST_STEP.items() if role in viewer.roles), "received")
     step = request.args.get("step", first) or None
-    cases = [{"case": case, "report": citizen_services.get_report(case.report_id)}
-             for case in services.desk_queue(viewer, step)]
-    return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(viewer), step=step)
+    sort = request.args.get("sort") or None
+    queue = services.desk_queue(viewer, step, sort=sort)
+    cases = [{"case": case, "report": citizen_services.get_report(case.report_id)} for case in queue]
+    return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(viewer), step=step, sort=sort,
+                           time_left=services.time_left(queue))
 
 
 @bp.get("/desk/<int:case_id>")
@@ -88,7 +94,9 @@ def desk_case(case_id: int) -> str:
                            departments=services.list_departments(active_only=True) if dispatching else [],
                            proposal=(services.propose_department(
                                report.category_id, report.district,
-                               excluding=services.departments_returned_from(case)) if dispatching else None))
+                               excluding=services.departments_returned_from(case)) if dispatching else None),
+                           time_left=services.time_left([case]).get(case.id),
+                           supervisions=services.supervisions_of(case.id))
 
 
 def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:
@@ -210,3 +218,73 @@ def department_members(department_id: int) -> Response:
         abort(400)  # Only the page's checkboxes send staff ids: a form no page of ours sent.
     perform(lambda: services.set_members(actor(), department_id, form["staff_ids"]), "已保存部门处置人员。")
     return redirect(url_for("cases_admin.department", department_id=department_id))
+
+
+# --- time limits, the working calendar and 督办 ------------------------------------------------------------------
+
+@bp.get("/desk/limits")
+def time_limits() -> str:
+    require_staff_role("admin")
+    today = utcnow().astimezone(SHANGHAI).date()
+    return render_template("cases/time_limits.html", rows=services.limit_table(),
+                           categories=citizen_services.list_categories(include_inactive=True),
+                           calendar=services.working_calendar(),
+                           calendar_days=services.calendar_days(today - dt.timedelta(days=30)))
+
+
+@bp.post("/desk/limits")
+def save_time_limits() -> Response:
+    require_staff_role("admin")
+    try:
+        form = load_form(TimeLimitForm(), request.form)
+    except FormInvalid as invalid:
+        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+        return redirect(url_for("cases_admin.time_limits"))
+    limits = {step: (None if form["reset"] else form[f"{step}_hours"], form[f"{step}_working"])
+              for step in services.LIMITED_STEPS}
+    try:
+        services.set_limits(actor(), form["scope"], limits)
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("已恢复默认时限。" if form["reset"] else "已保存时限，新开始的环节按新时限计算。", "success")
+    return redirect(url_for("cases_admin.time_limits", _anchor=f"scope-{form['scope']}"))
+
+
+@bp.post("/desk/calendar")
+def save_calendar_day() -> Response:
+    require_staff_role("admin")
+    try:
+        form = load_form(CalendarDayForm(), request.form)
+        if form["remove"]:
+            services.remove_calendar_day(actor(), form["day"])
+        else:
+            services.set_calendar_day(actor(), form["day"], is_workday=form["is_workday"], name=form["name"])
+    except FormInvalid as invalid:
+        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"已删除 {form['day']:%Y-%m-%d} 的设置。" if form["remove"] else f"已保存 {form['day']:%Y-%m-%d}。",
+              "success")
+    return redirect(url_for("cases_admin.time_limits", _anchor="calendar"))
+
+
+@bp.get("/desk/supervisions")
+def supervisions() -> str:
+    require_staff_role(*DELIVERY_ROLES)
+    department = request.args.get("department") or None
+    unread_only = request.args.get("unread") == "1"
+    notices = services.supervision_notices(department=department, unread_only=unread_only)
+    return render_template("cases/supervisions.html", notices=notices, department=department,
+                           unread_only=unread_only, departments=services.notice_departments())
+
+
+@bp.post("/desk/supervisions/<int:supervision_id>/read")
+def read_supervision(supervision_id: int) -> Response:
+    require_staff_role(*DELIVERY_ROLES)
+    if services.mark_notice_read(actor(), supervision_id):
+        flash("已标记为已阅。", "success")
+    return redirect(url_for("cases_admin.supervisions", department=request.form.get("department") or None))

@@ -49,3 +49,12 @@ def departments_import_command(file: Path) -> None:
         raise click.ClickException("\n".join(["部门文件有误，未导入任何内容：", *refused.problems])) from None
     db.session.commit()
     click.echo(f"departments: {outcome.created} created, {outcome.updated} updated, {outcome.rules} routing rules")
+
+
+@cases_cli.command("supervise")
+@with_appcontext
+def supervise_command() -> None:
+    """督办: mark the desk cases newly past their step's deadline and notify their departments."""
+    marked = services.supervise_overdue()
+    db.session.commit()
+    click.echo(f"supervised {marked} overdue cases")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
+from cases.services import LIMITED_STEPS
 from core.forms import Checkbox
 
 
@@ -37,3 +38,26 @@ class RoutingRuleForm(ma.Schema):
 
 class DepartmentMembersForm(ma.Schema):
     staff_ids = fields.List(fields.Integer(), load_default=list)
+
+
+def _time_limit_fields() -> dict[str, fields.Field]:
+    """Each limited step's hours and whether they are working hours, as the limits page sends them."""
+    step_fields: dict[str, fields.Field] = {}
+    for step in LIMITED_STEPS:
+        step_fields[f"{step}_hours"] = fields.Float(required=True, error_messages={
+            "required": "请填写时限。", "invalid": "时限须为数字（小时，可带小数）。"})
+        step_fields[f"{step}_working"] = Checkbox()
+    return step_fields
+
+
+# One scope's limits (default, urgent, a class or a category); "reset" drops the scope's own values.
+TimeLimitForm = ma.Schema.from_dict({"scope": fields.String(load_default=""), "reset": Checkbox(),
+                                     **_time_limit_fields()}, name="TimeLimitForm")
+
+
+class CalendarDayForm(ma.Schema):
+    day = fields.Date(required=True,
+                      error_messages={"required": "请选择日期。", "invalid": "日期格式应为 YYYY-MM-DD。"})
+    is_workday = Checkbox()  # ticked: a 调休 working day; else a holiday
+    name = fields.String(load_default="")
+    remove = Checkbox()

@@ -113,6 +113,14 @@ class DeskCase(TimestampMixin, Base):
     # old cases keep the name they were handled under.
     department: Mapped[str | None] = mapped_column(sa.String(64))
     version: Mapped[int] = mapped_column(default=1)
+    # The clock of the current step (cases.services.limits): when it started, when it is due (None once closed),
+    # whether its limit counts working hours, and when the sweep found it overdue (督办, once per step).
+    step_started_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    due_in_working_hours: Mapped[bool] = mapped_column(default=True)
+    overdue_at: Mapped[dt.datetime | None]
+    # Its category is urgent (急要件): short limits, the top of the queue.
+    is_urgent: Mapped[bool] = mapped_column(default=False)
 
     steps: Mapped[list[DeskCaseStep]] = relationship(order_by="DeskCaseStep.id", cascade="all, delete-orphan")
 
@@ -144,6 +152,49 @@ class DeskCaseStep(Base):
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # The deadline of the step this one ended (None: the step had none): on time when occurred_at is not later.
+    due_at: Mapped[dt.datetime | None]
+
+
+class DeskSupervision(Base):
+    """督办: a desk case found overdue by the sweep, once per deadline; the notice its department's staff read."""
+
+    __tablename__ = "desk_supervisions"
+    __table_args__ = (sa.UniqueConstraint("case_id", "due_at"),
+                      sa.Index("ix_desk_supervisions_unread", "read_at", "department"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("desk_cases.id"), index=True)
+    step: Mapped[str] = mapped_column(sa.String(16))
+    department: Mapped[str | None] = mapped_column(sa.String(64))
+    due_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+    read_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class CaseTimeLimit(TimestampMixin, Base):
+    """An administrator's time limit of a desk step, overriding the shipped defaults (cases/data/time_limits.json)
+    for one scope: "default", "urgent", a category class ("S04") or a category ("S0401")."""
+
+    __tablename__ = "case_time_limits"
+    __table_args__ = (sa.UniqueConstraint("scope", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(8))
+    step: Mapped[str] = mapped_column(sa.String(16))
+    minutes: Mapped[int]
+    working_hours: Mapped[bool] = mapped_column(default=True)
+
+
+class CaseCalendarDay(Base):
+    """A day off the working week's pattern: a holiday on a weekday, or a weekend made a working day (调休)."""
+
+    __tablename__ = "case_calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    is_workday: Mapped[bool]
+    name: Mapped[str] = mapped_column(sa.String(32))
 
 
 class Department(TimestampMixin, Base):

@@ -71,6 +71,7 @@ class CategoryForm(ma.Schema):
     name = ma.fields.String(load_default="")
     hint = ma.fields.String(load_default="")
     is_active = checkbox()
+    is_urgent = checkbox()
 
 
 class RejectionTemplateForm(ma.Schema):

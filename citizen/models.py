@@ -63,6 +63,9 @@ class Category(Base):
     hint: Mapped[str] = mapped_column(sa.String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # 急要件: its reports stand at the top of the moderation queue and its cases at the top of the desk's, with
+    # the urgent time limits.
+    is_urgent: Mapped[bool] = mapped_column(default=False)
 
 
 class Report(TimestampMixin, Base):

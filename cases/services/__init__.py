@@ -6,8 +6,8 @@ the ``flask cases`` commands, which pass in the settings each needs.
 
 The modules follow the way of a case: the outbox's machinery (``outbox``), deliveries (``delivery``), status
 coming back (``updates``), the built-in desk (``desk``) and its departments (``departments``), resident
-notifications (``notifications``), our Open311 server (``open311_server``) and residents' data rights
-(``data_rights``).
+notifications (``notifications``), our Open311 server (``open311_server``), residents' data rights
+(``data_rights``), and the desk's time limits, deadlines and 督办 (``limits``).
 """
 
 from cases.services.data_rights import export_resident_data, forget_resident
@@ -22,6 +22,11 @@ from cases.services.desk import (DESK_ACTIONS, DESK_ROLES, DESK_STEP_NAMES, STEP
                                  DeskViewer, act_on_desk_case, available_actions, departments_returned_from,
                                  desk_case_for, desk_counts, desk_queue, get_desk_case, open_desk_case,
                                  pending_return, rework_desk_case, viewer_of)
+from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, RETURN_ACTIONS, DepartmentScore, Limit, Measure,
+                                   TimeLeft, WorkingCalendar, calendar_days, department_scores, limit_table,
+                                   mark_notice_read, notice_departments, overdue_count, remove_calendar_day,
+                                   set_calendar_day, set_limits, supervise_overdue, supervision_notices,
+                                   supervisions_of, time_left, working_calendar)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
                                           send_notification)
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
@@ -40,6 +45,11 @@ __all__ = [
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",
     "record_subscriptions", "reopen_case", "report_id_for_external", "retry_deliveries", "rework_desk_case",
     "send_notification", "service_definition", "service_list", "sweep", "token_answer",
+    # the desk's time limits, deadlines, 督办 and department scores
+    "CENTRE_NAME", "LIMITED_STEPS", "RETURN_ACTIONS", "DepartmentScore", "Limit", "Measure", "TimeLeft",
+    "WorkingCalendar", "calendar_days", "department_scores", "limit_table", "mark_notice_read", "notice_departments",
+    "overdue_count", "remove_calendar_day", "set_calendar_day", "set_limits", "supervise_overdue",
+    "supervision_notices", "supervisions_of", "time_left", "working_calendar",
 ]
 # The departments directory, its routing rules and handlers; the desk's separate duties and returns (issue #22).
 __all__ += [

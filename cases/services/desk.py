@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cases.adapters import ExternalUpdate
 from cases.models import REWORK_ACTION, Department, DeskCase, DeskCaseStep
 from cases.services.departments import HANDLER_ROLE, departments_of
+from cases.services.limits import clock_step, queue_order
 from cases.services.outbox import status_counts
 from cases.services.updates import add_photos, apply_update, digest
 from citizen import services as citizen_services
@@ -103,8 +104,10 @@ def open_desk_case(report_id: int) -> DeskCase:
     desk_case = db.session.scalar(sa.select(DeskCase).where(DeskCase.report_id == report_id))
     if desk_case is None:
         desk_case = DeskCase(report_id=report_id, step="received")
-        desk_case.steps.append(DeskCaseStep(action="receive", step="received", actor_name="system",
-                                            note="市民反映已转入案件受理队列。", media_ids=[]))
+        received = DeskCaseStep(action="receive", step="received", actor_name="system",
+                                note="市民反映已转入案件受理队列。", media_ids=[])
+        desk_case.steps.append(received)
+        clock_step(desk_case, received)
         db.session.add(desk_case)
         db.session.flush()
     return desk_case
@@ -118,20 +121,22 @@ def rework_desk_case(report_id: int, reason: str) -> DeskCase | None:
         return None
     before = {"step": desk_case.step}
     desk_case.step = "dispatched"
-    desk_case.steps.append(DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
-                                        department_id=desk_case.department_id,
-                                        note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[]))
+    rework = DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
+                          department_id=desk_case.department_id,
+                          note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[])
+    desk_case.steps.append(rework)
+    clock_step(desk_case, rework)  # the rework is a new 处置, with a new deadline
     db.session.flush()
     record_audit(SYSTEM_ACTOR, "desk_case.rework", "desk_case", desk_case.id, before=before,
                  after={"step": desk_case.step, "reason": reason})
     return desk_case
 
 
-def desk_queue(viewer: DeskViewer, step: str | None, *, limit: int = 200) -> list[DeskCase]:
+def desk_queue(viewer: DeskViewer, step: str | None, *, limit: int = 200, sort: str | None = None) -> list[DeskCase]:
     query = sa.select(DeskCase).where(*_seen_by(viewer))
     if step:
         query = query.where(DeskCase.step == step)
-    return list(db.session.scalars(query.order_by(DeskCase.updated_at.desc(), DeskCase.id.desc()).limit(limit)))
+    return list(db.session.scalars(query.order_by(*queue_order(sort)).limit(limit)))
 
 
 def desk_counts(viewer: DeskViewer) -> dict[str, int]:
@@ -228,6 +233,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, roles: Iterable
                             actor_role=viewer.role_for(spec), department_id=desk_case.department_id or holding,
                             note=note or None, media_ids=list(photo_media_ids))
         desk_case.steps.append(step)
+        clock_step(desk_case, step)
         db.session.flush()
         # The report (and the resident's timeline) follows, as after an update from a case system; a return is
         # the desk's own business.

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from citizen.facts import ACCEPTED, DUPLICATE, PENDING_REVIEW, REJECTED, STATUS_NAMES, WITHDRAWN, get_report
-from citizen.models import RejectionTemplate, Report, ReportEvent, ReportFlag, ReportStatusCount
+from citizen.models import Category, RejectionTemplate, Report, ReportEvent, ReportFlag, ReportStatusCount
 from citizen.services.checks import INFO_REQUESTED, INFO_SUPPLIED, set_flags
 from citizen.services.followers import follow_merged
 from citizen.services.lifecycle import transition, written_unless_changed
@@ -134,11 +134,23 @@ def _filtered(query: sa.Select[Any], filters: QueueFilter, *, with_status: bool 
 
 def moderation_queue(filters: QueueFilter, *, after: tuple[dt.datetime, int] | None, limit: int = 50,
                      ) -> list[Report]:
-    """Oldest first, keyset-paginated on (created_at, id) so that page 1,000 costs what page 1 does."""
-    query = _filtered(sa.select(Report), filters)
-    if after is not None:
-        query = query.where(sa.tuple_(Report.created_at, Report.id) > sa.tuple_(*after))
-    return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
+    """The reports of urgent categories (急要件) first, then the others; each part oldest first, keyset-paginated on
+    (created_at, id) so that page 1,000 costs what page 1 does. The cursor's report tells which part it is in."""
+    urgent = list(db.session.scalars(sa.select(Category.id).where(Category.is_urgent.is_(True))))
+
+    def part(in_urgent: bool, after: tuple[dt.datetime, int] | None, limit: int) -> list[Report]:
+        query = _filtered(sa.select(Report), filters).where(
+            Report.category_id.in_(urgent) if in_urgent else Report.category_id.not_in(urgent))
+        if after is not None:
+            query = query.where(sa.tuple_(Report.created_at, Report.id) > sa.tuple_(*after))
+        return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
+
+    after_urgent = after is None or db.session.scalar(
+        sa.select(Report.category_id).where(Report.id == after[1])) in urgent
+    if not urgent or not after_urgent:
+        return part(False, after, limit)
+    reports = part(True, after, limit)
+    return reports + part(False, None, limit - len(reports)) if len(reports) < limit else reports
 
 
 def status_counts(filters: QueueFilter) -> dict[str, int]:

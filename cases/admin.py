@@ -12,8 +12,10 @@ from werkzeug.wrappers import Response
 from cases import services
 from cases.forms import DeskActionForm, RetryDeliveriesForm
 from citizen import services as citizen_services
+from citizen.settings import CitizenSettings
 from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
+from core.config import current_settings
 from core.db import database_ids, db
 from core.errors import AppError
 from core.forms import FormInvalid, load_form
@@ -73,14 +75,20 @@ def desk_case(case_id: int) -> str:
                            notifications=services.notifications_for(report.id))
 
 
-def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:
-    upload = request.files.get("photo")
-    if upload is None or not upload.filename:
-        return ()
+def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.AfterPhotos:
+    """处置's photos as uploaded (stored as the resident's media, like a case system's photos), with the position the
+    browser gave when they were sent."""
+    position = ((form["upload_lat"], form["upload_lng"])
+                if form["upload_lat"] is not None and form["upload_lng"] is not None else None)
+    photos = []
     with tempfile.TemporaryDirectory(prefix="desk-photo-") as directory:
-        path = Path(directory) / "photo"
-        upload.save(path)
-        return (media_services.accept_local_file(owner_resident_id, path).id,)
+        for number, upload in enumerate(request.files.getlist("photo")):
+            if upload.filename:
+                path = Path(directory) / f"photo-{number}"
+                upload.save(path)
+                photos.append(services.AfterPhoto(media_services.accept_local_file(owner_resident_id, path).id,
+                                                  upload_position=position))
+    return services.AfterPhotos(tuple(photos), current_settings(CitizenSettings))
 
 
 @bp.post("/desk/<int:case_id>/<action>")
@@ -91,12 +99,13 @@ def desk_act(case_id: int, action: str) -> Response:
     try:
         form = load_form(DeskActionForm(), request.form)
     except FormInvalid:
-        abort(400)  # Only the page's hidden version can be wrong: a form no page of ours sent.
+        abort(400)  # Only the page's hidden fields can be wrong: a form no page of ours sent.
     case = services.get_desk_case(case_id)
     try:
-        photos = _uploaded_photo(citizen_services.get_report(case.report_id).resident_id) if action == "handle" else ()
+        photos = (_after_photos(citizen_services.get_report(case.report_id).resident_id, form)
+                  if action == "handle" else None)
         services.act_on_desk_case(actor(), case_id, action, expected_version=form["version"], note=form["note"],
-                                  department=form["department"], photo_media_ids=photos,
+                                  department=form["department"], after_photos=photos,
                                   public_reply=form["public_reply"])
     except AppError as exc:
         db.session.rollback()

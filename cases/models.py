@@ -136,6 +136,9 @@ class DeskCaseStep(Base):
     actor_name: Mapped[str] = mapped_column(sa.String(64))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # 处置's proof, as checked when the handler gave it: each after-photo's media id, how far from the report's place
+    # it was taken and by whose word ("exif", or "upload": the browser's position), and when (EXIF, UTC ISO 8601).
+    proof: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
 
 
 class SubscribeGrant(TimestampMixin, Base):

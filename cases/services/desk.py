@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cases.adapters import ExternalUpdate
 from cases.models import REWORK_ACTION, DeskCase, DeskCaseStep
 from cases.services.outbox import status_counts
+from cases.services.proof import AfterPhotos, required_proof
 from cases.services.updates import add_photos, apply_update, digest
 from citizen import services as citizen_services
 from core.db import db, get_or_not_found
@@ -90,12 +91,13 @@ def _desk_step_note(action: str, department: str | None) -> str | None:
 
 
 def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_version: int, note: str = "",
-                     department: str | None = None, photo_media_ids: tuple[int, ...] = (),
+                     department: str | None = None, after_photos: AfterPhotos | None = None,
                      public_reply: bool = False) -> DeskCase:
     """One step of the case on the desk; the report and the resident's timeline follow. Audited.
 
     The officer's ``note`` is internal unless it is a ``public_reply``: then the resident reads it on their
-    timeline and the public in the Open311 feed (masked)."""
+    timeline and the public in the Open311 feed (masked). 处置 needs ``after_photos`` taken at the site after the
+    case was dispatched (``cases.services.proof``)."""
     desk_case = get_desk_case(case_id)
     spec = DESK_ACTIONS.get(action)
     if spec is None:
@@ -109,6 +111,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
         raise ValidationFailed("请填写处置部门。", code="department_required")
     if spec.needs_note and not note:
         raise ValidationFailed(f"{spec.name}需要填写说明。", code="note_required")
+    proof = required_proof(desk_case, action, after_photos)
     before = {"step": desk_case.step, "department": desk_case.department}
     # A step committed by someone else after the case was read shows at a flush: the last one is here.
     try:
@@ -116,7 +119,7 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
         if department:
             desk_case.department = department
         step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name, note=note or None,
-                            media_ids=list(photo_media_ids))
+                            media_ids=list(proof.media_ids), proof=proof.record)
         desk_case.steps.append(step)
         db.session.flush()
         update = ExternalUpdate(update_id=f"desk-step-{step.id}", report_id=desk_case.report_id,
@@ -124,8 +127,8 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, expected_versio
                                 step_note=_desk_step_note(action, desk_case.department))
         outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
                                actor_name=f"案件台·{actor.name}")
-        if photo_media_ids and outcome.event_id is not None:
-            add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
+        if proof.media_ids and outcome.event_id is not None:
+            add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, proof.media_ids)
         record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
                      after={"step": desk_case.step, "department": desk_case.department, "note": note or None,
                             "public_reply": public_reply and bool(note)})

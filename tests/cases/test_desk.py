@@ -14,7 +14,8 @@ from citizen import services as citizen_services
 from core.db import db
 from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
-from tests.cases.conftest import accepted_report, report_status
+from tests.cases.conftest import accepted_report, report_status, site_photo_bytes
+from tests.citizen.helpers import QINGDAO
 from tests.core.admin_helpers import csrf_token, signed_in_staff
 from tests.common.media_files import photo_bytes
 
@@ -64,13 +65,13 @@ def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, re
     act(dispatcher, case_id, "dispatch", department="市南区环卫所")
     assert report_status(app, report_id) == "in_progress"
     page = act(dispatcher, case_id, "handle", note="已清运垃圾。", public_reply="on",
-               photo=(io.BytesIO(photo_bytes(5)), "fixed.jpg"))
+               photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "fixed.jpg"))
     assert "已处置" in page
     run_jobs()
     assert report_status(app, report_id) == "resolved"
     page = act(dispatcher, case_id, "send_back", note="仍有残留，请重新处置。")
     assert report_status(app, report_id) == "in_progress"
-    act(dispatcher, case_id, "handle", note="残留已清除。")
+    act(dispatcher, case_id, "handle", note="残留已清除。", photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "again.jpg"))
     act(dispatcher, case_id, "verify")
     page = act(dispatcher, case_id, "close")
     assert "案件已结案" in page and report_status(app, report_id) == "closed"
@@ -167,7 +168,8 @@ def test_internal_notes_stay_with_staff_and_public_replies_are_published_masked(
     staff_page = signed_in_staff(app, "desk_reader", "moderator").get(f"/admin/reports/{report_id}")
     assert "联系张师傅 13912345678 到场。" in staff_page.get_data(as_text=True)
 
-    act(dispatcher, case_id, "handle", note="已清运，如有疑问请致电13987654321。", public_reply="on")
+    act(dispatcher, case_id, "handle", note="已清运，如有疑问请致电13987654321。", public_reply="on",
+        photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "fixed.jpg"))
     published = client.get(f"/open311/v2/requests/{report_id}.json").json[0]
     assert published["status_notes"] == "已清运，如有疑问请致电［手机号］。"
     assert "13987654321" not in client.get("/open311/v2/requests.json").get_data(as_text=True)

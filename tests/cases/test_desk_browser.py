@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 
 from core import services as core_services
 from core.db import db
-from tests.citizen.helpers import new_report, sign_in
+from tests.cases.conftest import site_photo_bytes
+from tests.citizen.helpers import QINGDAO, new_report, sign_in
 from tests.core.test_admin_browser import log_in
-from tests.common.media_files import photo_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,7 @@ def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_re
     expect(page.get_by_role("heading", name=re.compile("已派遣"))).to_be_visible()
 
     photo = tmp_path / "fixed.jpg"
-    photo.write_bytes(photo_bytes(4242))
+    photo.write_bytes(site_photo_bytes(QINGDAO))
     handle = page.get_by_role("form", name="处置")
     handle.get_by_label("处置照片").set_input_files(str(photo))
     handle.get_by_label(re.compile("处置说明")).fill("已补装井盖。")

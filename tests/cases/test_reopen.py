@@ -15,7 +15,8 @@ from citizen.models import ReportEvent
 from core.db import db
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import accepted_report, current_case_settings, delivery_of, report_status, signed_update
+from tests.cases.conftest import (accepted_report, after_photos, current_case_settings, delivery_of, report_status,
+                                  signed_update)
 from tests.citizen.helpers import sign_in, upload_photo
 from tests.core.admin_helpers import signed_in_staff
 
@@ -32,8 +33,9 @@ def close_on_desk(app, report_id: int, steps=DESK_STEPS) -> int:
     with app.app_context():
         case_id = desk_case_of(report_id).id
         for action, form in steps:
+            proof = {"after_photos": after_photos(report_id)} if action == "handle" else {}
             services.act_on_desk_case(DISPATCHER, case_id, action, expected_version=services.get_desk_case(case_id)
-                                      .version, **form)
+                                      .version, **form, **proof)
             db.session.commit()
     return case_id
 

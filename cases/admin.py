@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cases import services
@@ -15,10 +15,12 @@ from citizen import services as citizen_services
 from citizen.settings import CitizenSettings
 from core.admin import NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
-from core.config import current_settings
+from core.config import current_config, current_settings
 from core.db import database_ids, db
 from core.errors import AppError
 from core.forms import FormInvalid, load_form
+from core.geo import wgs84_to_gcj02
+from core.security import permissions_policy
 from media import services as media_services
 
 bp = admin_blueprint("cases_admin", __name__)
@@ -63,16 +65,26 @@ def desk() -> str:
 
 
 @bp.get("/desk/<int:case_id>")
-def desk_case(case_id: int) -> str:
+def desk_case(case_id: int) -> Response:
     require_staff_role("dispatcher")
     case = services.get_desk_case(case_id)
     report = citizen_services.get_report(case.report_id)
-    photos = [{"item": item, "urls": media_services.media_urls(item.media_id)}
-              for item in report.media if item.kind == "photo"]
+    evidence_rules = current_settings(CitizenSettings)
+    before, after = services.before_and_after(case, report, evidence_rules)
+    players = [{"item": item, "urls": media_services.media_urls(item.media_id)}
+               for item in report.media if item.kind in ("audio", "video")]
     actions = {name: spec for name, spec in services.DESK_ACTIONS.items() if case.step in spec.moves}
-    return render_template("cases/desk_case.html", case=case, report=report, photos=photos, actions=actions,
-                           followers=citizen_services.follower_summary(report.id),
-                           notifications=services.notifications_for(report.id))
+    page = render_template(
+        "cases/desk_case.html", case=case, report=report, actions=actions,
+        before=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in before],
+        after=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in after],
+        players=players, gcj=wgs84_to_gcj02(report.lat, report.lng), tile_url=current_config().map_tile_url,
+        evidence_radius_m=evidence_rules.evidence_max_distance_m,
+        followers=citizen_services.follower_summary(report.id), notifications=services.notifications_for(report.id))
+    response = make_response(page)
+    # 处置's form sends the browser's position with the photos: this page alone may ask for it.
+    response.headers["Permissions-Policy"] = permissions_policy("geolocation")
+    return response
 
 
 def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.AfterPhotos:
@@ -80,6 +92,7 @@ def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.Afte
     browser gave when they were sent."""
     position = ((form["upload_lat"], form["upload_lng"])
                 if form["upload_lat"] is not None and form["upload_lng"] is not None else None)
+    accuracy_m = form["upload_accuracy_m"] if position is not None else None
     photos = []
     with tempfile.TemporaryDirectory(prefix="desk-photo-") as directory:
         for number, upload in enumerate(request.files.getlist("photo")):
@@ -87,7 +100,7 @@ def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.Afte
                 path = Path(directory) / f"photo-{number}"
                 upload.save(path)
                 photos.append(services.AfterPhoto(media_services.accept_local_file(owner_resident_id, path).id,
-                                                  upload_position=position))
+                                                  upload_position=position, upload_accuracy_m=accuracy_m))
     return services.AfterPhotos(tuple(photos), current_settings(CitizenSettings))
 
 

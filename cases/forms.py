@@ -23,3 +23,4 @@ class DeskActionForm(ma.Schema):
     # only once the browser gave a position.
     upload_lat = fields.Float(load_default=None, validate=validate.Range(-90, 90))
     upload_lng = fields.Float(load_default=None, validate=validate.Range(-180, 180))
+    upload_accuracy_m = fields.Float(load_default=None, validate=validate.Range(min=0))

@@ -20,15 +20,16 @@ from cases.services.notifications import (notifications_for, queue_notifications
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
                                            service_list, token_answer)
 from cases.services.outbox import DONE, FAILED, OUTBOX_STATUS_NAMES, WORKING, backoff_seconds, sweep
-from cases.services.proof import AfterPhoto, AfterPhotos, Proof
+from cases.services.proof import AfterPhoto, AfterPhotos, Proof, ShownPhoto, before_and_after
 from cases.services.updates import (EXTERNAL_STATUSES, apply_update, digest, fetch_update_photos, poll_case_system,
                                     report_id_for_external)
 
 __all__ = [
     "CHANGESET", "DESK_ACTIONS", "DESK_STEP_NAMES", "DONE", "EXTERNAL_STATUSES", "FAILED", "OUTBOX_STATUS_NAMES",
     "WORKING",
-    "AfterPhoto", "AfterPhotos", "Backlog", "Proof",
-    "act_on_desk_case", "apply_update", "backoff_seconds", "deliver", "deliver_reopening", "deliveries",
+    "AfterPhoto", "AfterPhotos", "Backlog", "Proof", "ShownPhoto",
+    "act_on_desk_case", "apply_update", "backoff_seconds", "before_and_after", "deliver", "deliver_reopening",
+    "deliveries",
     "delivery_counts", "desk_counts", "desk_queue", "digest", "export_resident_data", "fetch_update_photos",
     "file_request", "find_requests", "forget_resident", "forwarding_backlog", "get_desk_case", "notifications_for",
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",

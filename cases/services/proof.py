@@ -25,10 +25,11 @@ HANDLE_ACTION = "handle"
 @dataclasses.dataclass(frozen=True)
 class AfterPhoto:
     """A photo the handler took at the site after the work (a media id), and where the browser said it was uploaded
-    from ((lat, lng) WGS-84; None when the browser gave no position)."""
+    from ((lat, lng) WGS-84, give or take its accuracy; None when the browser gave no position)."""
 
     media_id: int
     upload_position: tuple[float, float] | None = None
+    upload_accuracy_m: float | None = None  # the browser's own estimate of the position's error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +84,12 @@ def _checked(report: Any, photo: AfterPhoto, dispatched_at: dt.datetime, setting
         raise ValidationFailed(f"{name}没有拍摄位置（EXIF），上传时也未取得定位，无法确认在现场拍摄。"
                                "请允许浏览器获取位置后重新上传，或用开启定位的相机拍摄。",
                                code="proof_position_unknown", details=details)
+    if source == "upload" and (photo.upload_accuracy_m or 0) > settings.evidence_max_distance_m:
+        raise ValidationFailed(f"{name}没有拍摄位置（EXIF），"
+                               f"上传时的浏览器定位误差约 {photo.upload_accuracy_m:.0f} 米，"
+                               f"大于 {settings.evidence_max_distance_m:.0f} 米的取证范围，无法确认在现场拍摄。",
+                               code="proof_position_imprecise",
+                               details={**details, "accuracy_m": photo.upload_accuracy_m})
     if evidence.far_away:
         by = "照片 EXIF 定位" if source == "exif" else "上传时的浏览器定位"
         raise ValidationFailed(f"{name}的拍摄位置（{by}）距反映位置 {evidence.distance_m:.0f} 米，"
@@ -97,8 +104,46 @@ def _checked(report: Any, photo: AfterPhoto, dispatched_at: dt.datetime, setting
                                "不能作为处置后照片。", code="proof_taken_before_dispatch",
                                details={**details, "taken_at": info.taken_at.isoformat()})
     return {"media_id": info.id, "distance_m": round(evidence.distance_m, 1), "source": source,
-            "taken_at": info.taken_at.isoformat()}
+            "taken_at": info.taken_at.isoformat(),
+            **({"accuracy_m": photo.upload_accuracy_m} if source == "upload" else {})}
 
 
 def _shown(moment: dt.datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShownPhoto:
+    """A photo of 核查's comparison: when it was taken and how far from the report's place, by whose word."""
+
+    media_id: int
+    taken_at: dt.datetime | None
+    distance_m: float | None
+    source: str | None  # "exif", "upload" (the browser's position when it was sent); None: position unknown
+
+
+def before_and_after(desk_case: DeskCase, report: Any, settings: CitizenSettings) -> tuple[list[ShownPhoto],
+                                                                                           list[ShownPhoto]]:
+    """The resident's photos (处置前) and the handlers' after-photos of every 处置 (处置后), in order; an after-photo
+    as it was checked when handed over."""
+    after = []
+    for step in desk_case.steps:
+        if step.action == HANDLE_ACTION:
+            checked = {entry["media_id"]: entry for entry in step.proof}
+            after += [_as_checked(checked[media_id]) if media_id in checked else _measured(report, media_id, settings)
+                      for media_id in step.media_ids]
+    handlers = {photo.media_id for photo in after}
+    before = [_measured(report, item.media_id, settings) for item in report.media
+              if item.kind == "photo" and item.media_id not in handlers]
+    return before, after
+
+
+def _as_checked(entry: dict[str, Any]) -> ShownPhoto:
+    return ShownPhoto(entry["media_id"], dt.datetime.fromisoformat(entry["taken_at"]), entry["distance_m"],
+                      entry["source"])
+
+
+def _measured(report: Any, media_id: int, settings: CitizenSettings) -> ShownPhoto:
+    info = media_services.media_info(media_id)
+    evidence = citizen_services.measure_evidence(report, info.gps, info.taken_at, report.created_at, settings)
+    return ShownPhoto(media_id, info.taken_at, evidence.distance_m, "exif" if info.gps is not None else None)

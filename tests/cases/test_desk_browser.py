@@ -64,7 +64,7 @@ def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_re
     handle.get_by_label(re.compile("作为公开答复")).check()
     handle.get_by_role("button", name="处置", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("已处置"))).to_be_visible()
-    expect(page.get_by_role("img", name="处置照片 2")).to_be_visible()
+    expect(page.get_by_role("img", name="处置后照片 1")).to_be_visible()
 
     page.get_by_role("button", name="核查").click()
     page.get_by_role("button", name="结案").click()

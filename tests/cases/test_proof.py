@@ -205,3 +205,17 @@ def test_the_desk_page_refuses_a_far_photo_in_chinese_and_keeps_the_case(app, di
     assert "超出 500 米的取证范围" in page and "已派遣" in page
     with app.app_context():
         assert services.get_desk_case(dispatched).step == "dispatched"
+
+
+def test_a_browser_position_vaguer_than_the_radius_places_nothing(app, dispatched):
+    """A desktop's position from its network may be kilometres out: it cannot show the handler was at the site."""
+    with app.app_context():
+        proof = after_photos(services.get_desk_case(dispatched).report_id, site_photo_bytes(None),
+                             upload_position=QINGDAO)
+        vague = AfterPhotos((AfterPhoto(proof.photos[0].media_id, QINGDAO, upload_accuracy_m=3000),), proof.settings)
+        with pytest.raises(ValidationFailed) as refusal:
+            handle(dispatched, vague)
+        db.session.rollback()
+        assert services.get_desk_case(dispatched).step == "dispatched"
+    assert refusal.value.code == "proof_position_imprecise"
+    assert "上传时的浏览器定位误差约 3000 米，大于 500 米的取证范围" in refusal.value.message

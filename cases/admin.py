@@ -7,18 +7,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cases import services
 from cases.forms import (CalendarDayForm, DepartmentForm, DepartmentMembersForm, DeskActionForm,
                          RetryDeliveriesForm, RoutingRuleForm, TimeLimitForm)
 from citizen import services as citizen_services
+from citizen.settings import CitizenSettings
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint, perform
 from core.auth import require_staff_role
+from core.config import current_config, current_settings
 from core.db import database_ids, db, utcnow
 from core.errors import AppError
 from core.forms import FormInvalid, load_form
+from core.geo import wgs84_to_gcj02
+from core.security import permissions_policy
 from media import services as media_services
 
 bp = admin_blueprint("cases_admin", __name__)
@@ -79,34 +83,50 @@ def desk() -> str:
 
 
 @bp.get("/desk/<int:case_id>")
-def desk_case(case_id: int) -> str:
+def desk_case(case_id: int) -> Response:
     viewer = desk_viewer()
     case = services.desk_case_for(viewer, case_id)
     report = citizen_services.get_report(case.report_id)
-    photos = [{"item": item, "urls": media_services.media_urls(item.media_id)}
-              for item in report.media if item.kind == "photo"]
+    evidence_rules = current_settings(CitizenSettings)
+    before, after = services.before_and_after(case, report, evidence_rules)
+    players = [{"item": item, "urls": media_services.media_urls(item.media_id)}
+               for item in report.media if item.kind in ("audio", "video")]
     actions = services.available_actions(viewer, case)
     dispatching = "dispatch" in actions
-    return render_template("cases/desk_case.html", case=case, report=report, photos=photos, actions=actions,
-                           followers=citizen_services.follower_summary(report.id),
-                           notifications=services.notifications_for(report.id),
-                           pending_return=services.pending_return(case),
-                           departments=services.list_departments(active_only=True) if dispatching else [],
-                           proposal=(services.propose_department(
-                               report.category_id, report.district,
-                               excluding=services.departments_returned_from(case)) if dispatching else None),
-                           time_left=services.time_left([case]).get(case.id),
-                           supervisions=services.supervisions_of(case.id))
+    page = render_template(
+        "cases/desk_case.html", case=case, report=report, actions=actions,
+        before=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in before],
+        after=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in after],
+        players=players, gcj=wgs84_to_gcj02(report.lat, report.lng), tile_url=current_config().map_tile_url,
+        evidence_radius_m=evidence_rules.evidence_max_distance_m,
+        followers=citizen_services.follower_summary(report.id), notifications=services.notifications_for(report.id),
+        pending_return=services.pending_return(case),
+        departments=services.list_departments(active_only=True) if dispatching else [],
+        proposal=(services.propose_department(report.category_id, report.district,
+                                              excluding=services.departments_returned_from(case))
+                  if dispatching else None),
+        time_left=services.time_left([case]).get(case.id), supervisions=services.supervisions_of(case.id))
+    response = make_response(page)
+    # 处置's form sends the browser's position with the photos: this page alone may ask for it.
+    response.headers["Permissions-Policy"] = permissions_policy("geolocation")
+    return response
 
 
-def _uploaded_photo(owner_resident_id: int) -> tuple[int, ...]:
-    upload = request.files.get("photo")
-    if upload is None or not upload.filename:
-        return ()
+def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.AfterPhotos:
+    """处置's photos as uploaded (stored as the resident's media, like a case system's photos), with the position the
+    browser gave when they were sent."""
+    position = ((form["upload_lat"], form["upload_lng"])
+                if form["upload_lat"] is not None and form["upload_lng"] is not None else None)
+    accuracy_m = form["upload_accuracy_m"] if position is not None else None
+    photos = []
     with tempfile.TemporaryDirectory(prefix="desk-photo-") as directory:
-        path = Path(directory) / "photo"
-        upload.save(path)
-        return (media_services.accept_local_file(owner_resident_id, path).id,)
+        for number, upload in enumerate(request.files.getlist("photo")):
+            if upload.filename:
+                path = Path(directory) / f"photo-{number}"
+                upload.save(path)
+                photos.append(services.AfterPhoto(media_services.accept_local_file(owner_resident_id, path).id,
+                                                  upload_position=position, upload_accuracy_m=accuracy_m))
+    return services.AfterPhotos(tuple(photos), current_settings(CitizenSettings))
 
 
 @bp.post("/desk/<int:case_id>/<action>")
@@ -117,16 +137,17 @@ def desk_act(case_id: int, action: str) -> Response:
     try:
         form = load_form(DeskActionForm(), request.form)
     except FormInvalid:
-        abort(400)  # Only the page's hidden version can be wrong: a form no page of ours sent.
+        abort(400)  # Only the page's hidden fields can be wrong: a form no page of ours sent.
     case = services.desk_case_for(viewer, case_id)
     # Before the photo is stored: an action of another duty, or on another department's case, is no page's of ours.
     viewer.check_may(services.DESK_ACTIONS[action], case)
     try:
-        photos = _uploaded_photo(citizen_services.get_report(case.report_id).resident_id) if action == "handle" else ()
+        photos = (_after_photos(citizen_services.get_report(case.report_id).resident_id, form)
+                  if action == "handle" else None)
         services.act_on_desk_case(actor(), case_id, action, roles=viewer.roles, expected_version=form["version"],
                                   note=form["note"], department_id=next(iter(database_ids([form["department_id"]])),
                                                                         None),
-                                  photo_media_ids=photos, public_reply=form["public_reply"])
+                                  after_photos=photos, public_reply=form["public_reply"])
     except AppError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from cases.services import LIMITED_STEPS
 from core.forms import Checkbox
@@ -23,6 +23,11 @@ class DeskActionForm(ma.Schema):
     department_id = fields.String(load_default="")
     # A checkbox: "on" when ticked, absent otherwise.
     public_reply = fields.Function(deserialize=lambda text: text == "on", load_default=False)
+    # Where the browser was when the handler sent 处置's photos (navigator.geolocation, WGS-84); the page sends them
+    # only once the browser gave a position.
+    upload_lat = fields.Float(load_default=None, validate=validate.Range(-90, 90))
+    upload_lng = fields.Float(load_default=None, validate=validate.Range(-180, 180))
+    upload_accuracy_m = fields.Float(load_default=None, validate=validate.Range(min=0))
 
 
 class DepartmentForm(ma.Schema):

@@ -152,6 +152,9 @@ class DeskCaseStep(Base):
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # 处置's proof, as checked when the handler gave it: each after-photo's media id, how far from the report's place
+    # it was taken and by whose word ("exif", or "upload": the browser's position), and when (EXIF, UTC ISO 8601).
+    proof: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     # The deadline of the step this one ended (None: the step had none): on time when occurred_at is not later.
     due_at: Mapped[dt.datetime | None]
 

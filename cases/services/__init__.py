@@ -5,9 +5,9 @@ Everything else runs in jobs (``cases.jobs``), the case-updates API, the desk pa
 the ``flask cases`` commands, which pass in the settings each needs.
 
 The modules follow the way of a case: the outbox's machinery (``outbox``), deliveries (``delivery``), status
-coming back (``updates``), the built-in desk (``desk``) and its departments (``departments``), resident
-notifications (``notifications``), our Open311 server (``open311_server``), residents' data rights
-(``data_rights``), and the desk's time limits, deadlines and 督办 (``limits``).
+coming back (``updates``), the built-in desk (``desk``), its departments (``departments``) and the proof its 处置
+needs (``proof``), resident notifications (``notifications``), our Open311 server (``open311_server``), residents'
+data rights (``data_rights``), and the desk's time limits, deadlines and 督办 (``limits``).
 """
 
 from cases.services.data_rights import export_resident_data, forget_resident
@@ -32,14 +32,16 @@ from cases.services.notifications import (notifications_for, queue_notifications
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
                                            service_list, token_answer)
 from cases.services.outbox import DONE, FAILED, OUTBOX_STATUS_NAMES, WORKING, backoff_seconds, sweep
+from cases.services.proof import AfterPhoto, AfterPhotos, Proof, ShownPhoto, before_and_after
 from cases.services.updates import (EXTERNAL_STATUSES, apply_update, digest, fetch_update_photos, poll_case_system,
                                     report_id_for_external)
 
 __all__ = [
     "CHANGESET", "DESK_ACTIONS", "DESK_STEP_NAMES", "DONE", "EXTERNAL_STATUSES", "FAILED", "OUTBOX_STATUS_NAMES",
     "WORKING",
-    "Backlog",
-    "act_on_desk_case", "apply_update", "backoff_seconds", "deliver", "deliver_reopening", "deliveries",
+    "AfterPhoto", "AfterPhotos", "Backlog", "Proof", "ShownPhoto",
+    "act_on_desk_case", "apply_update", "backoff_seconds", "before_and_after", "deliver", "deliver_reopening",
+    "deliveries",
     "delivery_counts", "desk_counts", "desk_queue", "digest", "export_resident_data", "fetch_update_photos",
     "file_request", "find_requests", "forget_resident", "forwarding_backlog", "get_desk_case", "notifications_for",
     "open_delivery", "open_desk_case", "poll_case_system", "public_request", "queue_notifications",

@@ -13,6 +13,7 @@ from cases.models import REWORK_ACTION, Department, DeskCase, DeskCaseStep
 from cases.services.departments import HANDLER_ROLE, departments_of
 from cases.services.limits import clock_step, queue_order
 from cases.services.outbox import status_counts
+from cases.services.proof import AfterPhotos, required_proof
 from cases.services.updates import add_photos, apply_update, digest
 from citizen import services as citizen_services
 from core.db import db, get_or_not_found, get_row
@@ -120,12 +121,13 @@ def rework_desk_case(report_id: int, reason: str) -> DeskCase | None:
     if desk_case is None:
         return None
     before = {"step": desk_case.step}
-    desk_case.step = "dispatched"
-    rework = DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
-                          department_id=desk_case.department_id,
-                          note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[])
-    desk_case.steps.append(rework)
-    clock_step(desk_case, rework)  # the rework is a new 处置, with a new deadline
+    with db.session.no_autoflush:  # one flush of the whole step: the case's version moves once
+        desk_case.step = "dispatched"
+        rework = DeskCaseStep(action=REWORK_ACTION, step=desk_case.step, actor_name="市民",
+                              department_id=desk_case.department_id,
+                              note=f"市民申请重新办理（返工）：{reason}"[:500], media_ids=[])
+        desk_case.steps.append(rework)
+        clock_step(desk_case, rework)  # the rework is a new 处置, with a new deadline
     db.session.flush()
     record_audit(SYSTEM_ACTOR, "desk_case.rework", "desk_case", desk_case.id, before=before,
                  after={"step": desk_case.step, "reason": reason})
@@ -197,14 +199,15 @@ def _dispatched_department(department_id: int | None) -> Department:
 
 
 def act_on_desk_case(actor: Actor, case_id: int, action: str, *, roles: Iterable[str], expected_version: int,
-                     note: str = "", department_id: int | None = None, photo_media_ids: tuple[int, ...] = (),
+                     note: str = "", department_id: int | None = None, after_photos: AfterPhotos | None = None,
                      public_reply: bool = False) -> DeskCase:
     """One step of the case on the desk, taken by ``actor`` holding ``roles``; the report and the resident's
     timeline follow. Audited.
 
     Each action is its roles' alone (``DESK_ACTIONS``): 403 otherwise; a handler acts on its departments' cases
     only. The officer's ``note`` is internal unless it is a ``public_reply``: then the resident reads it on their
-    timeline and the public in the Open311 feed (masked)."""
+    timeline and the public in the Open311 feed (masked). 处置 needs ``after_photos`` taken at the site after the
+    case was dispatched (``cases.services.proof``)."""
     desk_case = get_desk_case(case_id)
     spec = DESK_ACTIONS.get(action)
     if spec is None:
@@ -219,21 +222,24 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, roles: Iterable
     department = _dispatched_department(department_id) if action == "dispatch" else None
     if spec.needs_note and not note:
         raise ValidationFailed(f"{spec.name}需要填写说明。", code="note_required")
+    proof = required_proof(desk_case, action, after_photos)
     before = {"step": desk_case.step, "department": desk_case.department}
     holding = desk_case.department_id
     # A step committed by someone else after the case was read shows at a flush: the last one is here.
     try:
-        desk_case.step = spec.moves[desk_case.step]
-        if department is not None:
-            desk_case.department_id, desk_case.department = department.id, department.name
-        elif action == "return_accepted":
-            # Back to 已立案 for another department: the one that returned it no longer holds it.
-            desk_case.department_id, desk_case.department = None, None
-        step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name,
-                            actor_role=viewer.role_for(spec), department_id=desk_case.department_id or holding,
-                            note=note or None, media_ids=list(photo_media_ids))
-        desk_case.steps.append(step)
-        clock_step(desk_case, step)
+        # The step is made whole before one flush: the case's version moves once a step.
+        with db.session.no_autoflush:
+            desk_case.step = spec.moves[desk_case.step]
+            if department is not None:
+                desk_case.department_id, desk_case.department = department.id, department.name
+            elif action == "return_accepted":
+                # Back to 已立案 for another department: the one that returned it no longer holds it.
+                desk_case.department_id, desk_case.department = None, None
+            step = DeskCaseStep(action=action, step=desk_case.step, actor_name=actor.name,
+                                actor_role=viewer.role_for(spec), department_id=desk_case.department_id or holding,
+                                note=note or None, media_ids=list(proof.media_ids), proof=proof.record)
+            desk_case.steps.append(step)
+            clock_step(desk_case, step)
         db.session.flush()
         # The report (and the resident's timeline) follows, as after an update from a case system; a return is
         # the desk's own business.
@@ -243,8 +249,8 @@ def act_on_desk_case(actor: Actor, case_id: int, action: str, *, roles: Iterable
                                     step_note=_desk_step_note(action, desk_case.department))
             outcome = apply_update("desk", update, body_digest=digest(update.update_id.encode()),
                                    actor_name=f"案件台·{actor.name}")
-            if photo_media_ids and outcome.event_id is not None:
-                add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, photo_media_ids)
+            if proof.media_ids and outcome.event_id is not None:
+                add_photos(citizen_services.get_report(desk_case.report_id), outcome.event_id, proof.media_ids)
         record_audit(actor, f"desk_case.{action}", "desk_case", desk_case.id, before=before,
                      after={"step": desk_case.step, "department": desk_case.department, "note": note or None,
                             "public_reply": public_reply and bool(note) and spec.external_status is not None})

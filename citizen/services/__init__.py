@@ -12,8 +12,8 @@ from citizen.facts import (ACCEPTED, API_CLIENT_OPENID_PREFIX, CLOSED, DUPLICATE
                            is_reopening, reopened_count, report_id_digests, report_snapshot, report_snapshots)
 from citizen.services.categories import list_categories, update_category
 from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECKS_STUCK_AFTER, INFO_REQUESTED,
-                                     INFO_SUPPLIED, DuplicateCandidate, StuckChecks, duplicate_candidates,
-                                     requeue_pending_checks, run_checks, stuck_checks)
+                                     INFO_SUPPLIED, DuplicateCandidate, Evidence, StuckChecks, duplicate_candidates,
+                                     measure_evidence, requeue_pending_checks, run_checks, stuck_checks)
 from citizen.services.conversation import (REOPEN_PURPOSE, REPLY_PURPOSE, reopen_report,
                                            resident_messages,
                                            reply_to_information_request)
@@ -43,13 +43,13 @@ __all__ = [
     "DUPLICATE", "FORWARDED", "INFO_REQUESTED", "INFO_SUPPLIED", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN",
     "REJECTED", "REOPENED_TO", "REOPEN_PURPOSE", "REPLY_PURPOSE", "RESIDENT_NOTES", "RESOLVED",
     "REVEALABLE_REPORT_FIELDS", "STATUS_NAMES", "TRANSITIONS", "WITHDRAWN",
-    "DuplicateCandidate", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
+    "DuplicateCandidate", "Evidence", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
     "StuckChecks", "Submission",
     "accept_report", "add_case_photos", "blur_boxes_from_display", "changed_report_snapshots", "check_resident_may_act",
     "district_names", "district_of", "district_seats", "duplicate_candidates", "enforce_retention",
     "existing_report_ids", "export_resident", "export_resident_data", "find_reports", "forget_resident",
     "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report", "is_forgotten", "is_reopening",
-    "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "moderation_queue",
+    "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "measure_evidence", "moderation_queue",
     "nearby_open_reports", "public_photo_ids", "rate_report", "record_case_progress", "reject_report",
     "rejection_templates", "render_public_photo", "reopen_report", "reopened_count", "reply_to_information_request",
     "report_created_at", "report_facts", "report_id_digests", "report_snapshot", "report_snapshots",

@@ -13,15 +13,20 @@ from citizen.settings import CitizenSettings
 from core.config import current_settings
 from core.db import db, utcnow
 from core.services import Actor
+from tests.cases.conftest import a_department, after_photos
 from tests.common.factories import ReportFactory
 
 OFFICER = Actor(None, "考核测试调度员")
 BUSY, SMALL = "考核测试·市北区环卫所", "考核测试·李沧区市政所"
 
 
-def act(case_id: int, action: str, **options) -> DeskCase:
+def act(case_id: int, action: str, *, department: str | None = None, **options) -> DeskCase:
     case = db.session.get(DeskCase, case_id)
-    services.act_on_desk_case(OFFICER, case_id, action, expected_version=case.version, **options)
+    if department is not None:
+        options["department_id"] = a_department(department)
+    if action == "handle":
+        options["after_photos"] = after_photos(case.report_id)
+    services.act_on_desk_case(OFFICER, case_id, action, roles=("admin",), expected_version=case.version, **options)
     return db.session.get(DeskCase, case_id)
 
 
@@ -35,7 +40,8 @@ def closed_case(department: str, *, late: bool = False, checked_twice: bool = Fa
     act(case_id, "register")
     if returned:
         act(case_id, "dispatch", department=department)
-        act(case_id, "send_back", note="不属于本单位职责。")
+        act(case_id, "return_request", note="不属于本单位职责。")
+        act(case_id, "return_accepted")
     case = act(case_id, "dispatch", department=department)
     if late:
         case.due_at = utcnow() - dt.timedelta(hours=1)

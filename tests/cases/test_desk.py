@@ -17,7 +17,9 @@ from core.errors import Forbidden
 from core.geo import wgs84_to_gcj02
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import MODERATOR, a_department, accepted_report, report_status, signed_in_handler
+from tests.cases.conftest import (MODERATOR, a_department, accepted_report, after_photos, report_status,
+                                  signed_in_handler, site_photo_bytes)
+from tests.citizen.helpers import QINGDAO
 from tests.common.factories import StaffFactory
 from tests.core.admin_helpers import csrf_token, signed_in_staff
 from tests.common.media_files import photo_bytes
@@ -86,13 +88,13 @@ def test_a_case_goes_through_every_step_and_the_resident_follows(app, client, re
     act(dispatcher, case_id, "dispatch", department_id=department_id(app))
     assert report_status(app, report_id) == "in_progress"
     page = act(handler, case_id, "handle", note="已清运垃圾。", public_reply="on",
-               photo=(io.BytesIO(photo_bytes(5)), "fixed.jpg"))
+               photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "fixed.jpg"))
     assert "已处置" in page
     run_jobs()
     assert report_status(app, report_id) == "resolved"
     page = act(verifier, case_id, "send_back", note="仍有残留，请重新处置。")
     assert report_status(app, report_id) == "in_progress"
-    act(handler, case_id, "handle", note="残留已清除。")
+    act(handler, case_id, "handle", note="残留已清除。", photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "again.jpg"))
     act(verifier, case_id, "verify")
     page = act(dispatcher, case_id, "close")
     assert "案件已结案" in page and report_status(app, report_id) == "closed"
@@ -201,7 +203,8 @@ def test_internal_notes_stay_with_staff_and_public_replies_are_published_masked(
     staff_page = signed_in_staff(app, "desk_reader", "moderator").get(f"/admin/reports/{report_id}")
     assert "联系张师傅 13912345678 到场。" in staff_page.get_data(as_text=True)
 
-    act(handler, case_id, "handle", note="已清运，如有疑问请致电13987654321。", public_reply="on")
+    act(handler, case_id, "handle", note="已清运，如有疑问请致电13987654321。", public_reply="on",
+        photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "fixed.jpg"))
     published = client.get(f"/open311/v2/requests/{report_id}.json").json[0]
     assert published["status_notes"] == "已清运，如有疑问请致电［手机号］。"
     assert "13987654321" not in client.get("/open311/v2/requests.json").get_data(as_text=True)
@@ -247,7 +250,7 @@ def test_each_desk_action_is_its_roles_alone(app, client, resident, run_jobs, us
     assert 'aria-label="处置"' not in page and "当前环节没有您可办理的操作。" in page
     form = {"csrf_token": csrf_token(dispatcher, "/admin/desk"), "version": "3", "note": "代为处置。"}
     assert dispatcher.post(f"/admin/desk/{case_id}/handle", data=form).status_code == 403
-    act(handler, case_id, "handle", note="已清运。")
+    act(handler, case_id, "handle", note="已清运。", photo=(io.BytesIO(site_photo_bytes(QINGDAO)), "fixed.jpg"))
     form = {"csrf_token": csrf_token(handler, "/admin/desk"), "version": "4"}
     assert handler.post(f"/admin/desk/{case_id}/verify", data=form).status_code == 403
     with app.app_context():
@@ -330,7 +333,8 @@ def desk_report_id(app, case_id: int) -> int:
 def test_the_service_takes_the_acting_staffs_roles(app, client, resident, run_jobs, use_case_system):
     """Other callers than the pages (commands, jobs) pass the roles they act in: the same duties hold."""
     use_case_system("desk")
-    case_id = desk_case_id(app, accepted_report(app, client, resident, run_jobs))
+    report_id = accepted_report(app, client, resident, run_jobs)
+    case_id = desk_case_id(app, report_id)
     with app.app_context():
         verifier = StaffFactory(username="service-verifier", roles=["verifier"])
         as_verifier = Actor.of(verifier)
@@ -343,5 +347,5 @@ def test_the_service_takes_the_acting_staffs_roles(app, client, resident, run_jo
                                   department_id=a_department())
         # An administrator may handle any department's case; the step says it was taken as one.
         case = services.act_on_desk_case(chief, case_id, "handle", roles=("admin",), expected_version=3,
-                                         note="管理员代为处置。")
+                                         note="管理员代为处置。", after_photos=after_photos(report_id))
         assert (case.step, case.steps[-1].actor_role) == ("handled", "admin")

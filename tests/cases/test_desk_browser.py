@@ -14,9 +14,9 @@ from cases import services as case_services
 from core import services as core_services
 from core.db import db
 from core.models import StaffAccount
-from tests.citizen.helpers import new_report, sign_in
+from tests.cases.conftest import site_photo_bytes
+from tests.citizen.helpers import QINGDAO, new_report, sign_in
 from tests.core.test_admin_browser import log_in
-from tests.common.media_files import photo_bytes
 
 pytestmark = pytest.mark.browser
 DEPARTMENT = "浏览器市政养护中心"
@@ -106,14 +106,14 @@ def test_one_person_holding_every_desk_role_works_a_case_through_every_step(page
     expect(page.get_by_role("heading", name=re.compile("已派遣"))).to_be_visible()
 
     photo = tmp_path / "fixed.jpg"
-    photo.write_bytes(photo_bytes(4242))
+    photo.write_bytes(site_photo_bytes(QINGDAO))
     handle = page.get_by_role("form", name="处置")
     handle.get_by_label("处置照片").set_input_files(str(photo))
     handle.get_by_label(re.compile("处置说明")).fill("已补装井盖。")
     handle.get_by_label(re.compile("作为公开答复")).check()
     handle.get_by_role("button", name="处置", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("已处置"))).to_be_visible()
-    expect(page.get_by_role("img", name="处置照片 2")).to_be_visible()
+    expect(page.get_by_role("img", name="处置后照片 1")).to_be_visible()
 
     page.get_by_role("button", name="核查", exact=True).click()
     page.get_by_role("button", name="结案").click()
@@ -132,7 +132,7 @@ def test_one_person_holding_every_desk_role_works_a_case_through_every_step(page
 
 
 def test_separate_duties_route_a_case_to_the_proposed_department_whose_handler_alone_sees_it(
-        signed_in, live_app, live_server, monkeypatch):
+        signed_in, live_app, live_server, monkeypatch, tmp_path):
     monkeypatch.setitem(live_app.config, "APP_SETTINGS", live_app.config["APP_SETTINGS"].replace(case_system="desk"))
     desk_staff(live_app, "duty_dispatcher", ["moderator", "dispatcher"])
     desk_staff(live_app, "duty_handler", ["handler"], display_name="处置员", departments=("浏览器市南区环卫",))
@@ -167,6 +167,9 @@ def test_separate_duties_route_a_case_to_the_proposed_department_whose_handler_a
     assert handler.goto(theirs_url).status == 404
     open_case(handler, live_server, ours, "分工案件", step="dispatched")
     handle = handler.get_by_role("form", name="处置")
+    photo = tmp_path / "cleared.jpg"
+    photo.write_bytes(site_photo_bytes(QINGDAO))
+    handle.get_by_label("处置照片").set_input_files(str(photo))
     handle.get_by_label(re.compile("处置说明")).fill("垃圾已清运。")
     handle.get_by_role("button", name="处置", exact=True).click()
     expect(handler.get_by_role("heading", name=re.compile("已处置"))).to_be_visible()

@@ -15,7 +15,7 @@ from core.db import db, utcnow
 from core.errors import Conflict
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import accepted_report
+from tests.cases.conftest import a_department, accepted_report, after_photos
 from tests.core.admin_helpers import csrf_token, signed_in_staff
 
 OFFICER = Actor(None, "时限测试调度员")
@@ -36,8 +36,12 @@ def desk_case_of(report_id: int) -> DeskCase:
     return db.session.scalar(sa.select(DeskCase).where(DeskCase.report_id == report_id))
 
 
-def step(case: DeskCase, action: str, **options) -> DeskCase:
-    services.act_on_desk_case(OFFICER, case.id, action, expected_version=case.version, **options)
+def step(case: DeskCase, action: str, *, department: str | None = None, **options) -> DeskCase:
+    if department is not None:
+        options["department_id"] = a_department(department)
+    if action == "handle":
+        options["after_photos"] = after_photos(case.report_id)
+    services.act_on_desk_case(OFFICER, case.id, action, roles=("admin",), expected_version=case.version, **options)
     db.session.commit()
     return db.session.get(DeskCase, case.id)
 
@@ -120,9 +124,10 @@ def test_an_urgent_category_takes_the_urgent_limits_and_the_top_of_the_desk_queu
             urgent = services.limits.effective_limits(("urgent",))
             assert case.is_urgent
             assert case.due_at == case.step_started_at + dt.timedelta(minutes=urgent["registered"].minutes)
-            ids = [c.report_id for c in services.desk_queue(None)]
+            officer = services.viewer_of(OFFICER, ("admin",))
+            ids = [c.report_id for c in services.desk_queue(officer, None)]
             assert ids.index(urgent_id) < ids.index(later_id) < ids.index(usual_id)
-            by_deadline = [c.report_id for c in services.desk_queue(None, sort="due")]
+            by_deadline = [c.report_id for c in services.desk_queue(officer, None, sort="due")]
             assert by_deadline[0] == urgent_id
         finally:
             make_urgent("S0401", urgent=False)
@@ -175,7 +180,7 @@ def test_a_staff_step_begun_before_the_sweep_marked_the_case_is_refused(app, cli
         services.supervise_overdue(now=case.due_at + dt.timedelta(minutes=1))
         db.session.commit()
         with pytest.raises(Conflict):
-            services.act_on_desk_case(OFFICER, case.id, "register", expected_version=read_version)
+            services.act_on_desk_case(OFFICER, case.id, "register", roles=("admin",), expected_version=read_version)
         db.session.rollback()
 
 

@@ -14,6 +14,7 @@ from cases.models import CaseTimeLimit, DeskCase
 from citizen import services as citizen_services
 from core.db import db, utcnow
 from core.services import SYSTEM_ACTOR
+from tests.cases.conftest import a_department
 from tests.cases.test_department_scores import closed_case
 from tests.common.factories import ReportFactory
 from tests.core.test_admin_browser import log_in, make_staff
@@ -27,9 +28,9 @@ def test_an_overdue_case_is_flagged_supervised_and_its_notice_read(page, live_ap
     with live_app.app_context():
         report = ReportFactory(status="forwarded", description="浏览器时限：垃圾满溢")
         case = services.open_desk_case(report.id)
-        services.act_on_desk_case(SYSTEM_ACTOR, case.id, "register", expected_version=case.version)
-        services.act_on_desk_case(SYSTEM_ACTOR, case.id, "dispatch", expected_version=case.version,
-                                  department=DEPARTMENT)
+        services.act_on_desk_case(SYSTEM_ACTOR, case.id, "register", roles=("admin",), expected_version=case.version)
+        services.act_on_desk_case(SYSTEM_ACTOR, case.id, "dispatch", roles=("admin",), expected_version=case.version,
+                                  department_id=a_department(DEPARTMENT))
         # Two clock hours past the deadline, as if the department had let it lie.
         case.due_at, case.due_in_working_hours = utcnow() - dt.timedelta(hours=2, minutes=5), False
         db.session.commit()

@@ -15,8 +15,8 @@ from citizen.models import ReportEvent
 from core.db import db
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import (a_department, accepted_report, current_case_settings, delivery_of, report_status,
-                                 signed_in_handler, signed_update)
+from tests.cases.conftest import (a_department, accepted_report, after_photos, current_case_settings, delivery_of,
+                                  report_status, signed_in_handler, signed_update)
 from tests.citizen.helpers import sign_in, upload_photo
 
 DISPATCHER = Actor(None, "dispatcher-reopen")
@@ -34,8 +34,9 @@ def close_on_desk(app, report_id: int, steps=DESK_STEPS) -> int:
         for action, form in steps:
             if action == "dispatch":
                 form = {"department_id": a_department(form["department"])}
+            proof = {"after_photos": after_photos(report_id)} if action == "handle" else {}
             services.act_on_desk_case(DISPATCHER, case_id, action, roles=("admin",),
-                                      expected_version=services.get_desk_case(case_id).version, **form)
+                                      expected_version=services.get_desk_case(case_id).version, **form, **proof)
             db.session.commit()
     return case_id
 

@@ -39,7 +39,9 @@ ADMIN_ACCESS = {
     "cases_admin.desk": DESK, "cases_admin.desk_case": DESK, "cases_admin.desk_act": DESK,
     **{f"cases_admin.{name}": "admin" for name in (
         "departments", "department_create", "departments_import", "department", "department_update",
-        "department_rule_add", "department_rule_remove", "department_members")},
+        "department_rule_add", "department_rule_remove", "department_members", "time_limits", "save_time_limits",
+        "save_calendar_day")},
+    "cases_admin.supervisions": "dispatcher", "cases_admin.read_supervision": "dispatcher",
     "facilities_admin.static": PUBLIC, "facilities_admin.facility_list": "admin",
     "facilities_admin.facility_edit": "admin", "facilities_admin.facility_disable": "admin",
     "facilities_admin.kind_list": "admin", "facilities_admin.kind_update": "admin",
@@ -195,7 +197,7 @@ def _url(rule, world) -> str:
     # Ids of nothing in particular: what is checked is who may reach the page, not what it finds.
     values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", "case_id": 1, "action": "dispatch",
               "facility_id": 1, "code": "0301", "campaign_id": 1, "payout_id": 1, "resident_id": 1,
-              "job_id": "0123abcd", "department_id": 1, "rule_id": 1, **world["owned"]}
+              "job_id": "0123abcd", "department_id": 1, "rule_id": 1, "supervision_id": 1, **world["owned"]}
     path = rule.rule
     for argument in rule.arguments:
         path = re.sub(rf"<(?:\w+:)?{argument}>", str(values[argument]), path)

@@ -50,7 +50,8 @@ def export_resident(resident_id: int) -> dict[str, Any]:
     resident = get_resident(resident_id)
     return {
         "exported_at": utcnow().isoformat(),
-        "resident": row_dict(resident, exclude=("is_blocked", "openid_digest", "unionid_digest", "forgotten_at")),
+        "resident": row_dict(resident, exclude=("is_blocked", "blocked_reason", "blocked_at", "openid_digest",
+                                                "unionid_digest", "forgotten_at")),
         "data": {package: services.export_resident_data(resident_id) for package, services in privacy.data_holders()},
     }
 

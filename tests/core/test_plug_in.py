@@ -62,7 +62,8 @@ def test_the_admin_navigation_keeps_its_order(app):
     assert [item.endpoint for item in admin_nav(app)] == [
         "admin.dashboard", "insight_admin.dashboard", "admin.staff_list", "admin.audit_list", "admin_jobs.jobs",
         "citizen_admin.queue", "citizen_admin.categories", "citizen_admin.rejection_templates",
-        "cases_admin.desk", "cases_admin.deliveries", "signboard_admin.queue", "signboard_admin.verify",
+        "citizen_admin.blocked_residents", "cases_admin.desk", "cases_admin.deliveries", "signboard_admin.queue",
+        "signboard_admin.verify",
         "facilities_admin.facility_list", "facilities_admin.kind_list", "facilities_admin.import_list",
         "rewards_admin.campaigns", "rewards_admin.review", "rewards_admin.payouts"]
 

@@ -24,6 +24,7 @@ from core.db import MAX_DATABASE_ID, database_ids
 from core.errors import AppError, ValidationFailed
 from core.forms import FormInvalid, load_form
 from core.geo import wgs84_to_gcj02
+from core.pagination import paginate
 from core.services import record_audit
 from media import services as media_services
 
@@ -324,7 +325,8 @@ def assign(report_id: int) -> Response:
 @bp.get("/residents/blocked")
 def blocked_residents() -> str:
     require_staff_role("admin")
-    return render_template("citizen/blocked_residents.html", residents=services.blocked_residents())
+    return render_template("citizen/blocked_residents.html",
+                           page=paginate(services.blocked_residents(), request.args.get("page", 1, type=int), 50))
 
 
 @bp.post("/residents/<int:resident_id>/block")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from citizen.facts import get_report
 from citizen.models import ReportAssignment
+from citizen.services.reading import lock_report
 from core.db import db, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.models import StaffAccount
@@ -17,7 +17,7 @@ MODERATOR = "moderator"
 
 def claim_report(actor: Actor, report_id: int) -> ReportAssignment:
     """The actor takes the report; one another moderator holds is theirs until they or an administrator let go."""
-    report = get_report(report_id)
+    report = lock_report(report_id)
     held = report.assignment
     if held is not None and held.staff_id != actor.staff_id:
         raise Conflict(f"该反映已由 {held.staff.display_name} 认领。", code="report_held",
@@ -36,7 +36,7 @@ def assign_report(actor: Actor, report_id: int, staff_id: int | None) -> ReportA
 
 
 def release_report(actor: Actor, report_id: int) -> None:
-    report = get_report(report_id)
+    report = lock_report(report_id)
     if report.assignment is None:
         return
     record_audit(actor, "report.release", "report", report_id,
@@ -46,7 +46,8 @@ def release_report(actor: Actor, report_id: int) -> None:
 
 
 def _hold(actor: Actor, report_id: int, staff_id: int | None, action: str) -> ReportAssignment:
-    report = get_report(report_id)
+    # Locked (its version left as it is): two moderators claiming at once take turns, the second finding it held.
+    report = lock_report(report_id)
     before = report.assignment.staff.username if report.assignment else None
     if report.assignment is None:
         report.assignment = ReportAssignment(report_id=report_id, staff_id=staff_id, assigned_by=actor.name)

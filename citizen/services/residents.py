@@ -102,7 +102,7 @@ def unblock_resident(actor: Actor, resident_id: int, *, reason: str) -> Resident
     return resident
 
 
-def blocked_residents() -> list[Resident]:
-    """The residents blocked now, the latest first."""
-    return list(db.session.scalars(sa.select(Resident).where(Resident.is_blocked.is_(True))
-                                   .order_by(Resident.blocked_at.desc().nulls_last(), Resident.id.desc())))
+def blocked_residents() -> sa.Select[tuple[Resident]]:
+    """The residents blocked now, the latest first (a query, for the admin's pages)."""
+    return (sa.select(Resident).where(Resident.is_blocked.is_(True))
+            .order_by(Resident.blocked_at.desc().nulls_last(), Resident.id.desc()))

@@ -175,12 +175,12 @@ def test_blocking_keeps_the_reason_is_audited_and_lists_the_resident(staff):
     resident = ResidentFactory()
     services.block_resident(staff["admin"], resident.id, reason="  恶意刷单  ")
     assert (resident.is_blocked, resident.blocked_reason) == (True, "恶意刷单") and resident.blocked_at
-    assert resident in services.blocked_residents()
+    assert resident in db.session.scalars(services.blocked_residents())
     with pytest.raises(Conflict):
         services.block_resident(staff["admin"], resident.id, reason="再次")
     services.unblock_resident(staff["admin"], resident.id, reason="申诉成功")
     assert (resident.is_blocked, resident.blocked_reason, resident.blocked_at) == (False, None, None)
-    assert resident not in services.blocked_residents()
+    assert resident not in db.session.scalars(services.blocked_residents())
     block, unblock = audit("resident.block", resident.id)[0], audit("resident.unblock", resident.id)[0]
     assert block.after == {"is_blocked": True, "blocked_reason": "恶意刷单"}
     assert unblock.after == {"is_blocked": False, "reason": "申诉成功"}

@@ -94,8 +94,9 @@ def test_a_moderator_rejects_a_selection_with_one_template_and_reads_what_became
 
     log_in(page, live_server, f"bulk_mod_{marker}")
     search_queue(page, live_server, marker)
+    page.get_by_label("全选本页待审核的反映").check()
     for report_id in (first, second, changed):
-        page.get_by_label(f"选择 #{report_id}").check()
+        expect(page.get_by_label(f"选择 #{report_id}")).to_be_checked()
     # Another moderator decides one of them while this page is open.
     with live_app.app_context():
         db.session.get(Report, changed).status = "rejected"

@@ -167,16 +167,16 @@ def export_queue() -> Response:
         header += ["市民编号", "市民 openid"]
 
     def rows() -> Iterator[list[Any]]:
-        for report in services.queue_export_rows(filters):
-            holder = report.assignment.staff.display_name if report.assignment else ""
-            row = [report.id, report.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
-                   services.STATUS_NAMES[report.status], report.category_id, report.category.name,
-                   report.district or "", spreadsheet_text(report.address),
-                   spreadsheet_text(report.description if personal else report.public_description),
-                   "、".join(FLAG_NAMES.get(flag, flag) for flag in report.flags), holder]
-            if personal:
-                row += [report.resident_id, services.get_resident(report.resident_id).openid]
-            yield row
+        for batch in services.queue_export_batches(filters):
+            openids = services.openids_of(report.resident_id for report in batch) if personal else {}
+            for report in batch:
+                row = [report.id, report.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+                       services.STATUS_NAMES[report.status], report.category_id, report.category.name,
+                       report.district or "", spreadsheet_text(report.address),
+                       spreadsheet_text(report.description if personal else report.public_description),
+                       "、".join(FLAG_NAMES.get(flag, flag) for flag in report.flags),
+                       report.assignment.staff.display_name if report.assignment else ""]
+                yield row + ([report.resident_id, openids[report.resident_id]] if personal else [])
 
     stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d")
     return csv_download(f"reports-{stamp}.csv", header, rows())

@@ -29,7 +29,7 @@ from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, Foll
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
 from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, BulkOutcome, QueueFilter, accept_report,
-                                         mark_duplicate, moderate_selection, moderation_queue, queue_export_rows,
+                                         mark_duplicate, moderate_selection, moderation_queue, queue_export_batches,
                                          reject_report, rejection_reason, rejection_templates,
                                          request_more_information, reveal_report_field, save_rejection_template,
                                          status_counts)
@@ -40,7 +40,7 @@ from citizen.services.public_map import (PUBLIC_STATUSES, Cluster, MapWindow, ca
 from citizen.services.reading import (find_reports, get_resident_report, latest_public_reply, lock_report,
                                       nearby_open_reports, resident_history, resident_reports, timeline)
 from citizen.services.residents import (block_resident, blocked_residents, check_resident_may_act, get_resident,
-                                        is_forgotten, sign_in_resident, unblock_resident)
+                                        is_forgotten, openids_of, sign_in_resident, unblock_resident)
 from citizen.services.submission import ReportDraft, Submission, submit_report
 
 __all__ = [
@@ -75,5 +75,5 @@ __all__ += [
 __all__ += [
     "KIND_NAMES", "BulkOutcome", "CategoryBranch", "assign_report", "assignments_of", "block_resident",
     "blocked_residents", "category_key_names", "category_tree", "claim_report", "class_key", "moderate_selection",
-    "moderators", "queue_export_rows", "rejection_reason", "release_report", "unblock_resident",
+    "moderators", "openids_of", "queue_export_batches", "rejection_reason", "release_report", "unblock_resident",
 ]

@@ -213,13 +213,14 @@ def moderation_queue(filters: QueueFilter, *, after: tuple[dt.datetime, int] | N
     return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
 
 
-def queue_export_rows(filters: QueueFilter, *, batch: int = 500) -> Iterator[Report]:
-    """Every report the filter finds, in the queue's order, read a batch at a time: an export of a large queue
-    never holds it whole."""
+def queue_export_batches(filters: QueueFilter, *, batch: int = 500) -> Iterator[list[Report]]:
+    """Every report the filter finds, in the queue's order, a batch at a time: an export of a large queue never
+    holds it whole."""
     after: tuple[dt.datetime, int] | None = None
     while True:
         page = moderation_queue(filters, after=after, limit=batch)
-        yield from page
+        if page:
+            yield page
         if len(page) < batch:
             return
         after = (page[-1].created_at, page[-1].id)

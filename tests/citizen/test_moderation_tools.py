@@ -150,6 +150,17 @@ def test_search_wildcards_are_plain_characters(staff):
     assert queue_ids(search="%") == [] and queue_ids(search="_") == []
 
 
+# --- 4. the export -------------------------------------------------------------------------
+
+def test_the_export_reads_every_page_of_the_filtered_queue_a_batch_at_a_time(staff):
+    reports = [pending(description=f"导出{n}") for n in range(5)]
+    batches = list(services.queue_export_batches(services.QueueFilter(search="导出"), batch=2))
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert [report.id for batch in batches for report in batch] == [report.id for report in reports]
+    assert services.openids_of([reports[0].resident_id]) == {
+        reports[0].resident_id: db.session.get(Resident, reports[0].resident_id).openid}
+
+
 # --- 6. the category tree -------------------------------------------------------------------
 
 def test_the_categories_form_a_tree_of_kinds_and_classes(app_ctx):

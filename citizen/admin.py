@@ -221,7 +221,8 @@ def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) 
         gcj=(gcj_lat, gcj_lng),
         history=services.resident_history(report.resident_id), templates=services.rejection_templates(),
         tile_url=current_config().map_tile_url, resident=services.get_resident(report.resident_id),
-        holder=report.assignment, moderators=services.moderators(),
+        holder=report.assignment,
+        moderators=services.moderators() if require_staff_role().has_role("admin") else [],
         revealed=revealed or {}, reveal_roles=services.REVEALABLE_REPORT_FIELDS,
         followers=services.follower_summary(report.id))
 

@@ -93,6 +93,8 @@ def forget_resident(resident_id: int) -> None:
     resident = get_resident(resident_id)
     resident.openid, resident.unionid = f"{FORGOTTEN_OPENID_PREFIX}{resident.id}", None
     resident.last_login_at, resident.forgotten_at = None, utcnow()
+    # Staff's words about the person (why they were blocked) go too; the block itself stays in the audit log.
+    resident.blocked_reason = None
 
 
 def forget_resident_everywhere(resident_id: int) -> None:

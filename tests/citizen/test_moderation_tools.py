@@ -197,6 +197,13 @@ def test_blocking_keeps_the_reason_is_audited_and_lists_the_resident(staff):
     assert unblock.after == {"is_blocked": False, "reason": "申诉成功"}
 
 
+def test_forgetting_a_blocked_resident_drops_the_reason_staff_wrote(staff):
+    resident = ResidentFactory()
+    services.block_resident(staff["admin"], resident.id, reason="冒充他人，电话13812345678")
+    services.forget_resident(resident.id)
+    assert (resident.is_blocked, resident.blocked_reason) == (True, None)
+
+
 @pytest.mark.parametrize("reason", ["", "   ", "长" * 201])
 def test_a_block_needs_a_reason(staff, reason):
     resident = ResidentFactory()

@@ -14,7 +14,7 @@ def init_app(app: Flask, api: Api) -> None:
     from citizen.admin import NAV
     from citizen.admin import bp as admin_pages
     from citizen.api import blp, dev_blp
-    from citizen.cli import privacy_cli, reports_cli
+    from citizen.cli import citizen_cli, privacy_cli, reports_cli
     from core.admin import register_nav
     from core.api import register_api_blueprint
     from core.auth import register_roles
@@ -30,6 +30,7 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"moderator": "审核员"})
     app.cli.add_command(reports_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(citizen_cli)
     register_periodic(app, "reports sweep", every_seconds=300)
     register_periodic(app, "privacy enforce-retention", daily_at="04:00")
     register_collector(app, lambda: [Gauge(

@@ -10,7 +10,10 @@ from citizen.facts import (ACCEPTED, API_CLIENT_OPENID_PREFIX, CLOSED, DUPLICATE
                            ReportFacts, ReportSnapshot, changed_report_snapshots, district_names, district_of,
                            district_seats, existing_report_ids, get_report, report_created_at, report_facts,
                            is_reopening, reopened_count, report_id_digests, report_snapshot, report_snapshots)
-from citizen.services.categories import list_categories, update_category
+from citizen.services.assignment import (assign_report, assignments_of, claim_report, moderators,
+                                         release_report)
+from citizen.services.categories import (KIND_NAMES, CategoryBranch, category_key_names, category_tree, class_key,
+                                         list_categories, update_category)
 from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECKS_STUCK_AFTER, INFO_REQUESTED,
                                      INFO_SUPPLIED, DuplicateCandidate, Evidence, StuckChecks, duplicate_candidates,
                                      measure_evidence, requeue_pending_checks, run_checks, stuck_checks)
@@ -25,8 +28,9 @@ from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, Foll
                                         relations, withdraw_me_too)
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
-from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, QueueFilter, accept_report, mark_duplicate,
-                                         moderation_queue, reject_report, rejection_templates,
+from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, BulkOutcome, QueueFilter, accept_report,
+                                         mark_duplicate, moderate_selection, moderation_queue, queue_export_batches,
+                                         reject_report, rejection_reason, rejection_templates,
                                          request_more_information, reveal_report_field, save_rejection_template,
                                          status_counts)
 from citizen.services.photos import (blur_boxes_from_display, public_photo_ids, render_public_photo,
@@ -35,7 +39,8 @@ from citizen.services.public_map import (PUBLIC_STATUSES, Cluster, MapWindow, ca
                                          grid_level, rebuild_map_cells, reports_in_window, shows_reports)
 from citizen.services.reading import (find_reports, get_resident_report, latest_public_reply, lock_report,
                                       nearby_open_reports, resident_history, resident_reports, timeline)
-from citizen.services.residents import check_resident_may_act, get_resident, is_forgotten, sign_in_resident
+from citizen.services.residents import (block_resident, blocked_residents, check_resident_may_act, get_resident,
+                                        is_forgotten, openids_of, sign_in_resident, unblock_resident)
 from citizen.services.submission import ReportDraft, Submission, submit_report
 
 __all__ = [
@@ -65,4 +70,10 @@ __all__ += [
     "ME_TOO", "MERGED", "REPORTER", "Followed", "FollowerSummary", "add_me_too", "followed_report", "followed_reports",
     "follower_summary", "follower_timeline", "followers_of", "me_too_counts", "most_followed_open",
     "originals_followed", "rate", "relations", "withdraw_me_too",
+]
+# Moderation tools (issue #22): holding reports, bulk actions, the export, blocking, the category tree.
+__all__ += [
+    "KIND_NAMES", "BulkOutcome", "CategoryBranch", "assign_report", "assignments_of", "block_resident",
+    "blocked_residents", "category_key_names", "category_tree", "claim_report", "class_key", "moderate_selection",
+    "moderators", "openids_of", "queue_export_batches", "rejection_reason", "release_report", "unblock_resident",
 ]

@@ -43,7 +43,9 @@ def test_a_moderator_filters_accepts_rejects_and_merges(page, live_server, queue
     log_in(page, live_server, "browser_queue_mod")
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="反映审核").click()
 
-    page.get_by_label("类别").select_option("S0201")
+    page.get_by_role("group", name="类别").get_by_text("事件", exact=True).click()
+    page.get_by_text("S02 宣传广告").click()
+    page.get_by_label("S0201 非法小广告").check()
     page.get_by_role("button", name="筛选").click()
     expect(page.get_by_role("link", name=f"#{queue['advert']['id']}", exact=True)).to_be_visible()
     assert page.get_by_role("link", name=f"#{queue['garbage']['id']}", exact=True).count() == 0

@@ -62,10 +62,10 @@ def test_the_admin_navigation_keeps_its_order(app):
     assert [item.endpoint for item in admin_nav(app)] == [
         "admin.dashboard", "insight_admin.dashboard", "admin.staff_list", "admin.audit_list", "admin_jobs.jobs",
         "citizen_admin.queue", "citizen_admin.categories", "citizen_admin.rejection_templates",
-        "cases_admin.desk", "cases_admin.deliveries", "cases_admin.supervisions", "cases_admin.departments",
-        "cases_admin.time_limits", "signboard_admin.queue",
-        "signboard_admin.verify", "facilities_admin.facility_list", "facilities_admin.kind_list",
-        "facilities_admin.import_list", "rewards_admin.campaigns", "rewards_admin.review", "rewards_admin.payouts"]
+        "citizen_admin.blocked_residents", "cases_admin.desk", "cases_admin.deliveries", "cases_admin.supervisions",
+        "cases_admin.departments", "cases_admin.time_limits", "signboard_admin.queue", "signboard_admin.verify",
+        "facilities_admin.facility_list", "facilities_admin.kind_list", "facilities_admin.import_list",
+        "rewards_admin.campaigns", "rewards_admin.review", "rewards_admin.payouts"]
 
 
 def test_navigation_of_equal_weight_keeps_the_order_it_was_registered_in(app):

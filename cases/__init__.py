@@ -18,7 +18,7 @@ def init_app(app: Flask, api: Api) -> None:
     from cases.facts import delivery_gauges
     from cases.open311 import bp as open311_server
     from cases.open311 import error_answer as open311_error
-    from core.admin import register_nav
+    from core.admin import register_nav, register_readers
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.errors import register_error_format
@@ -33,6 +33,8 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})
+    # A dispatcher reads the report behind a case or a delivery.
+    register_readers(app, "report", ("dispatcher",))
     app.cli.add_command(cases_cli)
     register_periodic(app, "cases sweep", every_seconds=60)
     register_collector(app, delivery_gauges)

@@ -15,8 +15,8 @@ from citizen import services
 from citizen.forms import (CategoryForm, DuplicateForm, PhotoPublicationForm, RejectForm, RejectionTemplateForm,
                            ReportActionForm, RequestInfoForm, RevealForm)
 from citizen.settings import CitizenSettings
-from core.admin import NavItem, actor, admin_blueprint, parse_day, perform
-from core.auth import require_staff_role
+from core.admin import NavItem, actor, admin_blueprint, parse_day, perform, readers
+from core.auth import current_staff, require_staff_role
 from core.config import current_config, current_settings
 from core.db import MAX_DATABASE_ID
 from core.errors import ValidationFailed
@@ -41,6 +41,20 @@ FLAG_NAMES = {
 @bp.app_context_processor
 def _moderation_names() -> dict[str, Any]:
     return {"status_names": services.STATUS_NAMES, "flag_names": FLAG_NAMES}
+
+
+@bp.app_template_global()
+def report_url(report_id: int) -> str | None:
+    """Where the signed-in staff member reads a report: the moderation page for moderators, the read-only page for
+    the roles other packages registered as readers of reports, nowhere (None: no link) for the rest."""
+    staff = current_staff()
+    if staff is None:
+        return None
+    if staff.has_role("moderator"):
+        return url_for("citizen_admin.report_page", report_id=report_id)
+    if staff.has_role(*readers("report")):
+        return url_for("citizen_admin.report_view", report_id=report_id)
+    return None
 
 
 @bp.get("/vendor/leaflet/<path:filename>")
@@ -122,12 +136,28 @@ def reveal(report_id: int) -> str:
     return _report_page(report_id, revealed={field: value})
 
 
+@bp.get("/reports/<int:report_id>/view")
+def report_view(report_id: int) -> str:
+    """A report as the roles deciding on what follows from it read it (the case, the reward): its facts, photos with
+    where and when they were taken, players, map, checks and timeline; no moderation, nothing of the resident."""
+    require_staff_role("moderator", *readers("report"))
+    report = services.get_report(report_id)
+    return render_template("citizen/report_view.html", report=report, media=_report_media(report),
+                           gcj=wgs84_to_gcj02(report.lat, report.lng), tile_url=current_config().map_tile_url,
+                           followers=services.follower_summary(report.id))
+
+
+def _report_media(report: Any) -> list[dict[str, Any]]:
+    """Each photo, voice note and video of the report with its facts and signed links (the original's too)."""
+    return [{"item": item, "info": media_services.media_info(item.media_id),
+             "urls": media_services.media_urls(item.media_id, include_original=True),
+             "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
+            for item in report.media]
+
+
 def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) -> str:
     report = services.get_report(report_id)
-    media = [{"item": item, "info": media_services.media_info(item.media_id),
-              "urls": media_services.media_urls(item.media_id, include_original=True),
-              "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
-             for item in report.media]
+    media = _report_media(report)
     messages = [{"event": event, "reopening": services.is_reopening(event),
                  "media": [entry for entry in media if entry["item"].event_id == event.id]}
                 for event in services.resident_messages(report)]

@@ -62,6 +62,18 @@ def admin_nav(app: Flask) -> list[NavItem]:
             for item in items]
 
 
+def register_readers(app: Flask, subject: str, roles: tuple[str, ...]) -> None:
+    """Roles that may read ``subject`` (``"report"``…) on the read-only page of the package that owns it, besides
+    the role that acts on it: each role reads what it decides on (a dispatcher the report behind a case, a reward
+    officer the photos behind a reward), and every link to it leads to a page the viewer can open."""
+    app.extensions.setdefault("admin_readers", {}).setdefault(subject, set()).update(roles)
+
+
+def readers(subject: str) -> tuple[str, ...]:
+    """The roles registered as readers of ``subject`` (none: only the package's own role reads it)."""
+    return tuple(sorted(current_app.extensions.get("admin_readers", {}).get(subject, ())))
+
+
 def perform(action: Callable[[], Any], success: str) -> bool:
     """Run a staff action and flash ``success`` (the request commits it), or roll back and flash why it was refused:
     the page redirects either way, and a redirect's request commits."""

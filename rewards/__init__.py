@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from core.admin import register_nav
+    from core.admin import register_nav, register_readers
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.events import REPORT_FLAGS_CHANGED, REPORT_STATUS_CHANGED, subscribe
@@ -33,6 +33,8 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=70)
     register_roles(app, {"reward_officer": "奖励专员"})
+    # An officer reads the report, photos and checks behind the reward being approved.
+    register_readers(app, "report", ("reward_officer",))
     app.cli.add_command(rewards_cli)
     register_periodic(app, "rewards sweep-payouts", every_seconds=300)
     register_periodic(app, "rewards reconcile", daily_at="02:30")

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from core.admin import register_nav
+    from core.admin import register_nav, register_readers
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.privacy import register_data_holder
@@ -24,5 +24,7 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=50)
     register_roles(app, {"signboard_reviewer": "招牌审核员"})
+    # The data dashboard, open to every role, lists reports (the most followed): a reviewer reads them too.
+    register_readers(app, "report", ("signboard_reviewer",))
     register_data_holder(app, "signboard_templates", export=services.export_resident_data,
                          forget=services.forget_resident)

@@ -48,7 +48,8 @@ def test_a_dispatcher_works_a_case_through_every_step(page, live_server, desk_re
     expect(page.get_by_text(f"已受理反映 #{report_id}。")).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="案件办理").click()
-    page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器案件台")).get_by_role("link").click()
+    page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器案件台")).get_by_role(
+        "link", name=re.compile("^案件 #")).click()
     page.get_by_role("button", name="立案").click()
     expect(page.get_by_role("heading", name=re.compile("已立案"))).to_be_visible()
 

@@ -19,7 +19,8 @@ from tests.signboard_templates.conftest import application_body
 
 ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher")
 PUBLIC, ANY_STAFF = "public", "any staff"
-# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role it needs (admins have every role).
+# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role (or roles, any one) it needs (admins have every
+# role).
 ADMIN_ACCESS = {
     "admin.login": PUBLIC, "admin.static": PUBLIC, "citizen_admin.static": PUBLIC,
     "signboard_admin.static": PUBLIC, "citizen_admin.leaflet_files": PUBLIC,
@@ -30,6 +31,7 @@ ADMIN_ACCESS = {
     "citizen_admin.reject": "moderator", "citizen_admin.duplicate": "moderator",
     "citizen_admin.request_info": "moderator", "citizen_admin.reveal": "moderator",
     "citizen_admin.photo_publication": "moderator",
+    "citizen_admin.report_view": ("moderator", "dispatcher", "reward_officer", "signboard_reviewer"),
     "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
     "signboard_admin.queue": "signboard_reviewer", "signboard_admin.detail": "signboard_reviewer",
     "signboard_admin.decide": "signboard_reviewer", "signboard_admin.verify": "signboard_reviewer",
@@ -198,12 +200,12 @@ def _url(rule, world) -> str:
     return path
 
 
-def _expected(access: str, role: str | None) -> set[int]:
+def _expected(access: str | tuple[str, ...], role: str | None) -> set[int]:
     if access == PUBLIC:
         return {200, 302, 400, 401, 404, 409, 422}
     if role is None:
         return {302}
-    if access == ANY_STAFF or role == "admin" or role == access:
+    if access == ANY_STAFF or role == "admin" or role in (access if isinstance(access, tuple) else (access,)):
         return {200, 302, 400, 404, 409, 422}
     return {403}
 

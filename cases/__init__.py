@@ -11,14 +11,14 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask, api: Api) -> None:
     from cases import services
-    from cases.admin import NAV
+    from cases.admin import DESK_ROLES, NAV
     from cases.admin import bp as admin_pages
     from cases.api import blp
     from cases.cli import cases_cli
     from cases.facts import delivery_gauges
     from cases.open311 import bp as open311_server
     from cases.open311 import error_answer as open311_error
-    from core.admin import register_nav, register_readers
+    from core.admin import register_nav, register_readers, register_todo
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.errors import register_error_format
@@ -35,6 +35,12 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"dispatcher": "案件调度员"})
     # A dispatcher reads the report behind a case or a delivery.
     register_readers(app, "report", ("dispatcher",))
+    register_todo(app, "to_register", "待立案案件", ("dispatcher",), lambda: services.desk_counts()["received"],
+                  "cases_admin.desk", step="received")
+    register_todo(app, "to_dispatch", "待派遣案件", ("dispatcher",), lambda: services.desk_counts()["registered"],
+                  "cases_admin.desk", step="registered")
+    register_todo(app, "failed_deliveries", "转办失败", DESK_ROLES,
+                  lambda: services.delivery_counts()[services.FAILED], "cases_admin.deliveries", status=services.FAILED)
     app.cli.add_command(cases_cli)
     register_periodic(app, "cases sweep", every_seconds=60)
     register_collector(app, delivery_gauges)

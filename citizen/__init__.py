@@ -15,7 +15,7 @@ def init_app(app: Flask, api: Api) -> None:
     from citizen.admin import bp as admin_pages
     from citizen.api import blp, dev_blp
     from citizen.cli import privacy_cli, reports_cli
-    from core.admin import register_nav
+    from core.admin import register_nav, register_todo
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.metrics import Gauge, register_collector
@@ -28,6 +28,8 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=30)
     register_roles(app, {"moderator": "审核员"})
+    register_todo(app, "to_moderate", "待审核反映", ("moderator",), services.pending_review_count,
+                  "citizen_admin.queue", status=services.PENDING_REVIEW)
     app.cli.add_command(reports_cli)
     app.cli.add_command(privacy_cli)
     register_periodic(app, "reports sweep", every_seconds=300)

@@ -69,6 +69,37 @@ def register_readers(app: Flask, subject: str, roles: tuple[str, ...]) -> None:
     app.extensions.setdefault("admin_readers", {}).setdefault(subject, set()).update(roles)
 
 
+@dataclasses.dataclass(frozen=True)
+class Todo:
+    """A count of work waiting for a role, shown on the home page (工作台) as a link to the queue it counts."""
+
+    key: str
+    label: str
+    roles: tuple[str, ...]
+    count: Callable[[], int]
+    endpoint: str
+    url_args: dict[str, Any]
+
+
+def register_todo(app: Flask, key: str, label: str, roles: tuple[str, ...], count_fn: Callable[[], int],
+                  endpoint: str, **url_args: Any) -> None:
+    """A to-do count for staff holding one of ``roles``: ``count_fn()`` (cheap: it runs on every visit of the home
+    page), linking to ``url_for(endpoint, **url_args)``, the queue filtered to what it counts. Shown in registration
+    order; each package registers its own (core knows none)."""
+    todos = app.extensions.setdefault("admin_todos", {})
+    if key in todos:
+        raise ValueError(f"to-do registered twice: {key}")
+    todos[key] = Todo(key, label, roles, count_fn, endpoint, url_args)
+
+
+def todos_for(staff: StaffAccount) -> list[dict[str, Any]]:
+    """The to-dos of the staff member's roles with their counts and links."""
+    return [{"key": todo.key, "label": todo.label, "count": todo.count(),
+             "url": url_for(todo.endpoint, **todo.url_args)}
+            for todo in current_app.extensions.get("admin_todos", {}).values()
+            if not todo.roles or staff.has_role(*todo.roles)]
+
+
 def readers(subject: str) -> tuple[str, ...]:
     """The roles registered as readers of ``subject`` (none: only the package's own role reads it)."""
     return tuple(sorted(current_app.extensions.get("admin_readers", {}).get(subject, ())))
@@ -203,7 +234,7 @@ def dashboard() -> str:
     recent = []
     if staff.has_role("admin"):
         recent = list(db.session.scalars(services.audit_query(services.AuditFilter()).limit(10)))
-    return render_template("admin/dashboard.html", recent_audit=recent)
+    return render_template("admin/dashboard.html", recent_audit=recent, todos=todos_for(staff))
 
 
 @bp.get("/staff")

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from core.admin import register_nav, register_readers
+    from core.admin import register_nav, register_readers, register_todo
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.events import REPORT_FLAGS_CHANGED, REPORT_STATUS_CHANGED, subscribe
@@ -18,7 +18,7 @@ def init_app(app: Flask, api: Api) -> None:
     from core.privacy import register_data_holder
     from core.schedule import register_periodic
     from rewards import services
-    from rewards.admin import NAV
+    from rewards.admin import NAV, ROLE
     from rewards.admin import bp as admin_pages
     from rewards.api import blp, wechatpay_blp
     from rewards.facts import payout_gauges
@@ -35,6 +35,10 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"reward_officer": "奖励专员"})
     # An officer reads the report, photos and checks behind the reward being approved.
     register_readers(app, "report", ("reward_officer",))
+    register_todo(app, "rewards_to_approve", "待审批奖励", (ROLE,), lambda: services.reward_count(services.GRANTED),
+                  "rewards_admin.review", _anchor="to-approve")
+    register_todo(app, "rewards_held", "待复核奖励", (ROLE,), lambda: services.reward_count(services.HELD),
+                  "rewards_admin.review", _anchor="held")
     app.cli.add_command(rewards_cli)
     register_periodic(app, "rewards sweep-payouts", every_seconds=300)
     register_periodic(app, "rewards reconcile", daily_at="02:30")

@@ -10,12 +10,12 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from core.admin import register_nav, register_readers
+    from core.admin import register_nav, register_readers, register_todo
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.privacy import register_data_holder
     from signboard_templates import services
-    from signboard_templates.admin import NAV
+    from signboard_templates.admin import NAV, REVIEWER
     from signboard_templates.admin import bp as admin_pages
     from signboard_templates.api import blp, certificates_bp
 
@@ -26,5 +26,8 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"signboard_reviewer": "招牌审核员"})
     # The data dashboard, open to every role, lists reports (the most followed): a reviewer reads them too.
     register_readers(app, "report", ("signboard_reviewer",))
+    register_todo(app, "signboards_to_review", "待审核招牌申请", (REVIEWER,),
+                  lambda: services.applications_by_status().get("submitted", 0), "signboard_admin.queue",
+                  status="submitted")
     register_data_holder(app, "signboard_templates", export=services.export_resident_data,
                          forget=services.forget_resident)

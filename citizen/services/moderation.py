@@ -141,6 +141,11 @@ def moderation_queue(filters: QueueFilter, *, after: tuple[dt.datetime, int] | N
     return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
 
 
+def pending_review_count() -> int:
+    """Reports waiting for a moderator (from the kept totals)."""
+    return status_counts(QueueFilter()).get(PENDING_REVIEW, 0)
+
+
 def status_counts(filters: QueueFilter) -> dict[str, int]:
     """Reports per status: without other filters from the kept totals (a few rows), else counted."""
     if filters.narrows_counts:

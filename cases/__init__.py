@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask, api: Api) -> None:
     from cases import services
-    from cases.admin import DESK_ROLES, NAV
+    from cases.admin import AUDIT_ACTIONS, AUDIT_FIELDS, AUDIT_OBJECTS, CASE_SYSTEM_NAMES, DESK_ROLES, NAV
     from cases.admin import bp as admin_pages
     from cases.api import blp
     from cases.cli import cases_cli
@@ -25,6 +25,7 @@ def init_app(app: Flask, api: Api) -> None:
     from core.events import REPORT_ACCEPTED, REPORT_REOPENED, REPORT_STATUS_CHANGED, handle, subscribe
     from core.metrics import register_collector
     from core.privacy import register_data_holder
+    from core.staff_words import register_actor_names, register_audit_names
     from core.schedule import register_periodic
 
     register_api_blueprint(api, blp)
@@ -33,6 +34,11 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=40)
     register_roles(app, {"dispatcher": "案件调度员"})
+    register_audit_names(app, actions=AUDIT_ACTIONS, objects=AUDIT_OBJECTS, fields=AUDIT_FIELDS,
+                         values={("desk_case", "step"): services.DESK_STEP_NAMES,
+                                 ("case_delivery", "status"): services.OUTBOX_STATUS_NAMES})
+    # The case system is recorded as who moved a report (已转办 by desk): staff read its name.
+    register_actor_names(app, CASE_SYSTEM_NAMES)
     # A dispatcher reads the report behind a case or a delivery.
     register_readers(app, "report", ("dispatcher",))
     register_todo(app, "to_register", "待立案案件", ("dispatcher",), lambda: services.desk_counts()["received"],

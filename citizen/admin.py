@@ -31,6 +31,19 @@ NAV = (
     NavItem("citizen_admin.rejection_templates", "驳回理由", ("admin",)),
 )
 QUEUE_PAGE_SIZE = 50
+AUDIT_ACTIONS = {
+    "report.accept": "受理反映", "report.reject": "驳回反映", "report.mark_duplicate": "合并重复反映",
+    "report.request_info": "要求市民补充信息", "report.photo_publication": "设置照片公开",
+    "report.reply": "市民补充信息", "report.reopen": "市民申请重新办理", "category.update": "修改问题类别",
+    "rejection_template.save": "保存驳回理由",
+}
+AUDIT_OBJECTS = {"report": "反映", "category": "问题类别", "rejection_template": "驳回理由"}
+AUDIT_FIELDS = {
+    "reject_reason": "驳回理由", "duplicate_of_id": "合并至反映", "message": "补充要求", "media_id": "照片",
+    "is_public": "公开", "blur_boxes": "遮挡框", "event_id": "时间线记录", "media_ids": "附件", "text": "内容",
+    "title": "标题",
+}
+REVEALED_FIELDS = {"submitted_ip": "提交 IP", "rating_comment": "评价内容"}
 FLAG_NAMES = {
     "possible_duplicate": "疑似重复", "photo_seen_before": "照片曾出现", "evidence_far_away": "拍摄地点偏远",
     "evidence_old": "照片时间较早", "text_flagged": "文本需复核", "info_requested": "已要求补充",

@@ -15,7 +15,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
                    url_for)
 from werkzeug.wrappers import Response
 
-from core import services
+from core import services, staff_words
 from core.auth import (check_roles, current_staff, log_in_staff, log_out_staff, require_staff_role,
                        staff_roles)
 from core.config import current_config
@@ -162,6 +162,26 @@ def both_datums(point: tuple[float, float]) -> str:
     return f"WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）"
 
 
+@bp.app_template_filter("actor")
+def actor_filter(name: str | None) -> str:
+    return staff_words.actor_name(name)
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(action: str) -> str:
+    return staff_words.action_name(action)
+
+
+@bp.app_template_filter("audit_object")
+def audit_object(object_type: str) -> str:
+    return staff_words.object_name(object_type)
+
+
+@bp.app_template_global()
+def audit_changes(entry: Any) -> list[staff_words.Change]:
+    return staff_words.audit_changes(entry.object_type, entry.before, entry.after)
+
+
 @bp.app_template_filter("masked")
 def masked(value: str | None) -> str:
     return mask(value)
@@ -304,4 +324,5 @@ def audit_list() -> str:
         object_type=args.get("object_type") or None, object_id=args.get("object_id") or None,
         since=parse_day(args.get("since")), until=parse_day(args.get("until"), end=True))
     page = paginate(services.audit_query(filters), args.get("page", 1, type=int), per_page=50)
-    return render_template("admin/audit_list.html", page=page, filters=args)
+    return render_template("admin/audit_list.html", page=page, filters=args,
+                           actions=staff_words.audit_actions(), objects=staff_words.audit_objects())

@@ -6,7 +6,6 @@ without a name (tests/core/test_staff_words.py)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,6 +116,6 @@ def _shown(value: Any, names: Mapping[str, str]) -> str:
     if isinstance(value, list):
         return "、".join(_shown(item, names) for item in value)
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
+        return "，".join(f"{key}：{_shown(item, names)}" for key, item in value.items())
     return names.get(value, str(value)) if isinstance(value, str) else str(value)
 

@@ -119,6 +119,10 @@ def test_a_change_reads_as_field_before_and_after_with_codes_named(app):
         ("角色", "审核员", "案件调度员、审核员"), ("启用", "是", "否"), ("已改密码", "—", "是")]
     assert [(row.field, row.before, row.after) for row in step] == [
         ("环节", "已立案", "已派遣"), ("处置部门", "—", "市南区环卫所")]
+    with app.test_request_context():
+        attributes = staff_words.audit_changes("facility", {"attributes": {"free": True}},
+                                               {"attributes": {"free": False}})
+    assert [(row.before, row.after) for row in attributes] == [("free：是", "free：否")]
 
 
 def test_the_audit_page_shows_actions_objects_and_changes_in_chinese(app):

@@ -36,6 +36,22 @@ NAV = (
 )
 
 
+AUDIT_ACTIONS = {
+    **{f"desk_case.{name}": f"案件{spec.name}" for name, spec in services.DESK_ACTIONS.items()},
+    "desk_case.rework": "案件返工（市民申请重新办理）", "case_reopening.open": "重新转办（市民申请重新办理）",
+    "case_delivery.retry": "重试转办", "desk_case.supervise": "案件超时督办", "desk_supervision.read": "督办通知已阅",
+    "department.create": "新建处置部门", "department.update": "修改处置部门", "department.import": "导入处置部门",
+    "department.members": "设置部门处置人员", "department.rule_add": "添加分派规则",
+    "department.rule_remove": "删除分派规则", "case_time_limit.update": "修改办理时限",
+    "case_calendar.set": "设置节假日/调休", "case_calendar.remove": "删除节假日/调休",
+}
+AUDIT_OBJECTS = {"desk_case": "案件", "case_reopening": "重新办理转办", "case_delivery": "转办",
+                 "department": "处置部门", "case_time_limit": "办理时限", "case_calendar_day": "工作日历"}
+AUDIT_FIELDS = {"step": "环节", "department": "处置部门", "public_reply": "公开答复", "report_id": "反映",
+                "sequence": "第几次重新办理", "case_system": "案件系统", "attempts": "尝试次数"}
+CASE_SYSTEM_NAMES = {"desk": "内置案件台", "open311": "案件系统（Open311）", "webhook": "案件系统（Webhook）"}
+
+
 @bp.app_context_processor
 def _case_names() -> dict[str, Any]:
     return {"outbox_status_names": services.OUTBOX_STATUS_NAMES, "desk_step_names": services.DESK_STEP_NAMES,

@@ -16,8 +16,8 @@ from citizen.forms import (AssignForm, BlockForm, BulkModerationForm, CategoryFo
                            PhotoPublicationForm, RejectForm, RejectionTemplateForm, ReportActionForm, RequestInfoForm,
                            RevealForm)
 from citizen.settings import CitizenSettings
-from core.admin import SHANGHAI, NavItem, actor, admin_blueprint, parse_day, perform
-from core.auth import require_staff_role
+from core.admin import SHANGHAI, NavItem, actor, admin_blueprint, parse_day, perform, readers
+from core.auth import current_staff, require_staff_role
 from core.config import current_config, current_settings
 from core.csv_export import csv_download, spreadsheet_text
 from core.db import MAX_DATABASE_ID, database_ids
@@ -36,6 +36,21 @@ NAV = (
     NavItem("citizen_admin.blocked_residents", "停用用户", ("admin",)),
 )
 QUEUE_PAGE_SIZE = 50
+AUDIT_ACTIONS = {
+    "report.accept": "受理反映", "report.reject": "驳回反映", "report.mark_duplicate": "合并重复反映",
+    "report.request_info": "要求市民补充信息", "report.photo_publication": "设置照片公开",
+    "report.reply": "市民补充信息", "report.reopen": "市民申请重新办理", "category.update": "修改问题类别",
+    "rejection_template.save": "保存驳回理由", "report.claim": "认领反映", "report.release": "放弃认领反映",
+    "report.assign": "指派反映", "report.export": "导出审核队列", "resident.block": "停用市民账号",
+    "resident.unblock": "恢复市民账号",
+}
+AUDIT_OBJECTS = {"report": "反映", "category": "问题类别", "rejection_template": "驳回理由", "report_queue": "审核队列"}
+AUDIT_FIELDS = {
+    "reject_reason": "驳回理由", "duplicate_of_id": "合并至反映", "message": "补充要求", "media_id": "照片",
+    "is_public": "公开", "blur_boxes": "遮挡框", "event_id": "时间线记录", "media_ids": "附件", "text": "内容",
+    "title": "标题",
+}
+REVEALED_FIELDS = {"submitted_ip": "提交 IP", "rating_comment": "评价内容"}
 FLAG_NAMES = {
     "possible_duplicate": "疑似重复", "photo_seen_before": "照片曾出现", "evidence_far_away": "拍摄地点偏远",
     "evidence_old": "照片时间较早", "text_flagged": "文本需复核", "info_requested": "已要求补充",
@@ -46,6 +61,20 @@ FLAG_NAMES = {
 @bp.app_context_processor
 def _moderation_names() -> dict[str, Any]:
     return {"status_names": services.STATUS_NAMES, "flag_names": FLAG_NAMES}
+
+
+@bp.app_template_global()
+def report_url(report_id: int) -> str | None:
+    """Where the signed-in staff member reads a report: the moderation page for moderators, the read-only page for
+    the roles other packages registered as readers of reports, nowhere (None: no link) for the rest."""
+    staff = current_staff()
+    if staff is None:
+        return None
+    if staff.has_role("moderator"):
+        return url_for("citizen_admin.report_page", report_id=report_id)
+    if staff.has_role(*readers("report")):
+        return url_for("citizen_admin.report_view", report_id=report_id)
+    return None
 
 
 @bp.get("/vendor/leaflet/<path:filename>")
@@ -204,12 +233,28 @@ def reveal(report_id: int) -> str:
     return _report_page(report_id, revealed={field: value})
 
 
+@bp.get("/reports/<int:report_id>/view")
+def report_view(report_id: int) -> str:
+    """A report as the roles deciding on what follows from it read it (the case, the reward): its facts, photos with
+    where and when they were taken, players, map, checks and timeline; no moderation, nothing of the resident."""
+    require_staff_role("moderator", *readers("report"))
+    report = services.get_report(report_id)
+    return render_template("citizen/report_view.html", report=report, media=_report_media(report),
+                           gcj=wgs84_to_gcj02(report.lat, report.lng), tile_url=current_config().map_tile_url,
+                           followers=services.follower_summary(report.id))
+
+
+def _report_media(report: Any) -> list[dict[str, Any]]:
+    """Each photo, voice note and video of the report with its facts and signed links (the original's too)."""
+    return [{"item": item, "info": media_services.media_info(item.media_id),
+             "urls": media_services.media_urls(item.media_id, include_original=True),
+             "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
+            for item in report.media]
+
+
 def _report_page(report_id: int, revealed: dict[str, str | None] | None = None) -> str:
     report = services.get_report(report_id)
-    media = [{"item": item, "info": media_services.media_info(item.media_id),
-              "urls": media_services.media_urls(item.media_id, include_original=True),
-              "public_urls": media_services.media_urls(item.public_media_id) if item.public_media_id else {}}
-             for item in report.media]
+    media = _report_media(report)
     messages = [{"event": event, "reopening": services.is_reopening(event),
                  "media": [entry for entry in media if entry["item"].event_id == event.id]}
                 for event in services.resident_messages(report)]

@@ -216,7 +216,7 @@ def audit_query(filters: AuditFilter) -> sa.Select[tuple[AuditEntry]]:
     if filters.actor_name:
         query = query.where(AuditEntry.actor_name == filters.actor_name)
     if filters.action:
-        query = query.where(AuditEntry.action.startswith(filters.action))
+        query = query.where(AuditEntry.action == filters.action)
     if filters.object_type:
         query = query.where(AuditEntry.object_type == filters.object_type)
     if filters.object_id:

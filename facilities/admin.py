@@ -16,6 +16,11 @@ from facilities.forms import FacilityEditForm, KindShownForm
 from facilities.models import FACILITY_STATUSES, Facility
 
 bp = admin_blueprint("facilities_admin", __name__, url_prefix="/admin/facilities")
+AUDIT_ACTIONS = {"facility.update": "修改设施", "facility.import": "导入设施", "facility_kind.update": "修改设施类型"}
+AUDIT_OBJECTS = {"facility": "设施", "facility_kind": "设施类型", "facility_import": "设施导入"}
+AUDIT_FIELDS = {"shown_to_residents": "向市民显示", "file": "文件", "accepted": "导入", "rejected": "拒绝",
+                "kind_code": "设施类型", "address": "地址", "district": "区", "lat": "纬度", "lng": "经度",
+                "opening_hours": "开放时间", "attributes": "属性"}
 NAV = (
     NavItem("facilities_admin.facility_list", "设施管理", ("admin",)),
     NavItem("facilities_admin.kind_list", "设施类型", ("admin",)),

@@ -19,6 +19,7 @@ from core.errors import AppError
 from core.forms import load_form
 from core.pagination import paginate
 from core.services import record_audit
+from core.staff_words import actor_name
 from rewards import services
 from rewards.forms import ApprovalForm, CampaignSettingsForm, ExclusionForm, ReversalForm
 from rewards.jobs import gateway
@@ -33,6 +34,24 @@ NAV = (
     NavItem("rewards_admin.payouts", "奖励转账", (ROLE,)),
 )
 CHART_WIDTH, CHART_HEIGHT = 640, 220
+AUDIT_ACTIONS = {
+    "reward.approve": "审批奖励", "reward.release": "复核通过奖励", "reward.refuse": "不予奖励",
+    "reward.reverse": "撤销奖励", "reward.exclude_resident": "排除市民（不再奖励）",
+    "reward.payouts_resume": "恢复转账",
+    "reward_payout.cancel": "撤销转账", "reward_payout.abandon": "作废转账单号", "reward_payout.retry": "重新转账",
+    "reward_campaign.save": "保存奖励活动", "reward_ledger.export": "导出资金流水",
+}
+AUDIT_OBJECTS = {"reward": "奖励", "reward_payout": "奖励转账", "reward_payout_alert": "转账告警",
+                 "reward_campaign": "奖励活动", "reward_ledger": "资金流水", "resident": "市民"}
+AUDIT_FIELDS = {
+    "approval": "审批", "code": "代码", "fail_reason": "失败原因", "amounts": "奖励金额",
+    "budget_fen": "总预算（分）", "daily_cap_fen": "每人每日上限（分）", "monthly_cap_fen": "每人每月上限（分）",
+    "default_amount_fen": "每条奖励（分）",
+    "earn_on": "发放时机", "eligible_categories": "奖励类别", "eligible_districts": "奖励区域", "starts_on": "开始日期",
+    "ends_on": "结束日期", "second_approval_above_fen": "需第二人复核金额（分）",
+}
+# Who the ledger records as acting besides officers: the payout sweep and WeChat Pay's notifications.
+LEDGER_ACTORS = {"wechatpay": "微信支付"}
 
 
 @bp.app_template_filter("yuan")
@@ -246,7 +265,7 @@ def export() -> Response:
         for entry, out_bill_no, report_id in services.ledger_export_rows():
             yield [entry.id, entry.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"), entry.campaign_id,
                    entry.reward_id, report_id, entry.resident_id, services.LEDGER_KIND_NAMES[entry.kind],
-                   services.yuan(entry.amount_fen), out_bill_no or "", spreadsheet_text(entry.actor_name),
+                   services.yuan(entry.amount_fen), out_bill_no or "", spreadsheet_text(actor_name(entry.actor_name)),
                    spreadsheet_text(entry.note)]
 
     stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d")

@@ -29,8 +29,8 @@ from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, Foll
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
 from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, BulkOutcome, QueueFilter, accept_report,
-                                         mark_duplicate, moderate_selection, moderation_queue, queue_export_batches,
-                                         reject_report, rejection_reason, rejection_templates,
+                                         mark_duplicate, moderate_selection, moderation_queue, pending_review_count,
+                                         queue_export_batches, reject_report, rejection_reason, rejection_templates,
                                          request_more_information, reveal_report_field, save_rejection_template,
                                          status_counts)
 from citizen.services.photos import (blur_boxes_from_display, public_photo_ids, render_public_photo,
@@ -55,7 +55,8 @@ __all__ = [
     "existing_report_ids", "export_resident", "export_resident_data", "find_reports", "forget_resident",
     "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report", "is_forgotten", "is_reopening",
     "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "measure_evidence", "moderation_queue",
-    "nearby_open_reports", "public_photo_ids", "rate_report", "record_case_progress", "reject_report",
+    "nearby_open_reports", "pending_review_count", "public_photo_ids", "rate_report", "record_case_progress",
+    "reject_report",
     "rejection_templates", "render_public_photo", "reopen_report", "reopened_count", "reply_to_information_request",
     "report_created_at", "report_facts", "report_id_digests", "report_snapshot", "report_snapshots",
     "request_more_information", "requeue_pending_checks", "resident_history", "resident_messages", "resident_reports",

@@ -239,6 +239,11 @@ def queue_export_batches(filters: QueueFilter, *, batch: int = 500) -> Iterator[
         after = (page[-1].created_at, page[-1].id)
 
 
+def pending_review_count() -> int:
+    """Reports waiting for a moderator (from the kept totals)."""
+    return status_counts(QueueFilter()).get(PENDING_REVIEW, 0)
+
+
 def status_counts(filters: QueueFilter) -> dict[str, int]:
     """Reports per status: without other filters from the kept totals (a few rows), else counted."""
     if filters.narrows_counts:

@@ -83,7 +83,8 @@ def desk_report(live_app, monkeypatch):
 
 def open_case(page, live_server: str, report_id: int, description: str, *, step: str = "") -> None:
     page.goto(f"{live_server}/admin/desk?step={step}")
-    page.get_by_role("row", name=re.compile(f"#{report_id} {description}")).get_by_role("link").click()
+    row = page.get_by_role("row", name=re.compile(f"#{report_id} {description}"))
+    row.get_by_role("link", name=re.compile("^案件 #")).click()
 
 
 def accept_and_register(page, live_server: str, report_id: int, description: str) -> None:

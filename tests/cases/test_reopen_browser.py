@@ -26,7 +26,8 @@ def test_a_dispatcher_sees_a_reopened_case_back_at_handling(page, live_app, live
     page.goto(f"{live_server}/admin/reports/{report_id}")
     page.get_by_role("button", name="受理").click()
     page.goto(f"{live_server}/admin/desk?step=")
-    page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器返工")).get_by_role("link").click()
+    page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器返工")).get_by_role(
+        "link", name=re.compile("^案件 #")).click()
     case_url = page.url
     page.get_by_role("button", name="立案").click()
     page.get_by_label("处置部门").select_option(label=f"{DEPARTMENT}（市政）")
@@ -47,7 +48,7 @@ def test_a_dispatcher_sees_a_reopened_case_back_at_handling(page, live_app, live
     page.goto(f"{live_server}/admin/desk?step=dispatched")
     row = page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器返工"))
     expect(row.get_by_text("返工", exact=True)).to_be_visible()
-    row.get_by_role("link").click()
+    row.get_by_role("link", name=re.compile("^案件 #")).click()
     assert page.url == case_url
     expect(page.get_by_role("heading", name=re.compile("已派遣.*返工"))).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="返工")).to_contain_text("只修了一半，另一半仍然破损。")

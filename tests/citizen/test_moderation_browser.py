@@ -99,7 +99,7 @@ def test_masked_submitter_details_are_shown_in_the_clear_only_on_request_and_the
     expect(page.locator(".revealed")).to_have_text("198.51.100.23")
 
     page.goto(f"{live_server}/admin/audit")
-    expect(page.locator("main")).to_contain_text("sensitive.reveal")
+    expect(page.get_by_role("row", name=re.compile("查看敏感信息 反映 #.*字段：— → 提交 IP")).first).to_be_visible()
     with live_app.app_context():
         reveals = db.session.scalars(sa.select(AuditEntry).where(
             AuditEntry.action == "sensitive.reveal", AuditEntry.object_id == str(report_id))

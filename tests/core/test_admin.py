@@ -159,7 +159,7 @@ def test_the_audit_page_filters_by_action_and_actor(app, client, admin, moderato
     admin_login(app.test_client(), "mod")
     admin_login(client, "chief")
     page = client.get("/admin/audit?action=staff.login&actor=mod").get_data(as_text=True)
-    assert "staff.login" in page and "<td>mod</td>" in page and "<td>chief</td>" not in page
+    assert "<td>登录</td>" in page and "<td>mod</td>" in page and "<td>chief</td>" not in page
 
 
 def test_a_page_number_past_the_last_shows_the_last_page_not_a_500(client, admin):

@@ -20,7 +20,8 @@ from tests.signboard_templates.conftest import application_body
 ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher", "handler", "verifier")
 DESK = ("dispatcher", "handler", "verifier")  # each acts on the desk within its duty (tests/cases/test_desk.py)
 PUBLIC, ANY_STAFF = "public", "any staff"
-# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role (or roles) it needs (admins have every role).
+# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role (or roles, any one) it needs (admins have every
+# role).
 ADMIN_ACCESS = {
     "admin.login": PUBLIC, "admin.static": PUBLIC, "citizen_admin.static": PUBLIC,
     "signboard_admin.static": PUBLIC, "citizen_admin.leaflet_files": PUBLIC,
@@ -31,6 +32,7 @@ ADMIN_ACCESS = {
     "citizen_admin.reject": "moderator", "citizen_admin.duplicate": "moderator",
     "citizen_admin.request_info": "moderator", "citizen_admin.reveal": "moderator",
     "citizen_admin.photo_publication": "moderator",
+    "citizen_admin.report_view": ("moderator", *DESK, "reward_officer", "signboard_reviewer"),
     "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
     "citizen_admin.bulk_moderate": "moderator", "citizen_admin.export_queue": "moderator",
     "citizen_admin.claim": "moderator", "citizen_admin.release": "moderator", "citizen_admin.assign": "admin",
@@ -208,7 +210,7 @@ def _url(rule, world) -> str:
     return path
 
 
-def _expected(access: str, role: str | None) -> set[int]:
+def _expected(access: str | tuple[str, ...], role: str | None) -> set[int]:
     if access == PUBLIC:
         return {200, 302, 400, 401, 404, 409, 422}
     if role is None:

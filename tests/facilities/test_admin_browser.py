@@ -51,4 +51,4 @@ def test_an_admin_searches_edits_and_disables_a_facility_and_sees_import_history
     expect(page.get_by_text("第 3 行").first).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="操作日志").click()
-    expect(page.get_by_role("cell", name="facility.update").first).to_be_visible()
+    expect(page.get_by_role("cell", name="修改设施", exact=True).first).to_be_visible()

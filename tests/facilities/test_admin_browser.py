@@ -45,10 +45,9 @@ def test_an_admin_searches_edits_and_disables_a_facility_and_sees_import_history
         assert (facility.opening_hours, facility.status, facility.attributes["baby_changing"]) == (
             "22:00-06:00", "removed", True)
 
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="设施导入记录").click()
-    expect(page.get_by_role("cell", name=re.compile("toilets.csv")).first).to_be_visible()
-    page.get_by_text("被拒绝的行").first.click()
-    expect(page.get_by_text("第 3 行").first).to_be_visible()
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="设施导入").click()
+    page.get_by_role("row", name=re.compile("toilets.csv")).first.get_by_role("link").click()
+    expect(page.get_by_role("row", name=re.compile("第 3 行 adm-2 name 必填"))).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="操作日志").click()
     expect(page.get_by_role("cell", name="facility.update").first).to_be_visible()

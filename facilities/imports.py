@@ -15,7 +15,7 @@ import json
 import math
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -280,8 +280,8 @@ def _run(record: FacilityImport, path: Path, kinds: dict[str, bool], *, actor: A
 
     try:
         with path.open("rb") as raw_file:
-            counter = CountingReader(raw_file)
-            for line, raw in READERS[record.file_format](io.BufferedReader(counter, READ_CHUNK)):
+            counter, rows = _reading(raw_file, record.file_format)
+            for line, raw in rows:
                 progress.rows_read += 1
                 try:
                     batch.append(facility_values(raw, context))
@@ -322,6 +322,12 @@ def _run(record: FacilityImport, path: Path, kinds: dict[str, bool], *, actor: A
 def _storable_copy(text: str) -> str:
     """``text`` as the rejected row's record can keep it: NULs and lone surrogates (why it was refused) shown as ?."""
     return text.replace("\x00", "?").encode("utf-8", "replace").decode("utf-8")
+
+
+def _reading(raw_file: IO[bytes], file_format: str) -> tuple[CountingReader, Iterator[tuple[int, RawRow]]]:
+    """The file's rows, and what counts the bytes read (the readers' text layer then never owns the file)."""
+    counter = CountingReader(raw_file)
+    return counter, READERS[file_format](io.BufferedReader(counter, READ_CHUNK))
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -384,7 +390,7 @@ def queue_upload(actor: Actor, filename: str, body: IO[bytes], *, file_format: s
 
 def count_rows(path: Path, file_format: str) -> int:
     with path.open("rb") as raw_file:
-        return sum(1 for _ in READERS[file_format](raw_file))
+        return sum(1 for _ in _reading(raw_file, file_format)[1])
 
 
 def run_upload(import_id: int) -> None:

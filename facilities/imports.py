@@ -35,6 +35,8 @@ from facilities.readers import READ_CHUNK, READERS, CountingReader, ImportFailed
 
 FORMATS = ("csv", "geojson")
 BATCH_SIZE = 5_000
+# What a file unreadable as a whole raises while it is read (an import of it fails, with _failure_message's reason).
+UNREADABLE = (ImportFailed, UnicodeDecodeError, csv.Error)
 # Rejected rows kept per import (for the page and its CSV); the counts are always complete.
 STORED_REJECTIONS = 10_000
 # Columns an import writes; an upsert changes a row only when one of them differs.
@@ -301,7 +303,7 @@ def _run(record: FacilityImport, path: Path, kinds: dict[str, bool], *, actor: A
                         on_progress(progress)
             keep_batch()
             progress.bytes_done = counter.bytes_read
-    except (ImportFailed, UnicodeDecodeError, csv.Error) as exc:
+    except UNREADABLE as exc:
         failure = _failure_message(exc)
         _record_failure(record, progress, before, failure)
         raise ImportFailed(failure) from exc
@@ -414,7 +416,7 @@ def run_upload(import_id: int) -> None:
             except ObjectNotFound:
                 _record_failure(record, Progress(), _count_facilities(), "上传的文件已不在存储中，请重新上传")
                 return
-            except (ImportFailed, UnicodeDecodeError, csv.Error) as exc:
+            except UNREADABLE as exc:
                 _record_failure(record, Progress(), _count_facilities(), _failure_message(exc))
                 return
             commit_early("the progress bar knows its end before the first batch is read")

@@ -14,8 +14,7 @@ from core.db import db
 from core.services import SYSTEM_ACTOR
 from facilities import imports, jobs
 from facilities.models import Facility
-from tests.common.stack import LoopbackServer
-from tests.conftest import LosingQueue, app_on_own_database
+from tests.conftest import LosingQueue
 from tests.core.test_admin_browser import log_in, make_staff
 from tests.facilities.conftest import facility_file
 
@@ -59,25 +58,12 @@ def test_an_admin_searches_edits_and_disables_a_facility_and_sees_import_history
     expect(page.get_by_role("cell", name="facility.update").first).to_be_visible()
 
 
-@pytest.fixture(scope="module")
-def importing(tmp_path_factory, fake_wechat, request):
-    """An app of these tests' own, served to the browser: their thousands of rows stay out of the shared live app's
-    facilities table, whose pages a PostgreSQL test expects all-visible after an import of its own."""
-    with app_on_own_database(tmp_path_factory.mktemp("imports"), fake_wechat, request, "facility_imports") as app:
-        server = LoopbackServer(app)
-        app.config["APP_SETTINGS"] = app.config["APP_SETTINGS"].replace(public_base_url=server.url)
-        try:
-            yield app, server.url
-        finally:
-            server.stop()
-
-
 SHANGHAI_ROW = "sh-1,0301,人民广场公厕,31.2304,121.4737,人民大道,市南区,"
 WRONG_DISTRICT_ROW = "mis-1,0301,台东公厕,36.0900,120.3700,台东三路,市南区,"
 
 
-def test_an_admin_uploads_a_city_sized_file_and_reads_its_progress_counts_and_rejected_rows(page, importing, tmp_path):
-    live_app, live_server = importing
+def test_an_admin_uploads_a_city_sized_file_and_reads_its_progress_counts_and_rejected_rows(page, live_app,
+                                                                                            live_server, tmp_path):
     make_staff(live_app, "facility_importer", ["admin"])
     path = tmp_path / "公厕普查.csv"
     path.write_text(facility_file(6_000, prefix="city", bad_rows=(SHANGHAI_ROW, WRONG_DISTRICT_ROW)),
@@ -110,8 +96,7 @@ def test_an_admin_uploads_a_city_sized_file_and_reads_its_progress_counts_and_re
                                  .where(Facility.source_id.like("city-%"))) == 6_000
 
 
-def test_the_import_page_follows_a_queued_import_to_its_end_without_a_reload(page, importing):
-    live_app, live_server = importing
+def test_the_import_page_follows_a_queued_import_to_its_end_without_a_reload(page, live_app, live_server):
     make_staff(live_app, "facility_watcher", ["admin"])
     waiting_queue = live_app.extensions["job_queue"]
     # The job waits for a worker: queued, not run (as on rq until a worker takes it).

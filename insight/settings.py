@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.config import DEFAULT_VAR_DIR, Config
 from core.config_values import ConfigError, integer_setting, settings_repr
-from insight.districts import QINGDAO_DISTRICTS, DistrictsFileError, load
+from core.districts import QINGDAO_DISTRICTS, DistrictsFileError, load
 
 RANKING_MEASURES = ("handled", "speed", "satisfaction")
 

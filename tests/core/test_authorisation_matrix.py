@@ -51,7 +51,8 @@ ADMIN_ACCESS = {
     "facilities_admin.static": PUBLIC, "facilities_admin.facility_list": "admin",
     "facilities_admin.facility_edit": "admin", "facilities_admin.facility_disable": "admin",
     "facilities_admin.kind_list": "admin", "facilities_admin.kind_update": "admin",
-    "facilities_admin.import_list": "admin",
+    "facilities_admin.import_list": "admin", **{f"facilities_admin.{name}": "admin" for name in (
+        "import_upload", "import_detail", "import_progress", "import_rejections_csv")},
     "insight_admin.static": PUBLIC, "insight_admin.dashboard": ANY_STAFF, "insight_admin.monthly": ANY_STAFF,
     "rewards_admin.static": PUBLIC, **{f"rewards_admin.{name}": "reward_officer" for name in (
         "campaigns", "campaign_edit", "review", "approve", "release", "refuse", "reverse", "retry", "payouts",
@@ -203,7 +204,8 @@ def _url(rule, world) -> str:
     # Ids of nothing in particular: what is checked is who may reach the page, not what it finds.
     values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", "case_id": 1, "action": "dispatch",
               "facility_id": 1, "code": "0301", "campaign_id": 1, "payout_id": 1, "resident_id": 1,
-              "job_id": "0123abcd", "department_id": 1, "rule_id": 1, "supervision_id": 1, **world["owned"]}
+              "import_id": 1, "job_id": "0123abcd", "department_id": 1, "rule_id": 1, "supervision_id": 1,
+              **world["owned"]}
     path = rule.rule
     for argument in rule.arguments:
         path = re.sub(rf"<(?:\w+:)?{argument}>", str(values[argument]), path)

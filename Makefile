@@ -7,7 +7,7 @@ PORT ?= 5000
 CORPUS_DIR ?= $(abspath ../shared/corpus)
 export FLASK_APP := wsgi
 
-.PHONY: run test lint test-embedded test-services imports fuzz faults corpus install migrate worker browser promtool exiftool nginx clean
+.PHONY: run test lint test-embedded test-services imports fuzz faults corpus install migrate worker browser promtool exiftool nginx miniprogram-node clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,13 +51,28 @@ promtool:
 nginx:
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx-light >/dev/null; }
 
+# The reference mini-program's page tests (tests/miniprogram) run under Node.js 20 with the packages of their lock
+# file, installed again by `npm ci` whenever the lock file is newer. Without Node the embedded pass skips them (and
+# says why); with CI=true that is a failure, here and in the pass.
+MINIPROGRAM_TESTS := tests/miniprogram
+miniprogram-node:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && \
+		node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then \
+		[ $(MINIPROGRAM_TESTS)/node_modules/.package-lock.json -nt $(MINIPROGRAM_TESTS)/package-lock.json ] || \
+			(cd $(MINIPROGRAM_TESTS) && npm ci --no-audit --no-fund --loglevel=error); \
+	else \
+		echo "Node.js 20 and npm are needed for the mini-program's page tests (tests/miniprogram): Debian/Ubuntu" \
+			"apt-get install nodejs npm (Node 20 or later), or https://nodejs.org/en/download" >&2; \
+		[ "$$CI" != "true" ]; \
+	fi
+
 # The shape is checked before the behaviour: ruff, then the import contracts, then both passes of the suite.
 test: lint test-embedded test-services
 
 lint: install imports
 	$(BIN)/ruff check .
 
-test-embedded: install browser promtool
+test-embedded: install browser promtool miniprogram-node
 	env -u DATABASE_URL TEST_BACKENDS=embedded $(BIN)/python -m pytest
 
 test-services: install browser promtool

@@ -135,12 +135,14 @@ def stop_process(process: subprocess.Popen[bytes], *, grace_seconds: float = 30)
 
 
 class Gunicorn:
-    """``app_spec`` served by gunicorn with ``env`` on a free port, ready once /healthz answers; with ``config``,
-    gunicorn's settings file (deploy/gunicorn.conf.py), which the options given here override."""
+    """``app_spec`` served by gunicorn with ``env`` on ``port`` (a free one unless given: ``env`` may have to name it,
+    as PUBLIC_BASE_URL does), ready once /healthz answers; with ``config``, gunicorn's settings file
+    (deploy/gunicorn.conf.py), which the options given here override."""
 
     def __init__(self, env: dict[str, str], *, workers: int, app_spec: str = "wsgi:app",
-                 python_path: Iterable[Path] = (ROOT,), timeout: int = 30, config: Path | None = None) -> None:
-        self.port = free_port()
+                 python_path: Iterable[Path] = (ROOT,), timeout: int = 30, config: Path | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), *(["--config", str(config)] if config else []),

@@ -1,0 +1,289 @@
+// 我拍我城: a problem reported with its category, place, photos (a video, a voice note) and description. Problems
+// already reported nearby come first, so that a resident joins one (附议) instead of filing it again.
+const api = require('../../utils/api')
+
+const MAX_PHOTOS = 9
+const RECORDING_MAX_MS = 60 * 1000
+// The statuses in which the backend takes a 附议 (POST /reports/{id}/me-too).
+const JOINABLE = ['accepted', 'forwarded', 'in_progress']
+const KIND_NAMES = {component: '部件', event: '事件'}
+
+// WeChat has one recorder per mini-program, whose listeners cannot be removed: they are set once and reach the
+// page currently recording.
+let recorder = null
+let recordingPage = null
+
+function theRecorder() {
+  if (!recorder) {
+    recorder = wx.getRecorderManager()
+    recorder.onStop(result => recordingPage && recordingPage.onRecorded(result))
+    recorder.onError(() => recordingPage && recordingPage.onRecordingFailed())
+  }
+  return recorder
+}
+
+function categoryColumns(classes, classIndex) {
+  const chosen = classes[classIndex]
+  return [
+    classes.map(group => `${KIND_NAMES[group.kind] || group.kind}·${group.name}`),
+    chosen ? chosen.categories.map(category => category.name) : [],
+  ]
+}
+
+function nearbyItem(report) {
+  return {
+    id: report.id,
+    category: report.category.name,
+    status: report.status_name,
+    description: report.description,
+    distance: `${report.distance_m} 米`,
+    meTooCount: report.me_too_count,
+    relation: report.relation,
+    canJoin: !report.relation && JOINABLE.indexOf(report.status) >= 0,
+  }
+}
+
+Component({
+  data: {
+    classes: [],
+    categoryColumns: [[], []],
+    categoryIndex: [0, 0],
+    category: null,
+    locationState: 'locating',
+    location: null,
+    address: '',
+    nearby: [],
+    attachments: [],
+    photoCount: 0,
+    hasVideo: false,
+    recording: false,
+    description: '',
+    templateIds: [],
+    submitting: false,
+  },
+
+  methods: {
+    onLoad() {
+      // The key of the report being written: kept across retries of the same report, renewed when it changes.
+      this.idempotencyKey = null
+      this.attachmentCount = 0
+      return Promise.all([this.loadCategories(), this.loadTemplates(), this.locate()]).catch(() => {})
+    },
+
+    onUnload() {
+      if (recordingPage === this) recordingPage = null
+    },
+
+    loadCategories() {
+      return api.request('GET', '/api/v1/categories').then(({classes}) => {
+        this.setData({classes, categoryColumns: categoryColumns(classes, 0)})
+      })
+    },
+
+    loadTemplates() {
+      return api.statusMessageTemplates().then(templateIds => this.setData({templateIds}))
+    },
+
+    locate() {
+      return new Promise(resolve => {
+        wx.getLocation({
+          type: 'gcj02',
+          success: ({latitude, longitude}) => {
+            this.setData({locationState: 'located', location: {latitude, longitude}})
+            resolve(this.loadNearby())
+          },
+          // Without the permission the resident picks the place on the map instead.
+          fail: () => {
+            this.setData({locationState: 'denied'})
+            resolve()
+          },
+        })
+      })
+    },
+
+    chooseOnMap() {
+      const {location} = this.data
+      wx.chooseLocation({
+        ...(location || {}),
+        success: ({name, address, latitude, longitude}) => {
+          const place = address && name && address.indexOf(name) < 0 ? `${address}${name}` : (address || name || '')
+          this.setData({locationState: 'located', location: {latitude, longitude}, address: place})
+          this.draftChanged()
+          this.loadNearby()
+        },
+        fail: () => {},
+      })
+    },
+
+    loadNearby() {
+      const {latitude, longitude} = this.data.location
+      return api.request('GET', '/api/v1/reports/nearby', {query: {lat: latitude, lng: longitude,
+        coord_type: 'gcj02'}}).then(({items}) => this.setData({nearby: items.map(nearbyItem)}))
+    },
+
+    joinNearby(event) {
+      const {id} = event.currentTarget.dataset
+      return api.request('POST', `/api/v1/reports/${id}/me-too`).then(() => {
+        wx.showToast({title: '已附议，处理进展会通知您', icon: 'none'})
+        wx.navigateTo({url: `/pages/report/detail?id=${id}`})
+      }).catch(() => {})
+    },
+
+    // The report page shows a report to its reporter and followers only: the others read it here, and join it.
+    openNearby(event) {
+      const {id, followed} = event.currentTarget.dataset
+      if (followed) wx.navigateTo({url: `/pages/report/detail?id=${id}`})
+    },
+
+    onCategoryColumnChange(event) {
+      const {column, value} = event.detail
+      if (column !== 0) return
+      this.setData({categoryColumns: categoryColumns(this.data.classes, value), categoryIndex: [value, 0]})
+    },
+
+    onCategoryChange(event) {
+      const [classIndex, categoryIndex] = event.detail.value
+      const group = this.data.classes[classIndex]
+      const category = group && group.categories[categoryIndex]
+      if (!category) return
+      this.setData({category: {id: category.id, name: category.name, hint: category.hint, className: group.name},
+        categoryIndex: [classIndex, categoryIndex]})
+      this.draftChanged()
+    },
+
+    onDescriptionInput(event) {
+      this.setData({description: event.detail.value})
+      this.draftChanged()
+    },
+
+    addMedia() {
+      const {photoCount, hasVideo} = this.data
+      wx.chooseMedia({
+        count: Math.max(1, MAX_PHOTOS - photoCount),
+        mediaType: hasVideo ? ['image'] : ['image', 'video'],
+        sourceType: ['album', 'camera'],
+        // The original keeps the camera's position and time, which the backend checks against the report's.
+        sizeType: ['original'],
+        maxDuration: 60,
+        success: ({tempFiles}) => {
+          let photos = photoCount
+          let video = hasVideo
+          tempFiles.forEach(file => {
+            if (file.fileType === 'video' ? video : photos >= MAX_PHOTOS) return
+            if (file.fileType === 'video') video = true
+            else photos += 1
+            this.attach(file.fileType === 'video' ? 'video' : 'photo', file.tempFilePath)
+          })
+        },
+        fail: () => {},
+      })
+    },
+
+    startRecording() {
+      recordingPage = this
+      theRecorder().start({duration: RECORDING_MAX_MS, format: 'aac'})
+      this.setData({recording: true})
+    },
+
+    stopRecording() {
+      theRecorder().stop()
+    },
+
+    onRecorded({tempFilePath}) {
+      this.setData({recording: false})
+      const earlier = this.data.attachments.filter(item => item.kind !== 'audio')
+      this.setData({attachments: earlier})
+      this.attach('audio', tempFilePath)
+    },
+
+    onRecordingFailed() {
+      this.setData({recording: false})
+      wx.showToast({title: '录音失败，请重试', icon: 'none'})
+    },
+
+    // Each file goes up as soon as it is chosen, its progress shown; the report names the media ids.
+    attach(kind, tempPath) {
+      this.attachmentCount += 1
+      const key = `a${this.attachmentCount}`
+      this.setData({attachments: this.data.attachments.concat([{key, kind, tempPath, progress: 0, mediaId: null,
+        failed: false}])})
+      this.countAttachments()
+      this.draftChanged()
+      const update = changes => {
+        const index = this.data.attachments.findIndex(item => item.key === key)
+        if (index < 0) return
+        const next = {}
+        Object.keys(changes).forEach(field => { next[`attachments[${index}].${field}`] = changes[field] })
+        this.setData(next)
+      }
+      return api.upload(tempPath, {onProgress: progress => update({progress})})
+        .then(media => update({mediaId: media.id, progress: 100}), () => update({failed: true}))
+    },
+
+    removeAttachment(event) {
+      const {key} = event.currentTarget.dataset
+      this.setData({attachments: this.data.attachments.filter(item => item.key !== key)})
+      this.countAttachments()
+      this.draftChanged()
+    },
+
+    retryAttachment(event) {
+      const item = this.data.attachments.find(each => each.key === event.currentTarget.dataset.key)
+      this.setData({attachments: this.data.attachments.filter(each => each.key !== item.key)})
+      this.attach(item.kind, item.tempPath)
+    },
+
+    countAttachments() {
+      const {attachments} = this.data
+      this.setData({photoCount: attachments.filter(item => item.kind === 'photo').length,
+        hasVideo: attachments.some(item => item.kind === 'video')})
+    },
+
+    draftChanged() {
+      this.idempotencyKey = null
+    },
+
+    missing() {
+      const {category, location, description, attachments, photoCount} = this.data
+      if (!category) return '请选择问题类别'
+      if (!location) return '请选择问题位置'
+      if (!photoCount) return '请至少拍一张照片'
+      if (attachments.some(item => item.failed)) return '有文件上传失败，请重试或删除'
+      if (attachments.some(item => !item.mediaId)) return '请等待文件上传完成'
+      if (!description.trim()) return '请描述问题'
+      return null
+    },
+
+    submit() {
+      const missing = this.missing()
+      if (missing) {
+        wx.showToast({title: missing, icon: 'none'})
+        return Promise.resolve()
+      }
+      if (this.data.submitting) return Promise.resolve()
+      // WeChat's permission dialog opens only from the tap itself, before any call is awaited; once per report.
+      if (!this.askedForMessages) {
+        this.askedForMessages = api.subscribeToStatusMessages(this.data.templateIds).catch(() => null)
+      }
+      if (!this.idempotencyKey) this.idempotencyKey = api.newIdempotencyKey()
+      const {category, location, address, description, attachments} = this.data
+      this.setData({submitting: true})
+      return api.request('POST', '/api/v1/reports', {
+        idempotencyKey: this.idempotencyKey,
+        data: {
+          category_code: category.id,
+          description: description.trim(),
+          location: {lat: location.latitude, lng: location.longitude, coord_type: 'gcj02'},
+          address,
+          media_ids: attachments.map(item => item.mediaId),
+        },
+      }).then(report => this.askedForMessages.then(() => {
+        this.idempotencyKey = null
+        this.askedForMessages = null
+        wx.redirectTo({url: `/pages/report/detail?id=${report.id}`})
+      })).catch(() => {
+        // Shown already; the same key goes with the retry, so a report that did arrive is not filed twice.
+      }).then(() => this.setData({submitting: false}))
+    },
+  },
+})

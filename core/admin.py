@@ -260,9 +260,13 @@ def dashboard() -> str:
 @bp.get("/staff")
 def staff_list() -> str:
     require_staff_role("admin")
+    search = request.args.get("q", "").strip()
     query = sa.select(StaffAccount).order_by(StaffAccount.username)
+    if search:
+        query = query.where(sa.or_(StaffAccount.username.contains(search, autoescape=True),
+                                   StaffAccount.display_name.contains(search, autoescape=True)))
     page = paginate(query, request.args.get("page", 1, type=int))
-    return render_template("admin/staff_list.html", page=page)
+    return render_template("admin/staff_list.html", page=page, search=search)
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
@@ -278,7 +282,7 @@ def staff_new() -> Response | str:
             return (render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form),
                     exc.status)
         flash(f"已创建账户 {staff.username}。", "success")
-        return redirect(url_for("admin.staff_list"))
+        return redirect(url_for("admin.staff_list", q=staff.username))  # the new account, wherever it sorts
     return render_template("admin/staff_form.html", staff=None, form={})
 
 

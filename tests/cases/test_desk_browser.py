@@ -1,9 +1,10 @@
 """The built-in case desk driven in headless Chromium: accepted, registered, dispatched to the department the routing
-rules propose, handled by that department's handler (who sees only its cases), verified, closed; a department's
-return; the departments pages."""
+rules propose, handled by that department's handler (who sees only its cases), verified, closed, with each step's
+deadline shown and an overdue case flagged; a department's return; the departments pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -12,7 +13,7 @@ from playwright.sync_api import expect
 
 from cases import services as case_services
 from core import services as core_services
-from core.db import db
+from core.db import db, utcnow
 from core.models import StaffAccount
 from tests.cases.conftest import site_photo_bytes
 from tests.citizen.helpers import QINGDAO, new_report, sign_in
@@ -159,7 +160,24 @@ def test_separate_duties_route_a_case_to_the_proposed_department_whose_handler_a
     dispatcher.get_by_label("处置部门").select_option(label="浏览器市北区环卫（环卫）")
     dispatcher.get_by_role("button", name="派遣").click()
     expect(dispatcher.get_by_role("heading", name=re.compile("已派遣"))).to_be_visible()
+    expect(dispatcher.get_by_role("definition").filter(has_text=re.compile(r"前（剩余 \d+ 工作(小时|分钟)）"))
+           ).to_be_visible()  # 处置时限, in working hours
     theirs_url = dispatcher.url
+    # The other department lets its case lie past the deadline: the sweep flags it (督办).
+    with live_app.app_context():
+        late = case_services.get_desk_case(int(theirs_url.rsplit("/", 1)[1]))
+        late.due_at, late.due_in_working_hours = utcnow() - dt.timedelta(hours=3, minutes=5), False
+        db.session.commit()
+        assert case_services.supervise_overdue() == 1
+        db.session.commit()
+    dispatcher.goto(f"{live_server}/admin/desk?step=dispatched&sort=due")
+    overdue = dispatcher.get_by_role("row", name=re.compile(f"#{theirs} 分工案件"))
+    expect(overdue.get_by_text("超时 3 小时")).to_have_class(re.compile("tag-overdue"))
+    expect(dispatcher.get_by_role("row", name=re.compile(f"#{ours} 分工案件")).get_by_text(
+        re.compile(r"剩余 \d+ 工作"))).to_be_visible()
+    dispatcher.goto(theirs_url)
+    expect(dispatcher.get_by_role("heading", name=re.compile("已超时"))).to_be_visible()
+    expect(dispatcher.get_by_role("list", name="督办记录")).to_contain_text("处置超过时限")
 
     handler = signed_in("duty_handler")
     handler.get_by_role("navigation", name="主导航").get_by_role("link", name="案件办理").click()

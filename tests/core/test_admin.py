@@ -95,6 +95,19 @@ def test_an_admin_creates_staff_and_the_audit_log_records_it(app, client, admin)
         assert "password" not in str(entry.after)
 
 
+def test_the_staff_list_finds_an_account_by_name_past_the_first_page(app, client, admin):
+    with app.app_context():
+        for number in range(25):
+            StaffFactory(username=f"aaa_filler_{number:02d}", display_name=f"填充人员{number}")
+        StaffFactory(username="zz_found", display_name="网格员_100%")
+    admin_login(client, "chief")
+    assert "zz_found" not in client.get("/admin/staff").get_data(as_text=True)  # it sorts past the first page
+    found = client.get("/admin/staff", query_string={"q": "网格员_100%"}).get_data(as_text=True)
+    assert "zz_found" in found and "aaa_filler" not in found
+    wildcard = client.get("/admin/staff", query_string={"q": "网格员%100"}).get_data(as_text=True)
+    assert "zz_found" not in wildcard  # % and _ are what they are, not patterns
+
+
 def test_creating_staff_with_a_weak_password_or_duplicate_name_explains_why(client, admin):
     admin_login(client, "chief")
     weak = admin_post(client, "/admin/staff/new", {"username": "x1", "password": "short", "roles": ["moderator"]})

@@ -25,6 +25,7 @@ migrate: install
 # The server prints where the docs and the admin are once it listens (core/cli.py's banner).
 run: migrate
 	$(BIN)/flask facilities sample
+	$(BIN)/flask cases departments-import cases/data/departments_qingdao.csv
 	$(BIN)/python wsgi.py --host 127.0.0.1 --port $(PORT)
 
 worker: install

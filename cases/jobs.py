@@ -29,6 +29,11 @@ def sweep() -> None:
     services.poll_case_system(settings)
 
 
+def supervise_overdue() -> None:
+    """督办 of the desk cases newly past their deadline (the scheduler runs ``flask cases supervise``)."""
+    services.supervise_overdue()
+
+
 def fetch_update_photos(update_record_id: int) -> None:
     services.fetch_update_photos(update_record_id, current_settings(CaseSettings))
 

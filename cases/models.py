@@ -108,8 +108,19 @@ class DeskCase(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(unique=True)
     step: Mapped[str] = mapped_column(sa.String(16), index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
+    # The department's name when dispatched, for display and reports (which group by it); a renamed department's
+    # old cases keep the name they were handled under.
     department: Mapped[str | None] = mapped_column(sa.String(64))
     version: Mapped[int] = mapped_column(default=1)
+    # The clock of the current step (cases.services.limits): when it started, when it is due (None once closed),
+    # whether its limit counts working hours, and when the sweep found it overdue (督办, once per step).
+    step_started_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    due_in_working_hours: Mapped[bool] = mapped_column(default=True)
+    overdue_at: Mapped[dt.datetime | None]
+    # Its category is urgent (急要件): short limits, the top of the queue.
+    is_urgent: Mapped[bool] = mapped_column(default=False)
 
     steps: Mapped[list[DeskCaseStep]] = relationship(order_by="DeskCaseStep.id", cascade="all, delete-orphan")
 
@@ -134,8 +145,97 @@ class DeskCaseStep(Base):
     action: Mapped[str] = mapped_column(sa.String(16))
     step: Mapped[str] = mapped_column(sa.String(16))
     actor_name: Mapped[str] = mapped_column(sa.String(64))
+    # The role the step was taken in (dispatcher, handler, verifier, admin); None for the system and residents.
+    actor_role: Mapped[str | None] = mapped_column(sa.String(32))
+    # The department holding the case at this step (for a return accepted, the one that returned it): what a
+    # department's figures (returns, rework) count by.
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     media_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # 处置's proof, as checked when the handler gave it: each after-photo's media id, how far from the report's place
+    # it was taken and by whose word ("exif", or "upload": the browser's position), and when (EXIF, UTC ISO 8601).
+    proof: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # The deadline of the step this one ended (None: the step had none): on time when occurred_at is not later.
+    due_at: Mapped[dt.datetime | None]
+
+
+class DeskSupervision(Base):
+    """督办: a desk case found overdue by the sweep, once per deadline; the notice its department's staff read."""
+
+    __tablename__ = "desk_supervisions"
+    __table_args__ = (sa.UniqueConstraint("case_id", "due_at"),
+                      sa.Index("ix_desk_supervisions_unread", "read_at", "department"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("desk_cases.id"), index=True)
+    step: Mapped[str] = mapped_column(sa.String(16))
+    department: Mapped[str | None] = mapped_column(sa.String(64))
+    due_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+    read_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class CaseTimeLimit(TimestampMixin, Base):
+    """An administrator's time limit of a desk step, overriding the shipped defaults (cases/data/time_limits.json)
+    for one scope: "default", "urgent", a category class ("S04") or a category ("S0401")."""
+
+    __tablename__ = "case_time_limits"
+    __table_args__ = (sa.UniqueConstraint("scope", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(8))
+    step: Mapped[str] = mapped_column(sa.String(16))
+    minutes: Mapped[int]
+    working_hours: Mapped[bool] = mapped_column(default=True)
+
+
+class CaseCalendarDay(Base):
+    """A day off the working week's pattern: a holiday on a weekday, or a weekend made a working day (调休)."""
+
+    __tablename__ = "case_calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    is_workday: Mapped[bool]
+    name: Mapped[str] = mapped_column(sa.String(32))
+
+
+class Department(TimestampMixin, Base):
+    """A handling department the desk dispatches cases to (a street office, sanitation, municipal works…)."""
+
+    __tablename__ = "case_departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    rules: Mapped[list[RoutingRule]] = relationship(order_by="(RoutingRule.category_prefix, RoutingRule.district)",
+                                                    cascade="all, delete-orphan", back_populates="department")
+
+
+class RoutingRule(Base):
+    """Cases of a category (a category id or its prefix: "S01" for every S01xx, "" for any) in a district ("" for
+    any) are proposed to a department; of the rules matching a case, the most specific wins."""
+
+    __tablename__ = "case_routing_rules"
+    __table_args__ = (sa.UniqueConstraint("category_prefix", "district"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
+    category_prefix: Mapped[str] = mapped_column(sa.String(8))
+    district: Mapped[str] = mapped_column(sa.String(16))
+
+    department: Mapped[Department] = relationship(back_populates="rules")
+
+
+class DepartmentMember(Base):
+    """A staff member with the handler role working for a department: they see and handle its cases."""
+
+    __tablename__ = "case_department_members"
+
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_accounts.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("case_departments.id"), primary_key=True, index=True)
 
 
 class SubscribeGrant(TimestampMixin, Base):

@@ -71,6 +71,7 @@ class CategoryForm(ma.Schema):
     name = ma.fields.String(load_default="")
     hint = ma.fields.String(load_default="")
     is_active = checkbox()
+    is_urgent = checkbox()
 
 
 class RejectionTemplateForm(ma.Schema):
@@ -78,3 +79,24 @@ class RejectionTemplateForm(ma.Schema):
     title = ma.fields.String(load_default="")
     text = ma.fields.String(load_default="")
     is_active = checkbox()
+
+
+class BulkModerationForm(ma.Schema):
+    """The reports ticked in the queue, each as "id:version" (the version the moderator saw), and what to do."""
+
+    selected = ma.fields.List(ma.fields.String(), load_default=list)
+    decision = ma.fields.String(load_default="")
+    reason = ma.fields.String(load_default="")
+    template_id = OptionalId()
+    # The queue's query string, to go back to the same filtered page.
+    queue_query = ma.fields.String(load_default="")
+
+
+class AssignForm(ma.Schema):
+    staff_id = OptionalId()
+
+
+class BlockForm(ma.Schema):
+    reason = ma.fields.String(load_default="")
+    # The report page the form was sent from, to go back to.
+    report_id = OptionalId()

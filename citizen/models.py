@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.crypto import EncryptedString, blind_index
 from core.db import IDS_NEVER_REUSED, Base, TimestampMixin, utcnow
+from core.models import StaffAccount
 from core.privacy import mask_personal_data
 
 
@@ -25,7 +26,10 @@ class Resident(TimestampMixin, Base):
     openid_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
     unionid: Mapped[str | None] = mapped_column(EncryptedString(64))
     unionid_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    is_blocked: Mapped[bool] = mapped_column(default=False)
+    is_blocked: Mapped[bool] = mapped_column(default=False, index=True)
+    # Why and since when an administrator blocked the resident (spam, abuse); the audit log keeps every change.
+    blocked_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    blocked_at: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
     # The account was deleted (or expired): its openid is a placeholder, its data gone or anonymised.
     forgotten_at: Mapped[dt.datetime | None]
@@ -63,6 +67,9 @@ class Category(Base):
     hint: Mapped[str] = mapped_column(sa.String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # 急要件: its reports stand at the top of the moderation queue and its cases at the top of the desk's, with
+    # the urgent time limits.
+    is_urgent: Mapped[bool] = mapped_column(default=False)
 
 
 class Report(TimestampMixin, Base):
@@ -122,6 +129,7 @@ class Report(TimestampMixin, Base):
     flag_rows: Mapped[list[ReportFlag]] = relationship(cascade="all, delete-orphan")
     followers: Mapped[list[ReportFollower]] = relationship(
         cascade="all, delete-orphan", foreign_keys="ReportFollower.report_id")
+    assignment: Mapped[ReportAssignment | None] = relationship(cascade="all, delete-orphan")
 
     # Concurrent moderators: the second UPDATE matches no row and fails instead of applying twice.
     __mapper_args__ = {"version_id_col": version}
@@ -162,6 +170,20 @@ class ReportFollower(Base):
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(EncryptedString(2000))
     rated_at: Mapped[dt.datetime | None]
+
+
+class ReportAssignment(Base):
+    """The moderator who holds a report in the queue: claimed it, or was assigned it by an administrator. A table of
+    its own, so that taking a report does not move the report's version under a moderator reading it."""
+
+    __tablename__ = "report_assignments"
+
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_accounts.id"), index=True)
+    assigned_by: Mapped[str] = mapped_column(sa.String(64))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    staff: Mapped[StaffAccount] = relationship(lazy="joined")
 
 
 class ReportFlag(Base):

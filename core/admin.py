@@ -15,7 +15,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
                    url_for)
 from werkzeug.wrappers import Response
 
-from core import services
+from core import services, staff_words
 from core.auth import (check_roles, current_staff, log_in_staff, log_out_staff, require_staff_role,
                        staff_roles)
 from core.config import current_config
@@ -60,6 +60,49 @@ def register_nav(app: Flask, items: tuple[NavItem, ...], *, weight: int) -> None
 def admin_nav(app: Flask) -> list[NavItem]:
     return [item for _, items in sorted(app.extensions.get("admin_nav", []), key=operator.itemgetter(0))
             for item in items]
+
+
+def register_readers(app: Flask, subject: str, roles: tuple[str, ...]) -> None:
+    """Roles that may read ``subject`` (``"report"``…) on the read-only page of the package that owns it, besides
+    the role that acts on it: each role reads what it decides on (a dispatcher the report behind a case, a reward
+    officer the photos behind a reward), and every link to it leads to a page the viewer can open."""
+    app.extensions.setdefault("admin_readers", {}).setdefault(subject, set()).update(roles)
+
+
+@dataclasses.dataclass(frozen=True)
+class Todo:
+    """A count of work waiting for a role, shown on the home page (工作台) as a link to the queue it counts."""
+
+    key: str
+    label: str
+    roles: tuple[str, ...]
+    count: Callable[[], int]
+    endpoint: str
+    url_args: dict[str, Any]
+
+
+def register_todo(app: Flask, key: str, label: str, roles: tuple[str, ...], count_fn: Callable[[], int],
+                  endpoint: str, **url_args: Any) -> None:
+    """A to-do count for staff holding one of ``roles``: ``count_fn()`` (cheap: it runs on every visit of the home
+    page), linking to ``url_for(endpoint, **url_args)``, the queue filtered to what it counts. Shown in registration
+    order; each package registers its own (core knows none)."""
+    todos = app.extensions.setdefault("admin_todos", {})
+    if key in todos:
+        raise ValueError(f"to-do registered twice: {key}")
+    todos[key] = Todo(key, label, roles, count_fn, endpoint, url_args)
+
+
+def todos_for(staff: StaffAccount) -> list[dict[str, Any]]:
+    """The to-dos of the staff member's roles with their counts and links."""
+    return [{"key": todo.key, "label": todo.label, "count": todo.count(),
+             "url": url_for(todo.endpoint, **todo.url_args)}
+            for todo in current_app.extensions.get("admin_todos", {}).values()
+            if not todo.roles or staff.has_role(*todo.roles)]
+
+
+def readers(subject: str) -> tuple[str, ...]:
+    """The roles registered as readers of ``subject`` (none: only the package's own role reads it)."""
+    return tuple(sorted(current_app.extensions.get("admin_readers", {}).get(subject, ())))
 
 
 def perform(action: Callable[[], Any], success: str) -> bool:
@@ -117,6 +160,26 @@ def both_datums(point: tuple[float, float]) -> str:
     lat, lng = point
     gcj_lat, gcj_lng = wgs84_to_gcj02(lat, lng)
     return f"WGS-84 {lat:.6f}, {lng:.6f}（GCJ-02 {gcj_lat:.6f}, {gcj_lng:.6f}）"
+
+
+@bp.app_template_filter("actor")
+def actor_filter(name: str | None) -> str:
+    return staff_words.actor_name(name)
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(action: str) -> str:
+    return staff_words.action_name(action)
+
+
+@bp.app_template_filter("audit_object")
+def audit_object(object_type: str) -> str:
+    return staff_words.object_name(object_type)
+
+
+@bp.app_template_global()
+def audit_changes(entry: Any) -> list[staff_words.Change]:
+    return staff_words.audit_changes(entry.object_type, entry.before, entry.after)
 
 
 @bp.app_template_filter("masked")
@@ -191,15 +254,19 @@ def dashboard() -> str:
     recent = []
     if staff.has_role("admin"):
         recent = list(db.session.scalars(services.audit_query(services.AuditFilter()).limit(10)))
-    return render_template("admin/dashboard.html", recent_audit=recent)
+    return render_template("admin/dashboard.html", recent_audit=recent, todos=todos_for(staff))
 
 
 @bp.get("/staff")
 def staff_list() -> str:
     require_staff_role("admin")
+    search = request.args.get("q", "").strip()
     query = sa.select(StaffAccount).order_by(StaffAccount.username)
+    if search:
+        query = query.where(sa.or_(StaffAccount.username.contains(search, autoescape=True),
+                                   StaffAccount.display_name.contains(search, autoescape=True)))
     page = paginate(query, request.args.get("page", 1, type=int))
-    return render_template("admin/staff_list.html", page=page)
+    return render_template("admin/staff_list.html", page=page, search=search)
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
@@ -215,7 +282,7 @@ def staff_new() -> Response | str:
             return (render_template("admin/staff_form.html", staff=None, error=exc.message, form=request.form),
                     exc.status)
         flash(f"已创建账户 {staff.username}。", "success")
-        return redirect(url_for("admin.staff_list"))
+        return redirect(url_for("admin.staff_list", q=staff.username))  # the new account, wherever it sorts
     return render_template("admin/staff_form.html", staff=None, form={})
 
 
@@ -261,4 +328,5 @@ def audit_list() -> str:
         object_type=args.get("object_type") or None, object_id=args.get("object_id") or None,
         since=parse_day(args.get("since")), until=parse_day(args.get("until"), end=True))
     page = paginate(services.audit_query(filters), args.get("page", 1, type=int), per_page=50)
-    return render_template("admin/audit_list.html", page=page, filters=args)
+    return render_template("admin/audit_list.html", page=page, filters=args,
+                           actions=staff_words.audit_actions(), objects=staff_words.audit_objects())

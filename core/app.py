@@ -24,7 +24,7 @@ from core.admin import HOME_NAV, HOME_NAV_WEIGHT, STAFF_NAV, STAFF_NAV_WEIGHT, r
 from core.admin import bp as admin_pages
 from core.api import API_VERSION, files_bp, readiness_gauges
 from core.api import bp as core_api
-from core.auth import CORE_ROLES, register_roles
+from core.auth import CORE_ROLES, register_roles, staff_roles
 from core.cache import make_cache
 from core.cli import create_staff_command, jobs_cli, schedule_cli
 from core.config import DOMAIN_PACKAGES, PROJECT_ROOT, Config
@@ -41,6 +41,8 @@ from core.ratelimit import make_rate_limiter, make_slots
 from core.schedule import sweep_gauges
 from core.security import register_security_headers
 from core.schemas import COORDINATES_NOTE
+from core.staff_words import (CORE_ACTIONS, CORE_ACTORS, CORE_FIELDS, CORE_OBJECTS, register_actor_names,
+                              register_audit_names)
 from core.storage import LocalDiskStorage, S3Storage, UrlSigner
 from core.wechat import WeChatMiniProgram
 
@@ -168,6 +170,10 @@ def _register_core(app: Flask) -> None:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
     register_roles(app, CORE_ROLES)
+    # Roles as their labels: the packages' roles join the same dict as each registers them.
+    register_audit_names(app, actions=CORE_ACTIONS, objects=CORE_OBJECTS, fields=CORE_FIELDS,
+                         values={("staff_account", "roles"): staff_roles(app)})
+    register_actor_names(app, CORE_ACTORS)
     app.register_blueprint(core_api)
     app.register_blueprint(files_bp)
     app.register_blueprint(admin_pages)

@@ -23,12 +23,22 @@ DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src
 # and show embedded pictures and fonts, and nothing else (no script at all).
 DOCUMENT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+POWERFUL_FEATURES = ("camera", "microphone", "geolocation", "payment", "usb")
+
+
+def permissions_policy(*allowed_here: str) -> str:
+    """The Permissions-Policy: no page may use these features, save ``allowed_here`` on this origin alone (a page
+    that needs one sets it on its own response)."""
+    return ", ".join(f"{feature}=(self)" if feature in allowed_here else f"{feature}=()"
+                     for feature in POWERFUL_FEATURES)
+
+
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     # Signed media links must not leak to other sites through Referer.
     "Referrer-Policy": "no-referrer",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Permissions-Policy": permissions_policy(),
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 

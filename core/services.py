@@ -134,6 +134,14 @@ def update_staff(actor: Actor, staff: StaffAccount, *, display_name: str, roles:
     return staff
 
 
+def staff_with_role(role: str) -> list[StaffAccount]:
+    """The active staff who hold ``role`` (administrators hold every role), by display name: whom work of that role
+    may be given to."""
+    staff = db.session.scalars(sa.select(StaffAccount).where(StaffAccount.is_active.is_(True))
+                               .order_by(StaffAccount.display_name, StaffAccount.id))
+    return [member for member in staff if member.has_role(role)]
+
+
 def authenticate_staff(username: str, password: str, *, ip_address: str | None = None,
                        request_id: str | None = None, now: dt.datetime | None = None) -> StaffAccount:
     """The staff account for these credentials, or LoginRefused. How often one may try is the caller's throttle's
@@ -208,7 +216,7 @@ def audit_query(filters: AuditFilter) -> sa.Select[tuple[AuditEntry]]:
     if filters.actor_name:
         query = query.where(AuditEntry.actor_name == filters.actor_name)
     if filters.action:
-        query = query.where(AuditEntry.action.startswith(filters.action))
+        query = query.where(AuditEntry.action == filters.action)
     if filters.object_type:
         query = query.where(AuditEntry.object_type == filters.object_type)
     if filters.object_id:

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 def init_app(app: Flask, api: Api) -> None:
     from core.admin import register_nav
     from core.api import register_api_blueprint
-    from facilities.admin import NAV
+    from core.staff_words import register_audit_names
+    from facilities.admin import AUDIT_ACTIONS, AUDIT_FIELDS, AUDIT_OBJECTS, NAV, STATUS_NAMES
     from facilities.admin import bp as admin_pages
     from facilities.api import blp
     from facilities.cli import facilities_cli
@@ -20,4 +21,6 @@ def init_app(app: Flask, api: Api) -> None:
     register_api_blueprint(api, blp)
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=60)
+    register_audit_names(app, actions=AUDIT_ACTIONS, objects=AUDIT_OBJECTS, fields=AUDIT_FIELDS,
+                         values={("facility", "status"): STATUS_NAMES})
     app.cli.add_command(facilities_cli)

@@ -43,8 +43,10 @@ def import_command(file: str, file_format: str, kind_code: str | None, coord_typ
     """Stream FILE into the facilities, upserting by source id (safe to rerun)."""
     line = _ProgressLine()
 
-    def reject(line_number: int, source_id: str, reason: str) -> None:
-        click.echo(f"line {line_number}: rejected{f' {source_id}' if source_id else ''}: {reason}", err=True)
+    def reject(rejection: imports.Rejection) -> None:
+        column = f" {rejection.column}" if rejection.column else ""
+        source_id = f" {rejection.source_id}" if rejection.source_id else ""
+        click.echo(f"line {rejection.line}: rejected{source_id}:{column} {rejection.reason}", err=True)
 
     with click.progressbar(length=max(1, os.path.getsize(file)), label="importing", show_eta=True, show_percent=True,
                            item_show_func=line.label, file=sys.stderr) as bar:

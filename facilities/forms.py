@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_load
+from marshmallow import Schema, fields, post_load, validate
 
 from core.forms import Checkbox
+from core.geo import COORD_TYPES
+from facilities.imports import FORMATS
 from facilities.services import BOOLEAN_ATTRIBUTES
 
 
@@ -36,3 +38,15 @@ class FacilityEditForm(Schema):
 
 class KindShownForm(Schema):
     shown_to_residents = Checkbox()
+
+
+class ImportUploadForm(Schema):
+    """The options of an uploaded facility file (the file itself comes in ``request.files``)."""
+
+    file_format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    coord_type = fields.String(load_default="wgs84", validate=validate.OneOf(COORD_TYPES))
+    kind = fields.String(load_default="")
+
+    @post_load
+    def _no_kind_is_none(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "kind": data["kind"].strip() or None}

@@ -92,8 +92,11 @@ class Facility(TimestampMixin, Base):
         return self.kind.name
 
 
+IMPORT_STATUSES = ("queued", "running", "finished", "failed")
+
+
 class FacilityImport(Base):
-    """One run of `flask facilities import`, with the rows it rejected."""
+    """One import of a facility file: from `flask facilities import`, or uploaded in the admin and run as a job."""
 
     __tablename__ = "facility_imports"
     __table_args__ = IDS_NEVER_REUSED
@@ -102,13 +105,30 @@ class FacilityImport(Base):
     filename: Mapped[str] = mapped_column(sa.String(255))
     file_format: Mapped[str] = mapped_column(sa.String(16))
     kind_override: Mapped[str | None] = mapped_column(sa.String(8))
+    # The datum of the file's coordinates (turned into WGS-84 as each row is read).
+    coord_type: Mapped[str] = mapped_column(sa.String(8), default="wgs84", server_default="wgs84")
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    # The file's rows, counted before they are read (null until then): the progress bar's end.
+    rows_total: Mapped[int | None]
     rows_read: Mapped[int] = mapped_column(default=0)
     rows_accepted: Mapped[int] = mapped_column(default=0)
     rows_inserted: Mapped[int] = mapped_column(default=0)
     rows_rejected: Mapped[int] = mapped_column(default=0)
-    # The first rejections, [{"line": n, "source_id": …, "reason": …}]; the CLI prints them all.
-    rejections: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # Why a failed import stopped (the file unreadable as a whole), in Chinese for the staff.
+    failure: Mapped[str | None] = mapped_column(sa.String(255))
     actor_name: Mapped[str] = mapped_column(sa.String(64), default="system")
+
+
+class FacilityImportRejection(Base):
+    """A row an import refused, written with the batch it was read in: why, in Chinese, and in which column."""
+
+    __tablename__ = "facility_import_rejections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("facility_imports.id", ondelete="CASCADE"), index=True)
+    line: Mapped[int]
+    source_id: Mapped[str] = mapped_column(sa.String(64), default="")
+    column: Mapped[str] = mapped_column(sa.String(32), default="")
+    reason: Mapped[str] = mapped_column(sa.String(255))

@@ -17,7 +17,7 @@ TEXT_PROPERTIES = ("source_id", "kind", "name", "address", "district", "status",
 
 
 class ImportFailed(Exception):
-    """The file as a whole cannot be read (as opposed to single rejected rows)."""
+    """The file as a whole cannot be read (as opposed to single rejected rows); the message is shown to staff."""
 
 
 class CountingReader(io.RawIOBase):
@@ -37,6 +37,7 @@ class CountingReader(io.RawIOBase):
         return len(data)
 
 
+# A row's properties as read; a row the reader could not make sense of carries "__error__": (column, reason).
 RawRow = dict[str, Any]
 
 
@@ -50,13 +51,13 @@ def read_csv(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
     for record in reader:
         raw: RawRow = {key.strip(): value for key, value in record.items() if key is not None}
         if None in record:
-            raw["__error__"] = "more fields than the header"
+            raw["__error__"] = ("", "字段数多于表头")
         attributes = raw.pop("attributes", None)
         try:
             raw["attributes"] = json.loads(attributes) if attributes else {
                 name: raw[name] for name in (*services.BOOLEAN_ATTRIBUTES, "genders") if raw.get(name)}
         except ValueError:  # a JSONDecodeError, or an integer beyond Python's digit limit
-            raw["__error__"] = "attributes is not valid JSON"
+            raw["__error__"] = ("attributes", "不是有效的 JSON")
         yield line, raw
         line = reader.line_num + 1
 
@@ -97,16 +98,16 @@ def read_geojson(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
                 if buffer[position:position + 1] == "[":
                     position += 1
                     break
-            raise ImportFailed(f"line {line}: \"features\" is not followed by an array")
+            raise ImportFailed(f"第 {line} 行：\"features\" 后面不是数组")
         keep = max(position, len(buffer) - len('"features"'))  # the key may straddle two chunks
         line += buffer.count("\n", position, keep)
         position = keep
         if not fill():
-            raise ImportFailed("not a GeoJSON FeatureCollection: no \"features\" array")
+            raise ImportFailed("不是 GeoJSON FeatureCollection：没有 \"features\" 数组")
     while True:
         skip(" \t\r\n,")
         if position >= len(buffer):
-            raise ImportFailed(f"line {line}: the file ends inside the \"features\" array")
+            raise ImportFailed(f"第 {line} 行：文件在 \"features\" 数组中途结束")
         if buffer[position] == "]":
             return
         while True:
@@ -115,10 +116,10 @@ def read_geojson(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
                 break
             except json.JSONDecodeError as exc:
                 if eof or len(buffer) - position > _MAX_FEATURE_BYTES:
-                    raise ImportFailed(f"line {line}: malformed JSON ({exc.msg})") from None
+                    raise ImportFailed(f"第 {line} 行：JSON 格式错误（{exc.msg}）") from None
                 fill()
             except ValueError as exc:  # an integer beyond Python's digit limit: no more of the file mends it
-                raise ImportFailed(f"line {line}: malformed JSON ({exc})") from None
+                raise ImportFailed(f"第 {line} 行：JSON 格式错误（{exc}）") from None
         yield line, _feature_row(feature)
         line += buffer.count("\n", position, end)
         position = end
@@ -126,10 +127,10 @@ def read_geojson(stream: IO[bytes]) -> Iterator[tuple[int, RawRow]]:
 
 def _feature_row(feature: Any) -> RawRow:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        return {"__error__": "not a GeoJSON Feature"}
+        return {"__error__": ("", "不是 GeoJSON 要素（Feature）")}
     properties = feature.get("properties") or {}
     if not isinstance(properties, dict):
-        return {"__error__": "properties is not an object"}
+        return {"__error__": ("properties", "不是对象")}
     raw: RawRow = {name: properties.get(name) for name in TEXT_PROPERTIES}
     if raw["source_id"] is None and feature.get("id") is not None:
         raw["source_id"] = feature["id"]
@@ -139,7 +140,7 @@ def _feature_row(feature: Any) -> RawRow:
     coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
     if not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(coordinates, list) \
             or len(coordinates) < 2:
-        raw["__error__"] = "geometry is not a Point"
+        raw["__error__"] = ("geometry", "不是点（Point）")
     else:
         raw["lng"], raw["lat"] = coordinates[0], coordinates[1]
     return raw

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from PIL import Image, ImageFilter
 
 from core.geo import wgs84_to_gcj02
-from insight.districts import District, simplify
+from core.districts import District, simplify
 from insight.services import HotSpotGrid, grid_steps
 
 PALETTE = ("#1f5fa8", "#3d8fd1", "#6fb1e4", "#e08a2e", "#c0392b")

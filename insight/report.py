@@ -8,8 +8,8 @@ from flask import current_app
 
 from cases.services import OUTBOX_STATUS_NAMES as DELIVERY_STATUSES
 from citizen import services as citizen_services
-from core import pdf
-from insight import charts, districts
+from core import districts, pdf
+from insight import charts
 from insight.services import Dashboard, MonthlyReport, PeriodFigures
 from signboard_templates.services import STATUSES as SIGNBOARD_STATUSES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.config import DEFAULT_VAR_DIR, Config
 from core.config_values import ConfigError, integer_setting, settings_repr
-from insight.districts import QINGDAO_DISTRICTS, DistrictsFileError, load
+from core.districts import QINGDAO_DISTRICTS, DistrictsFileError, load
 
 RANKING_MEASURES = ("handled", "speed", "satisfaction")
 
@@ -24,6 +24,9 @@ class InsightSettings:
     # A district is ranked on at least this many reports closed in the month, its satisfaction on at least this
     # many ratings: fewer, and it is listed as having too little data (never scored 0).
     insight_ranking_min_sample: int = 5
+    # A department's 考核 measure (on-time, rework, return rates; satisfaction) is scored on at least this many desk
+    # cases closed in the period (ratings, for satisfaction): fewer is shown as too little data, never ranked.
+    insight_department_min_sample: int = 10
     # The districts' boundaries drawn under the hot-spot grid (GeoJSON, WGS-84; see insight.districts).
     insight_districts_geojson: Path = QINGDAO_DISTRICTS
     insight_chromium: str = "chromium"
@@ -39,6 +42,7 @@ class InsightSettings:
             insight_close_limit_hours=integer_setting(env, cls, "insight_close_limit_hours"),
             insight_ranking_weights=_weights(env.get("INSIGHT_RANKING_WEIGHTS")) or cls.insight_ranking_weights,
             insight_ranking_min_sample=integer_setting(env, cls, "insight_ranking_min_sample"),
+            insight_department_min_sample=integer_setting(env, cls, "insight_department_min_sample"),
             insight_districts_geojson=Path(env.get("INSIGHT_DISTRICTS_GEOJSON") or cls.insight_districts_geojson),
             insight_chromium=env.get("INSIGHT_CHROMIUM") or cls.insight_chromium,
             insight_output_dir=Path(env.get("INSIGHT_OUTPUT_DIR") or cls.insight_output_dir),

@@ -10,15 +10,16 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from core.admin import register_nav
+    from core.admin import register_nav, register_readers, register_todo
     from core.api import register_api_blueprint
     from core.auth import register_roles
     from core.events import REPORT_FLAGS_CHANGED, REPORT_STATUS_CHANGED, subscribe
     from core.metrics import register_collector
     from core.privacy import register_data_holder
     from core.schedule import register_periodic
+    from core.staff_words import register_actor_names, register_audit_names
     from rewards import services
-    from rewards.admin import NAV
+    from rewards.admin import AUDIT_ACTIONS, AUDIT_FIELDS, AUDIT_OBJECTS, LEDGER_ACTORS, NAV, ROLE
     from rewards.admin import bp as admin_pages
     from rewards.api import blp, wechatpay_blp
     from rewards.facts import payout_gauges
@@ -33,6 +34,16 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(admin_pages)
     register_nav(app, NAV, weight=70)
     register_roles(app, {"reward_officer": "奖励专员"})
+    register_audit_names(app, actions=AUDIT_ACTIONS, objects=AUDIT_OBJECTS, fields=AUDIT_FIELDS,
+                         values={("reward", "state"): services.STATE_NAMES,
+                                 ("reward_payout", "state"): services.BILL_STATE_NAMES})
+    register_actor_names(app, LEDGER_ACTORS)
+    # An officer reads the report, photos and checks behind the reward being approved.
+    register_readers(app, "report", ("reward_officer",))
+    register_todo(app, "rewards_to_approve", "待审批奖励", (ROLE,), lambda: services.reward_count(services.GRANTED),
+                  "rewards_admin.review", _anchor="to-approve")
+    register_todo(app, "rewards_held", "待复核奖励", (ROLE,), lambda: services.reward_count(services.HELD),
+                  "rewards_admin.review", _anchor="held")
     app.cli.add_command(rewards_cli)
     register_periodic(app, "rewards sweep-payouts", every_seconds=300)
     register_periodic(app, "rewards reconcile", daily_at="02:30")

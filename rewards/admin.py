@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from citizen import services as citizen_services
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint
 from core.auth import require_staff_role
 from core.config import current_settings
+from core.csv_export import csv_download, spreadsheet_text
 from core.db import database_ids, db
 from core.errors import AppError
 from core.forms import load_form
 from core.pagination import paginate
 from core.services import record_audit
+from core.staff_words import actor_name
 from rewards import services
 from rewards.forms import ApprovalForm, CampaignSettingsForm, ExclusionForm, ReversalForm
 from rewards.jobs import gateway
@@ -34,6 +34,24 @@ NAV = (
     NavItem("rewards_admin.payouts", "奖励转账", (ROLE,)),
 )
 CHART_WIDTH, CHART_HEIGHT = 640, 220
+AUDIT_ACTIONS = {
+    "reward.approve": "审批奖励", "reward.release": "复核通过奖励", "reward.refuse": "不予奖励",
+    "reward.reverse": "撤销奖励", "reward.exclude_resident": "排除市民（不再奖励）",
+    "reward.payouts_resume": "恢复转账",
+    "reward_payout.cancel": "撤销转账", "reward_payout.abandon": "作废转账单号", "reward_payout.retry": "重新转账",
+    "reward_campaign.save": "保存奖励活动", "reward_ledger.export": "导出资金流水",
+}
+AUDIT_OBJECTS = {"reward": "奖励", "reward_payout": "奖励转账", "reward_payout_alert": "转账告警",
+                 "reward_campaign": "奖励活动", "reward_ledger": "资金流水", "resident": "市民"}
+AUDIT_FIELDS = {
+    "approval": "审批", "code": "代码", "fail_reason": "失败原因", "amounts": "奖励金额",
+    "budget_fen": "总预算（分）", "daily_cap_fen": "每人每日上限（分）", "monthly_cap_fen": "每人每月上限（分）",
+    "default_amount_fen": "每条奖励（分）",
+    "earn_on": "发放时机", "eligible_categories": "奖励类别", "eligible_districts": "奖励区域", "starts_on": "开始日期",
+    "ends_on": "结束日期", "second_approval_above_fen": "需第二人复核金额（分）",
+}
+# Who the ledger records as acting besides officers: the payout sweep and WeChat Pay's notifications.
+LEDGER_ACTORS = {"wechatpay": "微信支付"}
 
 
 @bp.app_template_filter("yuan")
@@ -107,6 +125,7 @@ def campaign_edit(campaign_id: int | None = None) -> BaseResponse | str:
     return render_template("rewards/campaign_form.html", campaign=campaign, error=error, errors=errors,
                            form=request.form if request.method == "POST" else None,
                            districts=citizen_services.district_names(),
+                           category_tree=citizen_services.category_tree(),
                            chart=_budget_chart(campaign) if campaign else None,
                            used=services.budget_used(campaign.id) if campaign else 0), (422 if error else 200)
 
@@ -236,36 +255,20 @@ def exclude(resident_id: int) -> BaseResponse:
                     "该市民今后不再获得奖励。", "rewards_admin.resident", resident_id=resident_id)
 
 
-# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _as_text(value: str) -> str:
-    """Free text as a spreadsheet cell shows it, never runs it: a leading apostrophe makes a would-be formula text."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
 @bp.get("/export.csv")
 def export() -> Response:
     staff = require_staff_role(ROLE)
     record_audit(actor(), "reward_ledger.export", "reward_ledger", after={"by": staff.username})
 
-    def rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")  # a byte-order mark, so that spreadsheet programs read the Chinese as UTF-8
-        writer.writerow(["流水号", "时间（北京时间）", "活动", "奖励", "反映", "市民", "类型", "金额（元）",
-                         "商户单号", "经办", "备注"])
+    def rows() -> Iterator[list[Any]]:
+        # Read as the response streams (inside its context), not when the view returns.
         for entry, out_bill_no, report_id in services.ledger_export_rows():
-            writer.writerow([entry.id, entry.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
-                             entry.campaign_id, entry.reward_id, report_id, entry.resident_id,
-                             services.LEDGER_KIND_NAMES[entry.kind], services.yuan(entry.amount_fen),
-                             out_bill_no or "", _as_text(entry.actor_name), _as_text(entry.note)])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+            yield [entry.id, entry.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"), entry.campaign_id,
+                   entry.reward_id, report_id, entry.resident_id, services.LEDGER_KIND_NAMES[entry.kind],
+                   services.yuan(entry.amount_fen), out_bill_no or "", spreadsheet_text(actor_name(entry.actor_name)),
+                   spreadsheet_text(entry.note)]
 
-    response = Response(stream_with_context(rows()), mimetype="text/csv; charset=utf-8")
     stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d")
-    response.headers["Content-Disposition"] = f"attachment; filename=reward-ledger-{stamp}.csv"
-    return response
+    header = ["流水号", "时间（北京时间）", "活动", "奖励", "反映", "市民", "类型", "金额（元）", "商户单号", "经办",
+              "备注"]
+    return csv_download(f"reward-ledger-{stamp}.csv", header, rows())

@@ -52,14 +52,6 @@ class AmountLines(fields.Field):
         return amounts
 
 
-class CommaList(fields.Field):
-    """Keys separated by commas, Latin or Chinese ("S01,S0203" or "S01，S0203"), as a tuple."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> tuple[str, ...]:
-        return tuple(key.strip() for key in str(value).replace("，", ",").split(",") if key.strip())
-
-
 def _checkbox() -> fields.Field:
     """A checkbox: "on" when ticked, absent otherwise."""
     return fields.Function(deserialize=lambda text: text == "on", load_default=False)
@@ -77,15 +69,17 @@ class CampaignSettingsForm(ma.Schema):
     daily_cap_fen = Yuan(data_key="daily_cap_yuan", required=True, error_messages=AMOUNT_MESSAGES)
     monthly_cap_fen = Yuan(data_key="monthly_cap_yuan", required=True, error_messages=AMOUNT_MESSAGES)
     amounts = AmountLines(load_default=dict)
-    eligible_categories = CommaList(load_default=())
+    # Keys ticked in the category tree: a class ("S01") or a category ("S0102").
+    eligible_categories = fields.List(fields.String(), load_default=())
     eligible_districts = fields.List(fields.String(), load_default=())
     earn_on = fields.String(load_default="accepted")
     second_approval_above_fen = Yuan(data_key="second_approval_above_yuan", optional=True, load_default=None)
     is_active = _checkbox()
 
     @ma.post_load
-    def _districts_as_tuple(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return {**data, "eligible_districts": tuple(data["eligible_districts"])}
+    def _choices_as_tuples(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "eligible_districts": tuple(data["eligible_districts"]),
+                "eligible_categories": tuple(key.strip() for key in data["eligible_categories"] if key.strip())}
 
     def by_input(self, problems: Mapping[str, list[str]]) -> dict[str, list[str]]:
         """A refusal keyed by ``services.CampaignForm``'s fields, keyed instead by the inputs they were typed in."""

@@ -23,6 +23,11 @@ from signboard_templates.settings import SignboardSettings
 
 bp = admin_blueprint("signboard_admin", __name__, url_prefix="/admin/signboards")
 REVIEWER = "signboard_reviewer"
+AUDIT_ACTIONS = {"signboard.approve": "批准招牌申请", "signboard.request_changes": "要求修改招牌申请",
+                 "signboard.reject": "不予通过招牌申请"}
+AUDIT_OBJECTS = {"signboard_application": "招牌申请"}
+AUDIT_FIELDS = {"reviewer_comment": "审核意见", "certificate_number": "核准证明编号", "revision": "修改次数",
+                "shop_name": "店名"}
 NAV = (
     NavItem("signboard_admin.queue", "招牌审核", (REVIEWER,)),
     NavItem("signboard_admin.verify", "核准证明查验", (REVIEWER,)),

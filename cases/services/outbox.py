@@ -61,11 +61,12 @@ def retry_later(row: OutboxMixin, error: str, now: dt.datetime, settings: CaseSe
     row.enqueued_at = None
 
 
-def status_counts(column: Any, names: dict[str, str]) -> dict[str, int]:
-    """How many rows have each value of ``column``, every one of ``names`` present (0 when none)."""
+def status_counts(column: Any, names: dict[str, str], *conditions: Any) -> dict[str, int]:
+    """How many rows (meeting ``conditions``) have each value of ``column``, every one of ``names`` present (0 when
+    none)."""
     counts = dict.fromkeys(names, 0)
     counts.update({value: count for value, count in db.session.execute(sa.select(column, sa.func.count())
-                                                                       .group_by(column))})
+                                                                       .where(*conditions).group_by(column))})
     return counts
 
 

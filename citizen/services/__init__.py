@@ -10,10 +10,13 @@ from citizen.facts import (ACCEPTED, API_CLIENT_OPENID_PREFIX, CLOSED, DUPLICATE
                            ReportFacts, ReportSnapshot, changed_report_snapshots, district_names, district_of,
                            district_seats, existing_report_ids, get_report, report_created_at, report_facts,
                            is_reopening, reopened_count, report_id_digests, report_snapshot, report_snapshots)
-from citizen.services.categories import list_categories, update_category
+from citizen.services.assignment import (assign_report, assignments_of, claim_report, moderators,
+                                         release_report)
+from citizen.services.categories import (KIND_NAMES, CategoryBranch, category_key_names, category_tree, class_key,
+                                         list_categories, update_category)
 from citizen.services.checks import (CHECKS_OVERDUE_AFTER, CHECKS_PENDING, CHECKS_STUCK_AFTER, INFO_REQUESTED,
-                                     INFO_SUPPLIED, DuplicateCandidate, StuckChecks, duplicate_candidates,
-                                     requeue_pending_checks, run_checks, stuck_checks)
+                                     INFO_SUPPLIED, DuplicateCandidate, Evidence, StuckChecks, duplicate_candidates,
+                                     measure_evidence, requeue_pending_checks, run_checks, stuck_checks)
 from citizen.services.conversation import (REOPEN_PURPOSE, REPLY_PURPOSE, reopen_report,
                                            resident_messages,
                                            reply_to_information_request)
@@ -25,8 +28,9 @@ from citizen.services.followers import (ME_TOO, MERGED, REPORTER, Followed, Foll
                                         relations, withdraw_me_too)
 from citizen.services.lifecycle import (RESIDENT_NOTES, add_case_photos, rate_report, record_case_progress,
                                         transition, withdraw_report)
-from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, QueueFilter, accept_report, mark_duplicate,
-                                         moderation_queue, reject_report, rejection_templates,
+from citizen.services.moderation import (REVEALABLE_REPORT_FIELDS, BulkOutcome, QueueFilter, accept_report,
+                                         mark_duplicate, moderate_selection, moderation_queue, pending_review_count,
+                                         queue_export_batches, reject_report, rejection_reason, rejection_templates,
                                          request_more_information, reveal_report_field, save_rejection_template,
                                          status_counts)
 from citizen.services.photos import (blur_boxes_from_display, public_photo_ids, render_public_photo,
@@ -35,7 +39,8 @@ from citizen.services.public_map import (PUBLIC_STATUSES, Cluster, MapWindow, ca
                                          grid_level, rebuild_map_cells, reports_in_window, shows_reports)
 from citizen.services.reading import (find_reports, get_resident_report, latest_public_reply, lock_report,
                                       nearby_open_reports, resident_history, resident_reports, timeline)
-from citizen.services.residents import check_resident_may_act, get_resident, is_forgotten, sign_in_resident
+from citizen.services.residents import (block_resident, blocked_residents, check_resident_may_act, get_resident,
+                                        is_forgotten, openids_of, sign_in_resident, unblock_resident)
 from citizen.services.submission import ReportDraft, Submission, submit_report
 
 __all__ = [
@@ -43,14 +48,15 @@ __all__ = [
     "DUPLICATE", "FORWARDED", "INFO_REQUESTED", "INFO_SUPPLIED", "IN_PROGRESS", "PENDING_REVIEW", "PUBLICLY_OPEN",
     "REJECTED", "REOPENED_TO", "REOPEN_PURPOSE", "REPLY_PURPOSE", "RESIDENT_NOTES", "RESOLVED",
     "REVEALABLE_REPORT_FIELDS", "STATUS_NAMES", "TRANSITIONS", "WITHDRAWN",
-    "DuplicateCandidate", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
+    "DuplicateCandidate", "Evidence", "QueueFilter", "ReportDraft", "ReportFacts", "ReportSnapshot", "RetentionOutcome",
     "StuckChecks", "Submission",
     "accept_report", "add_case_photos", "blur_boxes_from_display", "changed_report_snapshots", "check_resident_may_act",
     "district_names", "district_of", "district_seats", "duplicate_candidates", "enforce_retention",
     "existing_report_ids", "export_resident", "export_resident_data", "find_reports", "forget_resident",
     "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report", "is_forgotten", "is_reopening",
-    "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "moderation_queue",
-    "nearby_open_reports", "public_photo_ids", "rate_report", "record_case_progress", "reject_report",
+    "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "measure_evidence", "moderation_queue",
+    "nearby_open_reports", "pending_review_count", "public_photo_ids", "rate_report", "record_case_progress",
+    "reject_report",
     "rejection_templates", "render_public_photo", "reopen_report", "reopened_count", "reply_to_information_request",
     "report_created_at", "report_facts", "report_id_digests", "report_snapshot", "report_snapshots",
     "request_more_information", "requeue_pending_checks", "resident_history", "resident_messages", "resident_reports",
@@ -65,4 +71,10 @@ __all__ += [
     "ME_TOO", "MERGED", "REPORTER", "Followed", "FollowerSummary", "add_me_too", "followed_report", "followed_reports",
     "follower_summary", "follower_timeline", "followers_of", "me_too_counts", "most_followed_open",
     "originals_followed", "rate", "relations", "withdraw_me_too",
+]
+# Moderation tools (issue #22): holding reports, bulk actions, the export, blocking, the category tree.
+__all__ += [
+    "KIND_NAMES", "BulkOutcome", "CategoryBranch", "assign_report", "assignments_of", "block_resident",
+    "blocked_residents", "category_key_names", "category_tree", "claim_report", "class_key", "moderate_selection",
+    "moderators", "openids_of", "queue_export_batches", "rejection_reason", "release_report", "unblock_resident",
 ]

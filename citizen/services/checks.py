@@ -69,7 +69,8 @@ def duplicate_candidates(report: Report, settings: CitizenSettings, limit: int =
         return (distances[other_id] / settings.duplicate_radius_m
                 + (photo_distance if photo_distance is not None else 32) / 64)
 
-    best = sorted(distances, key=score)[:limit]
+    # Equally near and alike: the latest first, as a copy most often follows the report it repeats.
+    best = sorted(distances, key=lambda other_id: (score(other_id), -other_id))[:limit]
     if not best:
         return []
     reports = {other.id: other for other in db.session.scalars(sa.select(Report).where(Report.id.in_(best)))}
@@ -177,14 +178,15 @@ def apply_checks(report: Report, media: list[MediaInfo], settings: CitizenSettin
 
     evidence = []
     for info in media:
+        measured = measure_evidence(report, info.gps, info.taken_at, report.created_at, settings)
         entry: dict[str, Any] = {"media_id": info.id}
-        if info.gps is not None:
-            entry["distance_m"] = round(haversine_m(report.lat, report.lng, *info.gps), 1)
-            if entry["distance_m"] > settings.evidence_max_distance_m:
+        if measured.distance_m is not None:
+            entry["distance_m"] = round(measured.distance_m, 1)
+            if measured.far_away:
                 flags.add("evidence_far_away")
-        if info.taken_at is not None:
-            entry["age_hours"] = round((report.created_at - info.taken_at).total_seconds() / 3600, 1)
-            if entry["age_hours"] > settings.evidence_max_age_days * 24:
+        if measured.age is not None:
+            entry["age_hours"] = round(measured.age.total_seconds() / 3600, 1)
+            if measured.old:
                 flags.add("evidence_old")
         if len(entry) > 1:
             evidence.append(entry)
@@ -197,6 +199,32 @@ def apply_checks(report: Report, media: list[MediaInfo], settings: CitizenSettin
         flags.add(CHECKS_PENDING)
     report.checks = checks
     set_flags(report, flags)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """Where and when a photo was taken, measured against the report's place and a moment (when the report was
+    filed; for a handler's photo, when the case was dispatched)."""
+
+    distance_m: float | None  # from the report's place; None: the photo's position is unknown
+    age: dt.timedelta | None  # how long before the moment it was taken (negative: after it); None: time unknown
+    far_away: bool  # beyond EVIDENCE_MAX_DISTANCE_M
+    old: bool  # more than EVIDENCE_MAX_AGE_DAYS before the moment
+
+    @property
+    def taken_before_moment(self) -> bool:
+        return self.age is not None and self.age > dt.timedelta(0)
+
+
+def measure_evidence(report: Report, position: tuple[float, float] | None, taken_at: dt.datetime | None,
+                     moment: dt.datetime, settings: CitizenSettings) -> Evidence:
+    """A photo taken at ``position`` (WGS-84) and ``taken_at``, as evidence of ``report`` at ``moment``: the one
+    measure of residents' photos (the moderators' flags) and of handlers' proof photos (the case desk)."""
+    distance_m = haversine_m(report.lat, report.lng, *position) if position is not None else None
+    age = moment - taken_at if taken_at is not None else None
+    return Evidence(distance_m, age,
+                    far_away=distance_m is not None and distance_m > settings.evidence_max_distance_m,
+                    old=age is not None and age > dt.timedelta(days=settings.evidence_max_age_days))
 
 
 def set_flags(report: Report, flags: set[str]) -> None:

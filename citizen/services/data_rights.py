@@ -50,7 +50,8 @@ def export_resident(resident_id: int) -> dict[str, Any]:
     resident = get_resident(resident_id)
     return {
         "exported_at": utcnow().isoformat(),
-        "resident": row_dict(resident, exclude=("is_blocked", "openid_digest", "unionid_digest", "forgotten_at")),
+        "resident": row_dict(resident, exclude=("is_blocked", "blocked_reason", "blocked_at", "openid_digest",
+                                                "unionid_digest", "forgotten_at")),
         "data": {package: services.export_resident_data(resident_id) for package, services in privacy.data_holders()},
     }
 
@@ -92,6 +93,8 @@ def forget_resident(resident_id: int) -> None:
     resident = get_resident(resident_id)
     resident.openid, resident.unionid = f"{FORGOTTEN_OPENID_PREFIX}{resident.id}", None
     resident.last_login_at, resident.forgotten_at = None, utcnow()
+    # Staff's words about the person (why they were blocked) go too; the block itself stays in the audit log.
+    resident.blocked_reason = None
 
 
 def forget_resident_everywhere(resident_id: int) -> None:

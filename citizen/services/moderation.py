@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from citizen.facts import ACCEPTED, DUPLICATE, PENDING_REVIEW, REJECTED, STATUS_NAMES, WITHDRAWN, get_report
-from citizen.models import RejectionTemplate, Report, ReportEvent, ReportFlag, ReportStatusCount
+from citizen.models import (Category, RejectionTemplate, Report, ReportAssignment, ReportEvent, ReportFlag,
+                            ReportStatusCount)
 from citizen.services.checks import INFO_REQUESTED, INFO_SUPPLIED, set_flags
 from citizen.services.followers import follow_merged
 from citizen.services.lifecycle import transition, written_unless_changed
-from core.db import db, get_row, utcnow
-from core.errors import Conflict, NotFound, ValidationFailed
+from citizen.services.reading import lock_report
+from core.db import MAX_DATABASE_ID, db, get_row, utcnow
+from core.errors import AppError, Conflict, NotFound, ValidationFailed
 from core.events import REPORT_ACCEPTED, emit
+from core.privacy import mask_personal_data
 from core.services import Actor, change_audited, record_audit, reveal_sensitive
 
 
@@ -45,6 +49,13 @@ def accept_report(actor: Actor, report_id: int, *, expected_version: int) -> Rep
 def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason: str,
                   template_id: int | None = None) -> Report:
     """Reject with ``reason``, or when it is blank with the text of the rejection template ``template_id``."""
+    reason = rejection_reason(reason, template_id)
+    return _moderate(actor, report_id, expected_version, REJECTED, "report.reject",
+                     note=f"很抱歉，您的反映未被受理：{reason}", reject_reason=reason[:500])
+
+
+def rejection_reason(reason: str, template_id: int | None) -> str:
+    """The reason a moderator gave: the text typed, or when it is blank the chosen template's."""
     reason = reason.strip()
     if not reason and template_id is not None:
         template = get_row(RejectionTemplate, template_id)
@@ -54,8 +65,39 @@ def reject_report(actor: Actor, report_id: int, *, expected_version: int, reason
         reason = template.text
     if not reason:
         raise ValidationFailed("请填写或选择驳回理由。", code="reason_required")
-    return _moderate(actor, report_id, expected_version, REJECTED, "report.reject",
-                     note=f"很抱歉，您的反映未被受理：{reason}", reject_reason=reason[:500])
+    return reason
+
+
+@dataclasses.dataclass
+class BulkOutcome:
+    """What a bulk action did: the reports it changed, and why each of the others was left as it was."""
+
+    done: list[int] = dataclasses.field(default_factory=list)
+    refused: dict[int, str] = dataclasses.field(default_factory=dict)
+
+
+def moderate_selection(actor: Actor, selection: Mapping[int, int], *, accept: bool, reason: str = "",
+                       template_id: int | None = None) -> BulkOutcome:
+    """Accept, or reject with one reason, each selected report (its id → the version the moderator saw). Each
+    report is all or nothing on its own, audited as one moderated alone is: one changed meanwhile or no longer in
+    review stays as it was and is named with why, and the others go on."""
+    if not accept:
+        reason = rejection_reason(reason, template_id)
+    outcome = BulkOutcome()
+    for report_id, version in selection.items():
+        try:
+            with db.session.begin_nested():
+                # Locked first, so that a concurrent change waits or is seen here, never found at the flush.
+                lock_report(report_id)
+                if accept:
+                    accept_report(actor, report_id, expected_version=version)
+                else:
+                    reject_report(actor, report_id, expected_version=version, reason=reason)
+        except AppError as refused:
+            outcome.refused[report_id] = refused.message
+        else:
+            outcome.done.append(report_id)
+    return outcome
 
 
 def mark_duplicate(actor: Actor, report_id: int, *, expected_version: int, duplicate_of_id: int) -> Report:
@@ -104,23 +146,49 @@ def reveal_report_field(actor: Actor, report_id: int, field: str) -> str | None:
 @dataclasses.dataclass(frozen=True)
 class QueueFilter:
     status: str | None = PENDING_REVIEW
+    # A key of the category tree: a category id ("S0102"), a class ("S01") or a kind ("S").
     category_id: str | None = None
     district: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     flag: str | None = None
+    # A report number, or words of the description or the address.
+    search: str | None = None
+    # The staff account holding the reports ("我的").
+    holder_id: int | None = None
 
     @property
     def narrows_counts(self) -> bool:
         """Whether a filter other than the status applies (the counts are per status)."""
-        return any((self.category_id, self.district, self.since, self.until, self.flag))
+        return any((self.category_id, self.district, self.since, self.until, self.flag, self.search, self.holder_id))
+
+    @property
+    def searches_personal_data(self) -> bool:
+        """A search for a phone number (or an identity card number, a licence plate) finds nothing: the queue is
+        never a way to look a person up."""
+        return bool(self.search) and mask_personal_data(self.search or "") != self.search
+
+
+def _search_condition(filters: QueueFilter) -> sa.ColumnElement[bool]:
+    """The report numbered so ("#123" that one alone, "123" it or the words), or whose description or address
+    holds the words. The description is searched in its public form, where phone numbers are masked."""
+    text = (filters.search or "").strip()
+    number = text.removeprefix("#")
+    numbered = (Report.id == int(number) if number.isascii() and number.isdigit()
+                and 0 < int(number) <= MAX_DATABASE_ID else sa.false())
+    if filters.searches_personal_data:
+        return sa.false()
+    if text.startswith("#"):
+        return numbered
+    return sa.or_(numbered, Report.public_description.icontains(text, autoescape=True),
+                  Report.address.icontains(text, autoescape=True))
 
 
 def _filtered(query: sa.Select[Any], filters: QueueFilter, *, with_status: bool = True) -> sa.Select[Any]:
     if with_status and filters.status:
         query = query.where(Report.status == filters.status)
     if filters.category_id:
-        query = query.where(Report.category_id == filters.category_id)
+        query = query.where(Report.category_id.startswith(filters.category_id, autoescape=True))
     if filters.district:
         query = query.where(Report.district == filters.district)
     if filters.since:
@@ -129,16 +197,51 @@ def _filtered(query: sa.Select[Any], filters: QueueFilter, *, with_status: bool 
         query = query.where(Report.created_at < filters.until)
     if filters.flag:
         query = query.where(Report.id.in_(sa.select(ReportFlag.report_id).where(ReportFlag.flag == filters.flag)))
+    if filters.search:
+        query = query.where(_search_condition(filters))
+    if filters.holder_id:
+        query = query.where(Report.id.in_(sa.select(ReportAssignment.report_id)
+                                          .where(ReportAssignment.staff_id == filters.holder_id)))
     return query
 
 
 def moderation_queue(filters: QueueFilter, *, after: tuple[dt.datetime, int] | None, limit: int = 50,
                      ) -> list[Report]:
-    """Oldest first, keyset-paginated on (created_at, id) so that page 1,000 costs what page 1 does."""
-    query = _filtered(sa.select(Report), filters)
-    if after is not None:
-        query = query.where(sa.tuple_(Report.created_at, Report.id) > sa.tuple_(*after))
-    return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
+    """The reports of urgent categories (急要件) first, then the others; each part oldest first, keyset-paginated on
+    (created_at, id) so that page 1,000 costs what page 1 does. The cursor's report tells which part it is in."""
+    urgent = list(db.session.scalars(sa.select(Category.id).where(Category.is_urgent.is_(True))))
+
+    def part(in_urgent: bool, after: tuple[dt.datetime, int] | None, limit: int) -> list[Report]:
+        query = _filtered(sa.select(Report), filters).where(
+            Report.category_id.in_(urgent) if in_urgent else Report.category_id.not_in(urgent))
+        if after is not None:
+            query = query.where(sa.tuple_(Report.created_at, Report.id) > sa.tuple_(*after))
+        return list(db.session.scalars(query.order_by(Report.created_at, Report.id).limit(limit)))
+
+    after_urgent = after is None or db.session.scalar(
+        sa.select(Report.category_id).where(Report.id == after[1])) in urgent
+    if not urgent or not after_urgent:
+        return part(False, after, limit)
+    reports = part(True, after, limit)
+    return reports + part(False, None, limit - len(reports)) if len(reports) < limit else reports
+
+
+def queue_export_batches(filters: QueueFilter, *, batch: int = 500) -> Iterator[list[Report]]:
+    """Every report the filter finds, in the queue's order, a batch at a time: an export of a large queue never
+    holds it whole."""
+    after: tuple[dt.datetime, int] | None = None
+    while True:
+        page = moderation_queue(filters, after=after, limit=batch)
+        if page:
+            yield page
+        if len(page) < batch:
+            return
+        after = (page[-1].created_at, page[-1].id)
+
+
+def pending_review_count() -> int:
+    """Reports waiting for a moderator (from the kept totals)."""
+    return status_counts(QueueFilter()).get(PENDING_REVIEW, 0)
 
 
 def status_counts(filters: QueueFilter) -> dict[str, int]:

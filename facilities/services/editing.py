@@ -7,11 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from citizen.facts import component_category_id
-from core.db import db
+from core.db import db, get_or_not_found
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.geo import wgs84_to_gcj02
 from core.services import Actor, record_audit
-from facilities.models import Facility, FacilityImport
+from facilities.models import Facility, FacilityImport, FacilityImportRejection
 from facilities.services.fields import FIELD_CHECKS
 from facilities.services.kinds import refresh_kind_stats
 from facilities.services.lookup import FacilityView, kinds_of
@@ -108,3 +108,13 @@ def facility_query(*, text: str | None = None, kind: str | None = None, status: 
 
 def import_history_query() -> sa.Select[tuple[FacilityImport]]:
     return sa.select(FacilityImport).order_by(FacilityImport.id.desc())
+
+
+def get_import(import_id: int) -> FacilityImport:
+    return get_or_not_found(FacilityImport, import_id, "导入记录不存在。")
+
+
+def import_rejections_query(import_id: int) -> sa.Select[tuple[FacilityImportRejection]]:
+    """The rows an import refused, in the file's order."""
+    return (sa.select(FacilityImportRejection).where(FacilityImportRejection.import_id == import_id)
+            .order_by(FacilityImportRejection.line, FacilityImportRejection.id))

@@ -23,11 +23,11 @@ def parse_opening_hours(text: str) -> tuple[tuple[int, int], ...]:
     for part in text.replace("，", ",").split(","):
         match = _HOURS_RE.match(part.strip())
         if match is None:
-            raise ValueError(f"opening hours {text!r}: expected HH:MM-HH:MM, comma-separated")
+            raise ValueError(f"开放时间“{text}”应为 HH:MM-HH:MM，多段以逗号分隔")
         start = int(match[1]) * 60 + int(match[2])
         end = int(match[3]) * 60 + int(match[4])
         if end > 24 * 60 or start == end:
-            raise ValueError(f"opening hours {text!r}: empty or impossible range {part.strip()!r}")
+            raise ValueError(f"开放时间“{text}”中的时段“{part.strip()}”为空或不成立")
         ranges.append((start, end))
     return tuple(ranges)
 
@@ -48,7 +48,7 @@ def is_open(opening_hours: str | None, at: dt.datetime) -> bool:
 def storable(text: str) -> str:
     """``text``, or ValueError if it holds a NUL (PostgreSQL stores none) or a lone surrogate (no database does)."""
     if not is_storable_text(text):
-        raise ValueError("contains a NUL or lone surrogate character")
+        raise ValueError("含有 NUL 或不成对的代理字符")
     return text
 
 
@@ -56,9 +56,9 @@ def _text(limit: int, *, required: bool = False) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         text = storable("" if value is None else str(value).strip())
         if required and not text:
-            raise ValueError("required")
+            raise ValueError("必填")
         if len(text) > limit:
-            raise ValueError(f"longer than {limit} characters")
+            raise ValueError(f"超过 {limit} 个字符")
         return text
     return check
 
@@ -74,7 +74,7 @@ def _opening_hours(value: Any) -> str | None:
 def _status(value: Any) -> str:
     text = str(value or "in_service").strip()
     if text not in FACILITY_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(FACILITY_STATUSES)}")
+        raise ValueError(f"应为 {'、'.join(FACILITY_STATUSES)} 之一")
     return text
 
 
@@ -94,7 +94,7 @@ def _boolean(value: Any) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise ValueError(f"{value!r} is not yes/no")
+    raise ValueError(f"“{value}”不是 是/否")
 
 
 def _attributes(value: Any) -> dict[str, Any]:
@@ -102,10 +102,10 @@ def _attributes(value: Any) -> dict[str, Any]:
     if not value:
         return {}
     if not isinstance(value, dict):
-        raise ValueError("attributes must be an object")
+        raise ValueError("应为对象")
     unknown = set(value) - set(BOOLEAN_ATTRIBUTES) - {"genders"}
     if unknown:
-        raise ValueError(f"unknown attributes: {', '.join(sorted(unknown))}")
+        raise ValueError(f"未知的属性：{'、'.join(sorted(unknown))}")
     result: dict[str, Any] = {}
     for name in BOOLEAN_ATTRIBUTES:
         flag = _boolean(value.get(name))
@@ -117,7 +117,7 @@ def _attributes(value: Any) -> dict[str, Any]:
     if genders:
         if not isinstance(genders, list) or not all(isinstance(g, str) for g in genders) \
                 or not set(genders) <= set(GENDER_FACILITIES):
-            raise ValueError(f"genders must be among {', '.join(GENDER_FACILITIES)}")
+            raise ValueError(f"genders 应取自 {'、'.join(GENDER_FACILITIES)}")
         result["genders"] = [g for g in GENDER_FACILITIES if g in genders]
     return result
 

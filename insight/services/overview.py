@@ -34,6 +34,12 @@ def reward_figures(period: Period) -> list[rewards_services.CampaignFigures]:
     return rewards_services.campaign_figures(period.first, period.last)
 
 
+def department_scores(period: Period, settings: InsightSettings) -> list[cases_services.DepartmentScore]:
+    """The built-in desk's departments (考核) over the cases closed in the period."""
+    since, until = period.bounds
+    return cases_services.department_scores(since, until, min_sample=settings.insight_department_min_sample)
+
+
 # --- the dashboard and the monthly report ---------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Dashboard:
     backlog: cases_services.Backlog
     rewards: list[rewards_services.CampaignFigures]  # of the last 30 days
     category_names: dict[str, str]
+    departments: list[cases_services.DepartmentScore]  # of the last 30 days
+    department_min_sample: int
 
 
 DASHBOARD_PERIODS = (1, 7, 30, 90)
@@ -68,7 +76,8 @@ def dashboard(settings: InsightSettings, *, hot_spot_days: int = 30, hot_spot_ca
     return Dashboard(today=period_figures(last_days(1), settings), recent=period_figures(recent, settings),
                      hot_spots=hot_spot_grid(hot_spot_period, settings, category_id=hot_spot_category),
                      hot_spot_period=hot_spot_period, backlog=forwarding_backlog(), rewards=reward_figures(recent),
-                     category_names=category_names())
+                     category_names=category_names(), departments=department_scores(recent, settings),
+                     department_min_sample=settings.insight_department_min_sample)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +96,8 @@ class MonthlyReport:
     category_names: dict[str, str]
     weights: dict[str, float]
     generated_at: dt.datetime
+    departments: list[cases_services.DepartmentScore]
+    department_min_sample: int
 
 
 def monthly_report(period: Period, settings: InsightSettings, *, district: str | None = None) -> MonthlyReport:
@@ -101,4 +112,6 @@ def monthly_report(period: Period, settings: InsightSettings, *, district: str |
                          ranking=district_ranking(period, settings),
                          ranking_min_sample=settings.insight_ranking_min_sample, backlog=forwarding_backlog(),
                          rewards=reward_figures(period), category_names=category_names(),
-                         weights=dict(settings.insight_ranking_weights), generated_at=utcnow())
+                         weights=dict(settings.insight_ranking_weights), generated_at=utcnow(),
+                         departments=department_scores(period, settings),
+                         department_min_sample=settings.insight_department_min_sample)

@@ -13,7 +13,7 @@ from rewards.services.grants import (catch_up_decisions, consider_report, decide
 from rewards.services.ledger import append_entry, budget_used, daily_budget_use, ledger_for, resident_totals
 from rewards.services.notifications import handle_notification
 from rewards.services.officers import (ledger_export_rows, payout_state_counts, payouts_awaiting_resend,
-                                       payouts_query, rewards_in)
+                                       payouts_query, reward_count, rewards_in)
 from rewards.services.payouts import (PayoutsDisabled, abandon_collided_payout, cancel_payout, open_alert, pay,
                                       resume_payouts, retry_payout, sweep_payouts, unconfirmable)
 from rewards.services.reconciliation import reconcile
@@ -31,6 +31,6 @@ __all__ = [
     "export_resident_data", "forget_resident", "get_campaign", "handle_notification", "ledger_export_rows",
     "ledger_for", "open_alert", "pay", "payout_state_counts", "payouts_awaiting_resend", "payouts_query",
     "reconcile", "refuse_held", "release_held", "resident_rewards", "resident_totals", "resume_payouts",
-    "retry_payout", "reverse_reward", "reward_for_report", "rewards_in", "save_campaign", "shanghai_day",
-    "sweep_payouts", "unconfirmable", "yuan",
+    "retry_payout", "reverse_reward", "reward_count", "reward_for_report", "rewards_in", "save_campaign",
+    "shanghai_day", "sweep_payouts", "unconfirmable", "yuan",
 ]

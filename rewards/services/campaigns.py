@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 
+from citizen import services as citizen_services
 from core.db import db, get_or_not_found
 from core.errors import Conflict, ValidationFailed
 from core.jobs import enqueue_after_commit
@@ -51,6 +52,9 @@ def _check_campaign(form: CampaignForm, max_transfer_fen: int, campaign_id: int 
     amounts = [form.default_amount_fen, *form.amounts.values()]
     if any(amount < 0 or amount > max_transfer_fen for amount in amounts):
         problems["amounts"] = [f"0–{max_transfer_fen} fen (the merchant's limit per transfer)"]
+    unknown = set(form.eligible_categories) - set(citizen_services.category_key_names())
+    if unknown:
+        problems["eligible_categories"] = [f"unknown categories: {', '.join(sorted(unknown))}"]
     if form.earn_on not in EARNING_STATUSES:
         problems["earn_on"] = ["accepted or closed"]
     if form.second_approval_above_fen is not None and not 0 <= form.second_approval_above_fen <= MAX_FEN:

@@ -15,6 +15,10 @@ def rewards_in(*states: str, limit: int = 200) -> list[Reward]:
     return list(db.session.scalars(sa.select(Reward).where(Reward.state.in_(states)).order_by(Reward.id).limit(limit)))
 
 
+def reward_count(*states: str) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Reward).where(Reward.state.in_(states))) or 0
+
+
 def payouts_query(state: str | None) -> sa.Select[tuple[Payout]]:
     query = sa.select(Payout).order_by(Payout.id.desc())
     return query.where(Payout.state == state) if state else query

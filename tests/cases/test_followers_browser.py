@@ -41,7 +41,8 @@ def test_staff_see_how_many_residents_added_their_voice(page, live_server, follo
     expect(page.get_by_text("3 位市民附议")).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="案件办理").click()
-    page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器附议")).get_by_role("link").click()
+    page.get_by_role("row", name=re.compile(f"#{report_id} 浏览器附议")).get_by_role(
+        "link", name=re.compile("^案件 #")).click()
     expect(page.get_by_text("3 位市民附议")).to_be_visible()
     messages = page.get_by_role("table", name="订阅消息")
     # Accepted and forwarded at once: the acceptance's message was replaced by the forwarding's, one permission.

@@ -15,9 +15,9 @@ from citizen.models import ReportEvent
 from core.db import db
 from core.models import AuditEntry
 from core.services import Actor
-from tests.cases.conftest import accepted_report, current_case_settings, delivery_of, report_status, signed_update
+from tests.cases.conftest import (a_department, accepted_report, after_photos, current_case_settings, delivery_of,
+                                  report_status, signed_in_handler, signed_update)
 from tests.citizen.helpers import sign_in, upload_photo
-from tests.core.admin_helpers import signed_in_staff
 
 DISPATCHER = Actor(None, "dispatcher-reopen")
 DESK_STEPS = (("register", {}), ("dispatch", {"department": "市南区环卫所"}), ("handle", {"note": "已清运垃圾。"}),
@@ -32,8 +32,11 @@ def close_on_desk(app, report_id: int, steps=DESK_STEPS) -> int:
     with app.app_context():
         case_id = desk_case_of(report_id).id
         for action, form in steps:
-            services.act_on_desk_case(DISPATCHER, case_id, action, expected_version=services.get_desk_case(case_id)
-                                      .version, **form)
+            if action == "dispatch":
+                form = {"department_id": a_department(form["department"])}
+            proof = {"after_photos": after_photos(report_id)} if action == "handle" else {}
+            services.act_on_desk_case(DISPATCHER, case_id, action, roles=("admin",),
+                                      expected_version=services.get_desk_case(case_id).version, **form, **proof)
             db.session.commit()
     return case_id
 
@@ -73,8 +76,8 @@ def test_an_unhappy_resident_reopens_a_closed_report_and_the_desk_reworks_it(app
         actions = set(db.session.scalars(sa.select(AuditEntry.action).where(
             AuditEntry.object_id.in_([str(report_id), str(case_id)]))))
         assert {"report.reopen", "desk_case.rework"} <= actions
-    dispatcher = signed_in_staff(app, "desk-reopen-dispatcher", "dispatcher")
-    page = dispatcher.get(f"/admin/desk/{case_id}").get_data(as_text=True)
+    handler = signed_in_handler(app, "desk-reopen-handler")
+    page = handler.get(f"/admin/desk/{case_id}").get_data(as_text=True)
     assert "返工" in page and "东侧绿化带旁的垃圾仍在。" in page and 'aria-label="处置"' in page
 
     # The rework runs the desk's usual steps to a close again.

@@ -298,6 +298,22 @@ def test_the_queue_is_oldest_first_with_a_keyset_cursor_and_counts(app, client, 
         assert services.status_counts(filters)["pending_review"] == 3
 
 
+def test_urgent_categories_stand_first_in_the_queue_across_pages(app, client, resident):
+    # 急要件: a report of an urgent category is moderated before older ones, and the cursor still walks every report.
+    usual = [new_report(client, resident)["id"] for _ in range(2)]
+    urgent = [new_report(client, resident, category="S0401")["id"] for _ in range(2)]
+    with app.app_context():
+        category = next(c for c in services.list_categories() if c.id == "S0401")
+        services.update_category(Actor(None, "admin"), "S0401", name=category.name, hint=category.hint,
+                                 is_active=True, is_urgent=True)
+        for limit in (1, 3):  # pages ending inside the urgent part and past it
+            filters, walked, after = services.QueueFilter(), [], None
+            while page := services.moderation_queue(filters, after=after, limit=limit):
+                walked += [report.id for report in page]
+                after = (page[-1].created_at, page[-1].id)
+            assert walked == urgent + usual
+
+
 def pending_reports_without_flags(count: int, *, before: dt.datetime) -> list[int]:
     """Reports older than ``before`` that no check flagged, written straight to the table (fast)."""
     owner = ResidentFactory().id

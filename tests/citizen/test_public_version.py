@@ -231,8 +231,8 @@ def test_the_residents_export_holds_what_they_read_not_officers_internal_notes(a
     with app.app_context():
         case = case_services.open_desk_case(report["id"])
         db.session.commit()
-        case_services.act_on_desk_case(Actor(None, "调度员"), case.id, "register", expected_version=case.version,
-                                       note="内部：联系李工 13700001111")
+        case_services.act_on_desk_case(Actor(None, "调度员"), case.id, "register", roles=("dispatcher",),
+                                       expected_version=case.version, note="内部：联系李工 13700001111")
         db.session.commit()
     exported = json.dumps(client.get("/api/v1/me/export", headers=resident).json, ensure_ascii=False)
     assert "李工" not in exported and "13700001111" not in exported

@@ -95,6 +95,19 @@ def test_an_admin_creates_staff_and_the_audit_log_records_it(app, client, admin)
         assert "password" not in str(entry.after)
 
 
+def test_the_staff_list_finds_an_account_by_name_past_the_first_page(app, client, admin):
+    with app.app_context():
+        for number in range(25):
+            StaffFactory(username=f"aaa_filler_{number:02d}", display_name=f"填充人员{number}")
+        StaffFactory(username="zz_found", display_name="网格员_100%")
+    admin_login(client, "chief")
+    assert "zz_found" not in client.get("/admin/staff").get_data(as_text=True)  # it sorts past the first page
+    found = client.get("/admin/staff", query_string={"q": "网格员_100%"}).get_data(as_text=True)
+    assert "zz_found" in found and "aaa_filler" not in found
+    wildcard = client.get("/admin/staff", query_string={"q": "网格员%100"}).get_data(as_text=True)
+    assert "zz_found" not in wildcard  # % and _ are what they are, not patterns
+
+
 def test_creating_staff_with_a_weak_password_or_duplicate_name_explains_why(client, admin):
     admin_login(client, "chief")
     weak = admin_post(client, "/admin/staff/new", {"username": "x1", "password": "short", "roles": ["moderator"]})
@@ -159,7 +172,7 @@ def test_the_audit_page_filters_by_action_and_actor(app, client, admin, moderato
     admin_login(app.test_client(), "mod")
     admin_login(client, "chief")
     page = client.get("/admin/audit?action=staff.login&actor=mod").get_data(as_text=True)
-    assert "staff.login" in page and "<td>mod</td>" in page and "<td>chief</td>" not in page
+    assert "<td>登录</td>" in page and "<td>mod</td>" in page and "<td>chief</td>" not in page
 
 
 def test_a_page_number_past_the_last_shows_the_last_page_not_a_500(client, admin):

@@ -56,7 +56,7 @@ def test_an_admin_creates_a_staff_account_in_the_browser(page, live_app, live_se
     expect(page.get_by_role("cell", name="招牌审核员甲")).to_be_visible()
 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="操作日志").click()
-    expect(page.get_by_role("cell", name="staff.create").first).to_be_visible()
+    expect(page.get_by_role("cell", name="新建人员账户", exact=True).first).to_be_visible()
 
 
 def test_a_wrong_password_shows_a_chinese_error(page, live_app, live_server):

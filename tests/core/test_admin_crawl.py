@@ -7,6 +7,7 @@ negative ids, emoji), with the CSRF token. No answer may be a server error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections import deque
@@ -97,8 +98,8 @@ def encoded(fields: list[tuple[str, bytes]]) -> bytes:
 
 
 @pytest.fixture
-def admin_everything(app, client, run_jobs):
-    """Something on every admin page to act on, and a client signed in with every role."""
+def admin_data(app, client, run_jobs):
+    """Something on every admin page to act on."""
     resident = sign_in(client, "oAdminCrawlResident000001")
     make_campaign(app)
     accepted_report(app, client, run_jobs, resident)  # a reward to review, a delivery, a case on the desk
@@ -108,6 +109,11 @@ def admin_everything(app, client, run_jobs):
     with app.app_context():
         FacilityFactory()
         StaffFactory(username="crawl_colleague")  # whose account page is crawled instead of one's own
+
+
+@pytest.fixture
+def admin_everything(app, admin_data):
+    """A client signed in with every role."""
     staff = signed_in_staff(app, STAFF_NAME, *staff_roles(app))
     with app.app_context():
         own_id = db.session.scalar(sa.select(StaffAccount.id).where(StaffAccount.username == STAFF_NAME))
@@ -118,17 +124,28 @@ def _ids_as_one(path: str) -> str:
     return re.sub(r"/[0-9]+", "/<id>", path.rstrip("/"))
 
 
-def crawl(staff, not_crawled: tuple[str, ...]) -> tuple[list[str], list[tuple[str, dict]]]:
+@dataclasses.dataclass
+class Crawled:
+    pages: list[str] = dataclasses.field(default_factory=list)
+    forms: list[tuple[str, dict]] = dataclasses.field(default_factory=list)
+    # "page → link: status" for each link the crawling staff member was refused (403) or found nothing behind (404)
+    dead_links: list[str] = dataclasses.field(default_factory=list)
+
+
+def crawl(staff, not_crawled: tuple[str, ...]) -> Crawled:
     """Every admin page reachable from the dashboard (links followed once, query strings kept), and its forms."""
-    seen, queue, pages, forms = set(), deque(["/admin/"]), [], []
+    seen, queue, crawled = set(), deque([("/admin/", None)]), Crawled()
+    pages, forms = crawled.pages, crawled.forms
     while queue:
-        path = queue.popleft()
+        path, linked_from = queue.popleft()
         response = staff.get(path)
         # Read and closed, as a browser would: a streamed download (the ledger's CSV) left open would end its
         # request's context in the middle of the next request.
         body = response.get_data(as_text=True)
         response.close()
         assert response.status_code < 500, f"GET {path}: {response.status_code}"
+        if response.status_code in (403, 404):
+            crawled.dead_links.append(f"{linked_from} → {path}: {response.status_code}")
         pages.append(path)
         if not response.content_type.startswith("text/html"):
             continue
@@ -150,15 +167,16 @@ def crawl(staff, not_crawled: tuple[str, ...]) -> tuple[list[str], list[tuple[st
             kind = ("link", _ids_as_one(parts.path), tuple(sorted(name for name, _ in parse_qsl(parts.query))))
             if kind not in seen:
                 seen.add(kind)
-                queue.append(target.split("#")[0])
-    return pages, forms
+                queue.append((target.split("#")[0], path))
+    return crawled
 
 
 def test_no_admin_form_answers_hostile_values_with_a_server_error(admin_everything):
     # Not one's own account either: a new password or deactivation sent to it would end the crawl.
     staff, own_account = admin_everything
     not_crawled = (*NOT_CRAWLED, own_account)
-    pages, forms = crawl(staff, not_crawled)
+    crawled = crawl(staff, not_crawled)
+    pages, forms = crawled.pages, crawled.forms
     assert len(pages) >= 25 and len(forms) >= 25, (pages, len(forms))
     submissions, failures, token = 0, [], csrf_token(staff, "/admin/")
     for page, form in forms:
@@ -186,3 +204,15 @@ def test_no_admin_form_answers_hostile_values_with_a_server_error(admin_everythi
     print(f"\nadmin crawl: {len(pages)} pages, {len(forms)} forms, {submissions} hostile submissions, "
           f"{len(failures)} server errors")
     assert not failures, "\n".join(failures)
+
+
+def test_every_link_leads_each_role_to_a_page_it_may_open(app, admin_data):
+    """Signed in with one role at a time, every link on every page the role reaches opens: a dispatcher's report
+    number leads to the report's read-only page, not to the moderators' page that refuses it."""
+    dead_links = {}
+    for role in staff_roles(app):
+        crawled = crawl(signed_in_staff(app, f"crawl_{role}", role), NOT_CRAWLED)
+        assert len(crawled.pages) > 1, role
+        if crawled.dead_links:
+            dead_links[role] = crawled.dead_links
+    assert dead_links == {}

@@ -17,9 +17,11 @@ from tests.rewards.helpers import accepted_report, make_campaign, reward_of
 from tests.common.factories import StaffFactory
 from tests.signboard_templates.conftest import application_body
 
-ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher")
+ROLES = ("admin", "moderator", "reward_officer", "signboard_reviewer", "dispatcher", "handler", "verifier")
+DESK = ("dispatcher", "handler", "verifier")  # each acts on the desk within its duty (tests/cases/test_desk.py)
 PUBLIC, ANY_STAFF = "public", "any staff"
-# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role it needs (admins have every role).
+# Admin endpoint -> who may use it: PUBLIC, ANY_STAFF, or the role (or roles, any one) it needs (admins have every
+# role).
 ADMIN_ACCESS = {
     "admin.login": PUBLIC, "admin.static": PUBLIC, "citizen_admin.static": PUBLIC,
     "signboard_admin.static": PUBLIC, "citizen_admin.leaflet_files": PUBLIC,
@@ -30,16 +32,27 @@ ADMIN_ACCESS = {
     "citizen_admin.reject": "moderator", "citizen_admin.duplicate": "moderator",
     "citizen_admin.request_info": "moderator", "citizen_admin.reveal": "moderator",
     "citizen_admin.photo_publication": "moderator",
+    "citizen_admin.report_view": ("moderator", *DESK, "reward_officer", "signboard_reviewer"),
     "citizen_admin.categories": "admin", "citizen_admin.rejection_templates": "admin",
+    "citizen_admin.bulk_moderate": "moderator", "citizen_admin.export_queue": "moderator",
+    "citizen_admin.claim": "moderator", "citizen_admin.release": "moderator", "citizen_admin.assign": "admin",
+    "citizen_admin.blocked_residents": "admin", "citizen_admin.block_resident": "admin",
+    "citizen_admin.unblock_resident": "admin",
     "signboard_admin.queue": "signboard_reviewer", "signboard_admin.detail": "signboard_reviewer",
     "signboard_admin.decide": "signboard_reviewer", "signboard_admin.verify": "signboard_reviewer",
     "signboard_admin.certificate_pdf": "signboard_reviewer",
     "cases_admin.static": PUBLIC, "cases_admin.deliveries": "dispatcher", "cases_admin.retry_deliveries": "dispatcher",
-    "cases_admin.desk": "dispatcher", "cases_admin.desk_case": "dispatcher", "cases_admin.desk_act": "dispatcher",
+    "cases_admin.desk": DESK, "cases_admin.desk_case": DESK, "cases_admin.desk_act": DESK,
+    **{f"cases_admin.{name}": "admin" for name in (
+        "departments", "department_create", "departments_import", "department", "department_update",
+        "department_rule_add", "department_rule_remove", "department_members", "time_limits", "save_time_limits",
+        "save_calendar_day")},
+    "cases_admin.supervisions": "dispatcher", "cases_admin.read_supervision": "dispatcher",
     "facilities_admin.static": PUBLIC, "facilities_admin.facility_list": "admin",
     "facilities_admin.facility_edit": "admin", "facilities_admin.facility_disable": "admin",
     "facilities_admin.kind_list": "admin", "facilities_admin.kind_update": "admin",
-    "facilities_admin.import_list": "admin",
+    "facilities_admin.import_list": "admin", **{f"facilities_admin.{name}": "admin" for name in (
+        "import_upload", "import_detail", "import_progress", "import_rejections_csv")},
     "insight_admin.static": PUBLIC, "insight_admin.dashboard": ANY_STAFF, "insight_admin.monthly": ANY_STAFF,
     "rewards_admin.static": PUBLIC, **{f"rewards_admin.{name}": "reward_officer" for name in (
         "campaigns", "campaign_edit", "review", "approve", "release", "refuse", "reverse", "retry", "payouts",
@@ -191,19 +204,20 @@ def _url(rule, world) -> str:
     # Ids of nothing in particular: what is checked is who may reach the page, not what it finds.
     values = {"staff_id": world["staff"]["admin"], "filename": "leaflet.js", "case_id": 1, "action": "dispatch",
               "facility_id": 1, "code": "0301", "campaign_id": 1, "payout_id": 1, "resident_id": 1,
-              "job_id": "0123abcd", **world["owned"]}
+              "import_id": 1, "job_id": "0123abcd", "department_id": 1, "rule_id": 1, "supervision_id": 1,
+              **world["owned"]}
     path = rule.rule
     for argument in rule.arguments:
         path = re.sub(rf"<(?:\w+:)?{argument}>", str(values[argument]), path)
     return path
 
 
-def _expected(access: str, role: str | None) -> set[int]:
+def _expected(access: str | tuple[str, ...], role: str | None) -> set[int]:
     if access == PUBLIC:
         return {200, 302, 400, 401, 404, 409, 422}
     if role is None:
         return {302}
-    if access == ANY_STAFF or role == "admin" or role == access:
+    if access == ANY_STAFF or role == "admin" or role in (access if isinstance(access, tuple) else (access,)):
         return {200, 302, 400, 404, 409, 422}
     return {403}
 

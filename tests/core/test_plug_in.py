@@ -62,7 +62,8 @@ def test_the_admin_navigation_keeps_its_order(app):
     assert [item.endpoint for item in admin_nav(app)] == [
         "admin.dashboard", "insight_admin.dashboard", "admin.staff_list", "admin.audit_list", "admin_jobs.jobs",
         "citizen_admin.queue", "citizen_admin.categories", "citizen_admin.rejection_templates",
-        "cases_admin.desk", "cases_admin.deliveries", "signboard_admin.queue", "signboard_admin.verify",
+        "citizen_admin.blocked_residents", "cases_admin.desk", "cases_admin.deliveries", "cases_admin.supervisions",
+        "cases_admin.departments", "cases_admin.time_limits", "signboard_admin.queue", "signboard_admin.verify",
         "facilities_admin.facility_list", "facilities_admin.kind_list", "facilities_admin.import_list",
         "rewards_admin.campaigns", "rewards_admin.review", "rewards_admin.payouts"]
 
@@ -78,7 +79,8 @@ def test_navigation_of_equal_weight_keeps_the_order_it_was_registered_in(app):
 
 def test_each_package_declares_its_roles_and_core_keeps_admin(app):
     assert staff_roles(app) == {"admin": "系统管理员", "moderator": "审核员", "signboard_reviewer": "招牌审核员",
-                                "reward_officer": "奖励专员", "dispatcher": "案件调度员"}
+                                "reward_officer": "奖励专员", "dispatcher": "案件调度员", "handler": "处置人员",
+                                "verifier": "核查员"}
 
 
 def test_a_role_declared_twice_is_refused(app):

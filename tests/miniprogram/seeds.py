@@ -6,8 +6,6 @@ for a resident of its own whose openid the page test signs in with."""
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,15 +17,13 @@ from citizen import services as citizen_services
 from core.db import db
 from core.geo import from_wgs84, haversine_m
 from core.services import Actor
-from media import services as media_services
 from rewards import services as reward_services
 from rewards.models import Payout
 from signboard_templates import services as signboard_services
 from signboard_templates.settings import SignboardSettings
-from tests.cases.conftest import accepted_report
+from tests.cases.conftest import a_department, accepted_report, after_photos
 from tests.citizen.helpers import new_report, sign_in, upload_photo
 from tests.common.factories import FacilityFactory
-from tests.common.media_files import photo_bytes
 from tests.fakes.wechatpay import FakeWeChatPay, Fault
 from tests.rewards.helpers import OFFICER, make_campaign, moderate, reward_of
 from tests.signboard_templates.conftest import application_body
@@ -54,17 +50,14 @@ def _my_reports(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
     closed_id = accepted_report(app, client, auth, no_jobs_waiting)
     with app.app_context():
         case_id = db.session.scalar(sa.select(DeskCase.id).where(DeskCase.report_id == closed_id))
-        with tempfile.TemporaryDirectory(prefix="desk-photo-") as directory:
-            path = Path(directory) / "after.jpg"
-            path.write_bytes(photo_bytes(4242))
-            owner = citizen_services.get_report(closed_id).resident_id
-            after_photo = media_services.accept_local_file(owner, path).id
-        steps = (("register", {}), ("dispatch", {"department": "市南区环卫所"}),
-                 ("handle", {"note": STAFF_REPLY, "public_reply": True, "photo_media_ids": (after_photo,)}),
-                 ("verify", {}), ("close", {}))
+        # Taken at the report's place after the dispatch: 处置's proof (cases.services.proof).
+        steps = (("register", {}), ("dispatch", {"department_id": a_department("市南区环卫所")}),
+                 ("handle", {"note": STAFF_REPLY, "public_reply": True}), ("verify", {}), ("close", {}))
         for action, form in steps:
+            proof = {"after_photos": after_photos(closed_id)} if action == "handle" else {}
             version = case_services.get_desk_case(case_id).version
-            case_services.act_on_desk_case(DISPATCHER, case_id, action, expected_version=version, **form)
+            case_services.act_on_desk_case(DISPATCHER, case_id, action, roles=("admin",), expected_version=version,
+                                           **form, **proof)
             db.session.commit()
     asked_id = new_report(client, auth, description="路口有垃圾堆放。")["id"]
     with app.app_context():

@@ -30,6 +30,23 @@ function categoryColumns(classes, classIndex) {
   ]
 }
 
+// WeChat hands a page its query percent-encoded; a value that is no valid encoding is kept as it came.
+function decoded(value) {
+  try {
+    return decodeURIComponent(value)
+  } catch (error) {
+    return value
+  }
+}
+
+/** The place a page that opened this one passed (公厕查询's 反映问题: a facility's GCJ-02 point and address), if any. */
+function prefilledPlace(query) {
+  const latitude = Number(query.lat)
+  const longitude = Number(query.lng)
+  if (query.coord_type !== 'gcj02' || !Number.isFinite(latitude) || !Number.isFinite(longitude)) return null
+  return {location: {latitude, longitude}, address: decoded(query.address || '')}
+}
+
 function nearbyItem(report) {
   return {
     id: report.id,
@@ -63,20 +80,28 @@ Component({
   },
 
   methods: {
-    onLoad() {
+    onLoad(query = {}) {
       // The key of the report being written: kept across retries of the same report, renewed when it changes.
       this.idempotencyKey = null
       this.attachmentCount = 0
-      return Promise.all([this.loadCategories(), this.loadTemplates(), this.locate()]).catch(() => {})
+      const place = prefilledPlace(query)
+      if (place) this.setData({locationState: 'located', ...place})
+      return Promise.all([this.loadCategories(decoded(query.category_code || '')), this.loadTemplates(),
+        place ? this.loadNearby() : this.locate()]).catch(() => {})
     },
 
     onUnload() {
       if (recordingPage === this) recordingPage = null
     },
 
-    loadCategories() {
+    loadCategories(prefilledCode) {
       return api.request('GET', '/api/v1/categories').then(({classes}) => {
         this.setData({classes, categoryColumns: categoryColumns(classes, 0)})
+        const classIndex = classes.findIndex(group => group.categories.some(each => each.id === prefilledCode))
+        if (classIndex >= 0) {
+          this.setData({categoryColumns: categoryColumns(classes, classIndex)})
+          this.selectCategory(classIndex, classes[classIndex].categories.findIndex(each => each.id === prefilledCode))
+        }
       })
     },
 
@@ -143,6 +168,10 @@ Component({
 
     onCategoryChange(event) {
       const [classIndex, categoryIndex] = event.detail.value
+      this.selectCategory(classIndex, categoryIndex)
+    },
+
+    selectCategory(classIndex, categoryIndex) {
       const group = this.data.classes[classIndex]
       const category = group && group.categories[categoryIndex]
       if (!category) return

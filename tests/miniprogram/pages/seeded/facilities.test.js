@@ -3,7 +3,7 @@
 const fixtures = require('../../harness/fixtures')
 const network = require('../../harness/network')
 const {device, shown} = require('../../harness/wx')
-const {openPage, waitFor, tap, trigger, text} = require('../../harness/pages')
+const {openPage, followNavigation, waitFor, tap, trigger, text} = require('../../harness/pages')
 
 const toilets = fixtures.toilets
 
@@ -43,6 +43,13 @@ test('the nearest toilet open now, navigated to and reported', async () => {
     address: '香港中路 1 号'})
   expect(Number(prefill.lat)).toBeCloseTo(toilets.openGcj02.latitude, 6)
   expect(Number(prefill.lng)).toBeCloseTo(toilets.openGcj02.longitude, 6)
+  // 我拍我城 opens on the toilet's category and place, not the resident's own position.
+  const report = followNavigation()
+  await waitFor(() => report.instance.data.category, 'the prefilled category')
+  expect(report.instance.data.category).toMatchObject({id: 'B0301', name: '公共厕所'})
+  expect(report.instance.data.location.latitude).toBeCloseTo(toilets.openGcj02.latitude, 6)
+  expect(report.instance.data.location.longitude).toBeCloseTo(toilets.openGcj02.longitude, 6)
+  expect(report.instance.data.address).toBe('香港中路 1 号')
 
   const searches = network.calls.filter(call => call.path === '/api/v1/facilities/nearest')
   expect(searches.map(call => call.status)).toEqual([200, 200])

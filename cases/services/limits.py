@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from cases.models import REWORK_ACTION, CaseCalendarDay, CaseTimeLimit, DeskCase, DeskCaseStep, DeskSupervision
+from cases.models import (REWORK_ACTION, CaseCalendarDay, CaseTimeLimit, Department, DeskCase, DeskCaseStep,
+                          DeskSupervision)
 from citizen import services as citizen_services
 from core.db import db, utcnow
 from core.errors import ValidationFailed
@@ -436,13 +437,23 @@ def department_scores(since: dt.datetime, until: dt.datetime, *, min_sample: int
     closed_in_period = (sa.select(DeskCaseStep.case_id)
                         .where(DeskCaseStep.action == "close", DeskCaseStep.occurred_at >= since,
                                DeskCaseStep.occurred_at < until))
-    cases = db.session.scalars(sa.select(DeskCase).options(selectinload(DeskCase.steps))
-                               .where(DeskCase.id.in_(closed_in_period), DeskCase.department.is_not(None)))
+    cases = list(db.session.scalars(sa.select(DeskCase).options(selectinload(DeskCase.steps))
+                                    .where(DeskCase.id.in_(closed_in_period), DeskCase.department.is_not(None))))
     by_department: dict[str, list[DeskCase]] = {}
     for case in cases:
         by_department.setdefault(case.department or "", []).append(case)
+    # A return counts against the department that returned the case, which another department may have closed.
+    names: dict[int, str] = {id_: name for id_, name in db.session.execute(sa.select(Department.id, Department.name))}
+    returned_by: dict[str, set[int]] = {}
+    for case in cases:
+        for record in case.steps:
+            if _is_return(record) and record.department_id in names:
+                returned_by.setdefault(names[record.department_id], set()).add(case.id)
     scores = []
-    for department, department_cases in by_department.items():
+    for department in sorted(set(by_department) | set(returned_by)):
+        department_cases = by_department.get(department, [])
+        returned = returned_by.get(department, set())
+        sent = {case.id for case in department_cases} | returned
         handling = [[record for record in case.steps if record.action == "handle" and record.due_at is not None]
                     for case in department_cases]
         timed = [records for records in handling if records]
@@ -454,7 +465,6 @@ def department_scores(since: dt.datetime, until: dt.datetime, *, min_sample: int
         scores.append(DepartmentScore(
             department=department, closed=closed, on_time=_measure(on_time, len(timed), min_sample),
             rework=_measure(sum(any(map(_is_rework, case.steps)) for case in department_cases), closed, min_sample),
-            returned=_measure(sum(any(map(_is_return, case.steps)) for case in department_cases), closed,
-                              min_sample),
+            returned=_measure(len(returned), len(sent), min_sample),
             satisfaction=Measure(sum(ratings) / len(ratings) if len(ratings) >= min_sample else None, len(ratings))))
     return sorted(scores, key=lambda score: (not score.scored, -(score.on_time.value or 0), score.department))

@@ -108,6 +108,25 @@ def test_a_resident_s_reopening_counts_as_rework(app, desk):
         assert scores()[BUSY].rework == services.Measure(0.1, 10)
 
 
+def test_a_return_counts_against_the_department_that_returned_the_case(app, desk):
+    with app.app_context():
+        for index in range(10):
+            case_id = services.open_desk_case(ReportFactory(status="forwarded").id).id
+            act(case_id, "register")
+            if index == 0:  # SMALL says it is not theirs; BUSY takes it over and closes it
+                act(case_id, "dispatch", department=SMALL)
+                act(case_id, "return_request", note="不属于本单位职责。")
+                act(case_id, "return_accepted")
+            act(case_id, "dispatch", department=BUSY)
+            for action in ("handle", "verify", "close"):
+                act(case_id, action, note="已处置。")
+        found = services.department_scores(utcnow() - dt.timedelta(days=1), utcnow() + dt.timedelta(days=1),
+                                           min_sample=1)
+        by_name = {score.department: score for score in found}
+        assert by_name[BUSY].returned == services.Measure(0.0, 10)
+        assert by_name[SMALL].returned == services.Measure(1.0, 1) and by_name[SMALL].closed == 0
+
+
 def test_a_period_counts_only_the_cases_closed_in_it(app, desk):
     with app.app_context():
         closed_case(SMALL)

@@ -90,7 +90,7 @@ Component({
     },
 
     openReport(event) {
-      wx.navigateTo({url: `/pages/reports/detail?id=${event.currentTarget.dataset.id}`})
+      wx.navigateTo({url: `/pages/report/detail?id=${event.currentTarget.dataset.id}`})
     },
   },
 })

@@ -80,14 +80,15 @@ test('a report goes from the category picked to its timeline, filed once across 
   expect(shown.navigations[0]).toEqual({how: 'redirectTo', url: `/pages/report/detail?id=${mine.items[0].id}`})
 
   const detail = followNavigation()
-  await waitFor(() => detail.instance.data.loaded, 'the report page')
-  expect(text(detail, '.report-category')).toBe('暴露垃圾')
-  expect(text(detail, '.report-status')).toBe('待审核')
-  expect(text(detail, '.report-description')).toBe('路口有一堆建筑垃圾，挡住了盲道。')
-  expect(text(detail, '.report-address')).toBe('山东省青岛市市南区湛山路 12 号')
+  await waitFor(() => detail.instance.data.report, 'the report page')
+  expect(text(detail, '.category')).toBe('暴露垃圾')
+  expect(text(detail, '.status')).toBe('待审核')
+  expect(text(detail, '.description')).toBe('路口有一堆建筑垃圾，挡住了盲道。')
+  expect(text(detail, '.meta')).toContain('山东省青岛市市南区湛山路 12 号')
   expect(texts(detail, '.step-status')).toEqual(['待审核'])
+  expect(detail.instance.data.report.canWithdraw).toBe(true)  // not yet reviewed: the resident may withdraw it
   // The photos are whole signed links the phone loads as they are.
-  const photos = detail.instance.data.report.photos
+  const photos = detail.instance.data.report.photoUrls
   expect(photos).toHaveLength(2)
   photos.forEach(url => expect(url.startsWith(`${process.env.MINIPROGRAM_API_BASE}/`)).toBe(true))
   const downloaded = await api.download(photos[0])
@@ -108,7 +109,7 @@ test('a problem already reported nearby is joined (附议) instead of filed agai
   await waitFor(() => shown.navigations.length, 'the joined report opened')
   expect(shown.navigations[0].url).toBe(`/pages/report/detail?id=${fixtures.openReportId}`)
   const detail = followNavigation()
-  await waitFor(() => detail.instance.data.loaded, 'the joined report')
+  await waitFor(() => detail.instance.data.report, 'the joined report')
   expect(detail.instance.data.report.relation).toBe('me_too')
   expect(text(detail, '.me-too-count')).toMatch(/^\d+ 人附议$/)
 

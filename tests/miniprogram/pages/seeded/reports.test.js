@@ -75,7 +75,7 @@ test('a request for more information answered with a photo', async () => {
   signInAs(seeded.openid)
   device.media.push([{path: fixtures.files.photo, fileType: 'image'}])
 
-  const page = openPage('pages/reports/detail', {id: seeded.askedId})
+  const page = openPage('pages/report/detail', {id: seeded.askedId})
   await waitFor(() => page.instance.data.report, 'the report')
   expect(page.instance.data.report.canReply).toBe(true)
   expect(page.instance.data.report.timeline[0].note).toBe(`需要您补充信息：${seeded.informationRequest}`)
@@ -96,7 +96,7 @@ test('a request for more information answered with a photo', async () => {
 
 test('a report not yet reviewed is withdrawn after the resident confirms', async () => {
   signInAs(seeded.openid)
-  const page = openPage('pages/reports/detail', {id: seeded.newestId})
+  const page = openPage('pages/report/detail', {id: seeded.newestId})
   await waitFor(() => page.instance.data.report, 'the report')
   expect(page.instance.data.report.canWithdraw).toBe(true)
   await tap(page, '#withdraw')

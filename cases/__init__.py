@@ -44,15 +44,20 @@ def init_app(app: Flask, api: Api) -> None:
     # The counts of the whole desk, as a dispatcher or verifier sees it.
     whole_desk = services.DeskViewer(None, ("dispatcher", "verifier"))
     register_todo(app, "to_register", "待立案案件", ("dispatcher",),
-                  lambda: services.desk_counts(whole_desk)["received"], "cases_admin.desk", step="received")
+                  lambda _staff: services.desk_counts(whole_desk)["received"], "cases_admin.desk", step="received")
     register_todo(app, "to_dispatch", "待派遣案件", ("dispatcher",),
-                  lambda: services.desk_counts(whole_desk)["registered"], "cases_admin.desk", step="registered")
-    register_todo(app, "to_verify", "待核查案件", ("verifier",), lambda: services.desk_counts(whole_desk)["handled"],
-                  "cases_admin.desk", step="handled")
-    register_todo(app, "overdue", "超时案件", ("dispatcher", "verifier"), services.overdue_count, "cases_admin.desk",
-                  step="", sort="due")
+                  lambda _staff: services.desk_counts(whole_desk)["registered"], "cases_admin.desk", step="registered")
+    # A handler's are its own departments' cases waiting at 处置.
+    register_todo(app, "to_handle", "待处置案件", ("handler",),
+                  lambda staff: services.desk_counts(services.DeskViewer(staff.id, tuple(staff.roles)))["dispatched"],
+                  "cases_admin.desk", step="dispatched")
+    register_todo(app, "to_verify", "待核查案件", ("verifier",),
+                  lambda _staff: services.desk_counts(whole_desk)["handled"], "cases_admin.desk", step="handled")
+    register_todo(app, "overdue", "超时案件", ("dispatcher", "verifier"), lambda _staff: services.overdue_count(),
+                  "cases_admin.desk", step="", sort="due")
     register_todo(app, "failed_deliveries", "转办失败", DELIVERY_ROLES,
-                  lambda: services.delivery_counts()[services.FAILED], "cases_admin.deliveries", status=services.FAILED)
+                  lambda _staff: services.delivery_counts()[services.FAILED], "cases_admin.deliveries",
+                  status=services.FAILED)
     app.cli.add_command(cases_cli)
     register_periodic(app, "cases sweep", every_seconds=60)
     register_periodic(app, "cases supervise", every_seconds=60)

@@ -31,7 +31,7 @@ def init_app(app: Flask, api: Api) -> None:
     register_roles(app, {"moderator": "审核员"})
     register_audit_names(app, actions=AUDIT_ACTIONS, objects=AUDIT_OBJECTS, fields=AUDIT_FIELDS,
                          values={("report", "status"): services.STATUS_NAMES, ("report", "field"): REVEALED_FIELDS})
-    register_todo(app, "to_moderate", "待审核反映", ("moderator",), services.pending_review_count,
+    register_todo(app, "to_moderate", "待审核反映", ("moderator",), lambda _staff: services.pending_review_count(),
                   "citizen_admin.queue", status=services.PENDING_REVIEW)
     app.cli.add_command(reports_cli)
     app.cli.add_command(privacy_cli)

@@ -76,16 +76,16 @@ class Todo:
     key: str
     label: str
     roles: tuple[str, ...]
-    count: Callable[[], int]
+    count: Callable[[StaffAccount], int]
     endpoint: str
     url_args: dict[str, Any]
 
 
-def register_todo(app: Flask, key: str, label: str, roles: tuple[str, ...], count_fn: Callable[[], int],
-                  endpoint: str, **url_args: Any) -> None:
-    """A to-do count for staff holding one of ``roles``: ``count_fn()`` (cheap: it runs on every visit of the home
-    page), linking to ``url_for(endpoint, **url_args)``, the queue filtered to what it counts. Shown in registration
-    order; each package registers its own (core knows none)."""
+def register_todo(app: Flask, key: str, label: str, roles: tuple[str, ...],
+                  count_fn: Callable[[StaffAccount], int], endpoint: str, **url_args: Any) -> None:
+    """A to-do count for staff holding one of ``roles``: ``count_fn(staff)``, the work waiting for the staff member
+    viewing the home page (cheap: it runs on every visit), linking to ``url_for(endpoint, **url_args)``, the queue
+    filtered to what it counts. Shown in registration order; each package registers its own (core knows none)."""
     todos = app.extensions.setdefault("admin_todos", {})
     if key in todos:
         raise ValueError(f"to-do registered twice: {key}")
@@ -94,7 +94,7 @@ def register_todo(app: Flask, key: str, label: str, roles: tuple[str, ...], coun
 
 def todos_for(staff: StaffAccount) -> list[dict[str, Any]]:
     """The to-dos of the staff member's roles with their counts and links."""
-    return [{"key": todo.key, "label": todo.label, "count": todo.count(),
+    return [{"key": todo.key, "label": todo.label, "count": todo.count(staff),
              "url": url_for(todo.endpoint, **todo.url_args)}
             for todo in current_app.extensions.get("admin_todos", {}).values()
             if not todo.roles or staff.has_role(*todo.roles)]

@@ -40,9 +40,10 @@ def init_app(app: Flask, api: Api) -> None:
     register_actor_names(app, LEDGER_ACTORS)
     # An officer reads the report, photos and checks behind the reward being approved.
     register_readers(app, "report", ("reward_officer",))
-    register_todo(app, "rewards_to_approve", "待审批奖励", (ROLE,), lambda: services.reward_count(services.GRANTED),
+    register_todo(app, "rewards_to_approve", "待审批奖励", (ROLE,),
+                  lambda _staff: services.reward_count(services.GRANTED),
                   "rewards_admin.review", _anchor="to-approve")
-    register_todo(app, "rewards_held", "待复核奖励", (ROLE,), lambda: services.reward_count(services.HELD),
+    register_todo(app, "rewards_held", "待复核奖励", (ROLE,), lambda _staff: services.reward_count(services.HELD),
                   "rewards_admin.review", _anchor="held")
     app.cli.add_command(rewards_cli)
     register_periodic(app, "rewards sweep-payouts", every_seconds=300)

@@ -30,7 +30,7 @@ def init_app(app: Flask, api: Api) -> None:
     # The data dashboard, open to every role, lists reports (the most followed): a reviewer reads them too.
     register_readers(app, "report", ("signboard_reviewer",))
     register_todo(app, "signboards_to_review", "待审核招牌申请", (REVIEWER,),
-                  lambda: services.applications_by_status().get("submitted", 0), "signboard_admin.queue",
+                  lambda _staff: services.applications_by_status().get("submitted", 0), "signboard_admin.queue",
                   status="submitted")
     register_data_holder(app, "signboard_templates", export=services.export_resident_data,
                          forget=services.forget_resident)

@@ -22,6 +22,7 @@ from tests.cases.conftest import (MODERATOR, a_department, accepted_report, afte
 from tests.citizen.helpers import QINGDAO
 from tests.common.factories import StaffFactory
 from tests.core.admin_helpers import csrf_token, signed_in_staff
+from tests.core.test_todos import todos
 from tests.common.media_files import photo_bytes
 
 
@@ -269,6 +270,8 @@ def test_a_handler_sees_and_acts_on_its_departments_cases_only(app, client, resi
     act(dispatcher, theirs, "dispatch", department_id=department_id(app, "市北区环卫所"))
     undispatched = desk_case_id(app, accepted_report(app, client, resident, run_jobs))
 
+    # The handler's 工作台 counts its own department's case waiting at 处置, not the other department's.
+    assert todos(handler)["待处置案件"] == ("/admin/desk?step=dispatched", 1)
     listing = handler.get("/admin/desk").get_data(as_text=True)  # a handler's desk opens at 已派遣
     assert f"案件 #{ours}" in listing and f"案件 #{theirs}" not in listing
     everything = handler.get("/admin/desk?step=").get_data(as_text=True)

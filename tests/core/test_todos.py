@@ -21,7 +21,7 @@ def todos(staff) -> dict[str, tuple[str, int]]:
 
 def test_a_to_do_registered_twice_is_refused(app):
     with pytest.raises(ValueError, match="to_moderate"):
-        register_todo(app, "to_moderate", "待审核反映", ("moderator",), lambda: 0, "citizen_admin.queue")
+        register_todo(app, "to_moderate", "待审核反映", ("moderator",), lambda _staff: 0, "citizen_admin.queue")
 
 
 def test_a_moderator_sees_the_reports_waiting_with_a_link_to_that_queue(app, client):
@@ -39,5 +39,5 @@ def test_each_role_sees_its_own_to_dos_and_an_admin_all_of_them(app):
     assert seen["reward_officer"] == {"待审批奖励", "待复核奖励"}
     assert seen["signboard_reviewer"] == {"待审核招牌申请"}
     assert seen["admin"] == {todo.label for todo in app.extensions["admin_todos"].values()} >= {
-        "待审核反映", "待立案案件", "待派遣案件", "待核查案件", "超时案件", "转办失败", "待审批奖励", "待复核奖励",
-        "待审核招牌申请"}
+        "待审核反映", "待立案案件", "待派遣案件", "待处置案件", "待核查案件", "超时案件", "转办失败", "待审批奖励",
+        "待复核奖励", "待审核招牌申请"}

@@ -69,8 +69,7 @@ def duplicate_candidates(report: Report, settings: CitizenSettings, limit: int =
         return (distances[other_id] / settings.duplicate_radius_m
                 + (photo_distance if photo_distance is not None else 32) / 64)
 
-    # Equally near and alike: the latest first, as a copy most often follows the report it repeats.
-    best = sorted(distances, key=lambda other_id: (score(other_id), -other_id))[:limit]
+    best = sorted(distances, key=score)[:limit]
     if not best:
         return []
     reports = {other.id: other for other in db.session.scalars(sa.select(Report).where(Report.id.in_(best)))}

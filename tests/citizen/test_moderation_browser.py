@@ -16,6 +16,7 @@ from tests.citizen.helpers import new_report, sign_in
 from tests.core.test_admin_browser import log_in
 
 pytestmark = pytest.mark.browser
+MERGE_PLACE = (36.0800, 120.4200)  # 崂山区, 3 km east of QINGDAO
 
 
 @pytest.fixture
@@ -29,8 +30,9 @@ def queue(live_app):
     return {
         "garbage": new_report(client, resident, description="浏览器测试：暴露垃圾"),
         "advert": new_report(client, resident, description="浏览器测试：小广告", category="S0201"),
-        "original": new_report(client, resident, description="浏览器测试：原始反映"),
-        "copy": new_report(client, resident, description="浏览器测试：重复反映"),
+        # A place of their own: the browser tests' other reports at QINGDAO would crowd the candidates out.
+        "original": new_report(client, resident, description="浏览器测试：原始反映", location=MERGE_PLACE),
+        "copy": new_report(client, resident, description="浏览器测试：重复反映", location=MERGE_PLACE),
     }
 
 

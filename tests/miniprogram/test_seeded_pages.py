@@ -5,7 +5,6 @@ test_pages.py drives the others; every call they make is checked against the Ope
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from tests.common.stack import Gunicorn, free_port
 from tests.conftest import _environment_of, app_on_own_database
 from tests.fakes.wechat import APP_ID, FakeWeChatServer
 from tests.fakes.wechatpay import FakeWeChatPayServer, payout_environment, payout_settings
-from tests.miniprogram.conftest import HERE, LOGIN_CODE_PREFIX, RESIDENT_AT, MiniProgramBackend, run_page_tests
+from tests.miniprogram.conftest import HERE, LOGIN_CODE_PREFIX, RESIDENT_AT, MiniProgramBackend
 from tests.miniprogram.seeds import seed
-from tests.miniprogram.test_pages import undocumented
+from tests.miniprogram.test_pages import assert_pages_pass
 
 pytestmark = pytest.mark.embedded_only
 
@@ -56,9 +55,4 @@ def seeded_backend(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWe
                                                               for path in SEEDED_PAGE_TESTS])
 def test_seeded_pages_against_the_real_api(page_test: Path, jest: Path, seeded_backend: MiniProgramBackend,
                                            tmp_path: Path) -> None:
-    call_log = tmp_path / "calls.jsonl"
-    run = run_page_tests(jest, page_test, seeded_backend, call_log)
-    assert run.returncode == 0, f"jest failed:\n{run.stdout[-20000:]}\n{run.stderr[-20000:]}"
-    calls = [json.loads(line) for line in call_log.read_text().splitlines()]
-    assert calls, "the pages made no call"
-    assert undocumented(calls, seeded_backend.openapi) == []
+    assert_pages_pass(jest, page_test, seeded_backend, tmp_path)

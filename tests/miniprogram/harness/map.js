@@ -21,15 +21,15 @@ module.exports = simulate.load({
   },
   observers: {
     'latitude, longitude'(latitude, longitude) {
-      const bound = this.bound
+      const earlier = this.bound
       this.bound = {latitude, longitude}
-      if (!bound) this.centre = {latitude, longitude}
-      else if (bound.latitude !== latitude || bound.longitude !== longitude) this.moveTo({latitude, longitude}, 'update')
+      if (!earlier) this.centre = {latitude, longitude}
+      else if (earlier.latitude !== latitude || earlier.longitude !== longitude) this.moveTo(this.bound, 'update')
     },
   },
   lifetimes: {
     attached() {
-      if (!this.centre) this.centre = {latitude: this.data.latitude, longitude: this.data.longitude}
+      if (!this.bound) this.bound = this.centre = {latitude: this.data.latitude, longitude: this.data.longitude}
     },
   },
   methods: {

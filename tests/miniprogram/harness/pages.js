@@ -90,4 +90,5 @@ function texts(page, selector) {
   return page.querySelectorAll(selector).map(each => each.dom.textContent.replace(/\s+/g, ' ').trim())
 }
 
-module.exports = {openPage, followNavigation, waitFor, tap, trigger, drag, mapCentre, text, texts, find, MINIPROGRAM_ROOT}
+module.exports = {openPage, followNavigation, waitFor, tap, trigger, drag, mapCentre, text, texts, find,
+  MINIPROGRAM_ROOT}

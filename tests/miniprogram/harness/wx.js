@@ -117,7 +117,8 @@ function mapContext(mapId, page) {
   return new Proxy(context, {
     get(target, name) {
       if (name in target || typeof name === 'symbol') return target[name]
-      throw new Error(`MapContext.${String(name)} is not in the test harness: add it to tests/miniprogram/harness/wx.js`)
+      throw new Error(`MapContext.${String(name)} is not in the test harness: add it to `
+        + 'tests/miniprogram/harness/wx.js')
     },
   })
 }

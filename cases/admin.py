@@ -93,7 +93,9 @@ def desk() -> str:
     step = request.args.get("step", first) or None
     sort = request.args.get("sort") or None
     queue = services.desk_queue(viewer, step, sort=sort)
-    cases = [{"case": case, "report": citizen_services.get_report(case.report_id)} for case in queue]
+    reports = citizen_services.get_reports(case.report_id for case in queue)
+    reworked = services.reworked_cases(case.id for case in queue)
+    cases = [{"case": case, "report": reports[case.report_id], "reworked": case.id in reworked} for case in queue]
     return render_template("cases/desk.html", cases=cases, counts=services.desk_counts(viewer), step=step, sort=sort,
                            time_left=services.time_left(queue))
 

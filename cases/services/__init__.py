@@ -21,7 +21,7 @@ from cases.services.departments import (DEPARTMENT_KINDS, HANDLER_ROLE, Departme
 from cases.services.desk import (DESK_ACTIONS, DESK_ROLES, DESK_STEP_NAMES, STEP_ACTION_NAMES, DeskAction,
                                  DeskViewer, act_on_desk_case, available_actions, departments_returned_from,
                                  desk_case_for, desk_counts, desk_queue, get_desk_case, open_desk_case,
-                                 pending_return, rework_desk_case, viewer_of)
+                                 pending_return, rework_desk_case, reworked_cases, viewer_of)
 from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, RETURN_ACTIONS, DepartmentScore, Limit, Measure,
                                    TimeLeft, WorkingCalendar, calendar_days, department_scores, limit_table,
                                    mark_notice_read, notice_departments, overdue_count, remove_calendar_day,
@@ -57,7 +57,7 @@ __all__ = [
 __all__ += [
     "DESK_ROLES", "STEP_ACTION_NAMES", "DeskAction", "DeskViewer", "available_actions", "departments_returned_from",
     "desk_case_for",
-    "pending_return", "viewer_of",
+    "pending_return", "reworked_cases", "viewer_of",
     "DEPARTMENT_KINDS", "HANDLER_ROLE", "DepartmentImportRefused", "ImportOutcome", "Proposal", "add_rule",
     "create_department", "departments_of", "get_department", "handlers", "import_departments", "list_departments",
     "member_ids", "propose_department", "remove_rule", "rule_label", "set_members", "update_department",

@@ -8,8 +8,9 @@ from citizen.facts import (ACCEPTED, API_CLIENT_OPENID_PREFIX, CLOSED, DUPLICATE
                            PENDING_REVIEW, PUBLICLY_OPEN, REJECTED, REOPENED_TO, RESOLVED, STATUS_NAMES, TRANSITIONS,
                            WITHDRAWN,
                            ReportFacts, ReportSnapshot, changed_report_snapshots, district_names, district_of,
-                           district_seats, existing_report_ids, get_report, report_created_at, report_facts,
-                           is_reopening, reopened_count, report_id_digests, report_snapshot, report_snapshots)
+                           district_seats, existing_report_ids, get_report, get_reports, report_created_at,
+                           report_facts, is_reopening, reopened_count, report_id_digests, report_snapshot,
+                           report_snapshots)
 from citizen.services.assignment import (assign_report, assignments_of, claim_report, moderators,
                                          release_report)
 from citizen.services.categories import (KIND_NAMES, CategoryBranch, category_key_names, category_tree, class_key,
@@ -53,7 +54,8 @@ __all__ = [
     "accept_report", "add_case_photos", "blur_boxes_from_display", "changed_report_snapshots", "check_resident_may_act",
     "district_names", "district_of", "district_seats", "duplicate_candidates", "enforce_retention",
     "existing_report_ids", "export_resident", "export_resident_data", "find_reports", "forget_resident",
-    "forget_resident_everywhere", "get_report", "get_resident", "get_resident_report", "is_forgotten", "is_reopening",
+    "forget_resident_everywhere", "get_report", "get_reports", "get_resident", "get_resident_report", "is_forgotten",
+    "is_reopening",
     "latest_public_reply", "list_categories", "lock_report", "mark_duplicate", "measure_evidence", "moderation_queue",
     "nearby_open_reports", "pending_review_count", "public_photo_ids", "rate_report", "record_case_progress",
     "reject_report",

@@ -10,7 +10,8 @@ postgresql://postgres@127.0.0.1:5432/test, in a schema of its own) it:
    ``make run`` does) and loads ``--closed`` closed cases spread over the last 365 days with their six steps
    (受理 立案 派遣 处置 核查 结案) and ``--open`` open cases in every step, most dispatched to the 39 departments
    (a few busy ones), some past their deadlines and already supervised, ``--overdue`` of them newly past
-   (COPY on PostgreSQL, executemany on SQLite, the tables' indexes built after the load), each with its report;
+   (COPY on PostgreSQL with the triggers off, the reports' per-status totals and map cells counted after it;
+   executemany on SQLite; the tables' indexes built after the load), each with its report;
 2. times the sweep (``flask cases supervise``: ``supervise_overdue`` and its commit, every minute in
    production): the first run after ``--overdue`` cases went past their deadlines at once (it marks at most
    500 a run), the runs it takes to mark them all, and a steady-state run with nothing new to mark;
@@ -91,13 +92,16 @@ def sqlite_value(value: object) -> object:
 
 
 def bulk_insert(table: str, columns: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> int:
-    """PostgreSQL: COPY; SQLite: executemany. The bench seeds; the app never writes like this."""
+    """PostgreSQL: COPY, the tables' triggers and foreign key checks off for the transaction (what the report
+    triggers keep is counted afterwards: ``count_report_summaries``); SQLite: executemany. The bench seeds; the app
+    never writes like this."""
     from core.db import db
 
     connection = db.session.connection()
     driver = connection.connection.driver_connection
     count = 0
     if connection.dialect.name == "postgresql":
+        driver.execute("SET LOCAL session_replication_role = replica")
         with driver.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -117,11 +121,10 @@ def bulk_insert(table: str, columns: tuple[str, ...], rows: Iterable[tuple[objec
 
 
 class Desk:
-    """What was loaded: the departments (id, name) with the busiest first, the staff, the reports for lifecycles."""
+    """What was loaded: the departments (id, name) with the busiest first."""
 
-    def __init__(self, departments: list[tuple[int, str]], lifecycle_report_ids: list[int]) -> None:
+    def __init__(self, departments: list[tuple[int, str]]) -> None:
         self.departments = departments
-        self.lifecycle_report_ids = lifecycle_report_ids
 
 
 def seed_staff_and_departments() -> list[tuple[int, str]]:
@@ -176,7 +179,7 @@ def load_desk(args: argparse.Namespace) -> Desk:
 
     rng = random.Random(5)
     weights = department_weights(len(departments))
-    total = args.closed + args.open + args.lifecycles
+    total = args.closed + args.open
     started = time.perf_counter()
     reports: list[tuple[object, ...]] = []
     cases: list[tuple[object, ...]] = []
@@ -193,26 +196,19 @@ def load_desk(args: argparse.Namespace) -> Desk:
     open_steps = iter(rng.choice(OPEN_STEPS) for _ in range(args.open))
     newly_overdue = set(rng.sample(range(args.closed + 1, args.closed + args.open + 1), min(args.overdue, args.open)))
     for number in range(1, total + 1):
-        lifecycle = number > args.closed + args.open
         if number <= args.closed:
             step = "closed"
             arrived = now - dt.timedelta(days=2) - dt.timedelta(seconds=rng.randrange(363 * 86400))
-        elif not lifecycle:
+        else:
             step = next(open_steps)
             arrived = now - dt.timedelta(seconds=rng.randrange(5 * 86400))
-        else:
-            step = "received"  # not yet a case: the lifecycle opens it
-            arrived = now
         urgent = rng.random() < 0.05 and bool(urgent_categories)
         category = rng.choice(urgent_categories if urgent else categories)
-        place = QINGDAO_CENTRE if lifecycle else (QINGDAO_CENTRE[0] + rng.uniform(-0.25, 0.25),
-                                                  QINGDAO_CENTRE[1] + rng.uniform(-0.3, 0.3))
+        place = QINGDAO_CENTRE[0] + rng.uniform(-0.25, 0.25), QINGDAO_CENTRE[1] + rng.uniform(-0.3, 0.3)
         submitted = arrived - dt.timedelta(minutes=rng.randrange(10, 600))
         reports.append((number, rng.randrange(1, residents + 1), category, "基准案件", place[0], place[1], "青岛市",
-                        "市南区", "forwarded" if lifecycle else REPORT_STATUS[step], f"bench-desk-{number}", "bench",
+                        "市南区", REPORT_STATUS[step], f"bench-desk-{number}", "bench",
                         "[]", "{}", 1, submitted, arrived))
-        if lifecycle:
-            continue
         department_id, department = rng.choices(departments, weights)[0]
         dispatched = REACHED.get(step, 3) >= 3
         taken = PATH[:REACHED.get(step, 3)]
@@ -255,10 +251,23 @@ def load_desk(args: argparse.Namespace) -> Desk:
             db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                        f"(SELECT max(id) FROM {table}))"))
         db.session.commit()
+        count_report_summaries()
     analyse()
     print(f"  loaded in {loaded_s:.1f} s, indexed and analysed in {time.perf_counter() - started - loaded_s:.1f} s: "
           + ", ".join(f"{rows:,} {table}" for table, rows in loaded.items()), flush=True)
-    return Desk(departments, list(range(args.closed + args.open + 1, total + 1)))
+    return Desk(departments)
+
+
+def count_report_summaries() -> None:
+    """PostgreSQL: the per-status totals and the public map's cells, which the report triggers keep, counted from the
+    reports loaded with the triggers off."""
+    from citizen import services as citizen_services
+    from core.db import db
+    from reports import status_totals_recount
+
+    db.session.execute(sa.text(status_totals_recount()))
+    citizen_services.rebuild_map_cells()
+    db.session.commit()
 
 
 def analyse() -> None:
@@ -276,8 +285,8 @@ def analyse() -> None:
             connection.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
 
 
-def reloaded_desk(args: argparse.Namespace) -> Desk:
-    """What a kept schema holds (--keep): the departments, busiest first, and the reports left for lifecycles."""
+def reloaded_desk() -> Desk:
+    """What a kept schema holds (--keep): the departments, busiest first."""
     from core.db import db
 
     departments = [tuple(row) for row in db.session.execute(sa.text(
@@ -285,12 +294,7 @@ def reloaded_desk(args: argparse.Namespace) -> Desk:
     departments += [tuple(row) for row in db.session.execute(sa.text(
         "SELECT id, name FROM case_departments WHERE id NOT IN (SELECT department_id FROM case_department_members) "
         "AND is_active ORDER BY id"))]
-    free = list(db.session.scalars(sa.text(
-        "SELECT id FROM reports WHERE status = 'forwarded' AND id NOT IN (SELECT report_id FROM desk_cases) "
-        "ORDER BY id")))
-    if len(free) < args.lifecycles:
-        raise SystemExit(f"the kept schema has {len(free)} reports left for lifecycles: drop it (run without --keep)")
-    return Desk(departments, free)
+    return Desk(departments)
 
 
 # --- 2. the sweep ------------------------------------------------------------------------------------------------
@@ -385,6 +389,26 @@ def bench_desk_list(app, desk: Desk, requests: int) -> dict[str, float]:  # noqa
 
 # --- 4. a case's life --------------------------------------------------------------------------------------------
 
+def lifecycle_reports(count: int) -> list[int]:
+    """Reports accepted and forwarded to the desk, not yet its cases, at the after-photo's place: what the lifecycles
+    open; their ids."""
+    from citizen.models import Report
+    from core.db import db
+
+    first = (db.session.scalar(sa.select(sa.func.max(Report.id))) or 0) + 1
+    category = db.session.scalar(sa.text("SELECT id FROM categories WHERE is_active AND NOT is_urgent ORDER BY id"))
+    resident = db.session.scalar(sa.text("SELECT min(id) FROM residents"))
+    now = dt.datetime.now(dt.timezone.utc)
+    ids = list(range(first, first + count))
+    db.session.execute(sa.insert(Report.__table__), [dict(zip(REPORT_COLUMNS, (
+        number, resident, category, "基准案件", *QINGDAO_CENTRE, "青岛市", "市南区", "forwarded",
+        f"bench-life-{number}", "bench", [], {}, 1, now, now), strict=True)) for number in ids])
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('reports', 'id'), :last)"), {"last": ids[-1]})
+    db.session.commit()
+    return ids
+
+
 def after_photo_source(report_id: int) -> dict[str, object]:
     """A handler's photo, processed as an upload is (EXIF position at the lifecycle reports' place, taken after any
     dispatch of this run), as a row to copy for each case: each 处置 takes its own photo."""
@@ -459,7 +483,7 @@ def bench_lifecycle(app, desk: Desk, lifecycles: int, rounds: int = 4) -> dict[s
         for role in ("dispatcher", "handler", "verifier"):
             account = db.session.scalar(sa.select(StaffAccount).where(StaffAccount.username == f"bench_{role}"))
             staff[role] = (Actor(account.id, account.username), (role,))
-        reports = desk.lifecycle_report_ids[:lifecycles]
+        reports = lifecycle_reports(lifecycles)
         photo = after_photo_source(reports[0])
         reference_case = db.session.scalar(sa.text("SELECT min(id) FROM desk_cases"))
         db.session.commit()
@@ -508,7 +532,7 @@ def bench(name: str, env: dict[str, str], args: argparse.Namespace) -> dict[str,
         if args.keep and db.session.scalar(sa.text("SELECT count(*) FROM desk_cases")):
             print("  reusing the cases already loaded (--keep); the sweep finds only what went overdue since",
                   flush=True)
-            desk = reloaded_desk(args)
+            desk = reloaded_desk()
         else:
             desk = load_desk(args)
         figures = bench_sweep()

@@ -95,7 +95,7 @@ def prepare_database(env: dict[str, str], existing: int,
     """
     from flask_migrate import upgrade
 
-    from citizen.models import Report, ReportStatusCount, Resident
+    from citizen.models import Report, Resident
     from core import services
     from core.app import create_app
     from core.crypto import encrypt
@@ -132,9 +132,7 @@ def prepare_database(env: dict[str, str], existing: int,
                     for row in rows:
                         copy.write_row(row)
                 cursor.execute("SET session_replication_role = DEFAULT")
-                cursor.execute(f"INSERT INTO report_status_counts (status, shard, total) SELECT status, id % "
-                               f"{ReportStatusCount.SHARDS}, count(*) FROM reports GROUP BY 1, 2 "
-                               f"ON CONFLICT (status, shard) DO UPDATE SET total = excluded.total")
+                cursor.execute(status_totals_recount())
             else:
                 cursor.execute("BEGIN")
                 cursor.executemany(f"INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) VALUES "
@@ -153,6 +151,15 @@ def prepare_database(env: dict[str, str], existing: int,
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
+
+
+def status_totals_recount() -> str:
+    """The statement counting the per-status totals (``report_status_counts``) again from the reports, after a
+    PostgreSQL load with the triggers that keep them off."""
+    from citizen.models import ReportStatusCount
+
+    return (f"INSERT INTO report_status_counts (status, shard, total) SELECT status, id % {ReportStatusCount.SHARDS}, "
+            f"count(*) FROM reports GROUP BY 1, 2 ON CONFLICT (status, shard) DO UPDATE SET total = excluded.total")
 
 
 REPORT_COLUMNS = ("resident_id", "category_id", "description", "lat", "lng", "address", "district", "status",

@@ -431,8 +431,7 @@ def after_photo_source(report_id: int) -> dict[str, object]:
     return {key: value for key, value in row.items() if key != "id"}
 
 
-def live_one_case(report_id: int, department_id: int, photo: dict[str, object], staff: dict[str, object],
-                  rng: random.Random) -> int:
+def live_one_case(report_id: int, department_id: int, photo: dict[str, object], staff: dict[str, object]) -> int:
     """受理 → 立案 → 派遣 → 处置 (an after-photo) → 核查 → 结案 through the services, each its own transaction;
     the steps taken."""
     from cases import services as case_services
@@ -449,7 +448,7 @@ def live_one_case(report_id: int, department_id: int, photo: dict[str, object], 
         photos = None
         if action == "handle":
             media_id = db.session.scalar(sa.insert(Media.__table__).returning(Media.__table__.c.id),
-                                         [{**photo, "sha256": rng.randbytes(32).hex()}])
+                                         [{**photo, "sha256": os.urandom(32).hex()}])
             photos = case_services.AfterPhotos((case_services.AfterPhoto(media_id),),
                                                current_settings(CitizenSettings))
         version = case_services.get_desk_case(case_id).version
@@ -487,7 +486,6 @@ def bench_lifecycle(app, desk: Desk, lifecycles: int, rounds: int = 4) -> dict[s
         photo = after_photo_source(reports[0])
         reference_case = db.session.scalar(sa.text("SELECT min(id) FROM desk_cases"))
         db.session.commit()
-        rng = random.Random(13)
         department_id = desk.departments[0][0]
         life_s = reference_s = 0.0
         steps = 0
@@ -495,7 +493,7 @@ def bench_lifecycle(app, desk: Desk, lifecycles: int, rounds: int = 4) -> dict[s
         for start in range(0, len(reports), per_round):
             batch = reports[start:start + per_round]
             started = time.perf_counter()
-            taken = sum(live_one_case(report_id, department_id, photo, staff, rng) for report_id in batch)
+            taken = sum(live_one_case(report_id, department_id, photo, staff) for report_id in batch)
             life_s += time.perf_counter() - started
             steps += taken
             started = time.perf_counter()

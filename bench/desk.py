@@ -569,7 +569,7 @@ def main() -> None:
     parser.add_argument("--closed", type=int, default=500_000)
     parser.add_argument("--open", type=int, default=20_000)
     parser.add_argument("--overdue", type=int, default=2_000, help="open cases newly past their deadline")
-    parser.add_argument("--requests", type=int, default=50, help="of each desk list page")
+    parser.add_argument("--requests", type=int, default=100, help="of each desk list page")
     parser.add_argument("--lifecycles", type=int, default=200)
     parser.add_argument("--keep", action="store_true",
                         help="PostgreSQL: keep the bench schema afterwards, and reuse the cases it holds")

@@ -120,6 +120,7 @@ def desk_case(case_id: int) -> Response:
         before=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in before],
         after=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in after],
         players=players, gcj=wgs84_to_gcj02(report.lat, report.lng), tile_url=current_config().map_tile_url,
+        after_places=_after_places(after),
         evidence_radius_m=evidence_rules.evidence_max_distance_m,
         followers=citizen_services.follower_summary(report.id), notifications=services.notifications_for(report.id),
         pending_return=services.pending_return(case),
@@ -132,6 +133,16 @@ def desk_case(case_id: int) -> Response:
     # 处置's form sends the browser's position with the photos: this page alone may ask for it.
     response.headers["Permissions-Policy"] = permissions_policy("geolocation")
     return response
+
+
+def _after_places(after: list[services.ShownPhoto]) -> list[dict[str, Any]]:
+    """Where the after-photos were taken, for the case's map (GCJ-02, as its tiles), labelled as the photos are."""
+    places = []
+    for number, photo in enumerate(after, start=1):
+        if photo.position is not None:
+            lat, lng = wgs84_to_gcj02(*photo.position)
+            places.append({"lat": lat, "lng": lng, "label": f"处置后 {number}"})
+    return places
 
 
 def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.AfterPhotos:

@@ -76,8 +76,10 @@ def device_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         paths[name] = directory / f"IMG_{name}.jpg"
         paths[name].write_bytes(data)
     paths["video"] = phone_video_file(directory / "VID_0001.mp4", 3 * 1024 * 1024)
-    paths["voice"] = directory / "recording.aac"
-    samples.encoded(paths["voice"], "adts", audio_codec="aac", seconds=3)
+    # Two recordings, not one file twice: the API hands back the media it already holds for the same bytes.
+    for name, seconds in (("voice", 3), ("second_voice", 2)):
+        paths[name] = directory / f"{name}.aac"
+        samples.encoded(paths[name], "adts", audio_codec="aac", seconds=seconds)
     return {name: str(path) for name, path in paths.items()}
 
 

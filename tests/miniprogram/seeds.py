@@ -35,6 +35,8 @@ REVIEWER = Actor(None, "reviewer-seeding")
 REPORTS_BESIDE_THE_CLOSED_ONE = 10
 STAFF_REPLY = "已清运路口东侧的垃圾，并安排保洁员每日巡查。"
 INFORMATION_REQUEST = "请补充近景照片，并说明垃圾在路口的哪一侧。"
+# Taidong, Shibei District (WGS-84): a shopping street 3 km from where the page tests' resident stands.
+TAIDONG = (36.0829, 120.3566)
 
 
 def no_jobs_waiting() -> None:
@@ -75,7 +77,9 @@ def _my_reports(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001
 
 
 def _toilets(app: Flask, resident_at: tuple[float, float]) -> dict[str, Any]:
-    """Two toilets north of the resident: the nearer one closed at this hour, the next open all day."""
+    """Two toilets north of the resident: the nearer one closed at this hour, the next open all day; and two in
+    Taidong, 3 km away (beyond the 2 km the list looks around the resident), one open all day and one closed, for the
+    resident to find by dragging the map there."""
     now_in_beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
     later = (now_in_beijing.hour + 3) % 24
     closed_hours = f"{later:02d}:00-{(later + 1) % 24:02d}:00"
@@ -84,11 +88,18 @@ def _toilets(app: Flask, resident_at: tuple[float, float]) -> dict[str, Any]:
         closed = FacilityFactory(name="湛山路北公厕", lat=lat + 0.0004, lng=lng, opening_hours=closed_hours)
         open_all_day = FacilityFactory(name="湛山路公厕", lat=lat + 0.0008364, lng=lng, opening_hours="00:00-24:00",
                                        attributes={"free": True, "accessible": True, "baby_changing": True})
+        taidong = FacilityFactory(name="台东三路公厕", lat=TAIDONG[0], lng=TAIDONG[1], opening_hours="00:00-24:00",
+                                  address="台东三路 66 号", district="市北区")
+        taidong_closed = FacilityFactory(name="台东三路西公厕", lat=TAIDONG[0], lng=TAIDONG[1] - 0.0003,
+                                         opening_hours=closed_hours, address="台东三路 60 号", district="市北区")
         facilities = {"closedId": closed.id, "openId": open_all_day.id,
-                      "openDistanceM": haversine_m(lat, lng, open_all_day.lat, open_all_day.lng)}
+                      "openDistanceM": haversine_m(lat, lng, open_all_day.lat, open_all_day.lng),
+                      "taidongId": taidong.id, "taidongClosedId": taidong_closed.id}
         gcj_lat, gcj_lng = from_wgs84(open_all_day.lat, open_all_day.lng, "gcj02")
+        taidong_lat, taidong_lng = from_wgs84(*TAIDONG, "gcj02")
         db.session.commit()
-    return {**facilities, "openGcj02": {"latitude": gcj_lat, "longitude": gcj_lng}}
+    return {**facilities, "openGcj02": {"latitude": gcj_lat, "longitude": gcj_lng},
+            "taidongGcj02": {"latitude": taidong_lat, "longitude": taidong_lng}}
 
 
 def _approved_signboard(app: Flask, client) -> dict[str, Any]:  # noqa: ANN001

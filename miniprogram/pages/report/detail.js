@@ -1,7 +1,9 @@
 // One report of mine (or one I follow): its timeline with staff replies and photos, and what the API lets me do
-// next: withdraw it before review, answer a request for more information, rate it once handled, reopen it once
-// closed. Each action answers the report as it now stands; a refusal is shown by utils/api.js in the API's words.
+// next: withdraw it before review, answer a request for more information (with photos and a voice note), rate it
+// once handled, reopen it once closed. Each action answers the report as it now stands; a refusal is shown by
+// utils/api.js in the API's words.
 const api = require('../../utils/api')
+const withAttachments = require('../../behaviors/attachments')
 const {beijingTime} = require('../../utils/format')
 
 const PHOTOS_PER_ANSWER = 9
@@ -55,6 +57,9 @@ function shown(report) {
 }
 
 Component({
+  // The answer's voice note, recorded here and uploaded at once, as 我拍我城's.
+  behaviors: [withAttachments],
+
   data: {
     report: null, busy: false, uploadProgress: 0,
     stars: [1, 2, 3, 4, 5], rating: 0, ratingComment: '',
@@ -174,10 +179,17 @@ Component({
     },
 
     sendAnswer() {
-      return this.act(() => this.uploadAll(this.data.answerPhotos).then(mediaIds => api.request('POST',
-        `/api/v1/reports/${this.reportId}/reply`, {data: {text: this.data.answerText, media_ids: mediaIds}})))
+      const unready = this.attachmentsUnready()
+      if (unready) {
+        wx.showToast({title: unready, icon: 'none'})
+        return Promise.resolve(null)
+      }
+      const voiceIds = this.attachedMediaIds()
+      return this.act(() => this.uploadAll(this.data.answerPhotos).then(photoIds => api.request('POST',
+        `/api/v1/reports/${this.reportId}/reply`, {data: {text: this.data.answerText,
+          media_ids: photoIds.concat(voiceIds)}})))
         .then(report => {
-          if (report) this.setData({answerText: '', answerPhotos: []})
+          if (report) this.setData({answerText: '', answerPhotos: [], attachments: []})
           return report
         })
     },

@@ -1,26 +1,12 @@
 // 我拍我城: a problem reported with its category, place, photos (a video, a voice note) and description. Problems
 // already reported nearby come first, so that a resident joins one (附议) instead of filing it again.
 const api = require('../../utils/api')
+const withAttachments = require('../../behaviors/attachments')
 
 const MAX_PHOTOS = 9
-const RECORDING_MAX_MS = 60 * 1000
 // The statuses in which the backend takes a 附议 (POST /reports/{id}/me-too).
 const JOINABLE = ['accepted', 'forwarded', 'in_progress']
 const KIND_NAMES = {component: '部件', event: '事件'}
-
-// WeChat has one recorder per mini-program, whose listeners cannot be removed: they are set once and reach the
-// page currently recording.
-let recorder = null
-let recordingPage = null
-
-function theRecorder() {
-  if (!recorder) {
-    recorder = wx.getRecorderManager()
-    recorder.onStop(result => recordingPage && recordingPage.onRecorded(result))
-    recorder.onError(() => recordingPage && recordingPage.onRecordingFailed())
-  }
-  return recorder
-}
 
 function categoryColumns(classes, classIndex) {
   const chosen = classes[classIndex]
@@ -61,6 +47,8 @@ function nearbyItem(report) {
 }
 
 Component({
+  behaviors: [withAttachments],
+
   data: {
     classes: [],
     categoryColumns: [[], []],
@@ -70,10 +58,8 @@ Component({
     location: null,
     address: '',
     nearby: [],
-    attachments: [],
     photoCount: 0,
     hasVideo: false,
-    recording: false,
     description: '',
     templateIds: [],
     submitting: false,
@@ -83,15 +69,10 @@ Component({
     onLoad(query = {}) {
       // The key of the report being written: kept across retries of the same report, renewed when it changes.
       this.idempotencyKey = null
-      this.attachmentCount = 0
       const place = prefilledPlace(query)
       if (place) this.setData({locationState: 'located', ...place})
       return Promise.all([this.loadCategories(decoded(query.category_code || '')), this.loadTemplates(),
         place ? this.loadNearby() : this.locate()]).catch(() => {})
-    },
-
-    onUnload() {
-      if (recordingPage === this) recordingPage = null
     },
 
     loadCategories(prefilledCode) {
@@ -208,64 +189,11 @@ Component({
       })
     },
 
-    startRecording() {
-      recordingPage = this
-      theRecorder().start({duration: RECORDING_MAX_MS, format: 'aac'})
-      this.setData({recording: true})
-    },
-
-    stopRecording() {
-      theRecorder().stop()
-    },
-
-    onRecorded({tempFilePath}) {
-      this.setData({recording: false})
-      const earlier = this.data.attachments.filter(item => item.kind !== 'audio')
-      this.setData({attachments: earlier})
-      this.attach('audio', tempFilePath)
-    },
-
-    onRecordingFailed() {
-      this.setData({recording: false})
-      wx.showToast({title: '录音失败，请重试', icon: 'none'})
-    },
-
-    // Each file goes up as soon as it is chosen, its progress shown; the report names the media ids.
-    attach(kind, tempPath) {
-      this.attachmentCount += 1
-      const key = `a${this.attachmentCount}`
-      this.setData({attachments: this.data.attachments.concat([{key, kind, tempPath, progress: 0, mediaId: null,
-        failed: false}])})
-      this.countAttachments()
-      this.draftChanged()
-      const update = changes => {
-        const index = this.data.attachments.findIndex(item => item.key === key)
-        if (index < 0) return
-        const next = {}
-        Object.keys(changes).forEach(field => { next[`attachments[${index}].${field}`] = changes[field] })
-        this.setData(next)
-      }
-      return api.upload(tempPath, {onProgress: progress => update({progress})})
-        .then(media => update({mediaId: media.id, progress: 100}), () => update({failed: true}))
-    },
-
-    removeAttachment(event) {
-      const {key} = event.currentTarget.dataset
-      this.setData({attachments: this.data.attachments.filter(item => item.key !== key)})
-      this.countAttachments()
-      this.draftChanged()
-    },
-
-    retryAttachment(event) {
-      const item = this.data.attachments.find(each => each.key === event.currentTarget.dataset.key)
-      this.setData({attachments: this.data.attachments.filter(each => each.key !== item.key)})
-      this.attach(item.kind, item.tempPath)
-    },
-
-    countAttachments() {
+    attachmentsChanged() {
       const {attachments} = this.data
       this.setData({photoCount: attachments.filter(item => item.kind === 'photo').length,
         hasVideo: attachments.some(item => item.kind === 'video')})
+      this.draftChanged()
     },
 
     draftChanged() {
@@ -273,12 +201,12 @@ Component({
     },
 
     missing() {
-      const {category, location, description, attachments, photoCount} = this.data
+      const {category, location, description, photoCount} = this.data
       if (!category) return '请选择问题类别'
       if (!location) return '请选择问题位置'
       if (!photoCount) return '请至少拍一张照片'
-      if (attachments.some(item => item.failed)) return '有文件上传失败，请重试或删除'
-      if (attachments.some(item => !item.mediaId)) return '请等待文件上传完成'
+      const unready = this.attachmentsUnready()
+      if (unready) return unready
       if (!description.trim()) return '请描述问题'
       return null
     },
@@ -295,7 +223,7 @@ Component({
         this.askedForMessages = api.subscribeToStatusMessages(this.data.templateIds).catch(() => null)
       }
       if (!this.idempotencyKey) this.idempotencyKey = api.newIdempotencyKey()
-      const {category, location, address, description, attachments} = this.data
+      const {category, location, address, description} = this.data
       this.setData({submitting: true})
       return api.request('POST', '/api/v1/reports', {
         idempotencyKey: this.idempotencyKey,
@@ -304,7 +232,7 @@ Component({
           description: description.trim(),
           location: {lat: location.latitude, lng: location.longitude, coord_type: 'gcj02'},
           address,
-          media_ids: attachments.map(item => item.mediaId),
+          media_ids: this.attachedMediaIds(),
         },
       }).then(report => this.askedForMessages.then(() => {
         this.idempotencyKey = null

@@ -3,6 +3,7 @@ const path = require('path')
 const simulate = require('miniprogram-simulate')
 
 const {device, shown} = require('./wx')
+const fakeMap = require('./map')
 
 const MINIPROGRAM_ROOT = path.resolve(__dirname, '../../../miniprogram')
 const WAIT_SECONDS = 120
@@ -17,7 +18,10 @@ const loaded = new Map()
 
 /** The page at ``route`` ("pages/report/new") rendered, with onLoad(query) and onShow called as WeChat would. */
 function openPage(route, query = {}) {
-  if (!loaded.has(route)) loaded.set(route, simulate.load(path.join(MINIPROGRAM_ROOT, route), {rootPath: MINIPROGRAM_ROOT}))
+  if (!loaded.has(route)) {
+    loaded.set(route, simulate.load(path.join(MINIPROGRAM_ROOT, route), {rootPath: MINIPROGRAM_ROOT,
+      usingComponents: {map: fakeMap}}))
+  }
   const page = simulate.render(loaded.get(route))
   page.attach(document.createElement('parent-wrapper'))
   const stringQuery = Object.fromEntries(Object.entries(query).map(([key, value]) => [key, String(value)]))
@@ -66,6 +70,17 @@ async function trigger(page, selector, eventName, detail) {
   await macrotask()
 }
 
+/** The resident drags the map ``selector`` until ``point`` (GCJ-02) is at its centre. */
+async function drag(page, selector, point) {
+  find(page, selector).instance.drag(point)
+  await macrotask()
+}
+
+/** Where the map ``selector`` is centred now (GCJ-02), as the resident sees it. */
+function mapCentre(page, selector) {
+  return {...find(page, selector).instance.centre}
+}
+
 function text(page, selector) {
   const found = page.querySelector(selector)
   return found ? found.dom.textContent.replace(/\s+/g, ' ').trim() : ''
@@ -75,4 +90,5 @@ function texts(page, selector) {
   return page.querySelectorAll(selector).map(each => each.dom.textContent.replace(/\s+/g, ' ').trim())
 }
 
-module.exports = {openPage, followNavigation, waitFor, tap, trigger, text, texts, find, MINIPROGRAM_ROOT}
+module.exports = {openPage, followNavigation, waitFor, tap, trigger, drag, mapCentre, text, texts, find,
+  MINIPROGRAM_ROOT}

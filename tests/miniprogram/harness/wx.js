@@ -1,7 +1,7 @@
 // The `wx` global the pages run against. Network calls are real (./network.js); the device is the only fake: its
-// position and the places its map picker offers, the photos and videos its pickers hand out, what its recorder
-// records, what the resident answers in WeChat's dialogs. Anything else a page reaches for fails the test: an API
-// the harness lacks is added here, as a real call or a device fake, never answered silently.
+// position, the places its map picker offers, its maps (./map.js), the photos and videos its pickers hand out, what
+// its recorder records, what the resident answers in WeChat's dialogs. Anything else a page reaches for fails the
+// test: an API the harness lacks is added here, as a real call or a device fake, never answered silently.
 const fs = require('fs')
 
 const files = require('./files')
@@ -91,6 +91,38 @@ class RecorderManager {
 
 let recorderManager = null
 
+// A MapContext as WeChat hands it out: its calls reach the page's <map> (./map.js), found in the page passed, as a
+// page made with Component() must pass it. A call the fake lacks fails the test, as wx's own do.
+function mapContext(mapId, page) {
+  if (!page || !page.selectComponent) {
+    throw new Error('wx.createMapContext: pass the page (`this`): a page made with Component() finds its map only so')
+  }
+  const theMap = () => {
+    const found = page.selectComponent(`#${mapId}`)
+    if (!found) throw new Error(`no <map id="${mapId}"> on the page`)
+    return found
+  }
+  const context = {
+    getCenterLocation: deviceApi('getCenterLocation', () => ({...theMap().centre})),
+    // From base library 2.8.0 to the point given; without one, to the device's position (show-location needed).
+    moveToLocation: deviceApi('moveToLocation', ({latitude, longitude}) => {
+      const map = theMap()
+      const given = latitude !== undefined && longitude !== undefined
+      if (!given && !map.data.showLocation) throw new Error('show-location is not set on the map')
+      if (!given && !device.location) throw new Error('auth deny')
+      map.moveTo(given ? {latitude, longitude} : device.location, 'update')
+      return {}
+    }),
+  }
+  return new Proxy(context, {
+    get(target, name) {
+      if (name in target || typeof name === 'symbol') return target[name]
+      throw new Error(`MapContext.${String(name)} is not in the test harness: add it to `
+        + 'tests/miniprogram/harness/wx.js')
+    },
+  })
+}
+
 const api = {
   request: network.request,
   uploadFile: network.uploadFile,
@@ -114,6 +146,7 @@ const api = {
     if (!device.places.length) throw new Error('cancel')
     return device.places.shift()
   }),
+  createMapContext: mapContext,
   openLocation: deviceApi('openLocation', options => {
     shown.openedLocations.push(options)
     return {}

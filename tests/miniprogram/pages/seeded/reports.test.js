@@ -1,6 +1,10 @@
 // 我的反映: my reports page by page, one closed on the desk shown with its timeline (the staff's public reply and
-// photo), rated and reopened; a request for more information answered with a photo; a report withdrawn; the
-// reports I follow in a list of their own.
+// photo), rated and reopened; a request for more information answered with a photo and a voice note; a report
+// withdrawn; the reports I follow in a list of their own.
+const fs = require('fs')
+
+const api = require('../../../../miniprogram/utils/api')
+const files = require('../../harness/files')
 const fixtures = require('../../harness/fixtures')
 const network = require('../../harness/network')
 const {device, shown} = require('../../harness/wx')
@@ -71,9 +75,10 @@ test('a closed report found on the second page, its timeline read, rated and reo
   expect(callsTo('POST', '/api/v1/media')).toEqual([201])
 })
 
-test('a request for more information answered with a photo', async () => {
+test('a request for more information answered with a photo and a voice note', async () => {
   signInAs(seeded.openid)
   device.media.push([{path: fixtures.files.photo, fileType: 'image'}])
+  device.recording = {path: fixtures.files.voice, duration: 3000}
 
   const page = openPage('pages/report/detail', {id: seeded.askedId})
   await waitFor(() => page.instance.data.report, 'the report')
@@ -83,15 +88,59 @@ test('a request for more information answered with a photo', async () => {
   await trigger(page, '#answer-text', 'input', {value: '垃圾在路口东南角的绿化带旁，已补拍近景。'})
   await tap(page, '#add-answer-photo')
   await waitFor(() => page.instance.data.answerPhotos.length === 1, 'the photo taken')
+
+  // A first voice note, recorded (the answer waits for the recorder to stop) and removed before sending.
+  await tap(page, '#start-recording')
+  await waitFor(() => page.instance.data.recording, 'the recorder started')
+  await tap(page, '#send-answer')
+  expect(shown.toasts).toEqual(['请先停止录音'])
+  await tap(page, '#stop-recording')
+  await waitFor(() => page.instance.data.attachments.some(item => item.mediaId), 'the first voice note uploaded')
+  const removedId = page.instance.data.attachments[0].mediaId
+  await tap(page, '.attachment-audio .remove')
+  expect(page.instance.data.attachments).toEqual([])
+  expect(page.querySelector('.attachment-audio')).toBeFalsy()
+
+  // Recorded again: it goes up at once, its progress shown, and is sent with the photo.
+  device.recording = {path: fixtures.files.second_voice, duration: 2000}
+  await tap(page, '#start-recording')
+  await waitFor(() => page.instance.data.recording, 'the recorder started again')
+  await tap(page, '#stop-recording')
+  await waitFor(() => page.instance.data.attachments.some(item => item.mediaId), 'the voice note uploaded')
+  expect(texts(page, '.attachment-audio .uploaded')).toEqual(['已上传'])
+  const voiceId = page.instance.data.attachments[0].mediaId
   await tap(page, '#send-answer')
   await waitFor(() => !page.instance.data.report.canReply, 'the answer sent')
   const answer = page.instance.data.report.timeline[0]
   expect(answer).toMatchObject({by: '我', note: '垃圾在路口东南角的绿化带旁，已补拍近景。'})
   expect(answer.photos).toHaveLength(1)
+  expect(answer.voices).toHaveLength(1)
+  expect(texts(page, '.step.mine .voice')).toEqual(['▶ 语音'])
   expect(page.querySelector('#send-answer')).toBeFalsy()
-  // The photo went up whole, as the camera took it.
+  expect(page.instance.data.attachments).toEqual([])
+
+  // The photo went up whole, as the camera took it; each voice note as the recorder's AAC, its progress to 100.
   const upload = network.uploads.find(each => each.filePath.endsWith('IMG_photo.jpg'))
   expect(upload.bytes).toBeGreaterThan(3 * 1024 * 1024)
+  const voiceUploads = network.uploads.filter(each => each.filePath.endsWith('.aac'))
+  expect(voiceUploads).toHaveLength(2)
+  voiceUploads.forEach(each => expect(each.progress[each.progress.length - 1]).toBe(100))
+  expect(callsTo('POST', '/api/v1/media')).toEqual([201, 201, 201])
+  expect(callsTo('POST', `/api/v1/reports/${seeded.askedId}/reply`)).toEqual([200])
+
+  // The report's timeline, which the moderator's report page reads too, holds the photo and the second voice note
+  // only, playable as AAC.
+  const report = await api.request('GET', `/api/v1/reports/${seeded.askedId}`)
+  const replied = report.timeline[report.timeline.length - 1]
+  expect(replied.by).toBe('resident')
+  expect(replied.media.map(item => item.kind).sort()).toEqual(['audio', 'photo'])
+  const voice = replied.media.find(item => item.kind === 'audio')
+  expect(voice.id).toBe(voiceId)
+  expect(replied.media.map(item => item.id)).not.toContain(removedId)
+  const played = fs.readFileSync(files.realPath(await api.download(voice.urls.large)))
+  // An ADTS frame's sync word: twelve bits set.
+  expect(played[0]).toBe(0xff)
+  expect(played[1] & 0xf0).toBe(0xf0)
 })
 
 test('a report not yet reviewed is withdrawn after the resident confirms', async () => {

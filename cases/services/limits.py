@@ -560,6 +560,7 @@ def department_scores(since: dt.datetime, until: dt.datetime, *, min_sample: int
     by_department: dict[str, list[DeskCase]] = {}
     for case in cases:
         by_department.setdefault(case.department or "", []).append(case)
+    snapshots = citizen_services.report_snapshots_of(case.report_id for case in cases)
     # A return counts against the department that returned the case, which another department may have closed.
     names: dict[int, str] = {id_: name for id_, name in db.session.execute(sa.select(Department.id, Department.name))}
     returned_by: dict[str, set[int]] = {}
@@ -577,7 +578,7 @@ def department_scores(since: dt.datetime, until: dt.datetime, *, min_sample: int
         timed = [records for records in handling if records]
         on_time = sum(all(record.occurred_at <= record.due_at for record in records) for records in timed)
         ratings = [rating for case in department_cases
-                   if (snapshot := citizen_services.report_snapshot(case.report_id)) is not None
+                   if (snapshot := snapshots.get(case.report_id)) is not None
                    and (rating := snapshot.rating) is not None]
         closed = len(department_cases)
         scores.append(DepartmentScore(

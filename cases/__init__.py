@@ -55,6 +55,11 @@ def init_app(app: Flask, api: Api) -> None:
                   lambda _staff: services.desk_counts(whole_desk)["handled"], "cases_admin.desk", step="handled")
     register_todo(app, "overdue", "超时案件", ("dispatcher", "verifier"), lambda _staff: services.overdue_count(),
                   "cases_admin.desk", step="", sort="due")
+    # A handler's 督办 notices are its own departments' cases'.
+    register_todo(app, "supervisions_unread", "未阅督办通知", ("handler",),
+                  lambda staff: services.unread_notice_count(
+                      within=services.DeskViewer(staff.id, tuple(staff.roles)).departments()),
+                  "cases_admin.supervisions", unread="1")
     register_todo(app, "failed_deliveries", "转办失败", DELIVERY_ROLES,
                   lambda _staff: services.delivery_counts()[services.FAILED], "cases_admin.deliveries",
                   status=services.FAILED)

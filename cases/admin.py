@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from cases import services
 from cases.forms import (CalendarDayForm, DepartmentForm, DepartmentMembersForm, DeskActionForm,
-                         RetryDeliveriesForm, RoutingRuleForm, TimeLimitForm)
+                         RetryDeliveriesForm, RoutingRuleForm, TimeLimitForm, WorkingWeekForm)
 from citizen import services as citizen_services
 from citizen.settings import CitizenSettings
 from core.admin import SHANGHAI, NavItem, actor, admin_blueprint, perform
@@ -27,10 +28,12 @@ from media import services as media_services
 
 bp = admin_blueprint("cases_admin", __name__)
 DELIVERY_ROLES = ("dispatcher", "admin")
+# Who reads 督办 notices: the dispatchers and administrators all, a department's handlers their department's.
+NOTICE_ROLES = (*DELIVERY_ROLES, services.HANDLER_ROLE)
 NAV = (
     NavItem("cases_admin.desk", "案件办理", services.DESK_ROLES),
     NavItem("cases_admin.deliveries", "案件转办", DELIVERY_ROLES),
-    NavItem("cases_admin.supervisions", "督办通知", DELIVERY_ROLES),
+    NavItem("cases_admin.supervisions", "督办通知", NOTICE_ROLES),
     NavItem("cases_admin.departments", "处置部门", ("admin",)),
     NavItem("cases_admin.time_limits", "办理时限", ("admin",)),
 )
@@ -44,11 +47,14 @@ AUDIT_ACTIONS = {
     "department.members": "设置部门处置人员", "department.rule_add": "添加分派规则",
     "department.rule_remove": "删除分派规则", "case_time_limit.update": "修改办理时限",
     "case_calendar.set": "设置节假日/调休", "case_calendar.remove": "删除节假日/调休",
+    "case_calendar.week": "修改工作日与工作时间", "case_calendar.week_reset": "恢复默认工作日与工作时间",
 }
 AUDIT_OBJECTS = {"desk_case": "案件", "case_reopening": "重新办理转办", "case_delivery": "转办",
-                 "department": "处置部门", "case_time_limit": "办理时限", "case_calendar_day": "工作日历"}
+                 "department": "处置部门", "case_time_limit": "办理时限", "case_calendar_day": "工作日历",
+                 "case_calendar": "工作日历"}
 AUDIT_FIELDS = {"step": "环节", "department": "处置部门", "public_reply": "公开答复", "report_id": "反映",
-                "sequence": "第几次重新办理", "case_system": "案件系统", "attempts": "尝试次数"}
+                "sequence": "第几次重新办理", "case_system": "案件系统", "attempts": "尝试次数",
+                "weekdays": "工作日", "periods": "工作时间"}
 CASE_SYSTEM_NAMES = {"desk": "内置案件台", "open311": "案件系统（Open311）", "webhook": "案件系统（Webhook）"}
 
 
@@ -116,6 +122,7 @@ def desk_case(case_id: int) -> Response:
         before=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in before],
         after=[{"photo": photo, "urls": media_services.media_urls(photo.media_id)} for photo in after],
         players=players, gcj=wgs84_to_gcj02(report.lat, report.lng), tile_url=current_config().map_tile_url,
+        after_places=_after_places(after),
         evidence_radius_m=evidence_rules.evidence_max_distance_m,
         followers=citizen_services.follower_summary(report.id), notifications=services.notifications_for(report.id),
         pending_return=services.pending_return(case),
@@ -128,6 +135,16 @@ def desk_case(case_id: int) -> Response:
     # 处置's form sends the browser's position with the photos: this page alone may ask for it.
     response.headers["Permissions-Policy"] = permissions_policy("geolocation")
     return response
+
+
+def _after_places(after: list[services.ShownPhoto]) -> list[dict[str, Any]]:
+    """Where the after-photos were taken, for the case's map (GCJ-02, as its tiles), labelled as the photos are."""
+    places = []
+    for number, photo in enumerate(after, start=1):
+        if photo.position is not None:
+            lat, lng = wgs84_to_gcj02(*photo.position)
+            places.append({"lat": lat, "lng": lng, "label": f"处置后 {number}"})
+    return places
 
 
 def _after_photos(owner_resident_id: int, form: dict[str, Any]) -> services.AfterPhotos:
@@ -267,7 +284,8 @@ def time_limits() -> str:
     today = utcnow().astimezone(SHANGHAI).date()
     return render_template("cases/time_limits.html", rows=services.limit_table(),
                            categories=citizen_services.list_categories(include_inactive=True),
-                           calendar=services.working_calendar(),
+                           calendar=services.working_calendar(), week=services.working_week(),
+                           weekday_names=services.WEEKDAY_NAMES,
                            calendar_days=services.calendar_days(today - dt.timedelta(days=30)))
 
 
@@ -311,19 +329,47 @@ def save_calendar_day() -> Response:
     return redirect(url_for("cases_admin.time_limits", _anchor="calendar"))
 
 
+@bp.post("/desk/calendar/week")
+def save_working_week() -> Response:
+    require_staff_role("admin")
+    try:
+        form = load_form(WorkingWeekForm(), request.form)
+        if form["reset"]:
+            services.reset_working_week(actor())
+        else:
+            services.set_working_week(actor(), weekdays=form["weekdays"],
+                                      periods=list(itertools.zip_longest(form["opens"], form["closes"],
+                                                                         fillvalue="")))
+    except FormInvalid as invalid:
+        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("已恢复默认工作日与工作时间。" if form["reset"] else "已保存工作日与工作时间，新开始的环节按此计算时限。",
+              "success")
+    return redirect(url_for("cases_admin.time_limits", _anchor="calendar"))
+
+
+def _notices_within() -> set[int] | None:
+    """The departments whose 督办 notices the staff member reads (None: all of them)."""
+    staff = require_staff_role(*NOTICE_ROLES)
+    return services.viewer_of(actor(), staff.roles).departments()
+
+
 @bp.get("/desk/supervisions")
 def supervisions() -> str:
-    require_staff_role(*DELIVERY_ROLES)
+    within = _notices_within()
     department = request.args.get("department") or None
     unread_only = request.args.get("unread") == "1"
-    notices = services.supervision_notices(department=department, unread_only=unread_only)
+    notices = services.supervision_notices(within=within, department=department, unread_only=unread_only)
     return render_template("cases/supervisions.html", notices=notices, department=department,
-                           unread_only=unread_only, departments=services.notice_departments())
+                           unread_only=unread_only, departments=services.notice_departments(within=within))
 
 
 @bp.post("/desk/supervisions/<int:supervision_id>/read")
 def read_supervision(supervision_id: int) -> Response:
-    require_staff_role(*DELIVERY_ROLES)
-    if services.mark_notice_read(actor(), supervision_id):
+    within = _notices_within()
+    if services.mark_notice_read(actor(), supervision_id, within=within):
         flash("已标记为已阅。", "success")
     return redirect(url_for("cases_admin.supervisions", department=request.form.get("department") or None))

@@ -66,3 +66,12 @@ class CalendarDayForm(ma.Schema):
     is_workday = Checkbox()  # ticked: a 调休 working day; else a holiday
     name = fields.String(load_default="")
     remove = Checkbox()
+
+
+class WorkingWeekForm(ma.Schema):
+    # The ticked working days (ISO weekdays: Monday 1 … Sunday 7); none ticked sends none.
+    weekdays = fields.List(fields.Integer(error_messages={"invalid": "工作日须为周一至周日。"}), load_default=list)
+    # The working periods, one row of the page each: its start and end (HH:MM), a row left blank sending "".
+    opens = fields.List(fields.String(), load_default=list)
+    closes = fields.List(fields.String(), load_default=list)
+    reset = Checkbox()  # back to the shipped working week

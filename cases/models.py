@@ -169,6 +169,9 @@ class DeskSupervision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("desk_cases.id"), index=True)
     step: Mapped[str] = mapped_column(sa.String(16))
+    # The department notified (None: the centre, the case not yet dispatched), by id for its handlers' notice list
+    # and by name as it was called then.
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
     department: Mapped[str | None] = mapped_column(sa.String(64))
     due_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -198,6 +201,20 @@ class CaseCalendarDay(Base):
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     is_workday: Mapped[bool]
     name: Mapped[str] = mapped_column(sa.String(32))
+
+
+class CaseWorkingWeek(TimestampMixin, Base):
+    """An administrator's working week (weekdays and working periods), replacing the shipped one
+    (cases/data/time_limits.json) while it is set. One row at most (``WORKING_WEEK_ID``)."""
+
+    __tablename__ = "case_working_week"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekdays: Mapped[list[int]] = mapped_column(sa.JSON)  # ISO: Monday 1 … Sunday 7
+    periods: Mapped[list[list[str]]] = mapped_column(sa.JSON)  # [["09:00", "12:00"], ["13:30", "17:30"]], in order
+
+
+WORKING_WEEK_ID = 1
 
 
 class Department(TimestampMixin, Base):

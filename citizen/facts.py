@@ -144,14 +144,21 @@ def report_snapshots(*, after_id: int, limit: int) -> list[ReportSnapshot]:
     return [_snapshot(row) for row in rows]
 
 
+# Ids looked up per statement: well under every database's limit of bound values.
+_IDS_PER_LOOKUP = 1000
+
+
+def report_snapshots_of(report_ids: Iterable[int]) -> dict[int, ReportSnapshot]:
+    """The snapshots of these reports by id, a few statements however many (a report erased since is absent)."""
+    ids = sorted(set(report_ids))
+    return {row.id: _snapshot(row) for start in range(0, len(ids), _IDS_PER_LOOKUP)
+            for row in db.session.execute(_snapshot_query().where(Report.id.in_(ids[start:start + _IDS_PER_LOOKUP])))}
+
+
 def report_id_digests(first_id: int, last_id: int, *, bucket: int) -> dict[int, tuple[int, int]]:
     """The reports with ids in [first_id, last_id], per bucket of ids: (how many, sum of ids); see
     core.db.id_digests."""
     return id_digests(Report.id, first_id, last_id, bucket=bucket)
-
-
-# Ids looked up per statement: well under every database's limit of bound values.
-_IDS_PER_LOOKUP = 1000
 
 
 def existing_report_ids(report_ids: Iterable[int], *, statuses: tuple[str, ...] | None = None) -> set[int]:

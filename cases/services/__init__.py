@@ -22,11 +22,12 @@ from cases.services.desk import (DESK_ACTIONS, DESK_ROLES, DESK_STEP_NAMES, STEP
                                  DeskViewer, act_on_desk_case, available_actions, departments_returned_from,
                                  desk_case_for, desk_counts, desk_queue, get_desk_case, open_desk_case,
                                  pending_return, rework_desk_case, reworked_cases, viewer_of)
-from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, RETURN_ACTIONS, DepartmentScore, Limit, Measure,
-                                   TimeLeft, WorkingCalendar, calendar_days, department_scores, limit_table,
-                                   mark_notice_read, notice_departments, overdue_count, remove_calendar_day,
-                                   set_calendar_day, set_limits, supervise_overdue, supervision_notices,
-                                   supervisions_of, time_left, working_calendar)
+from cases.services.limits import (CENTRE_NAME, LIMITED_STEPS, RETURN_ACTIONS, WEEKDAY_NAMES, DepartmentScore, Limit,
+                                   Measure, TimeLeft, WorkingCalendar, WorkingWeek, calendar_days, department_scores,
+                                   limit_table, mark_notice_read, notice_departments, overdue_count,
+                                   remove_calendar_day, reset_working_week, set_calendar_day, set_limits,
+                                   set_working_week, supervise_overdue, supervision_notices, supervisions_of,
+                                   time_left, unread_notice_count, working_calendar, working_week)
 from cases.services.notifications import (notifications_for, queue_notifications, record_subscriptions,
                                           send_notification)
 from cases.services.open311_server import (CHANGESET, file_request, find_requests, public_request, service_definition,
@@ -52,6 +53,7 @@ __all__ = [
     "WorkingCalendar", "calendar_days", "department_scores", "limit_table", "mark_notice_read", "notice_departments",
     "overdue_count", "remove_calendar_day", "set_calendar_day", "set_limits", "supervise_overdue",
     "supervision_notices", "supervisions_of", "time_left", "working_calendar",
+    "WEEKDAY_NAMES", "WorkingWeek", "reset_working_week", "set_working_week", "unread_notice_count", "working_week",
 ]
 # The departments directory, its routing rules and handlers; the desk's separate duties and returns (issue #22).
 __all__ += [

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from cases.models import (REWORK_ACTION, CaseCalendarDay, CaseTimeLimit, Department, DeskCase, DeskCaseStep,
-                          DeskSupervision)
+from cases.models import (REWORK_ACTION, WORKING_WEEK_ID, CaseCalendarDay, CaseTimeLimit, CaseWorkingWeek,
+                          Department, DeskCase, DeskCaseStep, DeskSupervision)
 from citizen import services as citizen_services
 from core.db import db, utcnow
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.services import SYSTEM_ACTOR, Actor, record_audit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,6 +54,9 @@ class Limit:
         return self.minutes / 60
 
 
+WEEKDAY_NAMES = {weekday: f"周{name}" for weekday, name in enumerate("一二三四五六日", start=1)}
+
+
 @dataclasses.dataclass(frozen=True)
 class WorkingCalendar:
     """Working periods on working days, in Asia/Shanghai. ``exceptions`` maps a date to whether it is worked,
@@ -65,7 +69,7 @@ class WorkingCalendar:
     @property
     def description(self) -> str:
         """"周一、周二、周三、周四、周五 09:00–12:00、13:30–17:30"."""
-        days = "、".join(f"周{'一二三四五六日'[weekday - 1]}" for weekday in sorted(self.weekdays))
+        days = "、".join(WEEKDAY_NAMES[weekday] for weekday in sorted(self.weekdays))
         hours = "、".join(f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in self.periods)
         return f"{days} {hours}"
 
@@ -217,12 +221,105 @@ def set_limits(actor: Actor, scope: str, limits: Mapping[str, tuple[float | None
 
 # --- the working calendar --------------------------------------------------------------------------------------
 
-def working_calendar() -> WorkingCalendar:
-    shipped = _defaults()["calendar"]
+@dataclasses.dataclass(frozen=True)
+class WorkingWeek:
+    """The working days of the week and the working periods of each, as the calendar counts them."""
+
+    weekdays: frozenset[int]  # ISO: Monday 1 … Sunday 7
+    periods: tuple[tuple[dt.time, dt.time], ...]
+    edited: bool  # an administrator's, not the shipped one
+
+
+def working_week() -> WorkingWeek:
+    """The administrator's working week where one is set, else the shipped one (cases/data/time_limits.json)."""
+    row = db.session.get(CaseWorkingWeek, WORKING_WEEK_ID)
+    stored = _defaults()["calendar"] if row is None else {"weekdays": row.weekdays, "periods": row.periods}
     periods = tuple((dt.time.fromisoformat(opens), dt.time.fromisoformat(closes))
-                    for opens, closes in shipped["periods"])
+                    for opens, closes in stored["periods"])
+    return WorkingWeek(frozenset(stored["weekdays"]), periods, edited=row is not None)
+
+
+def working_calendar() -> WorkingCalendar:
+    week = working_week()
     exceptions = {row.day: row.is_workday for row in db.session.scalars(sa.select(CaseCalendarDay))}
-    return WorkingCalendar(periods, frozenset(shipped["weekdays"]), exceptions)
+    return WorkingCalendar(week.periods, week.weekdays, exceptions)
+
+
+_CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def _clock_time(text: str, number: int) -> str:
+    """"9:00" or "09:00" as "09:00"; else why not, naming the period."""
+    match = _CLOCK_TIME.fullmatch(text)
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValidationFailed(f"第 {number} 段工作时间的「{text}」不是时间，请按 HH:MM 填写（如 09:00、17:30）。",
+                               code="invalid_period", details={"fields": {"periods": [f"{number}: HH:MM"]}})
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _checked_periods(periods: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """The working periods as stored (HH:MM pairs in order), from the page's rows: a row left blank is skipped;
+    periods must be whole, each ending after it starts, in order and not overlapping, at least one."""
+    checked: list[list[str]] = []
+    for number, (opens_text, closes_text) in enumerate(periods, start=1):
+        opens_text, closes_text = opens_text.strip(), closes_text.strip()
+        if not opens_text and not closes_text:
+            continue
+        if not opens_text or not closes_text:
+            raise ValidationFailed(f"第 {number} 段工作时间须同时填写开始和结束时间。", code="invalid_period",
+                                   details={"fields": {"periods": [f"{number}: incomplete"]}})
+        opens, closes = _clock_time(opens_text, number), _clock_time(closes_text, number)
+        if closes <= opens:
+            raise ValidationFailed(f"第 {number} 段工作时间的结束时间 {closes} 须晚于开始时间 {opens}。",
+                                   code="invalid_period", details={"fields": {"periods": [f"{number}: empty"]}})
+        if checked and opens < checked[-1][1]:
+            raise ValidationFailed(f"第 {number} 段工作时间 {opens}–{closes} 须在上一段 {checked[-1][0]}–"
+                                   f"{checked[-1][1]} 结束后开始：各段按时间先后填写，不能重叠。",
+                                   code="periods_overlap", details={"fields": {"periods": [f"{number}: overlaps"]}})
+        checked.append([opens, closes])
+    if not checked:
+        raise ValidationFailed("请至少填写一段工作时间（如 09:00–12:00）。", code="periods_required",
+                               details={"fields": {"periods": ["at least one"]}})
+    return checked
+
+
+def _audited_week(week: WorkingWeek) -> dict[str, list[str]]:
+    return {"weekdays": [WEEKDAY_NAMES[weekday] for weekday in sorted(week.weekdays)],
+            "periods": [f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in week.periods]}
+
+
+def set_working_week(actor: Actor, *, weekdays: Collection[int], periods: Sequence[tuple[str, str]]) -> WorkingWeek:
+    """An administrator's working days (ISO weekdays) and working periods (("09:00", "12:00") pairs, in order),
+    replacing the shipped ones; ValidationFailed saying what is wrong. Audited. Deadlines already set keep their
+    time; steps starting from now count with it."""
+    if not weekdays:
+        raise ValidationFailed("请至少选择一个工作日。", code="weekdays_required",
+                               details={"fields": {"weekdays": ["at least one"]}})
+    if not set(weekdays) <= set(WEEKDAY_NAMES):
+        raise ValidationFailed("工作日须为周一至周日。", code="invalid_weekday",
+                               details={"fields": {"weekdays": ["1–7"]}})
+    stored = _checked_periods(periods)
+    before = working_week()
+    row = db.session.get(CaseWorkingWeek, WORKING_WEEK_ID) or CaseWorkingWeek(id=WORKING_WEEK_ID)
+    row.weekdays, row.periods = sorted(set(weekdays)), stored
+    db.session.add(row)
+    db.session.flush()
+    after = working_week()
+    record_audit(actor, "case_calendar.week", "case_calendar", "week", before=_audited_week(before),
+                 after=_audited_week(after))
+    return after
+
+
+def reset_working_week(actor: Actor) -> None:
+    """Back to the shipped working week. Audited."""
+    row = db.session.get(CaseWorkingWeek, WORKING_WEEK_ID)
+    if row is None:
+        return
+    before = working_week()
+    db.session.delete(row)
+    db.session.flush()
+    record_audit(actor, "case_calendar.week_reset", "case_calendar", "week", before=_audited_week(before),
+                 after=_audited_week(working_week()))
 
 
 def calendar_days(since: dt.date) -> list[CaseCalendarDay]:
@@ -328,11 +425,12 @@ def supervise_overdue(*, now: dt.datetime | None = None, limit: int = 500) -> in
     audited. Safe with several workers: the mark is one conditional UPDATE, which only one of them makes, and it
     changes the case's version, so a staff step begun on the case before it is refused rather than losing it."""
     now = now or utcnow()
-    due = db.session.execute(sa.select(DeskCase.id, DeskCase.due_at, DeskCase.step, DeskCase.department)
+    due = db.session.execute(sa.select(DeskCase.id, DeskCase.due_at, DeskCase.step, DeskCase.department_id,
+                                       DeskCase.department)
                              .where(DeskCase.due_at <= now, DeskCase.overdue_at.is_(None))
                              .order_by(DeskCase.due_at).limit(limit)).all()
     marked = 0
-    for case_id, due_at, step, department in due:
+    for case_id, due_at, step, department_id, department in due:
         won = db.session.execute(
             sa.update(DeskCase).where(DeskCase.id == case_id, DeskCase.due_at == due_at,
                                       DeskCase.overdue_at.is_(None))
@@ -340,8 +438,8 @@ def supervise_overdue(*, now: dt.datetime | None = None, limit: int = 500) -> in
             .execution_options(synchronize_session=False)).rowcount
         if not won:
             continue
-        supervision = DeskSupervision(case_id=case_id, step=step, department=department, due_at=due_at,
-                                      created_at=now)
+        supervision = DeskSupervision(case_id=case_id, step=step, department_id=department_id,
+                                      department=department, due_at=due_at, created_at=now)
         db.session.add(supervision)
         db.session.flush()
         record_audit(SYSTEM_ACTOR, "desk_case.supervise", "desk_case", case_id,
@@ -357,10 +455,21 @@ def supervisions_of(case_id: int) -> list[DeskSupervision]:
                                    .order_by(DeskSupervision.id)))
 
 
-def supervision_notices(*, department: str | None = None, unread_only: bool = False,
-                        limit: int = 200) -> list[DeskSupervision]:
-    """The notice list: the newest 督办 first, for one department (``CENTRE_NAME``: cases not yet dispatched)."""
-    query = sa.select(DeskSupervision)
+def _notices_within(departments: Collection[int] | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """Which notices a viewer sees: all (``departments`` None: who sees every case), or those of cases one of
+    ``departments`` holds that were sent to that department (not one that held the case before)."""
+    if departments is None:
+        return ()
+    return (DeskSupervision.department_id.in_(departments),
+            DeskSupervision.case_id.in_(sa.select(DeskCase.id).where(
+                DeskCase.department_id == DeskSupervision.department_id)))
+
+
+def supervision_notices(*, within: Collection[int] | None = None, department: str | None = None,
+                        unread_only: bool = False, limit: int = 200) -> list[DeskSupervision]:
+    """The notice list: the newest 督办 first, those ``within`` sees, for one department (``CENTRE_NAME``: cases
+    not yet dispatched)."""
+    query = sa.select(DeskSupervision).where(*_notices_within(within))
     if department == CENTRE_NAME:
         query = query.where(DeskSupervision.department.is_(None))
     elif department:
@@ -370,15 +479,24 @@ def supervision_notices(*, department: str | None = None, unread_only: bool = Fa
     return list(db.session.scalars(query.order_by(DeskSupervision.id.desc()).limit(limit)))
 
 
-def notice_departments() -> list[str]:
-    names = db.session.scalars(sa.select(DeskSupervision.department).distinct())
+def unread_notice_count(*, within: Collection[int] | None = None) -> int:
+    """The 督办 notices not yet read that ``within`` sees (a handler's 工作台 to-do)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(DeskSupervision)
+                             .where(DeskSupervision.read_at.is_(None), *_notices_within(within))) or 0
+
+
+def notice_departments(*, within: Collection[int] | None = None) -> list[str]:
+    names = db.session.scalars(sa.select(DeskSupervision.department).where(*_notices_within(within)).distinct())
     return sorted({name or CENTRE_NAME for name in names})
 
 
-def mark_notice_read(actor: Actor, supervision_id: int) -> bool:
-    """A staff member read a 督办 notice; False when it was read before. Audited."""
-    supervision = db.session.get(DeskSupervision, supervision_id)
-    if supervision is None or supervision.read_at is not None:
+def mark_notice_read(actor: Actor, supervision_id: int, *, within: Collection[int] | None = None) -> bool:
+    """A staff member read a 督办 notice they see (else NotFound); False when it was read before. Audited."""
+    supervision = db.session.scalar(sa.select(DeskSupervision).where(DeskSupervision.id == supervision_id,
+                                                                     *_notices_within(within)))
+    if supervision is None:
+        raise NotFound("督办通知不存在。")
+    if supervision.read_at is not None:
         return False
     supervision.read_at, supervision.read_by = utcnow(), actor.name
     record_audit(actor, "desk_supervision.read", "desk_case", supervision.case_id,
@@ -442,6 +560,7 @@ def department_scores(since: dt.datetime, until: dt.datetime, *, min_sample: int
     by_department: dict[str, list[DeskCase]] = {}
     for case in cases:
         by_department.setdefault(case.department or "", []).append(case)
+    snapshots = citizen_services.report_snapshots_of(case.report_id for case in cases)
     # A return counts against the department that returned the case, which another department may have closed.
     names: dict[int, str] = {id_: name for id_, name in db.session.execute(sa.select(Department.id, Department.name))}
     returned_by: dict[str, set[int]] = {}
@@ -459,7 +578,7 @@ def department_scores(since: dt.datetime, until: dt.datetime, *, min_sample: int
         timed = [records for records in handling if records]
         on_time = sum(all(record.occurred_at <= record.due_at for record in records) for records in timed)
         ratings = [rating for case in department_cases
-                   if (snapshot := citizen_services.report_snapshot(case.report_id)) is not None
+                   if (snapshot := snapshots.get(case.report_id)) is not None
                    and (rating := snapshot.rating) is not None]
         closed = len(department_cases)
         scores.append(DepartmentScore(

@@ -104,7 +104,7 @@ def _checked(report: Any, photo: AfterPhoto, dispatched_at: dt.datetime, setting
                                "不能作为处置后照片。", code="proof_taken_before_dispatch",
                                details={**details, "taken_at": info.taken_at.isoformat()})
     return {"media_id": info.id, "distance_m": round(evidence.distance_m, 1), "source": source,
-            "taken_at": info.taken_at.isoformat(),
+            "lat": position[0], "lng": position[1], "taken_at": info.taken_at.isoformat(),
             **({"accuracy_m": photo.upload_accuracy_m} if source == "upload" else {})}
 
 
@@ -120,6 +120,9 @@ class ShownPhoto:
     taken_at: dt.datetime | None
     distance_m: float | None
     source: str | None  # "exif", "upload" (the browser's position when it was sent); None: position unknown
+    # Where it was taken (WGS-84) by that word; None when unknown, or for an upload checked before the position
+    # was kept with the proof.
+    position: tuple[float, float] | None = None
 
 
 def before_and_after(desk_case: DeskCase, report: Any, settings: CitizenSettings) -> tuple[list[ShownPhoto],
@@ -139,11 +142,16 @@ def before_and_after(desk_case: DeskCase, report: Any, settings: CitizenSettings
 
 
 def _as_checked(entry: dict[str, Any]) -> ShownPhoto:
+    if "lat" in entry:
+        position: tuple[float, float] | None = (entry["lat"], entry["lng"])
+    else:  # checked before the proof kept its position: the photo's EXIF still has it
+        position = media_services.media_info(entry["media_id"]).gps if entry["source"] == "exif" else None
     return ShownPhoto(entry["media_id"], dt.datetime.fromisoformat(entry["taken_at"]), entry["distance_m"],
-                      entry["source"])
+                      entry["source"], position)
 
 
 def _measured(report: Any, media_id: int, settings: CitizenSettings) -> ShownPhoto:
     info = media_services.media_info(media_id)
     evidence = citizen_services.measure_evidence(report, info.gps, info.taken_at, report.created_at, settings)
-    return ShownPhoto(media_id, info.taken_at, evidence.distance_m, "exif" if info.gps is not None else None)
+    return ShownPhoto(media_id, info.taken_at, evidence.distance_m, "exif" if info.gps is not None else None,
+                      info.gps)

@@ -10,7 +10,7 @@ from citizen.facts import (ACCEPTED, API_CLIENT_OPENID_PREFIX, CLOSED, DUPLICATE
                            ReportFacts, ReportSnapshot, changed_report_snapshots, district_names, district_of,
                            district_seats, existing_report_ids, get_report, get_reports, report_created_at,
                            report_facts, is_reopening, reopened_count, report_id_digests, report_snapshot,
-                           report_snapshots)
+                           report_snapshots, report_snapshots_of)
 from citizen.services.assignment import (assign_report, assignments_of, claim_report, moderators,
                                          release_report)
 from citizen.services.categories import (KIND_NAMES, CategoryBranch, category_key_names, category_tree, class_key,
@@ -61,6 +61,7 @@ __all__ = [
     "reject_report",
     "rejection_templates", "render_public_photo", "reopen_report", "reopened_count", "reply_to_information_request",
     "report_created_at", "report_facts", "report_id_digests", "report_snapshot", "report_snapshots",
+    "report_snapshots_of",
     "request_more_information", "requeue_pending_checks", "resident_history", "resident_messages", "resident_reports",
     "reveal_report_field", "run_checks", "save_rejection_template", "set_photo_publication", "sign_in_resident",
     "status_counts", "stuck_checks", "submit_report", "timeline", "transition", "update_category", "withdraw_report",

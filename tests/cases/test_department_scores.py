@@ -15,6 +15,7 @@ from core.db import db, utcnow
 from core.services import Actor
 from tests.cases.conftest import a_department, after_photos
 from tests.common.factories import ReportFactory
+from tests.common.statements import recorded_statements
 
 OFFICER = Actor(None, "考核测试调度员")
 BUSY, SMALL = "考核测试·市北区环卫所", "考核测试·李沧区市政所"
@@ -133,3 +134,19 @@ def test_a_period_counts_only_the_cases_closed_in_it(app, desk):
         now = utcnow()
         earlier = services.department_scores(now - dt.timedelta(days=30), now - dt.timedelta(days=1), min_sample=1)
         assert SMALL not in {score.department for score in earlier}
+
+
+def test_scores_read_the_residents_ratings_in_one_statement_however_many_cases(app, desk):
+    with app.app_context():
+        def statements_scoring() -> int:
+            with recorded_statements(app) as statements:
+                scores()
+            return len(statements)
+
+        for _ in range(2):
+            closed_case(BUSY, rating=4)
+        few = statements_scoring()
+        for _ in range(4):
+            closed_case(BUSY, rating=5)
+        assert statements_scoring() == few
+        assert scores()[BUSY].satisfaction.sample == 6

@@ -1,6 +1,7 @@
 """The case page in headless Chromium for 核查: the report's map, the resident's voice and video players, the photos
 labelled 处置前 / 处置后 with when and how far from the report they were taken; and 处置 uploading an after-photo,
-placed by the browser's position when it has no GPS, refused when taken too far away."""
+placed by the browser's position when it has no GPS, refused when taken too far away; the after-photos' places on
+the case's map beside the report's."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from citizen import services as citizen_services
 from core.db import db
 from core.geo import haversine_m
 from core.services import Actor
-from tests.cases.conftest import site_photo_bytes
-from tests.cases.test_desk_browser import DEPARTMENT, EVERY_DESK_ROLE, desk_staff
+from cases import services as case_services
+from tests.cases.conftest import after_photos, site_photo_bytes
+from tests.cases.test_desk_browser import DEPARTMENT, EVERY_DESK_ROLE, department_named, desk_staff
 from tests.citizen.helpers import QINGDAO, new_report, sign_in, upload_photo
 from tests.core.test_admin_browser import log_in
 from tests.media import samples
@@ -27,6 +29,8 @@ pytestmark = pytest.mark.browser
 # About 14 m and 2 km (due north) from the report's place, QINGDAO.
 NEAR = (36.0672, 120.3827)
 FAR = (36.0851, 120.3826)
+# About 90 m due east of it.
+EAST = (36.0671, 120.3836)
 
 
 def desk_case_with_media(live_app, monkeypatch, tmp_path, *, username: str, openid: str) -> int:
@@ -130,3 +134,46 @@ def test_the_handler_uploads_an_after_photo_placed_by_the_browser(positioned_pag
     expect(after.locator("figcaption")).to_contain_text(
         f"距反映位置 {round(haversine_m(*QINGDAO, *NEAR))} 米（上传时定位）")
     expect(page.get_by_role("region", name="处置前照片").get_by_role("img", name="处置前照片 1")).to_be_visible()
+
+
+def test_the_case_map_marks_where_the_after_photos_were_taken_beside_the_report(page, live_app, live_server,
+                                                                                 monkeypatch):
+    monkeypatch.setitem(live_app.config, "APP_SETTINGS", live_app.config["APP_SETTINGS"].replace(case_system="desk"))
+    client = live_app.test_client()
+    resident = sign_in(client, "oBrowserProofMapper000001")
+    report_id = new_report(client, resident, description="浏览器核查：处置后位置")["id"]
+    desk_staff(live_app, "browser_proof_mapper", EVERY_DESK_ROLE, departments=(DEPARTMENT,))
+    officer = Actor(None, "地图测试")
+    with live_app.app_context():
+        citizen_services.accept_report(officer, report_id,
+                                       expected_version=citizen_services.get_report(report_id).version)
+        db.session.commit()  # the case is opened once the acceptance commits
+        case = db.session.scalar(sa.select(DeskCase).where(DeskCase.report_id == report_id))
+        for action, form in (("register", {}), ("dispatch", {"department_id": department_named(DEPARTMENT)}),
+                             # One photo placed by its EXIF, east; one by the browser's position, north.
+                             ("handle", {"note": "已清运。", "after_photos": after_photos(
+                                 report_id, site_photo_bytes(EAST), site_photo_bytes(None), upload_position=NEAR)})):
+            case_services.act_on_desk_case(officer, case.id, action, roles=("admin",), expected_version=case.version,
+                                           **form)
+        db.session.commit()
+        case_id = case.id
+
+    log_in(page, live_server, "browser_proof_mapper")
+    page.goto(f"{live_server}/admin/desk/{case_id}")
+    expect(page.locator("#report-map[data-ready=true]")).to_have_count(1)
+    expect(page.get_by_role("img", name="反映位置与处置后照片拍摄位置地图")).to_be_visible()
+    report_marker = page.locator("#report-map path.report-marker")
+    after_markers = page.locator("#report-map path.place-marker")
+    expect(report_marker).to_have_count(1)
+    expect(after_markers).to_have_count(2)
+    expect(page.locator("#report-map .place-label")).to_have_text(["处置后 1", "处置后 2"])
+    # Drawn apart from the report's pin, as the photos were taken: the first east of it, the second north.
+    report_at, east_at, north_at = (marker.bounding_box() for marker in (report_marker, after_markers.nth(0),
+                                                                          after_markers.nth(1)))
+    centre = {name: (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+              for name, box in (("report", report_at), ("east", east_at), ("north", north_at))}
+    assert centre["east"][0] - centre["report"][0] > 40 and abs(centre["east"][1] - centre["report"][1]) < 5
+    assert centre["north"][1] < centre["report"][1] - 4
+    # The report's marker stays red, the after-photos' blue-ringed.
+    assert report_marker.get_attribute("stroke") != after_markers.nth(0).get_attribute("stroke")
+    expect(page.get_by_text("处置后照片拍摄位置", exact=False).first).to_be_visible()

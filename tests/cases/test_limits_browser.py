@@ -1,5 +1,6 @@
-"""Time limits in headless Chromium: an overdue case flagged, supervised and its notice read; an administrator's
-limits, holidays and urgent category; the departments' 考核 on the dashboard."""
+"""Time limits in headless Chromium: an overdue case flagged, supervised and its notice read, by a dispatcher and by
+the department's handler; an administrator's limits, working week, holidays and urgent category; the departments'
+考核 on the dashboard."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from citizen import services as citizen_services
 from core.db import db, utcnow
 from core.services import SYSTEM_ACTOR
 from tests.cases.conftest import a_department
+from tests.cases.test_desk_browser import desk_staff
 from tests.cases.test_department_scores import closed_case
 from tests.common.factories import ReportFactory
 from tests.core.test_admin_browser import log_in, make_staff
@@ -55,6 +57,76 @@ def test_an_overdue_case_is_flagged_supervised_and_its_notice_read(page, live_ap
     page.get_by_role("button", name=f"标记案件 #{case_id} 的督办为已阅").click()
     expect(page.get_by_text("已标记为已阅。")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile(f"案件 #{case_id}"))).to_contain_text("已阅")
+
+
+def test_a_handler_reads_the_notices_of_its_department_s_cases_only(page, live_app, live_server):
+    ours, theirs = DEPARTMENT + "·处置人员", DEPARTMENT + "·别的部门"
+    desk_staff(live_app, "browser_limits_handler", ["handler"], display_name="处置员", departments=(ours,))
+    case_ids = {}
+    with live_app.app_context():
+        for department in (ours, theirs):
+            report = ReportFactory(status="forwarded", description="浏览器时限：处置人员督办")
+            case = services.open_desk_case(report.id)
+            services.act_on_desk_case(SYSTEM_ACTOR, case.id, "register", roles=("admin",),
+                                      expected_version=case.version)
+            services.act_on_desk_case(SYSTEM_ACTOR, case.id, "dispatch", roles=("admin",),
+                                      expected_version=case.version, department_id=a_department(department))
+            case.due_at, case.due_in_working_hours = utcnow() - dt.timedelta(hours=1), False
+            case_ids[department] = case.id
+        db.session.commit()
+        assert services.supervise_overdue() >= 2
+        db.session.commit()
+
+    log_in(page, live_server, "browser_limits_handler")
+    todo = page.get_by_role("list", name="待办事项").get_by_role("link", name=re.compile("未阅督办通知"))
+    expect(todo).to_have_text("未阅督办通知 1")
+    todo.click()
+    notices = page.get_by_role("table", name="督办通知")
+    expect(notices.get_by_role("link", name=f"案件 #{case_ids[ours]}")).to_be_visible()
+    expect(notices.get_by_role("link", name=f"案件 #{case_ids[theirs]}")).to_have_count(0)
+    expect(page.get_by_label("部门").locator("option")).to_have_text(["全部", ours])
+    page.get_by_role("button", name=f"标记案件 #{case_ids[ours]} 的督办为已阅").click()
+    expect(page.get_by_text("已标记为已阅。")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(f"案件 #{case_ids[ours]} "))).to_contain_text(
+        "browser_limits_handler 已阅")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="工作台").click()
+    expect(todo).to_have_text("未阅督办通知 0")
+
+
+def test_an_administrator_sets_the_working_week(page, live_app, live_server):
+    make_staff(live_app, "browser_limits_week", ["admin"])
+    log_in(page, live_server, "browser_limits_week")
+    page.goto(f"{live_server}/admin/desk/limits")
+    week = page.get_by_role("form", name="工作日与工作时间")
+    try:
+        week.get_by_label("周六").check()
+        week.get_by_label("第 2 段开始").fill("14:00")
+        week.get_by_label("第 2 段结束").fill("18:00")
+        week.get_by_role("button", name="保存工作时间").click()
+        expect(page.get_by_text("已保存工作日与工作时间，新开始的环节按此计算时限。")).to_be_visible()
+        expect(page.get_by_text("工作时间：周一、周二、周三、周四、周五、周六 09:00–12:00、14:00–18:00（北京时间），"
+                                "已修改")).to_be_visible()
+        week = page.get_by_role("form", name="工作日与工作时间")
+        expect(week.get_by_label("周六")).to_be_checked()
+        expect(week.get_by_label("第 2 段开始")).to_have_value("14:00")
+        with live_app.app_context():
+            assert services.working_calendar().is_workday(dt.date(2032, 10, 9))  # a Saturday
+
+        # Overlapping periods are refused, saying which; the week stays as it was.
+        week.get_by_label("第 3 段开始").fill("17:00")
+        week.get_by_label("第 3 段结束").fill("19:00")
+        week.get_by_role("button", name="保存工作时间").click()
+        expect(page.get_by_text("第 3 段工作时间 17:00–19:00 须在上一段 14:00–18:00 结束后开始")).to_be_visible()
+        expect(page.get_by_role("form", name="工作日与工作时间").get_by_label("第 3 段开始")).to_have_value("")
+
+        page.get_by_role("form", name="工作日与工作时间").get_by_role("button", name="恢复默认工作时间").click()
+        expect(page.get_by_text("已恢复默认工作日与工作时间。")).to_be_visible()
+        expect(page.get_by_text("周一、周二、周三、周四、周五 09:00–12:00、13:30–17:30（北京时间），系统默认")
+               ).to_be_visible()
+    finally:
+        with live_app.app_context():
+            services.reset_working_week(SYSTEM_ACTOR)
+            db.session.commit()
 
 
 def test_an_administrator_sets_limits_a_holiday_and_an_urgent_category(page, live_app, live_server):

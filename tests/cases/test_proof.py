@@ -91,7 +91,8 @@ def test_a_photo_taken_at_the_site_after_dispatch_is_the_proof_and_goes_beside_t
         taken_at = services.get_desk_case(dispatched).steps[-1].proof[0]["taken_at"]
         assert step.media_ids == [proof.photos[0].media_id]
         assert step.proof == [{"media_id": proof.photos[0].media_id, "source": "exif", "taken_at": taken_at,
-                               "distance_m": round(haversine_m(*QINGDAO, *NEAR), 1)}]
+                               "distance_m": round(haversine_m(*QINGDAO, *NEAR), 1),
+                               "lat": pytest.approx(NEAR[0], abs=1e-6), "lng": pytest.approx(NEAR[1], abs=1e-6)}]
         assert 10 < step.proof[0]["distance_m"] < 20
         resolution = [item.media_id for item in citizen_services.get_report(report_id).media
                       if item.purpose == "resolution"]
@@ -219,3 +220,27 @@ def test_a_browser_position_vaguer_than_the_radius_places_nothing(app, dispatche
         assert services.get_desk_case(dispatched).step == "dispatched"
     assert refusal.value.code == "proof_position_imprecise"
     assert "上传时的浏览器定位误差约 3000 米，大于 500 米的取证范围" in refusal.value.message
+
+
+def test_the_after_photos_places_are_kept_with_the_proof_for_the_case_map(app, dispatched):
+    # One photo placed by its EXIF (about 90 m east), one by the browser's position when it was uploaded.
+    east = (36.0671, 120.3836)
+    with app.app_context():
+        report = citizen_services.get_report(services.get_desk_case(dispatched).report_id)
+        step = handle(dispatched, after_photos(report.id, site_photo_bytes(east), site_photo_bytes(None),
+                                               upload_position=NEAR)).steps[-1]
+        assert [(entry["source"], entry["lat"], entry["lng"]) for entry in step.proof] == [
+            ("exif", pytest.approx(east[0], abs=1e-6), pytest.approx(east[1], abs=1e-6)), ("upload", *NEAR)]
+        settings = current_settings(CitizenSettings)
+        _, after = services.before_and_after(services.get_desk_case(dispatched), report, settings)
+        assert [photo.position for photo in after] == [
+            (pytest.approx(east[0], abs=1e-6), pytest.approx(east[1], abs=1e-6)), NEAR]
+
+        # A proof checked before its places were kept: the EXIF place is read again, the browser's is unknown.
+        step.proof = [{key: value for key, value in entry.items() if key not in ("lat", "lng")}
+                      for entry in step.proof]
+        db.session.flush()
+        _, after = services.before_and_after(services.get_desk_case(dispatched), report, settings)
+        assert [photo.position for photo in after] == [
+            (pytest.approx(east[0], abs=1e-6), pytest.approx(east[1], abs=1e-6)), None]
+        db.session.rollback()

@@ -103,12 +103,13 @@ class DeskCase(TimestampMixin, Base):
     """A case on the built-in case desk (立案 → 派遣 → 处置 → 核查 → 结案)."""
 
     __tablename__ = "desk_cases"
-    __table_args__ = IDS_NEVER_REUSED
+    # A handler's desk counts and lists its departments' cases by step (bench/desk.py).
+    __table_args__ = (sa.Index("ix_desk_cases_department_step", "department_id", "step"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(unique=True)
     step: Mapped[str] = mapped_column(sa.String(16), index=True)
-    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_departments.id"))
     # The department's name when dispatched, for display and reports (which group by it); a renamed department's
     # old cases keep the name they were handled under.
     department: Mapped[str | None] = mapped_column(sa.String(64))

@@ -209,6 +209,23 @@ def test_the_desk_list_costs_the_same_statements_for_one_case_or_many(app, clien
     assert per_page[3] == per_page[1]
 
 
+def test_the_desk_counts_the_open_cases_per_step_and_not_the_closed_ones(app, client, resident, run_jobs,
+                                                                           use_case_system, dispatcher):
+    """Found by bench/desk.py: counting every step read the desk's whole history, closed cases by the million, on
+    each visit of the desk and of the 工作台."""
+    use_case_system("desk")
+    desk_case_id(app, accepted_report(app, client, resident, run_jobs))
+    closed = desk_case_id(app, accepted_report(app, client, resident, run_jobs))
+    with app.app_context():
+        db.session.get(DeskCase, closed).step = "closed"  # where 结案 leaves a case
+        db.session.commit()
+        counts = services.desk_counts(services.DeskViewer(None, ("dispatcher",)))
+    assert counts == {"received": 1, "registered": 0, "dispatched": 0, "returned": 0, "handled": 0, "verified": 0}
+    page = dispatcher.get("/admin/desk?step=closed").get_data(as_text=True)
+    assert re.search(r">已结案</a>", page) and re.search(r">待立案 <strong>1</strong></a>", page)
+    assert page.count("案件 #") == 1
+
+
 def test_internal_notes_stay_with_staff_and_public_replies_are_published_masked(app, client, resident, run_jobs,
                                                                                 use_case_system, dispatcher, handler):
     """A dispatcher's note naming someone with a phone number stays on the desk and the report's staff page; only

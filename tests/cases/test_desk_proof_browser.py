@@ -149,12 +149,13 @@ def test_the_case_map_marks_where_the_after_photos_were_taken_beside_the_report(
                                        expected_version=citizen_services.get_report(report_id).version)
         db.session.commit()  # the case is opened once the acceptance commits
         case = db.session.scalar(sa.select(DeskCase).where(DeskCase.report_id == report_id))
-        for action, form in (("register", {}), ("dispatch", {"department_id": department_named(DEPARTMENT)}),
+        # Each step's form is made when its turn comes: the photos must be taken after the dispatch.
+        for action, form in (("register", dict), ("dispatch", lambda: {"department_id": department_named(DEPARTMENT)}),
                              # One photo placed by its EXIF, east; one by the browser's position, north.
-                             ("handle", {"note": "已清运。", "after_photos": after_photos(
+                             ("handle", lambda: {"note": "已清运。", "after_photos": after_photos(
                                  report_id, site_photo_bytes(EAST), site_photo_bytes(None), upload_position=NEAR)})):
             case_services.act_on_desk_case(officer, case.id, action, roles=("admin",), expected_version=case.version,
-                                           **form)
+                                           **form())
         db.session.commit()
         case_id = case.id
 

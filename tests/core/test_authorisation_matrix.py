@@ -46,8 +46,9 @@ ADMIN_ACCESS = {
     **{f"cases_admin.{name}": "admin" for name in (
         "departments", "department_create", "departments_import", "department", "department_update",
         "department_rule_add", "department_rule_remove", "department_members", "time_limits", "save_time_limits",
-        "save_calendar_day")},
-    "cases_admin.supervisions": "dispatcher", "cases_admin.read_supervision": "dispatcher",
+        "save_calendar_day", "save_working_week")},
+    # A handler reads its own departments' 督办 notices (tests/cases/test_supervision_notices.py).
+    "cases_admin.supervisions": ("dispatcher", "handler"), "cases_admin.read_supervision": ("dispatcher", "handler"),
     "facilities_admin.static": PUBLIC, "facilities_admin.facility_list": "admin",
     "facilities_admin.facility_edit": "admin", "facilities_admin.facility_disable": "admin",
     "facilities_admin.kind_list": "admin", "facilities_admin.kind_update": "admin",

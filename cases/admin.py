@@ -289,65 +289,50 @@ def time_limits() -> str:
                            calendar_days=services.calendar_days(today - dt.timedelta(days=30)))
 
 
+def _loaded(form_schema: Any) -> dict[str, Any] | None:
+    """The time-limit page's form, or None with why not flashed (each field's Chinese message)."""
+    try:
+        return load_form(form_schema, request.form)
+    except FormInvalid as invalid:
+        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+        return None
+
+
 @bp.post("/desk/limits")
 def save_time_limits() -> Response:
     require_staff_role("admin")
-    try:
-        form = load_form(TimeLimitForm(), request.form)
-    except FormInvalid as invalid:
-        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
+    if (form := _loaded(TimeLimitForm())) is None:
         return redirect(url_for("cases_admin.time_limits"))
     limits = {step: (None if form["reset"] else form[f"{step}_hours"], form[f"{step}_working"])
               for step in services.LIMITED_STEPS}
-    try:
-        services.set_limits(actor(), form["scope"], limits)
-    except AppError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash("已恢复默认时限。" if form["reset"] else "已保存时限，新开始的环节按新时限计算。", "success")
+    perform(lambda: services.set_limits(actor(), form["scope"], limits),
+            "已恢复默认时限。" if form["reset"] else "已保存时限，新开始的环节按新时限计算。")
     return redirect(url_for("cases_admin.time_limits", _anchor=f"scope-{form['scope']}"))
 
 
 @bp.post("/desk/calendar")
 def save_calendar_day() -> Response:
     require_staff_role("admin")
-    try:
-        form = load_form(CalendarDayForm(), request.form)
+    if (form := _loaded(CalendarDayForm())) is not None:
+        day = form["day"]
         if form["remove"]:
-            services.remove_calendar_day(actor(), form["day"])
+            perform(lambda: services.remove_calendar_day(actor(), day), f"已删除 {day:%Y-%m-%d} 的设置。")
         else:
-            services.set_calendar_day(actor(), form["day"], is_workday=form["is_workday"], name=form["name"])
-    except FormInvalid as invalid:
-        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
-    except AppError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"已删除 {form['day']:%Y-%m-%d} 的设置。" if form["remove"] else f"已保存 {form['day']:%Y-%m-%d}。",
-              "success")
+            perform(lambda: services.set_calendar_day(actor(), day, is_workday=form["is_workday"], name=form["name"]),
+                    f"已保存 {day:%Y-%m-%d}。")
     return redirect(url_for("cases_admin.time_limits", _anchor="calendar"))
 
 
 @bp.post("/desk/calendar/week")
 def save_working_week() -> Response:
     require_staff_role("admin")
-    try:
-        form = load_form(WorkingWeekForm(), request.form)
+    if (form := _loaded(WorkingWeekForm())) is not None:
         if form["reset"]:
-            services.reset_working_week(actor())
+            perform(lambda: services.reset_working_week(actor()), "已恢复默认工作日与工作时间。")
         else:
-            services.set_working_week(actor(), weekdays=form["weekdays"],
-                                      periods=list(itertools.zip_longest(form["opens"], form["closes"],
-                                                                         fillvalue="")))
-    except FormInvalid as invalid:
-        flash("；".join(message for messages in invalid.fields.values() for message in messages), "error")
-    except AppError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash("已恢复默认工作日与工作时间。" if form["reset"] else "已保存工作日与工作时间，新开始的环节按此计算时限。",
-              "success")
+            periods = list(itertools.zip_longest(form["opens"], form["closes"], fillvalue=""))
+            perform(lambda: services.set_working_week(actor(), weekdays=form["weekdays"], periods=periods),
+                    "已保存工作日与工作时间，新开始的环节按此计算时限。")
     return redirect(url_for("cases_admin.time_limits", _anchor="calendar"))
 
 

@@ -17,9 +17,11 @@ most of our requests are made of.
 workers = 4
 worker_class = "gthread"
 threads = 16
-# A worker takes new connections only while it has a thread for them (and a few kept alive): one whose threads are
-# all held leaves new connections to the other workers instead of queueing them behind the held ones.
-worker_connections = threads + 4
+# A worker takes new connections only while it has a thread for each: one whose threads are all held leaves new
+# connections to the other workers instead of queueing them behind the held ones. With four more allowed, a worker
+# holding sixteen slow clients still took /healthz and let it wait (the fault suite's slow clients, in CI). Idle
+# kept-alive connections count too, but gunicorn closes them after `keepalive` seconds.
+worker_connections = threads
 # Behind nginx; bind publicly only where nothing else can reach the port.
 bind = "127.0.0.1:8000"
 # gthread workers report to the arbiter from their own loop, not from the threads: a worker silent this long is
